@@ -1,0 +1,38 @@
+// Bundles the server (dist/server.js, Node CLI) and the extension (dist/extension.js, vscode external).
+// Usage: node scripts/build.mjs [server|extension] [--watch]
+import * as esbuild from 'esbuild';
+import { chmodSync, existsSync } from 'node:fs';
+
+const which = process.argv[2] && !process.argv[2].startsWith('-') ? process.argv[2] : 'all';
+const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', logLevel: 'warning' };
+
+const builds = [];
+if (which === 'all' || which === 'server') {
+  builds.push(
+    esbuild
+      .build({
+        ...common,
+        entryPoints: ['server/main.ts'],
+        outfile: 'dist/server.js',
+        format: 'cjs',
+        // native addon: loaded from node_modules at run time
+        external: ['better-sqlite3', 'pg-native'],
+        banner: { js: '#!/usr/bin/env node' },
+      })
+      .then(() => chmodSync('dist/server.js', 0o755)),
+  );
+}
+if ((which === 'all' || which === 'extension') && existsSync('extension/extension.ts')) {
+  builds.push(
+    esbuild.build({
+      ...common,
+      entryPoints: ['extension/extension.ts'],
+      outfile: 'dist/extension.js',
+      format: 'cjs',
+      external: ['vscode'],
+      minify: true,
+      metafile: false,
+    }),
+  );
+}
+await Promise.all(builds);

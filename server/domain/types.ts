@@ -1,0 +1,92 @@
+// The normalized, validated policy the engine works with. Produced from the YAML file by
+// domain/policy.ts; everything here is already checked, defaulted and converted to seconds.
+import type { UserRole } from '../protocol/index.js';
+
+export type { UserRole };
+
+export interface PolicyUser {
+  id: string;
+  name: string;
+  groups: string[];
+  roles: UserRole[];
+}
+
+/** A parsed time window like "Mon-Fri 08:00-18:00 Europe/Berlin". */
+export interface TimeWindow {
+  source: string;
+  /** ISO weekday numbers 1 (Mon) .. 7 (Sun) on which the window opens; all seven when the spec has no days */
+  days: number[];
+  /** minutes after local midnight */
+  startMinute: number;
+  endMinute: number;
+  timeZone: string;
+}
+
+export interface AutoApproveRule {
+  roles: string[];
+  maxDurationSeconds: number;
+  groups?: string[];
+  window?: TimeWindow;
+}
+
+export interface ProviderConfig {
+  type: 'none' | 'postgres' | 'webhook' | 'command';
+  [key: string]: unknown;
+}
+
+export interface Resource {
+  id: string;
+  name: string;
+  description: string;
+  roles: string[];
+  maxDurationSeconds: number;
+  defaultDurationSeconds: number;
+  requireTicket: boolean;
+  pendingTtlSeconds: number;
+  approval: {
+    /** as written: "group:dba", "user:carol", "role:admin" */
+    approvers: string[];
+    required: number;
+    autoApprove: AutoApproveRule[];
+  };
+  extension: { maxTotalSeconds: number; withoutApprovalSeconds: number };
+  breakGlass: boolean;
+  provider: ProviderConfig;
+}
+
+export interface Policy {
+  users: ReadonlyMap<string, PolicyUser>;
+  resources: ReadonlyMap<string, Resource>;
+  /** the raw `notify:` section, validated later by the notification work */
+  notify?: unknown;
+}
+
+/** What a request asks for, as the engine hands it to evaluation. */
+export interface RequestInput {
+  resourceId: string;
+  role: string;
+  durationSeconds: number;
+  ticket?: string;
+  breakGlass?: boolean;
+}
+
+export interface RequestEvaluation {
+  /** false when a policy rule refuses the request (HTTP 422); `violations` says why */
+  allowed: boolean;
+  violations: string[];
+  /** approved at once by an autoApprove rule */
+  autoApproved: boolean;
+  autoApproveRule?: number;
+  /** approved at once as break-glass self-approval */
+  breakGlass: boolean;
+  /** human-readable: why it was (not) auto-approved, who must approve */
+  reasons: string[];
+}
+
+export interface ExtensionEvaluation {
+  allowed: boolean;
+  violations: string[];
+  /** applied without approval (durationSeconds <= extension.withoutApproval) */
+  atOnce: boolean;
+  reasons: string[];
+}

@@ -1,0 +1,284 @@
+// The wire protocol of Elevate's HTTP API: zod schemas and the types inferred from them.
+// Shared by the server (validation + OpenAPI) and the extension (typed client). Imports only zod,
+// so the extension bundle never pulls in server runtime code.
+import { z } from 'zod';
+
+export const MAX_TEXT = 2000;
+export const MAX_BODY_BYTES = 64 * 1024;
+
+const text = (name: string) =>
+  z
+    .string()
+    .max(MAX_TEXT, `${name} must be at most ${MAX_TEXT} characters`)
+    .refine((s) => !s.includes('\u0000'), `${name} must not contain NUL characters`);
+
+const id = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
+
+/** ISO-8601 UTC with milliseconds, e.g. 2026-11-23T17:01:16.123Z */
+export const isoTime = z.string();
+
+export const requestStatuses = ['pending', 'approved', 'denied', 'cancelled', 'expired'] as const;
+export const grantStatuses = ['active', 'expired', 'revoked', 'relinquished', 'failed'] as const;
+export const userRoles = ['admin', 'auditor', 'service'] as const;
+
+export const RequestStatus = z.enum(requestStatuses);
+export const GrantStatus = z.enum(grantStatuses);
+export const UserRole = z.enum(userRoles);
+
+// ---------- inputs ----------
+
+export const CreateRequestBody = z.strictObject({
+  resourceId: id,
+  role: id,
+  durationSeconds: z.number().int().positive().max(10 * 365 * 24 * 3600),
+  justification: text('justification').refine((s) => s.trim().length > 0, 'justification is required'),
+  ticket: text('ticket').optional(),
+  breakGlass: z.boolean().optional(),
+});
+export type CreateRequestBody = z.infer<typeof CreateRequestBody>;
+
+export const DryRunQuery = z.object({ dryRun: z.enum(['true', 'false']).optional() });
+
+export const ApproveBody = z.strictObject({ comment: text('comment').optional() });
+export const DenyBody = z.strictObject({
+  reason: text('reason').refine((s) => s.trim().length > 0, 'reason is required'),
+});
+export const RevokeBody = DenyBody;
+export const ExtendBody = z.strictObject({
+  durationSeconds: z.number().int().positive().max(10 * 365 * 24 * 3600),
+  justification: text('justification').optional(),
+});
+export type ExtendBody = z.infer<typeof ExtendBody>;
+
+export const ListRequestsQuery = z.object({
+  scope: z.enum(['mine', 'reviewable']).default('mine'),
+  status: RequestStatus.optional(),
+});
+
+export const ListGrantsQuery = z.object({
+  scope: z.enum(['mine', 'all']).default('mine'),
+  status: GrantStatus.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  cursor: z.string().max(200).optional(),
+});
+
+export const CheckQuery = z.object({ userId: id, resourceId: id, role: id });
+
+export const AuditQuery = z.object({
+  actorId: id.optional(),
+  resourceId: id.optional(),
+  action: z.string().max(100).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().max(200).optional(),
+});
+
+export const IdParam = z.object({ id });
+
+// ---------- entities ----------
+
+export const Approval = z.object({
+  approverId: z.string(),
+  decision: z.enum(['approve', 'deny']),
+  comment: z.string().nullable(),
+  at: isoTime,
+});
+export type Approval = z.infer<typeof Approval>;
+
+export const Evaluation = z.object({
+  /** index into the resource's approval.autoApprove list of the rule that matched */
+  autoApproveRule: z.number().int().optional(),
+  reasons: z.array(z.string()),
+});
+
+export const AccessRequest = z.object({
+  id: z.string(),
+  requesterId: z.string(),
+  resourceId: z.string(),
+  role: z.string(),
+  durationSeconds: z.number().int(),
+  justification: z.string(),
+  ticket: z.string().nullable(),
+  status: RequestStatus,
+  kind: z.enum(['access', 'extension']),
+  /** the grant this request produced (access) or extends (extension) */
+  grantId: z.string().optional(),
+  approvals: z.array(Approval),
+  /** distinct approvals needed */
+  requiredApprovals: z.number().int(),
+  autoApproved: z.boolean(),
+  breakGlass: z.boolean(),
+  evaluation: Evaluation,
+  createdAt: isoTime,
+  decidedAt: isoTime.nullable(),
+  /** when a still-pending request becomes "expired" */
+  pendingUntil: isoTime,
+});
+export type AccessRequest = z.infer<typeof AccessRequest>;
+
+export const Grant = z.object({
+  id: z.string(),
+  requestId: z.string(),
+  userId: z.string(),
+  resourceId: z.string(),
+  role: z.string(),
+  startsAt: isoTime,
+  expiresAt: isoTime,
+  /** startsAt + extension.maxTotal: no extension can reach past this */
+  maxExpiresAt: isoTime,
+  status: GrantStatus,
+  /** number of extensions applied */
+  extensions: z.number().int(),
+  revokePending: z.boolean(),
+  endedAt: isoTime.optional(),
+  /** user id, or "system" for expiry/policy */
+  endedBy: z.string().optional(),
+  endReason: z.string().optional(),
+});
+export type Grant = z.infer<typeof Grant>;
+
+export const AutoApproveRuleView = z.object({
+  roles: z.array(z.string()),
+  maxDurationSeconds: z.number().int(),
+  groups: z.array(z.string()).optional(),
+  window: z.string().optional(),
+});
+
+export const ResourceView = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  roles: z.array(z.string()),
+  maxDurationSeconds: z.number().int(),
+  defaultDurationSeconds: z.number().int(),
+  requireTicket: z.boolean(),
+  breakGlass: z.boolean(),
+  pendingTtlSeconds: z.number().int(),
+  approval: z.object({
+    required: z.number().int(),
+    approvers: z.array(z.string()),
+    autoApprove: z.array(AutoApproveRuleView),
+  }),
+  extension: z.object({ maxTotalSeconds: z.number().int(), withoutApprovalSeconds: z.number().int() }),
+});
+export type ResourceView = z.infer<typeof ResourceView>;
+
+export const Me = z.object({
+  user: z.object({
+    id: z.string(),
+    name: z.string(),
+    groups: z.array(z.string()),
+    roles: z.array(UserRole),
+    approverOf: z.array(z.string()),
+  }),
+});
+export type Me = z.infer<typeof Me>;
+
+export const AuditEvent = z.object({
+  seq: z.number().int(),
+  at: isoTime,
+  actorId: z.string(),
+  action: z.string(),
+  resourceId: z.string().optional(),
+  requestId: z.string().optional(),
+  grantId: z.string().optional(),
+  details: z.record(z.string(), z.unknown()),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+export type AuditEvent = z.infer<typeof AuditEvent>;
+
+// ---------- responses ----------
+
+export const ResourcesResponse = z.object({ resources: z.array(ResourceView) });
+export const RequestResponse = z.object({ request: AccessRequest, grant: Grant.optional() });
+export const RequestDetailResponse = z.object({
+  request: AccessRequest,
+  requesterHistory: z.array(AccessRequest).optional(),
+});
+export const RequestsResponse = z.object({ requests: z.array(AccessRequest) });
+export const DryRunResponse = z.object({
+  evaluation: z.object({
+    allowed: z.boolean(),
+    autoApproved: z.boolean(),
+    autoApproveRule: z.number().int().optional(),
+    reasons: z.array(z.string()),
+  }),
+});
+export const GrantsResponse = z.object({
+  grants: z.array(Grant),
+  nextCursor: z.string().nullable(),
+  serverTime: isoTime,
+});
+export const GrantResponse = z.object({ grant: Grant, serverTime: isoTime.optional() });
+export const CheckResponse = z.object({
+  allowed: z.boolean(),
+  grantId: z.string().optional(),
+  expiresAt: isoTime.optional(),
+});
+export const AuditResponse = z.object({ events: z.array(AuditEvent), nextCursor: z.string().nullable() });
+export const AuditVerifyResponse = z.object({
+  ok: z.boolean(),
+  count: z.number().int(),
+  headHash: z.string(),
+  firstBadSeq: z.number().int().optional(),
+});
+export const HealthResponse = z.object({ ok: z.literal(true) });
+
+export const errorCodes = [
+  'invalid_request',
+  'unauthenticated',
+  'forbidden',
+  'self_approval',
+  'not_found',
+  'conflict',
+  'payload_too_large',
+  'policy_violation',
+  'rate_limited',
+  'unavailable',
+  'internal',
+] as const;
+export type ErrorCode = (typeof errorCodes)[number];
+export const ErrorBody = z.object({
+  error: z.object({
+    code: z.enum(errorCodes),
+    message: z.string(),
+    details: z.array(z.unknown()).optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+// ---------- live events (SSE) ----------
+
+export const sseEventTypes = [
+  'request.created',
+  'request.approved',
+  'request.denied',
+  'request.cancelled',
+  'request.expired',
+  'grant.activated',
+  'grant.extended',
+  'grant.expiring',
+  'grant.expired',
+  'grant.revoked',
+  'grant.relinquished',
+  'grant.failed',
+  'grant.revoke_failed',
+  'policy.reloaded',
+] as const;
+export type SseEventType = (typeof sseEventTypes)[number];
+
+export const LiveEvent = z.object({
+  type: z.enum(sseEventTypes),
+  at: isoTime,
+  request: AccessRequest.optional(),
+  grant: Grant.optional(),
+  /** grant.expiring: seconds left when the warning was raised (300 or 60) */
+  secondsLeft: z.number().int().optional(),
+});
+export type LiveEvent = z.infer<typeof LiveEvent>;
