@@ -1,0 +1,74 @@
+// The whole test suite: runs each suite as its own process with a time limit (so a hang fails
+// fast), streams its output, and ends with one line "N passed, N failed" summing every suite.
+// Usage: node test/run.mjs [suite ...]   (default: every suite)
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const filesUnder = (dir, suffix) =>
+  !existsSync(dir)
+    ? []
+    : readdirSync(dir)
+        .flatMap((f) => {
+          const p = join(dir, f);
+          return statSync(p).isDirectory() ? filesUnder(p, suffix) : p.endsWith(suffix) ? [p] : [];
+        })
+        .sort();
+
+const nodeTest = (dir, extra = []) => {
+  const files = filesUnder(dir, '.test.ts');
+  return files.length ? ['node', ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...extra, ...files]] : null;
+};
+
+const build = ['node', ['scripts/build.mjs']];
+// name, command, time limit (minutes), steps run first
+const suites = [
+  { name: 'unit', cmd: () => nodeTest('test/unit'), minutes: 5 },
+  { name: 'server', cmd: () => nodeTest('test/server'), minutes: 15, before: [build] },
+  { name: 'extension', cmd: () => (existsSync('test/extension/run.mjs') ? ['node', ['test/extension/run.mjs']] : null), minutes: 20, before: [build] },
+  { name: 'e2e', cmd: () => (existsSync('test/e2e/run.mjs') ? ['node', ['test/e2e/run.mjs']] : null), minutes: 15, before: [build] },
+  { name: 'bench', cmd: () => (existsSync('bench/run.mjs') ? ['node', ['bench/run.mjs', '--quick', '--as-test']] : null), minutes: 5, before: [build] },
+];
+
+function run(cmd, args, minutes) {
+  return new Promise((resolve) => {
+    let out = '';
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, FORCE_COLOR: '0' } });
+    const timer = setTimeout(() => {
+      console.log(`\n[test] time limit of ${minutes} min reached: stopping ${cmd} ${args.slice(0, 3).join(' ')}`);
+      try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+    }, minutes * 60_000);
+    for (const s of [child.stdout, child.stderr]) s.on('data', (d) => { out += d; process.stdout.write(d); });
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code: code ?? 1, signal, out }); });
+  });
+}
+
+function counts(out) {
+  // node's test runner (spec reporter) ends with "ℹ pass N" / "ℹ fail N"; our own runners print "N passed, N failed"
+  const pass = [...out.matchAll(/^ℹ pass (\d+)$/gm)].map((m) => +m[1]);
+  const fail = [...out.matchAll(/^ℹ fail (\d+)$/gm)].map((m) => +m[1]);
+  if (pass.length) return { passed: pass.at(-1), failed: fail.at(-1) ?? 0 };
+  const plain = [...out.matchAll(/^(?:\w+: )?(\d+) passed, (\d+) failed/gm)].at(-1);
+  return plain ? { passed: +plain[1], failed: +plain[2] } : null;
+}
+
+const wanted = process.argv.slice(2);
+let passed = 0, failed = 0;
+const summary = [];
+for (const s of suites) {
+  if (wanted.length && !wanted.includes(s.name)) continue;
+  const c = s.cmd();
+  if (!c) continue;
+  console.log(`\n[test] ===== suite ${s.name} =====`);
+  let ok = true;
+  for (const [cmd, args] of s.before ?? []) ok = ok && (await run(cmd, args, 5)).code === 0;
+  const r = ok ? await run(c[0], c[1], s.minutes) : { code: 1, out: '' };
+  let n = counts(r.out) ?? { passed: 0, failed: 0 };
+  // a suite that exits non-zero without reporting a failure still failed (crash, timeout, load error)
+  if (r.code !== 0 && n.failed === 0) n = { ...n, failed: 1 };
+  passed += n.passed; failed += n.failed;
+  summary.push(`${s.name}: ${n.passed} passed, ${n.failed} failed${r.code !== 0 ? ` (exit ${r.code}${r.signal ? ' ' + r.signal : ''})` : ''}`);
+}
+console.log('\n[test] ' + summary.join('\n[test] '));
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
