@@ -1,8 +1,9 @@
 // The normalized, validated policy the engine works with. Produced from the YAML file by
 // domain/policy.ts; everything here is already checked, defaulted and converted to seconds.
-import type { UserRole } from '../protocol/index.js';
+import type { userRoles } from '../protocol/index.js';
 
-export type { UserRole };
+// The protocol exports UserRole as a zod schema (a value); the domain needs the type.
+export type UserRole = (typeof userRoles)[number];
 
 export interface PolicyUser {
   id: string;
