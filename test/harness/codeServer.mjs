@@ -33,6 +33,7 @@ export const DEFAULT_SETTINGS = {
   'extensions.ignoreRecommendations': true,
   'update.mode': 'none',
   'security.workspace.trust.enabled': false,
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
 };
 
 const t0 = Date.now();

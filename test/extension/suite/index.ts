@@ -27,8 +27,7 @@ export function run(): Promise<void> {
         else resolve();
       });
     } catch (err) {
-      // a test file that throws while loading
-      console.error(err);
+      // a test file that throws while loading (the extension host prints the error itself)
       console.log('EXTHOST-RESULT passed=0 failed=1 pending=0');
       reject(err instanceof Error ? err : new Error(String(err)));
     }
