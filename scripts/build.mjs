@@ -18,6 +18,7 @@ if (which === 'all' || which === 'server') {
         // native addon: loaded from node_modules at run time
         external: ['better-sqlite3', 'pg-native'],
         banner: { js: '#!/usr/bin/env node' },
+        loader: { '.yaml': 'text' },
       })
       .then(() => chmodSync('dist/server.js', 0o755)),
   );

@@ -1,0 +1,90 @@
+// createApp(deps): the whole HTTP API as one Hono app, with no port and no database of its own,
+// so tests drive it through app.request() and main.ts serves it.
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { secureHeaders } from 'hono/secure-headers';
+import { randomBytes } from 'node:crypto';
+import { authenticate } from './http/auth.js';
+import type { AppDeps, Env } from './http/context.js';
+import { errorResponse, handleError, zodDetails } from './http/errors.js';
+import { MAX_BODY_BYTES } from './protocol/index.js';
+import { auditRoutes } from './routes/audit.js';
+import { eventRoutes } from './routes/events.js';
+import { grantRoutes } from './routes/grants.js';
+import { metaRoutes } from './routes/meta.js';
+import { requestRoutes } from './routes/requests.js';
+
+export const VERSION = '0.1.0';
+
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<Env>({
+    // every schema failure becomes one 400 whose details name each bad field
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const where = result.target === 'json' ? 'body' : result.target === 'param' ? 'path' : result.target;
+        const details = zodDetails(result.error, where);
+        return errorResponse(c, 400, 'invalid_request', `invalid request: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
+      }
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    const started = performance.now();
+    c.set('requestId', randomBytes(6).toString('base64url'));
+    await next();
+    // no headers, no query values, no bodies: tokens and justifications stay out of the log
+    deps.logger.log('info', 'request', {
+      id: c.var.requestId,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+      user: c.var.actor?.user.id,
+    });
+  });
+  app.use('*', secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'none'"] }, crossOriginResourcePolicy: 'same-origin' }));
+  app.use('*', async (c, next) => {
+    await next();
+    c.header('Cache-Control', 'no-store');
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => errorResponse(c, 413, 'payload_too_large', `request body is larger than ${MAX_BODY_BYTES / 1024} KiB`),
+    }),
+  );
+  // a body must be JSON; without this a wrong Content-Type would skip validation
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH') {
+      const type = c.req.header('content-type');
+      const length = c.req.header('content-length');
+      const hasBody = (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
+      if (hasBody && !/^application\/json\b/i.test(type ?? '')) {
+        return errorResponse(c, 400, 'invalid_request', 'request body must be JSON (Content-Type: application/json)', [{ path: 'header.content-type', message: `expected application/json, got ${type ?? 'none'}` }]);
+      }
+    }
+    await next();
+  });
+
+  app.get('/healthz', (c) => c.json({ ok: true as const }, 200));
+  app.use('/v1/*', authenticate(deps));
+
+  app.route('/', metaRoutes(deps));
+  app.route('/', requestRoutes(deps));
+  app.route('/', grantRoutes(deps));
+  app.route('/', auditRoutes(deps));
+  app.route('/', eventRoutes(deps));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'elv_… token from `elevate-server token issue`' });
+  app.doc('/openapi.json', {
+    openapi: '3.0.3',
+    info: { title: 'Elevate', version: VERSION, description: 'Just-in-time privileged access: requests, approvals, time-boxed grants, audit.' },
+  });
+
+  app.notFound((c) => errorResponse(c, 404, 'not_found', `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((err, c) => handleError(err, c, deps.logger));
+  return app;
+}
+
+export type AppType = ReturnType<typeof createApp>;

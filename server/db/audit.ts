@@ -1,0 +1,232 @@
+// The hash-chained, append-only audit log. hash = SHA-256(prevHash + canonical JSON of
+// {seq, at, actorId, action, resourceId, requestId, grantId, details}); the first prevHash is
+// 64 zeros. `details` is stored in its canonical form so verification hashes exactly what is stored.
+import { createHash } from 'node:crypto';
+import type { Database, Statement } from 'better-sqlite3';
+import type { AuditEvent } from '../protocol/index.js';
+
+export const GENESIS = '0'.repeat(64);
+
+/** JSON with keys sorted at every level and no whitespace; undefined object fields are dropped. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (value === undefined) return 'null';
+    if (typeof value === 'number' && !Number.isFinite(value)) return 'null';
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+}
+
+export interface AuditInput {
+  at: number;
+  actorId: string;
+  action: string;
+  resourceId?: string;
+  requestId?: string;
+  grantId?: string;
+  /** the requester/grantee this event is about; drives who may see it */
+  subjectId?: string;
+  details: Record<string, unknown>;
+}
+
+export interface AuditRow {
+  seq: number;
+  at: number;
+  actor_id: string;
+  action: string;
+  resource_id: string | null;
+  request_id: string | null;
+  grant_id: string | null;
+  subject_id: string | null;
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export function hashEvent(
+  prevHash: string,
+  e: { seq: number; at: string; actorId: string; action: string; resourceId: string | null; requestId: string | null; grantId: string | null },
+  canonicalDetails: string,
+): string {
+  // details is already canonical text; splice it in rather than re-serialising
+  const head = canonicalJson({
+    action: e.action,
+    actorId: e.actorId,
+    at: e.at,
+    details: null,
+    grantId: e.grantId,
+    requestId: e.requestId,
+    resourceId: e.resourceId,
+    seq: e.seq,
+  });
+  const body = head.replace('"details":null', `"details":${canonicalDetails}`);
+  return createHash('sha256').update(prevHash).update(body).digest('hex');
+}
+
+export function rowToEvent(r: AuditRow): AuditEvent {
+  return {
+    seq: r.seq,
+    at: new Date(r.at).toISOString(),
+    actorId: r.actor_id,
+    action: r.action,
+    ...(r.resource_id !== null && { resourceId: r.resource_id }),
+    ...(r.request_id !== null && { requestId: r.request_id }),
+    ...(r.grant_id !== null && { grantId: r.grant_id }),
+    details: JSON.parse(r.details) as Record<string, unknown>,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+export interface AuditFilter {
+  actorId?: string;
+  resourceId?: string;
+  action?: string;
+  from?: number;
+  to?: number;
+  /** only events where this user is the actor or the subject */
+  visibleTo?: string;
+  /** return events with seq < before (paging newest-first) */
+  before?: number;
+  limit: number;
+}
+
+export class AuditLog {
+  private readonly insert: Statement;
+  private readonly last: Statement;
+
+  constructor(private readonly db: Database) {
+    this.insert = db.prepare(
+      `INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.last = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
+  }
+
+  /** The chain's head; read inside the caller's transaction so a rollback cannot fork the chain. */
+  head(): { seq: number; hash: string } {
+    return (this.last.get() as { seq: number; hash: string } | undefined) ?? { seq: 0, hash: GENESIS };
+  }
+
+  /** Appends events; must be called inside the transaction that makes the state change. */
+  append(inputs: AuditInput[]): AuditEvent[] {
+    let { seq, hash } = this.head();
+    const out: AuditEvent[] = [];
+    for (const e of inputs) {
+      seq += 1;
+      const at = new Date(e.at).toISOString();
+      const details = canonicalJson(e.details);
+      const fields = {
+        seq,
+        at,
+        actorId: e.actorId,
+        action: e.action,
+        resourceId: e.resourceId ?? null,
+        requestId: e.requestId ?? null,
+        grantId: e.grantId ?? null,
+      };
+      const h = hashEvent(hash, fields, details);
+      this.insert.run(seq, e.at, e.actorId, e.action, fields.resourceId, fields.requestId, fields.grantId, e.subjectId ?? null, details, hash, h);
+      out.push({
+        seq,
+        at,
+        actorId: e.actorId,
+        action: e.action,
+        ...(e.resourceId !== undefined && { resourceId: e.resourceId }),
+        ...(e.requestId !== undefined && { requestId: e.requestId }),
+        ...(e.grantId !== undefined && { grantId: e.grantId }),
+        details: JSON.parse(details) as Record<string, unknown>,
+        prevHash: hash,
+        hash: h,
+      });
+      hash = h;
+    }
+    return out;
+  }
+
+  query(f: AuditFilter): { events: AuditEvent[]; nextCursor: string | null } {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.actorId !== undefined) (where.push('actor_id = ?'), args.push(f.actorId));
+    if (f.resourceId !== undefined) (where.push('resource_id = ?'), args.push(f.resourceId));
+    if (f.action !== undefined) (where.push('action = ?'), args.push(f.action));
+    if (f.from !== undefined) (where.push('at >= ?'), args.push(f.from));
+    if (f.to !== undefined) (where.push('at < ?'), args.push(f.to));
+    if (f.before !== undefined) (where.push('seq < ?'), args.push(f.before));
+    let sql: string;
+    if (f.visibleTo !== undefined) {
+      // two index-friendly halves instead of one OR that would scan
+      const w = where.length ? ` AND ${where.join(' AND ')}` : '';
+      sql = `SELECT * FROM (
+               SELECT * FROM (SELECT * FROM audit WHERE actor_id = ?${w} ORDER BY seq DESC LIMIT ?)
+               UNION
+               SELECT * FROM (SELECT * FROM audit WHERE subject_id = ?${w} ORDER BY seq DESC LIMIT ?)
+             ) ORDER BY seq DESC LIMIT ?`;
+      const n = f.limit + 1;
+      args.splice(0, args.length, f.visibleTo, ...args, n, f.visibleTo, ...args, n, n);
+    } else {
+      sql = `SELECT * FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+      args.push(f.limit + 1);
+    }
+    const rows = this.db.prepare(sql).all(...args) as AuditRow[];
+    const more = rows.length > f.limit;
+    const page = more ? rows.slice(0, f.limit) : rows;
+    return { events: page.map(rowToEvent), nextCursor: more ? String(page[page.length - 1].seq) : null };
+  }
+
+  /** Oldest-first iteration for export and replay; rows are read lazily. */
+  *iterate(opts: { from?: number; to?: number; afterSeq?: number } = {}): Generator<AuditRow> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (opts.from !== undefined) (where.push('at >= ?'), args.push(opts.from));
+    if (opts.to !== undefined) (where.push('at < ?'), args.push(opts.to));
+    if (opts.afterSeq !== undefined) (where.push('seq > ?'), args.push(opts.afterSeq));
+    const stmt = this.db.prepare(`SELECT * FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq`);
+    yield* stmt.iterate(...args) as IterableIterator<AuditRow>;
+  }
+
+  /**
+   * Recomputes the whole chain. With `head`, also fails unless the chain still contains that
+   * exact head hash (detects truncation and wholesale rewrites).
+   */
+  verify(expectHead?: { seq?: number; hash: string }): { ok: boolean; count: number; headHash: string; firstBadSeq?: number; problem?: string } {
+    let prev = GENESIS;
+    let count = 0;
+    let expectedSeq = 1;
+    let sawHead = expectHead === undefined;
+    const stmt = this.db.prepare(
+      'SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, details, prev_hash, hash FROM audit ORDER BY seq',
+    );
+    for (const r of stmt.iterate() as IterableIterator<AuditRow>) {
+      const fields = {
+        seq: r.seq,
+        at: new Date(r.at).toISOString(),
+        actorId: r.actor_id,
+        action: r.action,
+        resourceId: r.resource_id,
+        requestId: r.request_id,
+        grantId: r.grant_id,
+      };
+      let detailsOk = true;
+      try {
+        detailsOk = canonicalJson(JSON.parse(r.details)) === r.details;
+      } catch {
+        detailsOk = false;
+      }
+      if (r.seq !== expectedSeq || r.prev_hash !== prev || !detailsOk || hashEvent(prev, fields, r.details) !== r.hash) {
+        return { ok: false, count, headHash: prev, firstBadSeq: r.seq === expectedSeq ? r.seq : expectedSeq, problem: r.seq !== expectedSeq ? `sequence gap: expected ${expectedSeq}, found ${r.seq}` : 'hash mismatch' };
+      }
+      if (!sawHead && r.hash === expectHead!.hash && (expectHead!.seq === undefined || expectHead!.seq === r.seq)) sawHead = true;
+      prev = r.hash;
+      count++;
+      expectedSeq++;
+    }
+    if (!sawHead) return { ok: false, count, headHash: prev, firstBadSeq: expectHead!.seq ?? expectedSeq, problem: 'the expected head is no longer in the chain' };
+    return { ok: true, count, headHash: prev };
+  }
+}

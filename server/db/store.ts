@@ -1,0 +1,320 @@
+// All SQL for requests, grants, approvals, tokens, users and the outbox. The engine sees plain
+// rows and a `tx()` that runs a function in one transaction; a second store (e.g. PostgreSQL for
+// replicated deployments) would implement the same methods.
+import type { Database, Statement } from 'better-sqlite3';
+import { AuditLog } from './audit.js';
+
+export interface RequestRow {
+  seq: number;
+  id: string;
+  kind: 'access' | 'extension';
+  requester_id: string;
+  resource_id: string;
+  role: string;
+  duration_s: number;
+  justification: string;
+  ticket: string | null;
+  status: 'pending' | 'approved' | 'denied' | 'cancelled' | 'expired';
+  grant_id: string | null;
+  required: number;
+  auto_approved: number;
+  break_glass: number;
+  evaluation: string;
+  created_at: number;
+  decided_at: number | null;
+  pending_until: number;
+}
+
+export interface ApprovalRow {
+  request_id: string;
+  approver_id: string;
+  decision: 'approve' | 'deny';
+  comment: string | null;
+  at: number;
+}
+
+export interface GrantRow {
+  seq: number;
+  id: string;
+  request_id: string;
+  user_id: string;
+  resource_id: string;
+  role: string;
+  starts_at: number;
+  expires_at: number;
+  max_expires_at: number;
+  status: 'active' | 'expired' | 'revoked' | 'relinquished' | 'failed';
+  extensions: number;
+  revoke_pending: number;
+  ended_at: number | null;
+  ended_by: string | null;
+  end_reason: string | null;
+  warned: number;
+}
+
+export interface TokenRow {
+  id: string;
+  user_id: string;
+  hash: Buffer;
+  label: string | null;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+export interface OutboxRow {
+  id: number;
+  kind: string;
+  grant_id: string | null;
+  payload: string;
+  created_at: number;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  done_at: number | null;
+}
+
+export interface UserRow {
+  id: string;
+  name: string;
+  groups: string;
+  roles: string;
+  active: number;
+}
+
+type Stmts = Record<string, Statement>;
+
+export class Store {
+  readonly audit: AuditLog;
+  private readonly s: Stmts;
+
+  constructor(readonly db: Database) {
+    this.audit = new AuditLog(db);
+    const p = (sql: string) => db.prepare(sql);
+    this.s = {
+      requestById: p('SELECT * FROM requests WHERE id = ?'),
+      insertRequest: p(`INSERT INTO requests (id, kind, requester_id, resource_id, role, duration_s, justification, ticket, status,
+          grant_id, required, auto_approved, break_glass, evaluation, created_at, decided_at, pending_until)
+        VALUES (@id, @kind, @requester_id, @resource_id, @role, @duration_s, @justification, @ticket, @status,
+          @grant_id, @required, @auto_approved, @break_glass, @evaluation, @created_at, @decided_at, @pending_until)`),
+      decideRequest: p('UPDATE requests SET status = ?, decided_at = ?, grant_id = COALESCE(?, grant_id) WHERE id = ? AND status = ?'),
+      approvalsFor: p('SELECT * FROM approvals WHERE request_id = ? ORDER BY at, approver_id'),
+      insertApproval: p('INSERT INTO approvals (request_id, approver_id, decision, comment, at) VALUES (?, ?, ?, ?, ?)'),
+      requestsByRequester: p('SELECT * FROM requests WHERE requester_id = ? ORDER BY seq DESC LIMIT ?'),
+      requestsByRequesterStatus: p('SELECT * FROM requests WHERE requester_id = ? AND status = ? ORDER BY seq DESC LIMIT ?'),
+      pendingExtensionFor: p(`SELECT * FROM requests WHERE grant_id = ? AND kind = 'extension' AND status = 'pending'`),
+      duePendingRequests: p(`SELECT * FROM requests WHERE status = 'pending' AND pending_until <= ? ORDER BY pending_until LIMIT ?`),
+      nextPendingDeadline: p(`SELECT MIN(pending_until) AS t FROM requests WHERE status = 'pending'`),
+      pendingForResourceAll: p(`SELECT * FROM requests WHERE status = 'pending' AND resource_id = ? ORDER BY seq`),
+      pendingByRequester: p(`SELECT * FROM requests WHERE status = 'pending' AND requester_id = ? ORDER BY seq`),
+
+      grantById: p('SELECT * FROM grants WHERE id = ?'),
+      insertGrant: p(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status)
+        VALUES (@id, @request_id, @user_id, @resource_id, @role, @starts_at, @expires_at, @max_expires_at, 'active')`),
+      endGrant: p(`UPDATE grants SET status = ?, ended_at = ?, ended_by = ?, end_reason = ?, revoke_pending = ? WHERE id = ? AND status = 'active'`),
+      extendGrant: p(`UPDATE grants SET expires_at = ?, extensions = extensions + 1, warned = 0 WHERE id = ? AND status = 'active'`),
+      setWarned: p('UPDATE grants SET warned = ? WHERE id = ?'),
+      setRevokePending: p('UPDATE grants SET revoke_pending = ? WHERE id = ?'),
+      failGrant: p(`UPDATE grants SET status = 'failed', ended_at = ?, ended_by = 'system', end_reason = ? WHERE id = ? AND status = 'active'`),
+      dueGrants: p(`SELECT * FROM grants WHERE status = 'active' AND expires_at <= ? ORDER BY expires_at LIMIT ?`),
+      nextGrantExpiry: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active'`),
+      activeGrants: p(`SELECT * FROM grants WHERE status = 'active' ORDER BY expires_at`),
+      activeForUser: p(`SELECT * FROM grants WHERE status = 'active' AND user_id = ?`),
+      activeForResource: p(`SELECT * FROM grants WHERE status = 'active' AND resource_id = ?`),
+      checkGrant: p(`SELECT id, expires_at FROM grants WHERE status = 'active' AND user_id = ? AND resource_id = ? AND role = ? AND expires_at > ?
+        ORDER BY expires_at DESC LIMIT 1`),
+
+      dueWarnings: p(`SELECT * FROM grants WHERE status = 'active' AND expires_at > ? AND expires_at <= ? AND (warned & ?) = 0 ORDER BY expires_at LIMIT 1000`),
+      nextWarning: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & ?) = 0`),
+      allPending: p(`SELECT * FROM requests WHERE status = 'pending' ORDER BY seq`),
+      grantSeq: p('SELECT seq FROM grants WHERE id = ?'),
+      tokenByHash: p('SELECT * FROM tokens WHERE hash = ?'),
+      tokenById: p('SELECT * FROM tokens WHERE id = ?'),
+      insertToken: p('INSERT INTO tokens (id, user_id, hash, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      revokeToken: p('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      tokensAll: p('SELECT * FROM tokens ORDER BY created_at'),
+      tokensForUser: p('SELECT * FROM tokens WHERE user_id = ? ORDER BY created_at'),
+      touchToken: p('UPDATE tokens SET last_used_at = ? WHERE id = ?'),
+
+      usersAll: p('SELECT * FROM users'),
+      upsertUser: p(`INSERT INTO users (id, name, groups, roles, active) VALUES (?, ?, ?, ?, 1)
+        ON CONFLICT(id) DO UPDATE SET name = excluded.name, groups = excluded.groups, roles = excluded.roles, active = 1`),
+      deactivateUser: p('UPDATE users SET active = 0 WHERE id = ?'),
+
+      insertOutbox: p('INSERT INTO outbox (kind, grant_id, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)'),
+      dueOutbox: p('SELECT * FROM outbox WHERE done_at IS NULL AND next_attempt_at <= ? ORDER BY id LIMIT ?'),
+      nextOutbox: p('SELECT MIN(next_attempt_at) AS t FROM outbox WHERE done_at IS NULL'),
+      outboxDone: p('UPDATE outbox SET done_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?'),
+      outboxRetry: p('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?'),
+      openOutboxForGrant: p('SELECT * FROM outbox WHERE grant_id = ? AND done_at IS NULL ORDER BY id'),
+    };
+  }
+
+  /** Runs fn in one IMMEDIATE transaction (take the write lock up front: no upgrade deadlocks). */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  // ----- requests -----
+  request(id: string): RequestRow | undefined {
+    return this.s.requestById.get(id) as RequestRow | undefined;
+  }
+  insertRequest(r: Omit<RequestRow, 'seq'>): void {
+    this.s.insertRequest.run(r);
+  }
+  /** Moves a request out of `from`; returns false when it was no longer in that state. */
+  decideRequest(id: string, status: RequestRow['status'], at: number, grantId: string | null, from: RequestRow['status'] = 'pending'): boolean {
+    return this.s.decideRequest.run(status, at, grantId, id, from).changes === 1;
+  }
+  approvals(requestId: string): ApprovalRow[] {
+    return this.s.approvalsFor.all(requestId) as ApprovalRow[];
+  }
+  addApproval(a: ApprovalRow): void {
+    this.s.insertApproval.run(a.request_id, a.approver_id, a.decision, a.comment, a.at);
+  }
+  requestsBy(requesterId: string, limit: number, status?: string): RequestRow[] {
+    return (status
+      ? this.s.requestsByRequesterStatus.all(requesterId, status, limit)
+      : this.s.requestsByRequester.all(requesterId, limit)) as RequestRow[];
+  }
+  requestsForResources(resourceIds: string[], status: string | undefined, limit: number): RequestRow[] {
+    if (resourceIds.length === 0) return [];
+    const marks = resourceIds.map(() => '?').join(',');
+    const sql = `SELECT * FROM requests WHERE resource_id IN (${marks})${status ? ' AND status = ?' : ''} ORDER BY seq DESC LIMIT ?`;
+    return this.db.prepare(sql).all(...resourceIds, ...(status ? [status] : []), limit) as RequestRow[];
+  }
+  pendingExtension(grantId: string): RequestRow | undefined {
+    return this.s.pendingExtensionFor.get(grantId) as RequestRow | undefined;
+  }
+  duePendingRequests(now: number, limit: number): RequestRow[] {
+    return this.s.duePendingRequests.all(now, limit) as RequestRow[];
+  }
+  nextPendingDeadline(): number | null {
+    return (this.s.nextPendingDeadline.get() as { t: number | null }).t;
+  }
+  pendingForResource(resourceId: string): RequestRow[] {
+    return this.s.pendingForResourceAll.all(resourceId) as RequestRow[];
+  }
+  pendingByRequester(userId: string): RequestRow[] {
+    return this.s.pendingByRequester.all(userId) as RequestRow[];
+  }
+
+  // ----- grants -----
+  grant(id: string): GrantRow | undefined {
+    return this.s.grantById.get(id) as GrantRow | undefined;
+  }
+  insertGrant(g: Pick<GrantRow, 'id' | 'request_id' | 'user_id' | 'resource_id' | 'role' | 'starts_at' | 'expires_at' | 'max_expires_at'>): void {
+    this.s.insertGrant.run(g);
+  }
+  /** Ends an active grant; false when it had already ended. */
+  endGrant(id: string, status: GrantRow['status'], at: number, by: string, reason: string | null, revokePending: boolean): boolean {
+    return this.s.endGrant.run(status, at, by, reason, revokePending ? 1 : 0, id).changes === 1;
+  }
+  failGrant(id: string, at: number, reason: string): boolean {
+    return this.s.failGrant.run(at, reason, id).changes === 1;
+  }
+  extendGrant(id: string, expiresAt: number): boolean {
+    return this.s.extendGrant.run(expiresAt, id).changes === 1;
+  }
+  setWarned(id: string, mask: number): void {
+    this.s.setWarned.run(mask, id);
+  }
+  setRevokePending(id: string, pending: boolean): void {
+    this.s.setRevokePending.run(pending ? 1 : 0, id);
+  }
+  dueGrants(now: number, limit: number): GrantRow[] {
+    return this.s.dueGrants.all(now, limit) as GrantRow[];
+  }
+  nextGrantExpiry(): number | null {
+    return (this.s.nextGrantExpiry.get() as { t: number | null }).t;
+  }
+  /** Active grants whose warning `bit` is due (within `beforeMs` of their end) and not yet sent. */
+  dueWarnings(now: number, beforeMs: number, bit: number): GrantRow[] {
+    return this.s.dueWarnings.all(now, now + beforeMs, bit) as GrantRow[];
+  }
+  nextWarning(beforeMs: number, bit: number): number | null {
+    const t = (this.s.nextWarning.get(bit) as { t: number | null }).t;
+    return t === null ? null : t - beforeMs;
+  }
+  allPending(): RequestRow[] {
+    return this.s.allPending.all() as RequestRow[];
+  }
+  grantSeq(id: string): number | undefined {
+    return (this.s.grantSeq.get(id) as { seq: number } | undefined)?.seq;
+  }
+  activeGrants(): GrantRow[] {
+    return this.s.activeGrants.all() as GrantRow[];
+  }
+  activeGrantsFor(by: { userId?: string; resourceId?: string }): GrantRow[] {
+    return (by.userId !== undefined ? this.s.activeForUser.all(by.userId) : this.s.activeForResource.all(by.resourceId)) as GrantRow[];
+  }
+  checkGrant(userId: string, resourceId: string, role: string, now: number): { id: string; expires_at: number } | undefined {
+    return this.s.checkGrant.get(userId, resourceId, role, now) as { id: string; expires_at: number } | undefined;
+  }
+  listGrants(f: { userId?: string; resourceIds?: string[]; status?: string; beforeSeq?: number; limit: number }): GrantRow[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.userId !== undefined) (where.push('user_id = ?'), args.push(f.userId));
+    if (f.resourceIds !== undefined) {
+      if (f.resourceIds.length === 0) return [];
+      where.push(`resource_id IN (${f.resourceIds.map(() => '?').join(',')})`);
+      args.push(...f.resourceIds);
+    }
+    if (f.status !== undefined) (where.push('status = ?'), args.push(f.status));
+    if (f.beforeSeq !== undefined) (where.push('seq < ?'), args.push(f.beforeSeq));
+    const sql = `SELECT * FROM grants${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+    return this.db.prepare(sql).all(...args, f.limit) as GrantRow[];
+  }
+
+  // ----- tokens -----
+  tokenByHash(hash: Buffer): TokenRow | undefined {
+    return this.s.tokenByHash.get(hash) as TokenRow | undefined;
+  }
+  token(id: string): TokenRow | undefined {
+    return this.s.tokenById.get(id) as TokenRow | undefined;
+  }
+  insertToken(t: Pick<TokenRow, 'id' | 'user_id' | 'hash' | 'label' | 'created_at' | 'expires_at'>): void {
+    this.s.insertToken.run(t.id, t.user_id, t.hash, t.label, t.created_at, t.expires_at);
+  }
+  revokeToken(id: string, at: number): boolean {
+    return this.s.revokeToken.run(at, id).changes === 1;
+  }
+  tokens(userId?: string): TokenRow[] {
+    return (userId !== undefined ? this.s.tokensForUser.all(userId) : this.s.tokensAll.all()) as TokenRow[];
+  }
+  touchToken(id: string, at: number): void {
+    this.s.touchToken.run(at, id);
+  }
+
+  // ----- users (the policy's users, remembered so a removal is noticed across restarts) -----
+  users(): UserRow[] {
+    return this.s.usersAll.all() as UserRow[];
+  }
+  upsertUser(u: { id: string; name: string; groups: string[]; roles: string[] }): void {
+    this.s.upsertUser.run(u.id, u.name, JSON.stringify(u.groups), JSON.stringify(u.roles));
+  }
+  deactivateUser(id: string): void {
+    this.s.deactivateUser.run(id);
+  }
+
+  // ----- outbox -----
+  enqueue(kind: string, grantId: string | null, payload: unknown, now: number): void {
+    this.s.insertOutbox.run(kind, grantId, JSON.stringify(payload), now, now);
+  }
+  dueOutbox(now: number, limit: number): OutboxRow[] {
+    return this.s.dueOutbox.all(now, limit) as OutboxRow[];
+  }
+  nextOutbox(): number | null {
+    return (this.s.nextOutbox.get() as { t: number | null }).t;
+  }
+  outboxDone(id: number, at: number): void {
+    this.s.outboxDone.run(at, id);
+  }
+  outboxRetry(id: number, nextAt: number, error: string): void {
+    this.s.outboxRetry.run(nextAt, error, id);
+  }
+  openOutboxForGrant(grantId: string): OutboxRow[] {
+    return this.s.openOutboxForGrant.all(grantId) as OutboxRow[];
+  }
+}

@@ -1,0 +1,40 @@
+// High-volume audit events that change no state (access checks, failed sign-ins) are written in
+// small batches, one transaction per batch, at most FLUSH_MS apart. A crash can lose the
+// events of the last unflushed batch (up to FLUSH_MS of them); state changes never go here.
+import type { AuditInput } from '../db/audit.js';
+import type { Store } from '../db/store.js';
+
+export const FLUSH_MS = 50;
+const MAX_BATCH = 2000;
+
+export class AuditBatcher {
+  private queue: AuditInput[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly onError: (e: unknown) => void,
+  ) {}
+
+  add(e: AuditInput): void {
+    this.queue.push(e);
+    if (this.queue.length >= MAX_BATCH) this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), FLUSH_MS);
+      this.timer.unref();
+    }
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      this.store.tx(() => this.store.audit.append(batch));
+    } catch (e) {
+      this.onError(e);
+    }
+  }
+}

@@ -1,0 +1,100 @@
+// API tokens: "elv_" + 32 random bytes (base64url). Only the SHA-256 is stored; lookups hash
+// the presented token and compare the stored hash in constant time.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Clock } from '../domain/clock.js';
+import { iso } from '../domain/clock.js';
+import { newId } from '../domain/ids.js';
+import type { Policy, PolicyUser } from '../domain/types.js';
+import type { Store, TokenRow } from '../db/store.js';
+
+export const TOKEN_PATTERN = /^elv_[A-Za-z0-9_-]{43}$/;
+const TOUCH_EVERY_MS = 60_000;
+
+export const hashToken = (token: string): Buffer => createHash('sha256').update(token).digest();
+
+export interface TokenInfo {
+  id: string;
+  userId: string;
+  label: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+export const tokenInfo = (t: TokenRow): TokenInfo => ({
+  id: t.id,
+  userId: t.user_id,
+  label: t.label,
+  createdAt: iso(t.created_at),
+  expiresAt: t.expires_at === null ? null : iso(t.expires_at),
+  revokedAt: t.revoked_at === null ? null : iso(t.revoked_at),
+  lastUsedAt: t.last_used_at === null ? null : iso(t.last_used_at),
+});
+
+export class Tokens {
+  /** last time last_used_at was written per token: at most once a minute, not on every request */
+  private touched = new Map<string, number>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  issue(userId: string, opts: { ttlSeconds?: number; label?: string; actorId: string }): { token: string; info: TokenInfo } {
+    const now = this.clock.now();
+    const token = `elv_${randomBytes(32).toString('base64url')}`;
+    const id = newId('tok');
+    const expiresAt = opts.ttlSeconds ? now + opts.ttlSeconds * 1000 : null;
+    this.store.tx(() => {
+      this.store.insertToken({ id, user_id: userId, hash: hashToken(token), label: opts.label ?? null, created_at: now, expires_at: expiresAt });
+      this.store.audit.append([
+        { at: now, actorId: opts.actorId, action: 'token.issued', subjectId: userId, details: { tokenId: id, userId, label: opts.label ?? null, expiresAt: expiresAt === null ? null : iso(expiresAt) } },
+      ]);
+    });
+    return { token, info: tokenInfo(this.store.token(id)!) };
+  }
+
+  /** Revokes tokens by id; returns the ids actually revoked. */
+  revoke(ids: string[], actorId: string, reason: string): string[] {
+    const now = this.clock.now();
+    const done: string[] = [];
+    this.store.tx(() => {
+      for (const id of ids) {
+        const t = this.store.token(id);
+        if (!t || !this.store.revokeToken(id, now)) continue;
+        done.push(id);
+        this.store.audit.append([{ at: now, actorId, action: 'token.revoked', subjectId: t.user_id, details: { tokenId: id, userId: t.user_id, reason } }]);
+      }
+    });
+    return done;
+  }
+
+  list(userId?: string): TokenInfo[] {
+    return this.store.tokens(userId).map(tokenInfo);
+  }
+
+  /** The user behind a presented token, or null (unknown, revoked, expired, or the user left the policy). */
+  authenticate(presented: string, policy: Policy): { user: PolicyUser; tokenId: string } | null {
+    if (!TOKEN_PATTERN.test(presented)) return null;
+    const hash = hashToken(presented);
+    const row = this.store.tokenByHash(hash);
+    if (!row || !timingSafeEqual(row.hash, hash)) return null;
+    const now = this.clock.now();
+    if (row.revoked_at !== null || (row.expires_at !== null && now >= row.expires_at)) return null;
+    const user = policy.users.get(row.user_id);
+    if (!user) return null;
+    const last = this.touched.get(row.id) ?? row.last_used_at ?? 0;
+    if (now - last >= TOUCH_EVERY_MS) {
+      this.touched.set(row.id, now);
+      this.store.touchToken(row.id, now);
+    }
+    return { user, tokenId: row.id };
+  }
+
+  /** Still valid? (event streams re-check on every heartbeat, so a CLI revocation closes them too) */
+  isValid(tokenId: string): boolean {
+    const t = this.store.token(tokenId);
+    return !!t && t.revoked_at === null && (t.expires_at === null || this.clock.now() < t.expires_at);
+  }
+}

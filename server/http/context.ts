@@ -1,0 +1,30 @@
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { Clock } from '../domain/clock.js';
+import type { Policy } from '../domain/types.js';
+import type { Store } from '../db/store.js';
+import type { AuditBatcher } from '../engine/auditBatcher.js';
+import type { Actor, Engine } from '../engine/engine.js';
+import type { EventHub } from '../engine/hub.js';
+import type { Tokens } from '../engine/tokens.js';
+import type { Logger } from '../logger.js';
+
+/** Everything the HTTP layer needs, injected by main.ts (or a test). */
+export interface AppDeps {
+  store: Store;
+  engine: Engine;
+  tokens: Tokens;
+  hub: EventHub;
+  batcher: AuditBatcher;
+  clock: Clock;
+  policy: () => Policy;
+  logger: Logger;
+  options?: {
+    /** failed sign-ins per client per minute before 429 */
+    authFailuresPerMinute?: number;
+    /** SSE heartbeat interval */
+    heartbeatMs?: number;
+  };
+}
+
+export type Env = { Variables: { actor: Actor; requestId: string } };
+export type App = OpenAPIHono<Env>;

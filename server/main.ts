@@ -1,0 +1,308 @@
+// elevate-server: the command line, and the only place that opens the database and the port.
+import { serve } from '@hono/node-server';
+import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { VERSION } from './app.js';
+import { systemClock } from './domain/clock.js';
+import { parseDuration } from './domain/duration.js';
+import { loadPolicyFile, parsePolicy } from './domain/policy.js';
+import type { Policy } from './domain/types.js';
+import { openDatabase } from './db/open.js';
+import { Store } from './db/store.js';
+import { exportAudit } from './cli/export.js';
+import { Tokens } from './engine/tokens.js';
+import { jsonLogger } from './logger.js';
+import { createServices } from './services.js';
+// bundled as text by esbuild (scripts/build.mjs)
+import demoPolicyText from './demo/policy.yaml';
+
+const USAGE = `elevate-server ${VERSION} — just-in-time privileged access
+
+Usage:
+  elevate-server start [--config F] [--db F] [--port N] [--host H] [--tls-cert F --tls-key F] [--insecure-listen]
+  elevate-server demo [--port N] [--host H]
+  elevate-server token issue <userId> [--ttl 90d] [--label L]
+  elevate-server token list [--user userId]
+  elevate-server token revoke <tokenId> | --user <userId>
+  elevate-server check-config [--config F]
+  elevate-server audit verify [--head HASH]
+  elevate-server audit head
+  elevate-server audit export --format jsonl|csv [--from T] [--to T]
+  elevate-server backup <file>
+
+Every command takes --config/--db, or ELEVATE_CONFIG/ELEVATE_DB (flag, then environment, then
+./elevate.yaml and .elevate/elevate.db). ELEVATE_PORT and ELEVATE_HOST likewise (7410, 127.0.0.1).`;
+
+class UsageError extends Error {}
+
+const options = {
+  config: { type: 'string' },
+  db: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  ttl: { type: 'string' },
+  label: { type: 'string' },
+  user: { type: 'string' },
+  head: { type: 'string' },
+  format: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'insecure-listen': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
+type Flags = ReturnType<typeof parse>['values'];
+const parse = (argv: string[]) => parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+
+const env = process.env;
+const configPath = (f: Flags) => resolve(f.config ?? env.ELEVATE_CONFIG ?? 'elevate.yaml');
+const dbPath = (f: Flags) => resolve(f.db ?? env.ELEVATE_DB ?? '.elevate/elevate.db');
+const host = (f: Flags) => f.host ?? env.ELEVATE_HOST ?? '127.0.0.1';
+function port(f: Flags): number {
+  const raw = f.port ?? env.ELEVATE_PORT ?? '7410';
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n > 65535) throw new UsageError(`--port: expected a port number, got "${raw}"`);
+  return n;
+}
+
+function loadPolicyOrExit(path: string): Policy {
+  const r = loadPolicyFile(path);
+  if (!r.ok) {
+    process.stderr.write(`invalid policy ${path}:\n${r.errors.map((e) => `  - ${e}`).join('\n')}\n`);
+    process.exit(1);
+  }
+  return r.policy;
+}
+
+const isLoopback = (h: string) => h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+
+async function serveCommand(f: Flags, policyPath: string, policy: Policy, onListening?: (url: string) => void) {
+  const h = host(f);
+  const p = port(f);
+  const tls = f['tls-cert'] && f['tls-key'] ? { cert: readFileSync(f['tls-cert']), key: readFileSync(f['tls-key']) } : undefined;
+  if (!isLoopback(h) && !tls && !f['insecure-listen']) {
+    throw new UsageError(
+      `refusing to listen on ${h}: tokens would cross the network in clear text. Give --tls-cert and --tls-key, or --insecure-listen behind a TLS-terminating proxy.`,
+    );
+  }
+  const logger = jsonLogger((env.ELEVATE_LOG_LEVEL as 'info' | undefined) ?? 'info');
+  const db = openDatabase(dbPath(f));
+  const services = createServices({ db, policy, clock: systemClock, logger });
+  services.start();
+
+  const server = serve({
+    fetch: services.app.fetch,
+    hostname: h,
+    port: p,
+    ...(tls && { createServer: createHttpsServer, serverOptions: tls }),
+  });
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('listening', resolveListen);
+    server.once('error', reject);
+  });
+  const url = `${tls ? 'https' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${p}`;
+  logger.log('info', 'listening', { url, policy: policyPath, db: dbPath(f), pid: process.pid });
+  onListening?.(url);
+
+  process.on('SIGHUP', () => {
+    const r = loadPolicyFile(policyPath);
+    if (!r.ok) {
+      logger.log('error', 'policy reload refused; keeping the current policy', { policy: policyPath, errors: r.errors });
+      return;
+    }
+    const before = services.policy();
+    const summary = {
+      users: r.policy.users.size,
+      resources: r.policy.resources.size,
+      usersRemoved: [...before.users.keys()].filter((u) => !r.policy.users.has(u)),
+      resourcesRemoved: [...before.resources.keys()].filter((x) => !r.policy.resources.has(x)),
+    };
+    services.reload(r.policy, summary);
+    logger.log('info', 'policy reloaded', { policy: policyPath, ...summary });
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log('info', 'shutting down', { signal });
+    // stop taking connections, end event streams so close() can finish, flush batched audits
+    server.close();
+    void services.stop().then(() => {
+      db.close();
+      process.exit(0);
+    });
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function demo(f: Flags) {
+  const dir = resolve('.elevate');
+  mkdirSync(dir, { recursive: true });
+  const policyPath = resolve(f.config ?? env.ELEVATE_CONFIG ?? `${dir}/demo-policy.yaml`);
+  if (!existsSync(policyPath)) writeFileSync(policyPath, demoPolicyText);
+  const parsed = parsePolicy(readFileSync(policyPath, 'utf8'));
+  if (!parsed.ok) throw new UsageError(`invalid demo policy ${policyPath}:\n  - ${parsed.errors.join('\n  - ')}`);
+  const dbFile = f.db ?? env.ELEVATE_DB ?? `${dir}/demo.db`;
+  const flags = { ...f, db: dbFile };
+
+  // fresh tokens for the demo users; the previous demo tokens stop working
+  const db = openDatabase(resolve(dbFile));
+  const store = new Store(db);
+  const tokens = new Tokens(store, systemClock);
+  const old = store.tokens().filter((t) => t.label === 'demo' && t.revoked_at === null).map((t) => t.id);
+  tokens.revoke(old, 'cli', 'replaced by a new demo run');
+  const minted: Record<string, string> = {};
+  for (const u of parsed.policy.users.values()) minted[u.id] = tokens.issue(u.id, { ttlSeconds: 30 * 86400, label: 'demo', actorId: 'cli' }).token;
+  db.close();
+
+  await serveCommand(flags, policyPath, parsed.policy, (url) => {
+    const file = `${dir}/demo-tokens.json`;
+    writeFileSync(file, JSON.stringify({ url, tokens: minted }, null, 2) + '\n', { mode: 0o600 });
+    chmodSync(file, 0o600);
+    const users = [...parsed.policy.users.values()];
+    const w = Math.max(...users.map((u) => u.id.length));
+    const lines = users.map((u) => {
+      const what = u.roles.length ? u.roles.join(', ') : u.groups.join(', ') || 'requester';
+      return `  ${u.id.padEnd(w)}  ${minted[u.id]}  (${what})`;
+    });
+    process.stdout.write(
+      `\nElevate demo server is running at ${url}\n` +
+        `Policy: ${policyPath} (edit it, then send SIGHUP to reload)\n\n` +
+        `Tokens for the demo users (also in ${file}, mode 0600):\n${lines.join('\n')}\n\n` +
+        `In VS Code: "Elevate: Sign In", server ${url}, paste a token (alice requests, bob approves).\n` +
+        `Stop with Ctrl+C.\n\n`,
+    );
+  });
+}
+
+async function main(argv: string[]) {
+  const { values: f, positionals } = parse(argv);
+  const [cmd, sub, arg] = positionals;
+  if (f.version) return void process.stdout.write(`${VERSION}\n`);
+  if (f.help || !cmd) return void process.stdout.write(`${USAGE}\n`);
+
+  switch (cmd) {
+    case 'start': {
+      const path = configPath(f);
+      await serveCommand(f, path, loadPolicyOrExit(path));
+      return;
+    }
+    case 'demo':
+      return demo(f);
+    case 'check-config': {
+      const path = configPath(f);
+      const r = loadPolicyFile(path);
+      if (!r.ok) {
+        process.stderr.write(`${r.errors.join('\n')}\n`);
+        process.exitCode = 1;
+      } else process.stdout.write(`${path}: ok (${r.policy.users.size} users, ${r.policy.resources.size} resources)\n`);
+      return;
+    }
+    case 'token':
+      return tokenCommand(f, sub, arg);
+    case 'audit':
+      return auditCommand(f, sub);
+    case 'backup': {
+      if (!sub) throw new UsageError('backup: give the file to write, e.g. elevate-server backup /var/backups/elevate.db');
+      if (existsSync(sub)) throw new UsageError(`backup: ${sub} already exists; refusing to overwrite it`);
+      const db = openDatabase(dbPath(f));
+      mkdirSync(dirname(resolve(sub)), { recursive: true });
+      // SQLite's online backup API: a consistent copy while the server keeps writing
+      await db.backup(sub);
+      db.close();
+      process.stderr.write(`backup written to ${sub}\n`);
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command "${cmd}"`);
+  }
+}
+
+function tokenCommand(f: Flags, sub: string | undefined, arg: string | undefined) {
+  const db = openDatabase(dbPath(f));
+  try {
+    const tokens = new Tokens(new Store(db), systemClock);
+    if (sub === 'issue') {
+      if (!arg) throw new UsageError('token issue: give the user id, e.g. elevate-server token issue alice');
+      const policy = loadPolicyOrExit(configPath(f));
+      if (!policy.users.has(arg)) throw new UsageError(`token issue: no user "${arg}" in ${configPath(f)}`);
+      let ttl: number;
+      try {
+        ttl = parseDuration(f.ttl ?? '90d');
+      } catch (e) {
+        throw new UsageError(`--ttl: ${(e as Error).message}`);
+      }
+      const { token, info } = tokens.issue(arg, { ttlSeconds: ttl, label: f.label, actorId: 'cli' });
+      process.stdout.write(`${token}\n`);
+      process.stderr.write(`token ${info.id} for ${arg}, expires ${info.expiresAt}\n`);
+    } else if (sub === 'list') {
+      for (const t of tokens.list(f.user)) {
+        const state = t.revokedAt ? `revoked ${t.revokedAt}` : t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? 'expired' : 'active';
+        process.stdout.write(`${t.id}\t${t.userId}\t${state}\texpires ${t.expiresAt ?? 'never'}\tlast used ${t.lastUsedAt ?? 'never'}${t.label ? `\t${t.label}` : ''}\n`);
+      }
+    } else if (sub === 'revoke') {
+      const ids = f.user ? tokens.list(f.user).filter((t) => !t.revokedAt).map((t) => t.id) : arg ? [arg] : [];
+      if (!ids.length && !f.user) throw new UsageError('token revoke: give a token id or --user <userId>');
+      const done = tokens.revoke(ids, 'cli', 'revoked from the command line');
+      if (arg && !done.length) throw new UsageError(`token revoke: no active token ${arg}`);
+      process.stderr.write(`revoked ${done.length} token(s)${done.length ? `: ${done.join(', ')}` : ''}\n`);
+    } else throw new UsageError('token: expected issue, list or revoke');
+  } finally {
+    db.close();
+  }
+}
+
+async function auditCommand(f: Flags, sub: string | undefined) {
+  const db = openDatabase(dbPath(f));
+  try {
+    const store = new Store(db);
+    if (sub === 'verify') {
+      let head: { seq?: number; hash: string } | undefined;
+      if (f.head) {
+        // accepts "HASH" or the "seq hash" line that `audit head` prints
+        const parts = f.head.trim().split(/\s+/);
+        const hash = parts.at(-1)!;
+        if (!/^[0-9a-f]{64}$/.test(hash)) throw new UsageError('--head: expected a 64-hex-digit hash (or "seq hash" from audit head)');
+        head = { hash, ...(parts.length === 2 && /^\d+$/.test(parts[0]) && { seq: Number(parts[0]) }) };
+      }
+      const r = store.audit.verify(head);
+      if (r.ok) process.stdout.write(`ok: ${r.count} events, head ${r.headHash}\n`);
+      else {
+        process.stdout.write(`FAILED at seq ${r.firstBadSeq}: ${r.problem}\n`);
+        process.exitCode = 1;
+      }
+    } else if (sub === 'head') {
+      const h = store.audit.head();
+      process.stdout.write(`${h.seq} ${h.hash}\n`);
+    } else if (sub === 'export') {
+      const format = f.format ?? 'jsonl';
+      if (format !== 'jsonl' && format !== 'csv') throw new UsageError('--format: expected jsonl or csv');
+      const time = (v: string | undefined, name: string) => {
+        if (v === undefined) return undefined;
+        const t = Date.parse(v);
+        if (Number.isNaN(t)) throw new UsageError(`--${name}: expected an ISO-8601 time, got "${v}"`);
+        return t;
+      };
+      await exportAudit(store.audit, format, { from: time(f.from, 'from'), to: time(f.to, 'to') }, process.stdout);
+    } else throw new UsageError('audit: expected verify, head or export');
+  } finally {
+    db.close();
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`elevate-server: ${(e as Error).message}\n\n${USAGE}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`elevate-server: ${(e as Error)?.stack ?? String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,13 @@
+import type { ProviderConfig } from '../domain/types.js';
+import type { Provider } from './types.js';
+
+/** type "none": nothing to do on a target; target systems ask GET /v1/check instead. */
+export const noneProvider: Provider = {
+  async grant() {},
+  async extend() {},
+  async revoke() {},
+};
+
+export type ProviderRegistry = Partial<Record<ProviderConfig['type'], Provider>>;
+
+export const defaultProviders = (): ProviderRegistry => ({ none: noneProvider });

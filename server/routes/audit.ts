@@ -1,0 +1,61 @@
+import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import type { AppDeps, Env } from '../http/context.js';
+import { ApiError, forbidden } from '../errors.js';
+import { AuditQuery, AuditResponse, AuditVerifyResponse } from '../protocol/index.js';
+import { errors, json, security } from './openapi.js';
+
+export function auditRoutes(deps: AppDeps) {
+  const app = new OpenAPIHono<Env>();
+  const seesAll = (roles: string[]) => roles.includes('auditor') || roles.includes('admin');
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/audit',
+      security,
+      summary: 'Audit events, newest first. Auditors and admins see all; anyone else the events about themselves.',
+      request: { query: AuditQuery },
+      responses: { 200: json(AuditResponse, 'A page of events'), 400: errors[400], 401: errors[401] },
+    }),
+    (c) => {
+      const q = c.req.valid('query');
+      const u = c.var.actor.user;
+      let before: number | undefined;
+      if (q.cursor !== undefined) {
+        if (!/^\d{1,15}$/.test(q.cursor)) throw new ApiError('invalid_request', 'cursor is not valid', [{ path: 'query.cursor', message: 'not a cursor returned by this API' }]);
+        before = Number(q.cursor);
+      }
+      // flush batched access-check audits so a reader sees its own recent checks
+      deps.batcher.flush();
+      const page = deps.store.audit.query({
+        actorId: q.actorId,
+        resourceId: q.resourceId,
+        action: q.action,
+        from: q.from ? Date.parse(q.from) : undefined,
+        to: q.to ? Date.parse(q.to) : undefined,
+        before,
+        limit: q.limit,
+        visibleTo: seesAll(u.roles) ? undefined : u.id,
+      });
+      return c.json(page, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/audit/verify',
+      security,
+      summary: 'Recompute the hash chain (auditor, admin)',
+      responses: { 200: json(AuditVerifyResponse, 'Verification result'), 401: errors[401], 403: errors[403] },
+    }),
+    (c) => {
+      if (!seesAll(c.var.actor.user.roles)) throw forbidden('verifying the audit log needs the auditor or admin role');
+      deps.batcher.flush();
+      const { problem: _, ...r } = deps.store.audit.verify();
+      return c.json(r, 200);
+    },
+  );
+
+  return app;
+}

@@ -1,0 +1,75 @@
+// Wires the server's parts around an open database: store, engine, tokens, live events,
+// scheduler and outbox. No port, no file paths: main.ts and tests both build on this.
+import type { Database } from 'better-sqlite3';
+import { createApp } from './app.js';
+import type { Clock } from './domain/clock.js';
+import type { Policy } from './domain/types.js';
+import { Store } from './db/store.js';
+import { AuditBatcher } from './engine/auditBatcher.js';
+import { Engine } from './engine/engine.js';
+import { EventHub } from './engine/hub.js';
+import { OutboxWorker } from './engine/outbox.js';
+import { Scheduler } from './engine/scheduler.js';
+import { Tokens } from './engine/tokens.js';
+import type { AppDeps } from './http/context.js';
+import type { Logger } from './logger.js';
+import { errorFields } from './logger.js';
+import { type ProviderRegistry, defaultProviders } from './providers/index.js';
+
+export interface ServicesOptions {
+  db: Database;
+  policy: Policy;
+  clock: Clock;
+  logger: Logger;
+  providers?: ProviderRegistry;
+  options?: AppDeps['options'];
+}
+
+export function createServices(o: ServicesOptions) {
+  const store = new Store(o.db);
+  const policyRef = { current: o.policy };
+  const engine = new Engine(store, o.clock, policyRef);
+  const tokens = new Tokens(store, o.clock);
+  const hub = new EventHub(() => policyRef.current);
+  const onError = (e: unknown, ctx: Record<string, unknown> = {}) => o.logger.log('error', 'background error', { ...ctx, ...errorFields(e) });
+  const batcher = new AuditBatcher(store, (e) => onError(e, { op: 'audit.batch' }));
+  const scheduler = new Scheduler(engine, o.clock, (e) => onError(e, { op: 'sweep' }));
+  const outbox = new OutboxWorker(store, engine, o.clock, o.providers ?? defaultProviders(), { onError });
+
+  engine.onCommit((items) => {
+    hub.publish(items);
+    scheduler.poke();
+    outbox.poke();
+  });
+
+  const deps: AppDeps = { store, engine, tokens, hub, batcher, clock: o.clock, policy: () => policyRef.current, logger: o.logger, options: o.options };
+  const app = createApp(deps);
+
+  return {
+    ...deps,
+    app,
+    scheduler,
+    outbox,
+    /** Catch up after downtime (rule 6) and start the background work. */
+    start() {
+      engine.reconcile(policyRef.current, { reloaded: false, onTokenRevoked: (t) => hub.closeToken(t) });
+      const caughtUp = engine.sweep();
+      if (caughtUp.grants || caughtUp.requests) o.logger.log('info', 'caught up after downtime', caughtUp);
+      scheduler.start();
+      outbox.start();
+      return caughtUp;
+    },
+    /** Applies a new, already validated policy (SIGHUP). */
+    reload(policy: Policy, summary: Record<string, unknown>) {
+      engine.reconcile(policy, { reloaded: true, summary, onTokenRevoked: (t) => hub.closeToken(t) });
+    },
+    async stop() {
+      scheduler.stop();
+      hub.closeAll();
+      await outbox.stop();
+      batcher.flush();
+    },
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
