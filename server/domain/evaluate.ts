@@ -1,0 +1,173 @@
+// Pure evaluation of access and extension requests against the policy. No I/O and no clock:
+// `now` (ms since the epoch) is a parameter, so the same inputs always give the same answer and
+// a dry run says exactly what a real request would get.
+import { formatDuration } from './duration.js';
+import { canEverBeApproved, describeApprovers } from './policy.js';
+import type { AutoApproveRule, ExtensionEvaluation, Policy, PolicyUser, RequestEvaluation, RequestInput, Resource } from './types.js';
+import { isWithinWindow } from './window.js';
+
+/** What the editor offers when extending, before the policy trims it. */
+export const DEFAULT_EXTENSION_PRESETS = [15 * 60, 30 * 60, 3600, 2 * 3600, 4 * 3600];
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const approvalsNeeded = (resource: Resource) => {
+  const n = resource.approval.required;
+  return `needs ${n} approval${n === 1 ? '' : 's'} from ${describeApprovers(resource)}`;
+};
+
+function refused(violations: string[], reasons: string[] = []): RequestEvaluation {
+  return { allowed: false, violations, autoApproved: false, breakGlass: false, reasons: [...reasons, ...violations] };
+}
+
+/** Why the rule does not match, one line per cause; empty when it matches. */
+function ruleMismatches(rule: AutoApproveRule, index: number, input: RequestInput, requester: PolicyUser, now: number): string[] {
+  const why: string[] = [];
+  if (!rule.roles.includes(input.role)) why.push(`rule ${index}: role ${input.role} not in [${rule.roles.join(', ')}]`);
+  if (input.durationSeconds > rule.maxDurationSeconds) {
+    why.push(`rule ${index}: duration ${formatDuration(input.durationSeconds)} exceeds ${formatDuration(rule.maxDurationSeconds)}`);
+  }
+  if (rule.groups && !rule.groups.some((g) => requester.groups.includes(g))) {
+    why.push(`rule ${index}: ${requester.id} is not in ${rule.groups.length === 1 ? 'group' : 'any of the groups'} [${rule.groups.join(', ')}]`);
+  }
+  if (rule.window && !isWithinWindow(rule.window, now)) why.push(`rule ${index}: outside window ${rule.window.source}`);
+  return why;
+}
+
+function describeMatch(rule: AutoApproveRule, index: number, input: RequestInput): string {
+  const extras = [
+    ...(rule.groups ? [`groups [${rule.groups.join(', ')}]`] : []),
+    ...(rule.window ? [`window ${rule.window.source}`] : []),
+  ];
+  return `rule ${index} matched: ${input.role} up to ${formatDuration(rule.maxDurationSeconds)}${extras.length ? ` (${extras.join(', ')})` : ''}`;
+}
+
+/**
+ * Decides what happens to a new access request: refused (with every violation), approved at once
+ * (break glass, or the first matching autoApprove rule), or pending for approvers.
+ */
+export function evaluateRequest(policy: Policy, input: RequestInput, requester: PolicyUser, now: number): RequestEvaluation {
+  const resource = policy.resources.get(input.resourceId);
+  if (!resource) return refused([`unknown resource ${input.resourceId}`]);
+
+  const violations: string[] = [];
+  if (!resource.roles.includes(input.role)) {
+    violations.push(`role must be one of ${resource.roles.join(', ')} (got ${input.role} for ${resource.id})`);
+  }
+  const d = input.durationSeconds;
+  if (!Number.isSafeInteger(d) || d <= 0) {
+    violations.push(`durationSeconds must be a positive whole number (got ${d})`);
+  } else if (d > resource.maxDurationSeconds) {
+    violations.push(`durationSeconds ${d} exceeds maxDuration ${formatDuration(resource.maxDurationSeconds)} for ${resource.id}`);
+  }
+  if (resource.requireTicket && !input.ticket?.trim()) violations.push(`${resource.id} requires a ticket`);
+  if (input.breakGlass && !resource.breakGlass) violations.push(`${resource.id} does not allow break-glass requests`);
+  if (violations.length) return refused(violations);
+
+  if (input.breakGlass) {
+    return {
+      allowed: true,
+      violations: [],
+      autoApproved: false,
+      breakGlass: true,
+      reasons: [
+        `break glass: approved at once on ${requester.id}'s own justification; flagged in the audit log and announced to ${describeApprovers(resource)} and admins`,
+      ],
+    };
+  }
+
+  const reasons: string[] = [];
+  const rules = resource.approval.autoApprove;
+  for (const [index, rule] of rules.entries()) {
+    const why = ruleMismatches(rule, index, input, requester, now);
+    if (why.length === 0) {
+      return { allowed: true, violations: [], autoApproved: true, autoApproveRule: index, breakGlass: false, reasons: [describeMatch(rule, index, input)] };
+    }
+    reasons.push(...why);
+  }
+  if (rules.length === 0) reasons.push(`no auto-approval rules for ${resource.id}`);
+
+  // Only a request that waits for people can be stuck; nobody approves their own request.
+  if (!canEverBeApproved(policy, resource, requester.id)) {
+    return refused(
+      [`${resource.id} ${approvalsNeeded(resource)}, and not enough approvers other than ${requester.id} exist to give them`],
+      reasons,
+    );
+  }
+  reasons.push(approvalsNeeded(resource));
+  return { allowed: true, violations: [], autoApproved: false, breakGlass: false, reasons };
+}
+
+/** The latest instant a grant may ever reach: startsAt + extension.maxTotal. */
+export function maxExpiresAt(resource: Resource, grant: { startsAt: number }): number {
+  return grant.startsAt + resource.extension.maxTotalSeconds * 1000;
+}
+
+/**
+ * Where an extension ends when applied to the grant as it is now, capped by maxTotal: an approved
+ * extension counts from expiresAt at approval time, which may be later than when it was asked.
+ */
+export function extendedExpiry(resource: Resource, grant: { startsAt: number; expiresAt: number }, durationSeconds: number): number {
+  return Math.min(grant.expiresAt + durationSeconds * 1000, maxExpiresAt(resource, grant));
+}
+
+/** Decides an extension of `durationSeconds` added to the grant's current expiresAt. */
+export function evaluateExtension(
+  resource: Resource,
+  grant: { startsAt: number; expiresAt: number },
+  durationSeconds: number,
+  now: number,
+): ExtensionEvaluation {
+  const d = durationSeconds;
+  if (!Number.isSafeInteger(d) || d <= 0) {
+    const v = `durationSeconds must be a positive whole number (got ${d})`;
+    return { allowed: false, violations: [v], atOnce: false, reasons: [v] };
+  }
+  const { maxTotalSeconds, withoutApprovalSeconds } = resource.extension;
+  const newEnd = grant.expiresAt + d * 1000;
+  const latest = maxExpiresAt(resource, grant);
+  if (newEnd > latest) {
+    const left = Math.max(0, Math.floor((latest - grant.expiresAt) / 1000));
+    const v =
+      `extension would end at ${iso(newEnd)}, past extension.maxTotal ${formatDuration(maxTotalSeconds)} (latest ${iso(latest)}` +
+      (left > 0 ? `; at most ${formatDuration(left)} more)` : '; no further extension is possible)');
+    return { allowed: false, violations: [v], atOnce: false, reasons: [v] };
+  }
+  const endsIn = newEnd > now ? ` (in ${formatDuration(Math.floor((newEnd - now) / 1000))})` : '';
+  const reasons = [`would end at ${iso(newEnd)}${endsIn}, within extension.maxTotal ${formatDuration(maxTotalSeconds)}`];
+  const atOnce = d <= withoutApprovalSeconds;
+  if (atOnce) {
+    reasons.push(`applied at once: ${formatDuration(d)} is within extension.withoutApproval ${formatDuration(withoutApprovalSeconds)}`);
+  } else {
+    reasons.push(
+      withoutApprovalSeconds === 0
+        ? `every extension of ${resource.id} needs approval`
+        : `${formatDuration(d)} exceeds extension.withoutApproval ${formatDuration(withoutApprovalSeconds)}`,
+      approvalsNeeded(resource),
+    );
+  }
+  return { allowed: true, violations: [], atOnce, reasons };
+}
+
+/**
+ * Extension lengths still possible for the grant, shortest first: the presets that fit, the
+ * longest length applied without approval, and whatever is left up to maxTotal (whole minutes).
+ * Empty when the grant has ended or reached maxTotal.
+ */
+export function extensionChoices(
+  resource: Resource,
+  grant: { startsAt: number; expiresAt: number },
+  now: number,
+  presetsSeconds: number[] = DEFAULT_EXTENSION_PRESETS,
+): { seconds: number; atOnce: boolean }[] {
+  if (now >= grant.expiresAt) return [];
+  const remaining = Math.floor((maxExpiresAt(resource, grant) - grant.expiresAt) / 1000);
+  if (remaining <= 0) return [];
+  const rest = remaining >= 60 ? remaining - (remaining % 60) : remaining;
+  const { withoutApprovalSeconds } = resource.extension;
+  const candidates = new Set([...presetsSeconds, withoutApprovalSeconds, rest]);
+  return [...candidates]
+    .filter((s) => Number.isSafeInteger(s) && s > 0 && s <= remaining)
+    .sort((a, b) => a - b)
+    .map((seconds) => ({ seconds, atOnce: seconds <= withoutApprovalSeconds }));
+}
