@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { format } from 'node:util';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCodeServer, launchBrowser, newContext, openWorkbench, remoteUri, screenshot, tempDir, log, tail } from './codeServer.mjs';
+import { startCodeServer, launchBrowser, newContext, openWorkbench, remoteUri, screenshot, tempDir, log } from './codeServer.mjs';
 
 const { values: o } = parseArgs({
   options: {
@@ -77,7 +77,7 @@ try {
   }
   if (result) console.log(`EXTHOST-RESULT passed=${result.passed} failed=${result.failed} pending=${result.pending}`);
   else log('no EXTHOST-RESULT line: the test runner did not report (load error, or run() not exported?)');
-  if (exitCode !== 0) log(`code-server log: ${server.logPath}\n${tail(server.logPath, 15)}`);
+  if (exitCode !== 0) log(`code-server log: ${server.logPath}`);
 } catch (e) {
   log('harness failure:', e.stack || e.message);
   exitCode = exitCode || 2;
