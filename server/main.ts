@@ -5,7 +5,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { VERSION } from './app.js';
-import { systemClock } from './domain/clock.js';
+import { GuardedClock, systemClock } from './domain/clock.js';
 import { parseDuration } from './domain/duration.js';
 import { loadPolicyFile, parsePolicy } from './domain/policy.js';
 import type { Policy } from './domain/types.js';
@@ -92,7 +92,7 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   }
   const logger = jsonLogger((env.ELEVATE_LOG_LEVEL as 'info' | undefined) ?? 'info');
   const db = openDatabase(dbPath(f));
-  const services = createServices({ db, policy, clock: systemClock, logger });
+  const services = createServices({ db, policy, clock: new GuardedClock(), logger });
   services.start();
 
   const server = serve({

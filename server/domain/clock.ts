@@ -6,6 +6,8 @@ export interface Clock {
   now(): number;
   /** run fn after ms (relative to now()); returns a cancel function */
   setTimer(ms: number, fn: () => void): () => void;
+  /** forward wall-clock jump (ms) seen since the last call, if this clock detects them */
+  takeForwardJump?(): number;
 }
 
 export const systemClock: Clock = {
@@ -17,6 +19,50 @@ export const systemClock: Clock = {
     return () => clearTimeout(t);
   },
 };
+
+/**
+ * Wall time that never runs backwards and never runs slower than the monotonic clock: a
+ * backward step of the wall clock cannot lengthen access (time keeps advancing on the
+ * monotonic clock), while a forward step is followed at once (grants end early, and the jump is
+ * reported so it can be audited).
+ */
+export class GuardedClock implements Clock {
+  private last: number;
+  private lastMono: number;
+  private jumpedMs = 0;
+
+  constructor(
+    private readonly wall: () => number = Date.now,
+    private readonly mono: () => number = () => performance.now(),
+    private readonly timers: Pick<Clock, 'setTimer'> = systemClock,
+  ) {
+    this.last = wall();
+    this.lastMono = mono();
+  }
+
+  now(): number {
+    const wall = this.wall();
+    const mono = this.mono();
+    const steady = this.last + (mono - this.lastMono);
+    // more than a second ahead of the steady line: the wall clock was stepped forward
+    if (wall - steady > 1000) this.jumpedMs += wall - steady;
+    this.last = Math.max(wall, steady);
+    this.lastMono = mono;
+    return this.last;
+  }
+
+  /** Total forward jump seen since the last call (ms), then reset. */
+  takeForwardJump(): number {
+    this.now();
+    const j = this.jumpedMs;
+    this.jumpedMs = 0;
+    return j;
+  }
+
+  setTimer(ms: number, fn: () => void): () => void {
+    return this.timers.setTimer(ms, fn);
+  }
+}
 
 export class FakeClock implements Clock {
   private timers: { at: number; fn: () => void; id: number }[] = [];

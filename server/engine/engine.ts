@@ -656,6 +656,8 @@ export class Engine {
     let grants = 0;
     let requests = 0;
     let warnings = 0;
+    // a forward step of the wall clock ends grants early: say so in their audit events
+    const clockJumpMs = this.clock.takeForwardJump?.() ?? 0;
     for (;;) {
       const n = this.change((emit, now) => {
         const due = this.store.dueGrants(now, SWEEP_BATCH);
@@ -664,7 +666,8 @@ export class Engine {
           this.endGrant(emit, now, g, 'expired', SYSTEM, 'expired', {
             lateMs,
             // more than a few seconds late means the server was down or stalled at expiry
-            ...(lateMs > 5000 && { recovered: true }),
+            ...(lateMs > 5000 && clockJumpMs === 0 && { recovered: true }),
+            ...(clockJumpMs > 0 && { clockJumpMs }),
           });
         }
         return due.length;
