@@ -1,0 +1,61 @@
+// Every id the manifest (package.json "contributes") and the code share. Keep both in step:
+// test/unit/extension/manifest.test.ts checks that each id here is contributed.
+
+export const EXTENSION_ID = 'elevate.elevate';
+export const CONFIG_SECTION = 'elevate';
+
+export const Commands = {
+  signIn: 'elevate.signIn',
+  signOut: 'elevate.signOut',
+  requestAccess: 'elevate.requestAccess',
+  extendGrant: 'elevate.extendGrant',
+  relinquishGrant: 'elevate.relinquishGrant',
+  cancelRequest: 'elevate.cancelRequest',
+  approveRequest: 'elevate.approveRequest',
+  denyRequest: 'elevate.denyRequest',
+  revokeGrant: 'elevate.revokeGrant',
+  refresh: 'elevate.refresh',
+  showAuditLog: 'elevate.showAuditLog',
+  showGrantActions: 'elevate.showGrantActions',
+  showRequestDetail: 'elevate.showRequestDetail',
+  openSettings: 'elevate.openSettings',
+  showLog: 'elevate.showLog',
+} as const;
+
+export const Views = {
+  container: 'elevate',
+  resources: 'elevate.resources',
+  myAccess: 'elevate.myAccess',
+  approvals: 'elevate.approvals',
+} as const;
+
+/** Context keys for `when` clauses in the manifest. */
+export const ContextKeys = {
+  /** signedOut | connecting | ready | unreachable | error */
+  state: 'elevate.state',
+  signedIn: 'elevate.signedIn',
+  isApprover: 'elevate.isApprover',
+  hasActiveGrants: 'elevate.hasActiveGrants',
+  hasPendingRequests: 'elevate.hasPendingRequests',
+  hasReviewable: 'elevate.hasReviewable',
+} as const;
+
+/** `contextValue`s of tree items, matched by `viewItem` in menus. */
+export const ItemContext = {
+  resource: 'resource',
+  grantActive: 'grant.active',
+  requestMine: 'request.mine',
+  requestReviewable: 'request.reviewable',
+  message: 'message',
+} as const;
+
+export const Settings = {
+  serverUrl: 'serverUrl',
+  expiryWarningMinutes: 'expiryWarningMinutes',
+} as const;
+
+export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7410';
+export const DEFAULT_WARNING_MINUTES: readonly number[] = [5, 1];
+
+/** SecretStorage key of the token for one server origin. */
+export const tokenSecretKey = (origin: string) => `elevate.token:${origin}`;

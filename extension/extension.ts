@@ -1,0 +1,105 @@
+// Wiring only. Everything is created and registered synchronously; the network comes after
+// (session.start()), so every command, view and status item exists even while the server is down.
+import * as vscode from 'vscode';
+import { Session } from './api/session';
+import { registerApproveRequest } from './commands/approveRequest';
+import { registerCancelRequest } from './commands/cancelRequest';
+import type { Deps } from './commands/deps';
+import { registerDenyRequest } from './commands/denyRequest';
+import { registerExtendGrant } from './commands/extendGrant';
+import { registerOpenSettings, registerShowLog } from './commands/openSettings';
+import { registerRefresh } from './commands/refresh';
+import { registerRelinquishGrant } from './commands/relinquishGrant';
+import { registerRequestAccess } from './commands/requestAccess';
+import { registerRevokeGrant } from './commands/revokeGrant';
+import { registerShowAuditLog } from './commands/showAuditLog';
+import { registerShowGrantActions } from './commands/showGrantActions';
+import { registerShowRequestDetail } from './commands/showRequestDetail';
+import { registerSignIn } from './commands/signIn';
+import { registerSignOut } from './commands/signOut';
+import { CONFIG_SECTION, Settings, Views } from './constants';
+import { ServerClock } from './model/clock';
+import { ElevateModel } from './model/model';
+import { thresholdsFrom } from './model/statusBarState';
+import { Ticker } from './model/ticker';
+import { AuditLogPanel } from './views/auditLog';
+import { ContextKeySync } from './views/contextKeys';
+import { LiveNotifications } from './views/liveNotifications';
+import { Notifier } from './views/notifier';
+import { RequestDetailPanel } from './views/requestDetail';
+import { GrantStatusBar } from './views/statusBar';
+import { ApprovalsTree, MyAccessTree, ResourcesTree } from './views/trees';
+
+/** What activate() returns: enough for integration tests to drive and observe the extension. */
+export interface ElevateApi {
+  readonly model: ElevateModel;
+  /** Signs in without the input boxes (same checks as the Sign In command). */
+  signIn(serverUrl: string, token: string): Promise<void>;
+  readonly statusBar: GrantStatusBar;
+  readonly trees: { readonly resources: ResourcesTree; readonly myAccess: MyAccessTree; readonly approvals: ApprovalsTree };
+}
+
+export function activate(context: vscode.ExtensionContext): ElevateApi {
+  const push = <T extends vscode.Disposable>(d: T): T => {
+    context.subscriptions.push(d);
+    return d;
+  };
+  const log = push(vscode.window.createOutputChannel('Elevate', { log: true }));
+  const ticker = push(new Ticker());
+  const model = push(new ElevateModel({ clock: new ServerClock(), logger: log }));
+  const session = push(new Session(context.secrets, model, log));
+  const notifier = push(new Notifier(context.globalState, log));
+  const thresholds = () => thresholdsFrom(vscode.workspace.getConfiguration(CONFIG_SECTION).get(Settings.expiryWarningMinutes));
+
+  // views
+  push(new ContextKeySync(model));
+  const resources = push(new ResourcesTree(model));
+  const myAccess = push(new MyAccessTree(model, ticker, thresholds));
+  const approvals = push(new ApprovalsTree(model));
+  push(vscode.window.createTreeView(Views.resources, { treeDataProvider: resources, showCollapseAll: false }));
+  push(vscode.window.createTreeView(Views.myAccess, { treeDataProvider: myAccess }));
+  const approvalsView = push(vscode.window.createTreeView(Views.approvals, { treeDataProvider: approvals }));
+  const updateBadge = () => {
+    const n = model.reviewable.length;
+    approvalsView.badge = n ? { value: n, tooltip: vscode.l10n.t('{0} request(s) waiting for your review', n) } : undefined;
+  };
+  push(model.onDidChange((k) => (k.has('reviewable') || k.has('connection')) && updateBadge()));
+  const statusBar = push(new GrantStatusBar(model, ticker, thresholds));
+  push(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(`${CONFIG_SECTION}.${Settings.expiryWarningMinutes}`) && (statusBar.update(true), myAccess.refresh())));
+  const details = push(new RequestDetailPanel(model, session, log));
+  const audit = push(new AuditLogPanel(model, session, log));
+  push(new LiveNotifications(model, notifier, (id) => details.show(id)));
+
+  // commands
+  const deps: Deps = { context, model, session, log, notifier, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show() };
+  for (const register of [
+    registerSignIn, registerSignOut, registerRequestAccess, registerExtendGrant, registerRelinquishGrant, registerCancelRequest,
+    registerApproveRequest, registerDenyRequest, registerRevokeGrant, registerRefresh, registerShowAuditLog, registerShowGrantActions,
+    registerShowRequestDetail, registerOpenSettings, registerShowLog,
+  ]) push(register(deps));
+
+  // vscode://elevate.elevate/request?id=... (links in chat notifications)
+  push(
+    vscode.window.registerUriHandler({
+      handleUri: (uri) => {
+        const id = new URLSearchParams(uri.query).get('id');
+        if (uri.path === '/request' && id) return void details.show(id);
+        log.warn(`unknown link ${uri.toString(true)}`);
+      },
+    }),
+  );
+
+  // network last
+  void session.start().catch((err: unknown) => log.error(err instanceof Error ? err : String(err)));
+
+  return {
+    model,
+    signIn: async (url, token) => { await session.signIn(url, token); },
+    statusBar,
+    trees: { resources, myAccess, approvals },
+  };
+}
+
+export function deactivate(): void {
+  // everything is disposed through context.subscriptions
+}

@@ -1,0 +1,185 @@
+// Elevate: Show Audit Log — the events the caller may see (their own; everything for auditors
+// and admins) in a themed, filterable table, with export of the filtered events to JSONL or CSV.
+import * as vscode from 'vscode';
+import type { AuditEvent } from '../../server/protocol';
+import type { AuditFilter } from '../api/client';
+import { errorMessage } from '../api/errors';
+import type { Session } from '../api/session';
+import { sseEventTypes } from '../../server/protocol';
+import { summarizeDetails, toCsv, toJsonl } from '../model/auditExport';
+import type { ElevateModel } from '../model/model';
+import { Disposable } from '../util/lifecycle';
+import { esc, nonce, page } from './html';
+
+const PAGE = 200;
+const EXPORT_LIMIT = 100_000;
+const ACTIONS = [...sseEventTypes.filter((t) => t !== 'policy.reloaded'), 'token.issued', 'token.revoked', 'access.checked', 'auth.failed', 'policy.reloaded'];
+
+type Msg =
+  | { type: 'query'; filter: AuditFilter }
+  | { type: 'more' }
+  | { type: 'export'; format: 'jsonl' | 'csv' };
+
+export class AuditLogPanel extends Disposable {
+  private panel: vscode.WebviewPanel | undefined;
+  private filter: AuditFilter = {};
+  private cursor: string | null = null;
+
+  constructor(
+    private readonly model: ElevateModel,
+    private readonly session: Session,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    super();
+    this.register({ dispose: () => this.panel?.dispose() });
+  }
+
+  show(): void {
+    if (this.panel) {
+      this.panel.reveal();
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel('elevate.auditLog', vscode.l10n.t('Elevate Audit Log'), vscode.ViewColumn.Active, {
+      enableScripts: true,
+      retainContextWhenHidden: true,
+      localResourceRoots: [],
+    });
+    this.panel = panel;
+    panel.iconPath = new vscode.ThemeIcon('list-flat');
+    panel.onDidDispose(() => { this.panel = undefined; });
+    panel.webview.onDidReceiveMessage((m: Msg) => void this.onMessage(m));
+    panel.webview.html = this.html(panel.webview);
+  }
+
+  private post(message: unknown): void {
+    void this.panel?.webview.postMessage(message);
+  }
+
+  private async onMessage(m: Msg): Promise<void> {
+    try {
+      if (m.type === 'query') {
+        this.filter = clean(m.filter);
+        const res = await this.session.requireClient().audit({ ...this.filter, limit: PAGE });
+        this.cursor = res.nextCursor;
+        this.post({ type: 'rows', replace: true, rows: res.events.map(row), more: !!res.nextCursor });
+      } else if (m.type === 'more' && this.cursor) {
+        const res = await this.session.requireClient().audit({ ...this.filter, limit: PAGE, cursor: this.cursor });
+        this.cursor = res.nextCursor;
+        this.post({ type: 'rows', replace: false, rows: res.events.map(row), more: !!res.nextCursor });
+      } else if (m.type === 'export') {
+        await this.export(m.format);
+      }
+    } catch (err) {
+      const message = errorMessage(err);
+      this.log.warn(`audit log: ${message}`);
+      this.post({ type: 'error', message });
+    }
+  }
+
+  private async export(format: 'jsonl' | 'csv'): Promise<void> {
+    const target = await vscode.window.showSaveDialog({
+      title: vscode.l10n.t('Export Audit Log'),
+      defaultUri: vscode.Uri.file(`elevate-audit-${new Date().toISOString().slice(0, 10)}.${format}`),
+      filters: format === 'csv' ? { CSV: ['csv'] } : { 'JSON Lines': ['jsonl'] },
+    });
+    if (!target) return;
+    const events = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Exporting audit events…'), cancellable: true },
+      async (progress, token) => {
+        const all: AuditEvent[] = [];
+        let cursor: string | undefined;
+        do {
+          const res = await this.session.requireClient().audit({ ...this.filter, limit: 1000, cursor });
+          all.push(...res.events);
+          cursor = res.nextCursor ?? undefined;
+          progress.report({ message: vscode.l10n.t('{0} events', all.length) });
+        } while (cursor && !token.isCancellationRequested && all.length < EXPORT_LIMIT);
+        return token.isCancellationRequested ? undefined : all;
+      },
+    );
+    if (!events) return;
+    await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(format === 'csv' ? toCsv(events) : toJsonl(events)));
+    const open = vscode.l10n.t('Open');
+    const pick = await vscode.window.showInformationMessage(vscode.l10n.t('Exported {0} audit events to {1}', events.length, target.fsPath), open);
+    if (pick === open) await vscode.window.showTextDocument(target);
+  }
+
+  private html(webview: vscode.Webview): string {
+    const n = nonce();
+    const t = (s: string) => esc(vscode.l10n.t(s));
+    const actions = ACTIONS.map((a) => `<option value="${esc(a)}">${esc(a)}</option>`).join('');
+    const who = this.model.me;
+    const scope = who && (who.roles.includes('admin') || who.roles.includes('auditor'))
+      ? vscode.l10n.t('All events (you are an {0}).', who.roles.includes('admin') ? 'admin' : 'auditor')
+      : vscode.l10n.t('Events about you: what you did, and what happened to your requests and access.');
+    const body = `
+      <h1>${t('Audit Log')}</h1>
+      <p class="muted">${esc(scope)}</p>
+      <form class="filters" id="filters">
+        <label>${t('Actor')}<input name="actorId" size="12" placeholder="alice"></label>
+        <label>${t('Resource')}<input name="resourceId" size="12" placeholder="prod-db"></label>
+        <label>${t('Action')}<select name="action"><option value="">${t('any')}</option>${actions}</select></label>
+        <label>${t('From')}<input name="from" type="datetime-local"></label>
+        <label>${t('To')}<input name="to" type="datetime-local"></label>
+        <button type="submit">${t('Apply')}</button>
+        <button type="button" class="secondary" data-export="jsonl">${t('Export JSONL…')}</button>
+        <button type="button" class="secondary" data-export="csv">${t('Export CSV…')}</button>
+      </form>
+      <p id="status" class="muted" role="status" aria-live="polite"></p>
+      <table aria-label="${t('Audit events')}"><thead><tr>
+        <th>#</th><th>${t('Time')}</th><th>${t('Actor')}</th><th>${t('Action')}</th><th>${t('Resource')}</th><th>${t('Details')}</th>
+      </tr></thead><tbody id="rows"></tbody></table>
+      <div class="actions"><button id="more" class="secondary" hidden>${t('Load more')}</button></div>`;
+    const script = `
+      const vscode = acquireVsCodeApi();
+      const form = document.getElementById('filters');
+      const rows = document.getElementById('rows');
+      const status = document.getElementById('status');
+      const more = document.getElementById('more');
+      const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'})[c]);
+      let count = 0;
+      function filter() {
+        const f = Object.fromEntries(new FormData(form).entries());
+        for (const k of ['from', 'to']) if (f[k]) f[k] = new Date(f[k]).toISOString();
+        return f;
+      }
+      function query() { status.textContent = ${JSON.stringify(vscode.l10n.t('Loading…'))}; vscode.postMessage({ type: 'query', filter: filter() }); }
+      form.addEventListener('submit', (e) => { e.preventDefault(); query(); });
+      form.querySelectorAll('[data-export]').forEach((b) => b.addEventListener('click', () => vscode.postMessage({ type: 'export', format: b.dataset.export })));
+      more.addEventListener('click', () => { more.disabled = true; vscode.postMessage({ type: 'more' }); });
+      window.addEventListener('message', ({ data }) => {
+        if (data.type === 'error') { status.textContent = data.message; status.className = 'error'; return; }
+        if (data.type !== 'rows') return;
+        if (data.replace) { rows.innerHTML = ''; count = 0; }
+        rows.insertAdjacentHTML('beforeend', data.rows.map((r) =>
+          '<tr><td class="mono">' + esc(r.seq) + '</td><td class="mono" title="' + esc(r.at) + '">' + esc(r.time) + '</td><td>' + esc(r.actorId) +
+          '</td><td><code>' + esc(r.action) + '</code></td><td>' + esc(r.resourceId) + '</td><td class="details" title="' + esc(r.ids) + '">' + esc(r.details) + '</td></tr>').join(''));
+        count += data.rows.length;
+        status.className = 'muted';
+        status.textContent = count ? ${JSON.stringify(vscode.l10n.t('{0} events'))}.replace('{0}', count) + (data.more ? ' +' : '') : ${JSON.stringify(vscode.l10n.t('No events match.'))};
+        more.hidden = !data.more; more.disabled = false;
+      });
+      query();`;
+    return page(webview, n, vscode.l10n.t('Elevate Audit Log'), body, script);
+  }
+}
+
+const clean = (f: AuditFilter): AuditFilter => {
+  const out: AuditFilter = {};
+  for (const k of ['actorId', 'resourceId', 'action', 'from', 'to'] as const) {
+    const v = typeof f?.[k] === 'string' ? f[k]!.trim() : '';
+    if (v) out[k] = v;
+  }
+  return out;
+};
+
+const row = (e: AuditEvent) => ({
+  seq: e.seq,
+  at: e.at,
+  time: new Date(e.at).toLocaleString(),
+  actorId: e.actorId,
+  action: e.action,
+  resourceId: e.resourceId ?? '',
+  ids: [e.requestId && `request ${e.requestId}`, e.grantId && `grant ${e.grantId}`].filter(Boolean).join(', '),
+  details: summarizeDetails(e.details),
+});

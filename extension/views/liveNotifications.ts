@@ -1,0 +1,113 @@
+// Turns live events into notifications that offer the next action.
+import * as vscode from 'vscode';
+import { Commands } from '../constants';
+import { formatClockTime, formatDuration } from '../model/format';
+import type { ElevateModel } from '../model/model';
+import { noticeFor, type NoticeKind } from '../model/notices';
+import { Disposable } from '../util/lifecycle';
+import type { Notice, Notifier } from './notifier';
+import { requestTitle } from './describe';
+
+const run = (command: string, ...args: unknown[]) => () => vscode.commands.executeCommand(command, ...args);
+
+export class LiveNotifications extends Disposable {
+  constructor(
+    private readonly model: ElevateModel,
+    notifier: Notifier,
+    showDetail: (id: string) => unknown,
+  ) {
+    super();
+    this.register(
+      model.onDidReceiveEvent(({ event }) => {
+        const me = model.me;
+        if (!me) return;
+        const d = noticeFor(event, me);
+        if (!d) return;
+        const n = this.describe(d.notice, showDetail);
+        if (n) notifier.notify({ key: d.key, ...n });
+      }),
+    );
+  }
+
+  private describe(n: NoticeKind, showDetail: (id: string) => unknown): Omit<Notice, 'key'> | undefined {
+    const model = this.model;
+    const now = model.now();
+    const t = vscode.l10n.t;
+    switch (n.kind) {
+      case 'expiring': {
+        const name = model.resourceName(n.grant.resourceId);
+        const minutes = Math.max(1, Math.round(n.secondsLeft / 60));
+        return {
+          severity: 'warning',
+          message: t('Your {0} access to {1} expires in {2} min.', n.grant.role, name, minutes),
+          actions: [{ title: t('Extend'), run: run(Commands.extendGrant, n.grant.id) }],
+          stillRelevant: () => model.grant(n.grant.id)?.expiresAt === n.grant.expiresAt && Date.parse(n.grant.expiresAt) > model.now(),
+        };
+      }
+      case 'approved': {
+        const name = model.resourceName(n.request.resourceId);
+        const by = n.request.approvals.filter((a) => a.decision === 'approve').map((a) => a.approverId);
+        const grant = n.grant ?? model.grants.find((g) => g.requestId === n.request.id);
+        return {
+          severity: 'info',
+          message: grant
+            ? t('Access to {0} ({1}) approved{2} — granted until {3}', name, n.request.role, by.length ? t(' by {0}', by.join(', ')) : '', formatClockTime(grant.expiresAt, now))
+            : t('Access to {0} ({1}) approved{2}', name, n.request.role, by.length ? t(' by {0}', by.join(', ')) : ''),
+          actions: grant ? [{ title: t('Show Actions'), run: run(Commands.showGrantActions, grant.id) }] : [],
+        };
+      }
+      case 'extensionApproved':
+        return {
+          severity: 'info',
+          message: t('Extension of {0} by {1} approved', model.resourceName(n.request.resourceId), formatDuration(n.request.durationSeconds)),
+        };
+      case 'denied':
+        return {
+          severity: 'warning',
+          message: t('Your request for {0} ({1}) was denied{2}{3}', model.resourceName(n.request.resourceId), n.request.role, n.by ? t(' by {0}', n.by) : '', n.reason ? `: ${n.reason}` : ''),
+          actions: n.request.kind === 'access' ? [{ title: t('Request Again'), run: run(Commands.requestAccess, n.request.resourceId) }] : [],
+        };
+      case 'requestExpired':
+        return {
+          severity: 'warning',
+          message: t('Nobody decided your request for {0} ({1}) in time; it expired.', model.resourceName(n.request.resourceId), n.request.role),
+          actions: n.request.kind === 'access' ? [{ title: t('Request Again'), run: run(Commands.requestAccess, n.request.resourceId) }] : [],
+        };
+      case 'grantEnded': {
+        const name = model.resourceName(n.grant.resourceId);
+        const message =
+          n.how === 'revoked'
+            ? t('Your {0} access to {1} was revoked{2}{3}', n.grant.role, name, n.grant.endedBy ? t(' by {0}', n.grant.endedBy) : '', n.grant.endReason ? `: ${n.grant.endReason}` : '')
+            : n.how === 'failed'
+              ? t('Your {0} access to {1} could not be set up{2}', n.grant.role, name, n.grant.endReason ? `: ${n.grant.endReason}` : '')
+              : t('Your {0} access to {1} has ended.', n.grant.role, name);
+        return {
+          severity: n.how === 'expired' ? 'info' : 'warning',
+          message,
+          actions: [{ title: t('Request Again'), run: run(Commands.requestAccess, n.grant.resourceId) }],
+        };
+      }
+      case 'newRequest': {
+        const r = n.request;
+        const title = requestTitle(r, model.resourceName(r.resourceId));
+        const still = () => model.reviewable.some((x) => x.id === r.id);
+        if (r.breakGlass) {
+          return {
+            severity: 'warning',
+            message: t('Break-glass: {0} took {1}. Justification: {2}', r.requesterId, title, r.justification),
+            actions: [{ title: t('Review'), run: () => showDetail(r.id) }],
+          };
+        }
+        return {
+          severity: 'info',
+          message: t('New request from {0}: {1}', r.requesterId, title),
+          actions: [
+            { title: t('Review'), run: () => showDetail(r.id) },
+            { title: t('Approve'), run: run(Commands.approveRequest, r.id) },
+          ],
+          stillRelevant: still,
+        };
+      }
+    }
+  }
+}

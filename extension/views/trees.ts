@@ -1,0 +1,222 @@
+// The three sidebar trees. They render the model and nothing else: no fetching, no timers of
+// their own (time-left descriptions ride the shared ticker, refreshed per item at most once a minute).
+import * as vscode from 'vscode';
+import type { AccessRequest, Grant, ResourceView } from '../../server/protocol';
+import { Commands, ItemContext } from '../constants';
+import { formatAgo, formatClockTime, formatDuration, formatMinutesLeft } from '../model/format';
+import type { ChangeKind, ElevateModel } from '../model/model';
+import { severityFor, type Thresholds } from '../model/statusBarState';
+import type { Ticker } from '../model/ticker';
+import { Disposable, type IDisposable } from '../util/lifecycle';
+import { approvalProgress, approversText, escapeMd, requestTitle, resourceTooltip } from './describe';
+
+export type ResourceNode = { kind: 'resource'; id: string; resource: ResourceView };
+export type GrantNode = { kind: 'grant'; id: string; grant: Grant };
+export type RequestNode = { kind: 'request'; id: string; request: AccessRequest; reviewable: boolean };
+export type ElevateNode = ResourceNode | GrantNode | RequestNode;
+
+abstract class ModelTree<T extends ElevateNode> extends Disposable implements vscode.TreeDataProvider<T> {
+  protected readonly changeEmitter = this.register(new vscode.EventEmitter<T | T[] | undefined>());
+  readonly onDidChangeTreeData = this.changeEmitter.event;
+  /** stable node objects by id, so per-item refreshes and selection survive updates */
+  protected nodes = new Map<string, T>();
+
+  constructor(
+    protected readonly model: ElevateModel,
+    watch: readonly ChangeKind[],
+  ) {
+    super();
+    this.register(
+      model.onDidChange((kinds) => {
+        if (kinds.has('connection') || watch.some((k) => kinds.has(k))) this.refresh();
+      }),
+    );
+  }
+
+  refresh(): void {
+    this.changeEmitter.fire(undefined);
+  }
+
+  getChildren(element?: T): T[] {
+    if (element || this.model.state !== 'ready') return [];
+    const next = new Map<string, T>();
+    const children = this.build().map((n) => {
+      const existing = this.nodes.get(n.id);
+      // keep the object identity; swap in the fresh data
+      const node = existing ? Object.assign(existing, n) : n;
+      next.set(n.id, node);
+      return node;
+    });
+    this.nodes = next;
+    return children;
+  }
+
+  protected abstract build(): T[];
+  abstract getTreeItem(element: T): vscode.TreeItem;
+}
+
+export class ResourcesTree extends ModelTree<ResourceNode> {
+  constructor(model: ElevateModel) {
+    super(model, ['resources', 'grants', 'myRequests']);
+  }
+
+  protected build(): ResourceNode[] {
+    return this.model.resources.map((resource) => ({ kind: 'resource', id: resource.id, resource }));
+  }
+
+  getTreeItem({ resource }: ResourceNode): vscode.TreeItem {
+    const item = new vscode.TreeItem(resource.name, vscode.TreeItemCollapsibleState.None);
+    item.id = `resource:${resource.id}`;
+    const active = this.model.grants.filter((g) => g.resourceId === resource.id);
+    const pending = this.model.myRequests.filter((r) => r.resourceId === resource.id && r.kind === 'access');
+    const state = active.length
+      ? vscode.l10n.t('active: {0}', active.map((g) => g.role).join(', '))
+      : pending.length
+        ? vscode.l10n.t('pending')
+        : '';
+    item.description = [resource.description || resource.id, state].filter(Boolean).join(' · ');
+    item.tooltip = resourceTooltip(resource);
+    item.iconPath = resource.breakGlass
+      ? new vscode.ThemeIcon('database', new vscode.ThemeColor('charts.orange'))
+      : active.length
+        ? new vscode.ThemeIcon('database', new vscode.ThemeColor('charts.green'))
+        : new vscode.ThemeIcon('database');
+    item.contextValue = resource.breakGlass ? `${ItemContext.resource}.breakGlass` : ItemContext.resource;
+    item.accessibilityInformation = {
+      label: vscode.l10n.t('{0}, roles {1}, approved by {2}{3}', resource.name, resource.roles.join(', '), approversText(resource), state ? `, ${state}` : ''),
+    };
+    return item;
+  }
+}
+
+export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
+  /** per grant: the description shown and when it was rendered */
+  private readonly rendered = new Map<string, { text: string; at: number }>();
+  private tick: IDisposable | undefined;
+
+  constructor(
+    model: ElevateModel,
+    private readonly ticker: Ticker,
+    private readonly thresholds: () => Thresholds,
+  ) {
+    super(model, ['grants', 'myRequests', 'resources']);
+    this.register({ dispose: () => this.tick?.dispose() });
+    this.register(model.onDidChange((kinds) => kinds.has('grants') && this.followTicker()));
+  }
+
+  private followTicker(): void {
+    const need = this.model.grants.length > 0;
+    if (need && !this.tick) this.tick = this.ticker.subscribe(() => this.onTick());
+    if (!need && this.tick) {
+      this.tick.dispose();
+      this.tick = undefined;
+    }
+  }
+
+  /** Refreshes only the grant items whose time-left text changed, each at most once a minute. */
+  private onTick(): void {
+    const now = this.model.now();
+    const due: GrantNode[] = [];
+    for (const node of this.nodes.values()) {
+      if (node.kind !== 'grant') continue;
+      const last = this.rendered.get(node.id);
+      if (!last || now - last.at < 60_000) continue;
+      if (this.timeText(node.grant, now) !== last.text) due.push(node as GrantNode);
+    }
+    if (due.length) this.changeEmitter.fire(due);
+  }
+
+  protected build(): (GrantNode | RequestNode)[] {
+    const grants: GrantNode[] = this.model.grants.map((grant) => ({ kind: 'grant', id: `grant:${grant.id}`, grant }));
+    const requests: RequestNode[] = this.model.myRequests.map((request) => ({ kind: 'request', id: `request:${request.id}`, request, reviewable: false }));
+    return [...grants, ...requests];
+  }
+
+  private timeText(grant: Grant, now: number): string {
+    const left = Date.parse(grant.expiresAt) - now;
+    return left > 0 ? vscode.l10n.t('{0} left', formatMinutesLeft(left)) : vscode.l10n.t('ended');
+  }
+
+  getTreeItem(node: GrantNode | RequestNode): vscode.TreeItem {
+    return node.kind === 'grant' ? this.grantItem(node) : requestItem(this.model, node);
+  }
+
+  private grantItem(node: GrantNode): vscode.TreeItem {
+    const { grant } = node;
+    const now = this.model.now();
+    const name = this.model.resourceName(grant.resourceId);
+    const item = new vscode.TreeItem(`${name} · ${grant.role}`, vscode.TreeItemCollapsibleState.None);
+    item.id = node.id;
+    const timeText = this.timeText(grant, now);
+    this.rendered.set(node.id, { text: timeText, at: now });
+    const extension = this.model.pendingExtensionOf(grant.id);
+    const until = vscode.l10n.t('until {0}', formatClockTime(grant.expiresAt, now));
+    item.description = [timeText, until, extension ? vscode.l10n.t('extension pending') : '', grant.revokePending ? vscode.l10n.t('revoking…') : '']
+      .filter(Boolean)
+      .join(' · ');
+    const severity = severityFor(Date.parse(grant.expiresAt) - now, this.thresholds());
+    item.iconPath = grant.revokePending
+      ? new vscode.ThemeIcon('loading~spin')
+      : severity === 'error'
+        ? new vscode.ThemeIcon('shield', new vscode.ThemeColor('errorForeground'))
+        : severity === 'warning'
+          ? new vscode.ThemeIcon('shield', new vscode.ThemeColor('list.warningForeground'))
+          : new vscode.ThemeIcon('shield', new vscode.ThemeColor('charts.green'));
+    const md = new vscode.MarkdownString(undefined, true);
+    md.appendMarkdown(`**${escapeMd(name)}** — ${escapeMd(grant.role)}\n\n`);
+    md.appendMarkdown(`- ${vscode.l10n.t('Granted {0}', formatClockTime(grant.startsAt, now))}\n`);
+    md.appendMarkdown(`- ${vscode.l10n.t('Ends {0} ({1})', formatClockTime(grant.expiresAt, now), timeText)}\n`);
+    md.appendMarkdown(`- ${vscode.l10n.t('Can be extended until {0}', formatClockTime(grant.maxExpiresAt, now))}\n`);
+    if (grant.extensions) md.appendMarkdown(`- ${vscode.l10n.t('Extended {0} time(s)', grant.extensions)}\n`);
+    if (extension) md.appendMarkdown(`- ${vscode.l10n.t('Extension by {0} waiting for approval', formatDuration(extension.durationSeconds))}\n`);
+    item.tooltip = md;
+    item.contextValue = ItemContext.grantActive;
+    item.command = { command: Commands.showGrantActions, title: vscode.l10n.t('Show Grant Actions'), arguments: [grant.id] };
+    item.accessibilityInformation = { label: vscode.l10n.t('{0} access to {1}, {2}, {3}', grant.role, name, timeText, until) };
+    return item;
+  }
+}
+
+export class ApprovalsTree extends ModelTree<RequestNode> {
+  constructor(model: ElevateModel) {
+    super(model, ['reviewable', 'resources']);
+  }
+
+  protected build(): RequestNode[] {
+    return this.model.reviewable.map((request) => ({ kind: 'request', id: `review:${request.id}`, request, reviewable: true }));
+  }
+
+  getTreeItem(node: RequestNode): vscode.TreeItem {
+    return requestItem(this.model, node);
+  }
+}
+
+function requestItem(model: ElevateModel, node: RequestNode): vscode.TreeItem {
+  const { request: r, reviewable } = node;
+  const now = model.now();
+  const name = model.resourceName(r.resourceId);
+  const title = requestTitle(r, name);
+  const label = reviewable ? `${r.requesterId}: ${title}` : title;
+  const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
+  item.id = node.id;
+  const parts = [reviewable ? formatAgo(r.createdAt, now) : vscode.l10n.t('waiting'), approvalProgress(r)];
+  if (r.breakGlass) parts.unshift(vscode.l10n.t('break-glass'));
+  item.description = parts.join(' · ');
+  item.iconPath = r.breakGlass
+    ? new vscode.ThemeIcon('flame', new vscode.ThemeColor('charts.orange'))
+    : reviewable
+      ? new vscode.ThemeIcon('person')
+      : new vscode.ThemeIcon('clock');
+  const md = new vscode.MarkdownString(undefined, true);
+  md.appendMarkdown(`**${escapeMd(label)}**\n\n`);
+  md.appendMarkdown(`> ${escapeMd(r.justification)}\n\n`);
+  if (r.ticket) md.appendMarkdown(`- ${vscode.l10n.t('Ticket: {0}', escapeMd(r.ticket))}\n`);
+  md.appendMarkdown(`- ${approvalProgress(r)}\n`);
+  md.appendMarkdown(`- ${vscode.l10n.t('Requested {0}; expires unanswered {1}', formatAgo(r.createdAt, now), formatClockTime(r.pendingUntil, now))}\n`);
+  if (r.evaluation.reasons.length) md.appendMarkdown(`- ${vscode.l10n.t('Not auto-approved: {0}', escapeMd(r.evaluation.reasons.join('; ')))}\n`);
+  item.tooltip = md;
+  item.contextValue = reviewable ? ItemContext.requestReviewable : ItemContext.requestMine;
+  item.command = { command: Commands.showRequestDetail, title: vscode.l10n.t('Show Request Details'), arguments: [r.id] };
+  item.accessibilityInformation = { label: `${label}, ${item.description}` };
+  return item;
+}
