@@ -1,0 +1,325 @@
+// Test harnesses for the server.
+//  - makeServer(): the whole server in-process on a real SQLite file in a fresh temp dir, driven
+//    through services.app.request() (no port), with a FakeClock that tests move instead of sleeping.
+//  - spawnServer(): the bundled CLI (dist/server.js) as a child process on a free loopback port.
+import { serve } from '@hono/node-server';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Database } from 'better-sqlite3';
+import { FakeClock } from '../../server/domain/clock.js';
+import { parsePolicy } from '../../server/domain/policy.js';
+import type { Policy } from '../../server/domain/types.js';
+import { openDatabase } from '../../server/db/open.js';
+import { silentLogger } from '../../server/logger.js';
+import { createServices, type Services, type ServicesOptions } from '../../server/services.js';
+import { TEST_POLICY } from './policy.js';
+
+export const ROOT = resolve(__dirname, '..', '..');
+export const SERVER_JS = join(ROOT, 'dist', 'server.js');
+
+export function policyOf(yaml: string): Policy {
+  const r = parsePolicy(yaml);
+  if (!r.ok) throw new Error(`test policy is invalid:\n${r.errors.join('\n')}`);
+  return r.policy;
+}
+
+export function tempDir(prefix = 'elevate-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface Reply<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export interface MakeServerOptions {
+  policy?: string;
+  clock?: FakeClock;
+  options?: ServicesOptions['options'];
+  /** reuse an existing directory (its elevate.db), e.g. to reopen after a test closed it */
+  dir?: string;
+}
+
+export interface TestServer {
+  readonly services: Services;
+  readonly clock: FakeClock;
+  readonly db: Database;
+  readonly dir: string;
+  readonly dbPath: string;
+  /** one token per policy user */
+  readonly tokens: Record<string, string>;
+  readonly tokenIds: Record<string, string>;
+  policy: Policy;
+  /**
+   * Calls the API as `user` (a policy user id; null for no Authorization header). A string body
+   * is sent as is, anything else as JSON; `headers` override the defaults (e.g. authorization).
+   */
+  call<T = any>(user: string | null, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Reply<T>>;
+  /** Closes the services and the database, then opens them again on the same file (a restart). */
+  restart(): Promise<ReturnType<Services['start']>>;
+  /** Serves the app on a loopback port (for SSE over real HTTP). */
+  listen(): Promise<{ url: string; close(): Promise<void> }>;
+  close(): Promise<void>;
+}
+
+export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer> {
+  const clock = o.clock ?? new FakeClock();
+  const dir = o.dir ?? tempDir();
+  const dbPath = join(dir, 'elevate.db');
+  let policy = policyOf(o.policy ?? TEST_POLICY);
+  let db = openDatabase(dbPath);
+  let services = createServices({ db, policy, clock, logger: silentLogger, options: { authFailuresPerMinute: 1_000_000, ...o.options } });
+  services.start();
+  const tokens: Record<string, string> = {};
+  const tokenIds: Record<string, string> = {};
+  for (const u of policy.users.values()) {
+    const { token, info } = services.tokens.issue(u.id, { actorId: 'test' });
+    tokens[u.id] = token;
+    tokenIds[u.id] = info.id;
+  }
+  const listeners: { close(): Promise<void> }[] = [];
+  let closed = false;
+
+  const srv: TestServer = {
+    get services() {
+      return services;
+    },
+    get db() {
+      return db;
+    },
+    clock,
+    dir,
+    dbPath,
+    tokens,
+    tokenIds,
+    get policy() {
+      return policy;
+    },
+    set policy(p: Policy) {
+      policy = p;
+    },
+    async call(user, method, path, body, headers = {}) {
+      const h: Record<string, string> = {};
+      if (user !== null) {
+        const t = tokens[user];
+        if (!t) throw new Error(`no token for ${user}`);
+        h.authorization = `Bearer ${t}`;
+      }
+      let payload: string | undefined;
+      if (body !== undefined) {
+        payload = typeof body === 'string' ? body : JSON.stringify(body);
+        h['content-type'] = 'application/json';
+      }
+      const res = await services.app.request(path, { method, headers: { ...h, ...headers }, body: payload });
+      const text = await res.text();
+      let parsed: unknown = text;
+      if ((res.headers.get('content-type') ?? '').includes('json')) {
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* leave as text: the test will see it */
+        }
+      }
+      return { status: res.status, body: parsed as any, headers: res.headers };
+    },
+    async restart() {
+      await services.stop();
+      db.close();
+      db = openDatabase(dbPath);
+      services = createServices({ db, policy, clock, logger: silentLogger, options: { authFailuresPerMinute: 1_000_000, ...o.options } });
+      return services.start();
+    },
+    async listen() {
+      const server = serve({ fetch: (req) => services.app.fetch(req), hostname: '127.0.0.1', port: 0 });
+      await new Promise<void>((ok, fail) => {
+        if (server.listening) ok();
+        server.once('listening', ok);
+        server.once('error', fail);
+      });
+      const port = (server.address() as AddressInfo).port;
+      const handle = {
+        url: `http://127.0.0.1:${port}`,
+        close: () =>
+          new Promise<void>((ok) => {
+            (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+            server.close(() => ok());
+          }),
+      };
+      listeners.push(handle);
+      return handle;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const l of listeners) await l.close();
+      await services.stop();
+      db.close();
+      if (!o.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return srv;
+}
+
+/** Asserts the contract's error shape and returns the code. */
+export function errorCode(r: Reply): string {
+  const e = (r.body as { error?: { code?: unknown; message?: unknown } })?.error;
+  if (!e || typeof e.code !== 'string' || typeof e.message !== 'string') {
+    throw new Error(`expected {error:{code,message}}, got ${r.status} ${JSON.stringify(r.body)}`);
+  }
+  return e.code;
+}
+
+// ---------- the real CLI as a child process ----------
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/** Builds dist/server.js once per test process. */
+let built = false;
+export function buildServer(): void {
+  if (built) return;
+  const r = spawnSync(process.execPath, ['scripts/build.mjs', 'server'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`build failed:\n${r.stdout}\n${r.stderr}`);
+  built = true;
+}
+
+/** Runs a dist/server.js command to completion. */
+export function cli(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}) {
+  const r = spawnSync(process.execPath, [SERVER_JS, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 30_000,
+    env: { ...process.env, ELEVATE_CONFIG: '', ELEVATE_DB: '', ELEVATE_PORT: '', ELEVATE_HOST: '', ...opts.env },
+  });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface SpawnedServer {
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  /** everything the child wrote so far (stdout and stderr), for diagnostics */
+  output(): string;
+  /** sends a signal and waits for the process to exit */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGTERM, then SIGKILL after 5 s */
+  stop(): Promise<void>;
+}
+
+export async function spawnServer(o: {
+  policyPath: string;
+  dbPath: string;
+  port?: number;
+  args?: string[];
+  /** registers cleanup on this test context (the process-exit hook is the last resort) */
+  t?: { after(fn: () => unknown): void };
+  timeoutMs?: number;
+}): Promise<SpawnedServer> {
+  const port = o.port ?? (await freePort());
+  const proc = spawn(process.execPath, [SERVER_JS, 'start', '--config', o.policyPath, '--db', o.dbPath, '--port', String(port), ...(o.args ?? [])], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ELEVATE_CONFIG: '', ELEVATE_DB: '', ELEVATE_PORT: '', ELEVATE_HOST: '' },
+  });
+  children.add(proc);
+  let out = '';
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  const exited = new Promise<void>((ok) => proc.once('exit', () => ok()));
+  const alive = () => proc.exitCode === null && proc.signalCode === null;
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    if (alive()) proc.kill(signal);
+    await exited;
+    children.delete(proc);
+  };
+  const stop = async () => {
+    if (!alive()) return kill();
+    const t = setTimeout(() => alive() && proc.kill('SIGKILL'), 5000);
+    proc.kill('SIGTERM');
+    await exited;
+    clearTimeout(t);
+    children.delete(proc);
+  };
+  o.t?.after(() => kill('SIGKILL'));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (o.timeoutMs ?? 15_000);
+  for (;;) {
+    if (!alive()) throw new Error(`server exited (${proc.exitCode ?? proc.signalCode}) before it was healthy:\n${out}`);
+    try {
+      const r = await fetch(`${url}/healthz`);
+      if (r.ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      await kill();
+      throw new Error(`server not healthy after ${o.timeoutMs ?? 15_000} ms:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url, port, proc, output: () => out, kill, stop };
+}
+
+/** Writes the policy YAML into dir and returns its path. */
+export function writePolicy(dir: string, yaml: string = TEST_POLICY, name = 'elevate.yaml'): string {
+  const p = join(dir, name);
+  writeFileSync(p, yaml);
+  return p;
+}
+
+/** Issues a token through the CLI (the real path an operator uses). */
+export function issueToken(policyPath: string, dbPath: string, user: string): string {
+  const r = cli(['token', 'issue', user, '--config', policyPath, '--db', dbPath]);
+  if (r.code !== 0) throw new Error(`token issue ${user} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** A fetch against a spawned server as a bearer token; parses JSON. */
+export async function http<T = any>(url: string, token: string | null, method: string, path: string, body?: unknown): Promise<Reply<T>> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: parsed as any, headers: res.headers };
+}
+
+// ---------- small builders for common bodies ----------
+
+export const access = (resourceId: string, role: string, durationSeconds: number, extra: Record<string, unknown> = {}) => ({
+  resourceId,
+  role,
+  durationSeconds,
+  justification: 'testing',
+  ...extra,
+});
+
+export const MIN = 60_000;
+export const HOUR = 3_600_000;
