@@ -265,18 +265,28 @@ export function statusBarItem(page, regex) {
   return page.locator('#workbench\\.parts\\.statusbar .statusbar-item', { hasText: regex }).first();
 }
 
-/** Runs a command from the palette by its full title, e.g. runCommand(page, 'Elevate: Extend Grant'). */
-export async function runCommand(page, title, { timeoutMs = 15000 } = {}) {
+/**
+ * Runs a command from the palette by its full title, e.g. runCommand(page, 'Elevate: Extend Grant').
+ * Matches the label exactly (so 'Elevate: Sign In' never picks 'Elevate: Sign In with Token'). Reopens the
+ * palette until the command is listed: a palette opened before the extension registry is ready stays empty.
+ */
+export async function runCommand(page, title, { timeoutMs = 20000 } = {}) {
   const input = page.locator('.quick-input-widget input');
-  for (let attempt = 0; attempt < 3; attempt++) {
+  const row = page.locator('.quick-input-list .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRe(title)}\\s*$`) }) }).first();
+  const end = Date.now() + timeoutMs;
+  for (;;) {
     await page.keyboard.press('Escape');
-    if (attempt) await page.locator('.part.statusbar, #workbench\\.parts\\.statusbar').first().click({ position: { x: 5, y: 5 } }).catch(() => {});
     await page.keyboard.press('F1');
-    if (await input.isVisible().catch(() => false) || await input.waitFor({ timeout: 3000 }).then(() => true, () => false)) break;
+    if (await input.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
+      await input.fill(`>${title}`);
+      if (await row.waitFor({ timeout: 3000 }).then(() => true, () => false)) break;
+    } else {
+      // keyboard focus may be somewhere F1 does not reach (e.g. inside a webview): focus the workbench
+      await page.locator('#workbench\\.parts\\.statusbar').click({ position: { x: 2, y: 2 } }).catch(() => {});
+    }
+    if (Date.now() > end) throw new Error(`command "${title}" is not in the command palette`);
   }
-  await input.fill(`>${title}`);
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: new RegExp(`^\\s*${escapeRe(title)}\\s*$|${escapeRe(title)}(?!\\S)`) }).first();
-  await row.waitFor({ timeout: timeoutMs });
   await row.click();
 }
 
@@ -310,7 +320,7 @@ export async function notification(page, regex, { timeoutMs = 15000 } = {}) {
 export async function screenshot(page, name) {
   mkdirSync(ARTIFACTS_DIR, { recursive: true });
   const path = join(ARTIFACTS_DIR, `${name.replace(/[^\w.-]+/g, '-')}.png`);
-  await page.screenshot({ path });
+  await page.screenshot({ path, animations: 'disabled' }); // toasts fade in: capture their final state
   return path;
 }
 
