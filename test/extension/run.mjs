@@ -41,6 +41,7 @@ let passed = 0, failed = 0, result = null, serverPid = null, work = null, finish
 const nodeOnPath = process.execPath; // the machine's Node; never Node 24
 
 process.chdir(ROOT);
+rmSync(ARTIFACTS, { recursive: true, force: true }); // printed paths must belong to this run
 mkdirSync(ARTIFACTS, { recursive: true });
 
 // Tee stdout: runTests streams the editor's output to process.stdout; the Mocha result line comes through it.
@@ -75,8 +76,9 @@ function finish(extraFailure) {
   if (result) { passed = result.passed; failed = result.failed; }
   if (extraFailure && failed === 0) failed = 1;
   if (failed) {
+    const vscodeLogs = `${CODE_SERVER_LOG.replace(/\.log$/, '')}-vscode-logs/`;
     log('logs for this run:');
-    log(`  code-server:     ${CODE_SERVER_LOG} (VS Code's own logs: ${CODE_SERVER_LOG.replace(/\.log$/, '')}-vscode-logs/)`);
+    log(`  code-server:     ${existsSync(CODE_SERVER_LOG) ? CODE_SERVER_LOG : '(not started)'}${existsSync(vscodeLogs) ? ` (VS Code's own logs, extension host included: ${vscodeLogs})` : ''}`);
     log(`  Elevate server:  ${existsSync(SERVER_LOG) ? SERVER_LOG : '(not started)'}`);
   }
 }

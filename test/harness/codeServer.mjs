@@ -130,6 +130,8 @@ export function codeServerEnv(home, extra = {}) {
   env.XDG_CONFIG_HOME = join(home, 'xdg-config');
   env.XDG_DATA_HOME = join(home, 'xdg-data');
   env.XDG_CACHE_HOME = join(home, 'xdg-cache');
+  env.TMPDIR = join(home, 'tmp'); // its IPC sockets (vscode-git-*.sock, vscode-ipc-*.sock) go away with `home`
+  mkdirSync(env.TMPDIR, { recursive: true });
   return env;
 }
 
@@ -207,9 +209,15 @@ export function installExtension(vsixPath, { userDataDir, extensionsDir }) {
 export async function launchBrowser() {
   const { chromium } = await import('playwright-core');
   hookExit();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  // Playwright kills its browser when this process exits normally; make sure of it on signals too.
-  process.once('exit', () => { try { browser.close(); } catch {} });
+  // Chromium writes ~/.config/chromium, ~/.cache/chromium-headless and dconf files: point HOME and XDG at a temp dir.
+  const home = tempDir('elevate-chromium-');
+  const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), XDG_CACHE_HOME: join(home, 'cache'),
+    XDG_DATA_HOME: join(home, 'data') };
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, env });
+  const removeHome = () => rmSync(home, { recursive: true, force: true });
+  browser.on('disconnected', removeHome);
+  // Playwright kills its browser when this process exits; the temp home goes with it.
+  process.once('exit', removeHome);
   return browser;
 }
 
