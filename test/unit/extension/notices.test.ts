@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { LiveEvent } from '../../../server/protocol';
+import { noticeFor } from '../../../extension/model/notices';
+import { T0, grant, iso, request } from './fakes';
+
+const alice = { id: 'alice', approverOf: [] as string[] };
+const bob = { id: 'bob', approverOf: ['prod-db'] };
+const ev = (type: LiveEvent['type'], body: Partial<LiveEvent>): LiveEvent => ({ type, at: iso(T0), ...body });
+
+describe('notices', () => {
+  it('expiring_forMyGrant_offersExtend_withAKeyPerThreshold', () => {
+    const a = noticeFor(ev('grant.expiring', { grant: grant(), secondsLeft: 300 }), alice);
+    const b = noticeFor(ev('grant.expiring', { grant: grant(), secondsLeft: 60 }), alice);
+    assert.equal(a?.notice.kind, 'expiring');
+    assert.notEqual(a?.key, b?.key);
+  });
+  it('expiring_forSomeoneElse_isSilent', () => {
+    assert.equal(noticeFor(ev('grant.expiring', { grant: grant({ userId: 'carol' }), secondsLeft: 300 }), alice), undefined);
+  });
+  it('approvedAndDenied_shareTheDecisionKeySoTheCommandThatCausedItCanSilenceIt', () => {
+    assert.equal(noticeFor(ev('request.approved', { request: request({ status: 'approved' }) }), alice)?.key, 'decided:r1');
+    const denied = noticeFor(ev('request.denied', { request: request({ status: 'denied', approvals: [{ approverId: 'bob', decision: 'deny', comment: 'not now', at: iso(T0) }] }) }), alice);
+    assert.deepEqual(denied?.notice.kind === 'denied' && [denied.notice.by, denied.notice.reason], ['bob', 'not now']);
+  });
+  it('newRequest_forMyResource_notifiesTheApprover_butNotTheRequester', () => {
+    const e = ev('request.created', { request: request() });
+    assert.equal(noticeFor(e, bob)?.notice.kind, 'newRequest');
+    assert.equal(noticeFor(e, alice), undefined);
+  });
+  it('revoked_forMyGrant_isAGrantEndedNotice', () => {
+    const n = noticeFor(ev('grant.revoked', { grant: grant({ status: 'revoked', endedBy: 'bob' }) }), alice);
+    assert.deepEqual(n?.notice.kind === 'grantEnded' && n.notice.how, 'revoked');
+  });
+  it('relinquished_isSilent_becauseTheUserDidIt', () => {
+    assert.equal(noticeFor(ev('grant.relinquished', { grant: grant({ status: 'relinquished' }) }), alice), undefined);
+  });
+});
