@@ -1,0 +1,211 @@
+// Live events over a real HTTP server on loopback: each caller gets only what concerns them,
+// approvers hear about requests (break glass included), Last-Event-ID resumes exactly (also
+// across a restart), and a revoked token's stream is closed.
+import { afterEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { access, makeServer, MIN, type TestServer } from '../helpers/server.js';
+import { openEvents, type SseEvent, type SseStream } from '../helpers/sse.js';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+async function setup() {
+  const s = await makeServer({ options: { heartbeatMs: 100 } });
+  cleanup.push(() => s.close());
+  const { url } = await s.listen();
+  const streams: Record<string, SseStream> = {};
+  const connect = async (user: string, lastEventId?: number | string) => {
+    const st = await openEvents(url, s.tokens[user], lastEventId);
+    cleanup.push(() => st.close());
+    assert.equal(st.status, 200);
+    return st;
+  };
+  return { s, url, streams, connect };
+}
+
+async function post(s: TestServer, user: string, path: string, body?: unknown, status = 200) {
+  const r = await s.call(user, 'POST', path, body);
+  assert.equal(r.status, status, `${user} POST ${path}: ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+/** Every stream receives policy.reloaded; events arrive in order, so after it nothing earlier is still in flight. */
+async function barrier(s: TestServer, streams: SseStream[]): Promise<void> {
+  s.services.reload(s.policy, { barrier: true });
+  await Promise.all(streams.map((st) => st.waitFor((e) => e.event === 'policy.reloaded', 3000, 'policy.reloaded')));
+}
+
+const summary = (events: SseEvent[]) =>
+  events.filter((e) => e.event !== 'policy.reloaded').map((e) => `${e.event} ${e.data.request?.requesterId ?? e.data.grant?.userId}:${e.data.request?.resourceId ?? e.data.grant?.resourceId}`);
+
+describe('live events', () => {
+  test('events_areFilteredPerCaller_withNoLeakOfOtherUsersEvents', async () => {
+    const { s, connect } = await setup();
+    const users = ['alice', 'dave', 'bob', 'erin', 'frank', 'carol', 'audrey', 'svc'];
+    const st: Record<string, SseStream> = {};
+    for (const u of users) st[u] = await connect(u);
+
+    const { request: aliceReq } = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 600), 201);
+    await post(s, 'dave', '/v1/requests', access('incident', 'admin', 600, { breakGlass: true }), 201);
+    await post(s, 'bob', `/v1/requests/${aliceReq.id}/approve`, {});
+    await post(s, 'dave', '/v1/requests', access('staging-db', 'read', 600), 201);
+    await barrier(s, Object.values(st));
+
+    const got = Object.fromEntries(users.map((u) => [u, summary(st[u].events)]));
+    assert.deepEqual(got, {
+      alice: ['request.created alice:prod-db', 'request.approved alice:prod-db', 'grant.activated alice:prod-db'],
+      dave: [
+        'request.created dave:incident',
+        'request.approved dave:incident',
+        'grant.activated dave:incident',
+        'request.created dave:staging-db',
+        'request.approved dave:staging-db',
+        'grant.activated dave:staging-db',
+      ],
+      // approvers get the requests of their resources, not the grants
+      bob: ['request.created alice:prod-db', 'request.approved alice:prod-db', 'request.created dave:staging-db', 'request.approved dave:staging-db'],
+      erin: ['request.created dave:incident', 'request.approved dave:incident'],
+      frank: ['request.created dave:incident', 'request.approved dave:incident'],
+      carol: [
+        'request.created alice:prod-db',
+        'request.created dave:incident',
+        'request.approved dave:incident',
+        'grant.activated dave:incident',
+        'request.approved alice:prod-db',
+        'grant.activated alice:prod-db',
+        'request.created dave:staging-db',
+        'request.approved dave:staging-db',
+        'grant.activated dave:staging-db',
+      ],
+      audrey: [],
+      svc: [],
+    });
+    // ids are audit seqs, increasing
+    for (const u of users) {
+      const ids = st[u].events.map((e) => Number(e.id));
+      assert.deepEqual(ids, [...ids].sort((a, b) => a - b), u);
+      assert.equal(new Set(ids).size, ids.length, `${u}: duplicate ids`);
+    }
+  });
+
+  test('breakGlass_requestCreated_isAnnouncedToApproversAndAdminsWithTheFlag', async () => {
+    const { s, connect } = await setup();
+    const erin = await connect('erin');
+    const carol = await connect('carol');
+    const bob = await connect('bob');
+    const { request } = await post(s, 'dave', '/v1/requests', access('incident', 'admin', 600, { breakGlass: true, justification: 'outage' }), 201);
+    for (const st of [erin, carol]) {
+      const e = await st.waitFor((x) => x.event === 'request.created' && x.data.request?.id === request.id);
+      assert.equal(e.data.type, 'request.created');
+      assert.equal(e.data.request.breakGlass, true);
+      assert.equal(e.data.request.justification, 'outage');
+    }
+    await barrier(s, [erin, carol, bob]);
+    assert.deepEqual(summary(bob.events), []);
+  });
+
+  test('grantExpiring_andGrantExpired_reachTheOwnerLive', async () => {
+    const { s, connect } = await setup();
+    const alice = await connect('alice');
+    const { grant } = await post(s, 'alice', '/v1/requests', access('staging-db', 'read', 600), 201);
+    s.clock.advance(5 * MIN);
+    const warn = await alice.waitFor((e) => e.event === 'grant.expiring');
+    assert.equal(warn.data.secondsLeft, 300);
+    assert.equal(warn.data.grant.id, grant.id);
+    s.clock.advance(5 * MIN);
+    const done = await alice.waitFor((e) => e.event === 'grant.expired');
+    assert.equal(done.data.grant.status, 'expired');
+    assert.deepEqual(summary(alice.events).map((x) => x.split(' ')[0]), ['request.created', 'request.approved', 'grant.activated', 'grant.expiring', 'grant.expiring', 'grant.expired']);
+  });
+
+  test('lastEventId_resumesExactlyAfterTheGivenEvent_withOnlyTheCallersEvents', async () => {
+    const { s, connect } = await setup();
+    const first = await connect('alice');
+    const { request } = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 600), 201);
+    await post(s, 'alice', `/v1/requests/${request.id}/cancel`);
+    await first.waitFor((e) => e.event === 'request.cancelled');
+    const lastSeen = Number(first.events.at(-1)!.id);
+    first.close();
+    await first.ended;
+
+    // while alice is away: her own events, and others' that she must not get
+    await post(s, 'dave', '/v1/requests', access('staging-db', 'read', 600), 201);
+    const { grant } = await post(s, 'alice', '/v1/requests', access('staging-db', 'read', 600), 201);
+    await post(s, 'alice', `/v1/grants/${grant.id}/relinquish`);
+
+    const again = await connect('alice', lastSeen);
+    await again.waitFor((e) => e.event === 'grant.relinquished');
+    // and live events continue on the same stream
+    await post(s, 'alice', '/v1/requests', access('prod-db', 'write', 600), 201);
+    await again.waitFor((e) => e.event === 'request.created' && e.data.request.role === 'write');
+    assert.deepEqual(summary(again.events), [
+      'request.created alice:staging-db',
+      'request.approved alice:staging-db',
+      'grant.activated alice:staging-db',
+      'grant.relinquished alice:staging-db',
+      'request.created alice:prod-db',
+    ]);
+    const ids = again.events.map((e) => Number(e.id));
+    assert.ok(ids.every((id) => id > lastSeen));
+    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    // replayed events carry the same payload shape as live ones
+    assert.equal(again.events[0].data.request.requesterId, 'alice');
+  });
+
+  test('lastEventId_resumesAcrossARestart', async () => {
+    const { s, url } = await setup();
+    const st = await openEvents(url, s.tokens.alice);
+    cleanup.push(() => st.close());
+    await post(s, 'alice', '/v1/requests', access('staging-db', 'read', 600), 201);
+    await st.waitFor((e) => e.event === 'grant.activated');
+    const last = Number(st.events.at(-1)!.id);
+    await s.restart();
+    await st.ended; // a restart ends open streams
+    const { grant } = (await post(s, 'alice', '/v1/requests', access('staging-db', 'write', 600), 201)) as any;
+    assert.equal(grant, undefined);
+    const again = await openEvents(url, s.tokens.alice, last);
+    cleanup.push(() => again.close());
+    const e = await again.waitFor((x) => x.event === 'request.created');
+    assert.equal(e.data.request.role, 'write');
+    assert.ok(Number(e.id) > last);
+  });
+
+  test('aRevokedToken_hasItsStreamClosed_andCannotOpenANewOne', async () => {
+    const { s, url, connect } = await setup();
+    const alice = await connect('alice');
+    const dave = await connect('dave');
+    s.services.tokens.revoke([s.tokenIds.alice], 'test', 'lost laptop');
+    await Promise.race([alice.ended, new Promise((_, fail) => setTimeout(() => fail(new Error('stream still open 3 s after revocation')), 3000))]);
+    assert.equal(dave.isEnded(), false, 'other streams stay open');
+    const again = await openEvents(url, s.tokens.alice);
+    cleanup.push(() => again.close());
+    assert.equal(again.status, 401);
+  });
+
+  test('aUserRemovedByReload_hasTheirStreamClosedAtOnce', async () => {
+    const { s, connect } = await setup();
+    const alice = await connect('alice');
+    const dave = await connect('dave');
+    const { policyOf } = await import('../helpers/server.js');
+    const { TEST_POLICY } = await import('../helpers/policy.js');
+    const next = policyOf(TEST_POLICY.replace(/  - id: alice\n    name: Alice Liddell\n    groups: \[developers\]\n/, ''));
+    s.policy = next;
+    s.services.reload(next, {});
+    await Promise.race([alice.ended, new Promise((_, fail) => setTimeout(() => fail(new Error('stream still open after reload')), 1000))]);
+    await dave.waitFor((e) => e.event === 'policy.reloaded');
+    assert.equal(dave.isEnded(), false);
+  });
+
+  test('noOrBadToken_is401WithoutAStream', async () => {
+    const { url } = await setup();
+    for (const token of [null, 'elv_' + 'x'.repeat(43), 'garbage']) {
+      const st = await openEvents(url, token);
+      cleanup.push(() => st.close());
+      assert.equal(st.status, 401, String(token));
+      await st.ended;
+      assert.deepEqual(st.events, []);
+    }
+  });
+});
