@@ -152,9 +152,10 @@ function writeSettings(userDataDir, settings) {
  * and copies VS Code's own logs next to logPath.
  */
 export async function startCodeServer({ port, userDataDir, extensionsDir, smokeTestDriver = false, settings = {},
-  env = {}, logPath, name = 'code-server', extraArgs = [] } = {}) {
+  env = {}, logPath, name, extraArgs = [] } = {}) {
   assertInstalled();
   port ??= await freePort();
+  name ??= `code-server-${port}`; // one log per instance when several run side by side
   const home = tempDir('elevate-cs-');
   userDataDir ??= join(home, 'user-data');
   extensionsDir ??= join(home, 'extensions');
