@@ -26,7 +26,7 @@ if (!o.dev || !o.tests) { console.error('exthost: --dev and --tests are required
 const timeoutMs = +(o.timeout || process.env.ELEVATE_EXTHOST_TIMEOUT_MS || 300000);
 
 // Workbench chatter that is expected offline and says nothing about the tests.
-const NOISE = /^\[(AgentHost|ChatModelSelection|AccountPolicyGate|reconnection-grace-time|Service Worker)|^(Resolving|Resolved) connection token|^Creating a socket|^Updating additional builtin extensions cache|open-vsx\.org|marketplace|update\.code\.visualstudio|vscode-sync|Failed to fetch|ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED/i;
+const NOISE = /^\[(AgentHost|ChatModelSelection|AccountPolicyGate|reconnection-grace-time|Service Worker)|^(Resolving|Resolved) connection token|^Creating a socket|^Creation of workbench contribution|authentication provider 'github'|^Updating additional builtin extensions cache|open-vsx\.org|marketplace|update\.code\.visualstudio|vscode-sync|Failed to fetch|ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED/i;
 
 let server, browser, folderToRemove, exitCode = 2;
 try {
