@@ -1,0 +1,148 @@
+// B_sql: raw better-sqlite3 costs of the statements Elevate runs (no HTTP, no framework),
+// on a database with the server's own schema and pragmas (WAL, synchronous=NORMAL). The SQL
+// text mirrors server/db/store.ts and server/db/audit.ts.
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { fillDueGrants } from './fixtures.mjs';
+
+const time = (n, fn) => {
+  for (let i = 0; i < Math.min(200, n); i++) fn(i); // warm
+  const t = performance.now();
+  for (let i = 0; i < n; i++) fn(i + 1_000_000);
+  return ((performance.now() - t) * 1000) / n; // µs per op
+};
+
+export async function sqlBaselines(dbFile, { hashEvent, canonicalJson }, { quick }) {
+  const sweepN = quick ? 2000 : 20_000;
+  fillDueGrants(dbFile, sweepN);
+  const db = new Database(dbFile);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  const s = {
+    head: db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
+    audit: db.prepare(`INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    reqById: db.prepare('SELECT * FROM requests WHERE id = ?'),
+    insReq: db.prepare(`INSERT INTO requests (id, kind, requester_id, resource_id, role, duration_s, justification, ticket, status, grant_id, required, auto_approved, break_glass, evaluation, created_at, decided_at, pending_until)
+      VALUES (@id, 'access', 'u1', 'auto', 'read', 3600, 'bench', NULL, 'pending', NULL, 1, 1, 0, '{"reasons":[]}', @now, NULL, @until)`),
+    decide: db.prepare('UPDATE requests SET status = ?, decided_at = ?, grant_id = COALESCE(?, grant_id) WHERE id = ? AND status = ?'),
+    approvals: db.prepare('SELECT * FROM approvals WHERE request_id = ? ORDER BY at, approver_id'),
+    insApproval: db.prepare('INSERT INTO approvals (request_id, approver_id, decision, comment, at) VALUES (?, ?, ?, ?, ?)'),
+    insGrant: db.prepare(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status) VALUES (?, ?, 'u1', 'auto', 'read', ?, ?, ?, 'active')`),
+    grantById: db.prepare('SELECT * FROM grants WHERE id = ?'),
+    setWarned: db.prepare('UPDATE grants SET warned = ? WHERE id = ?'),
+    check: db.prepare(`SELECT id, expires_at FROM grants WHERE status = 'active' AND user_id = ? AND resource_id = ? AND role = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1`),
+    due: db.prepare(`SELECT * FROM grants WHERE status = 'active' AND expires_at <= ? ORDER BY expires_at LIMIT ?`),
+    endGrant: db.prepare(`UPDATE grants SET status = ?, ended_at = ?, ended_by = ?, end_reason = ?, revoke_pending = ? WHERE id = ? AND status = 'active'`),
+    pendingExt: db.prepare(`SELECT * FROM requests WHERE grant_id = ? AND kind = 'extension' AND status = 'pending'`),
+  };
+  const append = (now, action, ids, details) => {
+    const h = s.head.get() ?? { seq: 0, hash: '0'.repeat(64) };
+    const seq = h.seq + 1;
+    const at = new Date(now).toISOString();
+    const canon = canonicalJson(details);
+    const hash = hashEvent(h.hash, { seq, at, actorId: ids.actor, action, resourceId: 'auto', requestId: ids.req ?? null, grantId: ids.grant ?? null }, canon);
+    s.audit.run(seq, now, ids.actor, action, 'auto', ids.req ?? null, ids.grant ?? null, 'u1', canon, h.hash, hash);
+  };
+  const imm = (fn) => db.transaction(fn).immediate();
+  const out = {};
+
+  // the catch-up sweep: due grants in batches of 1000, one transaction each, one audit event per grant
+  {
+    const t = performance.now();
+    for (;;) {
+      const n = imm(() => {
+        const now = Date.now();
+        const due = s.due.all(now, 1000);
+        for (const g of due) {
+          s.endGrant.run('expired', g.expires_at, 'system', 'expired', 0, g.id);
+          s.pendingExt.get(g.id);
+          append(now, 'grant.expired', { actor: 'system', req: g.request_id, grant: g.id }, { lateMs: now - g.expires_at, userId: g.user_id, role: g.role, startsAt: new Date(g.starts_at).toISOString(), expiresAt: new Date(g.expires_at).toISOString(), endedAt: new Date(g.expires_at).toISOString() });
+        }
+        return due.length;
+      });
+      if (n < 1000) break;
+    }
+    out.sweepMsPer100k = ((performance.now() - t) * 100_000) / sweepN;
+  }
+
+  // check: one indexed SELECT
+  imm(() => {
+    const now = Date.now();
+    for (let i = 0; i < 2000; i++) s.insGrant.run(`grt_chk${i}`, `req_chk${i}`, now, now + 3600_000, now + 7200_000);
+  });
+  out.checkUs = time(quick ? 10_000 : 100_000, () => s.check.get('u1', 'auto', 'read', Date.now()));
+
+  // auto-approved request: request + decision + grant + 3 audit events + the reads for the response
+  const N = quick ? 800 : 5000;
+  const ids = () => randomBytes(8).toString('hex');
+  out.createUs = time(N, () => {
+    imm(() => {
+      const now = Date.now();
+      const req = `req_${ids()}`;
+      const grant = `grt_${ids()}`;
+      s.insReq.run({ id: req, now, until: now + 3600_000 });
+      append(now, 'request.created', { actor: 'u1', req }, { kind: 'access', role: 'read', durationSeconds: 3600, justification: 'bench', ticket: null, breakGlass: false, reasons: [], ip: '127.0.0.1', userAgent: null });
+      s.reqById.get(req);
+      s.decide.run('approved', now, grant, req, 'pending');
+      append(now, 'request.approved', { actor: 'system', req, grant }, { how: 'auto', breakGlass: false });
+      s.insGrant.run(grant, req, now, now + 3600_000, now + 7200_000);
+      s.setWarned.run(0, grant);
+      append(now, 'grant.activated', { actor: 'system', req, grant }, { userId: 'u1', role: 'read', startsAt: new Date(now).toISOString(), expiresAt: new Date(now + 3600_000).toISOString(), breakGlass: false });
+      s.reqById.get(req);
+      s.approvals.all(req);
+      s.grantById.get(grant);
+    });
+  });
+
+  // approve: pending request → approval + decision + grant + 2 audit events + reads
+  const pending = [];
+  imm(() => {
+    const now = Date.now();
+    for (let i = 0; i < N + 200; i++) {
+      const id = `req_p${ids()}`;
+      s.insReq.run({ id, now, until: now + 86400_000 });
+      pending.push(id);
+    }
+  });
+  let k = 0;
+  out.approveUs = time(N, () => {
+    const req = pending[k++];
+    imm(() => {
+      const now = Date.now();
+      const grant = `grt_${ids()}`;
+      s.reqById.get(req);
+      s.approvals.all(req);
+      s.insApproval.run(req, 'approver', 'approve', 'ok', now);
+      s.decide.run('approved', now, grant, req, 'pending');
+      append(now, 'request.approved', { actor: 'approver', req, grant }, { how: 'manual', comment: 'ok' });
+      s.insGrant.run(grant, req, now, now + 3600_000, now + 7200_000);
+      s.setWarned.run(0, grant);
+      append(now, 'grant.activated', { actor: 'approver', req, grant }, { userId: 'u1', role: 'read', startsAt: new Date(now).toISOString(), expiresAt: new Date(now + 3600_000).toISOString(), breakGlass: false });
+      s.reqById.get(req);
+      s.approvals.all(req);
+      s.grantById.get(grant);
+    });
+  });
+
+  // one audited access check, written as the batcher does: 100 events per transaction
+  out.auditBatchedUs = time(quick ? 20 : 100, () => {
+    imm(() => {
+      const now = Date.now();
+      for (let i = 0; i < 100; i++) append(now, 'access.checked', { actor: 'svc' }, { userId: 'u1', role: 'read', allowed: true });
+    });
+  }) / 100;
+  // and one transaction per check (what an unbatched audited read would cost)
+  out.auditSingleTxUs = time(quick ? 2000 : 10_000, () => imm(() => append(Date.now(), 'access.checked', { actor: 'svc' }, { userId: 'u1', role: 'read', allowed: true })));
+
+  db.close();
+  const us = (v) => `${v.toFixed(1)} µs (${Math.round(1e6 / v).toLocaleString('en')}/s)`;
+  out.lines = {
+    'check SELECT': us(out.checkUs),
+    'auto-approved request tx (request+grant+3 audit+reads)': us(out.createUs),
+    'approve tx (approval+grant+2 audit+reads)': us(out.approveUs),
+    'access.checked audit, batched 100/tx': us(out.auditBatchedUs),
+    'access.checked audit, 1 tx each': us(out.auditSingleTxUs),
+    'sweep of 100,000 due grants (1000/tx, audited)': `${out.sweepMsPer100k.toFixed(0)} ms (measured on ${sweepN.toLocaleString('en')})`,
+  };
+  return out;
+}
