@@ -16,8 +16,9 @@ export function packageExtension({ cwd = ROOT, out = join(cwd, 'dist/elevate.vsi
   const vsce = join(ROOT, 'node_modules/@vscode/vsce/vsce');
   if (!existsSync(join(cwd, '.vscodeignore'))) console.warn(`[package] ${cwd} has no .vscodeignore: the vsix may contain sources and tests`);
   try {
-    // --skip-license / --allow-missing-repository: vsce would otherwise stop at an interactive y/N prompt.
-    execFileSync(process.execPath, [vsce, 'package', '--no-dependencies', '--skip-license', '--allow-missing-repository', '-o', out],
+    // --skip-license / --allow-missing-repository: vsce would otherwise stop at an interactive y/N prompt;
+    // --no-rewrite-relative-links: README links cannot be rewritten without a GitHub/GitLab repository URL.
+    execFileSync(process.execPath, [vsce, 'package', '--no-dependencies', '--skip-license', '--allow-missing-repository', '--no-rewrite-relative-links', '-o', out],
       { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 120000 });
   } catch (e) {
     throw new Error(`vsce package failed in ${cwd}:\n${e.stdout ?? ''}${e.stderr ?? e.message}`);
