@@ -83,8 +83,9 @@ else
   say "code-server $CODE_SERVER_VERSION present"
 fi
 
-# 4. The repo's own dev dependencies the harness uses (installed by the project's npm install).
+# 4. The repo's own dev dependencies the harness uses come from the project's `npm ci` (which may run
+#    after this script: on a fresh machine better-sqlite3 may need the toolchain installed above).
 for m in playwright-core @vscode/test-electron @vscode/vsce mocha esbuild; do
-  [ -d "$ROOT/node_modules/$m" ] || { echo "[setup] node_modules/$m missing: run 'npm ci' in $ROOT" >&2; exit 1; }
+  [ -d "$ROOT/node_modules/$m" ] || echo "[setup] note: node_modules/$m is not installed yet: run 'npm ci' in $ROOT before the tests" >&2
 done
 say "done"
