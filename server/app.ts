@@ -9,6 +9,7 @@ import type { AppDeps, Env } from './http/context.js';
 import { errorResponse, handleError, zodDetails } from './http/errors.js';
 import { MAX_BODY_BYTES } from './protocol/index.js';
 import { auditRoutes } from './routes/audit.js';
+import { credentialRoutes } from './routes/credentials.js';
 import { eventRoutes } from './routes/events.js';
 import { grantRoutes } from './routes/grants.js';
 import { metaRoutes } from './routes/meta.js';
@@ -73,6 +74,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', metaRoutes(deps));
   app.route('/', requestRoutes(deps));
   app.route('/', grantRoutes(deps));
+  app.route('/', credentialRoutes(deps));
   app.route('/', auditRoutes(deps));
   app.route('/', eventRoutes(deps));
 

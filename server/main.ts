@@ -15,6 +15,7 @@ import { exportAudit } from './cli/export.js';
 import { Tokens } from './engine/tokens.js';
 import { jsonLogger } from './logger.js';
 import { createServices } from './services.js';
+import { loadOrCreateServerKey, serverKeyPath } from './crypto/serverKey.js';
 // bundled as text by esbuild (scripts/build.mjs)
 import demoPolicyText from './demo/policy.yaml';
 
@@ -92,7 +93,9 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   }
   const logger = jsonLogger((env.ELEVATE_LOG_LEVEL as 'info' | undefined) ?? 'info');
   const db = openDatabase(dbPath(f));
-  const services = createServices({ db, policy, clock: new GuardedClock(), logger });
+  // created 0600 on first start, next to the database; seals provider-issued credentials at rest
+  const serverKey = loadOrCreateServerKey(serverKeyPath(dbPath(f)));
+  const services = createServices({ db, policy, clock: new GuardedClock(), logger, serverKey });
   services.start();
 
   const server = serve({

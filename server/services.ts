@@ -3,6 +3,7 @@
 import type { Database } from 'better-sqlite3';
 import { createApp } from './app.js';
 import type { Clock } from './domain/clock.js';
+import { CredentialVault } from './crypto/vault.js';
 import type { Policy } from './domain/types.js';
 import { Store } from './db/store.js';
 import { AuditBatcher } from './engine/auditBatcher.js';
@@ -22,6 +23,8 @@ export interface ServicesOptions {
   clock: Clock;
   logger: Logger;
   providers?: ProviderRegistry;
+  /** the server key (server/crypto/serverKey.ts); without one, credentials live under a key kept in memory */
+  serverKey?: Buffer;
   options?: AppDeps['options'];
 }
 
@@ -34,7 +37,12 @@ export function createServices(o: ServicesOptions) {
   const onError = (e: unknown, ctx: Record<string, unknown> = {}) => o.logger.log('error', 'background error', { ...ctx, ...errorFields(e) });
   const batcher = new AuditBatcher(store, (e) => onError(e, { op: 'audit.batch' }));
   const scheduler = new Scheduler(engine, o.clock, (e) => onError(e, { op: 'sweep' }));
-  const outbox = new OutboxWorker(store, engine, o.clock, o.providers ?? defaultProviders(), { onError });
+  const credentials = o.serverKey ? new CredentialVault(o.db, o.serverKey, o.clock) : CredentialVault.ephemeral(o.db, o.clock);
+  const outbox = new OutboxWorker(store, engine, o.clock, o.providers ?? defaultProviders(), {
+    onError,
+    // kept only while the grant is active (the table's triggers); never logged
+    onCredentials: (grantId, creds) => void credentials.put(grantId, creds),
+  });
 
   engine.onCommit((items) => {
     hub.publish(items);
@@ -42,7 +50,7 @@ export function createServices(o: ServicesOptions) {
     outbox.poke();
   });
 
-  const deps: AppDeps = { store, engine, tokens, hub, batcher, clock: o.clock, policy: () => policyRef.current, logger: o.logger, options: o.options };
+  const deps: AppDeps = { store, engine, tokens, hub, batcher, clock: o.clock, policy: () => policyRef.current, logger: o.logger, credentials, options: o.options };
   const app = createApp(deps);
 
   return {
@@ -54,6 +62,7 @@ export function createServices(o: ServicesOptions) {
     start() {
       engine.reconcile(policyRef.current, { reloaded: false, onTokenRevoked: (t) => hub.closeToken(t) });
       const caughtUp = engine.sweep();
+      credentials.purge();
       if (caughtUp.grants || caughtUp.requests) o.logger.log('info', 'caught up after downtime', caughtUp);
       scheduler.start();
       outbox.start();

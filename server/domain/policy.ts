@@ -10,6 +10,8 @@ import { userRoles } from '../protocol/index.js';
 import { formatDuration, parseDuration, parseDurationOrZero } from './duration.js';
 import type { AutoApproveRule, Policy, PolicyUser, ProviderConfig, Resource } from './types.js';
 import { parseWindow } from './window.js';
+import { providerRoleProblems, providerSchemas, providerTypes } from '../providers/config.js';
+import { NotifyConfig } from '../notify/config.js';
 
 export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: string[] };
 
@@ -97,9 +99,16 @@ export const ResourceSchema = z.strictObject({
     })
     .optional(),
   breakGlass: z.boolean().optional(),
-  // Provider settings belong to each provider (validated where the provider is built), so only
-  // the type is checked here and every other key passes through untouched.
-  provider: z.looseObject({ type: z.enum(['none', 'postgres', 'webhook', 'command']) }).optional(),
+  // Each provider type has its own keys (server/providers/config.ts): unknown keys and inline
+  // secrets are refused like everywhere else. The config is kept as written (the provider parses
+  // it again when it runs), so the outbox carries exactly what the policy said.
+  provider: z
+    .looseObject({ type: z.enum(providerTypes) })
+    .superRefine((p, ctx) => {
+      const r = providerSchemas[p.type].safeParse(p, { error: errorMap });
+      if (!r.success) for (const iss of nestedIssues(r.error)) ctx.addIssue(iss);
+    })
+    .optional(),
 });
 
 /**
@@ -109,14 +118,22 @@ export const ResourceSchema = z.strictObject({
 export const PolicyFileSchema = z.strictObject({
   users: z.array(z.unknown()),
   resources: z.array(z.unknown()),
-  // validated by the notification work, kept as written
-  notify: z.unknown().optional(),
+  notify: NotifyConfig.optional(),
 });
 
 type ParsedUser = z.output<typeof UserSchema>;
 type ParsedResource = z.output<typeof ResourceSchema>;
 
 // ---------- error formatting ----------
+
+/** A nested parse's issues as custom issues for the enclosing one (unknown keys one by one). */
+function nestedIssues(error: z.ZodError): { code: 'custom'; message: string; path: PropertyKey[] }[] {
+  return error.issues.flatMap((iss) =>
+    iss.code === 'unrecognized_keys'
+      ? iss.keys.map((k) => ({ code: 'custom' as const, message: 'unknown key (check the spelling)', path: [...iss.path, k] }))
+      : [{ code: 'custom' as const, message: iss.message, path: [...iss.path] }],
+  );
+}
 
 function describeValue(v: unknown): string {
   if (v === null) return 'null';
@@ -243,6 +260,9 @@ function crossCheckResource(raw: unknown, at: string, knownUsers: ReadonlySet<st
       }
     });
   });
+  if (isRecord(raw) && roles !== undefined) {
+    for (const p of providerRoleProblems(raw.provider, roles)) errors.push(`${at}.${p.path}: ${p.message}`);
+  }
   const maxTotal = fieldOf(extension, 'maxTotal', ToDuration);
   if (max !== undefined && maxTotal !== undefined && maxTotal < max) {
     errors.push(`${at}.extension.maxTotal: ${formatDuration(maxTotal)} is shorter than maxDuration ${formatDuration(max)}`);

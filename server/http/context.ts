@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Clock } from '../domain/clock.js';
+import type { CredentialVault } from '../crypto/vault.js';
 import type { Policy } from '../domain/types.js';
 import type { Store } from '../db/store.js';
 import type { AuditBatcher } from '../engine/auditBatcher.js';
@@ -18,6 +19,8 @@ export interface AppDeps {
   clock: Clock;
   policy: () => Policy;
   logger: Logger;
+  /** credentials issued by providers, sealed at rest; absent: none are ever handed out */
+  credentials?: CredentialVault;
   options?: {
     /** failed sign-ins per client per minute before 429 */
     authFailuresPerMinute?: number;

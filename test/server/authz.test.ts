@@ -89,6 +89,11 @@ const MATRIX: Route[] = [
     expect: { owner: 200, other: N, approver: 200, otherApprover: N, admin: 200, auditor: 200, service: N, noToken: U, badToken: U },
   },
   {
+    // only the owner may read a grant's secrets; prod-db's provider is "none", so it has none (409)
+    name: 'GET /v1/grants/:id/credentials', needs: 'grant', method: 'GET', path: (f) => `/v1/grants/${f.grantId}/credentials`,
+    expect: { owner: [409, 'conflict'], other: N, approver: F, otherApprover: N, admin: F, auditor: F, service: N, noToken: U, badToken: U },
+  },
+  {
     // prod-db: every extension needs approval, so the owner gets 202 and a pending request
     name: 'POST /v1/grants/:id/extend', needs: 'grant', method: 'POST', path: (f) => `/v1/grants/${f.grantId}/extend`, body: { durationSeconds: 600 },
     expect: { owner: 202, other: N, approver: F, otherApprover: N, admin: F, auditor: F, service: N, noToken: U, badToken: U },

@@ -110,15 +110,35 @@ test('parsePolicy_acceptsIntegerSecondsForDurations', () => {
   assert.equal(policy.resources.get('r')!.pendingTtlSeconds, 900);
 });
 
-test('parsePolicy_providerKeysAndNotify_passThroughUntouched', () => {
+test('parsePolicy_providerAndNotify_areKeptAsWritten', () => {
   const policy = ok(
     parsePolicy(
-      withResource('    provider: { type: postgres, dsn: "postgres://x", grants: { read: [SELECT] } }\n') +
-        'notify:\n  slack: { webhook: "https://example.invalid/hook" }\n',
+      withResource('    provider: { type: postgres, connection: { env: PG_ADMIN }, roles: { read: app_ro, write: app_rw }, owner: app_owner }\n') +
+        'notify:\n  slack: [{ url: "https://example.invalid/hook", events: [break_glass] }]\n',
     ),
   );
-  assert.deepEqual(policy.resources.get('r')!.provider, { type: 'postgres', dsn: 'postgres://x', grants: { read: ['SELECT'] } });
-  assert.deepEqual(policy.notify, { slack: { webhook: 'https://example.invalid/hook' } });
+  assert.deepEqual(policy.resources.get('r')!.provider, { type: 'postgres', connection: { env: 'PG_ADMIN' }, roles: { read: 'app_ro', write: 'app_rw' }, owner: 'app_owner' });
+  assert.deepEqual(policy.notify, { slack: [{ url: 'https://example.invalid/hook', events: ['break_glass'] }] });
+});
+
+test('parsePolicy_whenProviderHasInlineSecretOrUnknownKey_isRefused', () => {
+  const errors = errorsOf(parsePolicy(withResource('    provider: { type: postgres, connection: "postgres://x", roles: { read: ro }, owner: o, dsn: 1 }\n')));
+  assert.deepEqual(errors, [
+    'resources[0].provider.connection: expected {env: VARIABLE} or {file: PATH}: secrets are never written in the policy itself',
+    'resources[0].provider.dsn: unknown key (check the spelling)',
+  ]);
+});
+
+test('parsePolicy_whenAResourceRoleHasNoPostgresRole_isRefused', () => {
+  const errors = errorsOf(
+    parsePolicy('users: []\nresources:\n  - id: r\n    roles: [read, write]\n    maxDuration: 1h\n    provider: { type: postgres, connection: { file: /k }, roles: { read: ro }, owner: o }\n'),
+  );
+  assert.deepEqual(errors, ['resources[0].provider.roles: no PostgreSQL role for the resource\'s role "write"']);
+});
+
+test('parsePolicy_whenNotifyHasUnknownEvent_isRefused', () => {
+  const errors = errorsOf(parsePolicy(withResource('') + 'notify:\n  slack: [{ url: "https://h.invalid/x", events: [request.maybe] }]\n'));
+  assert.deepEqual(errors, ['notify.slack[0].events[0]: must be one of request.created, break_glass, grant.revoke_failed, got "request.maybe"']);
 });
 
 test('parsePolicy_acceptsJson', () => {

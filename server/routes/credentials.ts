@@ -1,0 +1,49 @@
+// GET /v1/grants/:id/credentials — the secrets a provider issued for a grant (e.g. a database
+// login), for the grant's owner only and only while the grant is active.
+import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
+import { z } from 'zod';
+import { conflict, forbidden } from '../errors.js';
+import type { AppDeps, Env } from '../http/context.js';
+import { IdParam } from '../protocol/index.js';
+import { errors, json, security } from './openapi.js';
+
+export const CredentialsResponse = z.object({
+  grantId: z.string(),
+  expiresAt: z.string(),
+  /** e.g. PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE for type postgres */
+  credentials: z.record(z.string(), z.string()),
+});
+export type CredentialsResponse = z.infer<typeof CredentialsResponse>;
+
+export function credentialRoutes(deps: AppDeps) {
+  const app = new OpenAPIHono<Env>();
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/grants/{id}/credentials',
+      security,
+      summary: "The credentials a provider issued for the caller's own active grant",
+      request: { params: IdParam },
+      responses: {
+        200: json(CredentialsResponse, 'The credentials (never cached, never logged)'),
+        401: errors[401],
+        403: json(errors[403].content['application/json'].schema, 'forbidden: the grant belongs to someone else'),
+        404: errors[404],
+        409: json(errors[409].content['application/json'].schema, 'conflict: the grant is not active, or no credentials were issued (yet)'),
+      },
+    }),
+    (c) => {
+      const id = c.req.valid('param').id;
+      // 404 for a grant the caller may not see, before anything else
+      const grant = deps.engine.getGrant(c.var.actor, id);
+      if (grant.userId !== c.var.actor.user.id) throw forbidden('only the grant owner can read its credentials');
+      if (grant.status !== 'active') throw conflict(`grant is ${grant.status}`);
+      const creds = deps.credentials?.get(id);
+      if (!creds) throw conflict('no credentials were issued for this grant (yet)');
+      return c.json({ grantId: id, expiresAt: grant.expiresAt, credentials: creds }, 200);
+    },
+  );
+
+  return app;
+}
