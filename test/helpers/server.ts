@@ -4,7 +4,7 @@
 //  - spawnServer(): the bundled CLI (dist/server.js) as a child process on a free loopback port.
 import { serve } from '@hono/node-server';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,8 +26,9 @@ export function policyOf(yaml: string): Policy {
   return r.policy;
 }
 
+const fastTmp = (() => { try { accessSync('/dev/shm', constants.W_OK); return '/dev/shm'; } catch { return tmpdir(); } })();
 export function tempDir(prefix = 'elevate-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return mkdtempSync(join(fastTmp, prefix));
 }
 
 export interface Reply<T = any> {
