@@ -1,0 +1,134 @@
+// Audit under failure: when the audit log cannot be written, the state change does not happen
+// either (rule 3), the client gets 503 `unavailable` with the error shape, reads keep working,
+// and once the fault is gone writes work again and the chain verifies.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Database } from 'better-sqlite3';
+import { errorCode, makeServer, type TestServer } from '../helpers/server.js';
+import { errorShapeProblem, report } from './lib.js';
+
+/** Everything that a state change could touch, plus the audit head. */
+function snapshot(db: Database) {
+  const one = (sql: string) => db.prepare(sql).get();
+  return JSON.stringify({
+    requests: one(`SELECT count(*) n, group_concat(id || status, ',') s FROM requests`),
+    grants: one(`SELECT count(*) n, group_concat(id || status || expires_at || extensions, ',') s FROM grants`),
+    approvals: one('SELECT count(*) n FROM approvals'),
+    outbox: one('SELECT count(*) n FROM outbox'),
+    tokens: one('SELECT count(*) n, count(revoked_at) r FROM tokens'),
+    head: one('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
+  });
+}
+
+type Fault = { name: string; apply(db: Database): void; lift(db: Database): void };
+
+const faults: Fault[] = [
+  {
+    name: 'query_only',
+    apply: (db) => db.pragma('query_only = ON'),
+    lift: (db) => db.pragma('query_only = OFF'),
+  },
+  {
+    // the disk is full: no page can be added to the file
+    name: 'max_page_count',
+    apply: (db) => {
+      db.exec('CREATE TABLE IF NOT EXISTS ballast (x BLOB)');
+      const pages = db.pragma('page_count', { simple: true }) as number;
+      db.pragma(`max_page_count = ${pages}`);
+      // fill whatever free pages remain, so the next insert needs a new page
+      try {
+        for (;;) db.prepare('INSERT INTO ballast VALUES (randomblob(3000))').run();
+      } catch (e) {
+        assert.equal((e as { code?: string }).code, 'SQLITE_FULL');
+      }
+    },
+    lift: (db) => {
+      db.pragma('max_page_count = 1073741823');
+      db.exec('DROP TABLE ballast');
+    },
+  },
+];
+
+async function fixtures(s: TestServer) {
+  const auto = await s.call('alice', 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: 1800, justification: 'fixture' });
+  const pending = await s.call('alice', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'read', durationSeconds: 600, justification: 'fixture' });
+  const pending2 = await s.call('dave', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'read', durationSeconds: 600, justification: 'fixture' });
+  assert.equal(auto.status, 201);
+  assert.equal(pending.status, 201);
+  return { grantId: auto.body.grant.id as string, requestId: pending.body.request.id as string, requestId2: pending2.body.request.id as string };
+}
+
+const writes = (f: Awaited<ReturnType<typeof fixtures>>) =>
+  [
+    ['alice', 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: 60, justification: 'during the fault' }],
+    ['alice', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'read', durationSeconds: 60, justification: 'during the fault' }],
+    ['bob', 'POST', `/v1/requests/${f.requestId}/approve`, { comment: 'ok' }],
+    ['bob', 'POST', `/v1/requests/${f.requestId}/deny`, { reason: 'no' }],
+    ['dave', 'POST', `/v1/requests/${f.requestId2}/cancel`, undefined],
+    ['alice', 'POST', `/v1/grants/${f.grantId}/extend`, { durationSeconds: 60 }],
+    ['alice', 'POST', `/v1/grants/${f.grantId}/relinquish`, undefined],
+    ['carol', 'POST', `/v1/grants/${f.grantId}/revoke`, { reason: 'fault' }],
+  ] as const;
+
+const reads = (f: Awaited<ReturnType<typeof fixtures>>) =>
+  [
+    ['alice', '/v1/me'],
+    ['alice', '/v1/resources'],
+    ['alice', '/v1/requests'],
+    ['bob', '/v1/requests?scope=reviewable'],
+    ['alice', `/v1/requests/${f.requestId}`],
+    ['alice', '/v1/grants'],
+    ['alice', `/v1/grants/${f.grantId}`],
+    ['carol', '/v1/audit?limit=5'],
+    ['audrey', '/v1/audit/verify'],
+  ] as const;
+
+for (const fault of faults) {
+  test(`auditWriteImpossible_${fault.name}_stateChangesGet503AndChangeNothing_readsKeepWorking`, async (t) => {
+    const s = await makeServer();
+    t.after(() => s.close());
+    const f = await fixtures(s);
+    // every token used once before the fault: its first use writes last_used_at (see the todo below)
+    for (const u of ['alice', 'bob', 'carol', 'dave', 'audrey']) assert.equal((await s.call(u, 'GET', '/v1/me')).status, 200);
+    fault.apply(s.db);
+    const before = snapshot(s.db);
+    for (const [user, method, path, body] of writes(f)) {
+      const r = await s.call(user, method, path, body);
+      assert.equal(r.status, 503, `${method} ${path}: ${JSON.stringify(r.body)}`);
+      assert.equal(errorShapeProblem(r.status, r.body), null);
+      assert.equal(errorCode(r), 'unavailable');
+      assert.equal(snapshot(s.db), before, `${method} ${path} changed the database`);
+    }
+    for (const [user, path] of reads(f)) {
+      const r = await s.call(user, 'GET', path);
+      assert.equal(r.status, 200, `GET ${path} during the fault: ${JSON.stringify(r.body)}`);
+    }
+    // the sweep fails quietly and retries; it must not half-expire anything either
+    s.clock.advance(3600_000);
+    assert.equal(snapshot(s.db), before, 'a failing sweep changed the database');
+    fault.lift(s.db);
+    const after = await s.call('bob', 'POST', `/v1/requests/${f.requestId}/approve`, { comment: 'after the fault' });
+    assert.equal(after.status, 409, 'the request lapsed while the server could not write; now it is expired');
+    const fresh = await s.call('alice', 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: 60, justification: 'after the fault' });
+    assert.equal(fresh.status, 201);
+    s.services.batcher.flush();
+    const v = s.services.store.audit.verify();
+    assert.equal(v.ok, true, JSON.stringify(v));
+    report('audit-failure', { fault: fault.name, writesRefused: writes(f).length, readsServed: reads(f).length, chainAfter: v.count });
+  });
+}
+
+test(
+  'auditWriteImpossible_readsByATokenDueForItsLastUsedTouch_keepWorking',
+  { todo: 'bug: Tokens.authenticate writes last_used_at (touchToken) outside any guard, so once a minute per token a read gets 503 while the database is read-only' },
+  async (t) => {
+    const s = await makeServer();
+    t.after(() => s.close());
+    await s.call('alice', 'GET', '/v1/me');
+    s.db.pragma('query_only = ON');
+    s.clock.advance(61_000);
+    const r = await s.call('alice', 'GET', '/v1/me');
+    s.db.pragma('query_only = OFF');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+  },
+);

@@ -1,0 +1,247 @@
+// Shared pieces of the reliability suites: a workspace with the test policy and CLI-issued tokens,
+// a tolerant HTTP client (a killed server is an expected outcome, not a test error), the
+// database-level invariants every suite checks, and a line of figures per suite for docs/SECURITY.md.
+import Database from 'better-sqlite3';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+import { cli, issueToken, ROOT, tempDir, writePolicy } from '../helpers/server.js';
+import { TEST_POLICY, USERS } from '../helpers/policy.js';
+
+export { TEST_POLICY, USERS };
+
+/**
+ * spawnServer() blanks ELEVATE_HOST in the child's environment and main.ts takes the empty
+ * string as a host (it refuses to listen on ""), so every spawn names the loopback host itself.
+ */
+export const HOST = ['--host', '127.0.0.1'];
+
+export interface Workspace {
+  dir: string;
+  policyPath: string;
+  dbPath: string;
+  tokens: Record<string, string>;
+}
+
+/** A fresh directory with the policy, a database and one CLI-issued token per user. */
+export function workspace(prefix: string, policy = TEST_POLICY, users: readonly string[] = USERS): Workspace {
+  const dir = tempDir(`elevate-${prefix}-`);
+  const policyPath = writePolicy(dir, policy);
+  const dbPath = join(dir, 'elevate.db');
+  const tokens: Record<string, string> = {};
+  for (const u of users) tokens[u] = issueToken(policyPath, dbPath, u);
+  return { dir, policyPath, dbPath, tokens };
+}
+
+export interface Res<T = any> {
+  status: number;
+  body: T;
+  text: string;
+  headers: Headers;
+}
+
+/** fetch as a user's token; a network failure (e.g. the server was killed) resolves to status 0. */
+export async function call<T = any>(url: string, token: string | null, method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Res<T>> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  try {
+    const res = await fetch(url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body: parsed as T, text, headers: res.headers };
+  } catch {
+    return { status: 0, body: undefined as T, text: '', headers: new Headers() };
+  }
+}
+
+/** node:http request from a chosen loopback source address (the failure limiter is per client address). */
+export function rawRequest(
+  url: string,
+  o: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer; localAddress?: string; timeoutMs?: number },
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: u.hostname, port: u.port, method: o.method ?? 'GET', path: o.path, headers: o.headers, localAddress: o.localAddress, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(o.timeoutMs ?? 10_000, () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    if (o.body !== undefined) req.write(o.body);
+    req.end();
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export const rnd = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
+export const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)];
+
+/** Asserts the contract's error shape for a 4xx/5xx body; returns a problem or null. */
+export function errorShapeProblem(status: number, body: unknown): string | null {
+  const e = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
+  if (!e || typeof e.code !== 'string' || typeof e.message !== 'string' || (e.details !== undefined && !Array.isArray(e.details))) {
+    return `${status} without the error shape: ${JSON.stringify(body)?.slice(0, 200)}`;
+  }
+  const expected: Record<string, number[]> = {
+    invalid_request: [400],
+    unauthenticated: [401],
+    forbidden: [403],
+    self_approval: [403],
+    not_found: [404],
+    conflict: [409],
+    payload_too_large: [413],
+    policy_violation: [422],
+    rate_limited: [429],
+    unavailable: [503],
+    internal: [500],
+  };
+  if (!expected[e.code]?.includes(status)) return `${status} with code ${e.code}`;
+  return null;
+}
+
+// ---------- database checks ----------
+
+export function integrityCheck(dbPath: string): string {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    return (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check).join('; ');
+  } finally {
+    db.close();
+  }
+}
+
+/** `audit verify` through the real CLI: exit code and output. */
+export function auditVerify(dbPath: string, extra: string[] = []) {
+  const r = cli(['audit', 'verify', '--db', dbPath, ...extra]);
+  return { code: r.code, out: `${r.stdout}${r.stderr}`.trim() };
+}
+
+interface EventRow {
+  seq: number;
+  action: string;
+  actor_id: string;
+  request_id: string | null;
+  grant_id: string | null;
+  details: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Rule 3 read back from the database: every row's state is told by its audit events, and every
+ * event names a row that exists. Returns one line per disagreement.
+ */
+export function stateAuditProblems(db: Database.Database): string[] {
+  // one read transaction: one snapshot, even while a running server's sweep commits
+  return db.transaction(() => stateAuditProblemsIn(db))();
+}
+
+function stateAuditProblemsIn(db: Database.Database): string[] {
+  const problems: string[] = [];
+  const events = db.prepare('SELECT seq, action, actor_id, request_id, grant_id, details FROM audit ORDER BY seq').all() as EventRow[];
+  const byRequest = new Map<string, EventRow[]>();
+  const byGrant = new Map<string, EventRow[]>();
+  for (const e of events) {
+    if (e.request_id) (byRequest.get(e.request_id) ?? byRequest.set(e.request_id, []).get(e.request_id)!).push(e);
+    if (e.grant_id) (byGrant.get(e.grant_id) ?? byGrant.set(e.grant_id, []).get(e.grant_id)!).push(e);
+  }
+  const requests = db.prepare('SELECT * FROM requests').all() as any[];
+  const grants = db.prepare('SELECT * FROM grants').all() as any[];
+  const approvals = db.prepare('SELECT * FROM approvals').all() as any[];
+  const requestIds = new Set(requests.map((r) => r.id));
+  const grantIds = new Set(grants.map((g) => g.id));
+  const approvalsBy = new Map<string, string[]>();
+  for (const a of approvals) (approvalsBy.get(a.request_id) ?? approvalsBy.set(a.request_id, []).get(a.request_id)!).push(`${a.approver_id}:${a.decision}`);
+
+  for (const r of requests) {
+    const evs = byRequest.get(r.id) ?? [];
+    const n = (a: string) => evs.filter((e) => e.action === a).length;
+    if (n('request.created') !== 1) problems.push(`request ${r.id}: ${n('request.created')} request.created events`);
+    const decisions = evs.filter((e) => ['request.approved', 'request.denied', 'request.cancelled', 'request.expired'].includes(e.action));
+    if (r.status === 'pending') {
+      if (decisions.length) problems.push(`request ${r.id} is pending but has ${decisions.map((e) => e.action).join(', ')}`);
+    } else if (decisions.length !== 1 || decisions[0].action !== `request.${r.status}`) {
+      problems.push(`request ${r.id} is ${r.status} but its decision events are [${decisions.map((e) => e.action).join(', ')}]`);
+    }
+    const byApprovers = evs
+      .filter((e) => e.action === 'request.approval_recorded' || e.action === 'request.denied' || (e.action === 'request.approved' && JSON.parse(e.details).how === 'approvers'))
+      .map((e) => `${e.actor_id}:${e.action === 'request.denied' ? 'deny' : 'approve'}`)
+      .sort();
+    const rows = (approvalsBy.get(r.id) ?? []).sort();
+    if (byApprovers.join() !== rows.join()) problems.push(`request ${r.id}: approvals rows [${rows}] but approver events [${byApprovers}]`);
+  }
+  for (const g of grants) {
+    const evs = byGrant.get(g.id) ?? [];
+    const activated = evs.filter((e) => e.action === 'grant.activated');
+    if (activated.length !== 1) problems.push(`grant ${g.id}: ${activated.length} grant.activated events`);
+    const ends = evs.filter((e) => ['grant.expired', 'grant.revoked', 'grant.relinquished', 'grant.failed'].includes(e.action));
+    if (g.status === 'active') {
+      if (ends.length) problems.push(`grant ${g.id} is active but has ${ends.map((e) => e.action).join(', ')}`);
+    } else if (ends.length !== 1 || ends[0].action !== `grant.${g.status}`) {
+      problems.push(`grant ${g.id} is ${g.status} but its end events are [${ends.map((e) => e.action).join(', ')}]`);
+    }
+    const extended = evs.filter((e) => e.action === 'grant.extended');
+    if (extended.length !== g.extensions) problems.push(`grant ${g.id}: extensions=${g.extensions} but ${extended.length} grant.extended events`);
+    const last = [...activated, ...extended].sort((a, b) => a.seq - b.seq).at(-1);
+    if (last && JSON.parse(last.details).expiresAt !== iso(g.expires_at)) {
+      problems.push(`grant ${g.id}: expires_at ${iso(g.expires_at)} but the last event says ${JSON.parse(last.details).expiresAt}`);
+    }
+    const req = requests.find((r) => r.id === g.request_id);
+    if (!req || req.status !== 'approved' || req.grant_id !== g.id) problems.push(`grant ${g.id}: its request ${g.request_id} is not an approved request for it`);
+  }
+  for (const e of events) {
+    if (e.request_id && !requestIds.has(e.request_id)) problems.push(`event ${e.seq} ${e.action}: request ${e.request_id} does not exist`);
+    if (e.grant_id && !grantIds.has(e.grant_id)) problems.push(`event ${e.seq} ${e.action}: grant ${e.grant_id} does not exist`);
+  }
+  const tokens = db.prepare('SELECT id, revoked_at FROM tokens').all() as { id: string; revoked_at: number | null }[];
+  const issued = new Set(events.filter((e) => e.action === 'token.issued').map((e) => JSON.parse(e.details).tokenId));
+  const revoked = new Set(events.filter((e) => e.action === 'token.revoked').map((e) => JSON.parse(e.details).tokenId));
+  for (const t of tokens) {
+    if (!issued.has(t.id)) problems.push(`token ${t.id} has no token.issued event`);
+    if ((t.revoked_at !== null) !== revoked.has(t.id)) problems.push(`token ${t.id}: revoked_at=${t.revoked_at} but token.revoked event ${revoked.has(t.id) ? 'present' : 'absent'}`);
+  }
+  if (issued.size !== tokens.length) problems.push(`${issued.size} token.issued events for ${tokens.length} tokens`);
+  return problems;
+}
+
+/** Grants still marked active although they ended more than `graceMs` ago. */
+export function overdueActiveGrants(db: Database.Database, now: number, graceMs: number): { id: string; expires_at: number }[] {
+  return db.prepare(`SELECT id, expires_at FROM grants WHERE status = 'active' AND expires_at <= ?`).all(now - graceMs) as { id: string; expires_at: number }[];
+}
+
+// ---------- process probes ----------
+
+export function rssBytes(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+export function fdCount(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+// ---------- figures ----------
+
+/** Appends one JSON line of figures to test-artifacts/reliability/figures.jsonl and prints it. */
+export function report(suite: string, figures: Record<string, unknown>): void {
+  const line = JSON.stringify({ suite, at: new Date().toISOString(), ...figures });
+  console.log(`[figures] ${line}`);
+  try {
+    const dir = join(ROOT, 'test-artifacts', 'reliability');
+    mkdirSync(dir, { recursive: true });
+    appendFileSync(join(dir, 'figures.jsonl'), line + '\n');
+  } catch {
+    /* figures are a convenience; the test result does not depend on them */
+  }
+}
