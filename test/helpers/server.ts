@@ -176,6 +176,13 @@ export function errorCode(r: Reply): string {
 
 // ---------- the real CLI as a child process ----------
 
+/** The environment without ELEVATE_* settings, so only explicit flags (and `extra`) apply. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('ELEVATE_')) delete env[k];
+  return { ...env, ...extra };
+}
+
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -207,7 +214,7 @@ export function cli(args: string[], opts: { env?: Record<string, string>; cwd?: 
     cwd: opts.cwd ?? ROOT,
     encoding: 'utf8',
     timeout: opts.timeoutMs ?? 30_000,
-    env: { ...process.env, ELEVATE_CONFIG: '', ELEVATE_DB: '', ELEVATE_PORT: '', ELEVATE_HOST: '', ...opts.env },
+    env: cleanEnv(opts.env),
   });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
@@ -232,12 +239,13 @@ export async function spawnServer(o: {
   /** registers cleanup on this test context (the process-exit hook is the last resort) */
   t?: { after(fn: () => unknown): void };
   timeoutMs?: number;
+  env?: Record<string, string>;
 }): Promise<SpawnedServer> {
   const port = o.port ?? (await freePort());
   const proc = spawn(process.execPath, [SERVER_JS, 'start', '--config', o.policyPath, '--db', o.dbPath, '--port', String(port), ...(o.args ?? [])], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ELEVATE_CONFIG: '', ELEVATE_DB: '', ELEVATE_PORT: '', ELEVATE_HOST: '' },
+    env: cleanEnv(o.env),
   });
   children.add(proc);
   let out = '';
