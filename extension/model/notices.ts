@@ -4,7 +4,7 @@ import type { AccessRequest, Grant, LiveEvent } from '../../server/protocol';
 
 export type NoticeKind =
   | { kind: 'expiring'; grant: Grant; secondsLeft: number }
-  | { kind: 'approved'; request: AccessRequest; grant?: Grant }
+  | { kind: 'approved'; request?: AccessRequest; grant: Grant }
   | { kind: 'extensionApproved'; request: AccessRequest }
   | { kind: 'denied'; request: AccessRequest; by?: string; reason?: string }
   | { kind: 'requestExpired'; request: AccessRequest }
@@ -34,9 +34,12 @@ export function noticeFor(event: LiveEvent, me: Viewer): NoticeDescriptor | unde
       }
     case 'request.approved':
       if (!request || request.requesterId !== me.id) return undefined;
-      return request.kind === 'extension'
-        ? { key: `decided:${request.id}`, notice: { kind: 'extensionApproved', request } }
-        : { key: `decided:${request.id}`, notice: { kind: 'approved', request, grant } };
+      if (request.kind === 'extension') return { key: `decided:${request.id}`, notice: { kind: 'extensionApproved', request } };
+      // without the grant, wait for its grant.activated (same key) so the notice can say until when
+      return grant ? { key: `decided:${request.id}`, notice: { kind: 'approved', request, grant } } : undefined;
+    case 'grant.activated':
+      if (!grant || grant.userId !== me.id || grant.status !== 'active') return undefined;
+      return { key: `decided:${grant.requestId}`, notice: { kind: 'approved', request, grant } };
     case 'request.denied':
       if (!request || request.requesterId !== me.id) return undefined;
       {

@@ -31,6 +31,7 @@ export function page(webview: vscode.Webview, n: string, title: string, body: st
   th { position: sticky; top: 0; background: var(--vscode-editor-background); font-weight: 600; }
   tbody tr:hover { background: var(--vscode-list-hoverBackground); }
   td.mono, code { font-family: var(--vscode-editor-font-family); font-size: 0.92em; }
+  td.mono { white-space: nowrap; }
   td.details { max-width: 40em; overflow-wrap: anywhere; }
   button { font-family: inherit; font-size: inherit; padding: 4px 12px; border: 1px solid var(--vscode-button-border, transparent); border-radius: 2px; color: var(--vscode-button-foreground); background: var(--vscode-button-background); cursor: pointer; }
   button:hover { background: var(--vscode-button-hoverBackground); }

@@ -1,5 +1,6 @@
 // Turns live events into notifications that offer the next action.
 import * as vscode from 'vscode';
+import type { AccessRequest } from '../../server/protocol';
 import { Commands } from '../constants';
 import { formatClockTime, formatDuration } from '../model/format';
 import type { ElevateModel } from '../model/model';
@@ -11,6 +12,9 @@ import { requestTitle } from './describe';
 const run = (command: string, ...args: unknown[]) => () => vscode.commands.executeCommand(command, ...args);
 
 export class LiveNotifications extends Disposable {
+  /** my recently approved access requests, to name the approvers when their grant arrives */
+  private readonly approved = new Map<string, AccessRequest>();
+
   constructor(
     private readonly model: ElevateModel,
     notifier: Notifier,
@@ -21,6 +25,10 @@ export class LiveNotifications extends Disposable {
       model.onDidReceiveEvent(({ event }) => {
         const me = model.me;
         if (!me) return;
+        if (event.type === 'request.approved' && event.request?.requesterId === me.id) {
+          this.approved.set(event.request.id, event.request);
+          if (this.approved.size > 50) this.approved.delete(this.approved.keys().next().value!);
+        }
         const d = noticeFor(event, me);
         if (!d) return;
         const n = this.describe(d.notice, showDetail);
@@ -45,15 +53,16 @@ export class LiveNotifications extends Disposable {
         };
       }
       case 'approved': {
-        const name = model.resourceName(n.request.resourceId);
-        const by = n.request.approvals.filter((a) => a.decision === 'approve').map((a) => a.approverId);
-        const grant = n.grant ?? model.grants.find((g) => g.requestId === n.request.id);
+        const { grant } = n;
+        const name = model.resourceName(grant.resourceId);
+        const request = n.request ?? this.approved.get(grant.requestId);
+        const by = (request?.approvals ?? []).filter((a) => a.decision === 'approve').map((a) => a.approverId);
+        const how = request?.breakGlass ? t(' (break-glass)') : request?.autoApproved ? t(' by policy') : by.length ? t(' by {0}', by.join(', ')) : '';
         return {
           severity: 'info',
-          message: grant
-            ? t('Access to {0} ({1}) approved{2} — granted until {3}', name, n.request.role, by.length ? t(' by {0}', by.join(', ')) : '', formatClockTime(grant.expiresAt, now))
-            : t('Access to {0} ({1}) approved{2}', name, n.request.role, by.length ? t(' by {0}', by.join(', ')) : ''),
-          actions: grant ? [{ title: t('Show Actions'), run: run(Commands.showGrantActions, grant.id) }] : [],
+          message: t('Access to {0} ({1}) approved{2} — granted until {3}', name, grant.role, how, formatClockTime(grant.expiresAt, now)),
+          actions: [{ title: t('Extend or Relinquish'), run: run(Commands.showGrantActions, grant.id) }],
+          stillRelevant: () => !!model.grant(grant.id),
         };
       }
       case 'extensionApproved':

@@ -18,8 +18,14 @@ describe('notices', () => {
   it('expiring_forSomeoneElse_isSilent', () => {
     assert.equal(noticeFor(ev('grant.expiring', { grant: grant({ userId: 'carol' }), secondsLeft: 300 }), alice), undefined);
   });
+  it('approved_withoutItsGrant_waitsForGrantActivated_underTheSameKey', () => {
+    assert.equal(noticeFor(ev('request.approved', { request: request({ status: 'approved' }) }), alice), undefined);
+    const n = noticeFor(ev('grant.activated', { grant: grant({ requestId: 'r1' }) }), alice);
+    assert.equal(n?.key, 'decided:r1');
+    assert.equal(n?.notice.kind, 'approved');
+  });
   it('approvedAndDenied_shareTheDecisionKeySoTheCommandThatCausedItCanSilenceIt', () => {
-    assert.equal(noticeFor(ev('request.approved', { request: request({ status: 'approved' }) }), alice)?.key, 'decided:r1');
+    assert.equal(noticeFor(ev('request.approved', { request: request({ status: 'approved' }), grant: grant() }), alice)?.key, 'decided:r1');
     const denied = noticeFor(ev('request.denied', { request: request({ status: 'denied', approvals: [{ approverId: 'bob', decision: 'deny', comment: 'not now', at: iso(T0) }] }) }), alice);
     assert.deepEqual(denied?.notice.kind === 'denied' && [denied.notice.by, denied.notice.reason], ['bob', 'not now']);
   });
