@@ -88,6 +88,45 @@ export function fillDueGrants(dbFile, n, spreadMs = 3_600_000) {
   db.close();
 }
 
+/** n active grants on "auto" ending evenly in [t0, t0 + windowMs), written while the server runs. */
+export function craftGrants(dbFile, n, t0, windowMs) {
+  const db = new Database(dbFile);
+  db.pragma('busy_timeout = 5000');
+  const now = Date.now();
+  const insR = db.prepare(`INSERT INTO requests (id, kind, requester_id, resource_id, role, duration_s, justification, ticket, status, grant_id,
+    required, auto_approved, break_glass, evaluation, created_at, decided_at, pending_until)
+    VALUES (?, 'access', ?, 'auto', 'read', ?, 'bench', NULL, 'approved', ?, 1, 1, 0, '{"reasons":[]}', ?, ?, ?)`);
+  const insG = db.prepare(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status, warned)
+    VALUES (?, ?, ?, 'auto', 'read', ?, ?, ?, 'active', 3)`);
+  db.transaction(() => {
+    for (let i = 0; i < n; i++) {
+      const exp = Math.floor(t0 + (i / n) * windowMs);
+      const rid = `req_exp${i.toString(36).padStart(8, '0')}`;
+      const gid = `grt_exp${i.toString(36).padStart(8, '0')}`;
+      const user = `u${i % USERS_N}`;
+      insR.run(rid, user, Math.ceil((exp - now) / 1000), gid, now, now, now + 3600_000);
+      insG.run(gid, rid, user, now, exp, now + 16 * 3600_000);
+    }
+  }).immediate();
+  db.close();
+}
+
+/** n pending requests by `requester` on "manual" (as POST /v1/requests would leave them); returns their ids. */
+export function craftPending(dbFile, n, requester) {
+  const db = new Database(dbFile);
+  db.pragma('busy_timeout = 5000');
+  const now = Date.now();
+  const ins = db.prepare(`INSERT INTO requests (id, kind, requester_id, resource_id, role, duration_s, justification, ticket, status, grant_id,
+    required, auto_approved, break_glass, evaluation, created_at, decided_at, pending_until)
+    VALUES (?, 'access', ?, 'manual', 'read', 3600, 'bench', NULL, 'pending', NULL, 1, 0, 0, '{"reasons":[]}', ?, NULL, ?)`);
+  const ids = Array.from({ length: n }, (_, i) => `req_pend${i.toString(36).padStart(8, '0')}`);
+  db.transaction(() => {
+    for (const id of ids) ins.run(id, requester, now, now + 2 * 86400_000);
+  }).immediate();
+  db.close();
+  return ids;
+}
+
 const ACTIONS = [
   ['access.checked', 70],
   ['request.created', 6],

@@ -1,9 +1,10 @@
-// Load generator child: runs autocannon (programmatic API) with the JSON config in argv[2] and
+// Load generator child: runs autocannon (programmatic API) with the JSON config file argv[2] and
 // prints one JSON line with throughput and exact latency percentiles (autocannon's own histogram
 // has 1 ms resolution; the p99 targets are a few ms, so every response time is kept here).
 import autocannon from 'autocannon';
+import { readFileSync } from 'node:fs';
 
-const cfg = JSON.parse(process.argv[2]);
+const cfg = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 
 function once(opts, record) {
   return new Promise((resolve, reject) => {
