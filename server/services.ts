@@ -4,6 +4,7 @@ import type { Database } from 'better-sqlite3';
 import { createApp } from './app.js';
 import type { Clock } from './domain/clock.js';
 import { CredentialVault } from './crypto/vault.js';
+import { NOTIFY_KIND, Notifier } from './notify/notifier.js';
 import type { Policy } from './domain/types.js';
 import { Store } from './db/store.js';
 import { AuditBatcher } from './engine/auditBatcher.js';
@@ -42,7 +43,11 @@ export function createServices(o: ServicesOptions) {
     onError,
     // kept only while the grant is active (the table's triggers); never logged
     onCredentials: (grantId, creds) => void credentials.put(grantId, creds),
+    handlers: { [NOTIFY_KIND]: (payload, signal) => notifier.deliver(payload, signal) },
   });
+  // notifications are queued in the same transaction as the change they announce (rule 3)
+  const notifier = new Notifier(store, () => policyRef.current);
+  engine.onAppend((events, now) => notifier.enqueue(events, now));
 
   engine.onCommit((items) => {
     hub.publish(items);

@@ -31,6 +31,7 @@ export interface Committed {
 }
 
 export type CommitListener = (items: Committed[]) => void;
+export type AppendHook = (events: AuditEvent[], now: number) => void;
 
 const SYSTEM = 'system';
 export type OutboxKind = 'provision' | 'extend' | 'deprovision';
@@ -48,6 +49,7 @@ interface Pending {
 
 export class Engine {
   private listeners: CommitListener[] = [];
+  private appendHooks: AppendHook[] = [];
 
   constructor(
     private readonly store: Store,
@@ -63,6 +65,15 @@ export class Engine {
     this.listeners.push(l);
   }
 
+  /**
+   * Runs inside the transaction, right after the audit events are appended: for side effects
+   * that must be queued atomically with the change (rule 3), such as notifications. A hook that
+   * throws rolls the change back, so hooks only write outbox rows.
+   */
+  onAppend(h: AppendHook): void {
+    this.appendHooks.push(h);
+  }
+
   // ---------- transactions ----------
 
   /**
@@ -76,6 +87,7 @@ export class Engine {
       const pending: Pending[] = [];
       const r = fn((p) => pending.push(p), now);
       const events = this.store.audit.append(pending.map((p) => p.audit));
+      for (const h of this.appendHooks) h(events, now);
       // snapshots taken inside the transaction: the state exactly as committed with the event
       committed = events.map((event, i) => ({
         event,

@@ -15,6 +15,8 @@ export interface OutboxHooks {
   /** credentials returned by a provider, to be stored for the grant's owner */
   onCredentials?: (grantId: string, creds: Record<string, string>) => void;
   onError: (e: unknown, context: Record<string, unknown>) => void;
+  /** rows of other kinds (e.g. "notify"), retried with backoff up to MAX_OTHER_ATTEMPTS, then dropped */
+  handlers?: Record<string, (payload: unknown, signal: AbortSignal) => Promise<void>>;
 }
 
 export class OutboxWorker {
@@ -93,6 +95,8 @@ export class OutboxWorker {
   }
 
   private async execute(id: number, kind: string, payload: { grantId: string; provider: ProviderConfig }, attempts: number): Promise<void> {
+    const handler = this.hooks.handlers?.[kind];
+    if (handler) return this.executeOther(id, kind, handler, payload, attempts);
     const g = this.store.grant(payload.grantId);
     const provider = this.providers[payload.provider.type];
     const grant: ProvisionedGrant | undefined = g && {
@@ -136,7 +140,25 @@ export class OutboxWorker {
       }
     }
   }
+
+  private async executeOther(id: number, kind: string, handler: (payload: unknown, signal: AbortSignal) => Promise<void>, payload: unknown, attempts: number): Promise<void> {
+    try {
+      const signal = AbortSignal.timeout(this.timeoutMs);
+      await withTimeout(handler(payload, signal), signal, this.timeoutMs);
+      this.store.outboxDone(id, this.clock.now());
+    } catch (e) {
+      this.hooks.onError(e, { op: `outbox.${kind}`, attempts });
+      try {
+        if (attempts + 1 >= MAX_OTHER_ATTEMPTS) this.store.outboxDone(id, this.clock.now());
+        else this.store.outboxRetry(id, this.clock.now() + backoff(attempts), e instanceof Error ? e.message : String(e));
+      } catch (inner) {
+        this.hooks.onError(inner, { op: 'outbox.record' });
+      }
+    }
+  }
 }
+
+const MAX_OTHER_ATTEMPTS = 8;
 
 /** 1 s, 2 s, 4 s … capped at 5 minutes, with ±20% jitter so retries do not stampede. */
 export function backoff(attempts: number): number {
