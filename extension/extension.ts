@@ -56,9 +56,15 @@ export function activate(context: vscode.ExtensionContext): ElevateApi {
   const resources = push(new ResourcesTree(model));
   const myAccess = push(new MyAccessTree(model, ticker, thresholds));
   const approvals = push(new ApprovalsTree(model));
-  push(vscode.window.createTreeView(Views.resources, { treeDataProvider: resources, showCollapseAll: false }));
-  push(vscode.window.createTreeView(Views.myAccess, { treeDataProvider: myAccess }));
+  const resourcesView = push(vscode.window.createTreeView(Views.resources, { treeDataProvider: resources, showCollapseAll: false }));
+  const myAccessView = push(vscode.window.createTreeView(Views.myAccess, { treeDataProvider: myAccess }));
   const approvalsView = push(vscode.window.createTreeView(Views.approvals, { treeDataProvider: approvals }));
+  // why the welcome view is showing (e.g. the server's "token revoked"), above its buttons
+  push(model.onDidChange((k) => {
+    if (!k.has('connection')) return;
+    const message = model.state === 'ready' || model.state === 'connecting' ? undefined : model.message;
+    for (const view of [resourcesView, myAccessView, approvalsView]) view.message = message;
+  }));
   const updateBadge = () => {
     const n = model.reviewable.length;
     approvalsView.badge = n ? { value: n, tooltip: vscode.l10n.t('{0} request(s) waiting for your review', n) } : undefined;

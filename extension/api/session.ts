@@ -72,7 +72,7 @@ export class Session extends Disposable {
       this.model.signOut();
       return;
     }
-    if (this.clientValue && this.clientValue.origin === origin && this.clientValue.usesToken(token)) return;
+    if (this.clientValue && this.clientValue.origin === origin && this.clientValue.usesToken(token) && this.model.state !== 'signedOut') return;
     this.clientValue = new ElevateClient({ serverUrl: origin, token });
     this.log.info(`connecting to ${origin}`);
     await this.model.connect(this.clientValue);

@@ -6,7 +6,7 @@ import { registerCommand, type Deps } from './deps';
 export function registerRefresh(deps: Deps): vscode.Disposable {
   return registerCommand(deps, Commands.refresh, async () => {
     const { model, session } = deps;
-    if (!session.client) return session.start();
+    if (!session.client || model.state === 'signedOut') return session.start();
     model.reconnect();
     await vscode.window.withProgress({ location: { viewId: 'elevate.myAccess' } }, () => model.refresh());
   });

@@ -28,7 +28,7 @@ class FakeApi implements ModelApi {
     return { grants: this.grantsList, nextCursor: null, serverTime: this.serverTime() };
   };
   listRequests = async (scope: 'mine' | 'reviewable') => (this.check(), scope === 'mine' ? this.mine : this.reviewableList);
-  openEvents = async (): Promise<Response> => { throw new Error('not used'); };
+  openEvents = async (_lastId: string | undefined, _signal: AbortSignal): Promise<Response> => { throw new Error('not used'); };
 }
 
 function setup(opts: { api?: FakeApi } = {}) {
@@ -242,5 +242,67 @@ describe('ElevateModel time', () => {
     assert.ok(timers.count > 0);
     model.dispose();
     assert.equal(timers.count, 0);
+  });
+});
+
+describe('ElevateModel with the event stream', () => {
+  /** FakeApi whose /v1/events the test writes to. */
+  class StreamingApi extends FakeApi {
+    writers: ((s: string) => void)[] = [];
+    lastIds: (string | undefined)[] = [];
+    streamStatus = 200;
+    override openEvents = async (lastId: string | undefined, signal: AbortSignal): Promise<Response> => {
+      this.lastIds.push(lastId);
+      if (this.streamStatus !== 200) return new Response(JSON.stringify({ error: { code: 'unauthenticated', message: 'token revoked' } }), { status: this.streamStatus });
+      let c!: ReadableStreamDefaultController<Uint8Array>;
+      const body = new ReadableStream<Uint8Array>({ start: (ctrl) => { c = ctrl; } });
+      signal.addEventListener('abort', () => { try { c.error(new Error('aborted')); } catch { /* closed */ } });
+      this.writers.push((s) => c.enqueue(new TextEncoder().encode(s)));
+      return new Response(body, { status: 200 });
+    };
+  }
+  const flush = async () => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+  const streaming = () => {
+    const timers = new FakeTimers();
+    const model = new ElevateModel({ clock: new ServerClock(timers.now), timers });
+    return { timers, model, api: new StreamingApi() };
+  };
+
+  it('stream_eventsAreParsedWithTheProtocolSchemaAndApplied', async () => {
+    const { model, api } = streaming();
+    await model.connect(api);
+    await flush();
+    assert.equal(model.live, 'open');
+    const event = ev('grant.activated', { grant: grant() });
+    api.writers[0](`id: 12\nevent: grant.activated\ndata: ${JSON.stringify(event)}\n\n`);
+    api.writers[0](`id: 13\ndata: {"type":"nonsense"}\n\n`);
+    await flush();
+    assert.deepEqual(model.grants.map((g) => g.id), ['g1']);
+    assert.equal(model.lastEventId, 12);
+    model.dispose();
+  });
+  it('stream_open_stopsPolling', async () => {
+    const { model, api, timers } = streaming();
+    await model.connect(api);
+    await flush();
+    const calls = api.calls;
+    for (let i = 0; i < 12; i++) {
+      api.writers[0](': ping\n\n'); // the server's heartbeat keeps the stream alive
+      await flush();
+      timers.advance(10_000);
+    }
+    await flush();
+    assert.equal(api.calls - calls, 0, 'no polling while the stream is open');
+    assert.equal(api.writers.length, 1, 'no reconnect either');
+    model.dispose();
+  });
+  it('stream_unauthorized_signsOutWithTheServerMessage', async () => {
+    const { model, api } = streaming();
+    api.streamStatus = 401;
+    await model.connect(api);
+    await flush();
+    assert.equal(model.state, 'signedOut');
+    assert.equal(model.message, 'token revoked');
+    model.dispose();
   });
 });
