@@ -3,6 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FakeClock } from '../../server/domain/clock.js';
 import { loginRoleName } from '../../server/providers/postgres.js';
 import { type Elevate, type TestPostgres, freePort, grantVia, loginError, loginWith, startElevate, startPostgres } from './helpers.js';
@@ -211,8 +214,9 @@ test('credentials_onlyForTheOwner_404WhenInvisible_sealedAtRest_neverLoggedOrAud
   after.close();
 });
 
-test('failedRevoke_isRetried_showsRevokePending_isAudited_andSucceedsAfterARestartOfBoth', async () => {
-  const dir = (await import('node:fs')).mkdtempSync((await import('node:path')).join((await import('node:os')).tmpdir(), 'elevate-srv-'));
+test('failedRevoke_isRetried_showsRevokePending_isAudited_andSucceedsAfterARestartOfBoth', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'elevate-srv-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const e1 = await elevate({ dir });
   const grant = await grantVia(e1, 'alice', 'bob', 'prod-db', 'write');
   const creds = (await credentialsOf(e1, 'alice', grant.id)).body.credentials;
