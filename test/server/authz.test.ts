@@ -229,6 +229,34 @@ describe('authorization matrix (route × caller)', () => {
     assert.ok(!mineForDave.body.grants.some((g: { id: string }) => g.id === grantId));
   });
 
+  test('failedSignIns_areRateLimitedPerClient_with429_andAudited', async () => {
+    const t = await makeServer({ options: { authFailuresPerMinute: 3 } });
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await t.call(null, 'GET', '/v1/me', undefined, { authorization: `Bearer elv_${'B'.repeat(43)}` })).status, 401);
+      const limited = await t.call('alice', 'GET', '/v1/me'); // even a valid token, from the same client
+      assert.deepEqual([limited.status, errorCode(limited)], [429, 'rate_limited']);
+      t.services.batcher.flush();
+      const failed = t.db.prepare(`SELECT details FROM audit WHERE action = 'auth.failed'`).all() as { details: string }[];
+      assert.equal(failed.length, 3);
+      assert.ok(failed.every((f) => !f.details.includes('elv_')), 'the presented token is never audited');
+      t.clock.advance(60_000);
+      assert.equal((await t.call('alice', 'GET', '/v1/me')).status, 200, 'the window passes');
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('tokens_expire_andAreStoredOnlyAsHashes', async () => {
+    const { token } = s.services.tokens.issue('dave', { ttlSeconds: 60, actorId: 'test' });
+    const me = () => s.services.app.request('/v1/me', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await me()).status, 200);
+    s.clock.advance(60_000);
+    assert.equal((await me()).status, 401);
+    const rows = s.db.prepare('SELECT * FROM tokens').all() as Record<string, unknown>[];
+    const text = JSON.stringify(rows, (_k, v) => (Buffer.isBuffer(v) ? v.toString('latin1') : v));
+    for (const t of [token, ...Object.values(s.tokens)]) assert.ok(!text.includes(t) && !text.includes(t.slice(4)), 'a token is stored in clear');
+  });
+
   test('approvers get the requester history; the requester does not', async () => {
     const id = await pendingRequest();
     const asBob = await s.call('bob', 'GET', `/v1/requests/${id}`);

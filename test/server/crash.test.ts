@@ -85,6 +85,12 @@ test('crash_grantsThatEndWhileTheServerIsDown_areExpiredAtOnceOnRestart_auditedA
   const api = await http(second.url, tok.carol, 'GET', '/v1/audit/verify');
   assert.equal(api.body.ok, true);
 
+  // structured logs, and no secrets or justifications in them
+  const logs = first.output() + second.output();
+  for (const t of Object.values(tok)) assert.ok(!logs.includes(t), 'a token leaked into the log');
+  assert.ok(!logs.includes('crash test'), 'a justification leaked into the log');
+  assert.ok(logs.split('\n').filter(Boolean).every((l) => l.startsWith('{')), 'every log line is JSON');
+
   await second.stop(); // SIGTERM: graceful
   assert.equal(second.proc.exitCode, 0, second.output().slice(-2000));
   const v = cli(['audit', 'verify', '--db', dbPath, '--config', policyPath]);
