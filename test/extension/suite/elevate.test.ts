@@ -163,6 +163,50 @@ describe('Elevate against a live server', function () {
     });
   });
 
+  describe('policy rules seen from the editor', () => {
+    before(async () => {
+      await cleanUp('alice');
+      await signInAs('alice');
+    });
+    afterEach(async () => {
+      await cleanUp('alice');
+    });
+
+    it('breakGlass_grantsAtOnceAndIsFlagged', async () => {
+      const result = (await vscode.commands.executeCommand('elevate.requestAccess', {
+        resourceId: 'glass-db', role: 'admin', durationSeconds: 900, justification: 'integration test: outage', breakGlass: true,
+      })) as { request: AccessRequest; grant?: Grant };
+      assert.ok(result?.grant, 'break-glass grants at once');
+      assert.equal(result.request.breakGlass, true);
+      await waitFor('the grant in the model', () => api.model.grant(result.grant!.id));
+      const glass = api.trees.resources.getChildren().find((n) => n.resource.id === 'glass-db')!;
+      assert.equal(api.trees.resources.getTreeItem(glass).contextValue, 'resource.breakGlass');
+    });
+
+    it('ticketRequired_withoutTicket_isRefused_withTicket_isGranted', async () => {
+      const refused = await vscode.commands.executeCommand('elevate.requestAccess', {
+        resourceId: 'ticket-db', role: 'read', durationSeconds: 900, justification: 'integration test: no ticket',
+      });
+      assert.equal(refused, undefined);
+      const granted = (await vscode.commands.executeCommand('elevate.requestAccess', {
+        resourceId: 'ticket-db', role: 'read', durationSeconds: 900, justification: 'integration test: ticket', ticket: 'OPS-1',
+      })) as { request: AccessRequest; grant?: Grant };
+      assert.equal(granted?.request.ticket, 'OPS-1');
+      assert.ok(granted.grant);
+    });
+
+    it('extendGrant_pastTheNoApprovalLimit_becomesARequestShownAsPending', async () => {
+      const created = (await vscode.commands.executeCommand('elevate.requestAccess', {
+        resourceId: 'auto-db', role: 'read', durationSeconds: 600, justification: 'integration test: long extension',
+      })) as { grant?: Grant };
+      const result = (await vscode.commands.executeCommand('elevate.extendGrant', created.grant!.id, { durationSeconds: 3600, justification: 'need an hour more' })) as { kind: string; request?: AccessRequest };
+      assert.equal(result?.kind, 'pending');
+      await waitFor('the pending extension in the model', () => api.model.pendingExtensionOf(created.grant!.id));
+      const item = api.trees.myAccess.getChildren().map((n) => api.trees.myAccess.getTreeItem(n)).find((i) => i.contextValue === 'grant.active');
+      assert.match(String(item?.description), /extension pending/);
+    });
+  });
+
   describe('as bob (approver)', () => {
     before(async () => {
       await cleanUp('alice');
