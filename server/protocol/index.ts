@@ -216,6 +216,14 @@ export const GrantsResponse = z.object({
   serverTime: isoTime,
 });
 export const GrantResponse = z.object({ grant: Grant, serverTime: isoTime.optional() });
+export const CredentialsResponse = z.object({
+  grantId: z.string(),
+  expiresAt: isoTime,
+  /** e.g. PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE for type postgres */
+  credentials: z.record(z.string(), z.string()),
+});
+export type CredentialsResponse = z.infer<typeof CredentialsResponse>;
+
 export const CheckResponse = z.object({
   allowed: z.boolean(),
   grantId: z.string().optional(),

@@ -1,19 +1,11 @@
 // GET /v1/grants/:id/credentials — the secrets a provider issued for a grant (e.g. a database
 // login), for the grant's owner only and only while the grant is active.
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
-import { z } from 'zod';
 import { conflict, forbidden } from '../errors.js';
 import type { AppDeps, Env } from '../http/context.js';
-import { IdParam } from '../protocol/index.js';
-import { errors, json, security } from './openapi.js';
+import { CredentialsResponse, IdParam } from '../protocol/index.js';
 
-export const CredentialsResponse = z.object({
-  grantId: z.string(),
-  expiresAt: z.string(),
-  /** e.g. PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE for type postgres */
-  credentials: z.record(z.string(), z.string()),
-});
-export type CredentialsResponse = z.infer<typeof CredentialsResponse>;
+import { errors, json, security } from './openapi.js';
 
 export function credentialRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<Env>();
@@ -41,6 +33,16 @@ export function credentialRoutes(deps: AppDeps) {
       if (grant.status !== 'active') throw conflict(`grant is ${grant.status}`);
       const creds = deps.credentials?.get(id);
       if (!creds) throw conflict('no credentials were issued for this grant (yet)');
+      // who fetched secrets, and when, belongs in the audit trail (never the secrets themselves)
+      deps.batcher.add({
+        at: deps.clock.now(),
+        actorId: c.var.actor.user.id,
+        action: 'credentials.read',
+        resourceId: grant.resourceId,
+        grantId: id,
+        subjectId: grant.userId,
+        details: { ip: c.var.actor.ip ?? null, userAgent: c.var.actor.userAgent ?? null, keys: Object.keys(creds).sort() },
+      });
       return c.json({ grantId: id, expiresAt: grant.expiresAt, credentials: creds }, 200);
     },
   );
