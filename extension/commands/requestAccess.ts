@@ -204,8 +204,9 @@ async function submit(deps: Deps, body: CreateRequestBody) {
   const result = await withProgress(vscode.l10n.t('Requesting access to {0}…', name), () => client(deps).createRequest(body));
   model.upsertRequest(result.request);
   if (result.grant) model.upsertGrant(result.grant);
-  // the live events for this outcome must not notify again
-  notifier.markShown(`decided:${result.request.id}`);
+  // the live events for an outcome shown here must not notify again; a pending request's
+  // later approval or denial must still notify
+  if (result.request.status !== 'pending') notifier.markShown(`decided:${result.request.id}`);
   if (result.grant) {
     void vscode.window.showInformationMessage(
       vscode.l10n.t('Access to {0} ({1}) granted until {2}', name, result.grant.role, formatClockTime(result.grant.expiresAt, model.now())),
