@@ -1,0 +1,600 @@
+// End to end in a real editor: the whole Elevate loop by mouse and keyboard, requester and approver side by side.
+//
+// The real Elevate server (dist/server.js start, test/e2e/policy.yaml, a fresh database) on loopback; the packaged
+// extension (dist/elevate.vsix) installed into two code-server instances (VS Code 1.139, own ports, user data and
+// extensions), one per person; one headless Chromium with two browser contexts. Both people sign in through the UI,
+// then the scenario of issue 4 runs, each step asserted on what the workbench shows:
+//   1. alice opens the Elevate sidebar, clicks the inline "Request Access" on Production database, completes the QuickPick flow
+//   2. bob sees the notification and the Approvals badge, opens the request detail, approves with a comment
+//   3. alice sees the grant in My Access, the status-bar countdown ticking, and a notification
+//   4. alice runs "Elevate: Extend Grant" from the palette and the countdown moves
+//   5. a 90 s auto-approved grant runs out: warning then error colour, then the item disappears and My Access updates
+//   6. bob revokes alice's grant and her editor shows it
+//   7. the server is stopped and restarted (same database and port): both editors show the unreachable state, then recover
+// It counts the interactions (clicks and key presses; typed text counted apart) each flow takes and times how long a
+// decision takes to show on the other side; prints a table and writes test-artifacts/e2e/figures.json.
+// Screenshots of every step go to test-artifacts/e2e/ (gitignored); a failure prints its screenshot and log paths and
+// the tails of the editor and server logs.
+//
+// Usage: node test/e2e/run.mjs            (needs test/harness/setup.sh once; builds and packages the extension itself)
+// Env: E2E_KEEP_GOING=1 runs steps whose prerequisites failed anyway; E2E_SLOWMO=<ms> slows Playwright down.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import {
+  ROOT, CODE_SERVER_BIN, freePort, spawnGroup, stopGroup, waitForHttp, tempDir, tail, log, sleep,
+  startCodeServer, installExtension, launchBrowser, newContext, openWorkbench, openActivityContainer, runCommand,
+} from '../harness/codeServer.mjs';
+import { packageExtension } from '../harness/package.mjs';
+
+const T_START = Date.now();
+const LIMIT_MS = +(process.env.E2E_LIMIT_MS || 13 * 60_000); // below test/run.mjs's 15 min
+const ART = join(ROOT, 'test-artifacts/e2e');
+const POLICY = join(ROOT, 'test/e2e/policy.yaml');
+const SERVER_LOG = join(ART, 'elevate-server.log');
+const WARN_MINUTES = [1, 0.5]; // staging-logs grants last 90 s: warning colour after 30 s, error after 60 s
+const node = process.execPath; // the machine's Node (better-sqlite3 is built for it); only code-server runs on Node 24
+
+process.chdir(ROOT);
+rmSync(ART, { recursive: true, force: true }); // every path printed belongs to this run
+mkdirSync(ART, { recursive: true });
+
+// ---------------------------------------------------------------- results, figures, artifacts
+const STEPS = {
+  1: 'requester requests access from the sidebar (inline Request Access + QuickPick flow)',
+  2: 'approver sees notification and badge, opens the request detail, approves with a comment',
+  3: 'requester sees the grant in My Access, the countdown ticking and a notification',
+  4: 'requester extends the grant from the command palette and the countdown moves',
+  5: 'a short auto-approved grant turns warning, then error colour, then disappears',
+  6: 'approver revokes the grant and the requester\'s editor shows it',
+  7: 'server stopped and restarted: both editors show unreachable, then recover by themselves',
+};
+const results = {}; // step -> { ok, reason }
+const shots = []; // paths of this run's screenshots
+const figures = { interactions: {}, latencyMs: {}, durationsMs: {} };
+let server, editors = {}, browser, pages = {}, work, serverUrl, serverPort, db;
+
+const rel = (p) => relative(ROOT, p);
+const secs = (ms) => `${(ms / 1000).toFixed(1)}s`;
+
+async function shot(page, name) {
+  const path = join(ART, `${name}.png`);
+  try {
+    await page.screenshot({ path, animations: 'disabled', timeout: 15000 });
+    shots.push(path);
+    return path;
+  } catch (e) {
+    log(`screenshot ${name} failed: ${e.message.split('\n')[0]}`);
+    return undefined;
+  }
+}
+
+/** Counts clicks and key presses of one flow; typed text is counted apart (characters), never as interactions. */
+class Flow {
+  constructor(name) { this.name = name; this.clicks = 0; this.keys = 0; this.typed = 0; this.steps = []; }
+  async click(locator, what, opts = {}) { await locator.click({ timeout: 20000, ...opts }); this.clicks++; this.steps.push(`click ${what}`); }
+  async press(page, key, what = key) { await page.keyboard.press(key); this.keys++; this.steps.push(`key ${what}`); }
+  /** Palette command as runCommand() does it: F1, the title typed, a click on the command. */
+  async command(page, title) { await runCommand(page, title, { timeoutMs: 60000 }); this.keys++; this.clicks++; this.typed += title.length; this.steps.push('key F1', `type "${title}"`, `click ${title}`); }
+  async type(locator, text, what = 'text') { await locator.fill(text, { timeout: 20000 }); this.typed += text.length; this.steps.push(`type ${what} (${text.length} chars)`); }
+  get interactions() { return this.clicks + this.keys; }
+  record(note) {
+    figures.interactions[this.name] = { interactions: this.interactions, clicks: this.clicks, keyPresses: this.keys, typedChars: this.typed, sequence: this.steps, ...(note ? { note } : {}) };
+  }
+}
+
+// ---------------------------------------------------------------- workbench helpers
+const quickInput = (page) => page.locator('.quick-input-widget');
+const quickInputBox = (page) => page.locator('.quick-input-widget .quick-input-box input');
+const quickRow = (page, text) => page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
+/** The quick-pick row whose label (not its description) matches `re`. */
+const quickRowLabel = (page, re) => page.locator('.quick-input-widget .quick-input-list .monaco-list-row')
+  .filter({ has: page.locator('.label-name', { hasText: re }) }).first();
+const toast = (page, re) => page.locator('.notifications-toasts .notification-toast', { hasText: re }).first();
+/** A row of the tree inside the view pane titled `view` (e.g. 'My Access'). */
+const paneOf = (page, view) => page.locator('.part.sidebar .pane', { has: page.locator('.pane-header', { hasText: new RegExp(`^\\s*${view}`, 'i') }) }).first();
+const viewRow = (page, view, text) => paneOf(page, view).locator('.monaco-list-row', { hasText: text }).first();
+const welcome = (page, view, text) => paneOf(page, view).locator('.welcome-view-content', { hasText: text }).first();
+const statusItem = (page, re) => page.locator('#workbench\\.parts\\.statusbar .statusbar-item', { hasText: re }).first();
+
+/** Seconds left from the status-bar text: `m:ss`, or `1h 05m`. */
+function secondsLeft(text) {
+  let m = /(\d+)h (\d\d)m/.exec(text);
+  if (m) return +m[1] * 3600 + +m[2] * 60;
+  m = /(\d+):(\d\d)\b/.exec(text);
+  return m ? +m[1] * 60 + +m[2] : NaN;
+}
+
+/** Severity of a status-bar item as the workbench shows it: its kind class and its computed background colour. */
+async function statusColour(item) {
+  return item.evaluate((el) => ({
+    cls: el.classList.contains('error-kind') ? 'error' : el.classList.contains('warning-kind') ? 'warning' : 'normal',
+    background: getComputedStyle(el).backgroundColor,
+  }));
+}
+
+/** Makes sure the pane titled `view` is expanded (clicking its header when collapsed). */
+async function expandPane(page, view) {
+  const header = paneOf(page, view).locator('.pane-header').first();
+  await header.waitFor({ timeout: 20000 });
+  if ((await header.getAttribute('aria-expanded')) === 'false') await header.click();
+}
+
+/** The frame of a webview whose body text matches `re` (webviews are nested iframes). */
+async function webviewFrame(page, re, timeoutMs = 20000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    for (const f of page.frames()) {
+      if (f === page.mainFrame()) continue;
+      const text = await f.locator('body').innerText({ timeout: 500 }).catch(() => '');
+      if (re.test(text)) return f;
+    }
+    await sleep(250);
+  }
+  throw new Error(`no webview shows ${re}`);
+}
+
+/** Resolves with Date.now() when `locator` reaches `state`; started before the action whose effect it times. */
+function whenState(locator, state, timeout) {
+  return locator.waitFor({ state, timeout }).then(() => Date.now());
+}
+
+async function closeToasts(page) {
+  // "Clear All Notifications" without the palette: the toasts' own clear buttons
+  for (let i = 0; i < 8; i++) {
+    const btn = page.locator('.notifications-toasts .notification-toast .codicon-notifications-clear').first();
+    if (!(await btn.isVisible().catch(() => false))) break;
+    await btn.click({ timeout: 2000 }).catch(() => {});
+  }
+}
+
+// ---------------------------------------------------------------- setup
+async function startServer() {
+  server = spawnGroup(node, ['dist/server.js', 'start', '--config', POLICY, '--db', db, '--port', String(serverPort), '--host', '127.0.0.1'], { logPath: SERVER_LOG });
+  await waitForHttp(`${serverUrl}/healthz`, { timeoutMs: 20000, child: server });
+}
+
+async function setup() {
+  if (!existsSync(CODE_SERVER_BIN)) {
+    log('code-server is not installed: running test/harness/setup.sh (first time ~3 min)');
+    if (spawnSync('bash', ['test/harness/setup.sh'], { stdio: 'inherit' }).status !== 0) throw new Error('test/harness/setup.sh failed');
+  }
+  if (spawnSync(node, ['scripts/build.mjs'], { stdio: 'inherit' }).status !== 0) throw new Error('scripts/build.mjs failed');
+  const vsix = packageExtension({ out: join(ROOT, 'dist/elevate.vsix') });
+  log(`packaged ${rel(vsix)}`);
+
+  work = tempDir('elevate-e2e-');
+  db = join(work, 'e2e.db');
+  serverPort = await freePort();
+  serverUrl = `http://127.0.0.1:${serverPort}`;
+  const tokens = {};
+  for (const user of ['alice', 'bob']) {
+    tokens[user] = execFileSync(node, ['dist/server.js', 'token', 'issue', user, '--config', POLICY, '--db', db],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20000 }).trim();
+  }
+  state.tokens = tokens;
+  writeFileSync(SERVER_LOG, '');
+  await startServer();
+  log(`Elevate server up at ${serverUrl} (log ${rel(SERVER_LOG)})`);
+
+  const settings = { 'elevate.serverUrl': serverUrl, 'elevate.expiryWarningMinutes': WARN_MINUTES, 'workbench.colorTheme': 'Default Dark Modern' };
+  const people = { requester: 'alice', approver: 'bob' };
+  // install both first (CPU-bound), then start both code-servers side by side
+  const dirs = {};
+  for (const role of Object.keys(people)) {
+    const home = join(work, role);
+    dirs[role] = { userDataDir: join(home, 'user-data'), extensionsDir: join(home, 'extensions'), folder: join(home, 'project') };
+    mkdirSync(dirs[role].extensionsDir, { recursive: true });
+    mkdirSync(dirs[role].folder, { recursive: true });
+    writeFileSync(join(dirs[role].folder, 'README.md'), `# ${role}'s project\n`);
+    installExtension(vsix, dirs[role]);
+  }
+  log('installed the extension into both editors');
+  await Promise.all(Object.keys(people).map(async (role) => {
+    editors[role] = await startCodeServer({ ...dirs[role], settings, name: `code-server-${role}`, logPath: join(ART, `code-server-${role}.log`) });
+  }));
+
+  browser = await launchBrowser();
+  await Promise.all(Object.entries(people).map(async ([role, user]) => {
+    const context = await newContext(browser, { viewport: { width: 1280, height: 760 } });
+    const page = await openWorkbench(context, editors[role].url, dirs[role].folder, { timeoutMs: 90000 });
+    pages[role] = page;
+    await signIn(page, role, tokens[user]);
+  }));
+}
+
+/** Sign in as a user would: palette "Elevate: Sign In", the URL input (prefilled), the token input. */
+async function signIn(page, role, token) {
+  const flow = new Flow(`sign in (${role})`);
+  await flow.command(page, 'Elevate: Sign In');
+  const box = quickInputBox(page);
+  await quickInput(page).locator('.quick-input-message, .quick-input-title', { hasText: /Sign In to Elevate|server URL/i }).first().waitFor({ timeout: 20000 });
+  const value = await box.inputValue();
+  if (value !== serverUrl) await flow.type(box, serverUrl, 'server URL');
+  await flow.press(page, 'Enter');
+  await page.locator('.quick-input-widget input[type="password"]').waitFor({ timeout: 20000 });
+  await flow.type(page.locator('.quick-input-widget input[type="password"]'), token, 'token');
+  await flow.press(page, 'Enter');
+  await toast(page, /Signed in to .* as/).waitFor({ timeout: 30000 });
+  flow.record();
+  await openActivityContainer(page, 'Elevate');
+  await viewRow(page, 'Resources', 'Production database').waitFor({ timeout: 30000 });
+  await shot(page, `0-${role}-signed-in`);
+  log(`${role} signed in (${flow.interactions} interactions)`);
+}
+
+// ---------------------------------------------------------------- the scenario
+const JUSTIFICATION = 'INC-4711: slow queries on orders, need to read the plans';
+const state = {};
+
+async function step1() {
+  const page = pages.requester;
+  const approver = pages.approver;
+  const flow = new Flow('request needing approval (sidebar → submitted)');
+  await openActivityContainer(page, 'Elevate');
+  await expandPane(page, 'Resources');
+  const row = viewRow(page, 'Resources', 'Production database');
+  await row.waitFor({ timeout: 20000 });
+  await viewRow(page, 'Resources', 'Staging logs').waitFor({ timeout: 20000 });
+  await row.hover();
+  await flow.click(row.locator('.actions .action-label[aria-label="Request Access"]'), 'inline Request Access');
+  // role
+  await quickRowLabel(page, /^\s*read\s*$/).waitFor({ timeout: 20000 });
+  const focusedRole = await page.locator('.quick-input-widget .quick-input-list .monaco-list-row.focused .label-name').first().innerText();
+  if (focusedRole.trim() !== 'read') throw new Error(`the role picker does not start on "read" (focused: ${focusedRole})`);
+  await quickInput(page).locator('.quick-input-title', { hasText: 'Production database' }).waitFor({ timeout: 10000 });
+  await flow.press(page, 'Enter', 'Enter (role: read)');
+  // duration: the default (1h) is the active item
+  await quickRow(page, /default/).waitFor({ timeout: 20000 });
+  const active = await page.locator('.quick-input-widget .quick-input-list .monaco-list-row.focused').first().innerText();
+  if (!/1h/.test(active)) throw new Error(`the duration picker does not preselect the default 1h (focused: ${active})`);
+  await flow.press(page, 'Enter', 'Enter (duration: 1h default)');
+  // justification
+  await quickInput(page).locator('.quick-input-message, .quick-input-header', { hasText: /Why do you need this access/ }).first().waitFor({ timeout: 20000 });
+  await flow.type(quickInputBox(page), JUSTIFICATION, 'justification');
+  await page.keyboard.press('Enter'); // accepting the justification: counted with it, as "justification aside"
+  flow.steps.push('key Enter (accept justification; counted with the justification)');
+  // confirmation: the server's dry-run verdict
+  const submit = quickRow(page, /Submit request/);
+  await submit.waitFor({ timeout: 20000 });
+  const verdict = await submit.innerText();
+  if (!/Needs approval/i.test(verdict)) throw new Error(`the confirmation does not say it needs approval: ${verdict}`);
+  await shot(page, '1-requester-confirm');
+  const seenByApprover = whenState(toast(approver, /New request from alice/), 'visible', 30000);
+  seenByApprover.catch(() => {});
+  const t0 = Date.now();
+  await flow.press(page, 'Enter', 'Enter (Submit request)');
+  await toast(page, /Waiting for approval/).waitFor({ timeout: 20000 });
+  await viewRow(page, 'My Access', /Production database \(read\) for 1h/).waitFor({ timeout: 20000 });
+  state.requestSeenAt = await seenByApprover.catch(() => undefined);
+  if (state.requestSeenAt) figures.latencyMs['request submitted → approver notification'] = state.requestSeenAt - t0;
+  flow.record('justification typed and accepted with Enter, not counted');
+  await shot(page, '1-requester-pending');
+}
+
+async function step2() {
+  const page = pages.approver;
+  const requester = pages.requester;
+  const flow = new Flow('approve (notification → approved with comment)');
+  const note = toast(page, /New request from alice: Production database \(read\) for 1h/);
+  await note.waitFor({ timeout: 30000 });
+  await note.getByRole('button', { name: 'Review' }).waitFor({ timeout: 10000 });
+  // the badge on the Elevate activity-bar icon and the row in the Approvals view
+  const badge = page.locator('.part.activitybar .action-item', { has: page.locator('[aria-label^="Elevate"]') }).locator('.badge .badge-content').first();
+  await badge.waitFor({ timeout: 20000 });
+  const badgeText = (await badge.innerText()).trim();
+  if (badgeText !== '1') throw new Error(`the Approvals badge shows "${badgeText}", expected 1`);
+  await openActivityContainer(page, 'Elevate');
+  await expandPane(page, 'Approvals');
+  await viewRow(page, 'Approvals', /alice: Production database \(read\) for 1h/).waitFor({ timeout: 20000 });
+  await shot(page, '2-approver-notification-badge');
+  await flow.click(note.getByRole('button', { name: 'Review' }), 'Review (notification)');
+  const frame = await webviewFrame(page, /INC-4711/, 30000);
+  const text = await frame.locator('body').innerText();
+  for (const want of [/Production database \(read\)/, /pending/, /alice/, /1h/, /Justification/, /INC-4711: slow queries/, /Recent requests by alice/]) {
+    if (!want.test(text)) throw new Error(`the request detail does not show ${want}`);
+  }
+  await frame.locator('button[data-action="approve"]').waitFor({ timeout: 15000 });
+  await sleep(300); // let the history table render, for the screenshot
+  state.detailShot = await shot(page, '2-approver-request-detail');
+  await flow.click(frame.locator('button[data-action="approve"]'), 'Approve… (request detail)');
+  await quickInput(page).locator('.quick-input-title, .quick-input-message', { hasText: /Approve|Comment/ }).first().waitFor({ timeout: 20000 });
+  await flow.type(quickInputBox(page), 'OK for INC-4711, read only please', 'comment');
+  const visible = whenState(viewRow(requester, 'My Access', /Production database · read/), 'visible', 30000);
+  visible.catch(() => {});
+  const t0 = Date.now();
+  await flow.press(page, 'Enter', 'Enter (approve with comment)');
+  flow.record('comment typed, not counted');
+  state.approvedAt = t0;
+  state.grantVisible = visible;
+  // the approver's own editor: the request leaves Approvals, the badge goes, the detail shows approved
+  await viewRow(page, 'Approvals', /alice: Production database/).waitFor({ state: 'hidden', timeout: 20000 });
+  await welcome(page, 'Approvals', /Nothing to review/).waitFor({ timeout: 20000 });
+  await badge.waitFor({ state: 'hidden', timeout: 20000 });
+  // the detail re-renders live (a new inner frame): it shows the decision with its comment
+  const after = await webviewFrame(page, /bob approved[\s\S]*OK for INC-4711, read only please/, 20000);
+  await after.locator('.badge.ok', { hasText: 'approved' }).waitFor({ timeout: 10000 });
+  await shot(page, '2-approver-approved');
+}
+
+async function step3() {
+  const page = pages.requester;
+  const seenAt = await state.grantVisible;
+  figures.latencyMs['approver click → grant in requester\'s My Access'] = seenAt - state.approvedAt;
+  const note = toast(page, /Access to Production database \(read\) approved by bob — granted until/);
+  await note.waitFor({ timeout: 20000 });
+  const row = viewRow(page, 'My Access', /Production database · read/);
+  const desc = await row.innerText();
+  if (!/(59 min|1h 00m) left/.test(desc)) throw new Error(`My Access row does not show ~60 min left: ${desc}`);
+  const item = statusItem(page, /prod-db read/);
+  await item.waitFor({ timeout: 10000 });
+  const a = await item.innerText();
+  await sleep(2200);
+  const b = await item.innerText();
+  const [sa, sb] = [secondsLeft(a), secondsLeft(b)];
+  if (!(sa > 3500 && sa <= 3600)) throw new Error(`status bar does not count down from ~1h: "${a}"`);
+  if (!(sb < sa)) throw new Error(`status bar countdown is not ticking: "${a}" then "${b}"`);
+  const colour = await statusColour(item);
+  if (colour.cls !== 'normal') throw new Error(`status bar is ${colour.cls} with an hour left`);
+  state.grantShot = await shot(page, '3-requester-grant-countdown');
+  log(`status bar: "${a.trim()}" → "${b.trim()}"`);
+}
+
+async function step4() {
+  const page = pages.requester;
+  const flow = new Flow('extend from the palette');
+  await closeToasts(page);
+  const item = statusItem(page, /prod-db read/);
+  const before = secondsLeft(await item.innerText());
+  await flow.command(page, 'Elevate: Extend Grant');
+  const plus15 = quickRow(page, /\+15m/);
+  await plus15.waitFor({ timeout: 20000 });
+  if (!/Applies at once/.test(await plus15.innerText())) throw new Error(`+15m is not offered as applying at once: ${await plus15.innerText()}`);
+  await shot(page, '4-requester-extend-choices');
+  await flow.click(plus15, '+15m');
+  await toast(page, /Access to Production database \(read\) extended until/).waitFor({ timeout: 20000 });
+  await page.waitForFunction(() => /prod-db read 1h 1\dm/.test(document.querySelector('#workbench\\.parts\\.statusbar')?.innerText ?? ''), null, { timeout: 10000 });
+  const after = secondsLeft(await item.innerText());
+  if (!(after - before >= 14 * 60)) throw new Error(`countdown moved from ${before}s to ${after}s, expected about +15 min`);
+  await viewRow(page, 'My Access', /Production database · read/).filter({ hasText: /1h 1\dm left/ }).waitFor({ timeout: 10000 });
+  flow.record();
+  await shot(page, '4-requester-extended');
+  log(`extended: ${before}s → ${after}s left`);
+}
+
+async function step5() {
+  const page = pages.requester;
+  const flow = new Flow('auto-approvable request (sidebar → granted)');
+  await closeToasts(page);
+  const row = viewRow(page, 'Resources', 'Staging logs');
+  await row.waitFor({ timeout: 20000 });
+  await row.hover();
+  await flow.click(row.locator('.actions .action-label[aria-label="Request Access"]'), 'inline Request Access');
+  // one role: no role step. Duration: the only preset, 1m 30s, approved at once
+  const duration = quickRow(page, /1m 30s/);
+  await duration.waitFor({ timeout: 20000 });
+  if (!/approved at once/.test(await duration.innerText())) throw new Error(`the duration is not marked "approved at once": ${await duration.innerText()}`);
+  await flow.press(page, 'Enter', 'Enter (duration: 1m 30s)');
+  await quickInput(page).locator('.quick-input-message, .quick-input-header', { hasText: /Why do you need this access/ }).first().waitFor({ timeout: 20000 });
+  await flow.type(quickInputBox(page), 'Reading staging logs for INC-4711', 'justification');
+  await page.keyboard.press('Enter');
+  flow.steps.push('key Enter (accept justification; counted with the justification)');
+  const submit = quickRow(page, /Submit request/);
+  await submit.waitFor({ timeout: 20000 });
+  if (!/approved at once by policy/i.test(await submit.innerText())) throw new Error(`the confirmation does not promise approval at once: ${await submit.innerText()}`);
+  await flow.press(page, 'Enter', 'Enter (Submit request)');
+  await toast(page, /Access to Staging logs \(read\) granted until/).waitFor({ timeout: 20000 });
+  flow.record('justification typed and accepted with Enter, not counted');
+
+  const item = statusItem(page, /staging-logs read/);
+  await item.waitFor({ timeout: 10000 });
+  const text = await item.innerText();
+  const other = results[3]?.ok && !results[6]; // the Production database grant is still there
+  if (other && !/\+1/.test(text)) throw new Error(`status bar does not say there is one more grant: "${text}"`);
+  const start = await statusColour(item);
+  if (start.cls !== 'normal') throw new Error(`status bar starts ${start.cls} with 90 s left (warning from ${WARN_MINUTES[0]} min)`);
+  await viewRow(page, 'My Access', /Staging logs · read/).waitFor({ timeout: 10000 });
+  await shot(page, '5-requester-short-grant');
+  log(`short grant: "${text.trim()}" (${start.background}); waiting for warning colour`);
+
+  const waitColour = async (want, timeout) => {
+    const end = Date.now() + timeout;
+    for (;;) {
+      const c = await statusColour(item).catch(() => undefined);
+      if (c?.cls === want) return c;
+      if (Date.now() > end) throw new Error(`status bar never turned ${want} (last: ${c ? `${c.cls}, ${c.background}` : 'gone'})`);
+      await sleep(250);
+    }
+  };
+  const warn = await waitColour('warning', 45000);
+  const warnText = await item.innerText();
+  if (!(secondsLeft(warnText) <= WARN_MINUTES[0] * 60 && secondsLeft(warnText) > WARN_MINUTES[1] * 60)) throw new Error(`warning colour at "${warnText}"`);
+  if (warn.background === start.background) throw new Error(`warning colour has the same background as normal (${warn.background})`);
+  state.warnShot = await shot(page, '5-requester-status-warning');
+  log(`warning at "${warnText.trim()}" (${warn.background})`);
+  const err = await waitColour('error', 45000);
+  const errText = await item.innerText();
+  if (!(secondsLeft(errText) <= WARN_MINUTES[1] * 60)) throw new Error(`error colour at "${errText}"`);
+  if (err.background === warn.background) throw new Error(`error colour has the same background as warning (${err.background})`);
+  await shot(page, '5-requester-status-error');
+  log(`error at "${errText.trim()}" (${err.background})`);
+  await item.waitFor({ state: 'hidden', timeout: 45000 });
+  const endedAt = Date.now();
+  await viewRow(page, 'My Access', /Staging logs · read/).waitFor({ state: 'hidden', timeout: 10000 });
+  await toast(page, /Your read access to Staging logs has ended/).waitFor({ timeout: 15000 });
+  if (other) { // the other grant is counted down again
+    await statusItem(page, /prod-db read 1h/).waitFor({ timeout: 10000 });
+    await viewRow(page, 'My Access', /Production database · read/).waitFor({ timeout: 10000 });
+  }
+  figures.durationsMs['short grant: ended → notification'] = Date.now() - endedAt;
+  await shot(page, '5-requester-short-grant-ended');
+}
+
+async function step6() {
+  const page = pages.approver;
+  const requester = pages.requester;
+  const flow = new Flow('revoke from the palette');
+  await closeToasts(page);
+  await closeToasts(requester);
+  await flow.command(page, 'Elevate: Revoke Grant');
+  const pick = quickRow(page, /alice: Production database · read/);
+  await pick.waitFor({ timeout: 20000 });
+  await flow.click(pick, 'alice: Production database · read');
+  await quickInput(page).locator('.quick-input-title, .quick-input-message', { hasText: /Revoke|Reason/ }).first().waitFor({ timeout: 20000 });
+  await flow.type(quickInputBox(page), 'INC-4711 resolved', 'reason');
+  await shot(page, '6-approver-revoke-reason');
+  const gone = whenState(viewRow(requester, 'My Access', /Production database · read/), 'hidden', 30000);
+  gone.catch(() => {});
+  const t0 = Date.now();
+  await flow.press(page, 'Enter', 'Enter (revoke)');
+  flow.record('reason typed, not counted');
+  figures.latencyMs['approver revoke → grant gone from requester\'s My Access'] = (await gone) - t0;
+  await toast(requester, /Your read access to Production database was revoked by bob: INC-4711 resolved/).waitFor({ timeout: 20000 });
+  await statusItem(requester, /prod-db/).waitFor({ state: 'hidden', timeout: 10000 });
+  await welcome(requester, 'My Access', /no active access/).waitFor({ timeout: 10000 });
+  await shot(requester, '6-requester-revoked');
+}
+
+async function step7() {
+  const both = Object.entries(pages);
+  for (const [, page] of both) { await closeToasts(page); await openActivityContainer(page, 'Elevate'); }
+  const t0 = Date.now();
+  await stopGroup(server.pid);
+  log('Elevate server stopped');
+  const unreachable = (page) => welcome(page, 'Resources', /Elevate server cannot be reached/);
+  await Promise.all(both.map(async ([role, page]) => {
+    await unreachable(page).waitFor({ timeout: 60000 });
+    await welcome(page, 'My Access', /cannot be reached/).waitFor({ timeout: 5000 });
+    figures.durationsMs[`server stopped → ${role} shows unreachable`] = Date.now() - t0;
+    await shot(page, `7-${role}-unreachable`);
+  }));
+  const t1 = Date.now();
+  await startServer();
+  log('Elevate server restarted (same database and port)');
+  await Promise.all(both.map(async ([role, page]) => {
+    await unreachable(page).waitFor({ state: 'hidden', timeout: 75000 });
+    await viewRow(page, 'Resources', 'Production database').waitFor({ timeout: 20000 });
+    figures.durationsMs[`server restarted → ${role} recovered`] = Date.now() - t1;
+    await shot(page, `7-${role}-recovered`);
+  }));
+  await welcome(pages.requester, 'My Access', /no active access/).waitFor({ timeout: 10000 });
+  await welcome(pages.approver, 'Approvals', /Nothing to review/).waitFor({ timeout: 10000 });
+  // live again: a new request reaches the approver without a reload
+  const row = viewRow(pages.approver, 'Approvals', /alice: Production database \(write\)/);
+  const seen = whenState(row, 'visible', 20000);
+  seen.catch(() => {});
+  const t2 = Date.now();
+  const res = await fetch(`${serverUrl}/v1/requests`, {
+    method: 'POST', headers: { authorization: `Bearer ${state.tokens?.alice}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ resourceId: 'prod-db', role: 'write', durationSeconds: 900, justification: 'after the restart' }),
+  }).catch((e) => ({ ok: false, status: e.message }));
+  if (!res.ok) throw new Error(`creating a request after the restart failed: ${res.status}`);
+  figures.latencyMs['after restart: request → approver\'s Approvals view'] = (await seen) - t2;
+}
+
+// ---------------------------------------------------------------- runner
+const order = [
+  [1, step1, [0]], [2, step2, [1]], [3, step3, [2]], [4, step4, [3]], [5, step5, [0]], [6, step6, [3]], [7, step7, [0]],
+];
+
+function logsFor() {
+  const paths = [SERVER_LOG, ...Object.values(editors).map((e) => e.logPath)];
+  return paths.filter((p) => existsSync(p));
+}
+
+/** Files of VS Code's own logs (extension host, the Elevate output channel) for an editor. */
+function vscodeLogs(editor) {
+  const found = [];
+  const walk = (d) => { for (const f of readdirSync(d)) { const p = join(d, f); if (statSync(p).isDirectory()) walk(p); else if (/Elevate\.log$|exthost\.log$|remoteexthost\.log$/.test(f)) found.push(p); } };
+  for (const dir of [join(editor.userDataDir, 'logs'), editor.logPath.replace(/\.log$/, '') + '-vscode-logs']) if (existsSync(dir)) { try { walk(dir); } catch {} }
+  return found;
+}
+
+const ONLY = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',').map(Number) : undefined; // debugging: run some steps
+
+async function runStep(n, fn, needs) {
+  if (ONLY && !ONLY.includes(n)) { results[n] = { ok: false, reason: 'skipped (E2E_ONLY)' }; return; }
+  const blocked = needs.filter((d) => !(d === 0 ? results[0]?.ok : results[d]?.ok));
+  if (blocked.length && !process.env.E2E_KEEP_GOING) {
+    results[n] = { ok: false, reason: `not run: step ${blocked.map((d) => d || 'sign-in').join(', ')} failed` };
+    console.log(`FAIL step ${n} ${STEPS[n]}: ${results[n].reason}`);
+    return;
+  }
+  if (Date.now() - T_START > LIMIT_MS) {
+    results[n] = { ok: false, reason: `not run: the run's time limit (${LIMIT_MS / 60000} min) was reached` };
+    console.log(`FAIL step ${n} ${STEPS[n]}: ${results[n].reason}`);
+    return;
+  }
+  const t = Date.now();
+  try {
+    await fn();
+    results[n] = { ok: true };
+    figures.durationsMs[`step ${n}`] = Date.now() - t;
+    console.log(`PASS step ${n} ${STEPS[n]} (${secs(Date.now() - t)})`);
+  } catch (e) {
+    const paths = [];
+    for (const [role, page] of Object.entries(pages)) { const p = await shot(page, `FAIL-step${n}-${role}`); if (p) paths.push(rel(p)); }
+    results[n] = { ok: false, reason: e.message.split('\n')[0], screenshots: paths };
+    console.log(`FAIL step ${n} ${STEPS[n]}: ${results[n].reason}, screenshot ${paths.join(' ')}, logs ${logsFor().map(rel).join(' ')}`);
+    if (e.stack) console.log(e.stack.split('\n').slice(1, 4).join('\n'));
+  }
+}
+
+function printFigures() {
+  const rows = [];
+  for (const [name, f] of Object.entries(figures.interactions)) rows.push([`interactions: ${name}`, `${f.interactions} (${f.clicks} clicks, ${f.keyPresses} keys; ${f.typedChars} chars typed apart)`]);
+  for (const [name, ms] of Object.entries(figures.latencyMs)) rows.push([`latency: ${name}`, `${ms} ms`]);
+  for (const [name, ms] of Object.entries(figures.durationsMs)) rows.push([`time: ${name}`, secs(ms)]);
+  const w = Math.max(...rows.map((r) => r[0].length));
+  console.log('\nFriction figures');
+  console.log(`${'figure'.padEnd(w)} | value`);
+  console.log(`${'-'.repeat(w)}-|-${'-'.repeat(40)}`);
+  for (const [k, v] of rows) console.log(`${k.padEnd(w)} | ${v}`);
+  const auto = figures.interactions['auto-approvable request (sidebar → granted)'];
+  if (auto) console.log(`target: auto-approvable request in <= 3 interactions from the sidebar (justification aside): ${auto.interactions} ${auto.interactions <= 3 ? 'met' : 'NOT met'}`);
+  figures.steps = results;
+  figures.runtimeMs = Date.now() - T_START;
+  writeFileSync(join(ART, 'figures.json'), JSON.stringify(figures, null, 2) + '\n');
+  console.log(`(written to ${rel(join(ART, 'figures.json'))})\n`);
+}
+
+async function cleanup() {
+  try { await browser?.close(); } catch {}
+  await Promise.all(Object.values(editors).map((e) => e.stop().catch(() => {})));
+  if (server) await stopGroup(server.pid);
+  if (work) rmSync(work, { recursive: true, force: true });
+}
+
+let setupError;
+const watchdog = setTimeout(async () => {
+  console.log(`FAIL: the e2e run exceeded ${(LIMIT_MS + 60000) / 60000} min; stopping everything`);
+  await cleanup();
+  console.log(`0 passed, ${Object.keys(STEPS).length} failed`);
+  process.exit(1);
+}, LIMIT_MS + 60000);
+try {
+  await setup();
+  results[0] = { ok: true };
+} catch (e) {
+  setupError = e;
+  results[0] = { ok: false, reason: e.message };
+  console.log(`FAIL setup: ${e.message}`);
+  for (const [role, page] of Object.entries(pages)) await shot(page, `FAIL-setup-${role}`);
+}
+if (results[0].ok) log(`setup done in ${secs(Date.now() - T_START)}`);
+for (const [n, fn, needs] of order) await runStep(n, fn, needs);
+
+const failedSteps = Object.entries(results).filter(([n, r]) => n !== '0' && !r.ok);
+if (failedSteps.length || setupError) {
+  // stop the editors first: that copies VS Code's own logs (extension host, Elevate channel) next to theirs
+  await Promise.all(Object.values(editors).map((e) => e.stop().catch(() => {})));
+  for (const p of logsFor()) console.log(`\n--- tail of ${rel(p)}\n${tail(p, 25)}`);
+  for (const e of Object.values(editors)) for (const p of vscodeLogs(e)) console.log(`\n--- tail of ${rel(p)}\n${tail(p, 25)}`);
+}
+printFigures();
+await cleanup();
+clearTimeout(watchdog);
+log(`e2e took ${secs(Date.now() - T_START)}; screenshots in ${rel(ART)}/`);
+const passed = Object.keys(STEPS).filter((n) => results[n]?.ok).length;
+console.log(`${passed} passed, ${Object.keys(STEPS).length - passed} failed`);
+process.exit(passed === Object.keys(STEPS).length ? 0 : 1);
