@@ -2,7 +2,7 @@
 // the server keeps serving (rule 5). Also the command line's handling of bad configuration.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { access, buildServer, cli, cleanEnv, freePort, http, makeServer, SERVER_JS, ROOT, spawnServer, tempDir, writePolicy, type Reply, type TestServer } from '../helpers/server.js';
@@ -35,7 +35,7 @@ function assertClientError(r: Reply, what: string, status?: number, code?: strin
 }
 
 /** A raw call: any body bytes, any headers. */
-async function raw(method: string, path: string, body: BodyInit | undefined, headers: Record<string, string>, user: string | null = 'alice'): Promise<Reply> {
+async function raw(method: string, path: string, body: string | Uint8Array | ReadableStream<Uint8Array> | undefined, headers: Record<string, string>, user: string | null = 'alice'): Promise<Reply> {
   const h: Record<string, string> = { ...(user && { authorization: `Bearer ${s.tokens[user]}` }), ...headers };
   const res = await s.services.app.request(path, { method, headers: h, body, ...(body instanceof ReadableStream && { duplex: 'half' }) } as RequestInit);
   const text = await res.text();
@@ -440,6 +440,3 @@ resources:
     }
   });
 });
-
-// keep writeFileSync used for ad-hoc policies in future cases
-void writeFileSync;

@@ -130,7 +130,7 @@ function expectGrantOp(s: TestServer, op: Extract<Op, { t: 'extend' | 'revoke' |
     return activeNow ? [200] : [409, 'conflict'];
   }
   if (!owner) return [403, 'forbidden'];
-  if (op.t === 'relinquish') return activeNow ? [200] : [409, 'conflict'];
+  if (op.t !== 'extend') return activeNow ? [200] : [409, 'conflict'];
   const res = s.policy.resources.get(g.resource_id)!;
   // policy first: 422 before 409
   if (g.expires_at + op.seconds * 1000 > g.starts_at + res.extension.maxTotalSeconds * 1000) return [422, 'policy_violation'];
