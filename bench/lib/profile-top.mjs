@@ -20,3 +20,23 @@ for (const [id, us] of dt) {
 }
 const show = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`).join('\n');
 console.log(`total ${(total / 1e6).toFixed(2)} s sampled\n\n-- self time by function --\n${show(self)}\n\n-- self time by file --\n${show(files)}`);
+
+// inclusive time of named functions (argv[4]: comma-separated names), counted once per stack
+const names = (process.argv[4] ?? '').split(',').filter(Boolean);
+if (names.length) {
+  const parent = new Map();
+  for (const x of prof.nodes) for (const c of x.children ?? []) parent.set(c, x.id);
+  const incl = new Map(names.map((k) => [k, 0]));
+  for (const [id, us] of dt) {
+    const seen = new Set();
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const fn = byId.get(cur).callFrame.functionName;
+      if (incl.has(fn) && !seen.has(fn)) {
+        seen.add(fn);
+        incl.set(fn, incl.get(fn) + us);
+      }
+    }
+  }
+  console.log('\n-- inclusive time --');
+  for (const [k, us] of incl) console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`);
+}

@@ -10,12 +10,13 @@ const n = Number(countArg);
 const limitMs = Number(limitMsArg ?? 30000);
 const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
 const arrivals = [];
+const sinceCommit = []; // arrival − the event's own `at` (server clock, same machine)
 const closers = [];
 let done = false;
 const finish = () => {
   if (done) return;
   done = true;
-  process.stdout.write(JSON.stringify({ arrivals }) + '\n');
+  process.stdout.write(JSON.stringify({ arrivals, sinceCommit }) + '\n');
   for (const c of closers) c();
   setTimeout(() => process.exit(0), 100);
 };
@@ -31,6 +32,7 @@ for (let i = 0; i < n; i += 50) {
           if (got || e.event !== type) return;
           got = true;
           arrivals.push(e.receivedAt);
+          sinceCommit.push(e.receivedAt - Date.parse(JSON.parse(e.data).at));
           if (arrivals.length === n) finish();
         },
       }).then((close) => closers.push(close)),
