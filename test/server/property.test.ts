@@ -54,7 +54,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ t: fc.constant('approve' as const), who, user: user(EVERYONE), idx }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('deny' as const), who, user: user(EVERYONE), idx }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('cancel' as const), who: whoOwner, user: user(EVERYONE), idx }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant('extend' as const), who: whoOwner, user: user(EVERYONE), idx, seconds }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('extend' as const), who: whoOwner, user: user(EVERYONE), idx, seconds }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('revoke' as const), who, user: user(EVERYONE), idx }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('relinquish' as const), who: whoOwner, user: user(EVERYONE), idx }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 1, max: 60_000 }), fc.integer({ min: 1, max: 20 * 60_000 }), fc.integer({ min: 1, max: 3 * 3600_000 })) }) },
@@ -339,7 +339,8 @@ test(`the six rules hold after every step of ${RUNS} random sequences (up to ${M
   const stats = [...seen].sort();
   console.log(`outcomes over ${RUNS} runs:\n  ${stats.map(([k, n]) => `${k}: ${n}`).join('\n  ')}`);
   // the generator must reach the interesting answers, or the rules above were checked on nothing
-  for (const must of ['approve 200', 'approve 403 self_approval', 'approve 409 conflict', 'extend 200', 'extend 202', 'extend 422 policy_violation', 'relinquish 200', 'revoke 200', 'cancel 200', 'deny 200']) {
+  // (a short run, e.g. ELEVATE_PROPERTY_RUNS=20, may miss some: only the full run insists)
+  if (RUNS >= 200) for (const must of ['approve 200', 'approve 403 self_approval', 'approve 409 conflict', 'extend 200', 'extend 202', 'extend 422 policy_violation', 'relinquish 200', 'revoke 200', 'cancel 200', 'deny 200']) {
     assert.ok((seen.get(must) ?? 0) > 0, `never reached "${must}"`);
   }
 });
