@@ -129,6 +129,7 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
   protected build(): (GrantNode | RequestNode)[] {
     const grants: GrantNode[] = this.model.grants.map((grant) => ({ kind: 'grant', id: `grant:${grant.id}`, grant }));
     const requests: RequestNode[] = this.model.myRequests.map((request) => ({ kind: 'request', id: `request:${request.id}`, request, reviewable: false }));
+    for (const id of this.rendered.keys()) if (!grants.some((g) => g.id === id)) this.rendered.delete(id);
     return [...grants, ...requests];
   }
 
