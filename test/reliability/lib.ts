@@ -3,9 +3,10 @@
 // database-level invariants every suite checks, and a line of figures per suite for docs/SECURITY.md.
 import Database from 'better-sqlite3';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { cli, issueToken, ROOT, tempDir, writePolicy } from '../helpers/server.js';
+import { cli, issueToken, ROOT, SERVER_JS, tempDir, writePolicy } from '../helpers/server.js';
 import { TEST_POLICY, USERS } from '../helpers/policy.js';
 
 export { TEST_POLICY, USERS };
@@ -67,8 +68,10 @@ export function rawRequest(
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
+    // always frame a body with Content-Length: node's client sends GET/DELETE/OPTIONS bodies unframed
+    const headers = o.body !== undefined ? { ...o.headers, 'content-length': String(Buffer.byteLength(o.body)) } : o.headers;
     const req = httpRequest(
-      { host: u.hostname, port: u.port, method: o.method ?? 'GET', path: o.path, headers: o.headers, localAddress: o.localAddress, agent: false },
+      { host: u.hostname, port: u.port, method: o.method ?? 'GET', path: o.path, headers, localAddress: o.localAddress, agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -108,6 +111,15 @@ export function errorShapeProblem(status: number, body: unknown): string | null 
   };
   if (!expected[e.code]?.includes(status)) return `${status} with code ${e.code}`;
   return null;
+}
+
+/** A dist/server.js command without blocking this process (load generated here keeps running). */
+export function cliAsync(args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [SERVER_JS, ...args], { cwd: ROOT, timeout: timeoutMs, env: { ...process.env, ELEVATE_CONFIG: '', ELEVATE_DB: '' } }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
 }
 
 // ---------- database checks ----------
