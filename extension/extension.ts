@@ -59,11 +59,13 @@ export function activate(context: vscode.ExtensionContext): ElevateApi {
   const resourcesView = push(vscode.window.createTreeView(Views.resources, { treeDataProvider: resources, showCollapseAll: false }));
   const myAccessView = push(vscode.window.createTreeView(Views.myAccess, { treeDataProvider: myAccess }));
   const approvalsView = push(vscode.window.createTreeView(Views.approvals, { treeDataProvider: approvals }));
-  // why the welcome view is showing (e.g. the server's "token revoked"), above its buttons
+  // why the welcome view is showing (e.g. the server's "token revoked"), in each view's header.
+  // Not TreeView.message: VS Code shows no welcome content (Sign In, Retry, Open Settings) while a
+  // tree view has a message.
   push(model.onDidChange((k) => {
     if (!k.has('connection')) return;
     const message = model.state === 'ready' || model.state === 'connecting' ? undefined : model.message;
-    for (const view of [resourcesView, myAccessView, approvalsView]) view.message = message;
+    for (const view of [resourcesView, myAccessView, approvalsView]) view.description = message;
   }));
   const updateBadge = () => {
     const n = model.reviewable.length;
