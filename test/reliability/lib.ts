@@ -12,8 +12,8 @@ import { TEST_POLICY, USERS } from '../helpers/policy.js';
 export { TEST_POLICY, USERS };
 
 /**
- * spawnServer() blanks ELEVATE_HOST in the child's environment and main.ts takes the empty
- * string as a host (it refuses to listen on ""), so every spawn names the loopback host itself.
+ * spawnServer() blanks ELEVATE_HOST in the child's environment, and main.ts at 56e1242 takes the
+ * empty string as a host (refusing to listen on ""); naming the loopback host works either way.
  */
 export const HOST = ['--host', '127.0.0.1'];
 
