@@ -61,11 +61,11 @@ type Flags = ReturnType<typeof parse>['values'];
 const parse = (argv: string[]) => parseArgs({ args: argv, options, allowPositionals: true, strict: true });
 
 const env = process.env;
-const configPath = (f: Flags) => resolve(f.config ?? env.ELEVATE_CONFIG ?? 'elevate.yaml');
-const dbPath = (f: Flags) => resolve(f.db ?? env.ELEVATE_DB ?? '.elevate/elevate.db');
-const host = (f: Flags) => f.host ?? env.ELEVATE_HOST ?? '127.0.0.1';
+const configPath = (f: Flags) => resolve(f.config ?? (env.ELEVATE_CONFIG || 'elevate.yaml'));
+const dbPath = (f: Flags) => resolve(f.db ?? (env.ELEVATE_DB || '.elevate/elevate.db'));
+const host = (f: Flags) => f.host ?? (env.ELEVATE_HOST || '127.0.0.1');
 function port(f: Flags): number {
-  const raw = f.port ?? env.ELEVATE_PORT ?? '7410';
+  const raw = f.port ?? (env.ELEVATE_PORT || '7410');
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n > 65535) throw new UsageError(`--port: expected a port number, got "${raw}"`);
   return n;
@@ -149,11 +149,11 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
 async function demo(f: Flags) {
   const dir = resolve('.elevate');
   mkdirSync(dir, { recursive: true });
-  const policyPath = resolve(f.config ?? env.ELEVATE_CONFIG ?? `${dir}/demo-policy.yaml`);
+  const policyPath = resolve(f.config ?? (env.ELEVATE_CONFIG || `${dir}/demo-policy.yaml`));
   if (!existsSync(policyPath)) writeFileSync(policyPath, demoPolicyText);
   const parsed = parsePolicy(readFileSync(policyPath, 'utf8'));
   if (!parsed.ok) throw new UsageError(`invalid demo policy ${policyPath}:\n  - ${parsed.errors.join('\n  - ')}`);
-  const dbFile = f.db ?? env.ELEVATE_DB ?? `${dir}/demo.db`;
+  const dbFile = f.db ?? (env.ELEVATE_DB || `${dir}/demo.db`);
   const flags = { ...f, db: dbFile };
 
   // fresh tokens for the demo users; the previous demo tokens stop working

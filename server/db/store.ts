@@ -113,7 +113,8 @@ export class Store {
       insertGrant: p(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status)
         VALUES (@id, @request_id, @user_id, @resource_id, @role, @starts_at, @expires_at, @max_expires_at, 'active')`),
       endGrant: p(`UPDATE grants SET status = ?, ended_at = ?, ended_by = ?, end_reason = ?, revoke_pending = ? WHERE id = ? AND status = 'active'`),
-      extendGrant: p(`UPDATE grants SET expires_at = ?, extensions = extensions + 1, warned = 0 WHERE id = ? AND status = 'active'`),
+      extendGrant: p(`UPDATE grants SET expires_at = ?, max_expires_at = ?, extensions = extensions + 1, warned = 0 WHERE id = ? AND status = 'active'`),
+      setMaxExpires: p('UPDATE grants SET max_expires_at = ? WHERE id = ?'),
       setWarned: p('UPDATE grants SET warned = ? WHERE id = ?'),
       setRevokePending: p('UPDATE grants SET revoke_pending = ? WHERE id = ?'),
       failGrant: p(`UPDATE grants SET status = 'failed', ended_at = ?, ended_by = 'system', end_reason = ? WHERE id = ? AND status = 'active'`),
@@ -214,8 +215,11 @@ export class Store {
   failGrant(id: string, at: number, reason: string): boolean {
     return this.s.failGrant.run(at, reason, id).changes === 1;
   }
-  extendGrant(id: string, expiresAt: number): boolean {
-    return this.s.extendGrant.run(expiresAt, id).changes === 1;
+  extendGrant(id: string, expiresAt: number, maxExpiresAt: number): boolean {
+    return this.s.extendGrant.run(expiresAt, maxExpiresAt, id).changes === 1;
+  }
+  setMaxExpires(id: string, maxExpiresAt: number): void {
+    this.s.setMaxExpires.run(maxExpiresAt, id);
   }
   setWarned(id: string, mask: number): void {
     this.s.setWarned.run(mask, id);

@@ -62,8 +62,13 @@ const Approver = z.string().refine((s) => {
 
 const nonEmptyList = <T extends z.ZodType>(item: T, what: string) => z.array(item).min(1, `must list at least one ${what}`);
 
+/** Actor ids the server itself writes into the audit log; a user must not be able to take them. */
+export const RESERVED_USER_IDS = ['system', 'anonymous', 'cli'] as const;
+
 export const UserSchema = z.strictObject({
-  id: Id,
+  id: Id.refine((v) => !(RESERVED_USER_IDS as readonly string[]).includes(v), {
+    message: `is reserved for the server's own audit entries (${RESERVED_USER_IDS.join(', ')})`,
+  }),
   name: z.string().min(1, 'must not be empty').max(200).optional(),
   groups: z.array(Id).optional(),
   roles: z.array(z.enum(userRoles)).optional(),

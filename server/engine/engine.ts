@@ -367,6 +367,11 @@ export class Engine {
       }
       const approvals = this.store.approvals(id);
       if (approvals.some((a) => a.approver_id === u.id)) throw conflict('you have already decided this request');
+      // the policy may have changed since the request was made (rule 4 holds at approval too)
+      const res = this.policy.resources.get(r.resource_id);
+      if (decision === 'approve' && r.kind === 'access' && res && r.duration_s > res.maxDurationSeconds) {
+        throw policyViolation([`durationSeconds ${r.duration_s} exceeds the current maxDuration ${res.maxDurationSeconds}s for ${res.id}; ask for a new request`]);
+      }
       this.store.addApproval({ request_id: id, approver_id: u.id, decision, comment: text ?? null, at: now });
       const subject = { resourceId: r.resource_id, requestId: id, subjectId: r.requester_id };
       if (decision === 'deny') {
@@ -516,8 +521,11 @@ export class Engine {
   }
 
   private applyExtension(emit: (p: Pending) => void, now: number, g: GrantRow, seconds: number, actorId: string, extra: Record<string, unknown>): void {
-    const expiresAt = Math.min(g.expires_at + seconds * 1000, g.max_expires_at);
-    this.store.extendGrant(g.id, expiresAt);
+    // the limit comes from the policy as it is now (it may have changed since the grant began)
+    const res = this.policy.resources.get(g.resource_id);
+    const limit = res ? g.starts_at + res.extension.maxTotalSeconds * 1000 : g.max_expires_at;
+    const expiresAt = Math.max(g.expires_at, Math.min(g.expires_at + seconds * 1000, limit));
+    this.store.extendGrant(g.id, expiresAt, Math.max(limit, expiresAt));
     this.store.setWarned(g.id, warnedMask(expiresAt - now));
     emit({
       audit: {
@@ -532,7 +540,6 @@ export class Engine {
       },
       grant: () => this.grantNow(g.id, now),
     });
-    const res = this.policy.resources.get(g.resource_id);
     if (res) this.enqueue('extend', g.id, res, now);
   }
 
@@ -749,7 +756,16 @@ export class Engine {
         }
       }
       for (const r of this.store.allPending()) {
-        if (gone(r.requester_id, r.resource_id, r.role)) this.cancelRequest(emit, now, r, SYSTEM, 'policy');
+        const res = policy.resources.get(r.resource_id);
+        const tooLong = r.kind === 'access' && res !== undefined && r.duration_s > res.maxDurationSeconds;
+        if (gone(r.requester_id, r.resource_id, r.role) || tooLong) this.cancelRequest(emit, now, r, SYSTEM, 'policy');
+      }
+      // keep each grant's extension limit in step with the policy (never below its current end)
+      for (const g of this.store.activeGrants()) {
+        const res = policy.resources.get(g.resource_id);
+        if (!res) continue;
+        const max = Math.max(g.expires_at, g.starts_at + res.extension.maxTotalSeconds * 1000);
+        if (max !== g.max_expires_at) this.store.setMaxExpires(g.id, max);
       }
       for (const t of this.store.tokens()) {
         if (t.revoked_at === null && !policy.users.has(t.user_id)) {

@@ -1,7 +1,7 @@
 // The wire protocol of Elevate's HTTP API: zod schemas and the types inferred from them.
 // Shared by the server (validation + OpenAPI) and the extension (typed client). Imports only zod,
 // so the extension bundle never pulls in server runtime code.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const MAX_TEXT = 2000;
 export const MAX_BODY_BYTES = 64 * 1024;

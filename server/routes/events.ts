@@ -40,7 +40,10 @@ export function eventRoutes(deps: AppDeps) {
           lastSent = id;
           void stream.writeSSE({ id: String(id), event, data }).catch(() => finish());
         };
-        // replay and subscribe without an await in between: no live event can slip through
+        // replay and subscribe without an await in between: no live event can slip through.
+        // A long backlog is sent in slices: after REPLAY_LIMIT events the stream ends and the
+        // client reconnects with the last id it saw, so nothing is skipped.
+        let backlogLeft = false;
         if (lastId !== undefined) {
           const now = deps.clock.now();
           let n = 0;
@@ -58,8 +61,15 @@ export function eventRoutes(deps: AppDeps) {
               ...(req && { request: requestView(req, deps.store.approvals(req.id), now) }),
               ...(g && { grant: grantView(g, now) }),
             })));
-            if (++n >= REPLAY_LIMIT) break;
+            if (++n >= REPLAY_LIMIT) {
+              backlogLeft = true;
+              break;
+            }
           }
+        }
+        if (backlogLeft) {
+          await stream.write('retry: 0\n\n');
+          return;
         }
         let wake: () => void = () => {};
         const finish = () => {

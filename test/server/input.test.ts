@@ -415,7 +415,7 @@ resources:
     await srv.stop();
   });
 
-  test('emptyElevateEnvironmentVariables_fallBackToTheDefaults', { todo: 'bug: main.ts uses `env.X ?? default`, so ELEVATE_HOST= (empty) means host "" and start is refused' }, async () => {
+  test('emptyElevateEnvironmentVariables_fallBackToTheDefaults', async () => {
     const p = writePolicy(dir);
     const port = await freePort();
     const child = spawn(process.execPath, [SERVER_JS, 'start', '--config', p, '--db', join(dir, 'env.db'), '--port', String(port)], {
