@@ -2,7 +2,6 @@
 // so tests drive it through app.request() and main.ts serves it.
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
-import { secureHeaders } from 'hono/secure-headers';
 import { randomBytes } from 'node:crypto';
 import { authenticate } from './http/auth.js';
 import type { AppDeps, Env } from './http/context.js';
@@ -16,6 +15,17 @@ import { metaRoutes } from './routes/meta.js';
 import { requestRoutes } from './routes/requests.js';
 
 export const VERSION = '0.1.0';
+
+/** An API, not a web page: nothing may frame, embed, sniff or cache its answers. */
+const SECURITY_HEADERS: [string, string][] = [
+  ['Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'"],
+  ['X-Content-Type-Options', 'nosniff'],
+  ['X-Frame-Options', 'DENY'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['Cross-Origin-Resource-Policy', 'same-origin'],
+  ['Cross-Origin-Opener-Policy', 'same-origin'],
+  ['Cache-Control', 'no-store'],
+];
 
 export function createApp(deps: AppDeps) {
   const app = new OpenAPIHono<Env>({
@@ -43,10 +53,11 @@ export function createApp(deps: AppDeps) {
       user: c.var.actor?.user.id,
     });
   });
-  app.use('*', secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'none'"] }, crossOriginResourcePolicy: 'same-origin' }));
   app.use('*', async (c, next) => {
     await next();
-    c.header('Cache-Control', 'no-store');
+    // the event stream writes its own headers straight to the socket
+    if (c.env?.outgoing?.headersSent) return;
+    for (const [k, v] of SECURITY_HEADERS) c.header(k, v);
   });
   app.use(
     '*',

@@ -1,3 +1,4 @@
+import type { HttpBindings } from '@hono/node-server';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Clock } from '../domain/clock.js';
 import type { CredentialVault } from '../crypto/vault.js';
@@ -29,5 +30,6 @@ export interface AppDeps {
   };
 }
 
-export type Env = { Variables: { actor: Actor; requestId: string } };
+/** Bindings are present when served by @hono/node-server, absent under app.request() in tests. */
+export type Env = { Variables: { actor: Actor; requestId: string }; Bindings: Partial<HttpBindings> };
 export type App = OpenAPIHono<Env>;
