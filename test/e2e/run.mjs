@@ -17,9 +17,10 @@
 // the tails of the editor and server logs.
 //
 // Usage: node test/e2e/run.mjs            (needs test/harness/setup.sh once; builds and packages the extension itself)
-// Env: E2E_KEEP_GOING=1 runs steps whose prerequisites failed anyway; E2E_SLOWMO=<ms> slows Playwright down.
+// Env: E2E_KEEP_GOING=1 runs steps whose prerequisites failed anyway; E2E_ONLY=1,2 runs only those steps (debugging);
+// E2E_UPDATE_SCREENSHOTS=1 copies the README's screenshots from this run into docs/screenshots/.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import {
   ROOT, CODE_SERVER_BIN, freePort, spawnGroup, stopGroup, waitForHttp, tempDir, tail, log, sleep,
@@ -60,6 +61,7 @@ const secs = (ms) => `${(ms / 1000).toFixed(1)}s`;
 async function shot(page, name) {
   const path = join(ART, `${name}.png`);
   try {
+    await page.mouse.move(1000, 250); // no hover tooltip left over from the last click
     await page.screenshot({ path, animations: 'disabled', timeout: 15000 });
     shots.push(path);
     return path;
@@ -187,6 +189,7 @@ async function setup() {
     mkdirSync(dirs[role].extensionsDir, { recursive: true });
     mkdirSync(dirs[role].folder, { recursive: true });
     writeFileSync(join(dirs[role].folder, 'README.md'), `# ${role}'s project\n`);
+    writeFileSync(join(dirs[role].folder, 'slow-orders.sql'), SQL);
     installExtension(vsix, dirs[role]);
   }
   log('installed the extension into both editors');
@@ -219,11 +222,30 @@ async function signIn(page, role, token) {
   flow.record();
   await openActivityContainer(page, 'Elevate');
   await viewRow(page, 'Resources', 'Production database').waitFor({ timeout: 30000 });
+  await closeToasts(page);
+  if (role === 'requester') { // what a developer would have open (makes the screenshots look like real work)
+    await page.keyboard.press('Control+P');
+    await quickInputBox(page).fill('slow-orders.sql').catch(() => {});
+    await quickRow(page, 'slow-orders.sql').waitFor({ timeout: 10000 }).then(() => page.keyboard.press('Enter'), () => page.keyboard.press('Escape'));
+    await page.locator('.editor-instance .view-lines', { hasText: 'orders' }).first().waitFor({ timeout: 10000 }).catch(() => {});
+  }
   await shot(page, `0-${role}-signed-in`);
   log(`${role} signed in (${flow.interactions} interactions)`);
 }
 
 // ---------------------------------------------------------------- the scenario
+const SQL = `-- INC-4711: order lookups take seconds since Monday's deploy
+EXPLAIN (ANALYZE, BUFFERS)
+SELECT o.id, o.created_at, c.email, sum(l.amount) AS total
+FROM orders o
+JOIN customers c ON c.id = o.customer_id
+JOIN order_lines l ON l.order_id = o.id
+WHERE o.created_at > now() - interval '7 days'
+  AND o.status = 'open'
+GROUP BY o.id, c.email
+ORDER BY o.created_at DESC
+LIMIT 50;
+`;
 const JUSTIFICATION = 'INC-4711: slow queries on orders, need to read the plans';
 const state = {};
 
@@ -410,6 +432,10 @@ async function step5() {
   const warnText = await item.innerText();
   if (!(secondsLeft(warnText) <= WARN_MINUTES[0] * 60 && secondsLeft(warnText) > WARN_MINUTES[1] * 60)) throw new Error(`warning colour at "${warnText}"`);
   if (warn.background === start.background) throw new Error(`warning colour has the same background as normal (${warn.background})`);
+  // the server's grant.expiring (1 min before the end) arrives as a notification that offers Extend
+  const expiring = toast(page, /Your read access to Staging logs expires in 1 min/);
+  await expiring.waitFor({ timeout: 10000 });
+  await expiring.getByRole('button', { name: 'Extend' }).waitFor({ timeout: 5000 });
   state.warnShot = await shot(page, '5-requester-status-warning');
   log(`warning at "${warnText.trim()}" (${warn.background})`);
   const err = await waitColour('error', 45000);
@@ -465,6 +491,7 @@ async function step7() {
   await Promise.all(both.map(async ([role, page]) => {
     await unreachable(page).waitFor({ timeout: 60000 });
     await welcome(page, 'My Access', /cannot be reached/).waitFor({ timeout: 5000 });
+    await paneOf(page, 'Resources').locator('.welcome-view-content .monaco-button', { hasText: 'Retry' }).first().waitFor({ timeout: 5000 });
     figures.durationsMs[`server stopped → ${role} shows unreachable`] = Date.now() - t0;
     await shot(page, `7-${role}-unreachable`);
   }));
@@ -540,6 +567,18 @@ async function runStep(n, fn, needs) {
   }
 }
 
+/** E2E_UPDATE_SCREENSHOTS=1: copies the README's screenshots from this run into docs/screenshots/. */
+function updateReadmeScreenshots() {
+  const wanted = { 'my-access-countdown.png': state.grantShot, 'request-detail.png': state.detailShot, 'status-bar-warning.png': state.warnShot };
+  const dir = join(ROOT, 'docs/screenshots');
+  mkdirSync(dir, { recursive: true });
+  for (const [name, from] of Object.entries(wanted)) {
+    if (!from || !existsSync(from)) { log(`no screenshot for docs/screenshots/${name} in this run`); continue; }
+    copyFileSync(from, join(dir, name));
+    log(`docs/screenshots/${name} <- ${rel(from)} (${Math.round(statSync(from).size / 1024)} KiB)`);
+  }
+}
+
 function printFigures() {
   const rows = [];
   for (const [name, f] of Object.entries(figures.interactions)) rows.push([`interactions: ${name}`, `${f.interactions} (${f.clicks} clicks, ${f.keyPresses} keys; ${f.typedChars} chars typed apart)`]);
@@ -592,6 +631,7 @@ if (failedSteps.length || setupError) {
   for (const e of Object.values(editors)) for (const p of vscodeLogs(e)) console.log(`\n--- tail of ${rel(p)}\n${tail(p, 25)}`);
 }
 printFigures();
+if (process.env.E2E_UPDATE_SCREENSHOTS) updateReadmeScreenshots();
 await cleanup();
 clearTimeout(watchdog);
 log(`e2e took ${secs(Date.now() - T_START)}; screenshots in ${rel(ART)}/`);
