@@ -28,6 +28,9 @@ const SECURITY_HEADERS: [string, string][] = [
 ];
 
 export function createApp(deps: AppDeps) {
+  // request ids for log correlation: a random per-process prefix and a counter (no RNG per request)
+  const idPrefix = randomBytes(3).toString('base64url') + '-';
+  let requestCount = 0;
   const app = new OpenAPIHono<Env>({
     // every schema failure becomes one 400 whose details name each bad field
     defaultHook: (result, c) => {
@@ -41,7 +44,7 @@ export function createApp(deps: AppDeps) {
 
   app.use('*', async (c, next) => {
     const started = performance.now();
-    c.set('requestId', randomBytes(6).toString('base64url'));
+    c.set('requestId', `${idPrefix}${(++requestCount).toString(36)}`);
     await next();
     // no headers, no query values, no bodies: tokens and justifications stay out of the log
     deps.logger.log('info', 'request', {
@@ -59,13 +62,12 @@ export function createApp(deps: AppDeps) {
     if (c.env?.outgoing?.headersSent) return;
     for (const [k, v] of SECURITY_HEADERS) c.header(k, v);
   });
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => errorResponse(c, 413, 'payload_too_large', `request body is larger than ${MAX_BODY_BYTES / 1024} KiB`),
-    }),
-  );
+  const limitBody = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => errorResponse(c, 413, 'payload_too_large', `request body is larger than ${MAX_BODY_BYTES / 1024} KiB`),
+  });
+  // only requests that can carry a body: touching the body of a GET costs a full Request object
+  app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
   // a body must be JSON; without this a wrong Content-Type would skip validation
   app.use('*', async (c, next) => {
     if (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH') {

@@ -10,6 +10,8 @@ import { parseDuration } from './domain/duration.js';
 import { loadPolicyFile, parsePolicy } from './domain/policy.js';
 import type { Policy } from './domain/types.js';
 import { openDatabase } from './db/open.js';
+import { SAFETY_AUTOCHECKPOINT_PAGES, runCheckpointer, startCheckpointer } from './db/checkpointer.js';
+import { isMainThread, workerData } from 'node:worker_threads';
 import { Store } from './db/store.js';
 import { exportAudit } from './cli/export.js';
 import { Tokens } from './engine/tokens.js';
@@ -93,6 +95,8 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   }
   const logger = jsonLogger((env.ELEVATE_LOG_LEVEL as 'info' | undefined) ?? 'info');
   const db = openDatabase(dbPath(f));
+  db.pragma(`wal_autocheckpoint = ${SAFETY_AUTOCHECKPOINT_PAGES}`);
+  const checkpointer = startCheckpointer(dbPath(f), __filename);
   // created 0600 on first start, next to the database; seals provider-issued credentials at rest
   const serverKey = loadOrCreateServerKey(serverKeyPath(dbPath(f)));
   const services = createServices({ db, policy, clock: new GuardedClock(), logger, serverKey });
@@ -136,7 +140,8 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
     logger.log('info', 'shutting down', { signal });
     // stop taking connections, end event streams so close() can finish, flush batched audits
     server.close();
-    void services.stop().then(() => {
+    void services.stop().then(async () => {
+      await checkpointer.terminate();
       db.close();
       process.exit(0);
     });
@@ -148,7 +153,7 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
 
 async function demo(f: Flags) {
   const dir = resolve('.elevate');
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const policyPath = resolve(f.config ?? (env.ELEVATE_CONFIG || `${dir}/demo-policy.yaml`));
   if (!existsSync(policyPath)) writeFileSync(policyPath, demoPolicyText);
   const parsed = parsePolicy(readFileSync(policyPath, 'utf8'));
@@ -301,7 +306,9 @@ async function auditCommand(f: Flags, sub: string | undefined) {
   }
 }
 
-main(process.argv.slice(2)).catch((e: unknown) => {
+if (!isMainThread && (workerData as { elevateCheckpointer?: string } | null)?.elevateCheckpointer) {
+  runCheckpointer((workerData as { elevateCheckpointer: string }).elevateCheckpointer);
+} else main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`elevate-server: ${(e as Error).message}\n\n${USAGE}\n`);
     process.exit(2);

@@ -49,10 +49,12 @@ export function createServices(o: ServicesOptions) {
   const notifier = new Notifier(store, () => policyRef.current);
   engine.onAppend((events, now) => notifier.enqueue(events, now));
 
+  // state snapshots for live events are only worth building when someone is listening
+  engine.wantsSnapshots = () => hub.size > 0;
   engine.onCommit((items) => {
     hub.publish(items);
     scheduler.poke();
-    outbox.poke();
+    if (store.takeOutboxWritten()) outbox.poke();
   });
 
   const deps: AppDeps = { store, engine, tokens, hub, batcher, clock: o.clock, policy: () => policyRef.current, logger: o.logger, credentials, options: o.options };

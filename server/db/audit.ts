@@ -6,6 +6,8 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { AuditEvent } from '../protocol/index.js';
 
 export const GENESIS = '0'.repeat(64);
+/** How far an event's time may trail a later seq (batched audit events are written < 100 ms late). */
+const SEQ_TIME_SKEW_MS = 1000;
 
 /** JSON with keys sorted at every level and no whitespace; undefined object fields are dropped. */
 export function canonicalJson(value: unknown): string {
@@ -48,23 +50,21 @@ export interface AuditRow {
   hash: string;
 }
 
+const J = (v: string | null) => (v === null ? 'null' : JSON.stringify(v));
+
+/**
+ * The hash of one event. The canonical JSON of {seq, at, actorId, action, resourceId,
+ * requestId, grantId, details} is written out in its fixed key order rather than built and
+ * sorted each time; `canonicalDetails` is the stored text, spliced in as is.
+ */
 export function hashEvent(
   prevHash: string,
   e: { seq: number; at: string; actorId: string; action: string; resourceId: string | null; requestId: string | null; grantId: string | null },
   canonicalDetails: string,
 ): string {
-  // details is already canonical text; splice it in rather than re-serialising
-  const head = canonicalJson({
-    action: e.action,
-    actorId: e.actorId,
-    at: e.at,
-    details: null,
-    grantId: e.grantId,
-    requestId: e.requestId,
-    resourceId: e.resourceId,
-    seq: e.seq,
-  });
-  const body = head.replace('"details":null', `"details":${canonicalDetails}`);
+  const body =
+    `{"action":${J(e.action)},"actorId":${J(e.actorId)},"at":${J(e.at)},"details":${canonicalDetails},` +
+    `"grantId":${J(e.grantId)},"requestId":${J(e.requestId)},"resourceId":${J(e.resourceId)},"seq":${e.seq}}`;
   return createHash('sha256').update(prevHash).update(body).digest('hex');
 }
 
@@ -140,7 +140,8 @@ export class AuditLog {
         ...(e.resourceId !== undefined && { resourceId: e.resourceId }),
         ...(e.requestId !== undefined && { requestId: e.requestId }),
         ...(e.grantId !== undefined && { grantId: e.grantId }),
-        details: JSON.parse(details) as Record<string, unknown>,
+        // the caller's object: same content as the stored canonical text, without re-parsing it
+        details: e.details,
         prevHash: hash,
         hash: h,
       });
@@ -155,8 +156,26 @@ export class AuditLog {
     if (f.actorId !== undefined) (where.push('actor_id = ?'), args.push(f.actorId));
     if (f.resourceId !== undefined) (where.push('resource_id = ?'), args.push(f.resourceId));
     if (f.action !== undefined) (where.push('action = ?'), args.push(f.action));
-    if (f.from !== undefined) (where.push('at >= ?'), args.push(f.from));
-    if (f.to !== undefined) (where.push('at < ?'), args.push(f.to));
+    const timeOnly = f.actorId === undefined && f.resourceId === undefined && f.action === undefined && f.visibleTo === undefined;
+    if (timeOnly && (f.from !== undefined || f.to !== undefined)) {
+      // Newest-first paging by time alone would sort the whole window. Seq and time rise
+      // together (batched events can trail by < 1 s), so turn the window into a seq range read
+      // backwards on the primary key, widened by a margin, and keep the exact time filter
+      // (unary + keeps the planner off the time index).
+      if (f.from !== undefined) {
+        const lo = this.db.prepare('SELECT seq FROM audit WHERE at >= ? ORDER BY at, seq LIMIT 1').get(f.from - SEQ_TIME_SKEW_MS) as { seq: number } | undefined;
+        if (!lo) return { events: [], nextCursor: null };
+        (where.push('+at >= ?', 'seq >= ?'), args.push(f.from, lo.seq));
+      }
+      if (f.to !== undefined) {
+        const hi = this.db.prepare('SELECT seq FROM audit WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1').get(f.to + SEQ_TIME_SKEW_MS) as { seq: number } | undefined;
+        if (!hi) return { events: [], nextCursor: null };
+        (where.push('+at < ?', 'seq <= ?'), args.push(f.to, hi.seq));
+      }
+    } else {
+      if (f.from !== undefined) (where.push('at >= ?'), args.push(f.from));
+      if (f.to !== undefined) (where.push('at < ?'), args.push(f.to));
+    }
     if (f.before !== undefined) (where.push('seq < ?'), args.push(f.before));
     let sql: string;
     if (f.visibleTo !== undefined) {
@@ -212,13 +231,8 @@ export class AuditLog {
         requestId: r.request_id,
         grantId: r.grant_id,
       };
-      let detailsOk = true;
-      try {
-        detailsOk = canonicalJson(JSON.parse(r.details)) === r.details;
-      } catch {
-        detailsOk = false;
-      }
-      if (r.seq !== expectedSeq || r.prev_hash !== prev || !detailsOk || hashEvent(prev, fields, r.details) !== r.hash) {
+      // the hash covers the stored details text byte for byte, so any edit of it shows here
+      if (r.seq !== expectedSeq || r.prev_hash !== prev || hashEvent(prev, fields, r.details) !== r.hash) {
         return { ok: false, count, headHash: prev, firstBadSeq: r.seq === expectedSeq ? r.seq : expectedSeq, problem: r.seq !== expectedSeq ? `sequence gap: expected ${expectedSeq}, found ${r.seq}` : 'hash mismatch' };
       }
       if (!sawHead && r.hash === expectHead!.hash && (expectHead!.seq === undefined || expectHead!.seq === r.seq)) sawHead = true;

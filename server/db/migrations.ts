@@ -139,6 +139,13 @@ export const migrations: string[] = [
     WHEN NEW.status <> 'active'
     BEGIN DELETE FROM credentials WHERE grant_id = NEW.id; END;
   `,
+  // 3: the scheduler asks "which grant is next due for its 5-min / 1-min warning?" after every
+  // commit; without these partial indexes that scans every active grant whose warning was sent.
+  // The queries use the same literal bit expressions, so the planner can match them.
+  `
+  CREATE INDEX grants_warn_5m ON grants(expires_at) WHERE status = 'active' AND (warned & 1) = 0;
+  CREATE INDEX grants_warn_1m ON grants(expires_at) WHERE status = 'active' AND (warned & 2) = 0;
+  `,
 ];
 
 export function migrate(db: Database): number {

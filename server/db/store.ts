@@ -114,7 +114,10 @@ export class Store {
         VALUES (@id, @request_id, @user_id, @resource_id, @role, @starts_at, @expires_at, @max_expires_at, 'active')`),
       endGrant: p(`UPDATE grants SET status = ?, ended_at = ?, ended_by = ?, end_reason = ?, revoke_pending = ? WHERE id = ? AND status = 'active'`),
       extendGrant: p(`UPDATE grants SET expires_at = ?, max_expires_at = ?, extensions = extensions + 1, warned = 0 WHERE id = ? AND status = 'active'`),
-      setMaxExpires: p('UPDATE grants SET max_expires_at = ? WHERE id = ?'),
+      refreshMaxExpires: p(`UPDATE grants SET max_expires_at = MAX(expires_at, starts_at + @total)
+        WHERE status = 'active' AND resource_id = @resource AND max_expires_at != MAX(expires_at, starts_at + @total)`),
+      activeCombos: p(`SELECT DISTINCT user_id, resource_id, role FROM grants WHERE status = 'active'`),
+      activeGrantsOf: p(`SELECT * FROM grants WHERE status = 'active' AND user_id = ? AND resource_id = ? AND role = ?`),
       setWarned: p('UPDATE grants SET warned = ? WHERE id = ?'),
       setRevokePending: p('UPDATE grants SET revoke_pending = ? WHERE id = ?'),
       failGrant: p(`UPDATE grants SET status = 'failed', ended_at = ?, ended_by = 'system', end_reason = ? WHERE id = ? AND status = 'active'`),
@@ -126,8 +129,11 @@ export class Store {
       checkGrant: p(`SELECT id, expires_at FROM grants WHERE status = 'active' AND user_id = ? AND resource_id = ? AND role = ? AND expires_at > ?
         ORDER BY expires_at DESC LIMIT 1`),
 
-      dueWarnings: p(`SELECT * FROM grants WHERE status = 'active' AND expires_at > ? AND expires_at <= ? AND (warned & ?) = 0 ORDER BY expires_at LIMIT 1000`),
-      nextWarning: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & ?) = 0`),
+      // literal bits match the partial indexes of migration 3
+      dueWarnings1: p(`SELECT * FROM grants WHERE status = 'active' AND (warned & 1) = 0 AND expires_at > ? AND expires_at <= ? ORDER BY expires_at LIMIT 1000`),
+      dueWarnings2: p(`SELECT * FROM grants WHERE status = 'active' AND (warned & 2) = 0 AND expires_at > ? AND expires_at <= ? ORDER BY expires_at LIMIT 1000`),
+      nextWarning1: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 1) = 0`),
+      nextWarning2: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 2) = 0`),
       allPending: p(`SELECT * FROM requests WHERE status = 'pending' ORDER BY seq`),
       grantSeq: p('SELECT seq FROM grants WHERE id = ?'),
       tokenByHash: p('SELECT * FROM tokens WHERE hash = ?'),
@@ -218,8 +224,15 @@ export class Store {
   extendGrant(id: string, expiresAt: number, maxExpiresAt: number): boolean {
     return this.s.extendGrant.run(expiresAt, maxExpiresAt, id).changes === 1;
   }
-  setMaxExpires(id: string, maxExpiresAt: number): void {
-    this.s.setMaxExpires.run(maxExpiresAt, id);
+  /** Keeps active grants' extension limit at start + maxTotal (never below their current end). */
+  refreshMaxExpires(resourceId: string, maxTotalMs: number): void {
+    this.s.refreshMaxExpires.run({ total: maxTotalMs, resource: resourceId });
+  }
+  activeCombos(): { user_id: string; resource_id: string; role: string }[] {
+    return this.s.activeCombos.all() as { user_id: string; resource_id: string; role: string }[];
+  }
+  activeGrantsOf(userId: string, resourceId: string, role: string): GrantRow[] {
+    return this.s.activeGrantsOf.all(userId, resourceId, role) as GrantRow[];
   }
   setWarned(id: string, mask: number): void {
     this.s.setWarned.run(mask, id);
@@ -235,10 +248,10 @@ export class Store {
   }
   /** Active grants whose warning `bit` is due (within `beforeMs` of their end) and not yet sent. */
   dueWarnings(now: number, beforeMs: number, bit: number): GrantRow[] {
-    return this.s.dueWarnings.all(now, now + beforeMs, bit) as GrantRow[];
+    return this.s[`dueWarnings${bit}`].all(now, now + beforeMs) as GrantRow[];
   }
   nextWarning(beforeMs: number, bit: number): number | null {
-    const t = (this.s.nextWarning.get(bit) as { t: number | null }).t;
+    const t = (this.s[`nextWarning${bit}`].get() as { t: number | null }).t;
     return t === null ? null : t - beforeMs;
   }
   allPending(): RequestRow[] {
@@ -305,7 +318,15 @@ export class Store {
   // ----- outbox -----
   enqueue(kind: string, grantId: string | null, payload: unknown, now: number): void {
     this.s.insertOutbox.run(kind, grantId, JSON.stringify(payload), now, now);
+    this.outboxWritten = true;
   }
+  /** Whether outbox rows were written since the last call (so the worker is woken only then). */
+  takeOutboxWritten(): boolean {
+    const w = this.outboxWritten;
+    this.outboxWritten = false;
+    return w;
+  }
+  private outboxWritten = false;
   dueOutbox(now: number, limit: number): OutboxRow[] {
     return this.s.dueOutbox.all(now, limit) as OutboxRow[];
   }

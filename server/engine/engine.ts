@@ -49,6 +49,8 @@ interface Pending {
 
 export class Engine {
   private listeners: CommitListener[] = [];
+  /** Whether committed events need request/grant snapshots (someone follows live events). */
+  wantsSnapshots: () => boolean = () => true;
   private appendHooks: AppendHook[] = [];
 
   constructor(
@@ -89,11 +91,12 @@ export class Engine {
       const events = this.store.audit.append(pending.map((p) => p.audit));
       for (const h of this.appendHooks) h(events, now);
       // snapshots taken inside the transaction: the state exactly as committed with the event
+      const snap = this.wantsSnapshots();
       committed = events.map((event, i) => ({
         event,
         subjectId: pending[i].audit.subjectId,
-        request: pending[i].request?.(),
-        grant: pending[i].grant?.(),
+        request: snap ? pending[i].request?.() : undefined,
+        grant: snap ? pending[i].grant?.() : undefined,
       }));
       return r;
     });
@@ -750,9 +753,11 @@ export class Engine {
     this.change((emit, now) => {
       const gone = (userId: string, resourceId: string, role: string) =>
         !policy.users.has(userId) || !policy.resources.get(resourceId)?.roles.includes(role);
-      for (const g of this.store.activeGrants()) {
-        if (g.expires_at > now && gone(g.user_id, g.resource_id, g.role)) {
-          this.endGrant(emit, now, g, 'revoked', SYSTEM, 'policy', { reason: 'policy' });
+      // look at the distinct (user, resource, role) combinations, not every active grant
+      for (const c of this.store.activeCombos()) {
+        if (!gone(c.user_id, c.resource_id, c.role)) continue;
+        for (const g of this.store.activeGrantsOf(c.user_id, c.resource_id, c.role)) {
+          if (g.expires_at > now) this.endGrant(emit, now, g, 'revoked', SYSTEM, 'policy', { reason: 'policy' });
         }
       }
       for (const r of this.store.allPending()) {
@@ -761,12 +766,7 @@ export class Engine {
         if (gone(r.requester_id, r.resource_id, r.role) || tooLong) this.cancelRequest(emit, now, r, SYSTEM, 'policy');
       }
       // keep each grant's extension limit in step with the policy (never below its current end)
-      for (const g of this.store.activeGrants()) {
-        const res = policy.resources.get(g.resource_id);
-        if (!res) continue;
-        const max = Math.max(g.expires_at, g.starts_at + res.extension.maxTotalSeconds * 1000);
-        if (max !== g.max_expires_at) this.store.setMaxExpires(g.id, max);
-      }
+      for (const res of policy.resources.values()) this.store.refreshMaxExpires(res.id, res.extension.maxTotalSeconds * 1000);
       for (const t of this.store.tokens()) {
         if (t.revoked_at === null && !policy.users.has(t.user_id)) {
           this.store.revokeToken(t.id, now);
