@@ -46,8 +46,11 @@ export function createApp(deps: AppDeps) {
     const started = performance.now();
     c.set('requestId', `${idPrefix}${(++requestCount).toString(36)}`);
     await next();
-    // no headers, no query values, no bodies: tokens and justifications stay out of the log
-    deps.logger.log('info', 'request', {
+    // no headers, no query values, no bodies: tokens and justifications stay out of the log.
+    // Successful access checks and health probes are machine traffic (checks are audited
+    // anyway): they log at debug level so they do not drown everything else.
+    const routine = c.res.status < 400 && (c.req.path === '/v1/check' || c.req.path === '/healthz');
+    deps.logger.log(routine ? 'debug' : 'info', 'request', {
       id: c.var.requestId,
       method: c.req.method,
       path: c.req.path,

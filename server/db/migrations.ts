@@ -145,6 +145,9 @@ export const migrations: string[] = [
   `
   CREATE INDEX grants_warn_5m ON grants(expires_at) WHERE status = 'active' AND (warned & 1) = 0;
   CREATE INDEX grants_warn_1m ON grants(expires_at) WHERE status = 'active' AND (warned & 2) = 0;
+  -- /v1/check wants the latest-ending active grant of (user, resource, role): one index seek
+  DROP INDEX grants_check;
+  CREATE INDEX grants_check ON grants(user_id, resource_id, role, expires_at) WHERE status = 'active';
   `,
 ];
 
