@@ -143,10 +143,13 @@ function whenState(locator, state, timeout) {
 
 async function closeToasts(page) {
   // "Clear All Notifications" without the palette: the toasts' own clear buttons
+  // (a one-line toast shows its clear button only while hovered)
   for (let i = 0; i < 8; i++) {
-    const btn = page.locator('.notifications-toasts .notification-toast .codicon-notifications-clear').first();
-    if (!(await btn.isVisible().catch(() => false))) break;
-    await btn.click({ timeout: 2000 }).catch(() => {});
+    const t = page.locator('.notifications-toasts .notification-toast').first();
+    if (!(await t.isVisible().catch(() => false))) break;
+    await t.hover({ timeout: 2000 }).catch(() => {});
+    await t.locator('.codicon-notifications-clear').first().click({ timeout: 2000 }).catch(() => {});
+    await t.waitFor({ state: 'detached', timeout: 2000 }).catch(() => {});
   }
 }
 
@@ -292,6 +295,7 @@ async function step1() {
   if (state.requestSeenAt) figures.latencyMs['request submitted → approver notification'] = state.requestSeenAt - t0;
   flow.record('justification typed and accepted with Enter, not counted');
   await shot(page, '1-requester-pending');
+  await closeToasts(page);
 }
 
 async function step2() {
