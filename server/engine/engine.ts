@@ -380,7 +380,7 @@ export class Engine {
       if (decision === 'deny') {
         this.store.decideRequest(id, 'denied', now, null);
         emit({
-          audit: { at: now, actorId: u.id, action: 'request.denied', ...subject, ...(r.grant_id && { grantId: r.grant_id }), details: { reason: text ?? null, kind: r.kind } },
+          audit: { at: now, actorId: u.id, action: 'request.denied', ...subject, ...(r.grant_id && { grantId: r.grant_id }), details: { reason: text ?? null, kind: r.kind, ...client(actor) } },
           request: () => this.requestNow(id, now),
         });
         return { request: this.requestNow(id, now) };
@@ -388,11 +388,11 @@ export class Engine {
       const count = approvals.filter((a) => a.decision === 'approve').length + 1;
       if (count < r.required) {
         emit({
-          audit: { at: now, actorId: u.id, action: 'request.approval_recorded', ...subject, details: { comment: text ?? null, approvals: count, required: r.required } },
+          audit: { at: now, actorId: u.id, action: 'request.approval_recorded', ...subject, details: { comment: text ?? null, approvals: count, required: r.required, ...client(actor) } },
         });
         return { request: this.requestNow(id, now) };
       }
-      const details = { how: 'approvers', comment: text ?? null, approvers: [...approvals.filter((a) => a.decision === 'approve').map((a) => a.approver_id), u.id], required: r.required };
+      const details = { how: 'approvers', comment: text ?? null, approvers: [...approvals.filter((a) => a.decision === 'approve').map((a) => a.approver_id), u.id], required: r.required, ...client(actor) };
       if (r.kind === 'access') {
         const grantId = this.approveAndActivate(emit, now, id, u.id, details);
         return { request: this.requestNow(id, now), grant: this.grantNow(grantId, now) };
@@ -417,12 +417,12 @@ export class Engine {
     return this.change((emit, now) => {
       const r = this.store.request(id)!;
       if (r.status !== 'pending' || now >= r.pending_until) throw conflict(`request is already ${r.status === 'pending' ? 'expired' : r.status}`);
-      this.cancelRequest(emit, now, r, actor.user.id, 'cancelled by requester');
+      this.cancelRequest(emit, now, r, actor.user.id, 'cancelled by requester', client(actor));
       return { request: this.requestNow(id, now) };
     });
   }
 
-  private cancelRequest(emit: (p: Pending) => void, now: number, r: RequestRow, actorId: string, reason: string): void {
+  private cancelRequest(emit: (p: Pending) => void, now: number, r: RequestRow, actorId: string, reason: string, extra: Record<string, unknown> = {}): void {
     this.store.decideRequest(r.id, 'cancelled', now, null);
     emit({
       audit: {
@@ -433,7 +433,7 @@ export class Engine {
         requestId: r.id,
         ...(r.grant_id && { grantId: r.grant_id }),
         subjectId: r.requester_id,
-        details: { reason, kind: r.kind },
+        details: { reason, kind: r.kind, ...extra },
       },
       request: () => this.requestNow(r.id, now),
     });
@@ -472,7 +472,7 @@ export class Engine {
       const g = this.store.grant(grantId)!;
       if (g.status !== 'active' || now >= g.expires_at) throw conflict('grant is no longer active');
       if (ev.atOnce) {
-        this.applyExtension(emit, now, g, body.durationSeconds, actor.user.id, { justification: body.justification ?? null });
+        this.applyExtension(emit, now, g, body.durationSeconds, actor.user.id, { justification: body.justification ?? null, ...client(actor) });
         return { status: 200 as const, grant: this.grantNow(grantId, now) };
       }
       if (this.store.pendingExtension(grantId)) throw conflict('an extension request for this grant is already pending');
@@ -552,7 +552,7 @@ export class Engine {
     return this.change((emit, now) => {
       const g = this.store.grant(grantId)!;
       if (g.status !== 'active' || now >= g.expires_at) throw conflict('grant is no longer active');
-      this.endGrant(emit, now, g, 'relinquished', actor.user.id, 'relinquished by owner', {});
+      this.endGrant(emit, now, g, 'relinquished', actor.user.id, 'relinquished by owner', client(actor));
       return { grant: this.grantNow(grantId, now) };
     });
   }
@@ -565,7 +565,7 @@ export class Engine {
     return this.change((emit, now) => {
       const g = this.store.grant(grantId)!;
       if (g.status !== 'active' || now >= g.expires_at) throw conflict('grant is no longer active');
-      this.endGrant(emit, now, g, 'revoked', actor.user.id, reason, { reason });
+      this.endGrant(emit, now, g, 'revoked', actor.user.id, reason, { reason, ...client(actor) });
       return { grant: this.grantNow(grantId, now) };
     });
   }
@@ -784,6 +784,9 @@ export class Engine {
     for (const t of revokedTokens) opts.onTokenRevoked?.(t);
   }
 }
+
+/** Where a person's action came from, for the audit trail. */
+const client = (a: Actor) => ({ ip: a.ip ?? null, userAgent: a.userAgent ?? null });
 
 /** Warning bits already "spent" for a grant with `remainingMs` left: a grant shorter than a threshold gets no warning for it. */
 export function warnedMask(remainingMs: number): number {
