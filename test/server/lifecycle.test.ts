@@ -7,6 +7,7 @@ import { FakeClock } from '../../server/domain/clock.js';
 import { access, errorCode, HOUR, makeServer, MIN, policyOf, type TestServer } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
 import { parsePolicy } from '../../server/domain/policy.js';
+import type { AuditRow } from '../../server/db/audit.js';
 
 const open: TestServer[] = [];
 async function server(o: Parameters<typeof makeServer>[0] = {}): Promise<TestServer> {
@@ -18,17 +19,7 @@ afterEach(async () => {
   while (open.length) await open.pop()!.close();
 });
 
-interface Row {
-  seq: number;
-  at: number;
-  actor_id: string;
-  action: string;
-  resource_id: string | null;
-  request_id: string | null;
-  grant_id: string | null;
-  subject_id: string | null;
-  details: string;
-}
+type Row = AuditRow;
 /** Audit rows straight from the database (batched ones flushed first). */
 function audit(s: TestServer, where: { action?: string; requestId?: string; grantId?: string } = {}): (Row & { d: any })[] {
   s.services.batcher.flush();
