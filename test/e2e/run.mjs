@@ -528,16 +528,19 @@ const order = [
   [1, step1, [0]], [2, step2, [1]], [3, step3, [2]], [4, step4, [3]], [5, step5, [0]], [6, step6, [3]], [7, step7, [0]],
 ];
 
+/** This run's logs: the Elevate server's, each code-server's, and (copied there when the editors stop) VS Code's own. */
 function logsFor() {
-  const paths = [SERVER_LOG, ...Object.values(editors).map((e) => e.logPath)];
-  return paths.filter((p) => existsSync(p));
+  const paths = [SERVER_LOG, ...Object.values(editors).flatMap((e) => [e.logPath, e.logPath.replace(/\.log$/, '') + '-vscode-logs/'])];
+  return paths.filter((p) => existsSync(p) || p.endsWith('-vscode-logs/'));
 }
 
 /** Files of VS Code's own logs (extension host, the Elevate output channel) for an editor. */
 function vscodeLogs(editor) {
   const found = [];
   const walk = (d) => { for (const f of readdirSync(d)) { const p = join(d, f); if (statSync(p).isDirectory()) walk(p); else if (/Elevate\.log$|exthost\.log$|remoteexthost\.log$/.test(f)) found.push(p); } };
-  for (const dir of [join(editor.userDataDir, 'logs'), editor.logPath.replace(/\.log$/, '') + '-vscode-logs']) if (existsSync(dir)) { try { walk(dir); } catch {} }
+  const copied = editor.logPath.replace(/\.log$/, '') + '-vscode-logs';
+  const dir = existsSync(copied) ? copied : join(editor.userDataDir, 'logs');
+  if (existsSync(dir)) { try { walk(dir); } catch {} }
   return found;
 }
 
@@ -631,7 +634,7 @@ const failedSteps = Object.entries(results).filter(([n, r]) => n !== '0' && !r.o
 if (failedSteps.length || setupError) {
   // stop the editors first: that copies VS Code's own logs (extension host, Elevate channel) next to theirs
   await Promise.all(Object.values(editors).map((e) => e.stop().catch(() => {})));
-  for (const p of logsFor()) console.log(`\n--- tail of ${rel(p)}\n${tail(p, 25)}`);
+  for (const p of logsFor()) if (!p.endsWith('/')) console.log(`\n--- tail of ${rel(p)}\n${tail(p, 25)}`);
   for (const e of Object.values(editors)) for (const p of vscodeLogs(e)) console.log(`\n--- tail of ${rel(p)}\n${tail(p, 25)}`);
 }
 printFigures();
