@@ -91,7 +91,7 @@ export class ResourcesTree extends ModelTree<ResourceNode> {
 
 export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
   /** per grant: the description shown and when it was rendered */
-  private readonly rendered = new Map<string, { text: string; at: number }>();
+  private readonly rendered = new Map<string, { text: string; at: number; severity: string }>();
   private tick: IDisposable | undefined;
 
   constructor(
@@ -113,15 +113,20 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
     }
   }
 
-  /** Refreshes only the grant items whose time-left text changed, each at most once a minute. */
+  /**
+   * Refreshes only the grant items whose time-left text changed, each at most once a minute —
+   * and at once when an item crosses a warning threshold, so its icon turns colour with the
+   * status bar (at most twice per grant).
+   */
   private onTick(): void {
     const now = this.model.now();
     const due: GrantNode[] = [];
     for (const node of this.nodes.values()) {
       if (node.kind !== 'grant') continue;
       const last = this.rendered.get(node.id);
-      if (!last || now - last.at < 60_000) continue;
-      if (this.timeText(node.grant, now) !== last.text) due.push(node as GrantNode);
+      if (!last) continue;
+      const crossed = severityFor(Date.parse(node.grant.expiresAt) - now, this.thresholds()) !== last.severity;
+      if (crossed || (now - last.at >= 60_000 && this.timeText(node.grant, now) !== last.text)) due.push(node as GrantNode);
     }
     if (due.length) this.changeEmitter.fire(due);
   }
@@ -149,13 +154,13 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
     const item = new vscode.TreeItem(`${name} · ${grant.role}`, vscode.TreeItemCollapsibleState.None);
     item.id = node.id;
     const timeText = this.timeText(grant, now);
-    this.rendered.set(node.id, { text: timeText, at: now });
+    const severity = severityFor(Date.parse(grant.expiresAt) - now, this.thresholds());
+    this.rendered.set(node.id, { text: timeText, at: now, severity });
     const extension = this.model.pendingExtensionOf(grant.id);
     const until = vscode.l10n.t('until {0}', formatClockTime(grant.expiresAt, now));
     item.description = [timeText, until, extension ? vscode.l10n.t('extension pending') : '', grant.revokePending ? vscode.l10n.t('revoking…') : '']
       .filter(Boolean)
       .join(' · ');
-    const severity = severityFor(Date.parse(grant.expiresAt) - now, this.thresholds());
     item.iconPath = grant.revokePending
       ? new vscode.ThemeIcon('loading~spin')
       : severity === 'error'
