@@ -10,6 +10,8 @@ export const Commands = {
   requestAccess: 'elevate.requestAccess',
   extendGrant: 'elevate.extendGrant',
   relinquishGrant: 'elevate.relinquishGrant',
+  copyCredentials: 'elevate.copyCredentials',
+  openTerminal: 'elevate.openTerminal',
   cancelRequest: 'elevate.cancelRequest',
   approveRequest: 'elevate.approveRequest',
   denyRequest: 'elevate.denyRequest',

@@ -20,12 +20,13 @@ import { createServices } from './services.js';
 import { loadOrCreateServerKey, serverKeyPath } from './crypto/serverKey.js';
 // bundled as text by esbuild (scripts/build.mjs)
 import demoPolicyText from './demo/policy.yaml';
+import { postgresDemoPolicy, postgresHint, startDemoPostgres, type DemoPostgres } from './demo/postgres.js';
 
 const USAGE = `elevate-server ${VERSION} — just-in-time privileged access
 
 Usage:
   elevate-server start [--config F] [--db F] [--port N] [--host H] [--tls-cert F --tls-key F] [--insecure-listen]
-  elevate-server demo [--port N] [--host H]
+  elevate-server demo [--with-postgres] [--port N] [--host H]
   elevate-server token issue <userId> [--ttl 90d] [--label L]
   elevate-server token list [--user userId]
   elevate-server token revoke <tokenId> | --user <userId>
@@ -55,6 +56,7 @@ const options = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'insecure-listen': { type: 'boolean' },
+  'with-postgres': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -84,7 +86,7 @@ function loadPolicyOrExit(path: string): Policy {
 
 const isLoopback = (h: string) => h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 
-async function serveCommand(f: Flags, policyPath: string, policy: Policy, onListening?: (url: string) => void) {
+async function serveCommand(f: Flags, policyPath: string, policy: Policy, onListening?: (url: string) => void, onShutdown?: () => Promise<void>) {
   const h = host(f);
   const p = port(f);
   const tls = f['tls-cert'] && f['tls-key'] ? { cert: readFileSync(f['tls-cert']), key: readFileSync(f['tls-key']) } : undefined;
@@ -143,6 +145,7 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
     void services.stop().then(async () => {
       await checkpointer.terminate();
       db.close();
+      await onShutdown?.().catch((e: unknown) => logger.log('error', 'shutdown step failed', { error: String(e) }));
       process.exit(0);
     });
     setTimeout(() => process.exit(0), 5000).unref();
@@ -154,8 +157,19 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
 async function demo(f: Flags) {
   const dir = resolve('.elevate');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const policyPath = resolve(f.config ?? (env.ELEVATE_CONFIG || `${dir}/demo-policy.yaml`));
-  if (!existsSync(policyPath)) writeFileSync(policyPath, demoPolicyText);
+  // --with-postgres: a real PostgreSQL (server/demo/postgres.ts) behind prod-db and staging-db
+  const pgsrv: DemoPostgres | undefined = f['with-postgres'] ? await startDemoPostgres(dir) : undefined;
+  try {
+    await demoServe(f, dir, pgsrv);
+  } catch (e) {
+    await pgsrv?.stop().catch(() => {});
+    throw e;
+  }
+}
+
+async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined) {
+  const policyPath = resolve(f.config ?? (env.ELEVATE_CONFIG || `${dir}/${pgsrv ? 'demo-postgres-policy' : 'demo-policy'}.yaml`));
+  if (!existsSync(policyPath)) writeFileSync(policyPath, pgsrv ? postgresDemoPolicy(demoPolicyText, pgsrv.adminUrlFile) : demoPolicyText);
   const parsed = parsePolicy(readFileSync(policyPath, 'utf8'));
   if (!parsed.ok) throw new UsageError(`invalid demo policy ${policyPath}:\n  - ${parsed.errors.join('\n  - ')}`);
   const dbFile = f.db ?? (env.ELEVATE_DB || `${dir}/demo.db`);
@@ -186,9 +200,10 @@ async function demo(f: Flags) {
         `Policy: ${policyPath} (edit it, then send SIGHUP to reload)\n\n` +
         `Tokens for the demo users (also in ${file}, mode 0600):\n${lines.join('\n')}\n\n` +
         `In VS Code: "Elevate: Sign In", server ${url}, paste a token (alice requests, bob approves).\n` +
+        (pgsrv ? `\n${postgresHint(pgsrv, policyPath)}\n` : '') +
         `Stop with Ctrl+C.\n\n`,
     );
-  });
+  }, pgsrv?.stop);
 }
 
 async function main(argv: string[]) {

@@ -4,6 +4,7 @@
 import type { z } from 'zod';
 import {
   AuditResponse,
+  CredentialsResponse,
   DryRunResponse,
   ErrorBody,
   GrantResponse,
@@ -200,6 +201,11 @@ export class ElevateClient {
     if (status === 202 && 'request' in data && data.request) return { kind: 'pending', request: data.request };
     if ('grant' in data && data.grant) return { kind: 'applied', grant: data.grant };
     throw new ApiError(status, 'invalid_response', 'unexpected response from extend');
+  }
+
+  /** The credentials a provider issued for my active grant (409 until provisioning finishes). Never log them. */
+  async credentials(id: string) {
+    return (await this.call(CredentialsResponse, 'GET', `/v1/grants/${encodeURIComponent(id)}/credentials`)).data;
   }
 
   async relinquish(id: string) {

@@ -58,6 +58,8 @@ export class ElevateModel extends Disposable {
   private lastSeq = 0;
   /** ids that reached a final state: a late or replayed event must not bring them back */
   private readonly ended = new Set<string>();
+  /** how my recently ended grants ended (status, endedBy), for whoever closes what they opened */
+  private readonly endedGrants = new Map<string, Grant>();
   private pollTimer: unknown;
   private expiryTimer: unknown;
   private refreshing: Promise<void> | undefined;
@@ -104,6 +106,8 @@ export class ElevateModel extends Disposable {
   request(id: string): AccessRequest | undefined {
     return this.myRequestsValue.find((r) => r.id === id) ?? this.reviewableValue.find((r) => r.id === id);
   }
+  /** The final state of one of my grants that ended while signed in (the last 100), if seen. */
+  endedGrant(id: string): Grant | undefined { return this.endedGrants.get(id); }
   /** The pending extension request of a grant, if any (at most one per grant). */
   pendingExtensionOf(grantId: string): AccessRequest | undefined {
     return this.myRequestsValue.find((r) => r.kind === 'extension' && r.grantId === grantId);
@@ -307,7 +311,10 @@ export class ElevateModel extends Disposable {
           void this.refresh();
         } else if (state === 'down') {
           if (error instanceof ApiError && error.isUnauthenticated) return this.signOut(error.userMessage);
-          if (!this.pollTimer) this.schedulePoll();
+          // the stream notices a lost server first: check now, so the views say "unreachable"
+          // at once instead of at the next 30 s poll
+          if (this.stateValue === 'ready') void this.refresh();
+          else if (!this.pollTimer) this.schedulePoll();
         }
       }),
     );
@@ -355,6 +362,11 @@ export class ElevateModel extends Disposable {
     const key = `grant:${grant.id}`;
     const live = grant.status === 'active' && Date.parse(grant.expiresAt) > this.clock.now();
     if (!live) this.ended.add(key);
+    if (grant.status !== 'active') {
+      this.endedGrants.delete(grant.id);
+      this.endedGrants.set(grant.id, grant);
+      if (this.endedGrants.size > 100) this.endedGrants.delete(this.endedGrants.keys().next().value!);
+    }
     else if (this.ended.has(key)) return;
     const current = this.grantsValue.find((g) => g.id === grant.id);
     // an older snapshot (e.g. replayed) must not shorten a grant that was extended since

