@@ -243,6 +243,9 @@ export class LiveEventSource implements IDisposable {
       throw err;
     } finally {
       reader.releaseLock?.();
+      // an id-only frame moves the resume point without an event (the server sends one after a
+      // replay slice that had nothing for us), as EventSource does
+      if (parser.lastEventId !== undefined) this.lastId = parser.lastEventId;
     }
   }
 

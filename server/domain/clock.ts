@@ -45,10 +45,11 @@ export class GuardedClock implements Clock {
     const mono = this.mono();
     const steady = this.last + (mono - this.lastMono);
     // more than a second ahead of the steady line: the wall clock was stepped forward
-    if (wall - steady > 1000) this.jumpedMs += wall - steady;
+    if (wall - steady > 1000) this.jumpedMs += Math.round(wall - steady);
     this.last = Math.max(wall, steady);
     this.lastMono = mono;
-    return this.last;
+    // whole milliseconds, like Date.now(): stored times are integers (floor keeps it monotonic)
+    return Math.floor(this.last);
   }
 
   /** Total forward jump seen since the last call (ms), then reset. */

@@ -87,7 +87,11 @@ export class Tokens {
     const last = this.touched.get(row.id) ?? row.last_used_at ?? 0;
     if (now - last >= TOUCH_EVERY_MS) {
       this.touched.set(row.id, now);
-      this.store.touchToken(row.id, now);
+      try {
+        this.store.touchToken(row.id, now);
+      } catch {
+        // bookkeeping only: a database that cannot be written right now must not fail a read
+      }
     }
     return { user, tokenId: row.id };
   }

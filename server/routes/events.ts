@@ -11,7 +11,9 @@ import { grantView, requestView } from '../engine/views.js';
 import { rowToEvent } from '../db/audit.js';
 import { errors, security } from './openapi.js';
 
+/** Events sent, and audit rows looked at, per connection before a replay slice ends. */
 const REPLAY_LIMIT = 1000;
+const REPLAY_SCAN_LIMIT = 5000;
 /** A client this far behind is disconnected; it resumes from its Last-Event-ID when it can keep up. */
 const MAX_BUFFERED_BYTES = 1024 * 1024;
 
@@ -43,6 +45,8 @@ export function eventRoutes(deps: AppDeps) {
       },
     }),
     (c) => {
+      // HEAD is dispatched as GET: answer it without subscribing anything
+      if (c.req.method === 'HEAD') return c.body(null, 200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
       const actor = c.var.actor;
       const lastHeader = c.req.valid('header')['last-event-id'];
       const lastId = lastHeader && /^\d+$/.test(lastHeader) ? Number(lastHeader) : undefined;
@@ -110,12 +114,19 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
   };
 
   // Replay and subscribe without an await in between, so no live event can slip through. A long
-  // backlog is sent in slices: after REPLAY_LIMIT events the stream ends with "retry: 0" and the
-  // client reconnects with the last id it saw, so nothing is skipped.
+  // backlog is sent in slices, each bounded in events sent and rows read (so an old
+  // Last-Event-ID cannot make one request scan the whole log while everyone waits): the slice
+  // ends with an id-only frame at the last row read and "retry: 0", and the client reconnects
+  // from there, so nothing is skipped.
   if (lastId !== undefined) {
     const now = deps.clock.now();
     let n = 0;
+    let scanned = 0;
     for (const row of deps.store.audit.iterate({ afterSeq: lastId })) {
+      if (++scanned > REPLAY_SCAN_LIMIT) {
+        sink.write(`id: ${row.seq - 1}\nretry: 0\n\n`);
+        return finish();
+      }
       if (!isSseType(row.action)) continue;
       const item = { event: rowToEvent(row), subjectId: row.subject_id ?? undefined };
       if (!deps.hub.concerns({ userId: actor.user.id, admin }, item)) continue;

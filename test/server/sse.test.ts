@@ -208,6 +208,30 @@ describe('live events', () => {
     },
   );
 
+  test('lastEventId_farBehind_isReplayedInBoundedSlices_thatAdvanceTheResumePoint', async () => {
+    const { s, url } = await setup();
+    // 6,000 events that concern nobody but bob, then one about alice
+    for (let i = 0; i < 6000; i++) {
+      s.services.batcher.add({ at: s.clock.now(), actorId: 'svc', action: 'access.checked', resourceId: 'staging-db', subjectId: 'bob', details: { userId: 'bob', role: 'read', allowed: false } });
+    }
+    s.services.batcher.flush();
+    const mine = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 60), 201);
+    const read = async (lastId: number) => {
+      const res = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${s.tokens.alice}`, 'last-event-id': String(lastId) } });
+      const text = await Promise.race([res.text(), new Promise<string>((r) => setTimeout(() => r('(still open)'), 3000))]);
+      return text;
+    };
+    // the first slice reads at most 5,000 rows, sends nothing of bob's, and ends with an id-only frame
+    const first = await read(0);
+    const m = /^id: (\d+)\nretry: 0$/m.exec(first);
+    assert.ok(m, `expected an id-only frame and retry: 0, got ${first.slice(0, 300)}`);
+    assert.ok(!first.includes('access.checked'));
+    // resuming from there reaches alice's own event
+    const second = await openEvents(url, s.tokens.alice, Number(m[1]));
+    cleanup.push(() => second.close());
+    await second.waitFor((e) => e.data?.request?.id === mine.request.id, 3000, "alice's request.created");
+  });
+
   test('aRevokedToken_hasItsStreamClosed_andCannotOpenANewOne', async () => {
     const { s, url, connect } = await setup();
     const alice = await connect('alice');
