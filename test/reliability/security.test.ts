@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { buildServer, cli, freePort, makeServer, spawnServer, type SpawnedServer } from '../helpers/server.js';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { buildServer, cli, freePort, makeServer, SERVER_JS, spawnServer, tempDir, type SpawnedServer } from '../helpers/server.js';
 import { call, errorShapeProblem, HOST, rawRequest, report, sleep, workspace, type Workspace } from './lib.js';
 
 type Role = 'requester' | 'stranger' | 'approver' | 'admin' | 'auditor' | 'service' | 'none' | 'bad';
@@ -217,58 +219,49 @@ test('headers_everyResponse_hasNosniffFrameDenyCspNoStore_andNoCors', () => {
   assert.deepEqual(headerProblems, []);
 });
 
-test(
-  'openapi_unauthenticated_isCheapToServe',
-  { todo: 'bug: app.doc() renders /openapi.json from the zod schemas on every request (~45 ms of CPU, no authentication, no rate limit): a few requests per second from anyone keep the event loop busy; render once and serve the cached text' },
-  async () => {
-    const times: number[] = [];
-    for (let i = 0; i < 21; i++) {
-      const t0 = performance.now();
-      const r = await call(server.url, null, 'GET', '/openapi.json');
-      times.push(performance.now() - t0);
-      assert.equal(r.status, 200);
-    }
-    const median = times.sort((a, b) => a - b)[10];
-    report('security', { openapiMedianMs: Math.round(median) });
-    assert.ok(median < 10, `median ${median.toFixed(1)} ms per /openapi.json`);
-  },
-);
-
-test(
-  'eventStream_lastEventIdZero_doesNotStallTheServerOnALongLog',
-  { todo: 'bug: routes/events.ts replays from Last-Event-ID by iterating every audit row after it, synchronously, until 1000 concern the caller; any user sending "Last-Event-ID: 0" makes the server scan the whole log (1.5 s for 200k events) while every other request waits' },
-  async (t) => {
-    const s = await makeServer();
-    t.after(() => s.close());
-    const noise = Array.from({ length: 50_000 }, (_, i) => ({ at: s.clock.now(), actorId: 'alice', action: 'grant.expired', subjectId: 'alice', resourceId: 'staging-db', details: { i } }));
-    s.services.store.tx(() => s.services.store.audit.append(noise));
+// found by this suite (fixed in b51d78c): /openapi.json was rendered from the schemas on every unauthenticated request (~45 ms)
+test('openapi_unauthenticated_isCheapToServe', async () => {
+  const times: number[] = [];
+  for (let i = 0; i < 21; i++) {
     const t0 = performance.now();
-    const res = await s.services.app.request('/v1/events', { headers: { authorization: `Bearer ${s.tokens.dave}`, 'last-event-id': '0' } });
-    const reader = res.body!.getReader();
-    await reader.read();
-    const ms = performance.now() - t0;
-    await reader.cancel();
-    report('security', { sseReplayScanMs50kEvents: Math.round(ms) });
-    assert.ok(ms < 100, `${Math.round(ms)} ms before the first byte, the event loop blocked meanwhile`);
-  },
-);
+    const r = await call(server.url, null, 'GET', '/openapi.json');
+    times.push(performance.now() - t0);
+    assert.equal(r.status, 200);
+  }
+  const median = times.sort((a, b) => a - b)[10];
+  report('security', { openapiMedianMs: Math.round(median) });
+  assert.ok(median < 10, `median ${median.toFixed(1)} ms per /openapi.json`);
+});
 
-test(
-  'eventStream_headRequests_leaveNoSubscriberBehind',
-  { todo: 'bug: HEAD /v1/events runs the GET handler (Hono dispatches HEAD as GET and wraps the result in a new Response), which subscribes to the hub; the subscriber is never removed, even after the client closes its socket, and keeps being sent every later event that concerns it (an admin: all of them)' },
-  async (t) => {
-    const s = await makeServer();
-    t.after(() => s.close());
-    const l = await s.listen();
-    for (let i = 0; i < 20; i++) {
-      const r = await fetch(`${l.url}/v1/events`, { method: 'HEAD', headers: { authorization: `Bearer ${s.tokens.carol}` } });
-      await r.text();
-    }
-    await sleep(300);
-    report('security', { subscribersLeftBy20HeadRequests: s.services.hub.size });
-    assert.equal(s.services.hub.size, 0, `${s.services.hub.size} event-stream subscribers left behind by 20 HEAD requests`);
-  },
-);
+// found by this suite (fixed in b51d78c): "Last-Event-ID: 0" made the server scan the whole audit log synchronously
+test('eventStream_lastEventIdZero_doesNotStallTheServerOnALongLog', async (t) => {
+  const s = await makeServer();
+  t.after(() => s.close());
+  const noise = Array.from({ length: 50_000 }, (_, i) => ({ at: s.clock.now(), actorId: 'alice', action: 'grant.expired', subjectId: 'alice', resourceId: 'staging-db', details: { i } }));
+  s.services.store.tx(() => s.services.store.audit.append(noise));
+  const t0 = performance.now();
+  const res = await s.services.app.request('/v1/events', { headers: { authorization: `Bearer ${s.tokens.dave}`, 'last-event-id': '0' } });
+  const reader = res.body!.getReader();
+  await reader.read();
+  const ms = performance.now() - t0;
+  await reader.cancel();
+  report('security', { sseReplayScanMs50kEvents: Math.round(ms) });
+  assert.ok(ms < 100, `${Math.round(ms)} ms before the first byte, the event loop blocked meanwhile`);
+});
+
+// found by this suite (fixed in b51d78c): HEAD /v1/events subscribed to the hub and was never removed
+test('eventStream_headRequests_leaveNoSubscriberBehind', async (t) => {
+  const s = await makeServer();
+  t.after(() => s.close());
+  const l = await s.listen();
+  for (let i = 0; i < 20; i++) {
+    const r = await fetch(`${l.url}/v1/events`, { method: 'HEAD', headers: { authorization: `Bearer ${s.tokens.carol}` } });
+    await r.text();
+  }
+  await sleep(300);
+  report('security', { subscribersLeftBy20HeadRequests: s.services.hub.size });
+  assert.equal(s.services.hub.size, 0, `${s.services.hub.size} event-stream subscribers left behind by 20 HEAD requests`);
+});
 
 test('cors_isClosed_noAllowOriginAndNoPreflight', async () => {
   const origin = 'https://evil.example';
@@ -341,6 +334,30 @@ test('eventStream_tokenRevokedFromTheCli_closesTheStreamWithin20s', async () => 
   assert.equal(r.status, 401, 'and it cannot reconnect');
 });
 
+test('files_holdingSecrets_areOwnerOnly_serverKeyAndDemoTokens', async (t) => {
+  const key = join(ws.dir, 'server.key');
+  assert.ok(existsSync(key), 'the server created its key next to the database');
+  assert.equal(statSync(key).mode & 0o777, 0o600, 'server.key');
+  // the demo writes fresh tokens for the editor to pick up: owner-only as well
+  const dir = tempDir('elevate-demo-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const demo = spawn(process.execPath, [SERVER_JS, 'demo', '--port', String(port), '--host', '127.0.0.1'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ELEVATE_CONFIG: '', ELEVATE_DB: '' } });
+  let out = '';
+  demo.stdout.on('data', (d: Buffer) => (out += d));
+  demo.stderr.on('data', (d: Buffer) => (out += d));
+  const file = join(dir, '.elevate', 'demo-tokens.json');
+  const t0 = Date.now();
+  while (!existsSync(file) && Date.now() - t0 < 15_000 && demo.exitCode === null) await sleep(100);
+  try {
+    assert.ok(existsSync(file), `demo-tokens.json written (${out.slice(0, 300)})`);
+    assert.equal(statSync(file).mode & 0o777, 0o600, 'demo-tokens.json');
+    for (const tk of Object.values((JSON.parse(readFileSync(file, 'utf8')) as { tokens: Record<string, string> }).tokens)) secrets.add(tk);
+  } finally {
+    demo.kill('SIGKILL');
+  }
+});
+
 test('secrets_afterTheRun_noTokenInLogsAuditErrorsOrDatabaseFiles', async () => {
   await server.stop(); // graceful: flushes batched audits
   const db = new Database(ws.dbPath, { readonly: true });
@@ -351,9 +368,9 @@ test('secrets_afterTheRun_noTokenInLogsAuditErrorsOrDatabaseFiles', async () => 
     'audit details': details,
     'response bodies': bodies.join('\n'),
   };
-  for (const suffix of ['', '-wal', '-shm', '.key']) {
-    const f = ws.dbPath + suffix;
-    if (existsSync(f)) places[`file elevate.db${suffix}`] = readFileSync(f).toString('latin1');
+  for (const name of ['elevate.db', 'elevate.db-wal', 'elevate.db-shm', 'server.key']) {
+    const f = join(ws.dir, name);
+    if (existsSync(f)) places[`file ${name}`] = readFileSync(f).toString('latin1');
   }
   const found: string[] = [];
   for (const s of secrets) {
