@@ -205,3 +205,32 @@ test('crashLoop_sigkillUnderMixedLoad_losesNothingThatWasCommitted', async (t) =
   report('crash-loop', figures);
   assert.equal(lost, 0);
 });
+
+test('crash_grantEndsWhileTheServerIsDown_restartExpiresItAtOnce_auditedAsRecovered', async (t) => {
+  buildServer();
+  const ws = workspace('crash-down', undefined, ['alice', 'svc']);
+  t.after(() => rmSync(ws.dir, { recursive: true, force: true }));
+  let server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
+  const r = await call(server.url, ws.tokens.alice, 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: 2, justification: 'down' });
+  assert.equal(r.status, 201);
+  const grantId = r.body.grant.id as string;
+  await server.kill('SIGKILL');
+  await sleep(7500); // the grant ends 2 s in; the server stays down more than 5 s past that
+  const t0 = Date.now();
+  server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
+  const restartToHealthyMs = Date.now() - t0;
+  const check = await call(server.url, ws.tokens.svc, 'GET', '/v1/check?userId=alice&resourceId=staging-db&role=read');
+  assert.equal(check.body.allowed, false);
+  const db = new Database(ws.dbPath, { readonly: true });
+  const row = db.prepare('SELECT status FROM grants WHERE id = ?').get(grantId) as { status: string };
+  const ev = db.prepare(`SELECT details FROM audit WHERE grant_id = ? AND action = 'grant.expired'`).get(grantId) as { details: string } | undefined;
+  db.close();
+  await server.stop();
+  assert.equal(row.status, 'expired', 'expired by the catch-up before the port opened');
+  assert.ok(ev, 'grant.expired audited');
+  const d = JSON.parse(ev.details) as { recovered?: boolean; lateMs?: number };
+  assert.equal(d.recovered, true);
+  assert.ok((d.lateMs ?? 0) >= 5000, `lateMs ${d.lateMs}`);
+  assert.match(server.output(), /caught up after downtime/);
+  report('crash-loop', { downtimeRecovery: { lateMs: d.lateMs, restartToHealthyMs } });
+});
