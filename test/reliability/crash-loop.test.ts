@@ -110,11 +110,12 @@ test('crashLoop_sigkillUnderMixedLoad_losesNothingThatWasCommitted', async (t) =
       r = await call(url, tok[g.owner], 'POST', `/v1/grants/${g.id}/relinquish`);
       if (r.status === 200) ledger.push({ op: 'relinquish', action: 'grant.relinquished', grantId: g.id });
     } else {
+      const sent = Date.now();
       r = await call(url, tok.svc, 'GET', `/v1/check?userId=${requester}&resourceId=${pick(['staging-db', 'prod-db'])}&role=read`);
       if (r.status === 200) {
         checksAnswered++;
-        // rule 1 as the target system sees it
-        if (r.body.allowed) assert.ok(Date.parse(r.body.expiresAt) > Date.now() - 50, `check allowed a grant that ended at ${r.body.expiresAt}`);
+        // rule 1 as the target system sees it: decided after `sent`, so the grant ends after it
+        if (r.body.allowed) assert.ok(Date.parse(r.body.expiresAt) > sent, `check allowed a grant that ended at ${r.body.expiresAt}`);
       }
     }
     ops++;
