@@ -4,6 +4,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'n
 import { createServer as createHttpsServer } from 'node:https';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Duplex } from 'node:stream';
 import { VERSION } from './app.js';
 import { GuardedClock, systemClock } from './domain/clock.js';
 import { parseDuration } from './domain/duration.js';
@@ -109,6 +110,20 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
     hostname: h,
     port: p,
     ...(tls && { createServer: createHttpsServer, serverOptions: tls }),
+  });
+  // Requests Node's HTTP parser refuses before Hono sees them (oversized headers or URL,
+  // malformed request lines) still get the API's error shape instead of a bare status line.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return void socket.destroy();
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    const status = tooLarge ? 431 : 400;
+    const body = JSON.stringify({
+      error: { code: 'invalid_request', message: tooLarge ? 'request headers or URL are too large (16 KiB at most)' : 'malformed HTTP request' },
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
   await new Promise<void>((resolveListen, reject) => {
     server.once('listening', resolveListen);
