@@ -120,9 +120,11 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
     const body = JSON.stringify({
       error: { code: 'invalid_request', message: tooLarge ? 'request headers or URL are too large (16 KiB at most)' : 'malformed HTTP request' },
     });
+    // a response to HEAD carries no body (the request line is in the raw bytes the parser kept)
+    const head = (err as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString('latin1') === 'HEAD ';
     socket.end(
       `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
     );
   });
   await new Promise<void>((resolveListen, reject) => {

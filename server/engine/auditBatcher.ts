@@ -1,11 +1,15 @@
 // High-volume audit events that change no state (access checks, failed sign-ins) are written in
 // small batches, one transaction per batch, at most FLUSH_MS apart. A crash can lose the
 // events of the last unflushed batch (up to FLUSH_MS of them); state changes never go here.
+// While the database cannot be written they wait in memory and are retried every second.
 import type { AuditInput } from '../db/audit.js';
 import type { Store } from '../db/store.js';
 
 export const FLUSH_MS = 50;
 const MAX_BATCH = 2000;
+/** While the database cannot be written, events wait (and are retried) up to this many. */
+const MAX_QUEUED = 100_000;
+const RETRY_MS = 1000;
 
 export class AuditBatcher {
   private queue: AuditInput[] = [];
@@ -35,6 +39,16 @@ export class AuditBatcher {
       this.store.tx(() => this.store.audit.append(batch));
     } catch (e) {
       this.onError(e);
+      // keep them for the next attempt (a database outage must not erase failed sign-ins);
+      // past MAX_QUEUED the oldest go, and the loss is reported
+      this.queue = batch.concat(this.queue);
+      const over = this.queue.length - MAX_QUEUED;
+      if (over > 0) {
+        this.queue.splice(0, over);
+        this.onError(new Error(`audit batch queue full: ${over} access-check/sign-in events dropped`));
+      }
+      this.timer = setTimeout(() => this.flush(), RETRY_MS);
+      this.timer.unref();
     }
   }
 }
