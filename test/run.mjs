@@ -67,9 +67,11 @@ for (const s of suites) {
   let ok = true;
   for (const [cmd, args] of s.before ?? []) ok = ok && (await run(cmd, args, 5)).code === 0;
   const r = ok ? await run(c[0], c[1], s.minutes, s.env) : { code: 1, out: '' };
-  let n = counts(r.out) ?? { passed: 0, failed: 0 };
-  // a suite that exits non-zero without reporting a failure still failed (crash, timeout, load error)
-  if (r.code !== 0 && n.failed === 0) n = { ...n, failed: 1 };
+  const reported = counts(r.out);
+  let n = reported ?? { passed: 0, failed: 0 };
+  // a suite that exits non-zero without reporting a failure still failed (crash, timeout, load
+  // error), and so did one that never reported its counts: silence is not a pass
+  if ((r.code !== 0 || !reported) && n.failed === 0) n = { ...n, failed: 1 };
   passed += n.passed; failed += n.failed;
   summary.push(`${s.name}: ${n.passed} passed, ${n.failed} failed${r.code !== 0 ? ` (exit ${r.code}${r.signal ? ' ' + r.signal : ''})` : ''}`);
 }

@@ -200,8 +200,14 @@ clearTimeout(limitTimer);
 if (outcome === 'limit') finish(`TIME LIMIT: extension tests did not finish within ${LIMIT_MS / 1000}s`);
 else if (outcome instanceof Error) finish(`FAILED: ${outcome.message}`);
 else finish(result ? undefined : 'no EXTHOST-RESULT line: the suite never reported (see the output above)');
-await cleanup();
 log(`extension tests took ${((Date.now() - t0) / 1000).toFixed(1)}s`);
 process.stdout.write = write;
+// The verdict first: stopping embedded PostgreSQL can leave the event loop empty, and Node would
+// then exit mid-cleanup (with code 0, before this line). A ref'd timer keeps cleanup alive, and
+// exitCode makes even such an early exit report the right result.
 console.log(`${passed} passed, ${failed} failed`);
+process.exitCode = failed ? 1 : 0;
+const keepAlive = setTimeout(() => {}, 30_000);
+await cleanup();
+clearTimeout(keepAlive);
 process.exit(failed ? 1 : 0);
