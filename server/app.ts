@@ -1,6 +1,7 @@
 // createApp(deps): the whole HTTP API as one Hono app, with no port and no database of its own,
 // so tests drive it through app.request() and main.ts serves it.
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { randomBytes } from 'node:crypto';
 import { authenticate } from './http/auth.js';
@@ -27,6 +28,8 @@ const SECURITY_HEADERS: [string, string][] = [
   ['Cache-Control', 'no-store'],
 ];
 
+const tooLarge = (c: Context) => errorResponse(c, 413, 'payload_too_large', `request body is larger than ${MAX_BODY_BYTES / 1024} KiB`);
+
 export function createApp(deps: AppDeps) {
   // request ids for log correlation: a random per-process prefix and a counter (no RNG per request)
   const idPrefix = randomBytes(3).toString('base64url') + '-';
@@ -51,26 +54,45 @@ export function createApp(deps: AppDeps) {
     // anyway): they log at debug level so they do not drown everything else.
     const routine = c.res.status < 400 && (c.req.path === '/v1/check' || c.req.path === '/healthz');
     deps.logger.log(routine ? 'debug' : 'info', 'request', {
-      id: c.var.requestId,
+      id: c.get('requestId'),
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
       ms: Math.round((performance.now() - started) * 10) / 10,
-      user: c.var.actor?.user.id,
+      user: c.get('actor')?.user.id,
     });
   });
+  // Every answer waits for the commit of what it wrote (and of anything it may have read that
+  // another request of the same turn wrote): see Store.tx. A failed commit turns it into 503.
   app.use('*', async (c, next) => {
     await next();
-    // the event stream writes its own headers straight to the socket
-    if (c.env?.outgoing?.headersSent) return;
-    for (const [k, v] of SECURITY_HEADERS) c.header(k, v);
+    const settled = deps.store.settled();
+    if (settled) await settled.catch((e: unknown) => void (c.res = handleError(e, c, deps.logger)));
   });
-  const limitBody = bodyLimit({
+  app.use('*', async (c, next) => {
+    // Set before the handler runs: a header added to a finished Response makes Hono rebuild it
+    // (a full WHATWG Response and body stream per request). On Node they go on the socket's
+    // response, which every answer shares; in-process (app.request in tests) on the context.
+    // The event stream writes its own headers straight to the socket.
+    const outgoing = c.env?.outgoing;
+    if (outgoing) for (const [k, v] of SECURITY_HEADERS) outgoing.setHeader(k, v);
+    else for (const [k, v] of SECURITY_HEADERS) c.header(k, v);
+    await next();
+  });
+  const limitStream = bodyLimit({
     maxSize: MAX_BODY_BYTES,
-    onError: (c) => errorResponse(c, 413, 'payload_too_large', `request body is larger than ${MAX_BODY_BYTES / 1024} KiB`),
+    onError: (c) => tooLarge(c),
   });
-  // only requests that can carry a body: touching the body of a GET costs a full Request object
-  app.use('*', (c, next) => (c.req.method === 'GET' || c.req.method === 'HEAD' ? next() : limitBody(c, next)));
+  // Only requests that can carry a body. With a Content-Length (which Node's parser holds the
+  // body to) the header decides; touching c.req.raw.body, as hono/body-limit does, would build a
+  // full Request and stream per request. Chunked bodies are counted as they stream.
+  app.use('*', (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const length = c.req.header('content-length');
+    if (length === undefined) return limitStream(c, next);
+    if (Number(length) > MAX_BODY_BYTES) return Promise.resolve(tooLarge(c));
+    return next();
+  });
   // a body must be JSON; without this a wrong Content-Type would skip validation
   app.use('*', async (c, next) => {
     if (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH') {

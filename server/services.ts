@@ -27,10 +27,12 @@ export interface ServicesOptions {
   /** the server key (server/crypto/serverKey.ts); without one, credentials live under a key kept in memory */
   serverKey?: Buffer;
   options?: AppDeps['options'];
+  /** one commit per event-loop turn for all writes in it (Store.tx); default on */
+  groupCommit?: boolean;
 }
 
 export function createServices(o: ServicesOptions) {
-  const store = new Store(o.db);
+  const store = new Store(o.db, o.groupCommit ?? true);
   const policyRef = { current: o.policy };
   const engine = new Engine(store, o.clock, policyRef);
   const tokens = new Tokens(store, o.clock);
@@ -69,6 +71,7 @@ export function createServices(o: ServicesOptions) {
     start() {
       engine.reconcile(policyRef.current, { reloaded: false, onTokenRevoked: (t) => hub.closeToken(t) });
       const caughtUp = engine.sweep();
+      store.flush(); // the catch-up is durable before the first request is served
       credentials.purge();
       if (caughtUp.grants || caughtUp.requests) o.logger.log('info', 'caught up after downtime', caughtUp);
       scheduler.start();
@@ -84,6 +87,7 @@ export function createServices(o: ServicesOptions) {
       hub.closeAll();
       await outbox.stop();
       batcher.flush();
+      store.flush();
     },
   };
 }

@@ -4,6 +4,13 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { AuditLog } from './audit.js';
 
+interface Group {
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+  callbacks: ((err?: unknown) => void)[];
+}
+
 export interface RequestRow {
   seq: number;
   id: string;
@@ -89,8 +96,17 @@ export class Store {
   readonly audit: AuditLog;
   private readonly s: Stmts;
 
-  constructor(readonly db: Database) {
+  constructor(
+    readonly db: Database,
+    /** see tx(): on in the server, off for the CLI (whose process may exit right after a write) */
+    private readonly groupCommit = false,
+  ) {
     this.audit = new AuditLog(db);
+    // one transaction function for every tx(): better-sqlite3 compiles a wrapper per call otherwise
+    this.runner = db.transaction((fn: () => unknown) => fn()) as unknown as Store['runner'];
+    this.begin = db.prepare('BEGIN IMMEDIATE');
+    this.commit = db.prepare('COMMIT');
+    this.rollback = db.prepare('ROLLBACK');
     const p = (sql: string) => db.prepare(sql);
     this.s = {
       requestById: p('SELECT * FROM requests WHERE id = ?'),
@@ -158,9 +174,71 @@ export class Store {
     };
   }
 
-  /** Runs fn in one IMMEDIATE transaction (take the write lock up front: no upgrade deadlocks). */
+  // ----- transactions -----
+  // Without group commit, tx() runs fn in its own IMMEDIATE transaction (the write lock taken up
+  // front: no upgrade deadlocks) and has committed when it returns: what the CLI needs.
+  //
+  // With group commit (the server), the first tx() of an event-loop turn opens one IMMEDIATE
+  // transaction and every tx() until the end of that turn runs inside it as a savepoint of its
+  // own (a failing fn undoes only its own writes). One COMMIT at the end of the turn (setImmediate)
+  // makes them all durable together: a commit costs about as much as the writes of a whole
+  // request, so this is where concurrent writers get their throughput. Nothing may be told about a
+  // change before its commit: afterCommit() callbacks (live events, workers) run only once it has
+  // committed, and the HTTP layer holds every answer until settled() (a failed commit turns them
+  // into 503s, and the whole group is rolled back: nothing half-written).
+  private readonly runner: ((fn: () => unknown) => unknown) & { immediate(fn: () => unknown): unknown };
+  private group: Group | null = null;
+  private readonly begin: Statement;
+  private readonly commit: Statement;
+  private readonly rollback: Statement;
+
+  /** Runs fn in one transaction; see above for when it has committed. */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    if (!this.groupCommit) return this.runner.immediate(fn) as T;
+    if (this.group && !this.db.inTransaction) this.endGroup(new Error('the transaction was rolled back by SQLite'));
+    if (!this.group) this.openGroup();
+    return this.runner(fn) as T; // inside the open transaction: a savepoint
+  }
+
+  /** Runs cb once everything written so far has committed (at once without an open group); cb(err) if it failed. */
+  afterCommit(cb: (err?: unknown) => void): void {
+    if (this.group) this.group.callbacks.push(cb);
+    else cb();
+  }
+
+  /** Resolves when everything written so far has committed; rejects if that commit failed. */
+  settled(): Promise<void> | undefined {
+    return this.group?.done;
+  }
+
+  /** Commits the open group now (shutdown, tests); a no-op without one. */
+  flush(): void {
+    if (!this.group) return;
+    try {
+      this.commit.run();
+      this.endGroup();
+    } catch (e) {
+      if (this.db.inTransaction) this.rollback.run();
+      this.endGroup(e);
+    }
+  }
+
+  private openGroup(): void {
+    this.begin.run();
+    let resolve!: () => void;
+    let reject!: (e: unknown) => void;
+    const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    done.catch(() => {}); // the HTTP layer reports it; an unobserved failure must not crash the process
+    this.group = { done, resolve, reject, callbacks: [] };
+    setImmediate(() => this.flush());
+  }
+
+  private endGroup(err?: unknown): void {
+    const g = this.group!;
+    this.group = null;
+    if (err === undefined) g.resolve();
+    else g.reject(err);
+    for (const cb of g.callbacks) cb(err);
   }
 
   // ----- requests -----

@@ -37,18 +37,25 @@ export class AuditBatcher {
     this.queue = [];
     try {
       this.store.tx(() => this.store.audit.append(batch));
+      // under group commit the batch is durable only once the group commits
+      this.store.afterCommit((err) => err !== undefined && this.failed(batch, err));
     } catch (e) {
-      this.onError(e);
-      // keep them for the next attempt (a database outage must not erase failed sign-ins);
-      // past MAX_QUEUED the oldest go, and the loss is reported
-      this.queue = batch.concat(this.queue);
-      const over = this.queue.length - MAX_QUEUED;
-      if (over > 0) {
-        this.queue.splice(0, over);
-        this.onError(new Error(`audit batch queue full: ${over} access-check/sign-in events dropped`));
-      }
-      this.timer = setTimeout(() => this.flush(), RETRY_MS);
-      this.timer.unref();
+      this.failed(batch, e);
     }
+  }
+
+  private failed(batch: AuditInput[], e: unknown): void {
+    this.onError(e);
+    // keep them for the next attempt (a database outage must not erase failed sign-ins);
+    // past MAX_QUEUED the oldest go, and the loss is reported
+    this.queue = batch.concat(this.queue);
+    const over = this.queue.length - MAX_QUEUED;
+    if (over > 0) {
+      this.queue.splice(0, over);
+      this.onError(new Error(`audit batch queue full: ${over} access-check/sign-in events dropped`));
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.flush(), RETRY_MS);
+    this.timer.unref();
   }
 }

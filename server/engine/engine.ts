@@ -100,7 +100,10 @@ export class Engine {
       }));
       return r;
     });
-    if (committed.length) for (const l of this.listeners) l(committed);
+    // with group commit (Store.tx) the commit comes at the end of this event-loop turn
+    this.store.afterCommit((err) => {
+      if (err === undefined && committed.length) for (const l of this.listeners) l(committed);
+    });
     return result;
   }
 

@@ -19,7 +19,7 @@ export function auditRoutes(deps: AppDeps) {
     }),
     (c) => {
       const q = c.req.valid('query');
-      const u = c.var.actor.user;
+      const u = c.get('actor').user;
       let before: number | undefined;
       if (q.cursor !== undefined) {
         if (!/^\d{1,15}$/.test(q.cursor)) throw new ApiError('invalid_request', 'cursor is not valid', [{ path: 'query.cursor', message: 'not a cursor returned by this API' }]);
@@ -50,7 +50,7 @@ export function auditRoutes(deps: AppDeps) {
       responses: { 200: json(AuditVerifyResponse, 'Verification result'), 401: errors[401], 403: errors[403] },
     }),
     (c) => {
-      if (!seesAll(c.var.actor.user.roles)) throw forbidden('verifying the audit log needs the auditor or admin role');
+      if (!seesAll(c.get('actor').user.roles)) throw forbidden('verifying the audit log needs the auditor or admin role');
       deps.batcher.flush();
       const { problem: _, ...r } = deps.store.audit.verify();
       return c.json(r, 200);

@@ -47,7 +47,7 @@ export function eventRoutes(deps: AppDeps) {
     (c) => {
       // HEAD is dispatched as GET: answer it without subscribing anything
       if (c.req.method === 'HEAD') return c.body(null, 200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
-      const actor = c.var.actor;
+      const actor = c.get('actor');
       const lastHeader = c.req.valid('header')['last-event-id'];
       const lastId = lastHeader && /^\d+$/.test(lastHeader) ? Number(lastHeader) : undefined;
       const out = c.env?.outgoing;

@@ -19,7 +19,7 @@ export function grantRoutes(deps: AppDeps) {
     }),
     (c) => {
       const q = c.req.valid('query');
-      return c.json({ ...engine.listGrants(c.var.actor, q), serverTime: serverTime(deps) }, 200);
+      return c.json({ ...engine.listGrants(c.get('actor'), q), serverTime: serverTime(deps) }, 200);
     },
   );
 
@@ -31,7 +31,7 @@ export function grantRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 200: json(GrantResponse, 'The grant and the server clock'), 401: errors[401], 404: errors[404] },
     }),
-    (c) => c.json({ grant: engine.getGrant(c.var.actor, c.req.valid('param').id), serverTime: serverTime(deps) }, 200),
+    (c) => c.json({ grant: engine.getGrant(c.get('actor'), c.req.valid('param').id), serverTime: serverTime(deps) }, 200),
   );
 
   app.openapi(
@@ -44,7 +44,7 @@ export function grantRoutes(deps: AppDeps) {
       responses: { 200: json(GrantResponse, 'Extended at once'), 202: json(RequestResponse, 'Needs approval: the extension request'), ...errors },
     }),
     (c) => {
-      const r = engine.extend(c.var.actor, c.req.valid('param').id, c.req.valid('json'));
+      const r = engine.extend(c.get('actor'), c.req.valid('param').id, c.req.valid('json'));
       return r.status === 200 ? c.json({ grant: r.grant }, 200) : c.json({ request: r.request }, 202);
     },
   );
@@ -57,7 +57,7 @@ export function grantRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 200: json(GrantResponse, 'Ended by its owner'), ...errors },
     }),
-    (c) => c.json(engine.relinquish(c.var.actor, c.req.valid('param').id), 200),
+    (c) => c.json(engine.relinquish(c.get('actor'), c.req.valid('param').id), 200),
   );
 
   app.openapi(
@@ -68,7 +68,7 @@ export function grantRoutes(deps: AppDeps) {
       request: { params: IdParam, body: body(RevokeBody) },
       responses: { 200: json(GrantResponse, 'Revoked'), ...errors },
     }),
-    (c) => c.json(engine.revoke(c.var.actor, c.req.valid('param').id, c.req.valid('json').reason), 200),
+    (c) => c.json(engine.revoke(c.get('actor'), c.req.valid('param').id, c.req.valid('json').reason), 200),
   );
 
   return app;

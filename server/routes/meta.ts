@@ -13,7 +13,7 @@ export function metaRoutes(deps: AppDeps) {
   app.openapi(
     createRoute({ method: 'get', path: '/v1/me', security, responses: { 200: json(Me, 'The caller'), 401: errors[401] } }),
     (c) => {
-      const u = c.var.actor.user;
+      const u = c.get('actor').user;
       return c.json({ user: { id: u.id, name: u.name, groups: u.groups, roles: u.roles, approverOf: approverOf(deps.policy(), u.id) } }, 200);
     },
   );
@@ -33,7 +33,7 @@ export function metaRoutes(deps: AppDeps) {
       responses: { 200: json(CheckResponse, 'Decision at call time'), 400: errors[400], 401: errors[401], 403: errors[403] },
     }),
     (c) => {
-      const actor = c.var.actor;
+      const actor = c.get('actor');
       if (!actor.user.roles.some((r) => r === 'service' || r === 'admin')) throw forbidden('checking access needs the service or admin role');
       const q = c.req.valid('query');
       const result = deps.engine.check(q.userId, q.resourceId, q.role);

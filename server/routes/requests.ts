@@ -34,10 +34,10 @@ export function requestRoutes(deps: AppDeps) {
     (c) => {
       const input = c.req.valid('json');
       if (c.req.valid('query').dryRun === 'true') {
-        const { resourceId: _, ...evaluation } = engine.dryRun(c.var.actor, input);
+        const { resourceId: _, ...evaluation } = engine.dryRun(c.get('actor'), input);
         return c.json({ evaluation }, 200);
       }
-      return c.json(engine.createRequest(c.var.actor, input), 201);
+      return c.json(engine.createRequest(c.get('actor'), input), 201);
     },
   );
 
@@ -52,7 +52,7 @@ export function requestRoutes(deps: AppDeps) {
     }),
     (c) => {
       const q = c.req.valid('query');
-      return c.json({ requests: engine.listRequests(c.var.actor, q.scope, q.status) }, 200);
+      return c.json({ requests: engine.listRequests(c.get('actor'), q.scope, q.status) }, 200);
     },
   );
 
@@ -65,7 +65,7 @@ export function requestRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 200: json(RequestDetailResponse, 'The request'), 401: errors[401], 404: errors[404] },
     }),
-    (c) => c.json(engine.getRequest(c.var.actor, c.req.valid('param').id), 200),
+    (c) => c.json(engine.getRequest(c.get('actor'), c.req.valid('param').id), 200),
   );
 
   app.openapi(
@@ -76,7 +76,7 @@ export function requestRoutes(deps: AppDeps) {
       request: { params: IdParam, body: body(ApproveBody, false) },
       responses: { 200: json(RequestResponse, 'Approval recorded; `grant` present when this approval completed it'), ...errors },
     }),
-    (c) => c.json(engine.approve(c.var.actor, c.req.valid('param').id, c.req.valid('json').comment), 200),
+    (c) => c.json(engine.approve(c.get('actor'), c.req.valid('param').id, c.req.valid('json').comment), 200),
   );
 
   app.openapi(
@@ -87,7 +87,7 @@ export function requestRoutes(deps: AppDeps) {
       request: { params: IdParam, body: body(DenyBody) },
       responses: { 200: json(RequestResponse, 'Denied'), ...errors },
     }),
-    (c) => c.json(engine.deny(c.var.actor, c.req.valid('param').id, c.req.valid('json').reason), 200),
+    (c) => c.json(engine.deny(c.get('actor'), c.req.valid('param').id, c.req.valid('json').reason), 200),
   );
 
   app.openapi(
@@ -98,7 +98,7 @@ export function requestRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 200: json(RequestResponse, 'Cancelled'), ...errors },
     }),
-    (c) => c.json(engine.cancel(c.var.actor, c.req.valid('param').id), 200),
+    (c) => c.json(engine.cancel(c.get('actor'), c.req.valid('param').id), 200),
   );
 
   return app;
