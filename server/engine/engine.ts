@@ -699,6 +699,9 @@ export class Engine {
       });
       grants += n;
       if (n < SWEEP_BATCH) break;
+      // one commit per batch, also under group commit: 100,000 grants ended after downtime must
+      // not become one transaction holding the write lock and the page cache
+      this.store.flush();
     }
     for (;;) {
       const n = this.change((emit, now) => {
@@ -708,6 +711,7 @@ export class Engine {
       });
       requests += n;
       if (n < SWEEP_BATCH) break;
+      this.store.flush();
     }
     warnings = this.change((emit, now) => {
       let count = 0;
