@@ -138,6 +138,11 @@ export class Store {
       setRevokePending: p('UPDATE grants SET revoke_pending = ? WHERE id = ?'),
       failGrant: p(`UPDATE grants SET status = 'failed', ended_at = ?, ended_by = 'system', end_reason = ? WHERE id = ? AND status = 'active'`),
       dueGrants: p(`SELECT * FROM grants WHERE status = 'active' AND expires_at <= ? ORDER BY expires_at LIMIT ?`),
+      expireDue: p(`UPDATE grants SET status = 'expired', ended_at = expires_at, ended_by = 'system', end_reason = 'expired',
+          revoke_pending = resource_id IN (SELECT value FROM json_each(@deprovisioned))
+        WHERE id IN (SELECT id FROM grants WHERE status = 'active' AND expires_at <= @now ORDER BY expires_at LIMIT @limit)
+        RETURNING *`),
+      pendingExtensionsFor: p(`SELECT * FROM requests WHERE grant_id IN (SELECT value FROM json_each(?)) AND kind = 'extension' AND status = 'pending'`),
       nextGrantExpiry: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active'`),
       activeGrants: p(`SELECT * FROM grants WHERE status = 'active' ORDER BY expires_at`),
       activeForUser: p(`SELECT * FROM grants WHERE status = 'active' AND user_id = ?`),
@@ -320,6 +325,20 @@ export class Store {
   }
   dueGrants(now: number, limit: number): GrantRow[] {
     return this.s.dueGrants.all(now, limit) as GrantRow[];
+  }
+  /**
+   * Ends up to `limit` due grants as expired (at their own expires_at) in one statement and
+   * returns them as they are now, soonest first; those on a resource in `deprovisioned` are
+   * marked revoke_pending. One UPDATE … RETURNING instead of a SELECT and an UPDATE per grant.
+   */
+  expireDue(now: number, limit: number, deprovisioned: string[]): GrantRow[] {
+    const rows = this.s.expireDue.all({ now, limit, deprovisioned: JSON.stringify(deprovisioned) }) as GrantRow[];
+    return rows.sort((a, b) => a.expires_at - b.expires_at || a.seq - b.seq);
+  }
+  /** The pending extension requests of these grants (at most one each), by grant id. */
+  pendingExtensions(grantIds: string[]): Map<string, RequestRow> {
+    const rows = this.s.pendingExtensionsFor.all(JSON.stringify(grantIds)) as RequestRow[];
+    return new Map(rows.map((r) => [r.grant_id!, r]));
   }
   nextGrantExpiry(): number | null {
     return (this.s.nextGrantExpiry.get() as { t: number | null }).t;

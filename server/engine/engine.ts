@@ -584,10 +584,17 @@ export class Engine {
     details: Record<string, unknown>,
   ): void {
     const endedAt = status === 'expired' ? g.expires_at : now;
-    const res = this.policy.resources.get(g.resource_id);
-    const needsDeprovision = (res?.provider.type ?? 'none') !== 'none';
+    const needsDeprovision = (this.policy.resources.get(g.resource_id)?.provider.type ?? 'none') !== 'none';
     this.store.endGrant(g.id, status, endedAt, by, reason, needsDeprovision);
-    const ext = this.store.pendingExtension(g.id);
+    this.grantEnded(emit, now, { ...g, status, ended_at: endedAt, ended_by: by }, this.store.pendingExtension(g.id), details);
+  }
+
+  /** What follows a grant's end, once its row says so: its pending extension, the audit event, deprovisioning. */
+  private grantEnded(emit: (p: Pending) => void, now: number, g: GrantRow, ext: RequestRow | undefined, details: Record<string, unknown>): void {
+    const status = g.status;
+    const endedAt = g.ended_at!;
+    const by = g.ended_by!;
+    const res = this.policy.resources.get(g.resource_id);
     if (ext) this.cancelRequest(emit, now, ext, SYSTEM, `grant ${status}`);
     emit({
       audit: {
@@ -685,17 +692,19 @@ export class Engine {
     const clockJumpMs = this.clock.takeForwardJump?.() ?? 0;
     for (;;) {
       const n = this.change((emit, now) => {
-        const due = this.store.dueGrants(now, SWEEP_BATCH);
-        for (const g of due) {
+        const deprovisioned = [...this.policy.resources.values()].filter((r) => r.provider.type !== 'none').map((r) => r.id);
+        const ended = this.store.expireDue(now, SWEEP_BATCH, deprovisioned);
+        const extensions = this.store.pendingExtensions(ended.map((g) => g.id));
+        for (const g of ended) {
           const lateMs = now - g.expires_at;
-          this.endGrant(emit, now, g, 'expired', SYSTEM, 'expired', {
+          this.grantEnded(emit, now, g, extensions.get(g.id), {
             lateMs,
             // more than a few seconds late means the server was down or stalled at expiry
             ...(lateMs > 5000 && clockJumpMs === 0 && { recovered: true }),
             ...(clockJumpMs > 0 && { clockJumpMs }),
           });
         }
-        return due.length;
+        return ended.length;
       });
       grants += n;
       if (n < SWEEP_BATCH) break;

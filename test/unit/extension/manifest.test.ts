@@ -30,7 +30,7 @@ describe('manifest', () => {
   });
   it('paletteActions_havePreconditions', () => {
     const palette = new Map(c.menus.commandPalette.map((x: { command: string; when: string }) => [x.command, x.when]));
-    for (const id of [Commands.requestAccess, Commands.extendGrant, Commands.relinquishGrant, Commands.approveRequest, Commands.denyRequest, Commands.signOut, Commands.showAuditLog]) {
+    for (const id of [Commands.requestAccess, Commands.extendGrant, Commands.relinquishGrant, Commands.approveRequest, Commands.denyRequest, Commands.signOut, Commands.showAuditLog, Commands.copyCredentials, Commands.openTerminal]) {
       assert.ok(palette.get(id), id);
     }
   });
