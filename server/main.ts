@@ -99,7 +99,6 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   const logger = jsonLogger((env.ELEVATE_LOG_LEVEL as 'info' | undefined) ?? 'info');
   const db = openDatabase(dbPath(f));
   db.pragma(`wal_autocheckpoint = ${SAFETY_AUTOCHECKPOINT_PAGES}`);
-  const checkpointer = startCheckpointer(dbPath(f), __filename);
   // created 0600 on first start, next to the database; seals provider-issued credentials at rest
   const serverKey = loadOrCreateServerKey(serverKeyPath(dbPath(f)));
   const services = createServices({ db, policy, clock: new GuardedClock(), logger, serverKey });
@@ -132,6 +131,9 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
     server.once('listening', resolveListen);
     server.once('error', reject);
   });
+  // Started once serving: loading the bundle in a worker and checkpointing the catch-up's pages
+  // would otherwise compete with the catch-up and the first requests for the same core.
+  const checkpointer = startCheckpointer(dbPath(f), __filename);
   const url = `${tls ? 'https' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${p}`;
   logger.log('info', 'listening', { url, policy: policyPath, db: dbPath(f), pid: process.pid });
   onListening?.(url);
