@@ -2,7 +2,7 @@
 // on a database with the server's own schema and pragmas (WAL, synchronous=NORMAL). The SQL
 // text mirrors server/db/store.ts and server/db/audit.ts.
 import Database from 'better-sqlite3';
-import { randomBytes } from 'node:crypto';
+import { hash as digest, randomBytes } from 'node:crypto';
 import { fillDueGrants } from './fixtures.mjs';
 
 const time = (n, fn) => {
@@ -146,4 +146,29 @@ export async function sqlBaselines(dbFile, { hashEvent, canonicalJson }, { quick
     'sweep of 100,000 due grants (1000/tx, audited)': `${out.sweepMsPer100k.toFixed(0)} ms (measured on ${sweepN.toLocaleString('en')})`,
   };
   return out;
+}
+
+/**
+ * The floor of `audit verify` (B_sql "scan + SHA-256"): read every audit row as verify reads it
+ * (the columns it checks, as arrays, 1000 rows per .all() on the primary key) and SHA-256 the
+ * previous hash plus the row's stored text once, one-shot. What verify adds on top (building the
+ * canonical JSON, formatting the time, comparing, starting the process) is the product's cost.
+ */
+export function rawVerifyMs(dbFile) {
+  const t = performance.now();
+  const d = new Database(dbFile, { readonly: true });
+  const page = d
+    .prepare('SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, details, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT 1000')
+    .raw(true);
+  let prev = '0'.repeat(64);
+  for (let after = -Infinity; ; ) {
+    const rows = page.all(after);
+    for (const [, at, actor, action, resource, request, grant, details] of rows) {
+      prev = digest('sha256', `${prev}${at}${actor}${action}${resource}${request}${grant}${details}`, 'hex');
+    }
+    if (rows.length < 1000) break;
+    after = rows[rows.length - 1][0];
+  }
+  d.close();
+  return performance.now() - t;
 }
