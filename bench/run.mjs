@@ -4,14 +4,13 @@
 //   node bench/run.mjs [--quick] [--as-test] [--only a,b]
 // Phases: baselines, throughput, expiry, push, catchup, audit, extension.
 import Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { arch, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { addTokens, craftGrants, craftPending, fillAudit, fillDueGrants, ROOT, serverAudit, USERS_N, writePolicy } from './lib/fixtures.mjs';
 import { CORES, LOAD_CORE, SERVER_CORE, cpuModel, freePort, hasTaskset, killAll, memOf, pinSelf, pinned, run, sleep, start, stop, waitHttp } from './lib/proc.mjs';
 import { subscribe } from './lib/sse.mjs';
-import { sqlBaselines } from './lib/sql.mjs';
+import { rawVerifyMs, sqlBaselines } from './lib/sql.mjs';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick') || argv.includes('--as-test');
@@ -434,18 +433,6 @@ async function rawAuditQueryP99(dbFile, key, gen) {
   }
   d.close();
   return pct(times.slice(50), 99);
-}
-
-function rawVerifyMs(dbFile) {
-  // the physical floor of verify: read every row and SHA-256 about the same bytes once
-  const t = performance.now();
-  const d = new Database(dbFile, { readonly: true });
-  let prev = '0'.repeat(64);
-  for (const r of d.prepare('SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, details, prev_hash, hash FROM audit ORDER BY seq').iterate()) {
-    prev = createHash('sha256').update(prev).update(r.details).update(r.actor_id).update(r.action).digest('hex');
-  }
-  d.close();
-  return performance.now() - t;
 }
 
 function phaseExtension() {

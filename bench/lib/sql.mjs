@@ -31,34 +31,42 @@ export async function sqlBaselines(dbFile, { hashEvent, canonicalJson }, { quick
     grantById: db.prepare('SELECT * FROM grants WHERE id = ?'),
     setWarned: db.prepare('UPDATE grants SET warned = ? WHERE id = ?'),
     check: db.prepare(`SELECT id, expires_at FROM grants WHERE status = 'active' AND user_id = ? AND resource_id = ? AND role = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1`),
-    due: db.prepare(`SELECT * FROM grants WHERE status = 'active' AND expires_at <= ? ORDER BY expires_at LIMIT ?`),
-    endGrant: db.prepare(`UPDATE grants SET status = ?, ended_at = ?, ended_by = ?, end_reason = ?, revoke_pending = ? WHERE id = ? AND status = 'active'`),
-    pendingExt: db.prepare(`SELECT * FROM requests WHERE grant_id = ? AND kind = 'extension' AND status = 'pending'`),
+    expireDue: db.prepare(`UPDATE grants SET status = 'expired', ended_at = expires_at, ended_by = 'system', end_reason = 'expired',
+        revoke_pending = resource_id IN (SELECT value FROM json_each(@deprovisioned))
+      WHERE id IN (SELECT id FROM grants WHERE status = 'active' AND expires_at <= @now ORDER BY expires_at LIMIT @limit)
+      RETURNING *`),
+    pendingExts: db.prepare(`SELECT * FROM requests WHERE grant_id IN (SELECT value FROM json_each(?)) AND kind = 'extension' AND status = 'pending'`),
   };
+  // like AuditLog.append: the chain's head is read once per transaction, then carried along
+  let head = null;
   const append = (now, action, ids, details) => {
-    const h = s.head.get() ?? { seq: 0, hash: '0'.repeat(64) };
+    const h = (head ??= s.head.get() ?? { seq: 0, hash: '0'.repeat(64) });
     const seq = h.seq + 1;
     const at = new Date(now).toISOString();
     const canon = canonicalJson(details);
     const hash = hashEvent(h.hash, { seq, at, actorId: ids.actor, action, resourceId: 'auto', requestId: ids.req ?? null, grantId: ids.grant ?? null }, canon);
     s.audit.run(seq, now, ids.actor, action, 'auto', ids.req ?? null, ids.grant ?? null, 'u1', canon, h.hash, hash);
+    head = { seq, hash };
   };
-  const imm = (fn) => db.transaction(fn).immediate();
+  const imm = (fn) => {
+    head = null;
+    return db.transaction(fn).immediate();
+  };
   const out = {};
 
-  // the catch-up sweep: due grants in batches of 1000, one transaction each, one audit event per grant
+  // the catch-up sweep as the engine runs it: per batch of 1000, one UPDATE … RETURNING ends the
+  // due grants, one query finds their pending extensions, and each gets its audit event
   {
     const t = performance.now();
     for (;;) {
       const n = imm(() => {
         const now = Date.now();
-        const due = s.due.all(now, 1000);
-        for (const g of due) {
-          s.endGrant.run('expired', g.expires_at, 'system', 'expired', 0, g.id);
-          s.pendingExt.get(g.id);
+        const ended = s.expireDue.all({ now, limit: 1000, deprovisioned: '[]' }).sort((a, b) => a.expires_at - b.expires_at);
+        s.pendingExts.all(JSON.stringify(ended.map((g) => g.id)));
+        for (const g of ended) {
           append(now, 'grant.expired', { actor: 'system', req: g.request_id, grant: g.id }, { lateMs: now - g.expires_at, userId: g.user_id, role: g.role, startsAt: new Date(g.starts_at).toISOString(), expiresAt: new Date(g.expires_at).toISOString(), endedAt: new Date(g.expires_at).toISOString() });
         }
-        return due.length;
+        return ended.length;
       });
       if (n < 1000) break;
     }
