@@ -158,6 +158,7 @@ export class Store {
       allPending: p(`SELECT * FROM requests WHERE status = 'pending' ORDER BY seq`),
       grantSeq: p('SELECT seq FROM grants WHERE id = ?'),
       tokenByHash: p('SELECT * FROM tokens WHERE hash = ?'),
+      dataVersion: p('PRAGMA data_version').pluck(),
       tokenById: p('SELECT * FROM tokens WHERE id = ?'),
       insertToken: p('INSERT INTO tokens (id, user_id, hash, label, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)'),
       revokeToken: p('UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
@@ -385,6 +386,17 @@ export class Store {
   tokenByHash(hash: Buffer): TokenRow | undefined {
     return this.s.tokenByHash.get(hash) as TokenRow | undefined;
   }
+  /** Changes whenever another connection (e.g. the CLI revoking a token) has committed; not on our own commits. */
+  dataVersion(): number {
+    return this.s.dataVersion.get() as number;
+  }
+  /** Whether token rows were changed through this store (revocations) since the last call. */
+  takeTokensWritten(): boolean {
+    const w = this.tokensWritten;
+    this.tokensWritten = false;
+    return w;
+  }
+  private tokensWritten = false;
   token(id: string): TokenRow | undefined {
     return this.s.tokenById.get(id) as TokenRow | undefined;
   }
@@ -392,6 +404,7 @@ export class Store {
     this.s.insertToken.run(t.id, t.user_id, t.hash, t.label, t.created_at, t.expires_at);
   }
   revokeToken(id: string, at: number): boolean {
+    this.tokensWritten = true;
     return this.s.revokeToken.run(at, id).changes === 1;
   }
   tokens(userId?: string): TokenRow[] {

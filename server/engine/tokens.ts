@@ -33,9 +33,21 @@ export const tokenInfo = (t: TokenRow): TokenInfo => ({
   lastUsedAt: t.last_used_at === null ? null : iso(t.last_used_at),
 });
 
+/** Cached token rows at most; past this the cache starts over (it only saves a lookup). */
+const CACHE_MAX = 10_000;
+
 export class Tokens {
   /** last time last_used_at was written per token: at most once a minute, not on every request */
   private touched = new Map<string, number>();
+  /**
+   * Token rows by hash (hex), so a request costs no row lookup. Emptied whenever a token may have
+   * changed: a revocation through this process (Store.takeTokensWritten) or any commit by another
+   * connection, such as `elevate-server token revoke` (PRAGMA data_version, read per request), so
+   * a revocation applies to the very next request exactly as without the cache. Expiry and the
+   * user's presence in the policy are checked on every request, as before.
+   */
+  private cache = new Map<string, TokenRow>();
+  private cacheVersion = -1;
 
   constructor(
     private readonly store: Store,
@@ -78,9 +90,8 @@ export class Tokens {
   /** The user behind a presented token, or null (unknown, revoked, expired, or the user left the policy). */
   authenticate(presented: string, policy: Policy): { user: PolicyUser; tokenId: string } | null {
     if (!TOKEN_PATTERN.test(presented)) return null;
-    const hash = hashToken(presented);
-    const row = this.store.tokenByHash(hash);
-    if (!row || !timingSafeEqual(row.hash, hash)) return null;
+    const row = this.lookup(hashToken(presented));
+    if (!row) return null;
     const now = this.clock.now();
     if (row.revoked_at !== null || (row.expires_at !== null && now >= row.expires_at)) return null;
     const user = policy.users.get(row.user_id);
@@ -95,6 +106,23 @@ export class Tokens {
       }
     }
     return { user, tokenId: row.id };
+  }
+
+  private lookup(hash: Buffer): TokenRow | undefined {
+    const version = this.store.dataVersion();
+    if (version !== this.cacheVersion || this.store.takeTokensWritten() || this.cache.size >= CACHE_MAX) {
+      this.cache.clear();
+      this.cacheVersion = version;
+    }
+    const key = hash.toString('hex');
+    let row = this.cache.get(key);
+    if (!row) {
+      row = this.store.tokenByHash(hash);
+      // the index found it by equality; compare again in constant time before trusting it
+      if (!row || !timingSafeEqual(row.hash, hash)) return undefined;
+      this.cache.set(key, row);
+    }
+    return row;
   }
 
   /** Still valid? (event streams re-check on every heartbeat, so a CLI revocation closes them too) */
