@@ -46,7 +46,7 @@ test('aTokenRevokedByAPolicyReload_stopsAtOnce', async () => {
 test('aCachedTokenThatExpires_isRefusedFromItsExpiry', async () => {
   s = await makeServer();
   const { token } = s.services.tokens.issue('alice', { actorId: 'test', ttlSeconds: 60 });
-  const call = () => s.services.app.request('/v1/me', { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+  const call = async () => (await s.services.app.request('/v1/me', { headers: { authorization: `Bearer ${token}` } })).status;
   assert.equal(await call(), 200);
   s.clock.advance(59_999);
   assert.equal(await call(), 200);
