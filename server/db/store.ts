@@ -4,6 +4,9 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { AuditLog } from './audit.js';
 
+/** The group's transaction is gone (SQLite rolled it back): the storage failed, so 503 to everyone in it. */
+const lostTransaction = () => Object.assign(new Error('the transaction was rolled back by SQLite'), { code: 'SQLITE_ABORT_ROLLBACK' });
+
 interface Group {
   done: Promise<void>;
   resolve: () => void;
@@ -201,9 +204,16 @@ export class Store {
   /** Runs fn in one transaction; see above for when it has committed. */
   tx<T>(fn: () => T): T {
     if (!this.groupCommit) return this.runner.immediate(fn) as T;
-    if (this.group && !this.db.inTransaction) this.endGroup(new Error('the transaction was rolled back by SQLite'));
+    if (this.group && !this.db.inTransaction) this.endGroup(lostTransaction());
     if (!this.group) this.openGroup();
-    return this.runner(fn) as T; // inside the open transaction: a savepoint
+    try {
+      return this.runner(fn) as T; // inside the open transaction: a savepoint
+    } catch (e) {
+      // Some failures (SQLITE_FULL, IOERR, …) make SQLite roll back the whole transaction, not
+      // just this savepoint: what the group wrote so far is gone, and every member hears why.
+      if (!this.db.inTransaction) this.endGroup(e);
+      throw e;
+    }
   }
 
   /** Runs cb once everything written so far has committed (at once without an open group); cb(err) if it failed. */
@@ -220,6 +230,7 @@ export class Store {
   /** Commits the open group now (shutdown, tests); a no-op without one. */
   flush(): void {
     if (!this.group) return;
+    if (!this.db.inTransaction) return this.endGroup(lostTransaction());
     try {
       this.commit.run();
       this.endGroup();

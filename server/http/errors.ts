@@ -20,8 +20,11 @@ export function zodDetails(error: ZodError, where: string): { path: string; mess
   }));
 }
 
-/** SQLite failures that mean "cannot write right now", not "bug": full disk, read-only, I/O, busy. */
-const UNAVAILABLE = /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN|CORRUPT|NOTADB|PERM)/;
+/**
+ * SQLite failures that mean "cannot write right now", not "bug": full disk, read-only, I/O, busy,
+ * or a group commit's transaction that SQLite rolled back after one of those (Store.tx).
+ */
+const UNAVAILABLE = /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN|CORRUPT|NOTADB|PERM|ABORT_ROLLBACK)/;
 
 export function handleError(err: unknown, c: Context, logger: Logger) {
   if (err instanceof ApiError) return errorResponse(c, err.status, err.code, err.message, err.details);

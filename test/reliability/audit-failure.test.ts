@@ -28,25 +28,6 @@ const faults: Fault[] = [
     apply: (db) => db.pragma('query_only = ON'),
     lift: (db) => db.pragma('query_only = OFF'),
   },
-  {
-    // the disk is full: no page can be added to the file
-    name: 'max_page_count',
-    apply: (db) => {
-      db.exec('CREATE TABLE IF NOT EXISTS ballast (x BLOB)');
-      const pages = db.pragma('page_count', { simple: true }) as number;
-      db.pragma(`max_page_count = ${pages}`);
-      // fill whatever free pages remain, so the next insert needs a new page
-      try {
-        for (;;) db.prepare('INSERT INTO ballast VALUES (randomblob(3000))').run();
-      } catch (e) {
-        assert.equal((e as { code?: string }).code, 'SQLITE_FULL');
-      }
-    },
-    lift: (db) => {
-      db.pragma('max_page_count = 1073741823');
-      db.exec('DROP TABLE ballast');
-    },
-  },
 ];
 
 async function fixtures(s: TestServer) {
@@ -115,6 +96,77 @@ for (const fault of faults) {
     report('audit-failure', { fault: fault.name, writesRefused: writes(f).length, readsServed: reads(f).length, chainAfter: v.count });
   });
 }
+
+/** The disk is full: no page can be added to the file, and the free pages are used up. */
+function fillDisk(db: Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS ballast (x BLOB)');
+  db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+  // big rows first, then ever smaller ones, so no free page and little room in them is left
+  for (const size of [3000, 1000, 300, 100, 30, 1]) {
+    try {
+      for (;;) db.prepare(`INSERT INTO ballast VALUES (randomblob(${size}))`).run();
+    } catch (e) {
+      assert.equal((e as { code?: string }).code, 'SQLITE_FULL');
+    }
+  }
+}
+
+// A full disk (max_page_count) refuses a change only when it needs a new page: one that still
+// fits in the room left in existing pages commits, whole. So each change here must be either
+// committed with its audit event or refused with 503 and leave nothing behind, and the full
+// disk must refuse some: requests with 2,000-character justifications (stored twice: the row
+// and its audit event) soon need a page.
+test('auditWriteImpossible_diskFull_eachChangeCommitsWholeOrIs503AndChangesNothing_readsKeepWorking', async (t) => {
+  const s = await makeServer();
+  t.after(() => s.close());
+  const f = await fixtures(s);
+  await s.services.store.settled();
+  fillDisk(s.db);
+  let refused = 0;
+  let committed = 0;
+  for (let i = 0; i < 100 && refused < 3; i++) {
+    const before = snapshot(s.db);
+    const justification = `${i} ${'the disk is full '.repeat(200)}`.slice(0, 2000);
+    const r = await s.call('alice', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'read', durationSeconds: 60, justification });
+    if (r.status === 503) {
+      refused++;
+      assert.equal(errorShapeProblem(r.status, r.body), null);
+      assert.equal(errorCode(r), 'unavailable');
+      assert.equal(snapshot(s.db), before, 'a refused change left something behind');
+    } else {
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      committed++;
+      const id = r.body.request.id as string;
+      const events = s.db.prepare(`SELECT count(*) AS n FROM audit WHERE request_id = ? AND action = 'request.created'`).get(id) as { n: number };
+      assert.equal(events.n, 1, 'a committed request without its audit event');
+    }
+  }
+  assert.ok(refused > 0, `the full disk never refused a change (${committed} committed)`);
+  // several at once share one transaction (group commit): when one of them fills the disk,
+  // SQLite may roll back the others' writes too, and then they must not answer 201 either
+  const count = () => s.db.prepare(`SELECT (SELECT count(*) FROM requests) AS r, (SELECT count(*) FROM audit WHERE action = 'request.created') AS a`).get() as { r: number; a: number };
+  const at = count();
+  const together = await Promise.all(
+    Array.from({ length: 6 }, (_, i) =>
+      s.call(i % 2 ? 'alice' : 'dave', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'read', durationSeconds: 60, justification: `together ${i} ${'x'.repeat(1980)}` }),
+    ),
+  );
+  for (const r of together) assert.ok(r.status === 201 || (r.status === 503 && errorCode(r) === 'unavailable'), `${r.status} ${JSON.stringify(r.body)}`);
+  const ok = together.filter((r) => r.status === 201).length;
+  assert.deepEqual(count(), { r: at.r + ok, a: at.a + ok }, 'the rows and audit events are exactly those of the 201s');
+  for (const [user, path] of reads(f)) {
+    const r = await s.call(user, 'GET', path);
+    assert.equal(r.status, 200, `GET ${path} during the fault: ${JSON.stringify(r.body)}`);
+  }
+  s.db.pragma('max_page_count = 1073741823');
+  s.db.exec('DROP TABLE ballast');
+  const fresh = await s.call('alice', 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: 60, justification: 'after the fault' });
+  assert.equal(fresh.status, 201);
+  s.services.batcher.flush();
+  const v = s.services.store.audit.verify();
+  assert.equal(v.ok, true, JSON.stringify(v));
+  report('audit-failure', { fault: 'disk full (max_page_count)', refused, committedWhileFull: committed, chainAfter: v.count });
+});
 
 // found by this suite (fixed in b51d78c): the once-a-minute last_used_at write made reads 503
 test('auditWriteImpossible_readsByATokenDueForItsLastUsedTouch_keepWorking', async (t) => {
