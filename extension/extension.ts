@@ -26,8 +26,9 @@ import { thresholdsFrom } from './model/statusBarState';
 import { Ticker } from './model/ticker';
 import { AuditLogPanel } from './views/auditLog';
 import { ContextKeySync } from './views/contextKeys';
+import { GrantCredentials } from './views/grantCredentials';
 import { LiveNotifications } from './views/liveNotifications';
-import { Notifier } from './views/notifier';
+import { Notifier, type Notice } from './views/notifier';
 import { RequestDetailPanel } from './views/requestDetail';
 import { GrantStatusBar } from './views/statusBar';
 import { ApprovalsTree, MyAccessTree, ResourcesTree } from './views/trees';
@@ -39,6 +40,10 @@ export interface ElevateApi {
   signIn(serverUrl: string, token: string): Promise<void>;
   readonly statusBar: GrantStatusBar;
   readonly trees: { readonly resources: ResourcesTree; readonly myAccess: MyAccessTree; readonly approvals: ApprovalsTree };
+  /** Terminals and the clipboard holding grant credentials, let go of when the grant ends. */
+  readonly credentials: GrantCredentials;
+  /** Every notification asked for, before the once-and-focused rule. */
+  readonly onDidNotify: vscode.Event<Notice>;
   /** Time spent in activate() until every view and command was registered (the benchmark reads it). */
   readonly activationMs: number;
 }
@@ -81,10 +86,12 @@ export function activate(context: vscode.ExtensionContext): ElevateApi {
   push(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(`${CONFIG_SECTION}.${Settings.expiryWarningMinutes}`) && (statusBar.update(true), myAccess.refresh())));
   const details = push(new RequestDetailPanel(model, session, log));
   const audit = push(new AuditLogPanel(model, session, log));
-  push(new LiveNotifications(model, notifier, (id) => details.show(id)));
+  // before LiveNotifications: it must notice a grant's end before that grant's event is announced
+  const credentials = push(new GrantCredentials(model, log));
+  push(new LiveNotifications(model, notifier, credentials, (id) => details.show(id)));
 
   // commands
-  const deps: Deps = { context, model, session, log, notifier, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show() };
+  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show() };
   for (const register of [
     registerSignIn, registerSignOut, registerRequestAccess, registerExtendGrant, registerRelinquishGrant, registerCancelRequest,
     registerApproveRequest, registerDenyRequest, registerRevokeGrant, registerRefresh, registerShowAuditLog, registerShowGrantActions,
@@ -113,6 +120,8 @@ export function activate(context: vscode.ExtensionContext): ElevateApi {
     signIn: async (url, token) => { await session.signIn(url, token); },
     statusBar,
     trees: { resources, myAccess, approvals },
+    credentials,
+    onDidNotify: notifier.onDidNotify,
     activationMs,
   };
 }

@@ -7,6 +7,7 @@ import type { Session } from '../api/session';
 import { Commands } from '../constants';
 import { formatClockTime, formatMinutesLeft } from '../model/format';
 import type { ElevateModel } from '../model/model';
+import type { GrantCredentials } from '../views/grantCredentials';
 import type { Notifier } from '../views/notifier';
 import type { GrantNode, RequestNode } from '../views/trees';
 import { approvalProgress, requestTitle } from '../views/describe';
@@ -17,6 +18,8 @@ export interface Deps {
   readonly session: Session;
   readonly log: vscode.LogOutputChannel;
   readonly notifier: Notifier;
+  /** what holds grant credentials in this editor (terminals, the clipboard), let go of when the grant ends */
+  readonly credentials: GrantCredentials;
   showRequestDetail(id: string): Promise<void>;
   showAuditLog(): void;
 }

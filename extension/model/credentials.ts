@@ -1,6 +1,7 @@
 // Pure parts of "Copy Credentials" and "Open Terminal with Grant" (no vscode import: unit-tested
 // under node): what goes on the clipboard, what a terminal is called and carries, when the
-// credentials can be fetched, and which grant terminals must close on which change.
+// credentials can be fetched, and when whatever holds a grant's credentials must let go of them.
+import { createHash } from 'node:crypto';
 import type { CredentialsResponse, Grant } from '../../server/protocol';
 import { ApiError } from '../api/errors';
 
@@ -44,6 +45,15 @@ export function clipboardContent(c: Credentials): ClipboardContent {
   if (uri) return { kind: 'uri', text: uri, keys: Object.keys(c).filter((k) => k.startsWith('PG')).sort() };
   const keys = Object.keys(c).sort();
   return { kind: 'env', text: keys.map((k) => `${k}=${shellValue(c[k])}`).join('\n') + (keys.length ? '\n' : ''), keys };
+}
+
+/**
+ * What identifies the text Copy Credentials put on the clipboard, so the extension can later tell
+ * whether the clipboard still holds it without keeping the secret itself. Line ends are ignored: a
+ * clipboard may hand text back with CRLF.
+ */
+export function clipboardFingerprint(text: string): string {
+  return createHash('sha256').update(text.replace(/\r\n/g, '\n')).digest('base64');
 }
 
 // ---------- terminal ----------
@@ -93,7 +103,7 @@ export async function fetchCredentials(get: () => Promise<CredentialsResponse>, 
   }
 }
 
-// ---------- closing terminals when grants end ----------
+// ---------- letting go of credentials when grants end ----------
 
 export type EndReason = 'expired' | 'revoked' | 'relinquished' | 'failed' | 'ended';
 
@@ -113,42 +123,30 @@ export interface GrantsSnapshot {
   ended(grantId: string): Pick<Grant, 'status'> | undefined;
 }
 
-export type TerminalDecision =
-  | { grantId: string; action: 'close'; reason: EndReason }
+export type ReleaseDecision =
+  | { grantId: string; action: 'release'; reason: EndReason }
   | { grantId: string; action: 'extend'; expiresAt: number };
 
 const reasonOfStatus = (status: Grant['status']): EndReason | undefined =>
   status === 'expired' || status === 'revoked' || status === 'relinquished' || status === 'failed' ? status : undefined;
 
 /**
- * For each tracked grant: close its terminals (and why) once it has ended, move its end when it was
- * extended, or leave it. The model's record of how a grant ended wins; then the end time (the
+ * For each tracked grant: let go of its credentials (and why) once it has ended, move its end when
+ * it was extended, or leave it. The model's record of how a grant ended wins; then the end time (the
  * credentials stop working then, even with the server unreachable); then a grant that the server
  * no longer lists as active (the event with its reason may not have arrived).
  */
-export function decideTerminals(tracked: readonly TrackedGrant[], s: GrantsSnapshot): TerminalDecision[] {
-  const out: TerminalDecision[] = [];
+export function decideReleases(tracked: readonly TrackedGrant[], s: GrantsSnapshot): ReleaseDecision[] {
+  const out: ReleaseDecision[] = [];
   const active = new Map(s.active.map((g) => [g.id, Date.parse(g.expiresAt)]));
   for (const t of tracked) {
     const ended = s.ended(t.grantId);
     const reason = ended ? reasonOfStatus(ended.status) : undefined;
     const current = active.get(t.grantId);
-    if (reason && current === undefined) out.push({ grantId: t.grantId, action: 'close', reason });
+    if (reason && current === undefined) out.push({ grantId: t.grantId, action: 'release', reason });
     else if (current !== undefined && current > t.expiresAt) out.push({ grantId: t.grantId, action: 'extend', expiresAt: current });
-    else if (s.now >= t.expiresAt) out.push({ grantId: t.grantId, action: 'close', reason: 'expired' });
-    else if (s.authoritative && current === undefined) out.push({ grantId: t.grantId, action: 'close', reason: 'ended' });
+    else if (s.now >= t.expiresAt) out.push({ grantId: t.grantId, action: 'release', reason: 'expired' });
+    else if (s.authoritative && current === undefined) out.push({ grantId: t.grantId, action: 'release', reason: 'ended' });
   }
   return out;
-}
-
-/** The sentence of the notification that tells why a terminal closed. */
-export function closedMessage(reason: EndReason, access: string, terminals: number, by?: string): string {
-  const what = terminals === 1 ? 'its terminal was closed' : `its ${terminals} terminals were closed`;
-  switch (reason) {
-    case 'expired': return `Your ${access} expired: ${what}.`;
-    case 'revoked': return `Your ${access} was revoked${by && by !== 'system' ? ` by ${by}` : ''}: ${what}.`;
-    case 'relinquished': return `You relinquished your ${access}: ${what}.`;
-    case 'failed': return `Your ${access} could not be set up on the target: ${what}.`;
-    default: return `Your ${access} ended: ${what}.`;
-  }
 }

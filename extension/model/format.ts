@@ -72,3 +72,9 @@ export function formatAgo(iso: string, now: number): string {
   if (h < 24) return `${h} h ago`;
   return `${Math.floor(h / 24)} d ago`;
 }
+
+/** Ends `text` with a full stop unless it already ends a sentence (e.g. before adding another). */
+export function asSentence(text: string): string {
+  const t = text.trimEnd();
+  return /[.!?…]$/.test(t) ? t : `${t}.`;
+}

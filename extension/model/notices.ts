@@ -1,6 +1,8 @@
 // Which live events deserve a notification, and what next action it offers (pure; the words
 // are chosen in views/liveNotifications.ts so they can be localised).
 import type { AccessRequest, Grant, LiveEvent } from '../../server/protocol';
+import type { Released } from './credentialHolders';
+import type { EndReason } from './credentials';
 
 export type NoticeKind =
   | { kind: 'expiring'; grant: Grant; secondsLeft: number }
@@ -8,7 +10,7 @@ export type NoticeKind =
   | { kind: 'extensionApproved'; request: AccessRequest }
   | { kind: 'denied'; request: AccessRequest; by?: string; reason?: string }
   | { kind: 'requestExpired'; request: AccessRequest }
-  | { kind: 'grantEnded'; grant: Grant; how: 'expired' | 'revoked' | 'failed' }
+  | { kind: 'grantEnded'; grant: Grant; how: EndReason; released?: Pick<Released, 'terminals' | 'clipboard'> }
   | { kind: 'newRequest'; request: AccessRequest };
 
 export interface NoticeDescriptor {
@@ -53,7 +55,7 @@ export function noticeFor(event: LiveEvent, me: Viewer): NoticeDescriptor | unde
     case 'grant.revoked':
     case 'grant.failed':
       if (!grant || grant.userId !== me.id) return undefined;
-      return { key: `ended:${grant.id}`, notice: { kind: 'grantEnded', grant, how: event.type === 'grant.expired' ? 'expired' : event.type === 'grant.revoked' ? 'revoked' : 'failed' } };
+      return { key: endedKey(grant.id), notice: { kind: 'grantEnded', grant, how: event.type === 'grant.expired' ? 'expired' : event.type === 'grant.revoked' ? 'revoked' : 'failed' } };
     case 'request.created':
       if (!request || request.requesterId === me.id || request.status !== 'pending') return undefined;
       if (!me.approverOf.includes(request.resourceId) && !request.breakGlass) return undefined;
@@ -61,4 +63,16 @@ export function noticeFor(event: LiveEvent, me: Viewer): NoticeDescriptor | unde
     default:
       return undefined;
   }
+}
+
+const endedKey = (grantId: string) => `ended:${grantId}`;
+
+/**
+ * The notification for a grant whose terminals or copied credentials were let go of: the one end
+ * notice of that grant (same key as the event's, which stands down for it), saying what was closed
+ * or cleared. Nothing when the user relinquished it and nothing was left to let go of.
+ */
+export function noticeForRelease(r: Released): NoticeDescriptor | undefined {
+  if (r.reason === 'relinquished' && !r.terminals && !r.clipboard) return undefined;
+  return { key: endedKey(r.grant.id), notice: { kind: 'grantEnded', grant: r.grant, how: r.reason, released: { terminals: r.terminals, clipboard: r.clipboard } } };
 }

@@ -2,9 +2,10 @@
 import * as vscode from 'vscode';
 import type { AccessRequest } from '../../server/protocol';
 import { Commands } from '../constants';
-import { formatClockTime, formatDuration } from '../model/format';
+import type { CredentialHolders } from '../model/credentialHolders';
+import { asSentence, formatClockTime, formatDuration } from '../model/format';
 import type { ElevateModel } from '../model/model';
-import { noticeFor, type NoticeKind } from '../model/notices';
+import { noticeFor, noticeForRelease, type NoticeDescriptor, type NoticeKind } from '../model/notices';
 import { Disposable } from '../util/lifecycle';
 import type { Notice, Notifier } from './notifier';
 import { requestTitle } from './describe';
@@ -15,12 +16,26 @@ export class LiveNotifications extends Disposable {
   /** my recently approved access requests, to name the approvers when their grant arrives */
   private readonly approved = new Map<string, AccessRequest>();
 
+  /**
+   * `holders` must be created before this (its listeners run first), so it has noticed a grant's
+   * end by the time that grant's event arrives here.
+   */
   constructor(
     private readonly model: ElevateModel,
     notifier: Notifier,
+    holders: Pick<CredentialHolders, 'onDidRelease' | 'announcesEndOf'>,
     showDetail: (id: string) => unknown,
   ) {
     super();
+    const notify = (d: NoticeDescriptor) => {
+      const n = this.describe(d.notice, showDetail);
+      if (n) notifier.notify({ key: d.key, ...n });
+    };
+    // a grant whose terminals or copied credentials were let go of gets one end notice, saying so
+    this.register(holders.onDidRelease((r) => {
+      const d = noticeForRelease(r);
+      if (d) notify(d);
+    }));
     this.register(
       model.onDidReceiveEvent(({ event }) => {
         const me = model.me;
@@ -30,9 +45,8 @@ export class LiveNotifications extends Disposable {
           if (this.approved.size > 50) this.approved.delete(this.approved.keys().next().value!);
         }
         const d = noticeFor(event, me);
-        if (!d) return;
-        const n = this.describe(d.notice, showDetail);
-        if (n) notifier.notify({ key: d.key, ...n });
+        if (!d || (d.notice.kind === 'grantEnded' && holders.announcesEndOf(d.notice.grant.id))) return;
+        notify(d);
       }),
     );
   }
@@ -83,17 +97,21 @@ export class LiveNotifications extends Disposable {
           actions: n.request.kind === 'access' ? [{ title: t('Request Again'), run: run(Commands.requestAccess, n.request.resourceId) }] : [],
         };
       case 'grantEnded': {
-        const name = model.resourceName(n.grant.resourceId);
-        const message =
-          n.how === 'revoked'
-            ? t('Your {0} access to {1} was revoked{2}{3}', n.grant.role, name, n.grant.endedBy ? t(' by {0}', n.grant.endedBy) : '', n.grant.endReason ? `: ${n.grant.endReason}` : '')
-            : n.how === 'failed'
-              ? t('Your {0} access to {1} could not be set up{2}', n.grant.role, name, n.grant.endReason ? `: ${n.grant.endReason}` : '')
-              : t('Your {0} access to {1} has ended.', n.grant.role, name);
+        const { grant, how, released } = n;
+        const name = model.resourceName(grant.resourceId);
+        const why =
+          how === 'revoked'
+            ? t('Your {0} access to {1} was revoked{2}{3}', grant.role, name, grant.endedBy ? t(' by {0}', grant.endedBy) : '', grant.endReason ? `: ${grant.endReason}` : '')
+            : how === 'failed'
+              ? t('Your {0} access to {1} could not be set up{2}', grant.role, name, grant.endReason ? `: ${grant.endReason}` : '')
+              : how === 'relinquished'
+                ? t('You relinquished your {0} access to {1}.', grant.role, name)
+                : t('Your {0} access to {1} has ended.', grant.role, name);
+        const letGo = released && this.letGo(released.terminals, released.clipboard);
         return {
-          severity: n.how === 'expired' ? 'info' : 'warning',
-          message,
-          actions: [{ title: t('Request Again'), run: run(Commands.requestAccess, n.grant.resourceId) }],
+          severity: how === 'expired' || how === 'relinquished' ? 'info' : 'warning',
+          message: letGo ? `${asSentence(why)} ${letGo}` : why,
+          actions: how === 'relinquished' ? [] : [{ title: t('Request Again'), run: run(Commands.requestAccess, grant.resourceId) }],
         };
       }
       case 'newRequest': {
@@ -118,5 +136,17 @@ export class LiveNotifications extends Disposable {
         };
       }
     }
+  }
+
+  /** What was let go of when a grant ended, as a sentence (undefined: nothing). */
+  private letGo(terminals: number, clipboard: boolean): string | undefined {
+    const t = vscode.l10n.t;
+    if (terminals && clipboard) {
+      return terminals === 1
+        ? t('Its terminal was closed and the copied credentials were cleared from the clipboard.')
+        : t('Its {0} terminals were closed and the copied credentials were cleared from the clipboard.', terminals);
+    }
+    if (terminals) return terminals === 1 ? t('Its terminal was closed.') : t('Its {0} terminals were closed.', terminals);
+    return clipboard ? t('The copied credentials were cleared from the clipboard.') : undefined;
   }
 }

@@ -1,7 +1,7 @@
 // Notifications that appear once, in the focused window only (the rule is model/noticeGate.ts).
 import * as vscode from 'vscode';
 import { NoticeGate } from '../model/noticeGate';
-import { Disposable } from '../util/lifecycle';
+import { Disposable, Emitter } from '../util/lifecycle';
 
 export interface Notice {
   /** identifies the notification across windows, e.g. `expiring:<grantId>:...:300` */
@@ -15,6 +15,9 @@ export interface Notice {
 
 export class Notifier extends Disposable {
   private readonly gate: NoticeGate<Notice>;
+  private readonly notifyEmitter = this.register(new Emitter<Notice>());
+  /** Every notice asked for, before the once-and-focused rule decides whether it shows (tests watch it). */
+  readonly onDidNotify = this.notifyEmitter.event;
 
   constructor(
     globalState: vscode.Memento,
@@ -34,6 +37,7 @@ export class Notifier extends Disposable {
   }
 
   notify(notice: Notice): void {
+    this.notifyEmitter.fire(notice);
     this.gate.notify(notice);
     if (this.gate.waiting && !vscode.window.state.focused) this.log.debug(`notification deferred until focus: ${notice.key}`);
   }

@@ -4,7 +4,8 @@
 // by default, or, with ELEVATE_TEST_POSTGRES=1 (test/extension/run.mjs), from the postgres provider
 // against a real PostgreSQL; then the issue's "done when" runs here end to end: request write,
 // approved, terminal, psql writes a row, and at expiry the terminal closes, the login is refused
-// and the role is gone.
+// and the role is gone. When a grant ends, its terminals close and the clipboard is cleared if it
+// still holds the copied credentials, and the user gets one notice that says both.
 import * as assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
@@ -12,6 +13,7 @@ import pg from 'pg';
 import * as vscode from 'vscode';
 import type { AccessRequest, CredentialsResponse, Grant } from '../../../server/protocol';
 import type { ElevateApi } from '../../../extension/extension';
+import type { Released } from '../../../extension/model/credentialHolders';
 
 const SERVER = process.env.ELEVATE_TEST_URL ?? '';
 const TOKENS: Record<string, string> = JSON.parse(process.env.ELEVATE_TEST_TOKENS || '{}');
@@ -93,6 +95,20 @@ describe('Credentials in the editor', function () {
     await waitFor('the grant in the editor', () => api.model.grant(grant.id));
     return grant;
   }
+  /** The notices asked for about a grant's end from now on (whether this window is focused or not). */
+  function endNotices(grantId: string): { messages: string[]; dispose(): void } {
+    const messages: string[] = [];
+    const sub = api.onDidNotify((n) => n.key === `ended:${grantId}` && messages.push(n.message));
+    return { messages, dispose: () => sub.dispose() };
+  }
+  /** Resolves once everything that held the grant's credentials has let go of them. */
+  const releaseOf = (grantId: string) => new Promise<Omit<Released, 'grant'>>((resolveReleased) => {
+    const sub = api.credentials.onDidRelease(({ grant, ...r }) => {
+      if (grant.id !== grantId) return;
+      sub.dispose();
+      resolveReleased(r);
+    });
+  });
   const credentialsOf = async (grantId: string) =>
     waitFor('credentials', () => http<CredentialsResponse>('alice', 'GET', `/v1/grants/${grantId}/credentials`).catch(() => undefined));
 
@@ -105,6 +121,47 @@ describe('Credentials in the editor', function () {
     const text = await vscode.env.clipboard.readText();
     assert.equal(text, `postgresql://${c.PGUSER}:${encodeURIComponent(c.PGPASSWORD)}@${c.PGHOST}:${c.PGPORT}/${c.PGDATABASE}`);
     assert.equal(decodeURIComponent(new URL(text).password), c.PGPASSWORD);
+  });
+
+  it('copyCredentials_thenRelinquish_clearsTheClipboard_andTheOneEndNoticeSaysSo', async () => {
+    const grant = await pgGrant('read', 600);
+    const notices = endNotices(grant.id);
+    await vscode.commands.executeCommand('elevate.copyCredentials', grant.id);
+    assert.match(await vscode.env.clipboard.readText(), /^postgresql:\/\//);
+    const released = releaseOf(grant.id);
+    await vscode.commands.executeCommand('elevate.relinquishGrant', grant.id, { confirm: false });
+    assert.deepEqual(await within('the credentials let go of', released, 10_000), { reason: 'relinquished', terminals: 0, clipboard: true });
+    assert.equal(await vscode.env.clipboard.readText(), '');
+    assert.deepEqual(notices.messages, ['You relinquished your read access to Team database. The copied credentials were cleared from the clipboard.']);
+    notices.dispose();
+  });
+
+  it('copyCredentials_thenTheUserCopiesSomethingElse_theGrantsEndLeavesTheClipboardAlone', async () => {
+    const grant = await pgGrant('read', 600);
+    await vscode.commands.executeCommand('elevate.copyCredentials', grant.id);
+    await vscode.env.clipboard.writeText('the user copied this since');
+    const released = releaseOf(grant.id);
+    await vscode.commands.executeCommand('elevate.relinquishGrant', grant.id, { confirm: false });
+    assert.equal((await within('the end to be handled', released, 10_000)).clipboard, false);
+    assert.equal(await vscode.env.clipboard.readText(), 'the user copied this since');
+  });
+
+  it('revoked_withATerminalAndCopiedCredentials_oneEndNoticeSaysWhoWhyAndWhatWasClosedAndCleared', async () => {
+    const grant = await pgGrant('read', 600);
+    const notices = endNotices(grant.id);
+    await vscode.commands.executeCommand('elevate.copyCredentials', grant.id);
+    const terminal = await vscode.commands.executeCommand<vscode.Terminal>('elevate.openTerminal', grant.id);
+    const gone = closed(terminal);
+    await http('bob', 'POST', `/v1/grants/${grant.id}/revoke`, { reason: 'incident over' });
+    await within('the terminal to close after the revocation', gone, 15_000);
+    // the revocation's own event has been handled by then: its general notice stood down
+    await waitFor('the revocation event', () => api.model.endedGrant(grant.id)?.status === 'revoked');
+    await waitFor('the end notice', () => notices.messages.length > 0);
+    assert.deepEqual(notices.messages, [
+      'Your read access to Team database was revoked by bob: incident over. Its terminal was closed and the copied credentials were cleared from the clipboard.',
+    ]);
+    assert.equal(await vscode.env.clipboard.readText(), '');
+    notices.dispose();
   });
 
   it('openTerminal_carriesTheCredentialsInItsEnvironment_andClosesWhenTheGrantIsRelinquished', async () => {
@@ -133,13 +190,19 @@ describe('Credentials in the editor', function () {
     await within('the terminal to close after the revocation', gone, 15_000);
   });
 
-  it('openTerminal_closesAtExpiry', async () => {
+  it('openTerminal_closesAtExpiry_andTheEndIsAnnouncedOnce', async () => {
     const grant = await pgGrant('read', 6);
+    const notices = endNotices(grant.id);
     const terminal = await vscode.commands.executeCommand<vscode.Terminal>('elevate.openTerminal', grant.id);
     const gone = closed(terminal);
     await within('the terminal to close at expiry', gone, 20_000);
     assert.ok(Date.now() >= Date.parse(grant.expiresAt) - 1000, 'closed before the grant ended');
     await waitFor('the grant gone from the editor', () => !api.model.grant(grant.id));
+    // whichever came first, the end time or the server's grant.expired: both have been seen now
+    await waitFor('the expiry event', () => api.model.endedGrant(grant.id)?.status === 'expired');
+    await waitFor('the end notice', () => notices.messages.length > 0);
+    assert.deepEqual(notices.messages, ['Your read access to Team database has ended. Its terminal was closed.']);
+    notices.dispose();
   });
 
   it('openTerminal_withNoActiveGrant_opensNothing', async () => {

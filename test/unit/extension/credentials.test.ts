@@ -4,8 +4,8 @@ import type { CredentialsResponse } from '../../../server/protocol';
 import { ApiError } from '../../../extension/api/errors';
 import {
   clipboardContent,
-  closedMessage,
-  decideTerminals,
+  clipboardFingerprint,
+  decideReleases,
   fetchCredentials,
   postgresUri,
   shellValue,
@@ -100,7 +100,7 @@ describe('fetchCredentials', () => {
   });
 });
 
-describe('decideTerminals', () => {
+describe('decideReleases', () => {
   const iso = (ms: number) => new Date(ms).toISOString();
   const tracked = { grantId: 'g1', expiresAt: T0 + 600_000 };
   const snap = (o: Partial<GrantsSnapshot>): GrantsSnapshot => ({
@@ -111,46 +111,49 @@ describe('decideTerminals', () => {
     ...o,
   });
 
-  it('decideTerminals_grantStillActive_keepsItsTerminals', () => {
-    assert.deepEqual(decideTerminals([tracked], snap({})), []);
+  it('decideReleases_grantStillActive_keepsItsHolders', () => {
+    assert.deepEqual(decideReleases([tracked], snap({})), []);
   });
   for (const status of ['expired', 'revoked', 'relinquished', 'failed'] as const) {
-    it(`decideTerminals_grant${status[0].toUpperCase()}${status.slice(1)}_closesWithThatReason`, () => {
-      assert.deepEqual(decideTerminals([tracked], snap({ active: [], ended: (id) => (id === 'g1' ? { status } : undefined) })), [
-        { grantId: 'g1', action: 'close', reason: status },
+    it(`decideReleases_grant${status[0].toUpperCase()}${status.slice(1)}_releasesWithThatReason`, () => {
+      assert.deepEqual(decideReleases([tracked], snap({ active: [], ended: (id) => (id === 'g1' ? { status } : undefined) })), [
+        { grantId: 'g1', action: 'release', reason: status },
       ]);
     });
   }
-  it('decideTerminals_pastTheEndWithoutAnyEvent_closesAsExpired_evenWhenTheServerIsUnreachable', () => {
-    assert.deepEqual(decideTerminals([tracked], snap({ now: tracked.expiresAt, authoritative: false })), [{ grantId: 'g1', action: 'close', reason: 'expired' }]);
+  it('decideReleases_pastTheEndWithoutAnyEvent_releasesAsExpired_evenWhenTheServerIsUnreachable', () => {
+    assert.deepEqual(decideReleases([tracked], snap({ now: tracked.expiresAt, authoritative: false })), [{ grantId: 'g1', action: 'release', reason: 'expired' }]);
   });
-  it('decideTerminals_extended_movesTheEndInsteadOfClosing', () => {
+  it('decideReleases_extended_movesTheEndInsteadOfReleasing', () => {
     const later = tracked.expiresAt + 1800_000;
-    assert.deepEqual(decideTerminals([tracked], snap({ now: tracked.expiresAt, active: [{ id: 'g1', expiresAt: iso(later) }] })), [
+    assert.deepEqual(decideReleases([tracked], snap({ now: tracked.expiresAt, active: [{ id: 'g1', expiresAt: iso(later) }] })), [
       { grantId: 'g1', action: 'extend', expiresAt: later },
     ]);
   });
-  it('decideTerminals_goneFromTheServersActiveList_closesAsEnded', () => {
-    assert.deepEqual(decideTerminals([tracked], snap({ active: [] })), [{ grantId: 'g1', action: 'close', reason: 'ended' }]);
+  it('decideReleases_goneFromTheServersActiveList_releasesAsEnded', () => {
+    assert.deepEqual(decideReleases([tracked], snap({ active: [] })), [{ grantId: 'g1', action: 'release', reason: 'ended' }]);
   });
-  it('decideTerminals_signedOutOrUnreachable_keepsTerminalsUntilTheEnd', () => {
-    assert.deepEqual(decideTerminals([tracked], snap({ active: [], authoritative: false })), []);
+  it('decideReleases_signedOutOrUnreachable_keepsHoldersUntilTheEnd', () => {
+    assert.deepEqual(decideReleases([tracked], snap({ active: [], authoritative: false })), []);
   });
-  it('decideTerminals_onlyTheEndedGrantsTerminalsClose', () => {
+  it('decideReleases_onlyTheEndedGrantIsReleased', () => {
     const other = { grantId: 'g2', expiresAt: T0 + 900_000 };
-    const d = decideTerminals([tracked, other], snap({
+    const d = decideReleases([tracked, other], snap({
       active: [{ id: 'g2', expiresAt: iso(other.expiresAt) }],
       ended: (id) => (id === 'g1' ? { status: 'revoked' } : undefined),
     }));
-    assert.deepEqual(d, [{ grantId: 'g1', action: 'close', reason: 'revoked' }]);
+    assert.deepEqual(d, [{ grantId: 'g1', action: 'release', reason: 'revoked' }]);
   });
 });
 
-describe('closedMessage', () => {
-  it('closedMessage_saysWhyAndHowManyTerminals', () => {
-    assert.equal(closedMessage('expired', 'write access to DB', 1), 'Your write access to DB expired: its terminal was closed.');
-    assert.equal(closedMessage('revoked', 'write access to DB', 2, 'bob'), 'Your write access to DB was revoked by bob: its 2 terminals were closed.');
-    assert.equal(closedMessage('revoked', 'write access to DB', 1, 'system'), 'Your write access to DB was revoked: its terminal was closed.');
-    assert.equal(closedMessage('relinquished', 'write access to DB', 1), 'You relinquished your write access to DB: its terminal was closed.');
+describe('clipboardFingerprint', () => {
+  it('clipboardFingerprint_sameTextWhateverTheLineEnds_isTheSame_andHidesTheText', () => {
+    const text = 'PGUSER=u\nPGPASSWORD=secret\n';
+    assert.equal(clipboardFingerprint(text), clipboardFingerprint(text.replace(/\n/g, '\r\n')));
+    assert.ok(!clipboardFingerprint(text).includes('secret'));
+  });
+  it('clipboardFingerprint_otherText_differs', () => {
+    assert.notEqual(clipboardFingerprint('postgresql://u:a@h/db'), clipboardFingerprint('postgresql://u:b@h/db'));
+    assert.notEqual(clipboardFingerprint('x'), clipboardFingerprint(''));
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatDuration, formatMinutesLeft, formatTimeLeft, parseDuration } from '../../../extension/model/format';
+import { asSentence, formatDuration, formatMinutesLeft, formatTimeLeft, parseDuration } from '../../../extension/model/format';
 
 describe('formatTimeLeft', () => {
   it('formatTimeLeft_underAnHour_isMinutesAndSeconds', () => {
@@ -54,5 +54,13 @@ describe('formatDuration / parseDuration', () => {
   });
   it('formatDuration_roundTripsThroughParseDuration', () => {
     for (const s of [60, 900, 3600, 5400, 86400, 90000]) assert.equal(parseDuration(formatDuration(s).replace(' ', '')), s);
+  });
+});
+
+describe('asSentence', () => {
+  it('asSentence_addsAFullStopOnlyWhereASentenceDoesNotEndYet', () => {
+    assert.equal(asSentence('Your read access to DB was revoked by bob: incident over'), 'Your read access to DB was revoked by bob: incident over.');
+    assert.equal(asSentence('Your read access to DB has ended.'), 'Your read access to DB has ended.');
+    assert.equal(asSentence('was revoked: why?  '), 'was revoked: why?');
   });
 });

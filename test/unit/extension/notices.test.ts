@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LiveEvent } from '../../../server/protocol';
-import { noticeFor } from '../../../extension/model/notices';
+import { noticeFor, noticeForRelease } from '../../../extension/model/notices';
 import { T0, grant, iso, request } from './fakes';
 
 const alice = { id: 'alice', approverOf: [] as string[] };
@@ -40,5 +40,27 @@ describe('notices', () => {
   });
   it('relinquished_isSilent_becauseTheUserDidIt', () => {
     assert.equal(noticeFor(ev('grant.relinquished', { grant: grant({ status: 'relinquished' }) }), alice), undefined);
+  });
+});
+
+describe('noticeForRelease', () => {
+  const released = (reason: 'expired' | 'revoked' | 'relinquished' | 'ended', terminals: number, clipboard: boolean) =>
+    noticeForRelease({ grant: grant({ status: reason === 'ended' ? 'active' : reason }), reason, terminals, clipboard });
+
+  it('noticeForRelease_sharesTheKeyOfTheGrantsEndEvent_soTheEndIsAnnouncedOnce', () => {
+    const fromEvent = noticeFor(ev('grant.expired', { grant: grant({ status: 'expired' }) }), alice);
+    const fromRelease = released('expired', 1, false);
+    assert.equal(fromRelease?.key, fromEvent?.key);
+    assert.deepEqual(fromRelease?.notice, { kind: 'grantEnded', grant: grant({ status: 'expired' }), how: 'expired', released: { terminals: 1, clipboard: false } });
+  });
+  it('noticeForRelease_relinquishedWithNothingLeftToLetGoOf_isSilent_becauseTheUserDidIt', () => {
+    assert.equal(released('relinquished', 0, false), undefined);
+    assert.equal(released('relinquished', 0, true)?.notice.kind, 'grantEnded');
+    assert.equal(released('relinquished', 2, false)?.notice.kind, 'grantEnded');
+  });
+  it('noticeForRelease_endedByTheServerWithTheClipboardChangedSince_stillSaysTheAccessEnded', () => {
+    const n = released('revoked', 0, false);
+    assert.deepEqual(n?.notice.kind === 'grantEnded' && [n.notice.how, n.notice.released], ['revoked', { terminals: 0, clipboard: false }]);
+    assert.equal(released('ended', 0, false)?.key, 'ended:g1');
   });
 });
