@@ -81,7 +81,7 @@ export function createApp(deps: AppDeps) {
   });
   const limitStream = bodyLimit({
     maxSize: MAX_BODY_BYTES,
-    onError: (c) => tooLarge(c),
+    onError: tooLarge,
   });
   // Only requests that can carry a body. With a Content-Length (which Node's parser holds the
   // body to) the header decides; touching c.req.raw.body, as hono/body-limit does, would build a

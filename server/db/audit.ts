@@ -1,8 +1,8 @@
 // The hash-chained, append-only audit log. hash = SHA-256(prevHash + canonical JSON of
 // {seq, at, actorId, action, resourceId, requestId, grantId, details}); the first prevHash is
 // 64 zeros. `details` is stored in its canonical form so verification hashes exactly what is stored.
-import * as crypto from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
+import { sha256Hex } from '../crypto/sha256.js';
 import type { AuditEvent } from '../protocol/index.js';
 
 export const GENESIS = '0'.repeat(64);
@@ -54,16 +54,6 @@ export interface AuditRow {
   prev_hash: string;
   hash: string;
 }
-
-/**
- * SHA-256 in hex. The one-shot crypto.hash skips the Hash object, about a third of the cost for
- * inputs this short (append and verify hash every event); it needs Node ≥ 20.12, and
- * package.json allows any Node 20.
- */
-const sha256Hex: (data: string) => string =
-  typeof crypto.hash === 'function'
-    ? (data) => crypto.hash('sha256', data, 'hex')
-    : (data) => crypto.createHash('sha256').update(data).digest('hex');
 
 const J = (v: string | null) => (v === null ? 'null' : JSON.stringify(v));
 

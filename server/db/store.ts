@@ -140,7 +140,6 @@ export class Store {
       setWarned: p('UPDATE grants SET warned = ? WHERE id = ?'),
       setRevokePending: p('UPDATE grants SET revoke_pending = ? WHERE id = ?'),
       failGrant: p(`UPDATE grants SET status = 'failed', ended_at = ?, ended_by = 'system', end_reason = ? WHERE id = ? AND status = 'active'`),
-      dueGrants: p(`SELECT * FROM grants WHERE status = 'active' AND expires_at <= ? ORDER BY expires_at LIMIT ?`),
       expireDue: p(`UPDATE grants SET status = 'expired', ended_at = expires_at, ended_by = 'system', end_reason = 'expired',
           revoke_pending = resource_id IN (SELECT value FROM json_each(@deprovisioned))
         WHERE id IN (SELECT id FROM grants WHERE status = 'active' AND expires_at <= @now ORDER BY expires_at LIMIT @limit)
@@ -334,9 +333,6 @@ export class Store {
   }
   setRevokePending(id: string, pending: boolean): void {
     this.s.setRevokePending.run(pending ? 1 : 0, id);
-  }
-  dueGrants(now: number, limit: number): GrantRow[] {
-    return this.s.dueGrants.all(now, limit) as GrantRow[];
   }
   /**
    * Ends up to `limit` due grants as expired (at their own expires_at) in one statement and

@@ -1,6 +1,7 @@
 // API tokens: "elv_" + 32 random bytes (base64url). Only the SHA-256 is stored; lookups hash
 // the presented token and compare the stored hash in constant time.
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256Bytes } from '../crypto/sha256.js';
 import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
@@ -10,8 +11,7 @@ import type { Store, TokenRow } from '../db/store.js';
 export const TOKEN_PATTERN = /^elv_[A-Za-z0-9_-]{43}$/;
 const TOUCH_EVERY_MS = 60_000;
 
-// one-shot hash(): about half the cost of a createHash() object per request
-export const hashToken = (token: string): Buffer => hash('sha256', token, 'buffer');
+export const hashToken = (token: string): Buffer => sha256Bytes(token);
 
 export interface TokenInfo {
   id: string;
