@@ -30,6 +30,26 @@ const SECURITY_HEADERS: [string, string][] = [
 
 const tooLarge = (c: Context) => errorResponse(c, 413, 'payload_too_large', `request body is larger than ${MAX_BODY_BYTES / 1024} KiB`);
 
+/**
+ * The body checks of a request that can carry one: the size by Content-Length (which Node's
+ * parser holds the body to; touching c.req.raw.body, as hono/body-limit does, would build a full
+ * Request and stream per request; chunked bodies are counted as they stream, by the caller), and
+ * JSON only, since a wrong Content-Type would skip validation. An error answer, or undefined.
+ */
+function checkBody(c: Context): Response | undefined {
+  const length = c.req.header('content-length');
+  if (length !== undefined && Number(length) > MAX_BODY_BYTES) return tooLarge(c);
+  const method = c.req.method;
+  if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
+    const type = c.req.header('content-type');
+    const hasBody = (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
+    if (hasBody && !/^application\/json\b/i.test(type ?? '')) {
+      return errorResponse(c, 400, 'invalid_request', 'request body must be JSON (Content-Type: application/json)', [{ path: 'header.content-type', message: `expected application/json, got ${type ?? 'none'}` }]);
+    }
+  }
+  return undefined;
+}
+
 export function createApp(deps: AppDeps) {
   // request ids for log correlation: a random per-process prefix and a counter (no RNG per request)
   const idPrefix = randomBytes(3).toString('base64url') + '-';
@@ -45,31 +65,13 @@ export function createApp(deps: AppDeps) {
     },
   });
 
+  // a chunked body is counted as it streams; over the limit, the 413 becomes the answer
+  const limitStream = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => (c.res = tooLarge(c)) });
+  // One middleware for what every request gets (fewer promise hops than one per concern): a
+  // request id, the security headers, the body checks, waiting for the commit, the log line.
   app.use('*', async (c, next) => {
     const started = performance.now();
     c.set('requestId', `${idPrefix}${(++requestCount).toString(36)}`);
-    await next();
-    // no headers, no query values, no bodies: tokens and justifications stay out of the log.
-    // Successful access checks and health probes are machine traffic (checks are audited
-    // anyway): they log at debug level so they do not drown everything else.
-    const routine = c.res.status < 400 && (c.req.path === '/v1/check' || c.req.path === '/healthz');
-    deps.logger.log(routine ? 'debug' : 'info', 'request', {
-      id: c.get('requestId'),
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      ms: Math.round((performance.now() - started) * 10) / 10,
-      user: c.get('actor')?.user.id,
-    });
-  });
-  // Every answer waits for the commit of what it wrote (and of anything it may have read that
-  // another request of the same turn wrote): see Store.tx. A failed commit turns it into 503.
-  app.use('*', async (c, next) => {
-    await next();
-    const settled = deps.store.settled();
-    if (settled) await settled.catch((e: unknown) => void (c.res = handleError(e, c, deps.logger)));
-  });
-  app.use('*', async (c, next) => {
     // Set before the handler runs: a header added to a finished Response makes Hono rebuild it
     // (a full WHATWG Response and body stream per request). On Node they go on the socket's
     // response, which every answer shares; in-process (app.request in tests) on the context.
@@ -77,33 +79,31 @@ export function createApp(deps: AppDeps) {
     const outgoing = c.env?.outgoing;
     if (outgoing) for (const [k, v] of SECURITY_HEADERS) outgoing.setHeader(k, v);
     else for (const [k, v] of SECURITY_HEADERS) c.header(k, v);
-    await next();
-  });
-  const limitStream = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: tooLarge,
-  });
-  // Only requests that can carry a body. With a Content-Length (which Node's parser holds the
-  // body to) the header decides; touching c.req.raw.body, as hono/body-limit does, would build a
-  // full Request and stream per request. Chunked bodies are counted as they stream.
-  app.use('*', (c, next) => {
-    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
-    const length = c.req.header('content-length');
-    if (length === undefined) return limitStream(c, next);
-    if (Number(length) > MAX_BODY_BYTES) return Promise.resolve(tooLarge(c));
-    return next();
-  });
-  // a body must be JSON; without this a wrong Content-Type would skip validation
-  app.use('*', async (c, next) => {
-    if (c.req.method === 'POST' || c.req.method === 'PUT' || c.req.method === 'PATCH') {
-      const type = c.req.header('content-type');
-      const length = c.req.header('content-length');
-      const hasBody = (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
-      if (hasBody && !/^application\/json\b/i.test(type ?? '')) {
-        return errorResponse(c, 400, 'invalid_request', 'request body must be JSON (Content-Type: application/json)', [{ path: 'header.content-type', message: `expected application/json, got ${type ?? 'none'}` }]);
-      }
-    }
-    await next();
+    const method = c.req.method;
+    const bodyless = method === 'GET' || method === 'HEAD';
+    const refused = bodyless ? undefined : checkBody(c);
+    if (refused) c.res = refused;
+    else if (!bodyless && c.req.header('content-length') === undefined) await limitStream(c, next);
+    else await next();
+    // Every answer waits for the commit of what it wrote (and of anything it may have read that
+    // another request of the same turn wrote): see Store.tx. A failed commit turns it into 503.
+    const settled = deps.store.settled();
+    if (settled) await settled.catch((e: unknown) => void (c.res = handleError(e, c, deps.logger)));
+    // no headers, no query values, no bodies: tokens and justifications stay out of the log.
+    // Successful access checks and health probes are machine traffic (checks are audited
+    // anyway): they log at debug level so they do not drown everything else.
+    const status = c.res.status;
+    const path = c.req.path;
+    const routine = status < 400 && (path === '/v1/check' || path === '/healthz');
+    if (routine && deps.logger.enabled?.('debug') === false) return;
+    deps.logger.log(routine ? 'debug' : 'info', 'request', {
+      id: c.get('requestId'),
+      method,
+      path,
+      status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+      user: c.get('actor')?.user.id,
+    });
   });
 
   app.get('/healthz', (c) => c.json({ ok: true as const }, 200));

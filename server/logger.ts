@@ -4,12 +4,15 @@ export type Level = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
   log(level: Level, msg: string, fields?: Record<string, unknown>): void;
+  /** whether a line at this level is written (so a hot path can skip building one) */
+  enabled?(level: Level): boolean;
 }
 
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export function jsonLogger(min: Level = 'info', write: (line: string) => void = (l) => process.stdout.write(l + '\n')): Logger {
   return {
+    enabled: (level) => order[level] >= order[min],
     log(level, msg, fields) {
       if (order[level] < order[min]) return;
       write(JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }));
@@ -17,7 +20,7 @@ export function jsonLogger(min: Level = 'info', write: (line: string) => void = 
   };
 }
 
-export const silentLogger: Logger = { log() {} };
+export const silentLogger: Logger = { log() {}, enabled: () => false };
 
 /** Error → loggable fields, without dumping arbitrary objects. */
 export const errorFields = (e: unknown) =>

@@ -3,6 +3,7 @@
 // 64 zeros. `details` is stored in its canonical form so verification hashes exactly what is stored.
 import type { Database, Statement } from 'better-sqlite3';
 import { sha256Hex } from '../crypto/sha256.js';
+import { IsoTimes, iso } from '../domain/clock.js';
 import type { AuditEvent } from '../protocol/index.js';
 
 export const GENESIS = '0'.repeat(64);
@@ -10,23 +11,50 @@ export const GENESIS = '0'.repeat(64);
 const SEQ_TIME_SKEW_MS = 1000;
 /** Rows per read in verify (see there); measured: 500–1000 is fastest, larger pages cost more in GC. */
 const VERIFY_PAGE_ROWS = 1000;
-const DAY_MS = 86_400_000;
-/** 10000-01-01T00:00:00.000Z: below it toISOString has a four-digit year (see IsoTimes). */
-const YEAR_10000_MS = 253_402_300_800_000;
 
-/** JSON with keys sorted at every level and no whitespace; undefined object fields are dropped. */
+/**
+ * JSON with keys sorted at every level and no whitespace; undefined object fields are dropped.
+ * It runs for every audit event: a plain object of primitives (most event details) is
+ * JSON.stringify's output once its keys are in order; anything else is built in one pass.
+ */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
     if (value === undefined) return 'null';
     if (typeof value === 'number' && !Number.isFinite(value)) return 'null';
     return JSON.stringify(value);
   }
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + canonicalJson(value[i]);
+    return `${out}]`;
+  }
   const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+  const keys = Object.keys(obj);
+  let sorted = true;
+  let flat = Object.getPrototypeOf(obj) === Object.prototype; // a Date (toJSON) or class: the long way
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (i > 0 && keys[i - 1] > k) sorted = false;
+    const v = obj[k];
+    if (v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean' && v !== undefined) flat = false;
+    // objects list integer-like keys first, in numeric order, whatever the insertion order
+    const c = k.charCodeAt(0);
+    if (c >= 48 && c <= 57) flat = false;
+  }
+  if (flat) {
+    if (sorted) return JSON.stringify(obj);
+    const inOrder: Record<string, unknown> = {};
+    for (const k of keys.sort()) inOrder[k] = obj[k];
+    return JSON.stringify(inOrder);
+  }
+  if (!sorted) keys.sort();
+  let out = '{';
+  for (const k of keys) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${canonicalJson(v)}`;
+  }
+  return `${out}}`;
 }
 
 export interface AuditInput {
@@ -75,40 +103,10 @@ export function hashEvent(
   return sha256Hex(prevHash + body);
 }
 
-const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
-const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
-
-/**
- * `new Date(ms).toISOString()` for a run of times in ascending order, as verify reads them:
- * the "YYYY-MM-DDT" part of the last day seen is kept and only "hh:mm:ss.sssZ" is formatted,
- * which is several times cheaper. Exact because JavaScript time has no leap seconds (every UTC
- * day is 86,400,000 ms); anything but an integer in [1970, 10000) goes to toISOString itself,
- * which also keeps its RangeError for values that are not times.
- */
-export class IsoTimes {
-  private dayStart = NaN;
-  private datePart = '';
-
-  format(ms: number): string {
-    const t = ms - this.dayStart;
-    if (Number.isInteger(ms) && t >= 0 && t < DAY_MS) {
-      const milli = t % 1000;
-      const s = (t - milli) / 1000;
-      return `${this.datePart}${pad2(Math.floor(s / 3600))}:${pad2(Math.floor(s / 60) % 60)}:${pad2(s % 60)}.${pad3(milli)}Z`;
-    }
-    const iso = new Date(ms).toISOString();
-    if (Number.isInteger(ms) && ms >= 0 && ms < YEAR_10000_MS) {
-      this.dayStart = ms - (ms % DAY_MS);
-      this.datePart = iso.slice(0, 11);
-    }
-    return iso;
-  }
-}
-
 export function rowToEvent(r: AuditRow): AuditEvent {
   return {
     seq: r.seq,
-    at: new Date(r.at).toISOString(),
+    at: iso(r.at),
     actorId: r.actor_id,
     action: r.action,
     ...(r.resource_id !== null && { resourceId: r.resource_id }),
@@ -156,7 +154,7 @@ export class AuditLog {
     const out: AuditEvent[] = [];
     for (const e of inputs) {
       seq += 1;
-      const at = new Date(e.at).toISOString();
+      const at = iso(e.at);
       const details = canonicalJson(e.details);
       const fields = {
         seq,

@@ -105,4 +105,41 @@ export class FakeClock implements Clock {
   }
 }
 
-export const iso = (ms: number): string => new Date(ms).toISOString();
+const DAY_MS = 86_400_000;
+/** 10000-01-01T00:00:00.000Z: below it toISOString has a four-digit year. */
+const YEAR_10000_MS = 253_402_300_800_000;
+
+const pad2 = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+const pad3 = (n: number) => (n < 10 ? `00${n}` : n < 100 ? `0${n}` : `${n}`);
+
+/**
+ * `new Date(ms).toISOString()`, about 6× cheaper for a time on the same UTC day as the one
+ * before (verify's run of rows; an event's own times): the "YYYY-MM-DDT" part of the last day
+ * seen is kept and only "hh:mm:ss.sssZ" is formatted. Exact because JavaScript time has no leap seconds (every UTC
+ * day is 86,400,000 ms); anything but an integer in [1970, 10000) goes to toISOString itself,
+ * which also keeps its RangeError for values that are not times.
+ */
+export class IsoTimes {
+  private dayStart = NaN;
+  private datePart = '';
+
+  format(ms: number): string {
+    const t = ms - this.dayStart;
+    if (Number.isInteger(ms) && t >= 0 && t < DAY_MS) {
+      const milli = t % 1000;
+      const s = (t - milli) / 1000;
+      return `${this.datePart}${pad2(Math.floor(s / 3600))}:${pad2(Math.floor(s / 60) % 60)}:${pad2(s % 60)}.${pad3(milli)}Z`;
+    }
+    const iso = new Date(ms).toISOString();
+    if (Number.isInteger(ms) && ms >= 0 && ms < YEAR_10000_MS) {
+      this.dayStart = ms - (ms % DAY_MS);
+      this.datePart = iso.slice(0, 11);
+    }
+    return iso;
+  }
+}
+
+const isoTimes = new IsoTimes();
+/** `new Date(ms).toISOString()`: every audit event formats several (see IsoTimes). */
+export const iso = (ms: number): string => isoTimes.format(ms);
+

@@ -1,6 +1,7 @@
 // Pure evaluation of access and extension requests against the policy. No I/O and no clock:
 // `now` (ms since the epoch) is a parameter, so the same inputs always give the same answer and
 // a dry run says exactly what a real request would get.
+import { iso } from './clock.js';
 import { formatDuration } from './duration.js';
 import { canEverBeApproved, describeApprovers } from './policy.js';
 import type { AutoApproveRule, ExtensionEvaluation, Policy, PolicyUser, RequestEvaluation, RequestInput, Resource } from './types.js';
@@ -8,8 +9,6 @@ import { isWithinWindow } from './window.js';
 
 /** What the editor offers when extending, before the policy trims it. */
 export const DEFAULT_EXTENSION_PRESETS = [15 * 60, 30 * 60, 3600, 2 * 3600, 4 * 3600];
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 const approvalsNeeded = (resource: Resource) => {
   const n = resource.approval.required;

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import type { Database } from 'better-sqlite3';
-import { AuditLog, GENESIS, IsoTimes, canonicalJson, hashEvent, type AuditInput } from '../../server/db/audit.js';
+import fc from 'fast-check';
+import { AuditLog, GENESIS, canonicalJson, hashEvent, type AuditInput } from '../../server/db/audit.js';
+import { IsoTimes, iso as sharedIso } from '../../server/domain/clock.js';
 import { openDatabase } from '../../server/db/open.js';
 
 const DAY = 86_400_000;
@@ -57,6 +59,36 @@ test('isoTimes_equalsToISOString_forAscendingJumpingAndEdgeTimes', () => {
   // what is not a time throws as toISOString does
   for (const bad of [NaN, 8.64e15 + 1, Infinity]) assert.throws(() => iso.format(bad), RangeError);
   assert.equal(iso.format(1_790_000_000_123), new Date(1_790_000_000_123).toISOString(), 'still right after a throw');
+  // the shared formatter every event uses, alternating between days as an event's times can
+  for (const t of times) assert.equal(sharedIso(t), new Date(t).toISOString(), String(t));
+});
+
+/** canonicalJson exactly as the first version wrote it (what existing chains hold). */
+function referenceCanonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (value === undefined) return 'null';
+    if (typeof value === 'number' && !Number.isFinite(value)) return 'null';
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(referenceCanonical).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${referenceCanonical(obj[k])}`).join(',')}}`;
+}
+
+test('canonicalJson_equalsTheOriginal_forAnyDetails', () => {
+  const key = fc.oneof(fc.constantFrom('a', 'b', 'userId', 'role', 'Z', '_', 'é', '10', '2', '__proto__x'), fc.string({ maxLength: 6 }));
+  const leaf = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.constantFrom(NaN, Infinity, -0));
+  const { tree } = fc.letrec<{ tree: unknown }>((tie) => ({
+    tree: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('tree'), { maxLength: 4 }), fc.dictionary(key, tie('tree'), { maxKeys: 6 })),
+  }));
+  fc.assert(fc.property(fc.dictionary(key, tree, { maxKeys: 8 }), (d) => assert.equal(canonicalJson(d), referenceCanonical(d))), { numRuns: 3000 });
+  // flat and already sorted (the fast path), unsorted, undefined fields, nested
+  for (const d of [{ a: 1, b: 'x', c: null }, { b: 1, a: 2 }, { a: undefined, b: 1 }, { a: { d: 1, c: [2, undefined] } }, {}, { a: NaN, b: -0 }, new Date(0), { at: new Date(0) }, Object.assign(Object.create(null), { b: 1, a: 2 })]) {
+    assert.equal(canonicalJson(d), referenceCanonical(d), JSON.stringify(d));
+  }
 });
 
 function logWith(n: number, { perBatch = 100, stepMs = 37_117 } = {}): { db: Database; log: AuditLog; head: { seq: number; hash: string } } {
