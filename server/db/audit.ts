@@ -12,10 +12,15 @@ const SEQ_TIME_SKEW_MS = 1000;
 /** Rows per read in verify (see there); measured: 500–1000 is fastest, larger pages cost more in GC. */
 const VERIFY_PAGE_ROWS = 1000;
 
+/** Key shapes of flat objects seen, in canonical order with their quoted keys (details recur). */
+const flatShapes = new Map<string, { keys: string[]; quoted: string[] }>();
+const FLAT_SHAPES_MAX = 1000;
+
 /**
  * JSON with keys sorted at every level and no whitespace; undefined object fields are dropped.
- * It runs for every audit event: a plain object of primitives (most event details) is
- * JSON.stringify's output once its keys are in order; anything else is built in one pass.
+ * It runs for every audit event, so the common case is fast: an object of primitives (most
+ * event details) is JSON.stringify's output if its keys are in order already, else written in
+ * the order remembered for its shape of keys. Anything else is built in one recursive pass.
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
@@ -31,30 +36,44 @@ export function canonicalJson(value: unknown): string {
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj);
   let sorted = true;
-  let flat = Object.getPrototypeOf(obj) === Object.prototype; // a Date (toJSON) or class: the long way
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i];
-    if (i > 0 && keys[i - 1] > k) sorted = false;
-    const v = obj[k];
+  // a Date (toJSON) or another class instance takes the long way
+  let flat = Object.getPrototypeOf(obj) === Object.prototype;
+  for (let i = 0; i < keys.length && flat; i++) {
+    if (i > 0 && keys[i - 1] > keys[i]) sorted = false;
+    const v = obj[keys[i]];
     if (v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean' && v !== undefined) flat = false;
-    // objects list integer-like keys first, in numeric order, whatever the insertion order
-    const c = k.charCodeAt(0);
-    if (c >= 48 && c <= 57) flat = false;
   }
   if (flat) {
+    // JSON.stringify writes keys in Object.keys order, drops undefined fields, and non-finite numbers as null
     if (sorted) return JSON.stringify(obj);
-    const inOrder: Record<string, unknown> = {};
-    for (const k of keys.sort()) inOrder[k] = obj[k];
-    return JSON.stringify(inOrder);
+    const shape = flatShape(keys);
+    let out = '{';
+    for (let i = 0; i < shape.keys.length; i++) {
+      const v = obj[shape.keys[i]];
+      if (v !== undefined) out += `${out.length > 1 ? ',' : ''}${shape.quoted[i]}${canonicalJson(v)}`;
+    }
+    return `${out}}`;
   }
-  if (!sorted) keys.sort();
+  keys.sort();
   let out = '{';
   for (const k of keys) {
     const v = obj[k];
-    if (v === undefined) continue;
-    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${canonicalJson(v)}`;
+    if (v !== undefined) out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${canonicalJson(v)}`;
   }
   return `${out}}`;
+}
+
+function flatShape(keys: string[]): { keys: string[]; quoted: string[] } {
+  const signature = keys.join('\u0000');
+  let shape = flatShapes.get(signature);
+  // keys may themselves hold the separator: the same signature must also be the same keys
+  if (shape && !shape.keys.every((k) => keys.includes(k))) shape = undefined;
+  if (!shape) {
+    const inOrder = [...keys].sort();
+    shape = { keys: inOrder, quoted: inOrder.map((k) => `${JSON.stringify(k)}:`) };
+    if (flatShapes.size < FLAT_SHAPES_MAX && !flatShapes.has(signature)) flatShapes.set(signature, shape);
+  }
+  return shape;
 }
 
 export interface AuditInput {
