@@ -36,10 +36,9 @@ const tooLarge = (c: Context) => errorResponse(c, 413, 'payload_too_large', `req
  * Request and stream per request; chunked bodies are counted as they stream, by the caller), and
  * JSON only, since a wrong Content-Type would skip validation. An error answer, or undefined.
  */
-function checkBody(c: Context): Response | undefined {
+function checkBody(c: Context, method: string): Response | undefined {
   const length = c.req.header('content-length');
   if (length !== undefined && Number(length) > MAX_BODY_BYTES) return tooLarge(c);
-  const method = c.req.method;
   if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
     const type = c.req.header('content-type');
     const hasBody = (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
@@ -81,7 +80,7 @@ export function createApp(deps: AppDeps) {
     else for (const [k, v] of SECURITY_HEADERS) c.header(k, v);
     const method = c.req.method;
     const bodyless = method === 'GET' || method === 'HEAD';
-    const refused = bodyless ? undefined : checkBody(c);
+    const refused = bodyless ? undefined : checkBody(c, method);
     if (refused) c.res = refused;
     else if (!bodyless && c.req.header('content-length') === undefined) await limitStream(c, next);
     else await next();

@@ -27,21 +27,22 @@ export function credentialRoutes(deps: AppDeps) {
     }),
     (c) => {
       const id = c.req.valid('param').id;
+      const actor = c.get('actor');
       // 404 for a grant the caller may not see, before anything else
-      const grant = deps.engine.getGrant(c.get('actor'), id);
-      if (grant.userId !== c.get('actor').user.id) throw forbidden('only the grant owner can read its credentials');
+      const grant = deps.engine.getGrant(actor, id);
+      if (grant.userId !== actor.user.id) throw forbidden('only the grant owner can read its credentials');
       if (grant.status !== 'active') throw conflict(`grant is ${grant.status}`);
       const creds = deps.credentials?.get(id);
       if (!creds) throw conflict('no credentials were issued for this grant (yet)');
       // who fetched secrets, and when, belongs in the audit trail (never the secrets themselves)
       deps.batcher.add({
         at: deps.clock.now(),
-        actorId: c.get('actor').user.id,
+        actorId: actor.user.id,
         action: 'credentials.read',
         resourceId: grant.resourceId,
         grantId: id,
         subjectId: grant.userId,
-        details: { ip: c.get('actor').ip ?? null, userAgent: c.get('actor').userAgent ?? null, keys: Object.keys(creds).sort() },
+        details: { ip: actor.ip ?? null, userAgent: actor.userAgent ?? null, keys: Object.keys(creds).sort() },
       });
       return c.json({ grantId: id, expiresAt: grant.expiresAt, credentials: creds }, 200);
     },
