@@ -11,6 +11,7 @@ import { parseDuration } from './domain/duration.js';
 import { loadPolicyFile, parsePolicy } from './domain/policy.js';
 import type { Policy } from './domain/types.js';
 import { openDatabase } from './db/open.js';
+import { runVerifyWorker, verifyInWorker } from './db/verifyWorker.js';
 import { SAFETY_AUTOCHECKPOINT_PAGES, runCheckpointer, startCheckpointer } from './db/checkpointer.js';
 import { isMainThread, workerData } from 'node:worker_threads';
 import { Store } from './db/store.js';
@@ -101,7 +102,14 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   db.pragma(`wal_autocheckpoint = ${SAFETY_AUTOCHECKPOINT_PAGES}`);
   // created 0600 on first start, next to the database; seals provider-issued credentials at rest
   const serverKey = loadOrCreateServerKey(serverKeyPath(dbPath(f)));
-  const services = createServices({ db, policy, clock: new GuardedClock(), logger, serverKey });
+  const services = createServices({
+    db,
+    policy,
+    clock: new GuardedClock(),
+    logger,
+    serverKey,
+    verifyAudit: () => verifyInWorker(dbPath(f), __filename),
+  });
   services.start();
 
   const server = serve({
@@ -341,9 +349,11 @@ async function auditCommand(f: Flags, sub: string | undefined) {
   }
 }
 
-if (!isMainThread && (workerData as { elevateCheckpointer?: string } | null)?.elevateCheckpointer) {
-  runCheckpointer((workerData as { elevateCheckpointer: string }).elevateCheckpointer);
-} else main(process.argv.slice(2)).catch((e: unknown) => {
+// the same bundle is the CLI and the body of the server's worker threads
+const job = isMainThread ? null : (workerData as { elevateCheckpointer?: string; elevateVerify?: string } | null);
+if (job?.elevateCheckpointer) runCheckpointer(job.elevateCheckpointer);
+else if (job?.elevateVerify) runVerifyWorker(job.elevateVerify);
+else main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`elevate-server: ${(e as Error).message}\n\n${USAGE}\n`);
     process.exit(2);

@@ -7,6 +7,7 @@ import { CredentialVault } from './crypto/vault.js';
 import { NOTIFY_KIND, Notifier } from './notify/notifier.js';
 import type { Policy } from './domain/types.js';
 import { Store } from './db/store.js';
+import type { ChainVerification } from './db/audit.js';
 import { AuditBatcher } from './engine/auditBatcher.js';
 import { Engine } from './engine/engine.js';
 import { EventHub } from './engine/hub.js';
@@ -29,6 +30,8 @@ export interface ServicesOptions {
   options?: AppDeps['options'];
   /** one commit per event-loop turn for all writes in it (Store.tx); default on */
   groupCommit?: boolean;
+  /** recomputes the audit chain for GET /v1/audit/verify; the server's runs in a worker thread, the default on this thread */
+  verifyAudit?: () => Promise<ChainVerification>;
 }
 
 export function createServices(o: ServicesOptions) {
@@ -59,7 +62,24 @@ export function createServices(o: ServicesOptions) {
     if (store.takeOutboxWritten()) outbox.poke();
   });
 
-  const deps: AppDeps = { store, engine, tokens, hub, batcher, clock: o.clock, policy: () => policyRef.current, logger: o.logger, credentials, options: o.options };
+  // concurrent verifications share the one running: each reads the whole log
+  const verify = o.verifyAudit ?? (async () => store.audit.verify());
+  let verifying: Promise<ChainVerification> | undefined;
+  const verifyAudit = () => (verifying ??= verify().finally(() => (verifying = undefined)));
+
+  const deps: AppDeps = {
+    store,
+    engine,
+    tokens,
+    hub,
+    batcher,
+    clock: o.clock,
+    policy: () => policyRef.current,
+    logger: o.logger,
+    credentials,
+    verifyAudit,
+    options: o.options,
+  };
   const app = createApp(deps);
 
   return {

@@ -150,6 +150,9 @@ export interface AuditFilter {
   limit: number;
 }
 
+/** What recomputing the chain found: `problem` says why it failed, for the CLI. */
+export type ChainVerification = { ok: boolean; count: number; headHash: string; firstBadSeq?: number; problem?: string };
+
 export class AuditLog {
   private readonly insert: Statement;
   private readonly last: Statement;
@@ -267,7 +270,7 @@ export class AuditLog {
    * Recomputes the whole chain. With `head`, also fails unless the chain still contains that
    * exact head hash (detects truncation and wholesale rewrites).
    */
-  verify(expectHead?: { seq?: number; hash: string }): { ok: boolean; count: number; headHash: string; firstBadSeq?: number; problem?: string } {
+  verify(expectHead?: { seq?: number; hash: string }): ChainVerification {
     // `audit verify` of a big log is this loop (1M events in ≤ 5 s, issue 6), so it is kept
     // lean: rows come as arrays, VERIFY_PAGE_ROWS at a time from .all() (iterate() adds about
     // 1 µs of call overhead a row), each page read on the primary key after the last seq checked

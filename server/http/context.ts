@@ -4,6 +4,7 @@ import type { Clock } from '../domain/clock.js';
 import type { CredentialVault } from '../crypto/vault.js';
 import type { Policy } from '../domain/types.js';
 import type { Store } from '../db/store.js';
+import type { ChainVerification } from '../db/audit.js';
 import type { AuditBatcher } from '../engine/auditBatcher.js';
 import type { Actor, Engine } from '../engine/engine.js';
 import type { EventHub } from '../engine/hub.js';
@@ -22,6 +23,8 @@ export interface AppDeps {
   logger: Logger;
   /** credentials issued by providers, sealed at rest; absent: none are ever handed out */
   credentials?: CredentialVault;
+  /** recomputes the whole audit chain, off the request path where the server can */
+  verifyAudit(): Promise<ChainVerification>;
   options?: {
     /** failed sign-ins per client per minute before 429 */
     authFailuresPerMinute?: number;
