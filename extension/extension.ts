@@ -33,7 +33,11 @@ import { RequestDetailPanel } from './views/requestDetail';
 import { GrantStatusBar } from './views/statusBar';
 import { ApprovalsTree, MyAccessTree, ResourcesTree } from './views/trees';
 
-/** What activate() returns: enough for integration tests to drive and observe the extension. */
+/**
+ * What activate() returns to the extension's own tests, enough to drive and observe it. Only to
+ * them: any other extension can read an extension's exports, and these hold the signed-in client
+ * (the token) and the grant credentials.
+ */
 export interface ElevateApi {
   readonly model: ElevateModel;
   /** Signs in without the input boxes (same checks as the Sign In command). */
@@ -48,7 +52,7 @@ export interface ElevateApi {
   readonly activationMs: number;
 }
 
-export function activate(context: vscode.ExtensionContext): ElevateApi {
+export function activate(context: vscode.ExtensionContext): ElevateApi | undefined {
   const started = performance.now();
   const push = <T extends vscode.Disposable>(d: T): T => {
     context.subscriptions.push(d);
@@ -87,7 +91,9 @@ export function activate(context: vscode.ExtensionContext): ElevateApi {
   const details = push(new RequestDetailPanel(model, session, log));
   const audit = push(new AuditLogPanel(model, session, log));
   // before LiveNotifications: it must notice a grant's end before that grant's event is announced
-  const credentials = push(new GrantCredentials(model, log));
+  const credentials = push(new GrantCredentials(model, log, context.secrets));
+  // credentials copied before a reload or restart are still cleared when their grant ends
+  void credentials.restoreClipboardHold();
   push(new LiveNotifications(model, notifier, credentials, (id) => details.show(id)));
 
   // commands
@@ -115,6 +121,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi {
   // network last
   void session.start().catch((err: unknown) => log.error(err instanceof Error ? err : String(err)));
 
+  if (context.extensionMode !== vscode.ExtensionMode.Test) return undefined;
   return {
     model,
     signIn: async (url, token) => { await session.signIn(url, token); },

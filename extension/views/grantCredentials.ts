@@ -1,11 +1,12 @@
 // What holds a grant's credentials in this editor: terminals whose environment carries them, and the
 // clipboard after Copy Credentials. CredentialHolders lets go of both when the grant ends: terminals
 // close, and the clipboard is cleared if it still holds exactly what we put there (never something
-// the user copied since). Values never reach the log.
+// the user copied since), also after a reload (ClipboardHold). Values never reach the log.
 import * as vscode from 'vscode';
 import type { CredentialsResponse, Grant } from '../../server/protocol';
+import { ClipboardHold } from '../model/clipboardHold';
 import { CredentialHolders } from '../model/credentialHolders';
-import { clipboardFingerprint, terminalEnv, terminalName } from '../model/credentials';
+import { terminalEnv, terminalName } from '../model/credentials';
 import { formatClockTime } from '../model/format';
 import type { ElevateModel } from '../model/model';
 import { realTimers, type IDisposable } from '../util/lifecycle';
@@ -13,11 +14,11 @@ import { realTimers, type IDisposable } from '../util/lifecycle';
 export class GrantCredentials extends CredentialHolders<ElevateModel> {
   /** open credential terminals, each with its grant and hold */
   private readonly terminals = new Map<vscode.Terminal, { grantId: string; hold: IDisposable }>();
-  /** the hold of the latest copy: the clipboard holds one text at a time */
-  private clipboard: IDisposable | undefined;
+  private readonly clipboard: ClipboardHold;
 
-  constructor(model: ElevateModel, log: vscode.LogOutputChannel) {
+  constructor(model: ElevateModel, log: vscode.LogOutputChannel, secrets: vscode.SecretStorage) {
     super(model, realTimers, log);
+    this.clipboard = new ClipboardHold(this, vscode.env.clipboard, secrets, log);
     this.register(vscode.window.onDidCloseTerminal((t) => {
       this.terminals.get(t)?.hold.dispose();
       this.terminals.delete(t);
@@ -49,19 +50,13 @@ export class GrantCredentials extends CredentialHolders<ElevateModel> {
   }
 
   /** Puts `text` on the clipboard and clears it when the grant ends, if it still holds that text then. */
-  async copyToClipboard(grant: Grant, expiresAt: string, text: string): Promise<void> {
-    await vscode.env.clipboard.writeText(text);
-    // whatever an earlier copy put there is gone now
-    this.clipboard?.dispose();
-    const copied = clipboardFingerprint(text);
-    this.clipboard = this.hold(grant, expiresAt, {
-      kind: 'clipboard',
-      release: async () => {
-        if (clipboardFingerprint(await vscode.env.clipboard.readText()) !== copied) return false;
-        await vscode.env.clipboard.writeText('');
-        return true;
-      },
-    });
+  copyToClipboard(grant: Grant, expiresAt: string, text: string): Promise<void> {
+    return this.clipboard.copy(grant, expiresAt, text);
+  }
+
+  /** Takes over the hold of credentials copied before this window started (see ClipboardHold). */
+  restoreClipboardHold(): Promise<boolean> {
+    return this.clipboard.restore();
   }
 
   /** Terminals open for a grant (for tests and the actions list). */

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Grant } from '../../../server/protocol';
+import { ClipboardHold, SAVED_COPY_KEY } from '../../../extension/model/clipboardHold';
 import { CredentialHolders, type Holder, type HolderKind, type HoldersModel, type Released } from '../../../extension/model/credentialHolders';
+import { clipboardFingerprint } from '../../../extension/model/credentials';
 import type { ChangeKind, ConnectionState, ModelEvent } from '../../../extension/model/model';
 import { Emitter, nullLogger } from '../../../extension/util/lifecycle';
 import { FakeTimers, T0, grant, iso } from './fakes';
@@ -49,8 +51,7 @@ function holder(kind: HolderKind, answer: () => boolean | Promise<boolean> = () 
   return h;
 }
 
-function setup(grants: Grant[] = [grant({ id: 'g1' })]) {
-  const timers = new FakeTimers();
+function setup(grants: Grant[] = [grant({ id: 'g1' })], timers = new FakeTimers()) {
   const model = new FakeModel(timers);
   model.grants = grants;
   const holders = new CredentialHolders(model, timers, nullLogger);
@@ -203,5 +204,169 @@ describe('CredentialHolders', () => {
     assert.deepEqual(released, []);
     holders.dispose();
     assert.equal(timers.count, 0);
+  });
+});
+
+/** The editor's clipboard and secret storage, in memory; `failing` makes the storage throw. */
+class FakeClipboard {
+  text = '';
+  readText = async () => this.text;
+  writeText = async (t: string) => void (this.text = t);
+}
+class FakeSecrets {
+  readonly map = new Map<string, string>();
+  failing = false;
+  private check() {
+    if (this.failing) throw new Error('no keyring');
+  }
+  get = async (k: string) => (this.check(), this.map.get(k));
+  store = async (k: string, v: string) => void (this.check(), this.map.set(k, v));
+  delete = async (k: string) => void (this.check(), this.map.delete(k));
+}
+
+/** A window: its model, holders and clipboard hold over a clipboard and secret storage it shares with other windows. */
+function windowOn(clipboard: FakeClipboard, secrets: FakeSecrets, grants: Grant[], timers = new FakeTimers()) {
+  const w = setup(grants, timers);
+  const logged: string[] = [];
+  const log = { ...nullLogger, warn: (m: string) => void logged.push(m) };
+  return { ...w, hold: new ClipboardHold(w.holders, clipboard, secrets, log), logged };
+}
+
+describe('ClipboardHold', () => {
+  const URI = 'postgresql://elevate_alice_x:s3cret@db:5432/app';
+  /** What windows share (the clipboard, the secret storage) and two grants of the signed-in user. */
+  const world = () => ({
+    clipboard: new FakeClipboard(),
+    secrets: new FakeSecrets(),
+    g1: grant({ id: 'g1' }),
+    g2: grant({ id: 'g2', expiresAt: iso(T0 + 45 * 60_000) }),
+  });
+
+  it('copy_remembersAFingerprintNotTheText_andTheGrantsEndClearsTheClipboardAndForgetsIt', async () => {
+    const { clipboard, secrets } = world();
+    const w = windowOn(clipboard, secrets, [grant({ id: 'g1' })]);
+    await w.hold.copy(w.model.grants[0], w.model.grants[0].expiresAt, URI);
+    assert.equal(clipboard.text, URI);
+    const saved = secrets.map.get(SAVED_COPY_KEY)!;
+    assert.ok(!saved.includes('s3cret'), 'the copied text is not stored');
+    assert.equal(JSON.parse(saved).fingerprint, clipboardFingerprint(URI));
+
+    w.model.end({ ...w.model.grants[0], status: 'relinquished', endedBy: 'alice' });
+    await settled();
+    assert.equal(clipboard.text, '');
+    assert.equal(secrets.map.size, 0);
+    assert.deepEqual(w.released.map((r) => [r.reason, r.clipboard]), [['relinquished', true]]);
+  });
+
+  it('restore_afterAReload_grantEndedMeanwhile_clearsTheClipboardAtOnce', async () => {
+    const { clipboard, secrets, g1 } = world();
+    await windowOn(clipboard, secrets, [g1]).hold.copy(g1, g1.expiresAt, URI);
+    // the window reloads after the grant's end; the new one is not signed in yet
+    const timers = new FakeTimers(Date.parse(g1.expiresAt) + 60_000);
+    const next = windowOn(clipboard, secrets, [], timers);
+    next.model.state = 'connecting';
+    assert.equal(await next.hold.restore(), true);
+    await settled();
+    assert.equal(clipboard.text, '');
+    assert.equal(secrets.map.size, 0);
+    assert.deepEqual(next.released.map((r) => [r.grant.id, r.reason, r.clipboard]), [['g1', 'expired', true]]);
+  });
+
+  it('restore_grantStillActive_holdsUntilItEnds_thenClears', async () => {
+    const { clipboard, secrets, g1 } = world();
+    await windowOn(clipboard, secrets, [g1]).hold.copy(g1, g1.expiresAt, URI);
+    const next = windowOn(clipboard, secrets, [g1]);
+    await next.hold.restore();
+    await settled();
+    assert.equal(clipboard.text, URI, 'still usable while the grant lasts');
+    next.model.end({ ...g1, status: 'revoked', endedBy: 'bob', endReason: 'done' });
+    await settled();
+    assert.equal(clipboard.text, '');
+    assert.equal(secrets.map.size, 0);
+  });
+
+  it('restore_revokedWhileNoWindowWasOpen_clearsOnceTheServerSaysItIsNotActive', async () => {
+    const { clipboard, secrets, g1 } = world();
+    await windowOn(clipboard, secrets, [g1]).hold.copy(g1, g1.expiresAt, URI);
+    const next = windowOn(clipboard, secrets, []);
+    next.model.state = 'connecting';
+    await next.hold.restore();
+    await settled();
+    assert.equal(clipboard.text, URI, 'not before the server answered');
+    next.model.state = 'ready'; // the first load: g1 is not among the active grants
+    next.model.end({ ...g1, status: 'revoked' });
+    await settled();
+    assert.equal(clipboard.text, '');
+  });
+
+  it('restore_clipboardChangedMeanwhile_isLeftAlone_andTheCopyForgotten', async () => {
+    const { clipboard, secrets, g1 } = world();
+    await windowOn(clipboard, secrets, [g1]).hold.copy(g1, g1.expiresAt, URI);
+    clipboard.text = 'the user copied this since';
+    const next = windowOn(clipboard, secrets, [], new FakeTimers(Date.parse(g1.expiresAt) + 1000));
+    await next.hold.restore();
+    await settled();
+    assert.equal(clipboard.text, 'the user copied this since');
+    assert.equal(secrets.map.size, 0);
+    assert.deepEqual(next.released.map((r) => r.clipboard), [false]);
+  });
+
+  it('restore_nothingOrGarbageRemembered_holdsNothing_andForgetsTheGarbage', async () => {
+    const { clipboard, secrets } = world();
+    const w = windowOn(clipboard, secrets, []);
+    assert.equal(await w.hold.restore(), false);
+    const bad = (over: object) => JSON.stringify({ grant: { id: 'g1', expiresAt: iso(T0) }, expiresAt: iso(T0), fingerprint: 'x', ...over });
+    for (const garbage of ['{not json', 'null', '[]', bad({ expiresAt: 'soon' }), bad({ grant: { id: 'g1' } }), bad({ grant: null }), bad({ fingerprint: 1 })]) {
+      secrets.map.set(SAVED_COPY_KEY, garbage);
+      assert.equal(await w.hold.restore(), false, garbage);
+      assert.equal(secrets.map.size, 0, garbage);
+    }
+    assert.deepEqual(w.holders.holdersOf('g1'), []);
+  });
+
+  it('aCopyInAnotherWindowSince_isNotForgottenWhenThisWindowsCopyIsLetGoOf', async () => {
+    const { clipboard, secrets, g1, g2 } = world();
+    const a = windowOn(clipboard, secrets, [g1, g2]);
+    const b = windowOn(clipboard, secrets, [g1, g2]);
+    await a.hold.copy(g1, g1.expiresAt, URI);
+    await b.hold.copy(g2, g2.expiresAt, 'postgresql://other');
+    a.model.end({ ...g1, status: 'relinquished' });
+    await settled();
+    assert.equal(clipboard.text, 'postgresql://other', 'the newer copy stays');
+    assert.equal(JSON.parse(secrets.map.get(SAVED_COPY_KEY)!).grant.id, 'g2', 'and stays remembered');
+  });
+
+  it('withoutSecretStorage_theHoldInThisWindowStillWorks_andTheProblemIsLogged', async () => {
+    const { clipboard, secrets } = world();
+    secrets.failing = true;
+    const w = windowOn(clipboard, secrets, [grant({ id: 'g1' })]);
+    await w.hold.copy(w.model.grants[0], w.model.grants[0].expiresAt, URI);
+    assert.equal(await w.hold.restore(), false);
+    w.model.end({ ...w.model.grants[0], status: 'relinquished' });
+    await settled();
+    assert.equal(clipboard.text, '');
+    assert.ok(w.logged.some((m) => /could not remember the copy in the secret storage: no keyring/.test(m)), w.logged.join('\n'));
+  });
+
+  it('restore_afterACopyInThisWindow_keepsTheNewerCopy', async () => {
+    const { clipboard, secrets, g1, g2 } = world();
+    await windowOn(clipboard, secrets, [g1, g2]).hold.copy(g1, g1.expiresAt, URI);
+    const next = windowOn(clipboard, secrets, [g1, g2]);
+    await next.hold.copy(g2, g2.expiresAt, 'postgresql://second'); // before the remembered copy was read
+    assert.equal(await next.hold.restore(), false);
+    assert.deepEqual(next.holders.holdersOf('g1'), []);
+    assert.equal(next.holders.holdersOf('g2').length, 1);
+  });
+
+  it('aNewCopy_replacesTheHoldOfTheLastOne', async () => {
+    const { clipboard, secrets, g1, g2 } = world();
+    const w = windowOn(clipboard, secrets, [g1, g2]);
+    await w.hold.copy(g1, g1.expiresAt, URI);
+    await w.hold.copy(g2, g2.expiresAt, 'postgresql://second');
+    assert.deepEqual(w.holders.holdersOf('g1'), []);
+    w.model.end({ ...g1, status: 'relinquished' });
+    await settled();
+    assert.equal(clipboard.text, 'postgresql://second');
+    assert.deepEqual(w.released, []);
   });
 });
