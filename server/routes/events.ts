@@ -19,14 +19,39 @@ const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 /** Where frames go: the Node socket directly in production, a web stream under app.request(). */
 interface Sink {
-  write(frame: string): void;
+  /** one event */
+  event(id: number, event: string, data: string): void;
+  /** anything else: comments, an id-only frame, a retry field */
+  write(text: string): void;
   /** bytes queued but not yet sent */
   buffered(): number;
   end(): void;
+  /** drops the connection and what is queued for it (a client that stopped reading) */
+  abort(): void;
   onClose(cb: () => void): void;
 }
 
 const frame = (id: number, event: string, data: string) => `id: ${id}\nevent: ${event}\ndata: ${data}\n\n`;
+
+const CRLF = Buffer.from('\r\n');
+/** Text as it goes on the socket: an HTTP/1.1 chunk when the response is chunked, else as is (HTTP/1.0: ends with the connection). */
+function wire(text: string, chunked: boolean): Buffer {
+  const body = Buffer.from(text);
+  return chunked ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, CRLF]) : body;
+}
+
+/**
+ * The wire bytes of an event. The hub sends one event to all its subscribers in a row with the
+ * same data string, so the last encoding is kept: one encoding per event, not per subscriber.
+ */
+let lastWire: { id: number; event: string; data: string; chunked: boolean; bytes: Buffer } | undefined;
+function eventWire(id: number, event: string, data: string, chunked: boolean): Buffer {
+  const l = lastWire;
+  if (l && l.id === id && l.data === data && l.event === event && l.chunked === chunked) return l.bytes;
+  const bytes = wire(frame(id, event, data), chunked);
+  lastWire = { id, event, data, chunked, bytes };
+  return bytes;
+}
 
 export function eventRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<Env>();
@@ -51,9 +76,12 @@ export function eventRoutes(deps: AppDeps) {
       const lastHeader = c.req.valid('header')['last-event-id'];
       const lastId = lastHeader && /^\d+$/.test(lastHeader) ? Number(lastHeader) : undefined;
       const out = c.env?.outgoing;
-      if (out) {
-        // Write straight to the socket: one synchronous write per event and subscriber, instead
-        // of a web-stream pipeline per connection (that costs milliseconds per event under fan-out).
+      const socket = out?.socket;
+      if (out && socket) {
+        // After the headers the body goes straight to the socket, framed here as HTTP/1.1 chunks:
+        // one write per event and subscriber, sent at once. A web-stream pipeline per connection
+        // costs milliseconds per event under fan-out, and even ServerResponse.write() corks the
+        // socket until the next tick, so 1,000 subscribers got nothing until all were written.
         out.writeHead(200, {
           'Content-Type': 'text/event-stream; charset=utf-8',
           'Cache-Control': 'no-store',
@@ -65,11 +93,15 @@ export function eventRoutes(deps: AppDeps) {
           'X-Accel-Buffering': 'no',
         });
         out.flushHeaders();
-        out.socket?.setNoDelay(true);
+        socket.setNoDelay(true);
+        const chunked = out.chunkedEncoding;
         void pump(deps, actor, lastId, heartbeatMs, {
-          write: (f) => void out.write(f),
-          buffered: () => out.writableLength,
+          event: (id, event, data) => void socket.write(eventWire(id, event, data, chunked)),
+          write: (text) => void socket.write(wire(text, chunked)),
+          buffered: () => out.writableLength, // its own queue and the socket's
+          // the response's own end writes the last chunk
           end: () => out.end(),
+          abort: () => socket.destroy(),
           onClose: (cb) => out.once('close', cb),
         });
         return RESPONSE_ALREADY_SENT;
@@ -78,10 +110,13 @@ export function eventRoutes(deps: AppDeps) {
       return honoStream(c, async (s) => {
         let closed: (() => void) | undefined;
         s.onAbort(() => closed?.());
+        const write = (text: string) => void s.write(text).catch(() => closed?.());
         await pump(deps, actor, lastId, heartbeatMs, {
-          write: (f) => void s.write(f).catch(() => closed?.()),
+          event: (id, event, data) => write(frame(id, event, data)),
+          write,
           buffered: () => 0,
           end: () => void s.close(),
+          abort: () => s.abort(),
           onClose: (cb) => (closed = cb),
         });
       });
@@ -98,19 +133,21 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
   let lastSent = lastId ?? 0;
   let wake: () => void = () => {};
   let remove: () => void = () => {};
-  const finish = () => {
+  const finish = (abort = false) => {
     if (closed) return;
     closed = true;
     remove();
     wake();
-    sink.end();
+    if (abort) sink.abort();
+    else sink.end();
   };
-  sink.onClose(finish);
+  sink.onClose(() => finish());
   const send = (id: number, event: string, data: string) => {
     if (closed || id <= lastSent) return;
     lastSent = id;
-    sink.write(frame(id, event, data));
-    if (sink.buffered() > MAX_BUFFERED_BYTES) finish();
+    sink.event(id, event, data);
+    // a client that stopped reading would hold ever more memory: drop it, queue and all
+    if (sink.buffered() > MAX_BUFFERED_BYTES) finish(true);
   };
 
   // Replay and subscribe without an await in between, so no live event can slip through. A long

@@ -135,7 +135,8 @@ export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer>
       return services.start();
     },
     async listen() {
-      const server = serve({ fetch: (req) => services.app.fetch(req), hostname: '127.0.0.1', port: 0 });
+      // the Node bindings too (c.env.outgoing), as in production: SSE writes to the socket through them
+      const server = serve({ fetch: (req, env) => services.app.fetch(req, env), hostname: '127.0.0.1', port: 0 });
       await new Promise<void>((ok, fail) => {
         if (server.listening) ok();
         server.once('listening', ok);

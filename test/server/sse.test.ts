@@ -1,10 +1,12 @@
 // Live events over a real HTTP server on loopback: each caller gets only what concerns them,
 // approvers hear about requests (break glass included), Last-Event-ID resumes exactly (also
-// across a restart), and a revoked token's stream is closed.
+// across a restart), a revoked token's stream is closed, and the bytes on the wire are valid HTTP.
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect as tcpConnect } from 'node:net';
 import { access, makeServer, MIN, type TestServer } from '../helpers/server.js';
 import { openEvents, type SseEvent, type SseStream } from '../helpers/sse.js';
+import type { AccessRequest } from '../../server/protocol/index.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -256,6 +258,119 @@ describe('live events', () => {
     await Promise.race([alice.ended, new Promise((_, fail) => setTimeout(() => fail(new Error('stream still open after reload')), 1000))]);
     await dave.waitFor((e) => e.event === 'policy.reloaded');
     assert.equal(dave.isEnded(), false);
+  });
+
+  test('onTheWire_theStreamIsValidChunkedHttp11_orPlainForHttp10_andEndsProperly', async () => {
+    const { s, url } = await setup();
+    const { hostname, port } = new URL(url);
+    /** A raw GET /v1/events as alice; resolves with everything received once the server ends the response. */
+    const rawStream = (version: '1.0' | '1.1') => {
+      const sock = tcpConnect(Number(port), hostname);
+      cleanup.push(() => void sock.destroy());
+      const chunks: Buffer[] = [];
+      let seen = '';
+      const waiters: { re: RegExp; done: () => void }[] = [];
+      sock.on('data', (d: Buffer) => {
+        chunks.push(d);
+        seen += d.toString('latin1');
+        for (const w of waiters.splice(0)) (w.re.test(seen) ? w.done() : waiters.push(w));
+      });
+      const ended = new Promise<Buffer>((resolve) => sock.on('close', () => resolve(Buffer.concat(chunks))));
+      // HTTP/1.1 keeps the connection after the last chunk: ask the server to close it then
+      sock.write(`GET /v1/events HTTP/${version}\r\nHost: ${hostname}\r\nAuthorization: Bearer ${s.tokens.alice}\r\nConnection: close\r\n\r\n`);
+      const waitFor = (re: RegExp) => new Promise<void>((done, fail) => {
+        if (re.test(seen)) return done();
+        waiters.push({ re, done });
+        setTimeout(() => fail(new Error(`HTTP/${version}: no ${re} in ${JSON.stringify(seen.slice(-300))}`)), 3000);
+      });
+      return { waitFor, ended };
+    };
+    const http11 = rawStream('1.1');
+    const http10 = rawStream('1.0');
+    await http11.waitFor(/: connected\n\n/);
+    await http10.waitFor(/: connected\n\n/);
+    // not ASCII: a chunk's size counts bytes, not characters
+    const justification = 'Prüfung der Abfragen — naïve ✓ 日本語';
+    const { request } = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 600, { justification }), 201);
+    await http11.waitFor(/event: request\.created\n/);
+    await http10.waitFor(/event: request\.created\n/);
+    s.services.tokens.revoke([s.tokenIds.alice], 'test', 'end the streams');
+    const [raw11, raw10] = await Promise.all([http11.ended, http10.ended]);
+
+    /** The body of a chunked response, checking every chunk's size line and CRLF and the last chunk. */
+    const dechunk = (body: Buffer): string => {
+      const parts: Buffer[] = [];
+      for (let at = 0; ; ) {
+        const eol = body.indexOf('\r\n', at);
+        assert.ok(eol > at, `a chunk size line at byte ${at}`);
+        const size = parseInt(body.subarray(at, eol).toString('latin1'), 16);
+        assert.ok(Number.isInteger(size), `chunk size ${JSON.stringify(body.subarray(at, eol).toString('latin1'))}`);
+        const start = eol + 2;
+        if (size === 0) {
+          assert.equal(body.subarray(start).toString('latin1'), '\r\n', 'the last chunk, then nothing');
+          return Buffer.concat(parts).toString('utf8');
+        }
+        parts.push(body.subarray(start, start + size));
+        assert.equal(body.subarray(start + size, start + size + 2).toString('latin1'), '\r\n', `CRLF after the chunk at byte ${start}`);
+        at = start + size + 2;
+      }
+    };
+    const split = (raw: Buffer) => {
+      const h = raw.indexOf('\r\n\r\n');
+      return { head: raw.subarray(0, h).toString('latin1'), body: raw.subarray(h + 4) };
+    };
+    const r11 = split(raw11);
+    assert.match(r11.head, /^HTTP\/1\.1 200 /);
+    assert.match(r11.head, /\r\ntransfer-encoding: chunked/i);
+    const r10 = split(raw10);
+    assert.match(r10.head, /^HTTP\/1\.1 200 /);
+    assert.doesNotMatch(r10.head, /transfer-encoding/i, 'an HTTP/1.0 client gets the body as is, ended by the close');
+    // heartbeats run per connection, so only those may differ between the two
+    const bodies = [dechunk(r11.body), r10.body.toString('utf8')].map((b) => b.replaceAll(': ping\n\n', ''));
+    for (const body of bodies) {
+      assert.ok(body.startsWith(': connected\n\n'), JSON.stringify(body.slice(0, 80)));
+      const ev = /id: (\d+)\nevent: request\.created\ndata: (.*)\n\n/.exec(body);
+      assert.ok(ev, JSON.stringify(body));
+      assert.equal(JSON.parse(ev[2]).request.id, request.id);
+      assert.equal(JSON.parse(ev[2]).request.justification, justification);
+    }
+    assert.equal(bodies[0], bodies[1], 'both clients got the same stream');
+  });
+
+  test('aClientThatStopsReading_isDroppedOnceAMegabyteWaitsForIt_whileOthersKeepTheirStream', async () => {
+    const { s, url, connect } = await setup();
+    const reader = await connect('carol'); // an admin who keeps reading
+    const { hostname, port } = new URL(url);
+    const stuck = tcpConnect(Number(port), hostname);
+    cleanup.push(() => void stuck.destroy());
+    let seen = '';
+    await new Promise<void>((connected) => {
+      const opening = (d: Buffer) => {
+        seen += d.toString('latin1');
+        if (!seen.includes(': connected')) return;
+        stuck.off('data', opening);
+        stuck.pause(); // ... and reads nothing more
+        connected();
+      };
+      stuck.on('data', opening);
+      stuck.write(`GET /v1/events HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${s.tokens.carol}\r\n\r\n`);
+    });
+    const closed = new Promise<void>((done) => stuck.on('close', () => done()));
+    assert.equal(s.services.hub.size, 2);
+    // events of 100 KB each, straight into the hub, until the stuck stream is dropped: the kernel's
+    // socket buffers fill first, then a megabyte queues in the server
+    const at = new Date().toISOString();
+    let n = 0;
+    for (; n < 500 && s.services.hub.size === 2; n++) {
+      const request = { id: `req_big${n}`, justification: 'x'.repeat(100_000) } as unknown as AccessRequest;
+      s.services.hub.publish([{ event: { seq: 1_000_000 + n, at, actorId: 'system', action: 'request.created', details: {}, prevHash: '', hash: '' }, request }]);
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(s.services.hub.size, 1, `the stuck stream is still subscribed after ${n} events of 100 KB`);
+    stuck.on('data', () => {}).resume(); // what reached it before the drop, then the end
+    await Promise.race([closed, new Promise((_, fail) => setTimeout(() => fail(new Error('the dropped connection is still open')), 5000))]);
+    await reader.waitFor((e) => e.data.request?.id === `req_big${n - 1}`, 10_000, 'the last big event');
+    assert.equal(reader.isEnded(), false, 'the reading client keeps its stream');
   });
 
   test('noOrBadToken_is401WithoutAStream', async () => {
