@@ -90,10 +90,13 @@ export function createServices(o: ServicesOptions) {
     /** Catch up after downtime (rule 6) and start the background work. */
     start() {
       engine.reconcile(policyRef.current, { reloaded: false, onTokenRevoked: (t) => hub.closeToken(t) });
+      const started = performance.now();
       const caughtUp = engine.sweep();
       store.flush(); // the catch-up is durable before the first request is served
       credentials.purge();
-      if (caughtUp.grants || caughtUp.requests) o.logger.log('info', 'caught up after downtime', caughtUp);
+      if (caughtUp.grants || caughtUp.requests) {
+        o.logger.log('info', 'caught up after downtime', { ...caughtUp, ms: Math.round(performance.now() - started) });
+      }
       scheduler.start();
       outbox.start();
       return caughtUp;
