@@ -94,6 +94,13 @@ test('crash_grantsThatEndWhileTheServerIsDown_areExpiredAtOnceOnRestart_auditedA
   const api = await http(second.url, tok.carol, 'GET', '/v1/audit/verify');
   assert.equal(api.body.ok, true);
 
+  // the operator is told what the catch-up did and how long it took
+  const caught = second.output().split('\n').filter((l) => l.includes('"caught up after downtime"')).map((l) => JSON.parse(l));
+  assert.equal(caught.length, 1, second.output());
+  assert.equal(caught[0].grants, 2);
+  assert.equal(caught[0].requests, 1);
+  assert.ok(Number.isInteger(caught[0].ms) && caught[0].ms >= 0, JSON.stringify(caught[0]));
+
   // structured logs, and no secrets or justifications in them
   const logs = first.output() + second.output();
   for (const t of Object.values(tok)) assert.ok(!logs.includes(t), 'a token leaked into the log');
