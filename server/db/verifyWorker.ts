@@ -10,6 +10,7 @@ import { AuditLog, type ChainVerification } from './audit.js';
 export function verifyInWorker(dbPath: string, entryFile: string): Promise<ChainVerification> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(entryFile, { workerData: { elevateVerify: dbPath } });
+    worker.unref(); // a verification under way does not hold up the server's shutdown
     let answered = false;
     worker.once('message', (r: ChainVerification) => {
       answered = true;
