@@ -44,7 +44,7 @@ function fillChain(dbPath: string, n: number): void {
   }
 }
 
-test('auditVerify_overHttp_servesOtherRequestsMeanwhile_sharesOneRun_andFindsTampering', { timeout: 120_000 }, async (t) => {
+test('auditVerify_overHttp_servesOtherRequestsMeanwhile_answersTwoCallsAtOnceAlike_andFindsTampering', { timeout: 120_000 }, async (t) => {
   const policyPath = writePolicy(dir);
   const dbPath = join(dir, 'elevate.db');
   const auditor = issueToken(policyPath, dbPath, 'audrey'); // creates the database (and audits the issue)
