@@ -68,7 +68,7 @@ export class ClipboardHold {
     if (!saved || this.current) return false;
     if (!isSavedCopy(saved.value)) {
       this.log.warn('forgot a remembered clipboard copy that could not be read');
-      await this.forget(saved.raw);
+      await this.forget();
       return false;
     }
     this.log.info(`holding the credentials of grant ${saved.value.grant.id} copied before this window started`);
@@ -83,7 +83,7 @@ export class ClipboardHold {
       kind: 'clipboard',
       release: async () => {
         const saved = await this.saved();
-        if (saved && isSavedCopy(saved.value) && saved.value.fingerprint === copy.fingerprint) await this.forget(saved.raw);
+        if (saved && isSavedCopy(saved.value) && saved.value.fingerprint === copy.fingerprint) await this.forget();
         if (clipboardFingerprint(await this.clipboard.readText()) !== copy.fingerprint) return false;
         await this.clipboard.writeText('');
         return true;
@@ -91,20 +91,19 @@ export class ClipboardHold {
     });
   }
 
-  private async saved(): Promise<{ raw: string; value: unknown } | undefined> {
+  private async saved(): Promise<{ value: unknown } | undefined> {
     const raw = await this.guard('read the remembered copy', () => this.secrets.get(SAVED_COPY_KEY));
     if (raw === undefined) return undefined;
     try {
-      return { raw, value: JSON.parse(raw) };
+      return { value: JSON.parse(raw) };
     } catch {
-      return { raw, value: undefined };
+      return { value: undefined };
     }
   }
 
-  /** Forgets the remembered copy unless another window replaced it meanwhile. */
-  private async forget(raw: string): Promise<void> {
-    const now = await this.guard('read the remembered copy', () => this.secrets.get(SAVED_COPY_KEY));
-    if (now === raw) await this.guard('forget the copy', () => this.secrets.delete(SAVED_COPY_KEY));
+  /** Forgets the remembered copy (the caller has just read it: not one another window made since). */
+  private async forget(): Promise<void> {
+    await this.guard('forget the copy', () => this.secrets.delete(SAVED_COPY_KEY));
   }
 
   /** Secret storage can fail (no keyring): the hold in this window still works without it. */
