@@ -5,6 +5,7 @@ import { Session } from './api/session';
 import { registerApproveRequest } from './commands/approveRequest';
 import { registerCancelRequest } from './commands/cancelRequest';
 import { registerCopyCredentials } from './commands/copyCredentials';
+import { registerCopyId, registerCopyRequestLink } from './commands/copyLinks';
 import type { Deps } from './commands/deps';
 import { registerDenyRequest } from './commands/denyRequest';
 import { registerExtendGrant } from './commands/extendGrant';
@@ -28,7 +29,7 @@ import { AuditLogPanel } from './views/auditLog';
 import { ContextKeySync } from './views/contextKeys';
 import { GrantCredentials } from './views/grantCredentials';
 import { LiveNotifications } from './views/liveNotifications';
-import { Notifier, type Notice } from './views/notifier';
+import { Notifier, type Notice, type OpenNotice } from './views/notifier';
 import { RequestDetailPanel } from './views/requestDetail';
 import { GrantStatusBar } from './views/statusBar';
 import { ApprovalsTree, MyAccessTree, ResourcesTree } from './views/trees';
@@ -48,6 +49,10 @@ export interface ElevateApi {
   readonly credentials: GrantCredentials;
   /** Every notification asked for, before the once-and-focused rule. */
   readonly onDidNotify: vscode.Event<Notice>;
+  /** The notices on screen that can still be closed (those about a state that can change). */
+  readonly openNotices: () => OpenNotice[];
+  /** Every notification shown in this window. */
+  readonly onDidShowNotice: vscode.Event<Notice>;
   /** Time spent in activate() until every view and command was registered (the benchmark reads it). */
   readonly activationMs: number;
 }
@@ -94,14 +99,14 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   const credentials = push(new GrantCredentials(model, log, context.secrets));
   // credentials copied before a reload or restart are still cleared when their grant ends
   void credentials.restoreClipboardHold();
-  push(new LiveNotifications(model, notifier, credentials, (id) => details.show(id)));
+  const notices = push(new LiveNotifications(model, notifier, credentials, (id) => details.show(id)));
 
   // commands
-  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show() };
+  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show(), announce: (d) => notices.announce(d) };
   for (const register of [
     registerSignIn, registerSignOut, registerRequestAccess, registerExtendGrant, registerRelinquishGrant, registerCancelRequest,
     registerApproveRequest, registerDenyRequest, registerRevokeGrant, registerRefresh, registerShowAuditLog, registerShowGrantActions,
-    registerShowRequestDetail, registerOpenSettings, registerShowLog, registerCopyCredentials, registerOpenTerminal,
+    registerShowRequestDetail, registerOpenSettings, registerShowLog, registerCopyCredentials, registerOpenTerminal, registerCopyRequestLink, registerCopyId,
   ]) push(register(deps));
 
   // vscode://elevate.elevate/request?id=... (links in chat notifications)
@@ -129,6 +134,8 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
     trees: { resources, myAccess, approvals },
     credentials,
     onDidNotify: notifier.onDidNotify,
+    openNotices: () => notifier.openNotices,
+    onDidShowNotice: notifier.onDidShow,
     activationMs,
   };
 }

@@ -6,7 +6,8 @@ import { CreateRequestBody, MAX_TEXT, type ResourceView } from '../../server/pro
 import { ApiError } from '../api/errors';
 import { Commands } from '../constants';
 import { durationChoices, type AutoApproval } from '../model/choices';
-import { formatClockTime, formatDuration, parseDuration } from '../model/format';
+import { formatDuration, parseDuration } from '../model/format';
+import { grantedNotice, waitingNotice } from '../model/notices';
 import { approversText } from '../views/describe';
 import { BACK, inputStep, pickStep, runSteps, SKIP, type Step } from './flow';
 import { Cancelled, client, registerCommand, withProgress, type Deps } from './deps';
@@ -199,31 +200,13 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
 }
 
 async function submit(deps: Deps, body: CreateRequestBody) {
-  const { model, notifier } = deps;
+  const { model } = deps;
   const name = model.resourceName(body.resourceId);
   const result = await withProgress(vscode.l10n.t('Requesting access to {0}…', name), () => client(deps).createRequest(body));
   model.upsertRequest(result.request);
   if (result.grant) model.upsertGrant(result.grant);
-  // the live events for an outcome shown here must not notify again; a pending request's
-  // later approval or denial must still notify
-  if (result.request.status !== 'pending') notifier.markShown(`decided:${result.request.id}`);
-  if (result.grant) {
-    void vscode.window.showInformationMessage(
-      vscode.l10n.t('Access to {0} ({1}) granted until {2}', name, result.grant.role, formatClockTime(result.grant.expiresAt, model.now())),
-    );
-  } else {
-    const r = model.resource(body.resourceId);
-    const approvals = result.request.approvals.filter((a) => a.decision === 'approve').length;
-    void vscode.window
-      .showInformationMessage(
-        vscode.l10n.t('Waiting for approval by {0} ({1} of {2})', r ? approversText(r) : vscode.l10n.t('an approver'), approvals, result.request.requiredApprovals),
-        vscode.l10n.t('Show Request'),
-        vscode.l10n.t('Cancel Request'),
-      )
-      .then((pick) => {
-        if (pick === vscode.l10n.t('Show Request')) void deps.showRequestDetail(result.request.id);
-        else if (pick) void vscode.commands.executeCommand(Commands.cancelRequest, result.request.id);
-      });
-  }
+  // the same notice (and key) as the live event for it, whichever comes first: told once
+  if (result.grant) deps.announce(grantedNotice(result.grant, result.request, model));
+  else if (result.request.status === 'pending') deps.announce(waitingNotice(result.request));
   return result;
 }

@@ -60,6 +60,10 @@ export class ElevateModel extends Disposable {
   private readonly ended = new Set<string>();
   /** how my recently ended grants ended (status, endedBy), for whoever closes what they opened */
   private readonly endedGrants = new Map<string, Grant>();
+  /** new grants whose provider has not confirmed them yet ("getting ready") */
+  private readonly awaitingProvider = new Set<string>();
+  /** grants whose grant.provisioned was seen (it may come before the HTTP answer that created them) */
+  private readonly provisionedSeen = new Set<string>();
   private pollTimer: unknown;
   private expiryTimer: unknown;
   private refreshing: Promise<void> | undefined;
@@ -108,6 +112,14 @@ export class ElevateModel extends Disposable {
   }
   /** The final state of one of my grants that ended while signed in (the last 100), if seen. */
   endedGrant(id: string): Grant | undefined { return this.endedGrants.get(id); }
+  /** Whether a provider sets this resource's access up (so a new grant is not ready at once). */
+  hasProvider(resourceId: string): boolean {
+    return (this.resource(resourceId)?.provider?.type ?? 'none') !== 'none';
+  }
+  /** False while a grant seen starting here waits for its provider's confirmation. */
+  isProvisioned(grantId: string): boolean {
+    return !this.awaitingProvider.has(grantId);
+  }
   /** The pending extension request of a grant, if any (at most one per grant). */
   pendingExtensionOf(grantId: string): AccessRequest | undefined {
     return this.myRequestsValue.find((r) => r.kind === 'extension' && r.grantId === grantId);
@@ -333,6 +345,11 @@ export class ElevateModel extends Disposable {
       this.lastSeq = seq;
     }
     const kinds = new Set<ChangeKind>();
+    if (event.type === 'grant.provisioned' && event.grant) {
+      this.provisionedSeen.add(event.grant.id);
+      if (this.provisionedSeen.size > 200) this.provisionedSeen.delete(this.provisionedSeen.values().next().value!);
+      if (this.awaitingProvider.delete(event.grant.id)) kinds.add('grants');
+    }
     if (event.grant) this.applyGrant(event.grant, kinds);
     if (event.request) this.applyRequest(event.request, kinds);
     if (event.type === 'policy.reloaded') void this.refresh();
@@ -369,6 +386,9 @@ export class ElevateModel extends Disposable {
     }
     else if (this.ended.has(key)) return;
     const current = this.grantsValue.find((g) => g.id === grant.id);
+    if (!live) this.awaitingProvider.delete(grant.id);
+    // a grant starting now (not one loaded from a list) on a provider's resource: getting ready
+    else if (!current && this.hasProvider(grant.resourceId) && !this.provisionedSeen.has(grant.id)) this.awaitingProvider.add(grant.id);
     // an older snapshot (e.g. replayed) must not shorten a grant that was extended since
     if (live && current && Date.parse(current.expiresAt) > Date.parse(grant.expiresAt) && current.extensions > grant.extensions) return;
     const others = this.grantsValue.filter((g) => g.id !== grant.id);

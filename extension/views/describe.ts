@@ -31,7 +31,7 @@ export function autoApproveText(resource: ResourceView): string | undefined {
 /** Markdown tooltip that summarises what the policy allows and who approves. */
 export function resourceTooltip(resource: ResourceView): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
-  md.appendMarkdown(`**${escapeMd(resource.name)}** \`${escapeMd(resource.id)}\`\n\n`);
+  md.appendMarkdown(`**${escapeMd(resource.name)}** ${codeSpan(resource.id)}\n\n`);
   if (resource.description) md.appendMarkdown(`${escapeMd(resource.description)}\n\n`);
   md.appendMarkdown(`- ${vscode.l10n.t('Roles: {0}', resource.roles.join(', '))}\n`);
   md.appendMarkdown(`- ${vscode.l10n.t('Up to {0} (default {1})', formatDuration(resource.maxDurationSeconds), formatDuration(resource.defaultDurationSeconds))}\n`);
@@ -59,6 +59,12 @@ export function approvalProgress(r: AccessRequest): string {
 
 export function isApproverOf(me: Me['user'] | undefined, resourceId: string): boolean {
   return !!me?.approverOf.includes(resourceId);
+}
+
+/** An id as inline code: shown as typed (no escaping backslashes), safe whatever it holds. */
+export function codeSpan(text: string): string {
+  const fence = '`'.repeat(Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length)) + 1);
+  return `${fence} ${text.replace(/[\r\n]+/g, ' ')} ${fence}`;
 }
 
 export function escapeMd(text: string): string {

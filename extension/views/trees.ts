@@ -8,7 +8,7 @@ import type { ChangeKind, ElevateModel } from '../model/model';
 import { severityFor, type Thresholds } from '../model/statusBarState';
 import type { Ticker } from '../model/ticker';
 import { Disposable, type IDisposable } from '../util/lifecycle';
-import { approvalProgress, approversText, escapeMd, requestTitle, resourceTooltip } from './describe';
+import { approvalProgress, approversText, codeSpan, escapeMd, requestTitle, resourceTooltip } from './describe';
 
 export type ResourceNode = { kind: 'resource'; id: string; resource: ResourceView };
 export type GrantNode = { kind: 'grant'; id: string; grant: Grant };
@@ -158,10 +158,12 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
     this.rendered.set(node.id, { text: timeText, at: now, severity });
     const extension = this.model.pendingExtensionOf(grant.id);
     const until = vscode.l10n.t('until {0}', formatClockTime(grant.expiresAt, now));
-    item.description = [timeText, until, extension ? vscode.l10n.t('extension pending') : '', grant.revokePending ? vscode.l10n.t('revoking…') : '']
+    const ready = this.model.isProvisioned(grant.id);
+    // time left first: in a narrow sidebar the end of the line is cut off
+    item.description = [timeText, ready ? '' : vscode.l10n.t('getting ready…'), until, extension ? vscode.l10n.t('extension pending') : '', grant.revokePending ? vscode.l10n.t('revoking…') : '']
       .filter(Boolean)
       .join(' · ');
-    item.iconPath = grant.revokePending
+    item.iconPath = grant.revokePending || !ready
       ? new vscode.ThemeIcon('loading~spin')
       : severity === 'error'
         ? new vscode.ThemeIcon('shield', new vscode.ThemeColor('errorForeground'))
@@ -175,8 +177,10 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
     md.appendMarkdown(`- ${vscode.l10n.t('Can be extended until {0}', formatClockTime(grant.maxExpiresAt, now))}\n`);
     if (grant.extensions) md.appendMarkdown(`- ${vscode.l10n.t('Extended {0} time(s)', grant.extensions)}\n`);
     if (extension) md.appendMarkdown(`- ${vscode.l10n.t('Extension by {0} waiting for approval', formatDuration(extension.durationSeconds))}\n`);
+    if (!ready) md.appendMarkdown(`- ${vscode.l10n.t('Being set up on the target system')}\n`);
+    md.appendMarkdown(`- ${vscode.l10n.t('Id {0}', codeSpan(grant.id))}\n`);
     item.tooltip = md;
-    item.contextValue = ItemContext.grantActive;
+    item.contextValue = ready && this.model.hasProvider(grant.resourceId) ? ItemContext.grantActiveWithCredentials : ItemContext.grantActive;
     item.command = { command: Commands.showGrantActions, title: vscode.l10n.t('Show Grant Actions'), arguments: [grant.id] };
     item.accessibilityInformation = { label: vscode.l10n.t('{0} access to {1}, {2}, {3}', grant.role, name, timeText, until) };
     return item;
@@ -220,6 +224,7 @@ function requestItem(model: ElevateModel, node: RequestNode): vscode.TreeItem {
   md.appendMarkdown(`- ${approvalProgress(r)}\n`);
   md.appendMarkdown(`- ${vscode.l10n.t('Requested {0}; expires unanswered {1}', formatAgo(r.createdAt, now), formatClockTime(r.pendingUntil, now))}\n`);
   if (r.evaluation.reasons.length) md.appendMarkdown(`- ${vscode.l10n.t('Not auto-approved: {0}', escapeMd(r.evaluation.reasons.join('; ')))}\n`);
+  md.appendMarkdown(`- ${vscode.l10n.t('Id {0}', codeSpan(r.id))}\n`);
   item.tooltip = md;
   item.contextValue = reviewable ? ItemContext.requestReviewable : ItemContext.requestMine;
   item.command = { command: Commands.showRequestDetail, title: vscode.l10n.t('Show Request Details'), arguments: [r.id] };

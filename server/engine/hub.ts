@@ -44,7 +44,9 @@ export class EventHub {
     if (s.admin || action === 'policy.reloaded') return true;
     if (action === 'grant.revoke_failed') return false; // for admins
     if (item.subjectId === s.userId) return true;
-    return action.startsWith('request.') && resourceId !== undefined && this.approvers(resourceId).has(s.userId);
+    // approvers follow a resource's requests, and learn when access they approved could not be set up
+    const forApprovers = action.startsWith('request.') || action === 'grant.failed';
+    return forApprovers && resourceId !== undefined && this.approvers(resourceId).has(s.userId);
   }
 
   /** Ends every stream opened with this token (it was revoked). */

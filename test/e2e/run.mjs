@@ -178,6 +178,26 @@ async function diagnosis(page) {
   return lines.join('\n');
 }
 
+/**
+ * Every notification the workbench holds (the notification centre, which also lists the toasts), as
+ * text: opened with "Notifications: Show Notifications", read, closed again.
+ */
+async function notificationCentre(page) {
+  await runCommand(page, 'Notifications: Show Notifications');
+  const centre = page.locator('.notifications-center');
+  await centre.waitFor({ timeout: 10000 });
+  await sleep(300); // the list renders after the centre opens
+  const texts = await centre.locator('.notification-list-item').evaluateAll((els) => els.map((e) => e.innerText.replace(/\s+/g, ' ').trim()));
+  await page.keyboard.press('Escape');
+  return texts;
+}
+
+/** Fails when the notification centre still holds a notification matching `re` (one about a state that is gone). */
+async function assertNoNotice(page, re, why) {
+  const stale = (await notificationCentre(page)).filter((t) => re.test(t));
+  if (stale.length) throw new Error(`${why}: the notification centre still shows ${JSON.stringify(stale)}`);
+}
+
 async function closeToasts(page) {
   // "Clear All Notifications" without the palette: the toasts' own clear buttons
   // (a one-line toast shows its clear button only while hovered)
@@ -325,7 +345,11 @@ async function step1() {
   seenByApprover.catch(() => {});
   const t0 = Date.now();
   await flow.press(page, 'Enter', 'Enter (Submit request)');
-  await toast(page, /Waiting for approval/).waitFor({ timeout: 20000 });
+  // the waiting notice says which request it is about, and offers its actions as links
+  const waiting = toast(page, /Waiting for approval: Production database \(read\) for 1h — 0 of 1 approvals/);
+  await waiting.waitFor({ timeout: 20000 });
+  for (const name of ['Show Request', 'Copy Link for Approver', 'Cancel Request']) await waiting.getByRole('link', { name }).waitFor({ timeout: 5000 });
+  state.waitingShot = await shot(page, '1-requester-waiting-notice');
   await viewRow(page, 'My Access', /Production database \(read\) for 1h/).waitFor({ timeout: 20000 });
   state.requestSeenAt = await seenByApprover.catch(() => undefined);
   if (state.requestSeenAt) figures.latencyMs['request submitted → approver notification'] = state.requestSeenAt - t0;
@@ -340,7 +364,7 @@ async function step2() {
   const flow = new Flow('approve (notification → approved with comment)');
   const note = toast(page, /New request from alice: Production database \(read\) for 1h/);
   await note.waitFor({ timeout: 30000 });
-  await note.getByRole('button', { name: 'Review' }).waitFor({ timeout: 10000 });
+  await note.getByRole('link', { name: 'Review' }).waitFor({ timeout: 10000 });
   // the badge on the Elevate activity-bar icon and the row in the Approvals view
   const badge = page.locator('.part.activitybar .action-item', { has: page.locator('[aria-label^="Elevate"]') }).locator('.badge .badge-content').first();
   await badge.waitFor({ timeout: 20000 });
@@ -350,7 +374,7 @@ async function step2() {
   await expandPane(page, 'Approvals');
   await viewRow(page, 'Approvals', /alice: Production database \(read\) for 1h/).waitFor({ timeout: 20000 });
   await shot(page, '2-approver-notification-badge');
-  await flow.click(note.getByRole('button', { name: 'Review' }), 'Review (notification)');
+  await flow.click(note.getByRole('link', { name: 'Review' }), 'Review (notification)');
   const frame = await webviewFrame(page, /INC-4711/, 30000);
   const text = await frame.locator('body').innerText();
   for (const want of [/Production database \(read\)/, /pending/, /alice/, /1h/, /Justification/, /INC-4711: slow queries/, /Recent requests by alice/]) {
@@ -377,13 +401,17 @@ async function step2() {
   const after = await webviewFrame(page, /bob approved[\s\S]*OK for INC-4711, read only please/, 20000);
   await after.locator('.badge.ok', { hasText: 'approved' }).waitFor({ timeout: 10000 });
   await shot(page, '2-approver-approved');
+  // decided: nothing on either side still offers an action about the pending request
+  await assertNoNotice(page, /New request from alice: Production database \(read\)/, 'approved, yet the approver');
+  await assertNoNotice(requester, /Waiting for approval: Production database/, 'approved, yet the requester');
 }
 
 async function step3() {
   const page = pages.requester;
   const seenAt = await state.grantVisible;
   figures.latencyMs['approver click → grant in requester\'s My Access'] = seenAt - state.approvedAt;
-  const note = toast(page, /Access to Production database \(read\) approved by bob — granted until/);
+  // one notification, with the approver's comment
+  const note = toast(page, /Access to Production database \(read\) approved by bob — granted until .* bob: “OK for INC-4711, read only please”/);
   await note.waitFor({ timeout: 20000 });
   const row = viewRow(page, 'My Access', /Production database · read/);
   const desc = await row.innerText();
@@ -444,8 +472,11 @@ async function step5() {
   await submit.waitFor({ timeout: 20000 });
   if (!/approved at once by policy/i.test(await submit.innerText())) throw new Error(`the confirmation does not promise approval at once: ${await submit.innerText()}`);
   await flow.press(page, 'Enter', 'Enter (Submit request)');
-  await toast(page, /Access to Staging logs \(read\) granted until/).waitFor({ timeout: 20000 });
+  await toast(page, /Access to Staging logs \(read\) approved by policy — granted until/).waitFor({ timeout: 20000 });
   flow.record('justification typed and accepted with Enter, not counted');
+  await sleep(1000); // the live events of the same approval arrive meanwhile: they must not notify again
+  const told = (await notificationCentre(page)).filter((t) => /Staging logs/.test(t));
+  if (told.length !== 1) throw new Error(`an auto-approved request was told ${told.length} times: ${JSON.stringify(told)}`);
 
   const item = statusItem(page, /staging-logs read/);
   await item.waitFor({ timeout: 10000 });
@@ -472,9 +503,9 @@ async function step5() {
   if (!(secondsLeft(warnText) <= WARN_MINUTES[0] * 60 && secondsLeft(warnText) > WARN_MINUTES[1] * 60)) throw new Error(`warning colour at "${warnText}"`);
   if (warn.background === start.background) throw new Error(`warning colour has the same background as normal (${warn.background})`);
   // the server's grant.expiring (1 min before the end) arrives as a notification that offers Extend
-  const expiring = toast(page, /Your read access to Staging logs expires in 1 min/);
+  const expiring = toast(page, /Your read access to Staging logs ends in 1 min/);
   await expiring.waitFor({ timeout: 10000 });
-  await expiring.getByRole('button', { name: 'Extend' }).waitFor({ timeout: 5000 });
+  await expiring.getByRole('link', { name: /Extend/ }).waitFor({ timeout: 5000 });
   state.warnShot = await shot(page, '5-requester-status-warning');
   log(`warning at "${warnText.trim()}" (${warn.background})`);
   const err = await waitColour('error', 45000);
@@ -487,6 +518,8 @@ async function step5() {
   const endedAt = Date.now();
   await viewRow(page, 'My Access', /Staging logs · read/).waitFor({ state: 'hidden', timeout: 10000 });
   await toast(page, /Your read access to Staging logs has ended/).waitFor({ timeout: 15000 });
+  // ended: the warning that offered Extend is gone
+  await assertNoNotice(page, /Staging logs ends in/, 'the grant ended, yet');
   if (other) { // the other grant is counted down again
     await statusItem(page, /prod-db read 1h/).waitFor({ timeout: 10000 });
     await viewRow(page, 'My Access', /Production database · read/).waitFor({ timeout: 10000 });
