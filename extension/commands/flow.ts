@@ -17,6 +17,11 @@ export interface PickStep<T extends vscode.QuickPickItem> extends StepFrame {
   placeholder: string;
   activeItem?: T;
   matchOnDescription?: boolean;
+  /**
+   * Items made from what the person typed (e.g. "Use 6m" for "6m"), shown first; called on every
+   * change of the filter text. They must set `alwaysShow`, as VS Code would otherwise filter them out.
+   */
+  typed?: (value: string) => T[];
 }
 
 export function pickStep<T extends vscode.QuickPickItem>(o: PickStep<T>): Promise<StepOutcome<T>> {
@@ -44,8 +49,17 @@ export function pickStep<T extends vscode.QuickPickItem>(o: PickStep<T>): Promis
     });
     qp.onDidHide(() => finish(undefined));
     if (Array.isArray(o.items)) {
-      qp.items = o.items;
+      const base = o.items;
+      qp.items = base;
       if (o.activeItem) qp.activeItems = [o.activeItem];
+      if (o.typed) {
+        const typed = o.typed;
+        qp.onDidChangeValue((value) => {
+          const extra = value.trim() ? typed(value) : [];
+          qp.items = [...extra, ...base];
+          if (extra.length) qp.activeItems = [extra[0]];
+        });
+      }
     } else {
       qp.busy = true;
       qp.enabled = false;

@@ -5,10 +5,12 @@ import * as vscode from 'vscode';
 import { CreateRequestBody, MAX_TEXT, type ResourceView } from '../../server/protocol';
 import { ApiError } from '../api/errors';
 import { Commands } from '../constants';
-import { durationChoices, type AutoApproval } from '../model/choices';
-import { formatDuration, parseDuration } from '../model/format';
+import { matchingRule } from '../../server/protocol/rules';
+import { durationChoices, roleChoices } from '../model/choices';
+import { formatDuration } from '../model/format';
 import { grantedNotice, waitingNotice } from '../model/notices';
 import { approversText } from '../views/describe';
+import { durationStep } from './durationStep';
 import { BACK, inputStep, pickStep, runSteps, SKIP, type Step } from './flow';
 import { Cancelled, client, registerCommand, withProgress, type Deps } from './deps';
 
@@ -23,9 +25,6 @@ type Draft = {
   justification: string;
   ticket: string;
 };
-
-const autoText = (a: AutoApproval) =>
-  a === 'yes' ? vscode.l10n.t('approved at once') : a === 'maybe' ? vscode.l10n.t('approved at once within its time window') : vscode.l10n.t('needs approval');
 
 export function registerRequestAccess(deps: Deps): vscode.Disposable {
   return registerCommand(deps, Commands.requestAccess, async (arg?: unknown) => {
@@ -49,7 +48,7 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
     };
     if (preset.resourceId && !draft.resource) throw new ApiError(404, 'not_found', vscode.l10n.t('Unknown resource {0}.', preset.resourceId));
     const fixedResource = !!draft.resource;
-    const user = model.me ?? { groups: [] };
+    const user = model.me ?? { id: '', groups: [] };
     const title = () => (draft.resource ? vscode.l10n.t('Request Access to {0}', draft.resource.name) : vscode.l10n.t('Request Access'));
 
     // which steps apply with what is chosen so far, for "step n of m"
@@ -85,9 +84,10 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
       async () => {
         const r = draft.resource!;
         if (r.roles.length === 1) { draft.role = r.roles[0]; return SKIP; }
-        const items = r.roles.map((role) => ({
-          label: role,
-          description: r.approval.autoApprove.some((a) => a.roles.includes(role)) ? vscode.l10n.t('can be approved at once') : vscode.l10n.t('needs approval'),
+        // from the same matching as the dry run, for this person, now (groups and windows included)
+        const items = roleChoices(r, user, model.now()).map((c) => ({
+          label: c.role,
+          description: c.atOnceUpToSeconds ? vscode.l10n.t('approved at once up to {0}', formatDuration(c.atOnceUpToSeconds)) : vscode.l10n.t('needs approval'),
         }));
         const picked = await pickStep({ ...frame('role'), placeholder: vscode.l10n.t('Which role?'), items, activeItem: items.find((i) => i.label === draft.role) });
         if (picked && picked !== BACK) draft.role = picked.label;
@@ -108,30 +108,23 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
       },
       async () => {
         const r = draft.resource!;
-        const choices = durationChoices(r, draft.role!, user);
-        const items: (vscode.QuickPickItem & { seconds?: number })[] = choices.map((c) => ({
-          label: formatDuration(c.seconds),
-          description: [c.isDefault ? vscode.l10n.t('default') : '', c.isMax ? vscode.l10n.t('maximum') : '', draft.breakGlass ? '' : autoText(c.autoApproval)].filter(Boolean).join(' · '),
-          seconds: c.seconds,
-        }));
-        items.push({ label: `$(edit) ${vscode.l10n.t('Other duration…')}`, description: vscode.l10n.t('up to {0}', formatDuration(r.maxDurationSeconds)) });
-        const current = items.find((i) => i.seconds === (draft.durationSeconds ?? Math.min(r.defaultDurationSeconds, r.maxDurationSeconds)));
-        const picked = await pickStep({ ...frame('duration'), placeholder: vscode.l10n.t('For how long? (up to {0})', formatDuration(r.maxDurationSeconds)), items, activeItem: current });
-        if (!picked || picked === BACK) return picked;
-        if (picked.seconds) { draft.durationSeconds = picked.seconds; return picked; }
-        const typed = await inputStep({
+        const now = model.now();
+        const atOnceText = (seconds: number) =>
+          draft.breakGlass ? '' : matchingRule(r.approval.autoApprove, { role: draft.role!, durationSeconds: seconds }, user, now) >= 0 ? vscode.l10n.t('approved at once') : vscode.l10n.t('needs approval');
+        const choices = durationChoices(r, draft.role!, user, now);
+        const seconds = await durationStep({
           ...frame('duration'),
-          prompt: vscode.l10n.t('Duration, e.g. 45m, 1h30m or 2h (at most {0})', formatDuration(r.maxDurationSeconds)),
-          value: draft.durationSeconds ? formatDuration(draft.durationSeconds).replace(' ', '') : '',
-          validate: (v) => {
-            const s = parseDuration(v);
-            if (s === undefined) return vscode.l10n.t('Enter a duration like 45m, 1h30m or 2h.');
-            if (s > r.maxDurationSeconds) return vscode.l10n.t('At most {0} for {1}.', formatDuration(r.maxDurationSeconds), r.name);
-            return undefined;
-          },
+          placeholder: vscode.l10n.t('For how long? Pick or type a duration (up to {0})', formatDuration(r.maxDurationSeconds)),
+          options: choices.map((c) => ({
+            seconds: c.seconds,
+            description: [c.isDefault ? vscode.l10n.t('default') : '', c.isMax ? vscode.l10n.t('maximum') : '', atOnceText(c.seconds)].filter(Boolean).join(' · '),
+          })),
+          current: draft.durationSeconds ?? Math.min(r.defaultDurationSeconds, r.maxDurationSeconds),
+          maxSeconds: r.maxDurationSeconds,
+          describe: (s) => ({ description: atOnceText(s) }),
         });
-        if (typeof typed === 'string') draft.durationSeconds = parseDuration(typed);
-        return typed;
+        if (typeof seconds === 'number') draft.durationSeconds = seconds;
+        return seconds;
       },
       async () => {
         const typed = await inputStep({

@@ -37,21 +37,6 @@ export function formatDuration(seconds: number): string {
   return parts.slice(0, 2).join(' ');
 }
 
-/** Parses what a user may type for a duration: `45`, `45m`, `1h30m`, `1h 30m`, `2d`, `90s` (bare numbers are minutes). */
-export function parseDuration(input: string): number | undefined {
-  const text = input.trim().toLowerCase();
-  if (/^\d+$/.test(text)) return Number(text) * 60;
-  const re = /(\d+)\s*([dhms])\s*/gy;
-  let total = 0;
-  let matched = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text))) {
-    matched = re.lastIndex;
-    total += Number(m[1]) * { d: 86400, h: 3600, m: 60, s: 1 }[m[2] as 'd' | 'h' | 'm' | 's'];
-  }
-  return matched === text.length && matched > 0 && total > 0 ? total : undefined;
-}
-
 /** A clock time (local zone) for an ISO instant, with the date when it is not today. */
 export function formatClockTime(iso: string | number, now: number = Date.now()): string {
   const date = new Date(iso);

@@ -39,7 +39,10 @@ export function resourceTooltip(resource: ResourceView): vscode.MarkdownString {
   const auto = autoApproveText(resource);
   md.appendMarkdown(`- ${auto ? vscode.l10n.t('Approved at once: {0}', escapeMd(auto)) : vscode.l10n.t('Never approved automatically')}\n`);
   if (resource.extension.maxTotalSeconds) {
-    md.appendMarkdown(`- ${vscode.l10n.t('Extensions up to {0} in total; {1} at once without approval', formatDuration(resource.extension.maxTotalSeconds), formatDuration(resource.extension.withoutApprovalSeconds))}\n`);
+    const w = resource.extension.withoutApprovalSeconds;
+    md.appendMarkdown(`- ${w
+      ? vscode.l10n.t('Extensions up to {0} in total; up to {1} at a time without approval', formatDuration(resource.extension.maxTotalSeconds), formatDuration(w))
+      : vscode.l10n.t('Extensions up to {0} in total; every extension needs approval', formatDuration(resource.extension.maxTotalSeconds))}\n`);
   }
   if (resource.requireTicket) md.appendMarkdown(`- ${vscode.l10n.t('A ticket is required')}\n`);
   if (resource.breakGlass) md.appendMarkdown(`- $(warning) ${vscode.l10n.t('Break-glass allowed (self-approved, flagged and announced)')}\n`);

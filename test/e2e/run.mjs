@@ -403,7 +403,6 @@ async function step2() {
   await shot(page, '2-approver-approved');
   // decided: nothing on either side still offers an action about the pending request
   await assertNoNotice(page, /New request from alice: Production database \(read\)/, 'approved, yet the approver');
-  await assertNoNotice(requester, /Waiting for approval: Production database/, 'approved, yet the requester');
 }
 
 async function step3() {
@@ -413,6 +412,7 @@ async function step3() {
   // one notification, with the approver's comment
   const note = toast(page, /Access to Production database \(read\) approved by bob — granted until .* bob: “OK for INC-4711, read only please”/);
   await note.waitFor({ timeout: 20000 });
+  await assertNoNotice(page, /Waiting for approval: Production database/, 'approved, yet the requester');
   const row = viewRow(page, 'My Access', /Production database · read/);
   const desc = await row.innerText();
   if (!/(59 min|1h 00m) left/.test(desc)) throw new Error(`My Access row does not show ~60 min left: ${desc}`);

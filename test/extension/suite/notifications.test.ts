@@ -7,6 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { AccessRequest, Grant } from '../../../server/protocol';
 import type { ElevateApi } from '../../../extension/extension';
+import { roleChoices } from '../../../extension/model/choices';
 
 const SERVER = process.env.ELEVATE_TEST_URL ?? '';
 const TOKENS: Record<string, string> = JSON.parse(process.env.ELEVATE_TEST_TOKENS || '{}');
@@ -170,6 +171,32 @@ describe('Notifications tell the truth, once', function () {
       await vscode.commands.executeCommand('elevate.approveRequest', request.id, { comment: 'ok' });
       const failed = await waitFor('the approver is told', () => shown.find((n) => n.kind === 'approvedFailed'));
       assert.match(failed.message, /^alice's read access to Broken database, which you approved, could not be set up: provisioning failed/);
+    });
+  });
+
+  describe('policy shown as it will apply to this person', () => {
+    for (const user of ['alice', 'dave']) {
+      it(`roleLabels_sayWhatTheDryRunThenSays_for_${user}`, async function () {
+        if (!TOKENS[user]) this.skip();
+        await signInAs(user);
+        const resource = api.model.resource('oncall-db');
+        assert.ok(resource, 'oncall-db is listed');
+        for (const c of roleChoices(resource, api.model.me!, api.model.now())) {
+          const durationSeconds = c.atOnceUpToSeconds || 15 * 60;
+          const { evaluation } = await http<{ evaluation: { autoApproved: boolean; reasons: string[] } }>(user, 'POST', '/v1/requests?dryRun=true', {
+            resourceId: 'oncall-db', role: c.role, durationSeconds, justification: 'label check',
+          });
+          assert.equal(evaluation.autoApproved, c.atOnceUpToSeconds > 0, `${user} ${c.role}: label ${c.atOnceUpToSeconds ? 'approved at once' : 'needs approval'}, dry run: ${evaluation.reasons.join('; ')}`);
+        }
+        const read = roleChoices(resource, api.model.me!, api.model.now()).find((c) => c.role === 'read')!;
+        assert.equal(read.atOnceUpToSeconds, user === 'dave' ? 1800 : 0);
+      });
+    }
+    it('dryRunReasons_areWrittenForPeople', async () => {
+      const { evaluation } = await http<{ evaluation: { reasons: string[] } }>('alice', 'POST', '/v1/requests?dryRun=true', {
+        resourceId: 'oncall-db', role: 'read', durationSeconds: 900, justification: 'reasons',
+      });
+      assert.deepEqual(evaluation.reasons, ['read up to 30m, for oncall is approved at once, but alice is not in oncall', 'needs 1 approval from dba']);
     });
   });
 });

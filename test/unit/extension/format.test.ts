@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { asSentence, formatDuration, formatMinutesLeft, formatTimeLeft, parseDuration } from '../../../extension/model/format';
+import { asSentence, formatDuration, formatMinutesLeft, formatTimeLeft } from '../../../extension/model/format';
+import { parsePolicyDuration, parseTypedDuration as parseDuration } from '../../../server/protocol/duration';
 
 describe('formatTimeLeft', () => {
   it('formatTimeLeft_underAnHour_isMinutesAndSeconds', () => {
@@ -51,6 +52,12 @@ describe('formatDuration / parseDuration', () => {
   });
   it('parseDuration_rejectsGarbageAndZero', () => {
     for (const bad of ['', 'abc', '1x', 'h', '1h foo', '0m', '-5m']) assert.equal(parseDuration(bad), undefined, bad);
+  });
+  it('theTwoGrammars_differOnABareNumber_andNeitherTakesItSilently', () => {
+    // typed into the editor: minutes (the pickers show "Use 45m"); in the policy file: seconds
+    assert.equal(parseDuration('45'), 45 * 60);
+    assert.equal(parsePolicyDuration('45'), 45);
+    assert.equal(parsePolicyDuration('45m'), parseDuration('45m'));
   });
   it('formatDuration_roundTripsThroughParseDuration', () => {
     for (const s of [60, 900, 3600, 5400, 86400, 90000]) assert.equal(parseDuration(formatDuration(s).replace(' ', '')), s);
