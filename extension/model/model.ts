@@ -42,7 +42,11 @@ export class ElevateModel extends Disposable {
   /** Fires for every live event after it has been applied. */
   readonly onDidReceiveEvent = this.eventEmitter.event;
 
-  private stateValue: ConnectionState = 'signedOut';
+  // 'connecting' until the session has looked for a stored token: a reloaded window shows
+  // "Connecting…", not a "Sign in" that the signed-in views then replace
+  private stateValue: ConnectionState = 'connecting';
+  /** when the server last answered in full (local ms), for "last updated HH:MM" while offline */
+  private updatedAt: number | undefined;
   private messageValue: string | undefined;
   private meValue: User | undefined;
   private resourcesValue: ResourceView[] = [];
@@ -99,6 +103,15 @@ export class ElevateModel extends Disposable {
   /** Pending requests I may decide, newest first. */
   get reviewable(): readonly AccessRequest[] { return this.reviewableValue; }
   get live(): StreamState | 'off' { return this.liveValue; }
+  /** When the server last answered in full (local ms since the epoch); undefined before that. */
+  get lastUpdated(): number | undefined { return this.updatedAt; }
+  /**
+   * The grants and requests shown are as last known, not live: the server cannot be reached or
+   * failed, or it signed this editor out (the access itself still runs on the server).
+   */
+  get isStale(): boolean {
+    return this.stateValue === 'unreachable' || this.stateValue === 'error' || (this.stateValue === 'signedOut' && this.grantsValue.length > 0);
+  }
   get origin(): string | undefined { return this.api?.origin; }
   get isApprover(): boolean { return (this.meValue?.approverOf.length ?? 0) > 0; }
   get lastEventId(): number { return this.lastSeq; }
@@ -139,14 +152,19 @@ export class ElevateModel extends Disposable {
     this.startStream(api);
   }
 
-  /** Forgets everything (signed out, or the token was refused). */
+  /**
+   * Forgets everything (signed out). With a message (the server refused the token: revoked or
+   * expired), the last-known grants stay until their end, because that access still runs on the
+   * server and the person must keep seeing it.
+   */
   signOut(message?: string): void {
     this.teardown();
     this.api = undefined;
-    this.meValue = undefined;
     const kinds = new Set<ChangeKind>(['connection', 'me']);
-    this.replace('resources', [], kinds);
-    this.replace('grants', [], kinds);
+    if (!message) this.meValue = undefined;
+    this.replace('resources', message ? this.resourcesValue : [], kinds);
+    this.replace('grants', message ? this.grantsValue.filter((g) => Date.parse(g.expiresAt) > this.clock.now()) : [], kinds);
+    if (message) this.scheduleExpiry();
     this.replace('myRequests', [], kinds);
     this.replace('reviewable', [], kinds);
     this.stateValue = 'signedOut';
@@ -210,6 +228,7 @@ export class ElevateModel extends Disposable {
       this.replace('grants', grants.grants.filter((g) => g.status === 'active' && Date.parse(g.expiresAt) > this.clock.now()).filter(open('grant')).sort(byEnd), kinds);
       this.replace('myRequests', mine.filter((r) => r.status === 'pending').filter(open('request')).sort(byNewest), kinds);
       this.replace('reviewable', this.reviewableOnly(reviewable, me).filter(open('request')).sort(byNewest), kinds);
+      this.updatedAt = Date.now();
       if (this.stateValue !== 'ready' || this.messageValue) { this.stateValue = 'ready'; this.messageValue = undefined; kinds.add('connection'); }
       this.scheduleExpiry();
       if (kinds.size) this.changeEmitter.fire(kinds);

@@ -13,7 +13,9 @@ import { approvalProgress, approversText, codeSpan, escapeMd, requestTitle, reso
 export type ResourceNode = { kind: 'resource'; id: string; resource: ResourceView };
 export type GrantNode = { kind: 'grant'; id: string; grant: Grant };
 export type RequestNode = { kind: 'request'; id: string; request: AccessRequest; reviewable: boolean };
-export type ElevateNode = ResourceNode | GrantNode | RequestNode;
+/** Why My Access shows last-known data (offline, signed out by the server), with the way back. */
+export type StatusNode = { kind: 'status'; id: string };
+export type ElevateNode = ResourceNode | GrantNode | RequestNode | StatusNode;
 
 abstract class ModelTree<T extends ElevateNode> extends Disposable implements vscode.TreeDataProvider<T> {
   protected readonly changeEmitter = this.register(new vscode.EventEmitter<T | T[] | undefined>());
@@ -37,8 +39,13 @@ abstract class ModelTree<T extends ElevateNode> extends Disposable implements vs
     this.changeEmitter.fire(undefined);
   }
 
+  /** Whether to show data now: when ready (subclasses may also show last-known data). */
+  protected shows(): boolean {
+    return this.model.state === 'ready';
+  }
+
   getChildren(element?: T): T[] {
-    if (element || this.model.state !== 'ready') return [];
+    if (element || !this.shows()) return [];
     const next = new Map<string, T>();
     const children = this.build().map((n) => {
       const existing = this.nodes.get(n.id);
@@ -89,7 +96,7 @@ export class ResourcesTree extends ModelTree<ResourceNode> {
   }
 }
 
-export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
+export class MyAccessTree extends ModelTree<GrantNode | RequestNode | StatusNode> {
   /** per grant: the description shown and when it was rendered */
   private readonly rendered = new Map<string, { text: string; at: number; severity: string }>();
   private tick: IDisposable | undefined;
@@ -131,11 +138,39 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
     if (due.length) this.changeEmitter.fire(due);
   }
 
-  protected build(): (GrantNode | RequestNode)[] {
+  /**
+   * Access a person holds stays in view when the server cannot be reached or signed this editor
+   * out: the last-known grants, under a line that says so (the welcome view shows only when there
+   * is nothing to list).
+   */
+  protected override shows(): boolean {
+    return this.model.state === 'ready' || (this.model.isStale && (this.model.grants.length > 0 || (this.model.state !== 'signedOut' && this.model.myRequests.length > 0)));
+  }
+
+  protected build(): (GrantNode | RequestNode | StatusNode)[] {
     const grants: GrantNode[] = this.model.grants.map((grant) => ({ kind: 'grant', id: `grant:${grant.id}`, grant }));
-    const requests: RequestNode[] = this.model.myRequests.map((request) => ({ kind: 'request', id: `request:${request.id}`, request, reviewable: false }));
+    const requests: RequestNode[] = this.model.state === 'signedOut' ? [] : this.model.myRequests.map((request) => ({ kind: 'request', id: `request:${request.id}`, request, reviewable: false }));
     for (const id of this.rendered.keys()) if (!grants.some((g) => g.id === id)) this.rendered.delete(id);
-    return [...grants, ...requests];
+    const status: StatusNode[] = this.model.state === 'ready' ? [] : [{ kind: 'status', id: 'status' }];
+    return [...status, ...grants, ...requests];
+  }
+
+  private statusItem(): vscode.TreeItem {
+    const m = this.model;
+    const updated = m.lastUpdated ? formatClockTime(m.lastUpdated, Date.now()) : undefined;
+    const signedOut = m.state === 'signedOut';
+    const item = new vscode.TreeItem(signedOut ? vscode.l10n.t('Signed out — this access still runs on the server') : vscode.l10n.t('Offline — shown as last known'), vscode.TreeItemCollapsibleState.None);
+    item.id = 'status';
+    item.description = updated ? vscode.l10n.t('last updated {0}', updated) : undefined;
+    item.iconPath = new vscode.ThemeIcon(signedOut ? 'sign-in' : 'cloud-offline', new vscode.ThemeColor('list.warningForeground'));
+    item.tooltip = signedOut
+      ? vscode.l10n.t('The server signed you out ({0}). Your access keeps running until it ends; sign in to act on it.', m.message ?? '')
+      : vscode.l10n.t('The Elevate server cannot be reached ({0}). These grants are as last known{1}; they keep counting down on the server. Click to retry.', m.message ?? '', updated ? vscode.l10n.t(' at {0}', updated) : '');
+    item.command = signedOut
+      ? { command: Commands.signIn, title: vscode.l10n.t('Sign In') }
+      : { command: Commands.refresh, title: vscode.l10n.t('Retry') };
+    item.contextValue = ItemContext.message;
+    return item;
   }
 
   private timeText(grant: Grant, now: number): string {
@@ -143,8 +178,8 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
     return left > 0 ? vscode.l10n.t('{0} left', formatMinutesLeft(left)) : vscode.l10n.t('ended');
   }
 
-  getTreeItem(node: GrantNode | RequestNode): vscode.TreeItem {
-    return node.kind === 'grant' ? this.grantItem(node) : requestItem(this.model, node);
+  getTreeItem(node: GrantNode | RequestNode | StatusNode): vscode.TreeItem {
+    return node.kind === 'grant' ? this.grantItem(node) : node.kind === 'status' ? this.statusItem() : requestItem(this.model, node);
   }
 
   private grantItem(node: GrantNode): vscode.TreeItem {

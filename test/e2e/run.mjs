@@ -553,16 +553,39 @@ async function step6() {
   await shot(requester, '6-requester-revoked');
 }
 
+/** Calls the server as a person (outside the editors). */
+async function api(user, method, path, body) {
+  const res = await fetch(`${serverUrl}${path}`, {
+    method, headers: { authorization: `Bearer ${state.tokens?.[user]}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(`${method} ${path} as ${user}: HTTP ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
 async function step7() {
   const both = Object.entries(pages);
   for (const [, page] of both) { await closeToasts(page); await openActivityContainer(page, 'Elevate'); }
+  // alice holds access while the server is down: My Access must keep showing it
+  const { request } = await api('alice', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'write', durationSeconds: 1800, justification: 'held across the outage' });
+  const { grant } = await api('bob', 'POST', `/v1/requests/${request.id}/approve`, {});
+  await viewRow(pages.requester, 'My Access', /Production database · write/).waitFor({ timeout: 20000 });
+  await closeToasts(pages.requester);
   const t0 = Date.now();
   await stopGroup(server.pid);
   log('Elevate server stopped');
   const unreachable = (page) => welcome(page, 'Resources', /Elevate server cannot be reached/);
   await Promise.all(both.map(async ([role, page]) => {
     await unreachable(page).waitFor({ timeout: 60000 });
-    await welcome(page, 'My Access', /cannot be reached/).waitFor({ timeout: 5000 });
+    if (role === 'requester') {
+      // offline, the grant alice still holds stays listed, under a line saying it is as last known
+      await viewRow(page, 'My Access', /Offline — shown as last known/).waitFor({ timeout: 5000 });
+      await viewRow(page, 'My Access', /Production database · write/).waitFor({ timeout: 5000 });
+      await statusItem(page, /prod-db write/).waitFor({ timeout: 5000 });
+    } else {
+      await welcome(page, 'My Access', /cannot be reached/).waitFor({ timeout: 5000 });
+    }
     await paneOf(page, 'Resources').locator('.welcome-view-content .monaco-button', { hasText: 'Retry' }).first().waitFor({ timeout: 5000 });
     figures.durationsMs[`server stopped → ${role} shows unreachable`] = Date.now() - t0;
     await shot(page, `7-${role}-unreachable`);
@@ -576,6 +599,8 @@ async function step7() {
     figures.durationsMs[`server restarted → ${role} recovered`] = Date.now() - t1;
     await shot(page, `7-${role}-recovered`);
   }));
+  await viewRow(pages.requester, 'My Access', /Offline — shown as last known/).waitFor({ state: 'hidden', timeout: 10000 });
+  await api('alice', 'POST', `/v1/grants/${grant.id}/relinquish`, {});
   await welcome(pages.requester, 'My Access', /no active access/).waitFor({ timeout: 10000 });
   await welcome(pages.approver, 'Approvals', /Nothing to review/).waitFor({ timeout: 10000 });
   // live again: a new request reaches the approver without a reload
