@@ -86,6 +86,8 @@ export interface InputStep extends StepFrame {
   value?: string;
   password?: boolean;
   validate(value: string): string | undefined;
+  /** A slower check when the value is accepted (e.g. asking the server); a message keeps the box open. */
+  check?(value: string): Promise<string | undefined>;
 }
 
 export function inputStep(o: InputStep): Promise<StepOutcome<string>> {
@@ -114,7 +116,21 @@ export function inputStep(o: InputStep): Promise<StepOutcome<string>> {
     };
     box.onDidChangeValue(() => check());
     box.onDidTriggerButton((b) => b === vscode.QuickInputButtons.Back && finish(BACK));
-    box.onDidAccept(() => check() && finish(box.value));
+    box.onDidAccept(async () => {
+      if (!check() || box.busy) return;
+      if (o.check) {
+        box.busy = true;
+        box.enabled = false;
+        const problem = await o.check(box.value).catch((err: unknown) => (err instanceof Error ? err.message : String(err)));
+        box.busy = false;
+        box.enabled = true;
+        if (problem) {
+          box.validationMessage = { message: problem, severity: vscode.InputBoxValidationSeverity.Error };
+          return;
+        }
+      }
+      finish(box.value);
+    });
     box.onDidHide(() => finish(undefined));
     box.show();
     if (box.value) check();
