@@ -28,3 +28,8 @@ export function summarizeDetails(details: Record<string, unknown>): string {
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' · ');
 }
+
+/** The export's file name for a day, e.g. `elevate-audit-2026-12-06.csv`. */
+export function exportFileName(format: 'jsonl' | 'csv', now: number): string {
+  return `elevate-audit-${new Date(now).toISOString().slice(0, 10)}.${format}`;
+}

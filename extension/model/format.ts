@@ -14,9 +14,13 @@ export function formatTimeLeft(ms: number): string {
   return `${hours}h ${pad2(minutes)}m`;
 }
 
-/** Minute-grained time left for tree descriptions, which refresh at most once a minute. */
+/**
+ * Minute-grained time left for tree rows, which refresh at most once a minute. Whole minutes
+ * left (rounded down, like the status bar's m:ss), so "3 min" sits beside 3:09, not "4 min".
+ */
 export function formatMinutesLeft(ms: number): string {
-  const minutes = Math.max(0, Math.ceil(ms / 60_000));
+  const minutes = Math.max(0, Math.floor(ms / 60_000));
+  if (ms > 0 && minutes === 0) return '<1 min';
   if (minutes < 60) return `${minutes} min`;
   return `${Math.floor(minutes / 60)}h ${pad2(minutes % 60)}m`;
 }

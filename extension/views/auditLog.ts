@@ -1,12 +1,13 @@
 // Elevate: Show Audit Log — the events the caller may see (their own; everything for auditors
 // and admins) in a themed, filterable table, with export of the filtered events to JSONL or CSV.
+import { homedir } from 'node:os';
 import * as vscode from 'vscode';
 import type { AuditEvent } from '../../server/protocol';
 import type { AuditFilter } from '../api/client';
 import { errorMessage } from '../api/errors';
 import type { Session } from '../api/session';
 import { sseEventTypes } from '../../server/protocol';
-import { summarizeDetails, toCsv, toJsonl } from '../model/auditExport';
+import { exportFileName, summarizeDetails, toCsv, toJsonl } from '../model/auditExport';
 import type { ElevateModel } from '../model/model';
 import { Disposable } from '../util/lifecycle';
 import { esc, nonce, page } from './html';
@@ -76,10 +77,16 @@ export class AuditLogPanel extends Disposable {
     }
   }
 
+  /** The workspace folder (else home) with a dated file name: the dialog opens there, not at `/`. */
+  private exportUri(format: 'jsonl' | 'csv'): vscode.Uri {
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(homedir());
+    return vscode.Uri.joinPath(folder, exportFileName(format, Date.now()));
+  }
+
   private async export(format: 'jsonl' | 'csv'): Promise<void> {
     const target = await vscode.window.showSaveDialog({
       title: vscode.l10n.t('Export Audit Log'),
-      defaultUri: vscode.Uri.file(`elevate-audit-${new Date().toISOString().slice(0, 10)}.${format}`),
+      defaultUri: this.exportUri(format),
       filters: format === 'csv' ? { CSV: ['csv'] } : { 'JSON Lines': ['jsonl'] },
     });
     if (!target) return;

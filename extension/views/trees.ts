@@ -133,7 +133,9 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode | StatusNode
       const last = this.rendered.get(node.id);
       if (!last) continue;
       const crossed = severityFor(Date.parse(node.grant.expiresAt) - now, this.thresholds()) !== last.severity;
-      if (crossed || (now - last.at >= 60_000 && this.timeText(node.grant, now) !== last.text)) due.push(node as GrantNode);
+      // the text is minute-grained, so it changes at most once a minute: refresh as soon as it does,
+      // so the row agrees with the status bar's countdown
+      if (crossed || this.timeText(node.grant, now) !== last.text) due.push(node as GrantNode);
     }
     if (due.length) this.changeEmitter.fire(due);
   }
@@ -186,16 +188,17 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode | StatusNode
     const { grant } = node;
     const now = this.model.now();
     const name = this.model.resourceName(grant.resourceId);
-    const item = new vscode.TreeItem(`${name} · ${grant.role}`, vscode.TreeItemCollapsibleState.None);
-    item.id = node.id;
     const timeText = this.timeText(grant, now);
+    // time left and role first: in a narrow sidebar the end of the row is what gets cut off
+    const item = new vscode.TreeItem(`${timeText} · ${grant.role}`, vscode.TreeItemCollapsibleState.None);
+    item.id = node.id;
     const severity = severityFor(Date.parse(grant.expiresAt) - now, this.thresholds());
     this.rendered.set(node.id, { text: timeText, at: now, severity });
     const extension = this.model.pendingExtensionOf(grant.id);
     const until = vscode.l10n.t('until {0}', formatClockTime(grant.expiresAt, now));
     const ready = this.model.isProvisioned(grant.id);
     // time left first: in a narrow sidebar the end of the line is cut off
-    item.description = [timeText, ready ? '' : vscode.l10n.t('getting ready…'), until, extension ? vscode.l10n.t('extension pending') : '', grant.revokePending ? vscode.l10n.t('revoking…') : '']
+    item.description = [name, ready ? '' : vscode.l10n.t('getting ready…'), until, extension ? vscode.l10n.t('extension pending') : '', grant.revokePending ? vscode.l10n.t('revoking…') : '']
       .filter(Boolean)
       .join(' · ');
     item.iconPath = grant.revokePending || !ready

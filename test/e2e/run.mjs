@@ -97,6 +97,8 @@ const toast = (page, re) => page.locator('.notifications-toasts .notification-to
 const paneOf = (page, view) => page.locator('.part.sidebar .pane', { has: page.locator('.pane-header', { hasText: new RegExp(`^\\s*${view}`, 'i') }) }).first();
 const viewRow = (page, view, text) => paneOf(page, view).locator('.monaco-list-row', { hasText: text }).first();
 const welcome = (page, view, text) => paneOf(page, view).locator('.welcome-view-content', { hasText: text }).first();
+/** A grant's row in My Access: "59 min left · read", then the resource's name (time left and role come first). */
+const grantRow = (name, role) => new RegExp(`left · ${role}\\s*${name}`);
 const statusItem = (page, re) => page.locator('#workbench\\.parts\\.statusbar .statusbar-item', { hasText: re }).first();
 
 /** Seconds left from the status-bar text: `m:ss`, or `1h 05m`. */
@@ -386,7 +388,7 @@ async function step2() {
   await flow.click(frame.locator('button[data-action="approve"]'), 'Approve… (request detail)');
   await quickInput(page).locator('.quick-input-title, .quick-input-message', { hasText: /Approve|Comment/ }).first().waitFor({ timeout: 20000 });
   await flow.type(quickInputBox(page), 'OK for INC-4711, read only please', 'comment');
-  const visible = whenState(viewRow(requester, 'My Access', /Production database · read/), 'visible', 30000);
+  const visible = whenState(viewRow(requester, 'My Access', grantRow('Production database', 'read')), 'visible', 30000);
   visible.catch(() => {});
   const t0 = Date.now();
   await flow.press(page, 'Enter', 'Enter (approve with comment)');
@@ -413,7 +415,7 @@ async function step3() {
   const note = toast(page, /Access to Production database \(read\) approved by bob — granted until .* bob: “OK for INC-4711, read only please”/);
   await note.waitFor({ timeout: 20000 });
   await assertNoNotice(page, /Waiting for approval: Production database/, 'approved, yet the requester');
-  const row = viewRow(page, 'My Access', /Production database · read/);
+  const row = viewRow(page, 'My Access', grantRow('Production database', 'read'));
   const desc = await row.innerText();
   if (!/(59 min|1h 00m) left/.test(desc)) throw new Error(`My Access row does not show ~60 min left: ${desc}`);
   const item = statusItem(page, /prod-db read/);
@@ -446,7 +448,7 @@ async function step4() {
   await page.waitForFunction(() => /prod-db read 1h 1\dm/.test(document.querySelector('#workbench\\.parts\\.statusbar')?.innerText ?? ''), null, { timeout: 10000 });
   const after = secondsLeft(await item.innerText());
   if (!(after - before >= 14 * 60)) throw new Error(`countdown moved from ${before}s to ${after}s, expected about +15 min`);
-  await viewRow(page, 'My Access', /Production database · read/).filter({ hasText: /1h 1\dm left/ }).waitFor({ timeout: 10000 });
+  await viewRow(page, 'My Access', grantRow('Production database', 'read')).filter({ hasText: /1h 1\dm left/ }).waitFor({ timeout: 10000 });
   flow.record();
   await shot(page, '4-requester-extended');
   log(`extended: ${before}s → ${after}s left`);
@@ -485,7 +487,7 @@ async function step5() {
   if (other && !/\+1/.test(text)) throw new Error(`status bar does not say there is one more grant: "${text}"`);
   const start = await statusColour(item);
   if (start.cls !== 'normal') throw new Error(`status bar starts ${start.cls} with 90 s left (warning from ${WARN_MINUTES[0]} min)`);
-  await viewRow(page, 'My Access', /Staging logs · read/).waitFor({ timeout: 10000 });
+  await viewRow(page, 'My Access', grantRow('Staging logs', 'read')).waitFor({ timeout: 10000 });
   await shot(page, '5-requester-short-grant');
   log(`short grant: "${text.trim()}" (${start.background}); waiting for warning colour`);
 
@@ -516,13 +518,13 @@ async function step5() {
   log(`error at "${errText.trim()}" (${err.background})`);
   await item.waitFor({ state: 'hidden', timeout: 45000 });
   const endedAt = Date.now();
-  await viewRow(page, 'My Access', /Staging logs · read/).waitFor({ state: 'hidden', timeout: 10000 });
+  await viewRow(page, 'My Access', grantRow('Staging logs', 'read')).waitFor({ state: 'hidden', timeout: 10000 });
   await toast(page, /Your read access to Staging logs has ended/).waitFor({ timeout: 15000 });
   // ended: the warning that offered Extend is gone
   await assertNoNotice(page, /Staging logs ends in/, 'the grant ended, yet');
   if (other) { // the other grant is counted down again
     await statusItem(page, /prod-db read 1h/).waitFor({ timeout: 10000 });
-    await viewRow(page, 'My Access', /Production database · read/).waitFor({ timeout: 10000 });
+    await viewRow(page, 'My Access', grantRow('Production database', 'read')).waitFor({ timeout: 10000 });
   }
   figures.durationsMs['short grant: ended → notification'] = Date.now() - endedAt;
   await shot(page, '5-requester-short-grant-ended');
@@ -541,7 +543,7 @@ async function step6() {
   await quickInput(page).locator('.quick-input-title, .quick-input-message', { hasText: /Revoke|Reason/ }).first().waitFor({ timeout: 20000 });
   await flow.type(quickInputBox(page), 'INC-4711 resolved', 'reason');
   await shot(page, '6-approver-revoke-reason');
-  const gone = whenState(viewRow(requester, 'My Access', /Production database · read/), 'hidden', 30000);
+  const gone = whenState(viewRow(requester, 'My Access', grantRow('Production database', 'read')), 'hidden', 30000);
   gone.catch(() => {});
   const t0 = Date.now();
   await flow.press(page, 'Enter', 'Enter (revoke)');
@@ -570,7 +572,7 @@ async function step7() {
   // alice holds access while the server is down: My Access must keep showing it
   const { request } = await api('alice', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'write', durationSeconds: 1800, justification: 'held across the outage' });
   const { grant } = await api('bob', 'POST', `/v1/requests/${request.id}/approve`, {});
-  await viewRow(pages.requester, 'My Access', /Production database · write/).waitFor({ timeout: 20000 });
+  await viewRow(pages.requester, 'My Access', grantRow('Production database', 'write')).waitFor({ timeout: 20000 });
   await closeToasts(pages.requester);
   const t0 = Date.now();
   await stopGroup(server.pid);
@@ -581,7 +583,7 @@ async function step7() {
     if (role === 'requester') {
       // offline, the grant alice still holds stays listed, under a line saying it is as last known
       await viewRow(page, 'My Access', /Offline — shown as last known/).waitFor({ timeout: 5000 });
-      await viewRow(page, 'My Access', /Production database · write/).waitFor({ timeout: 5000 });
+      await viewRow(page, 'My Access', grantRow('Production database', 'write')).waitFor({ timeout: 5000 });
       await statusItem(page, /prod-db write/).waitFor({ timeout: 5000 });
     } else {
       await welcome(page, 'My Access', /cannot be reached/).waitFor({ timeout: 5000 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AuditEvent } from '../../../server/protocol';
-import { summarizeDetails, toCsv, toJsonl } from '../../../extension/model/auditExport';
+import { exportFileName, summarizeDetails, toCsv, toJsonl } from '../../../extension/model/auditExport';
 
 const event = (over: Partial<AuditEvent> = {}): AuditEvent => ({
   seq: 1, at: '2026-11-23T12:00:00.000Z', actorId: 'alice', action: 'request.created', resourceId: 'prod-db',
@@ -27,5 +27,12 @@ describe('audit export', () => {
   });
   it('summarizeDetails_skipsEmptyValues', () => {
     assert.equal(summarizeDetails({ a: 'x', b: null, c: '', d: 3 }), 'a=x · d=3');
+  });
+});
+
+describe('export file name', () => {
+  it('exportFileName_isDated_andNamesTheFormat', () => {
+    assert.equal(exportFileName('csv', Date.parse('2026-12-06T07:00:00Z')), 'elevate-audit-2026-12-06.csv');
+    assert.equal(exportFileName('jsonl', Date.parse('2026-12-06T07:00:00Z')), 'elevate-audit-2026-12-06.jsonl');
   });
 });

@@ -26,9 +26,11 @@ describe('formatTimeLeft', () => {
 });
 
 describe('formatMinutesLeft', () => {
-  it('formatMinutesLeft_isMinuteGrained', () => {
-    assert.equal(formatMinutesLeft(14 * 60_000 + 1), '15 min');
+  it('formatMinutesLeft_isWholeMinutesLeft_agreeingWithTheStatusBarsCountdown', () => {
+    assert.equal(formatMinutesLeft(3 * 60_000 + 9_000), '3 min'); // the status bar shows 3:09
+    assert.equal(formatMinutesLeft(14 * 60_000 + 1), '14 min');
     assert.equal(formatMinutesLeft(65 * 60_000), '1h 05m');
+    assert.equal(formatMinutesLeft(30_000), '<1 min');
     assert.equal(formatMinutesLeft(-1), '0 min');
   });
 });
