@@ -88,7 +88,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   }));
   const updateBadge = () => {
     const n = model.reviewable.length;
-    approvalsView.badge = n ? { value: n, tooltip: vscode.l10n.t('{0} request(s) waiting for your review', n) } : undefined;
+    approvalsView.badge = n ? { value: n, tooltip: n === 1 ? vscode.l10n.t('1 request waiting for your review') : vscode.l10n.t('{0} requests waiting for your review', n) } : undefined;
   };
   push(model.onDidChange((k) => (k.has('reviewable') || k.has('connection')) && updateBadge()));
   const statusBar = push(new GrantStatusBar(model, ticker, thresholds));

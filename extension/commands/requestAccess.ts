@@ -51,6 +51,12 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
     const user = model.me ?? { id: '', groups: [] };
     const title = () => (draft.resource ? vscode.l10n.t('Request Access to {0}', draft.resource.name) : vscode.l10n.t('Request Access'));
 
+    // what the role and duration labels promised: approved at once (the dry run's own matching).
+    // Then the confirmation step is left out: the dry run is still asked, and only if it
+    // disagrees does the step appear, saying why.
+    const atOnce = () =>
+      !draft.breakGlass && !!draft.resource && !!draft.role && draft.durationSeconds !== undefined &&
+      matchingRule(draft.resource.approval.autoApprove, { role: draft.role, durationSeconds: draft.durationSeconds }, user, model.now()) >= 0;
     // which steps apply with what is chosen so far, for "step n of m"
     const plan = () =>
       [
@@ -60,12 +66,13 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
         'duration',
         'justification',
         (draft.resource?.requireTicket ?? false) && 'ticket',
-        'confirm',
+        !atOnce() && 'confirm',
       ].filter(Boolean) as string[];
     const frame = (name: string) => {
       const p = plan();
-      const step = p.indexOf(name) + 1;
-      return { title: title(), step, totalSteps: p.length, canGoBack: step > 1 };
+      // a step left out of the plan that shows after all (the dry run disagreed) comes last
+      const step = p.indexOf(name) + 1 || p.length + 1;
+      return { title: title(), step, totalSteps: Math.max(p.length, step), canGoBack: step > 1 };
     };
 
     let body: CreateRequestBody | undefined;
@@ -162,7 +169,15 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
         if (!parsed.success) throw new ApiError(400, 'invalid_request', parsed.error.issues.map((i) => i.message).join('; '));
         const r = draft.resource!;
         type Item = vscode.QuickPickItem & { submit?: boolean };
-        const items = client(deps).dryRun(parsed.data).then((ev): Item[] => {
+        const evaluation = client(deps).dryRun(parsed.data);
+        if (atOnce()) {
+          const ev = await withProgress(vscode.l10n.t('Checking the request…'), () => evaluation);
+          if (ev.allowed && ev.autoApproved) {
+            body = parsed.data;
+            return true;
+          }
+        }
+        const items = evaluation.then((ev): Item[] => {
           const summary = vscode.l10n.t('{0} · {1} · {2}', r.name, draft.role!, formatDuration(draft.durationSeconds!));
           if (!ev.allowed) {
             return [

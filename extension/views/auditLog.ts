@@ -99,7 +99,7 @@ export class AuditLogPanel extends Disposable {
           const res = await this.session.requireClient().audit({ ...this.filter, limit: 1000, cursor });
           all.push(...res.events);
           cursor = res.nextCursor ?? undefined;
-          progress.report({ message: vscode.l10n.t('{0} events', all.length) });
+          progress.report({ message: all.length === 1 ? vscode.l10n.t('1 event') : vscode.l10n.t('{0} events', all.length) });
         } while (cursor && !token.isCancellationRequested && all.length < EXPORT_LIMIT);
         return token.isCancellationRequested ? undefined : all;
       },
@@ -107,7 +107,7 @@ export class AuditLogPanel extends Disposable {
     if (!events) return;
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(format === 'csv' ? toCsv(events) : toJsonl(events)));
     const open = vscode.l10n.t('Open');
-    const pick = await vscode.window.showInformationMessage(vscode.l10n.t('Exported {0} audit events to {1}', events.length, target.fsPath), open);
+    const pick = await vscode.window.showInformationMessage(events.length === 1 ? vscode.l10n.t('Exported 1 audit event to {0}', target.fsPath) : vscode.l10n.t('Exported {0} audit events to {1}', events.length, target.fsPath), open);
     if (pick === open) await vscode.window.showTextDocument(target);
   }
 
@@ -163,7 +163,7 @@ export class AuditLogPanel extends Disposable {
           '</td><td><code>' + esc(r.action) + '</code></td><td>' + esc(r.resourceId) + '</td><td class="details" title="' + esc(r.ids) + '">' + esc(r.details) + '</td></tr>').join(''));
         count += data.rows.length;
         status.className = 'muted';
-        status.textContent = count ? ${JSON.stringify(vscode.l10n.t('{0} events'))}.replace('{0}', count) + (data.more ? ' +' : '') : ${JSON.stringify(vscode.l10n.t('No events match.'))};
+        status.textContent = count ? (count === 1 ? ${JSON.stringify(vscode.l10n.t('1 event'))} : ${JSON.stringify(vscode.l10n.t('{0} events'))}.replace('{0}', count)) + (data.more ? ' +' : '') : ${JSON.stringify(vscode.l10n.t('No events match.'))};
         more.hidden = !data.more; more.disabled = false;
       });
       query();`;

@@ -5,6 +5,7 @@ import type { AccessRequest, Grant, ResourceView } from '../../server/protocol';
 import { Commands, ItemContext } from '../constants';
 import { formatAgo, formatClockTime, formatDuration, formatMinutesLeft } from '../model/format';
 import type { ChangeKind, ElevateModel } from '../model/model';
+import { iconFor } from '../model/icons';
 import { severityFor, type Thresholds } from '../model/statusBarState';
 import type { Ticker } from '../model/ticker';
 import { Disposable, type IDisposable } from '../util/lifecycle';
@@ -83,12 +84,15 @@ export class ResourcesTree extends ModelTree<ResourceNode> {
         : '';
     item.description = [resource.description || resource.id, state].filter(Boolean).join(' · ');
     item.tooltip = resourceTooltip(resource);
+    const icon = iconFor(resource);
     item.iconPath = resource.breakGlass
-      ? new vscode.ThemeIcon('database', new vscode.ThemeColor('charts.orange'))
+      ? new vscode.ThemeIcon(icon, new vscode.ThemeColor('list.warningForeground'))
       : active.length
-        ? new vscode.ThemeIcon('database', new vscode.ThemeColor('charts.green'))
-        : new vscode.ThemeIcon('database');
+        ? new vscode.ThemeIcon(icon, new vscode.ThemeColor('charts.green'))
+        : new vscode.ThemeIcon(icon);
     item.contextValue = resource.breakGlass ? `${ItemContext.resource}.breakGlass` : ItemContext.resource;
+    // Enter (or a click) on a resource starts Request Access for it
+    item.command = { command: Commands.requestAccess, title: vscode.l10n.t('Request Access'), arguments: [resource.id] };
     item.accessibilityInformation = {
       label: vscode.l10n.t('{0}, roles {1}, approved by {2}{3}', resource.name, resource.roles.join(', '), approversText(resource), state ? `, ${state}` : ''),
     };
@@ -164,7 +168,7 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode | StatusNode
     const item = new vscode.TreeItem(signedOut ? vscode.l10n.t('Signed out — this access still runs on the server') : vscode.l10n.t('Offline — shown as last known'), vscode.TreeItemCollapsibleState.None);
     item.id = 'status';
     item.description = updated ? vscode.l10n.t('last updated {0}', updated) : undefined;
-    item.iconPath = new vscode.ThemeIcon(signedOut ? 'sign-in' : 'cloud-offline', new vscode.ThemeColor('list.warningForeground'));
+    item.iconPath = new vscode.ThemeIcon(signedOut ? 'sign-in' : 'debug-disconnect', new vscode.ThemeColor('list.warningForeground'));
     item.tooltip = signedOut
       ? vscode.l10n.t('The server signed you out ({0}). Your access keeps running until it ends; sign in to act on it.', m.message ?? '')
       : vscode.l10n.t('The Elevate server cannot be reached ({0}). These grants are as last known{1}; they keep counting down on the server. Click to retry.', m.message ?? '', updated ? vscode.l10n.t(' at {0}', updated) : '');
@@ -213,7 +217,7 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode | StatusNode
     md.appendMarkdown(`- ${vscode.l10n.t('Granted {0}', formatClockTime(grant.startsAt, now))}\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Ends {0} ({1})', formatClockTime(grant.expiresAt, now), timeText)}\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Can be extended until {0}', formatClockTime(grant.maxExpiresAt, now))}\n`);
-    if (grant.extensions) md.appendMarkdown(`- ${vscode.l10n.t('Extended {0} time(s)', grant.extensions)}\n`);
+    if (grant.extensions) md.appendMarkdown(`- ${grant.extensions === 1 ? vscode.l10n.t('Extended once') : vscode.l10n.t('Extended {0} times', grant.extensions)}\n`);
     if (extension) md.appendMarkdown(`- ${vscode.l10n.t('Extension by {0} waiting for approval', formatDuration(extension.durationSeconds))}\n`);
     if (!ready) md.appendMarkdown(`- ${vscode.l10n.t('Being set up on the target system')}\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Id {0}', codeSpan(grant.id))}\n`);
