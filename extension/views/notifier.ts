@@ -37,6 +37,8 @@ export interface Notice {
 
 /** A notice on screen, as the extension's tests see it. */
 export interface OpenNotice {
+  /** its id in this window: `elevate.noticeAction` with [id, action index] runs an action, as its links do */
+  id: number;
   key: string;
   kind: MutableKind;
   message: string;
@@ -109,7 +111,7 @@ export class Notifier extends Disposable {
 
   /** The closable notices on screen now (for tests). */
   get openNotices(): OpenNotice[] {
-    return [...this.open.values()].map(({ notice: n }) => ({ key: n.key, kind: n.kind, message: n.message, actions: (n.actions ?? []).map((a) => a.title) }));
+    return [...this.open.entries()].map(([id, { notice: n }]) => ({ id, key: n.key, kind: n.kind, message: n.message, actions: (n.actions ?? []).map((a) => a.title) }));
   }
 
   private isMuted(kind: MutableKind): boolean {

@@ -127,6 +127,51 @@ describe('Notifications tell the truth, once', function () {
       assert.equal(openAbout(grant.id).length, 0, 'an outcome leaves nothing to close');
     });
 
+    it('expiring_extendByTheAtOnceLength_inOneClick_thenTheWarningCloses', async function () {
+      this.timeout(120_000);
+      // a 90 s grant gets the server's 1-minute warning 30 s in
+      const { grant } = (await vscode.commands.executeCommand('elevate.requestAccess', {
+        resourceId: 'auto-db', role: 'read', durationSeconds: 90, justification: 'notifications: expiring',
+      })) as { grant: Grant };
+      const warning = await waitFor('the expiry warning', () => openAbout(grant.id).find((n) => n.kind === 'expiring'), 60_000);
+      assert.match(warning.message, /^Your read access to Auto database ends in 1 min/);
+      assert.deepEqual(warning.actions, ['Extend by 30m', 'Other…']);
+      // what clicking its first link does
+      await vscode.commands.executeCommand('elevate.noticeAction', warning.id, 0);
+      const extended = await waitFor('the grant extended by 30m', () => {
+        const g = api.model.grant(grant.id);
+        return g && Date.parse(g.expiresAt) - Date.parse(grant.expiresAt) === 1800_000 && g;
+      });
+      assert.equal(extended.extensions, 1);
+      await waitFor('the warning to close', () => openAbout(grant.id).length === 0);
+    });
+
+    it('mutedKind_isNotShown_andEverythingElseStillIs', async () => {
+      const config = vscode.workspace.getConfiguration('elevate');
+      await config.update('notifications.muted', ['waiting'], vscode.ConfigurationTarget.Global);
+      try {
+        const { request } = (await vscode.commands.executeCommand('elevate.requestAccess', {
+          resourceId: 'prod-db', role: 'read', durationSeconds: 900, justification: 'notifications: muted',
+        })) as { request: AccessRequest };
+        await http('bob', 'POST', `/v1/requests/${request.id}/deny`, { reason: 'muted test' });
+        await waitFor('the denial', () => shown.some((n) => n.kind === 'denied'));
+        assert.deepEqual(shown.filter((n) => n.key.includes(request.id)).map((n) => n.kind), ['denied']);
+      } finally {
+        await config.update('notifications.muted', undefined, vscode.ConfigurationTarget.Global);
+      }
+    });
+
+    it('copyLinkForApprover_copiesAVscodeLinkToTheRequest_andCopyIdItsId', async () => {
+      const { request } = (await vscode.commands.executeCommand('elevate.requestAccess', {
+        resourceId: 'prod-db', role: 'read', durationSeconds: 900, justification: 'notifications: link',
+      })) as { request: AccessRequest };
+      const link = await vscode.commands.executeCommand('elevate.copyRequestLink', request.id);
+      assert.equal(link, `${vscode.env.uriScheme}://elevate.elevate/request?id=${encodeURIComponent(request.id)}`);
+      assert.equal(await vscode.env.clipboard.readText(), link);
+      await vscode.commands.executeCommand('elevate.copyId', { kind: 'request', id: `request:${request.id}`, request });
+      assert.equal(await vscode.env.clipboard.readText(), request.id);
+    });
+
     it('provisioningFailure_isOneOutcome_gettingReadyThenCouldNotBeSetUp_neverGranted', async () => {
       const { request } = await http<{ request: AccessRequest }>('alice', 'POST', '/v1/requests', {
         resourceId: 'broken-db', role: 'read', durationSeconds: 900, justification: 'notifications: failure',
