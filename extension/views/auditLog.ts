@@ -7,7 +7,7 @@ import type { AuditFilter } from '../api/client';
 import { errorMessage } from '../api/errors';
 import type { Session } from '../api/session';
 import { sseEventTypes } from '../../server/protocol';
-import { exportFileName, summarizeDetails, toCsv, toJsonl } from '../model/auditExport';
+import { detailFields, exportFileName, toCsv, toJsonl } from '../model/auditExport';
 import type { ElevateModel } from '../model/model';
 import { Disposable } from '../util/lifecycle';
 import { esc, nonce, page } from './html';
@@ -33,7 +33,18 @@ export class AuditLogPanel extends Disposable {
   ) {
     super();
     this.register({ dispose: () => this.panel?.dispose() });
+    this.register({ dispose: () => clearTimeout(this.refreshTimer) });
+    // the log grows while it is open: every live event reloads the first page (at most once a second)
+    this.register(model.onDidReceiveEvent(() => {
+      if (!this.panel || this.filter.to || this.refreshTimer) return;
+      this.refreshTimer = setTimeout(() => {
+        this.refreshTimer = undefined;
+        void this.onMessage({ type: 'query', filter: this.filter });
+      }, 1000);
+    }));
   }
+
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
   show(): void {
     if (this.panel) {
@@ -114,6 +125,8 @@ export class AuditLogPanel extends Disposable {
   private html(webview: vscode.Webview): string {
     const n = nonce();
     const t = (s: string) => esc(vscode.l10n.t(s));
+    // one zone for every time shown, named in the column header
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     const actions = ACTIONS.map((a) => `<option value="${esc(a)}">${esc(a)}</option>`).join('');
     const who = this.model.me;
     const scope = who && (who.roles.includes('admin') || who.roles.includes('auditor'))
@@ -134,7 +147,7 @@ export class AuditLogPanel extends Disposable {
       </form>
       <p id="status" class="muted" role="status" aria-live="polite"></p>
       <table aria-label="${t('Audit events')}"><thead><tr>
-        <th>#</th><th>${t('Time')}</th><th>${t('Actor')}</th><th>${t('Action')}</th><th>${t('Resource')}</th><th>${t('Details')}</th>
+        <th>#</th><th>${esc(vscode.l10n.t('Time ({0})', zone))}</th><th>${t('Actor')}</th><th>${t('Action')}</th><th>${t('Resource')}</th><th>${t('Details')}</th>
       </tr></thead><tbody id="rows"></tbody></table>
       <div class="actions"><button id="more" class="secondary" hidden>${t('Load more')}</button></div>`;
     const script = `
@@ -160,7 +173,8 @@ export class AuditLogPanel extends Disposable {
         if (data.replace) { rows.innerHTML = ''; count = 0; }
         rows.insertAdjacentHTML('beforeend', data.rows.map((r) =>
           '<tr><td class="mono">' + esc(r.seq) + '</td><td class="mono" title="' + esc(r.at) + '">' + esc(r.time) + '</td><td>' + esc(r.actorId) +
-          '</td><td><code>' + esc(r.action) + '</code></td><td>' + esc(r.resourceId) + '</td><td class="details" title="' + esc(r.ids) + '">' + esc(r.details) + '</td></tr>').join(''));
+          '</td><td><code>' + esc(r.action) + '</code></td><td>' + esc(r.resourceId) + '</td><td class="details" title="' + esc(r.ids) + '">' +
+          r.fields.map(([k, v]) => '<div><span class="muted">' + esc(k) + ':</span> ' + esc(v) + '</div>').join('') + '</td></tr>').join(''));
         count += data.rows.length;
         status.className = 'muted';
         status.textContent = count ? (count === 1 ? ${JSON.stringify(vscode.l10n.t('1 event'))} : ${JSON.stringify(vscode.l10n.t('{0} events'))}.replace('{0}', count)) + (data.more ? ' +' : '') : ${JSON.stringify(vscode.l10n.t('No events match.'))};
@@ -183,10 +197,10 @@ const clean = (f: AuditFilter): AuditFilter => {
 const row = (e: AuditEvent) => ({
   seq: e.seq,
   at: e.at,
-  time: new Date(e.at).toLocaleString(),
+  time: new Date(e.at).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' }),
   actorId: e.actorId,
   action: e.action,
   resourceId: e.resourceId ?? '',
   ids: [e.requestId && `request ${e.requestId}`, e.grantId && `grant ${e.grantId}`].filter(Boolean).join(', '),
-  details: summarizeDetails(e.details),
+  fields: detailFields(e.details),
 });
