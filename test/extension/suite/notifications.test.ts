@@ -172,6 +172,26 @@ describe('Notifications tell the truth, once', function () {
       assert.equal(await vscode.env.clipboard.readText(), request.id);
     });
 
+    it('signedOutByTheServer_saysSoWithSignIn_keepsTheGrantInView_andClosesOnceSignedInAgain', async () => {
+      const { grant } = (await vscode.commands.executeCommand('elevate.requestAccess', {
+        resourceId: 'auto-db', role: 'read', durationSeconds: 900, justification: 'notifications: signed out',
+      })) as { grant: Grant };
+      await waitFor('status bar visible', () => api.statusBar.state?.visible);
+      // what the model does when the server answers 401 (token revoked or expired)
+      api.model.signOut('the token was revoked');
+      const note = await waitFor('the signed-out notice', () => api.openNotices().find((n) => n.kind === 'signedOut'));
+      assert.match(note.message, /^Elevate signed you out: the token was revoked\. Access you hold keeps running on the server until it ends\.$/);
+      assert.deepEqual(note.actions, ['Sign In']);
+      // the access itself still runs on the server: it stays in view
+      assert.equal(api.statusBar.state?.visible, true);
+      const rows = api.trees.myAccess.getChildren().map((n) => api.trees.myAccess.getTreeItem(n));
+      assert.match(String(rows[0]?.label), /^Signed out — this access still runs on the server$/);
+      assert.ok(rows.some((i) => String(i.description).startsWith('Auto database')), rows.map((i) => i.label).join(', '));
+      await signInAs('alice');
+      await waitFor('the notice to close', () => !api.openNotices().some((n) => n.kind === 'signedOut'));
+      assert.ok(api.model.grant(grant.id));
+    });
+
     it('provisioningFailure_isOneOutcome_gettingReadyThenCouldNotBeSetUp_neverGranted', async () => {
       const { request } = await http<{ request: AccessRequest }>('alice', 'POST', '/v1/requests', {
         resourceId: 'broken-db', role: 'read', durationSeconds: 900, justification: 'notifications: failure',
