@@ -128,7 +128,6 @@ export function eventRoutes(deps: AppDeps) {
 
 /** Replays what the client missed, then follows live events with heartbeats until closed. */
 async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, heartbeatMs: number, sink: Sink): Promise<void> {
-  const admin = actor.user.roles.includes('admin');
   let closed = false;
   let lastSent = lastId ?? 0;
   let wake: () => void = () => {};
@@ -166,7 +165,7 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
       }
       if (!isSseType(row.action)) continue;
       const item = { event: rowToEvent(row), subjectId: row.subject_id ?? undefined };
-      if (!deps.hub.concerns({ userId: actor.user.id, admin }, item)) continue;
+      if (!deps.hub.receives(actor.user.id, item)) continue;
       const req = row.request_id ? deps.store.request(row.request_id) : undefined;
       const g = row.grant_id ? deps.store.grant(row.grant_id) : undefined;
       send(
@@ -187,7 +186,7 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
     }
   }
   if (closed) return;
-  remove = deps.hub.add({ userId: actor.user.id, tokenId: actor.tokenId, admin, send, close: finish });
+  remove = deps.hub.add({ userId: actor.user.id, tokenId: actor.tokenId, send, close: finish });
   sink.write(': connected\n\n');
 
   while (!closed) {
@@ -199,8 +198,8 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
       };
     });
     if (closed) break;
-    // a token revoked elsewhere (e.g. by the CLI) ends its streams at the next heartbeat
-    if (!deps.tokens.isValid(actor.tokenId)) break;
+    // a token revoked elsewhere (e.g. by the CLI), or a user the policy dropped, ends the stream
+    if (!deps.tokens.isValid(actor.tokenId) || !deps.policy().users.has(actor.user.id)) break;
     sink.write(': ping\n\n');
   }
   finish();
