@@ -154,7 +154,13 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
   // Last-Event-ID cannot make one request scan the whole log while everyone waits): the slice
   // ends with an id-only frame at the last row read and "retry: 0", and the client reconnects
   // from there, so nothing is skipped.
-  if (lastId !== undefined) {
+  // A Last-Event-ID past the log's head comes from another timeline (a restored backup, another
+  // database): nothing of ours is after it, and holding to it would silence every live event up
+  // to it. Resume from the head instead, and move the client's resume point there.
+  if (lastId !== undefined && lastId > deps.store.audit.head().seq) {
+    lastSent = deps.store.audit.head().seq;
+    sink.write(`id: ${lastSent}\n\n`);
+  } else if (lastId !== undefined) {
     const now = deps.clock.now();
     let n = 0;
     let scanned = 0;
