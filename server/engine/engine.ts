@@ -6,7 +6,7 @@ import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
 import { evaluateExtension, evaluateRequest } from '../domain/evaluate.js';
-import { canEverBeApproved, describeApprovers } from '../domain/policy.js';
+import { canEverBeApproved } from '../domain/policy.js';
 import { allGrantsScope, approvedResources, approves, canCancel, tallyApprovals, canRevoke, canViewGrant, canViewRequest, decideRight, isOwner } from '../domain/rights.js';
 import type { Policy, PolicyUser, ProviderConfig, Resource } from '../domain/types.js';
 import type { AuditInput } from '../db/audit.js';
