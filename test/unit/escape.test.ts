@@ -24,6 +24,7 @@ const HOSTILE = [
 test('mrkdwnText_leavesNoLineBreakNoLinkNoMentionAndNoFormatting', () => {
   for (const s of HOSTILE) {
     const out = mrkdwnText(s);
+    // eslint-disable-next-line no-control-regex -- line breaks are what is checked
     assert.doesNotMatch(out, /[\n\r\u2028\u2029\u0085\u000b]/, `no line break: ${JSON.stringify(s)}`);
     assert.doesNotMatch(out, /[<>]/, `no < or > (links, mentions): ${JSON.stringify(s)}`);
     assert.doesNotMatch(out, /&(?!amp;|lt;|gt;)/, `every & is an entity: ${JSON.stringify(s)}`);
@@ -77,5 +78,6 @@ test('logText_controlsAreShownAsEscapes_soNoLineCanBeForged', () => {
   assert.equal(logText('ok\n2026-01-01 [info] signed in as admin'), 'ok\\n2026-01-01 [info] signed in as admin');
   assert.equal(logText('a\rb\tc\u0000d\u202ee'), 'a\\rb\\tc\\u0000d\\u202ee');
   assert.equal(logText('x'.repeat(10), 4), 'xxxx…');
+  // eslint-disable-next-line no-control-regex -- control characters are what is checked
   for (const s of HOSTILE) assert.doesNotMatch(logText(s), /[\u0000-\u001f\u2028\u2029\u202a-\u202e]/);
 });

@@ -4,6 +4,7 @@
 // is shown as an escape instead. JSON logs need none of this (JSON.stringify escapes them).
 
 /** C0 and C1 controls, DEL, line/paragraph separators and bidi controls. */
+// eslint-disable-next-line no-control-regex -- control characters are what this module escapes
 export const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
