@@ -449,14 +449,22 @@ export class Engine {
     if (!isOwner(actor.user, { userId: g0.user_id, resourceId: g0.resource_id })) throw forbidden('only the grant owner can extend it');
     const res = this.resource(g0.resource_id);
     // policy first (422 before 409)
-    const ev = evaluateExtension(res, { startsAt: g0.starts_at, expiresAt: g0.expires_at }, body.durationSeconds, this.clock.now());
-    if (!ev.allowed) throw policyViolation(ev.violations);
-    if (!ev.atOnce && !canEverBeApproved(this.policy, res, actor.user.id)) {
+    const decide = (g: GrantRow, now: number) =>
+      evaluateExtension(res, { startsAt: g.starts_at, expiresAt: g.expires_at, addedWithoutApprovalSeconds: this.store.secondsAddedWithoutApproval(g) }, body.durationSeconds, now);
+    const ev0 = decide(g0, this.clock.now());
+    if (!ev0.allowed) throw policyViolation(ev0.violations);
+    if (!ev0.atOnce && !canEverBeApproved(this.policy, res, actor.user.id)) {
       throw policyViolation([`an extension of ${body.durationSeconds}s needs approval, but ${res.id} has no approver other than you`]);
     }
     return this.change((emit, now) => {
       const g = this.store.grant(grantId)!;
       if (g.status !== 'active' || now >= g.expires_at) throw conflict('grant is no longer active');
+      // decided again on the row as it is in this transaction: extensions at once spend a budget
+      const ev = decide(g, now);
+      if (!ev.allowed) throw policyViolation(ev.violations);
+      if (!ev.atOnce && !canEverBeApproved(this.policy, res, actor.user.id)) {
+        throw policyViolation([`an extension of ${body.durationSeconds}s needs approval, but ${res.id} has no approver other than you`]);
+      }
       if (ev.atOnce) {
         this.applyExtension(emit, now, g, body.durationSeconds, actor.user.id, { justification: body.justification ?? null, ...client(actor) });
         return { status: 200 as const, grant: this.grantNow(grantId, now) };
