@@ -10,8 +10,9 @@ import type { ElevateModel } from '../model/model';
 import type { NoticeDescriptor } from '../model/notices';
 import type { GrantCredentials } from '../views/grantCredentials';
 import type { Notifier } from '../views/notifier';
-import type { GrantNode, RequestNode } from '../views/trees';
+import type { GrantNode } from '../views/trees';
 import { approvalProgress, requestTitle } from '../views/describe';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export interface Deps {
   readonly context: vscode.ExtensionContext;
@@ -49,7 +50,7 @@ export function registerCommand(deps: Deps, id: string, fn: (...args: any[]) => 
 export function reportError(deps: Deps, err: unknown): void {
   if (err instanceof Cancelled) return;
   const message = errorMessage(err);
-  deps.log.error(`command failed: ${message}`);
+  deps.log.error(`command failed: ${logText(message)}`);
   if (err instanceof ApiError && err.isUnauthenticated) {
     // the views and one "signed you out" notice with Sign In follow from the model (LiveNotifications)
     if (deps.model.state !== 'signedOut') return deps.model.signOut(message);

@@ -137,3 +137,12 @@ export function noticeForRelease(r: Released): NoticeDescriptor | undefined {
   if (r.reason === 'relinquished' && !r.terminals && !r.clipboard) return undefined;
   return { key: endedKey(r.grant.id), notice: { kind: 'grantEnded', grant: r.grant, how: r.reason, released: { terminals: r.terminals, clipboard: r.clipboard } } };
 }
+
+/**
+ * A notification's text with no link in it: VS Code turns `[label](command:…)` in a notification
+ * into a clickable link, so user text (a justification, a reason, a comment) could otherwise plant
+ * a command link. Breaking the `](` pair leaves the words readable and inert.
+ */
+export function inertNotificationText(text: string): string {
+  return text.replace(/\]\s*\(/g, '] (');
+}

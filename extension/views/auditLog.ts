@@ -11,6 +11,7 @@ import { detailFields, exportFileName, toCsv, toJsonl } from '../model/auditExpo
 import type { ElevateModel } from '../model/model';
 import { Disposable } from '../util/lifecycle';
 import { esc, nonce, page } from './html';
+import { logText } from '../../server/protocol/escape/logLine';
 
 const PAGE = 200;
 const EXPORT_LIMIT = 100_000;
@@ -83,7 +84,7 @@ export class AuditLogPanel extends Disposable {
       }
     } catch (err) {
       const message = errorMessage(err);
-      this.log.warn(`audit log: ${message}`);
+      this.log.warn(`audit log: ${logText(message)}`);
       this.post({ type: 'error', message });
     }
   }

@@ -10,8 +10,9 @@
 import * as vscode from 'vscode';
 import { CONFIG_SECTION, Commands, Settings } from '../constants';
 import { NoticeGate } from '../model/noticeGate';
-import { MUTABLE_KINDS, type MutableKind } from '../model/notices';
+import { inertNotificationText, MUTABLE_KINDS, type MutableKind } from '../model/notices';
 import { Disposable, Emitter } from '../util/lifecycle';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export interface NoticeAction {
   title: string;
@@ -135,9 +136,11 @@ export class Notifier extends Disposable {
   }
 
   private show(n: Notice): void {
-    this.log.info(`notify: ${n.message}`);
+    this.log.info(`notify: ${logText(n.message)}`);
     this.showEmitter.fire(n);
     if (n.subject) for (const s of [...this.open.values()]) if (s.notice.subject === n.subject) s.close();
+    // our own links are added after this (closable notices); nothing in the text itself may link
+    n = { ...n, message: inertNotificationText(n.message) };
     if (n.stillRelevant) return this.showClosable(n);
     const titles = (n.actions ?? []).map((a) => a.title);
     const show = n.severity === 'error' ? vscode.window.showErrorMessage : n.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;

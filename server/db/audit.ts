@@ -86,6 +86,8 @@ export interface AuditInput {
   /** the requester/grantee this event is about; drives who may see it */
   subjectId?: string;
   details: Record<string, unknown>;
+  /** for events that streams carry: the live event's JSON, exactly as sent (see migration 4) */
+  live?: string;
 }
 
 export interface AuditRow {
@@ -100,6 +102,18 @@ export interface AuditRow {
   details: string;
   prev_hash: string;
   hash: string;
+  /** null for events streams do not carry, and for stream events written before migration 4 */
+  live?: string | null;
+}
+
+/** What a stream needs of a logged event: who it concerns, and its payload. */
+export interface LiveRow {
+  seq: number;
+  action: string;
+  actor_id: string;
+  resource_id: string | null;
+  subject_id: string | null;
+  live: string;
 }
 
 const J = (v: string | null) => (v === null ? 'null' : JSON.stringify(v));
@@ -156,12 +170,14 @@ export type ChainVerification = { ok: boolean; count: number; headHash: string; 
 export class AuditLog {
   private readonly insert: Statement;
   private readonly last: Statement;
+  private readonly liveRows: Statement;
 
   constructor(private readonly db: Database) {
     this.insert = db.prepare(
-      `INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash, live)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
+    this.liveRows = db.prepare('SELECT seq, action, actor_id, resource_id, subject_id, live FROM audit WHERE seq > ? AND live IS NOT NULL ORDER BY seq LIMIT ?');
     this.last = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
   }
 
@@ -188,7 +204,7 @@ export class AuditLog {
         grantId: e.grantId ?? null,
       };
       const h = hashEvent(hash, fields, details);
-      this.insert.run(seq, e.at, e.actorId, e.action, fields.resourceId, fields.requestId, fields.grantId, e.subjectId ?? null, details, hash, h);
+      this.insert.run(seq, e.at, e.actorId, e.action, fields.resourceId, fields.requestId, fields.grantId, e.subjectId ?? null, details, hash, h, e.live ?? null);
       out.push({
         seq,
         at,
@@ -207,12 +223,26 @@ export class AuditLog {
     return out;
   }
 
+  /** Stream events after `seq`, oldest first: what every live stream follows. */
+  liveAfter(seq: number, limit: number): LiveRow[] {
+    return this.liveRows.all(seq, limit) as LiveRow[];
+  }
+
   query(f: AuditFilter): { events: AuditEvent[]; nextCursor: string | null } {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (f.actorId !== undefined) (where.push('actor_id = ?'), args.push(f.actorId));
-    if (f.resourceId !== undefined) (where.push('resource_id = ?'), args.push(f.resourceId));
-    if (f.action !== undefined) (where.push('action = ?'), args.push(f.action));
+    if (f.actorId !== undefined) {
+      where.push('actor_id = ?');
+      args.push(f.actorId);
+    }
+    if (f.resourceId !== undefined) {
+      where.push('resource_id = ?');
+      args.push(f.resourceId);
+    }
+    if (f.action !== undefined) {
+      where.push('action = ?');
+      args.push(f.action);
+    }
     const timeOnly = f.actorId === undefined && f.resourceId === undefined && f.action === undefined && f.visibleTo === undefined;
     if (timeOnly && (f.from !== undefined || f.to !== undefined)) {
       // Newest-first paging by time alone would sort the whole window. Seq and time rise
@@ -222,18 +252,29 @@ export class AuditLog {
       if (f.from !== undefined) {
         const lo = this.db.prepare('SELECT seq FROM audit WHERE at >= ? ORDER BY at, seq LIMIT 1').get(f.from - SEQ_TIME_SKEW_MS) as { seq: number } | undefined;
         if (!lo) return { events: [], nextCursor: null };
-        (where.push('+at >= ?', 'seq >= ?'), args.push(f.from, lo.seq));
+        where.push('+at >= ?', 'seq >= ?');
+        args.push(f.from, lo.seq);
       }
       if (f.to !== undefined) {
         const hi = this.db.prepare('SELECT seq FROM audit WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1').get(f.to + SEQ_TIME_SKEW_MS) as { seq: number } | undefined;
         if (!hi) return { events: [], nextCursor: null };
-        (where.push('+at < ?', 'seq <= ?'), args.push(f.to, hi.seq));
+        where.push('+at < ?', 'seq <= ?');
+        args.push(f.to, hi.seq);
       }
     } else {
-      if (f.from !== undefined) (where.push('at >= ?'), args.push(f.from));
-      if (f.to !== undefined) (where.push('at < ?'), args.push(f.to));
+      if (f.from !== undefined) {
+        where.push('at >= ?');
+        args.push(f.from);
+      }
+      if (f.to !== undefined) {
+        where.push('at < ?');
+        args.push(f.to);
+      }
     }
-    if (f.before !== undefined) (where.push('seq < ?'), args.push(f.before));
+    if (f.before !== undefined) {
+      where.push('seq < ?');
+      args.push(f.before);
+    }
     let sql: string;
     if (f.visibleTo !== undefined) {
       // two index-friendly halves instead of one OR that would scan
@@ -259,9 +300,18 @@ export class AuditLog {
   *iterate(opts: { from?: number; to?: number; afterSeq?: number } = {}): Generator<AuditRow> {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (opts.from !== undefined) (where.push('at >= ?'), args.push(opts.from));
-    if (opts.to !== undefined) (where.push('at < ?'), args.push(opts.to));
-    if (opts.afterSeq !== undefined) (where.push('seq > ?'), args.push(opts.afterSeq));
+    if (opts.from !== undefined) {
+      where.push('at >= ?');
+      args.push(opts.from);
+    }
+    if (opts.to !== undefined) {
+      where.push('at < ?');
+      args.push(opts.to);
+    }
+    if (opts.afterSeq !== undefined) {
+      where.push('seq > ?');
+      args.push(opts.afterSeq);
+    }
     const stmt = this.db.prepare(`SELECT * FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq`);
     yield* stmt.iterate(...args) as IterableIterator<AuditRow>;
   }

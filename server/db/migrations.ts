@@ -149,6 +149,13 @@ export const migrations: string[] = [
   DROP INDEX grants_check;
   CREATE INDEX grants_check ON grants(user_id, resource_id, role, expires_at) WHERE status = 'active';
   `,
+  // 4: the log is the event bus. An event that streams carry keeps its payload (the live event's
+  // JSON, with the request/grant as they were when it committed), so live delivery and a
+  // Last-Event-ID replay send the same bytes, read from the log by seq. It is a display
+  // snapshot, not under the hash: no decision reads it.
+  `
+  ALTER TABLE audit ADD COLUMN live TEXT;
+  `,
 ];
 
 export function migrate(db: Database): number {

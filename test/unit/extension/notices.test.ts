@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LiveEvent } from '../../../server/protocol';
-import { grantedNotice, MUTABLE_KINDS, muteKindOf, noticeFor, noticeForRelease, waitingNotice } from '../../../extension/model/notices';
+import { grantedNotice, inertNotificationText, MUTABLE_KINDS, muteKindOf, noticeFor, noticeForRelease, waitingNotice } from '../../../extension/model/notices';
 import { T0, grant, iso, request } from './fakes';
 
 const alice = { id: 'alice', approverOf: [] as string[] };
@@ -100,5 +100,14 @@ describe('notices: one event, one notification', () => {
     for (const k of ['expiring', 'waiting', 'gettingReady', 'approved', 'extensionApproved', 'denied', 'requestExpired', 'grantEnded', 'newRequest', 'approvedFailed', 'signedOut'] as const) {
       assert.ok(muteKindOf(k) in MUTABLE_KINDS, k);
     }
+  });
+});
+
+describe('inertNotificationText', () => {
+  it('userTextCannotPlantACommandLinkInANotification', () => {
+    const hostile = 'urgent [Approve](command:elevate.approveRequest?%5B%22r9%22%5D) and [docs]( https://evil.test)';
+    const safe = inertNotificationText(hostile);
+    assert.doesNotMatch(safe, /\]\(/);
+    assert.equal(safe, 'urgent [Approve] (command:elevate.approveRequest?%5B%22r9%22%5D) and [docs] ( https://evil.test)');
   });
 });
