@@ -57,7 +57,9 @@ export async function durationStep(o: DurationStepOptions): Promise<StepOutcome<
       activeItem: items.find((i) => i.seconds === o.current) ?? items[0],
       typed: (value) => {
         const t = typedOption(value, o.maxSeconds, prefix);
-        if (!t) return [];
+        // a length that is already offered is found by the filter itself (VS Code would sort the
+        // preset above a "Use …" twin anyway)
+        if (!t || options.some((x) => x.seconds === t.seconds)) return [];
         if (t.seconds === undefined) return [{ label: `$(error) ${t.label}`, alwaysShow: true }];
         const d = o.describe(t.seconds);
         return [{ label: `$(check) ${t.label}`, description: [t.minutes ? vscode.l10n.t('a number alone is minutes') : '', d.description].filter(Boolean).join(' · '), detail: d.detail, seconds: t.seconds, alwaysShow: true }];
