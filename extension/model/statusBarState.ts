@@ -11,7 +11,7 @@ export interface GrantLine {
 
 export interface StatusBarState {
   visible: boolean;
-  /** e.g. `$(shield) prod-db write 14:59 +1` */
+  /** e.g. `$(shield) Production database write 14:59 +1` */
   text: string;
   severity: Severity;
   /** active grants, soonest end first; the first one is counted down */
@@ -49,7 +49,8 @@ export function severityFor(msLeft: number, t: Thresholds): Severity {
   return 'normal';
 }
 
-export function computeStatusBar(grants: readonly Grant[], now: number, thresholds: Thresholds): StatusBarState {
+/** `nameOf` gives a resource's name: people read names, as in the notifications (ids only as a fallback). */
+export function computeStatusBar(grants: readonly Grant[], now: number, thresholds: Thresholds, nameOf: (resourceId: string) => string = (id) => id): StatusBarState {
   const lines = activeGrants(grants, now).map((grant) => {
     const msLeft = Date.parse(grant.expiresAt) - now;
     return { grant, msLeft, timeLeft: formatTimeLeft(msLeft) };
@@ -59,7 +60,7 @@ export function computeStatusBar(grants: readonly Grant[], now: number, threshol
   const more = lines.length > 1 ? ` +${lines.length - 1}` : '';
   return {
     visible: true,
-    text: `$(shield) ${first.grant.resourceId} ${first.grant.role} ${first.timeLeft}${more}`,
+    text: `$(shield) ${nameOf(first.grant.resourceId)} ${first.grant.role} ${first.timeLeft}${more}`,
     severity: severityFor(first.msLeft, thresholds),
     lines,
   };

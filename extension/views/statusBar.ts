@@ -38,7 +38,7 @@ export class GrantStatusBar extends Disposable {
   /** Call when `elevate.expiryWarningMinutes` changes. */
   update(force = false): void {
     const now = this.model.now();
-    const state = computeStatusBar(this.model.grants, now, this.thresholds());
+    const state = computeStatusBar(this.model.grants, now, this.thresholds(), (id) => this.model.resourceName(id));
     this.stateValue = state;
     if (!state.visible) {
       this.tick?.dispose();

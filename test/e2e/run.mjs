@@ -420,7 +420,7 @@ async function step3() {
   const row = viewRow(page, 'My Access', grantRow('Production database', 'read'));
   const desc = await row.innerText();
   if (!/(59 min|1h 00m) left/.test(desc)) throw new Error(`My Access row does not show ~60 min left: ${desc}`);
-  const item = statusItem(page, /prod-db read/);
+  const item = statusItem(page, /Production database read/);
   await item.waitFor({ timeout: 10000 });
   const a = await item.innerText();
   await sleep(2200);
@@ -438,7 +438,7 @@ async function step4() {
   const page = pages.requester;
   const flow = new Flow('extend from the palette');
   await closeToasts(page);
-  const item = statusItem(page, /prod-db read/);
+  const item = statusItem(page, /Production database read/);
   const before = secondsLeft(await item.innerText());
   await flow.command(page, 'Elevate: Extend Grant');
   const plus15 = quickRow(page, /\+15m/);
@@ -447,7 +447,7 @@ async function step4() {
   await shot(page, '4-requester-extend-choices');
   await flow.click(plus15, '+15m');
   await toast(page, /Access to Production database \(read\) extended until/).waitFor({ timeout: 20000 });
-  await page.waitForFunction(() => /prod-db read 1h 1\dm/.test(document.querySelector('#workbench\\.parts\\.statusbar')?.innerText ?? ''), null, { timeout: 10000 });
+  await page.waitForFunction(() => /Production database read 1h 1\dm/.test(document.querySelector('#workbench\\.parts\\.statusbar')?.innerText ?? ''), null, { timeout: 10000 });
   const after = secondsLeft(await item.innerText());
   if (!(after - before >= 14 * 60)) throw new Error(`countdown moved from ${before}s to ${after}s, expected about +15 min`);
   await viewRow(page, 'My Access', grantRow('Production database', 'read')).filter({ hasText: /1h 1\dm left/ }).waitFor({ timeout: 10000 });
@@ -480,7 +480,7 @@ async function step5() {
   const told = (await notificationCentre(page)).filter((t) => /Staging logs/.test(t));
   if (told.length !== 1) throw new Error(`an auto-approved request was told ${told.length} times: ${JSON.stringify(told)}`);
 
-  const item = statusItem(page, /staging-logs read/);
+  const item = statusItem(page, /Staging logs read/);
   await item.waitFor({ timeout: 10000 });
   const text = await item.innerText();
   const other = results[3]?.ok && !results[6]; // the Production database grant is still there
@@ -523,7 +523,7 @@ async function step5() {
   // ended: the warning that offered Extend is gone
   await assertNoNotice(page, /Staging logs ends in/, 'the grant ended, yet');
   if (other) { // the other grant is counted down again
-    await statusItem(page, /prod-db read 1h/).waitFor({ timeout: 10000 });
+    await statusItem(page, /Production database read 1h/).waitFor({ timeout: 10000 });
     await viewRow(page, 'My Access', grantRow('Production database', 'read')).waitFor({ timeout: 10000 });
   }
   figures.durationsMs['short grant: ended → notification'] = Date.now() - endedAt;
@@ -550,7 +550,7 @@ async function step6() {
   flow.record('reason typed, not counted');
   figures.latencyMs['approver revoke → grant gone from requester\'s My Access'] = (await gone) - t0;
   await toast(requester, /Your read access to Production database was revoked by bob: INC-4711 resolved/).waitFor({ timeout: 20000 });
-  await statusItem(requester, /prod-db/).waitFor({ state: 'hidden', timeout: 10000 });
+  await statusItem(requester, /Production database/).waitFor({ state: 'hidden', timeout: 10000 });
   await welcome(requester, 'My Access', /no active access/).waitFor({ timeout: 10000 });
   await shot(requester, '6-requester-revoked');
 }
@@ -584,7 +584,7 @@ async function step7() {
       // offline, the grant alice still holds stays listed, under a line saying it is as last known
       await viewRow(page, 'My Access', /Offline — shown as last known/).waitFor({ timeout: 5000 });
       await viewRow(page, 'My Access', grantRow('Production database', 'write')).waitFor({ timeout: 5000 });
-      await statusItem(page, /prod-db write/).waitFor({ timeout: 5000 });
+      await statusItem(page, /Production database write/).waitFor({ timeout: 5000 });
     } else {
       await welcome(page, 'My Access', /cannot be reached/).waitFor({ timeout: 5000 });
     }

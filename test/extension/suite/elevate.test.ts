@@ -94,7 +94,7 @@ describe('Elevate against a live server', function () {
       // time left and role first, so a narrow sidebar still shows them
       assert.match(String(item.label), /^1[45] min left · read$/);
       const bar = await waitFor('status bar visible', () => api.statusBar.state?.visible && api.statusBar.state);
-      assert.match(bar.text, /^\$\(shield\) auto-db read \d{1,2}:\d\d$/);
+      assert.match(bar.text, /^\$\(shield\) Auto database read \d{1,2}:\d\d$/);
     });
 
     it('extendGrant_withinTheNoApprovalLimit_appliesAtOnce', async () => {
@@ -140,7 +140,7 @@ describe('Elevate against a live server', function () {
       const grant = await waitFor('the approved grant to arrive over SSE', () => api.model.grants.find((g) => g.requestId === created.request.id));
       assert.equal(grant.resourceId, 'prod-db');
       assert.ok(!api.model.myRequests.some((r) => r.id === created.request.id), 'no longer pending');
-      await waitFor('status bar shows prod-db', () => api.statusBar.state?.text.includes('prod-db read'));
+      await waitFor('status bar shows prod-db', () => api.statusBar.state?.text.includes('Production database read'));
     });
 
     it('denialByBob_removesThePendingRequestLive', async () => {

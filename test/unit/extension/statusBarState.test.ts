@@ -15,6 +15,9 @@ describe('status bar state', () => {
     const s = computeStatusBar([grant({ resourceId: 'prod-db', role: 'write', expiresAt: iso(T0 + 14 * 60_000 + 59_000) })], T0, defaults);
     assert.equal(s.visible, true);
     assert.equal(s.text, '$(shield) prod-db write 14:59');
+    // with names (as the extension passes them): the name people read in notifications too
+    const named = computeStatusBar([grant({ resourceId: 'prod-db', role: 'write', expiresAt: iso(T0 + 14 * 60_000 + 59_000) })], T0, defaults, () => 'Production database');
+    assert.equal(named.text, '$(shield) Production database write 14:59');
     assert.equal(s.severity, 'normal');
   });
   it('computeStatusBar_severalGrants_showsTheSoonestAndPlusN', () => {
