@@ -7,6 +7,7 @@ import { Commands } from '../constants';
 import { extendChoices } from '../model/choices';
 import { formatClockTime, formatDuration } from '../model/format';
 import { approversText } from '../views/describe';
+import { waitingNotice } from '../model/notices';
 import { durationStep } from './durationStep';
 import { inputStep, runSteps, SKIP, type Step } from './flow';
 import { Cancelled, client, pickGrant, registerCommand, withProgress, type Deps } from './deps';
@@ -82,9 +83,8 @@ export function registerExtendGrant(deps: Deps): vscode.Disposable {
       void vscode.window.showInformationMessage(vscode.l10n.t('Access to {0} ({1}) extended until {2}', name, result.grant.role, formatClockTime(result.grant.expiresAt, model.now())));
     } else {
       model.upsertRequest(result.request);
-      void vscode.window.showInformationMessage(
-        vscode.l10n.t('Extension of {0} by {1} sent for approval by {2}', name, formatDuration(seconds!), resource ? approversText(resource) : vscode.l10n.t('an approver')),
-      );
+      // the same "waiting" notice (and key) as the live event for this request: told once
+      deps.announce(waitingNotice(result.request));
     }
     return result;
   });

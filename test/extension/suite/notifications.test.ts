@@ -192,6 +192,22 @@ describe('Notifications tell the truth, once', function () {
       assert.ok(api.model.grant(grant.id));
     });
 
+    it('deniedExtension_saysTheExtensionWasDenied_andWhenTheAccessStillEnds', async () => {
+      const { grant } = (await vscode.commands.executeCommand('elevate.requestAccess', {
+        resourceId: 'auto-db', role: 'read', durationSeconds: 600, justification: 'notifications: extension',
+      })) as { grant: Grant };
+      const result = (await vscode.commands.executeCommand('elevate.extendGrant', grant.id, { durationSeconds: 3600, justification: 'need an hour more' })) as { kind: string; request: AccessRequest };
+      assert.equal(result.kind, 'pending');
+      const waiting = await waitFor('the waiting notice', () => openAbout(result.request.id).find((n) => n.kind === 'waiting'));
+      assert.match(waiting.message, /^Waiting for approval: Extend Auto database \(read\) by 1h — 0 of 1 approvals, by group dba\.$/);
+      await http('bob', 'POST', `/v1/requests/${result.request.id}/deny`, { reason: 'wrap up' });
+      await waitFor('the denial', () => shown.some((n) => n.kind === 'denied'));
+      await waitFor('the waiting notice to close', () => openAbout(result.request.id).length === 0);
+      const told = shown.filter((n) => n.key.includes(result.request.id));
+      assert.deepEqual(told.map((n) => n.kind), ['waiting', 'denied'], 'the command and the live event told it once');
+      assert.match(told[1].message, /^Your extension of Auto database by 1h was denied by bob: wrap up\. Your access still ends at .+\.$/);
+    });
+
     it('provisioningFailure_isOneOutcome_gettingReadyThenCouldNotBeSetUp_neverGranted', async () => {
       const { request } = await http<{ request: AccessRequest }>('alice', 'POST', '/v1/requests', {
         resourceId: 'broken-db', role: 'read', durationSeconds: 900, justification: 'notifications: failure',
