@@ -3,7 +3,8 @@
 import type { Writable } from 'node:stream';
 import { type AuditLog, rowToEvent } from '../db/audit.js';
 
-const CSV_COLUMNS = ['seq', 'at', 'actorId', 'action', 'resourceId', 'requestId', 'grantId', 'details', 'prevHash', 'hash'] as const;
+// subjectId and v last: added with hash format 2 (they are under its hash), so older readers keep their columns
+const CSV_COLUMNS = ['seq', 'at', 'actorId', 'action', 'resourceId', 'requestId', 'grantId', 'details', 'prevHash', 'hash', 'subjectId', 'v'] as const;
 
 const csvCell = (v: unknown): string => {
   const s = v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
