@@ -25,7 +25,10 @@ export interface StateCheck {
   problems: StateProblem[];
 }
 
-/** The actions that change requests, approvals, grants or tokens (others are not read). */
+/**
+ * The actions that change requests, approvals, grants or tokens. Other events are read only in
+ * format 1, whose subject_id is outside the hash and so checked against the log here.
+ */
 const STATE_ACTIONS = [
   'request.created',
   'request.approved',
@@ -69,7 +72,7 @@ export function checkState(db: Database): StateCheck {
     const events = db
       .prepare(
         `SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details FROM audit
-         WHERE action IN (SELECT value FROM json_each(?)) ORDER BY seq`,
+         WHERE action IN (SELECT value FROM json_each(?)) OR v = 1 ORDER BY seq`,
       )
       .raw(true);
     for (const [seq, at, actorId, action, resourceId, requestId, grantId, subjectId, text] of events.iterate(JSON.stringify(STATE_ACTIONS)) as IterableIterator<EventTuple>) {

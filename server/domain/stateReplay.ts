@@ -100,7 +100,7 @@ export interface ExpectedState {
   approvals: Map<string, Expected<ApprovalState>>;
   grants: Map<string, Expected<GrantState>>;
   tokens: Map<string, Expected<TokenState>>;
-  /** events whose unhashed subject_id (format 1) is not whom the log says they are about */
+  /** events whose subject_id (outside the hash in format 1) is not whom the log says they are about */
   subjects: StateProblem[];
 }
 
@@ -131,7 +131,8 @@ export class StateReplay {
   apply(e: LogEvent): void {
     const d = e.details;
     const about = this.handle(e, d);
-    // format-1 events keep subject_id outside the hash; the log itself says whom they are about
+    // format-1 events keep subject_id (who may read the event) outside the hash; the log
+    // itself says whom they are about
     if (about !== undefined && e.subjectId !== about) {
       this.state.subjects.push({ table: 'audit', id: String(e.seq), kind: 'differs', columns: [{ column: 'subject_id', expected: about, actual: e.subjectId }] });
     }
@@ -141,8 +142,8 @@ export class StateReplay {
     return this.state;
   }
 
-  /** Applies one event; returns whom it is about when the log tells (its expected subject_id). */
-  private handle(e: LogEvent, d: Record<string, unknown>): string | undefined {
+  /** Applies one event; returns whom it is about (its expected subject_id, null: nobody), undefined when the log does not tell. */
+  private handle(e: LogEvent, d: Record<string, unknown>): string | null | undefined {
     const { requests, grants, tokens } = this.state;
     const r = e.requestId !== null ? requests.get(e.requestId) : undefined;
     const g = e.grantId !== null ? grants.get(e.grantId) : undefined;
@@ -256,7 +257,14 @@ export class StateReplay {
       case 'grant.expiring':
       case 'grant.deprovisioned':
       case 'grant.revoke_failed':
+      case 'credentials.read':
         return g?.user_id;
+      // change no state; only whom they are about is checked
+      case 'access.checked':
+        return str(d.userId);
+      case 'auth.failed':
+      case 'policy.reloaded':
+        return null;
       case 'token.issued': {
         const id = str(d.tokenId);
         const userId = str(d.userId);

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { canonicalJson, hashEvent } from '../../server/db/audit.js';
 import { verifyAudit } from '../../server/db/stateCheck.js';
 import { hashToken } from '../../server/engine/tokens.js';
 import { TEST_POLICY } from '../helpers/policy.js';
@@ -209,5 +210,65 @@ describe('audit verify --state', () => {
       await s.close();
       rmSync(sub, { recursive: true, force: true });
     }
+  });
+});
+
+/**
+ * The pristine file as a server from before format 2 would have written it: every event in hash
+ * format 1, without the details added for the state check.
+ */
+function asOlderServerWroteIt(d: Database.Database): void {
+  d.exec('DROP TRIGGER audit_no_update');
+  const added: Record<string, string[]> = {
+    'request.created': ['required', 'autoApproved', 'autoApproveRule', 'pendingUntil'],
+    'token.issued': ['fingerprint'],
+    'grant.expired': ['endReason'],
+    'grant.revoked': ['endReason'],
+    'grant.relinquished': ['endReason'],
+    'grant.failed': ['endReason'],
+  };
+  let prev = '0'.repeat(64);
+  for (const r of d.prepare('SELECT * FROM audit ORDER BY seq').all() as any[]) {
+    const details = JSON.parse(r.details);
+    for (const k of added[r.action] ?? []) delete details[k];
+    const text = canonicalJson(details);
+    const h = hashEvent(prev, { seq: r.seq, at: new Date(r.at).toISOString(), actorId: r.actor_id, action: r.action, resourceId: r.resource_id, requestId: r.request_id, grantId: r.grant_id }, text);
+    d.prepare('UPDATE audit SET v = 1, details = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(text, prev, h, r.seq);
+    prev = h;
+  }
+}
+
+describe('audit verify --state on a log written before hash format 2', () => {
+  test('stateCheck_anOlderLog_verifiesAndIsExplained_andNewEventsFollowInFormat2', async () => {
+    const file = tampered(asOlderServerWroteIt);
+    const r = verifyState(file);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /state ok/);
+    // a server started on it goes on in format 2; the mixed chain verifies and is explained
+    const sub = tempDir('elevate-state-old-');
+    copyFileSync(file, join(sub, 'elevate.db'));
+    const s = await makeServer({ dir: sub });
+    try {
+      const created = await s.call('alice', 'POST', '/v1/requests', access('staging-db', 'read', 600));
+      assert.equal(created.status, 201);
+      const v = await s.call('audrey', 'GET', '/v1/audit/verify?state=true');
+      assert.equal(v.body.ok, true, JSON.stringify(v.body.state?.problems));
+      const formats = s.db.prepare('SELECT v, COUNT(*) AS n FROM audit GROUP BY v ORDER BY v').all() as { v: number; n: number }[];
+      assert.deepEqual(formats.map((f) => f.v), [1, 2]);
+    } finally {
+      await s.close();
+      rmSync(sub, { recursive: true, force: true });
+    }
+  });
+
+  test('stateCheck_anOlderEventsSubjectChanged_passesTheChain_butIsReported', () => {
+    // format 1 leaves subject_id (who may read the event) outside the hash: the state check
+    // compares it with whom the log says the event is about
+    const file = tampered((d) => {
+      asOlderServerWroteIt(d);
+      d.prepare(`UPDATE audit SET subject_id = 'erin' WHERE seq = (SELECT MIN(seq) FROM audit WHERE action = 'grant.activated')`).run();
+    });
+    assert.equal(cli(['audit', 'verify', '--db', file]).code, 0, 'the format-1 chain does not cover it');
+    assertReported(file, [/^ {2}audit \d+: subject_id is "erin", the log says "alice"$/m]);
   });
 });

@@ -184,6 +184,17 @@ test('replayState_anEventsSubjectThatIsNotWhomItIsAbout_isReported', () => {
     { table: 'audit', id: '7', kind: 'differs', columns: [{ column: 'subject_id', expected: 'alice', actual: null }] },
   ]);
   assert.deepEqual(compareState(s, rows()), s.subjects);
+  // events that change no state are checked for whom they are about too
+  const more = replayState([
+    ...lifecycle(),
+    ev(T0 + 8 * MIN, 'svc', 'access.checked', { resourceId: 'prod-db', subjectId: 'bob' }, { userId: 'alice', role: 'write', allowed: false }),
+    ev(T0 + 8 * MIN, 'anonymous', 'auth.failed', { subjectId: 'alice' }, { ip: '127.0.0.1', reason: 'missing bearer token' }),
+    ev(T0 + 8 * MIN, 'bob', 'credentials.read', { grantId: 'grt_1', subjectId: 'alice' }, { keys: [] }),
+  ]);
+  assert.deepEqual(more.subjects, [
+    { table: 'audit', id: '8', kind: 'differs', columns: [{ column: 'subject_id', expected: 'alice', actual: 'bob' }] },
+    { table: 'audit', id: '9', kind: 'differs', columns: [{ column: 'subject_id', expected: null, actual: 'alice' }] },
+  ]);
 });
 
 test('replayState_detailsOfTheWrongType_leaveTheColumnOpen_andNeverThrow', () => {
