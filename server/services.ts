@@ -108,6 +108,8 @@ export function createServices(o: ServicesOptions) {
     /** Applies a new, already validated policy (SIGHUP). */
     reload(policy: Policy, summary: Record<string, unknown>) {
       engine.reconcile(policy, { reloaded: true, summary, onTokenRevoked: (t) => hub.closeToken(t) });
+      // the others' streams follow the new rights from their next event on
+      hub.closeRemovedUsers();
     },
     async stop() {
       scheduler.stop();

@@ -60,6 +60,15 @@ export interface Policy {
   resources: ReadonlyMap<string, Resource>;
   /** the raw `notify:` section, validated later by the notification work */
   notify?: unknown;
+  server: ServerSettings;
+}
+
+/** The policy's `server:` section: how this server is reached. */
+export interface ServerSettings {
+  /** the URL people and the IdP use to reach the server, when it differs from the listening address */
+  publicUrl?: string;
+  /** CIDRs of proxies whose X-Forwarded-For is believed (client address for rate limits and audit) */
+  trustedProxies: string[];
 }
 
 /** What a request asks for, as the engine hands it to evaluation. */

@@ -282,7 +282,7 @@ test('cors_isClosed_noAllowOriginAndNoPreflight', async () => {
   }
 });
 
-test('bruteForce_tokenGuessing_gets429_isAudited_andOnlyThatClientIsBlocked', async () => {
+test('bruteForce_tokenGuessing_gets429_isAudited_andOnlyItsWrongTokensAreBlocked', async () => {
   const attacker = '127.0.0.2';
   const statuses: number[] = [];
   for (let i = 0; i < 30; i++) {
@@ -299,7 +299,7 @@ test('bruteForce_tokenGuessing_gets429_isAudited_andOnlyThatClientIsBlocked', as
   assert.ok(first429 > 0 && first429 <= 20, `429 after at most 20 failures: ${statuses.join(',')}`);
   assert.ok(statuses.slice(first429).every((s) => s === 429), 'and for every attempt after that');
   const valid = await rawRequest(server.url, { path: '/v1/me', headers: { authorization: `Bearer ${ws.tokens.alice}` }, localAddress: attacker });
-  assert.equal(valid.status, 429, 'a blocked client is refused even with a valid token (guessing must not pay)');
+  assert.equal(valid.status, 200, 'a valid token is never refused because of failures (tokens are 256 random bits)');
   const other = await call(server.url, ws.tokens.alice, 'GET', '/v1/me');
   assert.equal(other.status, 200, 'other clients are unaffected');
   await sleep(300); // failed sign-ins are audited in batches at most 100 ms apart
