@@ -57,6 +57,14 @@ before(async () => {
   ok(await s.call('dave', 'POST', '/v1/requests', access('prod-db', 'read', 600)), 201);
   s.services.tokens.issue('alice', { ttlSeconds: 3600, label: 'ci', actorId: 'carol' });
   s.services.tokens.revoke([s.tokenIds.frank], 'carol', 'rotated');
+  // provisioning fails (the outbox worker's calls into the engine): the grant fails, its pending
+  // extension is cancelled; a revocation fails once, then succeeds
+  const doomed = ok(await s.call('alice', 'POST', '/v1/requests', access('staging-db', 'read', 600)), 201);
+  ok(await s.call('alice', 'POST', `/v1/grants/${doomed.grant.id}/extend`, { durationSeconds: 3600 }), 202);
+  const provider = { type: 'command' as const };
+  s.services.engine.provisionFailed(0, doomed.grant.id, provider, 'target unavailable');
+  s.services.engine.revokeFailed(0, doomed.grant.id, provider, 'still unavailable', 0, s.clock.now() + MIN);
+  s.services.engine.deprovisioned(0, doomed.grant.id, provider, 1);
   // time passes: grants end on time, the pending request lapses
   s.clock.advance(2 * HOUR);
   s.services.engine.sweep();
@@ -102,11 +110,11 @@ describe('audit verify --state', () => {
       assert.equal(r.ok, true);
       assert.deepEqual(r.state?.problems, []);
       const counts = r.state!.rows;
-      assert.ok(counts.requests === 11 && counts.approvals === 5 && counts.grants === 5 && counts.tokens === 9, JSON.stringify(counts));
+      assert.ok(counts.requests === 13 && counts.approvals === 5 && counts.grants === 6 && counts.tokens === 9, JSON.stringify(counts));
       // every ending and decision is there to be explained
       const statuses = (t: string) => (db.prepare(`SELECT DISTINCT status FROM ${t} ORDER BY status`).all() as { status: string }[]).map((x) => x.status);
       assert.deepEqual(statuses('requests'), ['approved', 'cancelled', 'denied', 'expired']);
-      assert.deepEqual(statuses('grants'), ['expired', 'relinquished', 'revoked']);
+      assert.deepEqual(statuses('grants'), ['expired', 'failed', 'relinquished', 'revoked']);
       assert.equal((db.prepare('SELECT COUNT(*) AS n FROM tokens WHERE revoked_at IS NOT NULL').get() as { n: number }).n >= 2, true);
     } finally {
       db.close();
