@@ -305,7 +305,7 @@ export class Engine {
     const r = this.store.request(requestId)!;
     const res = this.resource(r.resource_id);
     const grantId = newId('grt');
-    this.store.decideRequest(requestId, 'approved', now, grantId);
+    applied(this.store.decideRequest(requestId, 'approved', now, grantId), 'request was decided meanwhile');
     emit({
       audit: { at: now, actorId, action: 'request.approved', resourceId: r.resource_id, requestId, grantId, subjectId: r.requester_id, details },
       request: () => this.requestNow(requestId, now),
@@ -371,7 +371,7 @@ export class Engine {
       this.store.addApproval({ request_id: id, approver_id: u.id, decision, comment: text ?? null, at: now });
       const subject = { resourceId: r.resource_id, requestId: id, subjectId: r.requester_id };
       if (decision === 'deny') {
-        this.store.decideRequest(id, 'denied', now, null);
+        applied(this.store.decideRequest(id, 'denied', now, null), 'request was decided meanwhile');
         emit({
           audit: { at: now, actorId: u.id, action: 'request.denied', ...subject, ...(r.grant_id && { grantId: r.grant_id }), details: { reason: text ?? null, kind: r.kind, ...client(actor) } },
           request: () => this.requestNow(id, now),
@@ -396,7 +396,7 @@ export class Engine {
       }
       // extension: add the seconds to expiresAt as it is now, capped by maxTotal
       const g = this.store.grant(r.grant_id!)!;
-      this.store.decideRequest(id, 'approved', now, null);
+      applied(this.store.decideRequest(id, 'approved', now, null), 'request was decided meanwhile');
       emit({
         audit: { at: now, actorId: u.id, action: 'request.approved', ...subject, grantId: g.id, details: { ...details, kind: 'extension' } },
         request: () => this.requestNow(id, now),
@@ -420,7 +420,7 @@ export class Engine {
   }
 
   private cancelRequest(emit: (p: Pending) => void, now: number, r: RequestRow, actorId: string, reason: string, extra: Record<string, unknown> = {}): void {
-    this.store.decideRequest(r.id, 'cancelled', now, null);
+    applied(this.store.decideRequest(r.id, 'cancelled', now, null), 'request was decided meanwhile');
     emit({
       audit: {
         at: now,
@@ -437,7 +437,7 @@ export class Engine {
   }
 
   private expireRequest(emit: (p: Pending) => void, now: number, r: RequestRow): void {
-    this.store.decideRequest(r.id, 'expired', r.pending_until, null);
+    applied(this.store.decideRequest(r.id, 'expired', r.pending_until, null), 'request was decided meanwhile');
     emit({
       audit: {
         at: now,
@@ -528,7 +528,7 @@ export class Engine {
     const res = this.policy.resources.get(g.resource_id);
     const limit = res ? g.starts_at + res.extension.maxTotalSeconds * 1000 : g.max_expires_at;
     const expiresAt = Math.max(g.expires_at, Math.min(g.expires_at + seconds * 1000, limit));
-    this.store.extendGrant(g.id, expiresAt, Math.max(limit, expiresAt));
+    applied(this.store.extendGrant(g.id, expiresAt, Math.max(limit, expiresAt)), 'grant ended meanwhile');
     this.store.setWarned(g.id, warnedMask(expiresAt - now));
     emit({
       audit: {
@@ -582,7 +582,7 @@ export class Engine {
   ): void {
     const endedAt = status === 'expired' ? g.expires_at : now;
     const needsDeprovision = (this.policy.resources.get(g.resource_id)?.provider.type ?? 'none') !== 'none';
-    this.store.endGrant(g.id, status, endedAt, by, reason, needsDeprovision);
+    applied(this.store.endGrant(g.id, status, endedAt, by, reason, needsDeprovision), 'grant ended meanwhile');
     this.grantEnded(emit, now, { ...g, status, ended_at: endedAt, ended_by: by, end_reason: reason }, this.store.pendingExtension(g.id), details);
   }
 
@@ -783,7 +783,8 @@ export class Engine {
       for (const res of policy.resources.values()) this.store.refreshMaxExpires(res.id, res.extension.maxTotalSeconds * 1000);
       for (const t of this.store.tokens()) {
         if (t.revoked_at === null && !policy.users.has(t.user_id)) {
-          this.store.revokeToken(t.id, now);
+          // revoked meanwhile by someone else: theirs is the event that says so
+          if (!this.store.revokeToken(t.id, now)) continue;
           revokedTokens.push(t.id);
           emit({ audit: { at: now, actorId: SYSTEM, action: 'token.revoked', subjectId: t.user_id, details: { tokenId: t.id, userId: t.user_id, reason: 'policy' } } });
         }
@@ -797,6 +798,15 @@ export class Engine {
     });
     for (const t of revokedTokens) opts.onTokenRevoked?.(t);
   }
+}
+
+/**
+ * Every state change is a conditional update (on the state its decision read). One that did not
+ * apply means another writer changed the row first: the whole change rolls back as a 409, never
+ * a silent half-change.
+ */
+function applied(ok: boolean, what: string): void {
+  if (!ok) throw conflict(what);
 }
 
 /** Where a person's action came from, for the audit trail. */
