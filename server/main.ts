@@ -16,6 +16,8 @@ import { SAFETY_AUTOCHECKPOINT_PAGES, runCheckpointer, startCheckpointer } from 
 import { isMainThread, workerData } from 'node:worker_threads';
 import { Store } from './db/store.js';
 import { exportAudit } from './cli/export.js';
+import { printVerification } from './cli/verify.js';
+import { verifyAudit } from './db/stateCheck.js';
 import { Tokens } from './engine/tokens.js';
 import { jsonLogger } from './logger.js';
 import { createServices } from './services.js';
@@ -33,7 +35,7 @@ Usage:
   elevate-server token list [--user userId]
   elevate-server token revoke <tokenId> | --user <userId>
   elevate-server check-config [--config F]
-  elevate-server audit verify [--head HASH]
+  elevate-server audit verify [--head HASH] [--state] [--format text|json]
   elevate-server audit head
   elevate-server audit export --format jsonl|csv [--from T] [--to T]
   elevate-server backup <file>
@@ -52,6 +54,7 @@ const options = {
   label: { type: 'string' },
   user: { type: 'string' },
   head: { type: 'string' },
+  state: { type: 'boolean' },
   format: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
@@ -108,7 +111,7 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
     clock: new GuardedClock(),
     logger,
     serverKey,
-    verifyAudit: () => verifyInWorker(dbPath(f), __filename),
+    verifyAudit: (o) => verifyInWorker(dbPath(f), __filename, o),
     options: { listenHost: h },
   });
   services.start();
@@ -329,12 +332,10 @@ async function auditCommand(f: Flags, sub: string | undefined) {
         if (!/^[0-9a-f]{64}$/.test(hash)) throw new UsageError('--head: expected a 64-hex-digit hash (or "seq hash" from audit head)');
         head = { hash, ...(parts.length === 2 && /^\d+$/.test(parts[0]) && { seq: Number(parts[0]) }) };
       }
-      const r = store.audit.verify(head);
-      if (r.ok) process.stdout.write(`ok: ${r.count} events, head ${r.headHash}\n`);
-      else {
-        process.stdout.write(`FAILED at seq ${r.firstBadSeq}: ${r.problem}\n`);
-        process.exitCode = 1;
-      }
+      const format = f.format ?? 'text';
+      if (format !== 'text' && format !== 'json') throw new UsageError('--format: expected text or json');
+      const r = verifyAudit(db, { head, state: f.state === true });
+      process.exitCode = printVerification(r, format, (t) => process.stdout.write(t));
     } else if (sub === 'head') {
       const h = store.audit.head();
       process.stdout.write(`${h.seq} ${h.hash}\n`);
@@ -355,9 +356,9 @@ async function auditCommand(f: Flags, sub: string | undefined) {
 }
 
 // the same bundle is the CLI and the body of the server's worker threads
-const job = isMainThread ? null : (workerData as { elevateCheckpointer?: string; elevateVerify?: string } | null);
+const job = isMainThread ? null : (workerData as { elevateCheckpointer?: string; elevateVerify?: string; elevateVerifyState?: boolean } | null);
 if (job?.elevateCheckpointer) runCheckpointer(job.elevateCheckpointer);
-else if (job?.elevateVerify) runVerifyWorker(job.elevateVerify);
+else if (job?.elevateVerify) runVerifyWorker(job.elevateVerify, job.elevateVerifyState);
 else main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`elevate-server: ${(e as Error).message}\n\n${USAGE}\n`);

@@ -7,7 +7,7 @@ import { CredentialVault } from './crypto/vault.js';
 import { NOTIFY_KIND, Notifier } from './notify/notifier.js';
 import type { Policy } from './domain/types.js';
 import { Store } from './db/store.js';
-import type { ChainVerification } from './db/audit.js';
+import { type AuditVerification, verifyAudit as verifyOnThisThread } from './db/stateCheck.js';
 import { AuditBatcher } from './engine/auditBatcher.js';
 import { Engine } from './engine/engine.js';
 import { EventHub } from './engine/hub.js';
@@ -31,7 +31,7 @@ export interface ServicesOptions {
   /** one commit per event-loop turn for all writes in it (Store.tx); default on */
   groupCommit?: boolean;
   /** recomputes the audit chain for GET /v1/audit/verify; the server's runs in a worker thread, the default on this thread */
-  verifyAudit?: () => Promise<ChainVerification>;
+  verifyAudit?: (opts: { state: boolean }) => Promise<AuditVerification>;
 }
 
 export function createServices(o: ServicesOptions) {
@@ -60,10 +60,14 @@ export function createServices(o: ServicesOptions) {
     if (store.takeOutboxWritten()) outbox.poke();
   });
 
-  // concurrent verifications share the one running: each reads the whole log
-  const verify = o.verifyAudit ?? (async () => store.audit.verify());
-  let verifying: Promise<ChainVerification> | undefined;
-  const verifyAudit = () => (verifying ??= verify().finally(() => (verifying = undefined)));
+  // concurrent verifications of the same kind share the one running: each reads the whole log
+  const verify = o.verifyAudit ?? (async (v: { state: boolean }) => verifyOnThisThread(o.db, v));
+  const verifying = new Map<boolean, Promise<AuditVerification>>();
+  const verifyAudit = ({ state }: { state: boolean }) => {
+    let p = verifying.get(state);
+    if (!p) verifying.set(state, (p = verify({ state }).finally(() => verifying.delete(state))));
+    return p;
+  };
 
   const deps: AppDeps = {
     store,

@@ -156,6 +156,12 @@ export const migrations: string[] = [
   `
   ALTER TABLE audit ADD COLUMN live TEXT;
   `,
+  // 5: the audit hash format per event (server/db/audit.ts). Events written before this
+  // migration are format 1 (subject_id outside the hash); the server writes format 2, which
+  // hashes subject_id too. Adding a column fires no trigger, so the append-only rule holds.
+  `
+  ALTER TABLE audit ADD COLUMN v INTEGER NOT NULL DEFAULT 1;
+  `,
 ];
 
 export function migrate(db: Database): number {

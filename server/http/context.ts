@@ -4,7 +4,7 @@ import type { Clock } from '../domain/clock.js';
 import type { CredentialVault } from '../crypto/vault.js';
 import type { Policy } from '../domain/types.js';
 import type { Store } from '../db/store.js';
-import type { ChainVerification } from '../db/audit.js';
+import type { AuditVerification } from '../db/stateCheck.js';
 import type { AuditBatcher } from '../engine/auditBatcher.js';
 import type { Actor, Engine } from '../engine/engine.js';
 import type { EventHub } from '../engine/hub.js';
@@ -24,7 +24,8 @@ export interface AppDeps {
   /** credentials issued by providers, sealed at rest; absent: none are ever handed out */
   credentials?: CredentialVault;
   /** recomputes the whole audit chain, off the request path where the server can */
-  verifyAudit(): Promise<ChainVerification>;
+  /** the chain, and with `state` the rows against it (server/db/stateCheck.ts) */
+  verifyAudit(opts: { state: boolean }): Promise<AuditVerification>;
   options?: {
     /** failed sign-ins per client per minute before 429 */
     authFailuresPerMinute?: number;

@@ -187,6 +187,10 @@ export const AuditEvent = z.object({
   resourceId: z.string().optional(),
   requestId: z.string().optional(),
   grantId: z.string().optional(),
+  /** format 2 only: whom the event is about (it decides who may see it), under the hash */
+  subjectId: z.string().optional(),
+  /** the hash format: 2 hashes subjectId and v as well; absent for format 1 */
+  v: z.number().int().optional(),
   details: z.record(z.string(), z.unknown()),
   prevHash: z.string(),
   hash: z.string(),
@@ -230,11 +234,32 @@ export const CheckResponse = z.object({
   expiresAt: isoTime.optional(),
 });
 export const AuditResponse = z.object({ events: z.array(AuditEvent), nextCursor: z.string().nullable() });
+export const AuditVerifyQuery = z.object({
+  /** also re-derive requests, approvals, grants and tokens from the log and compare */
+  state: z.enum(['true', 'false']).optional(),
+});
+export const StateProblem = z.object({
+  table: z.enum(['requests', 'approvals', 'grants', 'tokens', 'audit']),
+  /** the row's id; approvals "requestId/approverId"; audit the event's seq */
+  id: z.string(),
+  kind: z.enum(['unexplained', 'missing', 'differs']),
+  columns: z.array(z.object({ column: z.string(), expected: z.union([z.string(), z.number(), z.null()]), actual: z.union([z.string(), z.number(), z.null()]) })).optional(),
+});
 export const AuditVerifyResponse = z.object({
+  /** false when the chain is broken or (with ?state=true) a row is not explained by the log */
   ok: z.boolean(),
   count: z.number().int(),
   headHash: z.string(),
   firstBadSeq: z.number().int().optional(),
+  state: z
+    .object({
+      ok: z.boolean(),
+      rows: z.object({ requests: z.number().int(), approvals: z.number().int(), grants: z.number().int(), tokens: z.number().int() }),
+      problemCount: z.number().int(),
+      /** the first 1,000 problems (`audit verify --state` on the host lists them all) */
+      problems: z.array(StateProblem),
+    })
+    .optional(),
 });
 export const HealthResponse = z.object({ ok: z.literal(true) });
 
