@@ -102,7 +102,9 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   db.pragma(`wal_autocheckpoint = ${SAFETY_AUTOCHECKPOINT_PAGES}`);
   // created 0600 on first start, next to the database; seals provider-issued credentials at rest
   const serverKey = loadOrCreateServerKey(serverKeyPath(dbPath(f)));
+  const url = `${tls ? 'https' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${p}`;
   const services = createServices({
+    listenUrl: url,
     db,
     policy,
     clock: new GuardedClock(),
@@ -142,7 +144,6 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   // Started once serving: loading the bundle in a worker and checkpointing the catch-up's pages
   // would otherwise compete with the catch-up and the first requests for the same core.
   const checkpointer = startCheckpointer(dbPath(f), __filename);
-  const url = `${tls ? 'https' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${p}`;
   logger.log('info', 'listening', { url, policy: policyPath, db: dbPath(f), pid: process.pid });
   onListening?.(url);
 
@@ -153,10 +154,11 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
       return;
     }
     const before = services.policy();
+    const next = services.identity.effective(r.policy); // with the users the IdP vouched for
     const summary = {
       users: r.policy.users.size,
       resources: r.policy.resources.size,
-      usersRemoved: [...before.users.keys()].filter((u) => !r.policy.users.has(u)),
+      usersRemoved: [...before.users.keys()].filter((u) => !next.users.has(u)),
       resourcesRemoved: [...before.resources.keys()].filter((x) => !r.policy.resources.has(x)),
     };
     services.reload(r.policy, summary);
