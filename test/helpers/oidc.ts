@@ -39,18 +39,31 @@ resources:
 ${o.extra ?? ''}
 `;
 
+/** What a test needs of an IdP: where it is, the client secret, and how to stop it. */
+export type TestIdp = Pick<DemoIdp, 'issuer' | 'clientSecret' | 'stop'>;
+
 export interface OidcWorld {
   s: TestServer;
-  idp: DemoIdp;
+  idp: TestIdp;
   url: string;
   clock: FakeClock;
   close(): Promise<void>;
 }
 
-export async function startOidcWorld(o: { users?: Record<string, DemoIdpUser>; policy?: (issuer: string, publicUrl: string) => string; sessionTtl?: string; options?: MakeServerOptions['options'] } = {}): Promise<OidcWorld> {
+export async function startOidcWorld(
+  o: {
+    users?: Record<string, DemoIdpUser>;
+    /** another IdP than the demo one (given the redirect URI to allow) */
+    idp?: (redirectUri: string) => Promise<TestIdp>;
+    policy?: (issuer: string, publicUrl: string) => string;
+    sessionTtl?: string;
+    options?: MakeServerOptions['options'];
+  } = {},
+): Promise<OidcWorld> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const idp = await startDemoIdp({ users: o.users ?? DEMO_IDP_USERS, redirectUris: [`${url}/auth/callback`] });
+  const redirectUri = `${url}/auth/callback`;
+  const idp = o.idp ? await o.idp(redirectUri) : await startDemoIdp({ users: o.users ?? DEMO_IDP_USERS, redirectUris: [redirectUri] });
   process.env[SECRET_ENV] = idp.clientSecret;
   // the IdP stamps tokens with the real time, so the server's fake clock starts there
   const clock = new FakeClock(Date.now());
