@@ -3,6 +3,9 @@
 // a login page, and consent granted automatically (the demo's one client is first-party).
 // Never for production: users and passwords live in memory, keys are made at every start.
 import { generateKeyPairSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDocument } from 'yaml';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -188,5 +191,77 @@ export async function startDemoIdp(o: {
         server.closeAllConnections();
         server.close(() => ok());
       }),
+  };
+}
+
+// ---------- elevate-server demo --with-oidc ----------
+
+/**
+ * The demo policy with an `identity:` section for the demo IdP (comments kept). The client
+ * secret is read from `secretFile` (0600), never written in the policy.
+ */
+export function oidcDemoPolicy(policyText: string, issuer: string, secretFile: string): string {
+  const doc = parseDocument(policyText);
+  doc.set(
+    'identity',
+    doc.createNode(
+      {
+        oidc: {
+          issuer,
+          clientId: 'elevate',
+          clientSecret: { file: secretFile },
+          scopes: ['openid', 'profile', 'email', 'groups'],
+          usernameClaim: 'preferred_username',
+          groupsClaim: 'groups',
+          allowedGroups: ['engineering'],
+          roles: { admin: ['group:elevate-admins'], auditor: ['group:security'] },
+        },
+        sessionTtl: '12h',
+      },
+      { flow: false },
+    ),
+  );
+  const header =
+    '# Elevate demo policy with sign-in through an identity provider (elevate-server demo --with-oidc).\n' +
+    `# The demo IdP at ${issuer} vouches for who people are and which groups they are in;\n` +
+    '# only members of "engineering" may sign in, and "elevate-admins" are admins.\n';
+  return header + doc.toString();
+}
+
+export interface DemoOidc {
+  idp: DemoIdp;
+  secretFile: string;
+  /** what to tell the person running the demo */
+  hint(): string;
+}
+
+/** Starts the demo IdP on `port`, for an Elevate server reached at `elevateUrl`. */
+export async function startDemoOidc(elevateDir: string, elevateUrl: string, port: number): Promise<DemoOidc> {
+  let idp: DemoIdp;
+  try {
+    idp = await startDemoIdp({ redirectUris: [`${elevateUrl}/auth/callback`], port });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new Error('--with-oidc needs the oidc-provider package: run it from a checkout after `npm install` (it is a dev dependency)');
+    }
+    throw e;
+  }
+  const secretFile = join(elevateDir, 'demo-oidc-client-secret');
+  writeFileSync(secretFile, `${idp.clientSecret}\n`, { mode: 0o600 });
+  chmodSync(secretFile, 0o600);
+  return {
+    idp,
+    secretFile,
+    hint: () => {
+      const w = Math.max(...Object.keys(DEMO_IDP_USERS).map((u) => u.length));
+      const people = Object.entries(DEMO_IDP_USERS).map(([id, u]) => `  ${id.padEnd(w)}  password ${u.password.padEnd(13)} (${u.groups.join(', ')})`);
+      return (
+        `Sign-in through the demo identity provider at ${idp.issuer}:\n` +
+        `In VS Code: the Accounts menu (person icon) or "Elevate: Sign In" → sign in with the identity provider;\n` +
+        `your browser opens, confirm the code, log in as one of:\n${people.join('\n')}\n` +
+        `(mallory is not in "engineering": her sign-in is refused by allowedGroups.)\n`
+      );
+    },
   };
 }
