@@ -122,6 +122,8 @@ export function createServices(o: ServicesOptions) {
     reload(policy: Policy, summary: Record<string, unknown>) {
       filePolicy = policy;
       engine.reconcile(identity.effective(policy), { reloaded: true, summary, onTokenRevoked: (t) => hub.closeToken(t) });
+      // the others' streams follow the new rights from their next event on
+      hub.closeRemovedUsers();
     },
     async stop() {
       scheduler.stop();

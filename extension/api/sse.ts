@@ -20,7 +20,10 @@ export class SseParser {
   private buffer = '';
   private data: string[] = [];
   private event = '';
+  /** the id of the last complete event (or id-only frame): where a reconnect resumes */
   private lastId: string | undefined;
+  /** the id field of the event being read; it counts only once the event is complete */
+  private idBuffer: string | undefined;
   private sawCr = false;
 
   constructor(
@@ -30,6 +33,7 @@ export class SseParser {
     initialLastId?: string,
   ) {
     this.lastId = initialLastId;
+    this.idBuffer = initialLastId;
   }
 
   get lastEventId(): string | undefined {
@@ -70,13 +74,16 @@ export class SseParser {
     switch (field) {
       case 'data': this.data.push(value); break;
       case 'event': this.event = value; break;
-      case 'id': if (!value.includes('\u0000')) this.lastId = value; break;
+      case 'id': if (!value.includes('\u0000')) this.idBuffer = value; break;
       case 'retry': if (/^\d+$/.test(value)) this.onRetry(Number(value)); break;
       default: break; // unknown fields are ignored by the spec
     }
   }
 
   private dispatch(): void {
+    // a frame is complete: only now does its id become the resume point (a connection dropped
+    // mid-event must resume before that event, not after it)
+    this.lastId = this.idBuffer;
     if (this.data.length === 0) {
       this.event = '';
       return;

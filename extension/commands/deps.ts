@@ -9,7 +9,7 @@ import { formatClockTime, formatMinutesLeft } from '../model/format';
 import type { ElevateModel } from '../model/model';
 import type { GrantCredentials } from '../views/grantCredentials';
 import type { Notifier } from '../views/notifier';
-import type { GrantNode, RequestNode } from '../views/trees';
+import type { GrantNode } from '../views/trees';
 import { approvalProgress, requestTitle } from '../views/describe';
 
 export interface Deps {

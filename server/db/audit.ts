@@ -210,9 +210,18 @@ export class AuditLog {
   query(f: AuditFilter): { events: AuditEvent[]; nextCursor: string | null } {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (f.actorId !== undefined) (where.push('actor_id = ?'), args.push(f.actorId));
-    if (f.resourceId !== undefined) (where.push('resource_id = ?'), args.push(f.resourceId));
-    if (f.action !== undefined) (where.push('action = ?'), args.push(f.action));
+    if (f.actorId !== undefined) {
+      where.push('actor_id = ?');
+      args.push(f.actorId);
+    }
+    if (f.resourceId !== undefined) {
+      where.push('resource_id = ?');
+      args.push(f.resourceId);
+    }
+    if (f.action !== undefined) {
+      where.push('action = ?');
+      args.push(f.action);
+    }
     const timeOnly = f.actorId === undefined && f.resourceId === undefined && f.action === undefined && f.visibleTo === undefined;
     if (timeOnly && (f.from !== undefined || f.to !== undefined)) {
       // Newest-first paging by time alone would sort the whole window. Seq and time rise
@@ -222,18 +231,29 @@ export class AuditLog {
       if (f.from !== undefined) {
         const lo = this.db.prepare('SELECT seq FROM audit WHERE at >= ? ORDER BY at, seq LIMIT 1').get(f.from - SEQ_TIME_SKEW_MS) as { seq: number } | undefined;
         if (!lo) return { events: [], nextCursor: null };
-        (where.push('+at >= ?', 'seq >= ?'), args.push(f.from, lo.seq));
+        where.push('+at >= ?', 'seq >= ?');
+        args.push(f.from, lo.seq);
       }
       if (f.to !== undefined) {
         const hi = this.db.prepare('SELECT seq FROM audit WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1').get(f.to + SEQ_TIME_SKEW_MS) as { seq: number } | undefined;
         if (!hi) return { events: [], nextCursor: null };
-        (where.push('+at < ?', 'seq <= ?'), args.push(f.to, hi.seq));
+        where.push('+at < ?', 'seq <= ?');
+        args.push(f.to, hi.seq);
       }
     } else {
-      if (f.from !== undefined) (where.push('at >= ?'), args.push(f.from));
-      if (f.to !== undefined) (where.push('at < ?'), args.push(f.to));
+      if (f.from !== undefined) {
+        where.push('at >= ?');
+        args.push(f.from);
+      }
+      if (f.to !== undefined) {
+        where.push('at < ?');
+        args.push(f.to);
+      }
     }
-    if (f.before !== undefined) (where.push('seq < ?'), args.push(f.before));
+    if (f.before !== undefined) {
+      where.push('seq < ?');
+      args.push(f.before);
+    }
     let sql: string;
     if (f.visibleTo !== undefined) {
       // two index-friendly halves instead of one OR that would scan
@@ -259,9 +279,18 @@ export class AuditLog {
   *iterate(opts: { from?: number; to?: number; afterSeq?: number } = {}): Generator<AuditRow> {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (opts.from !== undefined) (where.push('at >= ?'), args.push(opts.from));
-    if (opts.to !== undefined) (where.push('at < ?'), args.push(opts.to));
-    if (opts.afterSeq !== undefined) (where.push('seq > ?'), args.push(opts.afterSeq));
+    if (opts.from !== undefined) {
+      where.push('at >= ?');
+      args.push(opts.from);
+    }
+    if (opts.to !== undefined) {
+      where.push('at < ?');
+      args.push(opts.to);
+    }
+    if (opts.afterSeq !== undefined) {
+      where.push('seq > ?');
+      args.push(opts.afterSeq);
+    }
     const stmt = this.db.prepare(`SELECT * FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq`);
     yield* stmt.iterate(...args) as IterableIterator<AuditRow>;
   }

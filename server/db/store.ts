@@ -377,14 +377,23 @@ export class Store {
   listGrants(f: { userId?: string; resourceIds?: string[]; status?: string; beforeSeq?: number; limit: number }): GrantRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (f.userId !== undefined) (where.push('user_id = ?'), args.push(f.userId));
+    if (f.userId !== undefined) {
+      where.push('user_id = ?');
+      args.push(f.userId);
+    }
     if (f.resourceIds !== undefined) {
       if (f.resourceIds.length === 0) return [];
       where.push(`resource_id IN (${f.resourceIds.map(() => '?').join(',')})`);
       args.push(...f.resourceIds);
     }
-    if (f.status !== undefined) (where.push('status = ?'), args.push(f.status));
-    if (f.beforeSeq !== undefined) (where.push('seq < ?'), args.push(f.beforeSeq));
+    if (f.status !== undefined) {
+      where.push('status = ?');
+      args.push(f.status);
+    }
+    if (f.beforeSeq !== undefined) {
+      where.push('seq < ?');
+      args.push(f.beforeSeq);
+    }
     const sql = `SELECT * FROM grants${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
     return this.db.prepare(sql).all(...args, f.limit) as GrantRow[];
   }

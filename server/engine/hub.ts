@@ -1,21 +1,21 @@
-// Fans committed events out to the live event streams, each caller seeing only what concerns
-// them: the requester/owner their own, approvers of a resource its requests, admins everything.
-import { approverIds } from '../domain/policy.js';
-import type { Policy } from '../domain/types.js';
+// Fans committed events out to the live event streams. What a stream receives is decided per
+// event by domain/rights.ts with the policy in force and the user as it knows them now, so a
+// demoted admin's open stream stops carrying everyone's requests at the next event, and a user
+// who left the policy has their streams closed.
+import { receivesEvent } from '../domain/rights.js';
+import type { Policy, PolicyUser } from '../domain/types.js';
 import type { LiveEvent } from '../protocol/index.js';
 import { type Committed, isSseType } from './engine.js';
 
 export interface Subscriber {
   userId: string;
   tokenId: string;
-  admin: boolean;
   send(id: number, type: string, data: string): void;
   close(): void;
 }
 
 export class EventHub {
   private subs = new Set<Subscriber>();
-  private approverCache = new WeakMap<Policy, Map<string, Set<string>>>();
 
   constructor(private readonly policy: () => Policy) {}
 
@@ -30,21 +30,24 @@ export class EventHub {
 
   publish(items: Committed[]): void {
     if (this.subs.size === 0) return;
+    const policy = this.policy();
     for (const item of items) {
       const type = item.event.action;
       if (!isSseType(type)) continue;
       const data = JSON.stringify(liveEvent(item));
-      for (const s of this.subs) if (this.concerns(s, item)) s.send(item.event.seq, type, data);
+      for (const s of this.subs) {
+        const user = policy.users.get(s.userId);
+        if (!user) s.close();
+        else if (concerns(policy, user, item)) s.send(item.event.seq, type, data);
+      }
     }
   }
 
-  /** Whether this event is for this subscriber. */
-  concerns(s: { userId: string; admin: boolean }, item: Pick<Committed, 'event' | 'subjectId'>): boolean {
-    const { action, resourceId } = item.event;
-    if (s.admin || action === 'policy.reloaded') return true;
-    if (action === 'grant.revoke_failed') return false; // for admins
-    if (item.subjectId === s.userId) return true;
-    return action.startsWith('request.') && resourceId !== undefined && this.approvers(resourceId).has(s.userId);
+  /** Whether this event is for this user now; false for a user the policy no longer has. */
+  receives(userId: string, item: Pick<Committed, 'event' | 'subjectId'>): boolean {
+    const policy = this.policy();
+    const user = policy.users.get(userId);
+    return user !== undefined && concerns(policy, user, item);
   }
 
   /** Ends every stream opened with this token (it was revoked). */
@@ -52,22 +55,19 @@ export class EventHub {
     for (const s of [...this.subs]) if (s.tokenId === tokenId) s.close();
   }
 
+  /** Ends the streams of users the policy no longer has (after a reload). */
+  closeRemovedUsers(): void {
+    const policy = this.policy();
+    for (const s of [...this.subs]) if (!policy.users.has(s.userId)) s.close();
+  }
+
   closeAll(): void {
     for (const s of [...this.subs]) s.close();
   }
-
-  private approvers(resourceId: string): Set<string> {
-    const policy = this.policy();
-    let byRes = this.approverCache.get(policy);
-    if (!byRes) this.approverCache.set(policy, (byRes = new Map()));
-    let set = byRes.get(resourceId);
-    if (!set) {
-      const res = policy.resources.get(resourceId);
-      byRes.set(resourceId, (set = new Set(res ? approverIds(policy, res) : [])));
-    }
-    return set;
-  }
 }
+
+const concerns = (policy: Policy, user: PolicyUser, item: Pick<Committed, 'event' | 'subjectId'>): boolean =>
+  receivesEvent(policy, user, { action: item.event.action, actorId: item.event.actorId, resourceId: item.event.resourceId, subjectId: item.subjectId });
 
 export function liveEvent(item: Committed): LiveEvent {
   const d = item.event.details as { secondsLeft?: number };

@@ -128,7 +128,6 @@ export function eventRoutes(deps: AppDeps) {
 
 /** Replays what the client missed, then follows live events with heartbeats until closed. */
 async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, heartbeatMs: number, sink: Sink): Promise<void> {
-  const admin = actor.user.roles.includes('admin');
   let closed = false;
   let lastSent = lastId ?? 0;
   let wake: () => void = () => {};
@@ -155,7 +154,13 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
   // Last-Event-ID cannot make one request scan the whole log while everyone waits): the slice
   // ends with an id-only frame at the last row read and "retry: 0", and the client reconnects
   // from there, so nothing is skipped.
-  if (lastId !== undefined) {
+  // A Last-Event-ID past the log's head comes from another timeline (a restored backup, another
+  // database): nothing of ours is after it, and holding to it would silence every live event up
+  // to it. Resume from the head instead, and move the client's resume point there.
+  if (lastId !== undefined && lastId > deps.store.audit.head().seq) {
+    lastSent = deps.store.audit.head().seq;
+    sink.write(`id: ${lastSent}\n\n`);
+  } else if (lastId !== undefined) {
     const now = deps.clock.now();
     let n = 0;
     let scanned = 0;
@@ -166,7 +171,7 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
       }
       if (!isSseType(row.action)) continue;
       const item = { event: rowToEvent(row), subjectId: row.subject_id ?? undefined };
-      if (!deps.hub.concerns({ userId: actor.user.id, admin }, item)) continue;
+      if (!deps.hub.receives(actor.user.id, item)) continue;
       const req = row.request_id ? deps.store.request(row.request_id) : undefined;
       const g = row.grant_id ? deps.store.grant(row.grant_id) : undefined;
       send(
@@ -187,7 +192,7 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
     }
   }
   if (closed) return;
-  remove = deps.hub.add({ userId: actor.user.id, tokenId: actor.tokenId, admin, send, close: finish });
+  remove = deps.hub.add({ userId: actor.user.id, tokenId: actor.tokenId, send, close: finish });
   sink.write(': connected\n\n');
 
   while (!closed) {
@@ -199,8 +204,8 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
       };
     });
     if (closed) break;
-    // a token revoked elsewhere (e.g. by the CLI) ends its streams at the next heartbeat
-    if (!deps.tokens.isValid(actor.tokenId)) break;
+    // a token revoked elsewhere (e.g. by the CLI), or a user the policy dropped, ends the stream
+    if (!deps.tokens.isValid(actor.tokenId) || !deps.policy().users.has(actor.user.id)) break;
     sink.write(': ping\n\n');
   }
   finish();

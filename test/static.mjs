@@ -1,0 +1,23 @@
+// The static gate that starts `npm test`: the type checker (strict) and the type-aware linter.
+// Each check counts as one test; their output is shown only when they fail.
+import { spawnSync } from 'node:child_process';
+
+const checks = [
+  ['tsc --noEmit', ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit']],
+  ['eslint', ['node_modules/eslint/bin/eslint.js', '.', '--max-warnings=0']],
+];
+let passed = 0;
+let failed = 0;
+for (const [name, args] of checks) {
+  const started = Date.now();
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const ok = r.status === 0;
+  console.log(`${ok ? '✔' : '✖'} ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  if (ok) passed++;
+  else {
+    failed++;
+    process.stdout.write(`${r.stdout}${r.stderr}`);
+  }
+}
+console.log(`static: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
