@@ -2,6 +2,7 @@
 // (session.start()), so every command, view and status item exists even while the server is down.
 import * as vscode from 'vscode';
 import { Session } from './api/session';
+import { AUTH_PROVIDER_ID, AUTH_PROVIDER_LABEL, ElevateAuthProvider, offerAccountsSignIn } from './auth/provider';
 import { registerApproveRequest } from './commands/approveRequest';
 import { registerCancelRequest } from './commands/cancelRequest';
 import { registerCopyCredentials } from './commands/copyCredentials';
@@ -96,6 +97,10 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   void credentials.restoreClipboardHold();
   push(new LiveNotifications(model, notifier, credentials, (id) => details.show(id)));
 
+  // sign-in and sign-out in the Accounts menu
+  const auth = push(new ElevateAuthProvider(session, model, context.secrets, log));
+  push(vscode.authentication.registerAuthenticationProvider(AUTH_PROVIDER_ID, AUTH_PROVIDER_LABEL, auth, { supportsMultipleAccounts: false }));
+
   // commands
   const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show() };
   for (const register of [
@@ -119,7 +124,10 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   log.debug(`activated in ${activationMs.toFixed(1)} ms`);
 
   // network last
-  void session.start().catch((err: unknown) => log.error(err instanceof Error ? err : String(err)));
+  void session
+    .start()
+    .then(() => offerAccountsSignIn(model))
+    .catch((err: unknown) => log.error(err instanceof Error ? err : String(err)));
 
   if (context.extensionMode !== vscode.ExtensionMode.Test) return undefined;
   return {

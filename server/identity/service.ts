@@ -298,8 +298,14 @@ export class Identity {
 
   // ---------- sign-out and disabling ----------
 
-  /** Ends the session (or API token) the caller presented. */
+  /**
+   * Ends the session the caller presented. An API token (`token issue`, service accounts) is not
+   * a session: signing out of an editor must not destroy it, so that is a 409.
+   */
   signOut(actor: { userId: string; tokenId: string; ip?: string }): void {
+    if (this.d.store.token(actor.tokenId)?.label !== SESSION_LABEL) {
+      throw new ApiError('conflict', 'this is an API token, not a sign-in session; revoke it with elevate-server token revoke');
+    }
     const now = this.d.clock.now();
     const done = this.d.store.tx(() => {
       if (!this.d.store.revokeToken(actor.tokenId, now)) return false;

@@ -58,3 +58,6 @@ export const DeviceTokenError = z.object({
   error_description: z.string().optional(),
 });
 export type DeviceTokenError = z.infer<typeof DeviceTokenError>;
+
+/** POST /v1/auth/logout */
+export const LogoutResponse = z.object({ signedOut: z.literal(true) });

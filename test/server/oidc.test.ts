@@ -185,6 +185,13 @@ describe('sessions', () => {
     const out = (await auditOf('auth.signed_out'))[0]!;
     assert.equal(out.actorId, 'alice');
   });
+
+  test('logout_withAnApiToken_isAConflict_andTheTokenKeepsWorking', async () => {
+    const r = await api(w, w.s.tokens.svc, 'POST', '/v1/auth/logout');
+    assert.equal(r.status, 409);
+    assert.match(r.body.error.message, /API token, not a sign-in session/);
+    assert.equal((await api(w, w.s.tokens.svc, 'GET', '/v1/me')).status, 200);
+  });
 });
 
 describe('attacks on the browser steps', () => {
