@@ -72,12 +72,14 @@ const union = <T>(a: readonly T[], b: readonly T[]): T[] => [...new Set([...a, .
  * (so a reconcile ends what they held). Returns the same object when nothing is added.
  */
 export function withIdpUsers(policy: Policy, idpUsers: readonly IdpUser[]): Policy {
-  if (!policy.identity.oidc) return policy;
+  const oidc = policy.identity.oidc;
+  if (!oidc) return policy;
   const seen = idpUsers.filter((u) => u.disabledAt === null && u.lastSignInAt !== null);
   if (seen.length === 0) return policy;
   const users = new Map<string, PolicyUser>(policy.users);
   for (const u of seen) {
-    const roles = u.roles.filter((r): r is UserRole => (userRoles as readonly string[]).includes(r));
+    // mapped with the policy as it is now: a changed roles: mapping applies at the reload
+    const roles = mappedRoles(oidc, u.id, u.groups);
     const listed = policy.users.get(u.id);
     users.set(
       u.id,

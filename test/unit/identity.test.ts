@@ -126,15 +126,21 @@ const idp = (o: Partial<IdpUser> & { id: string }): IdpUser => ({ issuer: 'i', s
 
 test('effectivePolicy_addsIdpUsers_asApproversOfTheirGroups', () => {
   const p = policy(withIdentity(OIDC));
-  const e = withIdpUsers(p, [idp({ id: 'bob', groups: ['engineering', 'dba'] }), idp({ id: 'carol', roles: ['admin'] })]);
+  const e = withIdpUsers(p, [idp({ id: 'bob', groups: ['engineering', 'dba'] }), idp({ id: 'carol', groups: ['elevate-admins'] })]);
   assert.deepEqual(approverIds(e, e.resources.get('prod-db')!), ['olga', 'bob']);
   assert.deepEqual(e.users.get('carol')?.roles, ['admin']);
 });
 
+test('effectivePolicy_mapsRolesWithThePolicyAsItIsNow (a changed roles: mapping applies at the reload)', () => {
+  const carol = idp({ id: 'carol', groups: ['elevate-admins'], roles: ['admin'] });
+  const p = policy(withIdentity(OIDC.replace('admin: [group:elevate-admins]', 'admin: [group:someone-else]')));
+  assert.deepEqual(withIdpUsers(p, [carol]).users.get('carol')?.roles, []);
+});
+
 test('effectivePolicy_aListedUserKeepsTheFileAndGainsTheIdpGroups', () => {
   const p = policy(withIdentity(OIDC));
-  const e = withIdpUsers(p, [idp({ id: 'olga', name: 'Olga from the IdP', groups: ['engineering'], roles: ['auditor'] })]);
-  assert.deepEqual(e.users.get('olga'), { id: 'olga', name: 'Olga Override', groups: ['dba', 'engineering'], roles: ['auditor'] });
+  const e = withIdpUsers(p, [idp({ id: 'olga', name: 'Olga from the IdP', groups: ['engineering', 'security'] })]);
+  assert.deepEqual(e.users.get('olga'), { id: 'olga', name: 'Olga Override', groups: ['dba', 'engineering', 'security'], roles: ['auditor'] });
 });
 
 test('effectivePolicy_leavesOutDisabledUsers_andEveryIdpUserWithoutIdentityOidc', () => {
