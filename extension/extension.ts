@@ -49,6 +49,8 @@ export interface ElevateApi {
   readonly credentials: GrantCredentials;
   /** Every notification asked for, before the once-and-focused rule. */
   readonly onDidNotify: vscode.Event<Notice>;
+  /** The Accounts menu's provider (id `elevate`), so tests can drive the browser sign-in. */
+  readonly auth: ElevateAuthProvider;
   /** Time spent in activate() until every view and command was registered (the benchmark reads it). */
   readonly activationMs: number;
 }
@@ -137,6 +139,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
     trees: { resources, myAccess, approvals },
     credentials,
     onDidNotify: notifier.onDidNotify,
+    auth,
     activationMs,
   };
 }

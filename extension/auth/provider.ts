@@ -27,7 +27,12 @@ export async function offersBrowserSignIn(url: string, o?: DeviceFlowOptions): P
  * The device flow with its UI: opens the verification page, shows the code with a Cancel until
  * the browser sign-in is done, then signs the Session in with the new session token.
  */
-export async function signInWithBrowser(session: Session, url: string, log: vscode.LogOutputChannel, o?: DeviceFlowOptions): Promise<{ name: string; origin: string }> {
+export interface BrowserSignInOptions extends DeviceFlowOptions {
+  /** how the verification page is opened (vscode.env.openExternal; the extension's tests drive their own browser) */
+  open?: (url: string) => Thenable<boolean>;
+}
+
+export async function signInWithBrowser(session: Session, url: string, log: vscode.LogOutputChannel, o: BrowserSignInOptions = {}): Promise<{ name: string; origin: string }> {
   const flow = new DeviceFlow(originOf(url), o);
   const device = await flow.start(`${vscode.env.appName} (${vscode.env.uriScheme})`);
   log.info(`browser sign-in to ${flow.origin} started`);
@@ -38,7 +43,7 @@ export async function signInWithBrowser(session: Session, url: string, log: vsco
       const sub = cancel.onCancellationRequested(() => abort.abort());
       try {
         progress.report({ message: vscode.l10n.t('Confirm the code {0} in your browser to sign in…', device.user_code) });
-        const opened = await vscode.env.openExternal(vscode.Uri.parse(device.verification_uri_complete, true));
+        const opened = await (o.open ?? ((u: string) => vscode.env.openExternal(vscode.Uri.parse(u, true))))(device.verification_uri_complete);
         if (!opened) progress.report({ message: vscode.l10n.t('Open {0} and enter the code {1} to sign in…', device.verification_uri, device.user_code) });
         return await flow.poll(device, abort.signal);
       } finally {
@@ -53,6 +58,8 @@ export class ElevateAuthProvider extends Disposable implements vscode.Authentica
   private readonly changes = this.register(new vscode.EventEmitter<vscode.AuthenticationProviderAuthenticationSessionsChangeEvent>());
   readonly onDidChangeSessions = this.changes.event;
   private current: vscode.AuthenticationSession | undefined;
+  /** set by the extension's own tests only (ElevateApi), to complete the browser part themselves */
+  browserOptions: BrowserSignInOptions = {};
 
   constructor(
     private readonly session: Session,
@@ -93,7 +100,7 @@ export class ElevateAuthProvider extends Disposable implements vscode.Authentica
       throw new Error(vscode.l10n.t('{0} does not offer sign-in through an identity provider. Use "Elevate: Sign In" with a token.', originOf(url)));
     }
     try {
-      await signInWithBrowser(this.session, url, this.log);
+      await signInWithBrowser(this.session, url, this.log, this.browserOptions);
     } catch (err) {
       if (!(err instanceof SignInCancelled)) this.log.error(`browser sign-in failed: ${errorMessage(err)}`);
       throw err;
