@@ -49,7 +49,7 @@ export function enterCodePage(problem?: string): Page {
     problem ? 400 : 200,
     'Sign in to Elevate',
     `${problem ? `<p class="warn" role="alert">${escapeHtml(problem)}</p>` : ''}
-<form method="get" action="/auth/device">
+<form method="get" action="device">
 <p><label for="user_code">Enter the code your editor shows:</label></p>
 <p><input type="text" id="user_code" name="user_code" autocomplete="off" autofocus required maxlength="12" placeholder="BCDF-GHJK">
 <input type="submit" value="Next"></p>
@@ -68,7 +68,7 @@ export function confirmPage(p: { userCode: string; csrf: string; requestedAgoSec
 <p class="muted">Requested ${escapeHtml(ago)} ago${from ? ` from ${escapeHtml(from)}` : ''}.</p>
 <p class="warn"><strong>Only continue if you started this sign-in yourself and the code matches the one in your editor.</strong>
 If someone sent you this link or code, close this page: continuing would sign <em>their</em> editor in as you.</p>
-<form method="post" action="/auth/device">
+<form method="post" action="device">
 <input type="hidden" name="user_code" value="${escapeHtml(p.userCode)}">
 <input type="hidden" name="csrf" value="${escapeHtml(p.csrf)}">
 <p><input type="submit" id="confirm" value="The code matches — continue to sign in"></p>

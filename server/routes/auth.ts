@@ -127,9 +127,12 @@ export function authRoutes(deps: AppDeps) {
     // A cross-site page must not be able to confirm a code in the user's name (that would sign
     // the attacker's editor in with the user's IdP session): the request must come from our own
     // page, as the browser says (Sec-Fetch-Site, Origin) and as the double-submit token proves.
+    // Sec-Fetch-Site is set by the browser and cannot be forged by a page; without it (older
+    // browsers), Origin must be this server's, as configured or as the request reached it.
     const site = c.req.header('sec-fetch-site');
     const origin = c.req.header('origin');
-    const crossSite = (site !== undefined && site !== 'same-origin') || (origin !== undefined && origin !== new URL(identity.base()).origin);
+    const crossSite =
+      site !== undefined ? site !== 'same-origin' : origin !== undefined && origin !== new URL(identity.base()).origin && origin !== new URL(c.req.url).origin;
     if (!form.success || crossSite || !sameSecret(getCookie(c, cookie('csrf')), form.data.csrf)) {
       return send(c, messagePage(403, 'Please confirm the code again', 'This confirmation did not come from the sign-in page of this server. Open the link your editor shows and check the code again.'));
     }

@@ -270,6 +270,8 @@ describe('attacks on the browser steps', () => {
     const form = { user_code: field(page.text, 'user_code'), csrf: field(page.text, 'csrf') };
     const crossSite = await b.request('POST', `${w.url}/auth/device`, form, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });
     assert.equal(crossSite.status, 403);
+    const oldBrowserCrossSite = await b.request('POST', `${w.url}/auth/device`, form, { origin: 'https://evil.example' });
+    assert.equal(oldBrowserCrossSite.status, 403, 'without Sec-Fetch-Site, the Origin decides');
     const noToken = await new Browser().request('POST', `${w.url}/auth/device`, form, { origin: w.url, 'sec-fetch-site': 'same-origin' });
     assert.equal(noToken.status, 403, 'another browser has no CSRF cookie');
     const wrongToken = await b.request('POST', `${w.url}/auth/device`, { ...form, csrf: 'guessed' }, { origin: w.url });
