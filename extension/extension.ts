@@ -2,6 +2,7 @@
 // (session.start()), so every command, view and status item exists even while the server is down.
 import * as vscode from 'vscode';
 import { Session } from './api/session';
+import { AUTH_PROVIDER_ID, AUTH_PROVIDER_LABEL, ElevateAuthProvider, offerAccountsSignIn } from './auth/provider';
 import { registerApproveRequest } from './commands/approveRequest';
 import { registerCancelRequest } from './commands/cancelRequest';
 import { registerCopyCredentials } from './commands/copyCredentials';
@@ -49,6 +50,8 @@ export interface ElevateApi {
   readonly credentials: GrantCredentials;
   /** Every notification asked for, before the once-and-focused rule. */
   readonly onDidNotify: vscode.Event<Notice>;
+  /** The Accounts menu's provider (id `elevate`), so tests can drive the browser sign-in. */
+  readonly auth: ElevateAuthProvider;
   /** Time spent in activate() until every view and command was registered (the benchmark reads it). */
   readonly activationMs: number;
 }
@@ -97,6 +100,10 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   void credentials.restoreClipboardHold();
   push(new LiveNotifications(model, notifier, credentials, (id) => details.show(id)));
 
+  // sign-in and sign-out in the Accounts menu
+  const auth = push(new ElevateAuthProvider(session, model, context.secrets, log));
+  push(vscode.authentication.registerAuthenticationProvider(AUTH_PROVIDER_ID, AUTH_PROVIDER_LABEL, auth, { supportsMultipleAccounts: false }));
+
   // commands
   const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show() };
   for (const register of [
@@ -120,7 +127,10 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   log.debug(`activated in ${activationMs.toFixed(1)} ms`);
 
   // network last
-  void session.start().catch((err: unknown) => log.error(err instanceof Error ? err : String(err)));
+  void session
+    .start()
+    .then(() => offerAccountsSignIn(model))
+    .catch((err: unknown) => log.error(err instanceof Error ? err : String(err)));
 
   if (context.extensionMode !== vscode.ExtensionMode.Test) return undefined;
   return {
@@ -130,6 +140,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
     trees: { resources, myAccess, approvals },
     credentials,
     onDidNotify: notifier.onDidNotify,
+    auth,
     activationMs,
   };
 }

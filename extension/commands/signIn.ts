@@ -3,6 +3,7 @@
 import * as vscode from 'vscode';
 import { originOf } from '../api/client';
 import { configuredServerUrl } from '../api/session';
+import { chooseSignIn } from '../auth/provider';
 import { Commands } from '../constants';
 import { BACK, inputStep } from './flow';
 import { Cancelled, registerCommand, withProgress, type Deps } from './deps';
@@ -27,6 +28,9 @@ export function registerSignIn(deps: Deps): vscode.Disposable {
       });
       if (typedUrl === undefined || typedUrl === BACK) throw new Cancelled();
       url = typedUrl.trim();
+      const way = await chooseSignIn(deps.session, url, deps.log); // the identity provider, when the server has one
+      if (way === undefined) throw new Cancelled();
+      if (way === 'done') return;
       const token = await inputStep({
         title, step: 2, totalSteps: 2, canGoBack: true, password: true,
         prompt: vscode.l10n.t('Your Elevate token for {0} (from `elevate-server token issue <you>`)', originOf(url)),

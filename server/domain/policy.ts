@@ -13,6 +13,7 @@ import { parseWindow } from './window.js';
 import { parseCidr } from './network.js';
 import { providerRoleProblems, providerSchemas, providerTypes } from '../providers/config.js';
 import { NotifyConfig } from '../notify/config.js';
+import { IdentityConfig, toIdentitySettings } from '../identity/config.js';
 
 export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: string[] };
 
@@ -136,6 +137,7 @@ export const PolicyFileSchema = z.strictObject({
       trustedProxies: z.array(Cidr).optional(),
     })
     .optional(),
+  identity: IdentityConfig.optional(),
 });
 
 type ParsedUser = z.output<typeof UserSchema>;
@@ -379,6 +381,7 @@ function parsePolicyUnsafe(text: string): PolicyResult {
       ...(top.data.server?.publicUrl !== undefined ? { publicUrl: top.data.server.publicUrl } : {}),
       trustedProxies: top.data.server?.trustedProxies ?? [],
     },
+    identity: toIdentitySettings(top.data.identity),
   };
   return { ok: true, policy };
 }
