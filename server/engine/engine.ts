@@ -297,6 +297,8 @@ export class Engine {
             reasons: ev.reasons,
             ip: actor.ip ?? null,
             userAgent: actor.userAgent ?? null,
+            // marks requests a coding agent's tool made (the client says so; it proves nothing more)
+            ...(body.via && { via: body.via }),
           },
         },
         request: () => this.requestNow(id, now),
