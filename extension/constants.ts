@@ -54,6 +54,8 @@ export const ItemContext = {
 export const Settings = {
   serverUrl: 'serverUrl',
   expiryWarningMinutes: 'expiryWarningMinutes',
+  detectRefusals: 'detectRefusals',
+  ticketPattern: 'ticketPattern',
 } as const;
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7410';

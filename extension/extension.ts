@@ -32,6 +32,7 @@ import { Notifier, type Notice } from './views/notifier';
 import { RequestDetailPanel } from './views/requestDetail';
 import { GrantStatusBar } from './views/statusBar';
 import { ApprovalsTree, MyAccessTree, ResourcesTree } from './views/trees';
+import { WorkContext } from './context/workContext';
 
 /**
  * What activate() returns to the extension's own tests, enough to drive and observe it. Only to
@@ -48,6 +49,8 @@ export interface ElevateApi {
   readonly credentials: GrantCredentials;
   /** Every notification asked for, before the once-and-focused rule. */
   readonly onDidNotify: vscode.Event<Notice>;
+  /** Access where the work is (issue 15): refusals, manifest, branch ticket, tasks, agent tools. */
+  readonly context: WorkContext;
   /** Time spent in activate() until every view and command was registered (the benchmark reads it). */
   readonly activationMs: number;
 }
@@ -94,10 +97,13 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   const credentials = push(new GrantCredentials(model, log, context.secrets));
   // credentials copied before a reload or restart are still cleared when their grant ends
   void credentials.restoreClipboardHold();
+  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show() };
+  // access where the work is (issue 15); before LiveNotifications, whose "approved" notice a
+  // refused command's Re-run notice replaces
+  const where = push(new WorkContext(deps));
   push(new LiveNotifications(model, notifier, credentials, (id) => details.show(id)));
 
   // commands
-  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show() };
   for (const register of [
     registerSignIn, registerSignOut, registerRequestAccess, registerExtendGrant, registerRelinquishGrant, registerCancelRequest,
     registerApproveRequest, registerDenyRequest, registerRevokeGrant, registerRefresh, registerShowAuditLog, registerShowGrantActions,
@@ -129,6 +135,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
     trees: { resources, myAccess, approvals },
     credentials,
     onDidNotify: notifier.onDidNotify,
+    context: where,
     activationMs,
   };
 }

@@ -1,7 +1,8 @@
 // Which resource a refusal belongs to (issue 15): the resources whose policy hints fit what the
 // command line and output said, else the ones this workspace's manifest declares; and which role
 // to ask for. Pure (no vscode import), unit-tested.
-import type { ResourceView } from '../../server/protocol';
+import type { Me, ResourceView } from '../../server/protocol';
+import { autoApprovalFor, durationChoices } from '../model/choices';
 import type { Refusal, Where } from './refusals';
 
 /** A need from the workspace manifest (.vscode/elevate.json), as far as matching cares. */
@@ -90,4 +91,18 @@ export const refusalSentence = (r: Refusal) => `${r.tool} was refused ${r.what}`
 export function refusalJustification(command: string, r: Refusal, ticket?: string): string {
   const base = `Refused in my terminal: \`${command}\` (${r.line.length > 200 ? `${r.line.slice(0, 199)}…` : r.line})`;
   return ticket ? `${ticket}: ${base}` : base;
+}
+
+/**
+ * How long a one-click request asks for: what the manifest declares, else the resource's default,
+ * shortened to the longest that is approved at once for this role when that is shorter (a refused
+ * command should not wait for an approver only because the default is long). Never past the max.
+ */
+export function oneClickDuration(r: ResourceView, role: string, user: Pick<Me['user'], 'groups'>, declaredSeconds?: number): number {
+  const max = r.maxDurationSeconds;
+  if (declaredSeconds !== undefined) return Math.min(declaredSeconds, max);
+  const def = Math.min(r.defaultDurationSeconds, max);
+  if (autoApprovalFor(r, role, def, user) !== 'no') return def;
+  const atOnce = durationChoices(r, role, user).filter((c) => c.autoApproval === 'yes').map((c) => c.seconds);
+  return atOnce.length ? Math.max(...atOnce) : def;
 }

@@ -279,12 +279,18 @@ const matchers: readonly Matcher[] = [
   },
 ];
 
+/** What the terminal's environment adds when the command line did not say (PGHOST, PGDATABASE). */
+function withEnv(tool: RefusalTool, where: Where, env: Readonly<Record<string, string | undefined>>): Where {
+  if (tool !== 'psql') return where;
+  return { ...(env.PGHOST && !env.PGHOST.startsWith('/') && { host: env.PGHOST }), ...(env.PGDATABASE && { database: env.PGDATABASE }), ...where };
+}
+
 /**
  * The refusal a failed command's output shows, if any. `exitCode` undefined means unknown (the
  * shell did not say); 0 means it succeeded, which only a tool that prints an HTTP status can still
  * have been refused with.
  */
-export function matchRefusal(commandLine: string, rawOutput: string, exitCode: number | undefined): Refusal | undefined {
+export function matchRefusal(commandLine: string, rawOutput: string, exitCode: number | undefined, env: Readonly<Record<string, string | undefined>> = {}): Refusal | undefined {
   const text = plainText(rawOutput.length > MAX_OUTPUT ? rawOutput.slice(-MAX_OUTPUT) : rawOutput);
   const words = shellWords(commandLine);
   const { program, args } = programOf(words);
@@ -294,7 +300,7 @@ export function matchRefusal(commandLine: string, rawOutput: string, exitCode: n
   for (const m of [...own, ...others]) {
     if (exitCode === 0 && !m.evenOnSuccess) continue;
     const found = m.match(text, words, own.includes(m) ? args : []);
-    if (found) return { tool: m.tool, ...found, writes: writesSomething(commandLine, program) };
+    if (found) return { tool: m.tool, ...found, where: withEnv(m.tool, found.where, env), writes: writesSomething(commandLine, program) };
   }
   return undefined;
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ResourceView } from '../../../server/protocol';
-import { candidatesFor, hintScore, hostMatches, refusalJustification, refusalSentence, suggestRole, urlMatches } from '../../../extension/context/match';
+import { candidatesFor, hintScore, oneClickDuration, hostMatches, refusalJustification, refusalSentence, suggestRole, urlMatches } from '../../../extension/context/match';
 import type { Refusal } from '../../../extension/context/refusals';
 
 const res = (id: string, hints?: ResourceView['hints'], roles = ['read', 'write']): ResourceView => ({
@@ -65,5 +65,19 @@ describe('matching a refusal to resources', () => {
     assert.equal(refusalSentence(r), 'psql was refused on table orders');
     assert.equal(refusalJustification('psql -c "select 1"', r), 'Refused in my terminal: `psql -c "select 1"` (ERROR:  permission denied for table orders)');
     assert.equal(refusalJustification('psql', r, 'INC-4711'), 'INC-4711: Refused in my terminal: `psql` (ERROR:  permission denied for table orders)');
+  });
+});
+
+describe('one-click duration', () => {
+  const auto = { ...res('auto-db'), defaultDurationSeconds: 3600, approval: { required: 1, approvers: [], autoApprove: [{ roles: ['read'], maxDurationSeconds: 1800 }] } };
+  it('shortensTheDefault_toWhatIsApprovedAtOnce', () => {
+    assert.equal(oneClickDuration(auto, 'read', { groups: [] }), 1800);
+  });
+  it('keepsTheDefault_whenNothingIsApprovedAtOnceForTheRole', () => {
+    assert.equal(oneClickDuration(auto, 'write', { groups: [] }), 3600);
+  });
+  it('takesTheManifestsDuration_butNeverPastTheMaximum', () => {
+    assert.equal(oneClickDuration(auto, 'read', { groups: [] }, 600), 600);
+    assert.equal(oneClickDuration(auto, 'read', { groups: [] }, 99999), 3600);
   });
 });

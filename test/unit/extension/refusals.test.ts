@@ -149,3 +149,13 @@ describe('command lines', () => {
     assert.equal(redactCommand('x'.repeat(400)).length, 300);
   });
 });
+
+describe('the terminal environment', () => {
+  it('psql_hostAndDatabaseFromTheTerminalsEnvironment_whenTheCommandLineDoesNotSay', () => {
+    const s = sample('psql-select-denied');
+    const bare = matchRefusal('psql -c "SELECT * FROM notes"', s.output, 1, { PGHOST: 'db.prod.internal', PGDATABASE: 'orders' });
+    assert.deepEqual(bare?.where, { host: 'db.prod.internal', database: 'orders' });
+    const explicit = matchRefusal(s.command, s.output, 1, { PGHOST: 'db.prod.internal', PGDATABASE: 'orders' });
+    assert.deepEqual(explicit?.where, { host: '127.0.0.1', database: 'app' }, 'the command line wins');
+  });
+});
