@@ -13,41 +13,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import * as vscode from 'vscode';
-import type { AccessRequest, Grant } from '../../../server/protocol';
+import type { AccessRequest } from '../../../server/protocol';
 import type { ElevateApi } from '../../../extension/extension';
 import type { Notice } from '../../../extension/views/notifier';
-
-const SERVER = process.env.ELEVATE_TEST_URL ?? '';
-const TOKENS: Record<string, string> = JSON.parse(process.env.ELEVATE_TEST_TOKENS || '{}');
-const PG_URL = process.env.ELEVATE_TEST_PG_URL ?? '';
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function http<T = unknown>(user: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(new URL(path, SERVER), {
-    method,
-    headers: { authorization: `Bearer ${TOKENS[user]}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = (await res.json()) as T;
-  if (!res.ok) throw new Error(`${method} ${path} as ${user}: HTTP ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-async function cleanUp(user: string): Promise<void> {
-  const { grants } = await http<{ grants: Grant[] }>(user, 'GET', '/v1/grants?scope=mine&status=active');
-  for (const g of grants) await http(user, 'POST', `/v1/grants/${g.id}/relinquish`, {}).catch(() => undefined);
-  const { requests } = await http<{ requests: AccessRequest[] }>(user, 'GET', '/v1/requests?scope=mine&status=pending');
-  for (const r of requests) await http(user, 'POST', `/v1/requests/${r.id}/cancel`, {}).catch(() => undefined);
-}
+import { cleanUp, http, PG_URL, SERVER, signedIn, TOKENS, waitFor, within } from './lib';
 
 /** A bash terminal whose shell integration is active (VS Code injects it into bash). */
 async function shellTerminal(name: string, env: Record<string, string> = {}): Promise<vscode.Terminal> {
@@ -87,11 +56,6 @@ function nextNotice(api: ElevateApi, re: RegExp): Promise<Notice> {
   });
 }
 
-function within<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)))]).finally(() => clearTimeout(timer));
-}
-
 describe('Permission denied → request', function () {
   this.timeout(120_000);
   let api: ElevateApi;
@@ -99,13 +63,7 @@ describe('Permission denied → request', function () {
 
   before(async function () {
     if (!SERVER || !TOKENS.alice || !TOKENS.bob || !TOKENS.carol) this.skip();
-    const ext = vscode.extensions.getExtension<ElevateApi>('elevate.elevate');
-    assert.ok(ext, 'extension not installed');
-    api = await ext.activate();
-    await cleanUp('alice');
-    await api.signIn(SERVER, TOKENS.alice);
-    await waitFor('signed in as alice', () => api.model.state === 'ready' && api.model.me?.id === 'alice');
-    await waitFor('event stream open', () => api.model.live === 'open');
+    api = await signedIn('alice');
   });
   afterEach(async () => {
     for (const t of terminals.splice(0)) t.dispose();
