@@ -97,10 +97,11 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   const credentials = push(new GrantCredentials(model, log, context.secrets));
   // credentials copied before a reload or restart are still cleared when their grant ends
   void credentials.restoreClipboardHold();
-  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show() };
+  let where: WorkContext | undefined;
+  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show(), prefill: () => where?.prefill() };
   // access where the work is (issue 15); before LiveNotifications, whose "approved" notice a
   // refused command's Re-run notice replaces
-  const where = push(new WorkContext(deps));
+  where = push(new WorkContext(deps));
   push(new LiveNotifications(model, notifier, credentials, (id) => details.show(id)));
 
   // commands
