@@ -22,6 +22,7 @@ export const Commands = {
   showRequestDetail: 'elevate.showRequestDetail',
   openSettings: 'elevate.openSettings',
   showLog: 'elevate.showLog',
+  requestAll: 'elevate.requestAll',
 } as const;
 
 export const Views = {
@@ -29,6 +30,7 @@ export const Views = {
   resources: 'elevate.resources',
   myAccess: 'elevate.myAccess',
   approvals: 'elevate.approvals',
+  workspace: 'elevate.workspace',
 } as const;
 
 /** Context keys for `when` clauses in the manifest. */
@@ -40,6 +42,8 @@ export const ContextKeys = {
   hasActiveGrants: 'elevate.hasActiveGrants',
   hasPendingRequests: 'elevate.hasPendingRequests',
   hasReviewable: 'elevate.hasReviewable',
+  /** the workspace has a .vscode/elevate.json */
+  hasManifest: 'elevate.hasManifest',
 } as const;
 
 /** `contextValue`s of tree items, matched by `viewItem` in menus. */
@@ -54,6 +58,8 @@ export const ItemContext = {
 export const Settings = {
   serverUrl: 'serverUrl',
   expiryWarningMinutes: 'expiryWarningMinutes',
+  detectRefusals: 'detectRefusals',
+  ticketPattern: 'ticketPattern',
 } as const;
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7410';

@@ -34,6 +34,7 @@ import { RequestDetailPanel } from './views/requestDetail';
 import { GrantStatusBar } from './views/statusBar';
 import { ApprovalsTree, MyAccessTree, ResourcesTree } from './views/trees';
 import { logText } from '../server/protocol/escape/logLine';
+import { WorkContext } from './context/workContext';
 
 /**
  * What activate() returns to the extension's own tests, enough to drive and observe it. Only to
@@ -52,6 +53,8 @@ export interface ElevateApi {
   readonly onDidNotify: vscode.Event<Notice>;
   /** The Accounts menu's provider (id `elevate`), so tests can drive the browser sign-in. */
   readonly auth: ElevateAuthProvider;
+  /** Access where the work is (issue 15): refusals, manifest, branch ticket, tasks, agent tools. */
+  readonly context: WorkContext;
   /** Time spent in activate() until every view and command was registered (the benchmark reads it). */
   readonly activationMs: number;
 }
@@ -98,6 +101,11 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   const credentials = push(new GrantCredentials(model, log, context.secrets));
   // credentials copied before a reload or restart are still cleared when their grant ends
   void credentials.restoreClipboardHold();
+  // `where` is read only when a flow asks for its prefill, after it is built just below
+  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show(), prefill: () => where.prefill() };
+  // access where the work is (issue 15); before LiveNotifications, whose "approved" notice a
+  // refused command's Re-run notice replaces
+  const where = push(new WorkContext(deps));
   push(new LiveNotifications(model, notifier, credentials, (id) => details.show(id)));
 
   // sign-in and sign-out in the Accounts menu
@@ -105,7 +113,6 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   push(vscode.authentication.registerAuthenticationProvider(AUTH_PROVIDER_ID, AUTH_PROVIDER_LABEL, auth, { supportsMultipleAccounts: false }));
 
   // commands
-  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show() };
   for (const register of [
     registerSignIn, registerSignOut, registerRequestAccess, registerExtendGrant, registerRelinquishGrant, registerCancelRequest,
     registerApproveRequest, registerDenyRequest, registerRevokeGrant, registerRefresh, registerShowAuditLog, registerShowGrantActions,
@@ -141,6 +148,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
     credentials,
     onDidNotify: notifier.onDidNotify,
     auth,
+    context: where,
     activationMs,
   };
 }

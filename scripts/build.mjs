@@ -33,6 +33,8 @@ if ((which === 'all' || which === 'extension') && existsSync('extension/extensio
       outfile: 'dist/extension.js',
       format: 'cjs',
       external: ['vscode'],
+      // jsonc-parser's "main" is a UMD build whose inner requires esbuild cannot follow; its ES module build bundles
+      mainFields: ['module', 'main'],
       minify: true,
       metafile: false,
     }),

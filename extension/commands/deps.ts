@@ -23,6 +23,8 @@ export interface Deps {
   readonly credentials: GrantCredentials;
   showRequestDetail(id: string): Promise<void>;
   showAuditLog(): void;
+  /** the ticket and justification the current branch suggests (issue 15), prefilled, never sent unasked */
+  prefill?(): { ticket: string; justification: string } | undefined;
 }
 
 /** The user dismissed a picker or input: stop quietly. */

@@ -280,6 +280,8 @@ export class Engine {
             pendingUntil: iso(now + res.pendingTtlSeconds * 1000),
             ip: actor.ip ?? null,
             userAgent: actor.userAgent ?? null,
+            // marks requests a coding agent's tool made (the client says so; it proves nothing more)
+            ...(body.via && { via: body.via }),
           },
         },
         request: () => this.requestNow(id, now),
