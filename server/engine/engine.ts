@@ -644,6 +644,19 @@ export class Engine {
     });
   }
 
+  /** The provider set the grant's access up: announced to its owner (and audited) as `grant.provisioned`. */
+  provisioned(outboxId: number, grantId: string, provider: ProviderConfig, credentials: boolean): void {
+    this.change((emit, now) => {
+      this.store.outboxDone(outboxId, now);
+      const g = this.store.grant(grantId);
+      if (!g || g.status !== 'active') return;
+      emit({
+        audit: { at: now, actorId: SYSTEM, action: 'grant.provisioned', resourceId: g.resource_id, requestId: g.request_id, grantId, subjectId: g.user_id, details: { provider: provider.type, credentials } },
+        grant: () => this.grantNow(grantId, now),
+      });
+    });
+  }
+
   deprovisioned(outboxId: number, grantId: string, provider: ProviderConfig, attempts: number): void {
     this.change((emit, now) => {
       this.store.outboxDone(outboxId, now);
