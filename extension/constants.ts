@@ -22,6 +22,7 @@ export const Commands = {
   showRequestDetail: 'elevate.showRequestDetail',
   openSettings: 'elevate.openSettings',
   showLog: 'elevate.showLog',
+  requestAll: 'elevate.requestAll',
   copyRequestLink: 'elevate.copyRequestLink',
   copyId: 'elevate.copyId',
   /** the links in notifications that can be closed (views/notifier.ts); not in the palette */
@@ -33,6 +34,7 @@ export const Views = {
   resources: 'elevate.resources',
   myAccess: 'elevate.myAccess',
   approvals: 'elevate.approvals',
+  workspace: 'elevate.workspace',
 } as const;
 
 /** Context keys for `when` clauses in the manifest. */
@@ -44,6 +46,8 @@ export const ContextKeys = {
   hasActiveGrants: 'elevate.hasActiveGrants',
   hasPendingRequests: 'elevate.hasPendingRequests',
   hasReviewable: 'elevate.hasReviewable',
+  /** the workspace has a .vscode/elevate.json */
+  hasManifest: 'elevate.hasManifest',
 } as const;
 
 /** `contextValue`s of tree items, matched by `viewItem` in menus. */
@@ -60,6 +64,8 @@ export const ItemContext = {
 export const Settings = {
   serverUrl: 'serverUrl',
   expiryWarningMinutes: 'expiryWarningMinutes',
+  detectRefusals: 'detectRefusals',
+  ticketPattern: 'ticketPattern',
   /** kinds of notification not to show (model/notices.ts MUTABLE_KINDS) */
   mutedNotifications: 'notifications.muted',
 } as const;

@@ -19,6 +19,7 @@ import {
   type Grant,
 } from '../../server/protocol';
 import { ApiError } from './errors';
+import { LogoutResponse } from '../../server/protocol/auth';
 
 export type FetchFn = typeof fetch;
 
@@ -103,6 +104,11 @@ export class ElevateClient {
   /** True when this client was made with that token (to avoid reconnecting needlessly). */
   usesToken(token: string): boolean {
     return this.token === token;
+  }
+
+  /** Ends this sign-in session on the server (409 for an API token, which is not a session). */
+  async logout(): Promise<void> {
+    await this.call(LogoutResponse, 'POST', '/v1/auth/logout');
   }
 
   /** Builds a URL on the configured origin; anything that would leave it is refused. */

@@ -26,6 +26,8 @@ export interface Deps {
   /** Tells the outcome of a command the way the live event would (same key: told once). */
   announce(d: NoticeDescriptor): void;
   showAuditLog(): void;
+  /** the ticket and justification the current branch suggests (issue 15), prefilled, never sent unasked */
+  prefill?(): { ticket: string; justification: string } | undefined;
 }
 
 /** The user dismissed a picker or input: stop quietly. */

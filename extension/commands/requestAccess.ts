@@ -38,13 +38,14 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
     const direct = CreateRequestBody.safeParse(preset);
     if (direct.success) return submit(deps, direct.data);
 
+    const branch = deps.prefill?.();
     const draft: Draft = {
       resource: preset.resourceId ? model.resource(preset.resourceId) : undefined,
       role: preset.role,
       breakGlass: preset.breakGlass ?? false,
       durationSeconds: preset.durationSeconds,
-      justification: preset.justification ?? '',
-      ticket: preset.ticket ?? '',
+      justification: preset.justification ?? branch?.justification ?? '',
+      ticket: preset.ticket ?? branch?.ticket ?? '',
     };
     if (preset.resourceId && !draft.resource) throw new ApiError(404, 'not_found', vscode.l10n.t('Unknown resource {0}.', preset.resourceId));
     const fixedResource = !!draft.resource;

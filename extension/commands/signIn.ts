@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { originOf, probeServer } from '../api/client';
 import { ApiError, errorMessage } from '../api/errors';
 import { configuredServerUrl } from '../api/session';
+import { chooseSignIn } from '../auth/provider';
 import { Commands } from '../constants';
 import { BACK, inputStep } from './flow';
 import { Cancelled, registerCommand, type Deps } from './deps';
@@ -31,6 +32,9 @@ export function registerSignIn(deps: Deps): vscode.Disposable {
       });
       if (typedUrl === undefined || typedUrl === BACK) throw new Cancelled();
       url = typedUrl.trim();
+      const way = await chooseSignIn(deps.session, url, deps.log); // the identity provider, when the server has one
+      if (way === undefined) throw new Cancelled();
+      if (way === 'done') return;
       const origin = originOf(url);
       const token = await inputStep({
         title, step: 2, totalSteps: 2, canGoBack: true, password: true,

@@ -31,6 +31,7 @@ export const MUTABLE_KINDS = {
   grantEnded: 'Your access ended (expired, revoked, could not be set up)',
   approvedFailed: 'Access you approved could not be set up (approvers)',
   signedOut: 'The server signed you out',
+  refused: 'A command in your terminal was refused (offer to request access, then to re-run it)',
 } as const;
 export type MutableKind = keyof typeof MUTABLE_KINDS;
 

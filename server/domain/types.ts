@@ -1,6 +1,7 @@
 // The normalized, validated policy the engine works with. Produced from the YAML file by
 // domain/policy.ts; everything here is already checked, defaulted and converted to seconds.
-import type { userRoles } from '../protocol/index.js';
+import type { ResourceHints, userRoles } from '../protocol/index.js';
+import type { IdentitySettings } from '../identity/config.js';
 
 // The protocol exports UserRole as a zod schema (a value); the domain needs the type.
 export type UserRole = (typeof userRoles)[number];
@@ -46,6 +47,8 @@ export interface Resource {
   extension: { maxTotalSeconds: number; withoutApprovalSeconds: number };
   breakGlass: boolean;
   provider: ProviderConfig;
+  /** where the resource lives, for the editor's matching only (absent when the policy gives none) */
+  hints?: ResourceHints;
 }
 
 export interface Policy {
@@ -54,6 +57,8 @@ export interface Policy {
   /** the raw `notify:` section, validated later by the notification work */
   notify?: unknown;
   server: ServerSettings;
+  /** the `identity:` section (sign-in through the company's OpenID provider); defaults when absent */
+  identity: IdentitySettings;
 }
 
 /** The policy's `server:` section: how this server is reached. */

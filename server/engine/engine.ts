@@ -273,8 +273,15 @@ export class Engine {
             ticket: body.ticket ?? null,
             breakGlass: ev.breakGlass,
             reasons: ev.reasons,
+            // with the above, what the state check (domain/stateReplay.ts) re-derives the row from
+            required: res.approval.required,
+            autoApproved: ev.autoApproved,
+            ...(ev.autoApproveRule !== undefined && { autoApproveRule: ev.autoApproveRule }),
+            pendingUntil: iso(now + res.pendingTtlSeconds * 1000),
             ip: actor.ip ?? null,
             userAgent: actor.userAgent ?? null,
+            // marks requests a coding agent's tool made (the client says so; it proves nothing more)
+            ...(body.via && { via: body.via }),
           },
         },
         request: () => this.requestNow(id, now),
@@ -507,6 +514,9 @@ export class Engine {
             justification: body.justification ?? null,
             breakGlass: false,
             reasons: ev.reasons,
+            required: res.approval.required,
+            autoApproved: false,
+            pendingUntil: iso(Math.min(now + res.pendingTtlSeconds * 1000, g.expires_at)),
             ip: actor.ip ?? null,
             userAgent: actor.userAgent ?? null,
           },
@@ -577,7 +587,7 @@ export class Engine {
     const endedAt = status === 'expired' ? g.expires_at : now;
     const needsDeprovision = (this.policy.resources.get(g.resource_id)?.provider.type ?? 'none') !== 'none';
     applied(this.store.endGrant(g.id, status, endedAt, by, reason, needsDeprovision), 'grant ended meanwhile');
-    this.grantEnded(emit, now, { ...g, status, ended_at: endedAt, ended_by: by }, this.store.pendingExtension(g.id), details);
+    this.grantEnded(emit, now, { ...g, status, ended_at: endedAt, ended_by: by, end_reason: reason }, this.store.pendingExtension(g.id), details);
   }
 
   /** What follows a grant's end, once its row says so: its pending extension, the audit event, deprovisioning. */
@@ -596,7 +606,7 @@ export class Engine {
         requestId: g.request_id,
         grantId: g.id,
         subjectId: g.user_id,
-        details: { ...details, userId: g.user_id, role: g.role, startsAt: iso(g.starts_at), expiresAt: iso(g.expires_at), endedAt: iso(endedAt) },
+        details: { ...details, userId: g.user_id, role: g.role, startsAt: iso(g.starts_at), expiresAt: iso(g.expires_at), endedAt: iso(endedAt), endReason: g.end_reason },
       },
       grant: () => this.grantNow(g.id, now),
     });
@@ -620,12 +630,13 @@ export class Engine {
     this.change((emit, now) => {
       this.store.outboxDone(outboxId, now);
       const g = this.store.grant(grantId);
-      if (!g || !this.store.failGrant(grantId, now, `provisioning failed: ${error}`)) return;
+      const endReason = `provisioning failed: ${error}`;
+      if (!g || !this.store.failGrant(grantId, now, endReason)) return;
       this.store.setRevokePending(grantId, true);
       const ext = this.store.pendingExtension(grantId);
       if (ext) this.cancelRequest(emit, now, ext, SYSTEM, 'grant failed');
       emit({
-        audit: { at: now, actorId: SYSTEM, action: 'grant.failed', resourceId: g.resource_id, requestId: g.request_id, grantId, subjectId: g.user_id, details: { error, provider: provider.type } },
+        audit: { at: now, actorId: SYSTEM, action: 'grant.failed', resourceId: g.resource_id, requestId: g.request_id, grantId, subjectId: g.user_id, details: { error, provider: provider.type, endReason } },
         grant: () => this.grantNow(grantId, now),
       });
       // anything half-done on the target is removed by an idempotent revoke
