@@ -258,7 +258,10 @@ async function setup() {
   }
   log('installed the extension into both editors');
   await Promise.all(Object.keys(people).map(async (role) => {
-    editors[role] = await startCodeServer({ ...dirs[role], settings, name: `code-server-${role}`, logPath: join(ART, `code-server-${role}.log`) });
+    // the requester works in a dark theme, the approver in a light one: every screenshot of a fixed
+    // surface exists in both (notifications, the request detail, the sidebar)
+    const theme = role === 'approver' ? { 'workbench.colorTheme': 'Default Light Modern' } : {};
+    editors[role] = await startCodeServer({ ...dirs[role], settings: { ...settings, ...theme }, name: `code-server-${role}`, logPath: join(ART, `code-server-${role}.log`) });
   }));
 
   browser = await launchBrowser();
