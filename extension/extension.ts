@@ -32,6 +32,7 @@ import { Notifier, type Notice } from './views/notifier';
 import { RequestDetailPanel } from './views/requestDetail';
 import { GrantStatusBar } from './views/statusBar';
 import { ApprovalsTree, MyAccessTree, ResourcesTree } from './views/trees';
+import { logText } from '../server/protocol/escape/logLine';
 
 /**
  * What activate() returns to the extension's own tests, enough to drive and observe it. Only to
@@ -110,7 +111,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
       handleUri: (uri) => {
         const id = new URLSearchParams(uri.query).get('id');
         if (uri.path === '/request' && id) return void details.show(id);
-        log.warn(`unknown link ${uri.toString(true)}`);
+        log.warn(`unknown link ${logText(uri.toString(true))}`);
       },
     }),
   );

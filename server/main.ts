@@ -1,6 +1,6 @@
 // elevate-server: the command line, and the only place that opens the database and the port.
 import { serve } from '@hono/node-server';
-import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -112,6 +112,7 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
     logger,
     serverKey,
     verifyAudit: (o) => verifyInWorker(dbPath(f), __filename, o),
+    options: { listenHost: h },
   });
   services.start();
 
@@ -269,6 +270,10 @@ async function main(argv: string[]) {
       if (existsSync(sub)) throw new UsageError(`backup: ${sub} already exists; refusing to overwrite it`);
       const db = openDatabase(dbPath(f));
       mkdirSync(dirname(resolve(sub)), { recursive: true });
+      // the copy holds token hashes, sealed credentials and every justification: like the database
+      // it is 0600 from its first byte (created empty with that mode; SQLite keeps a file's mode)
+      closeSync(openSync(sub, 'wx', 0o600));
+      chmodSync(sub, 0o600);
       // SQLite's online backup API: a consistent copy while the server keeps writing
       await db.backup(sub);
       db.close();

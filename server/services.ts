@@ -39,7 +39,7 @@ export function createServices(o: ServicesOptions) {
   const policyRef = { current: o.policy };
   const engine = new Engine(store, o.clock, policyRef);
   const tokens = new Tokens(store, o.clock);
-  const hub = new EventHub(() => policyRef.current);
+  const hub = new EventHub(() => policyRef.current, store.audit);
   const onError = (e: unknown, ctx: Record<string, unknown> = {}) => o.logger.log('error', 'background error', { ...ctx, ...errorFields(e) });
   const batcher = new AuditBatcher(store, (e) => onError(e, { op: 'audit.batch' }));
   const scheduler = new Scheduler(engine, o.clock, (e) => onError(e, { op: 'sweep' }));
@@ -54,10 +54,8 @@ export function createServices(o: ServicesOptions) {
   const notifier = new Notifier(store, () => policyRef.current);
   engine.onAppend((events, now) => notifier.enqueue(events, now));
 
-  // state snapshots for live events are only worth building when someone is listening
-  engine.wantsSnapshots = () => hub.size > 0;
   engine.onCommit((items) => {
-    hub.publish(items);
+    hub.follow(items[items.length - 1].event.seq);
     scheduler.poke();
     if (store.takeOutboxWritten()) outbox.poke();
   });

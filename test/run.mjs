@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { counts, reporterArgs } from './reporters/counts.mjs';
 
 const filesUnder = (dir, suffix) =>
   !existsSync(dir)
@@ -17,7 +18,7 @@ const filesUnder = (dir, suffix) =>
 
 const nodeTest = (dir, extra = []) => {
   const files = filesUnder(dir, '.test.ts');
-  return files.length ? ['node', ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...extra, ...files]] : null;
+  return files.length ? ['node', ['--import', 'tsx', '--test', ...reporterArgs, '--test-concurrency=1', ...extra, ...files]] : null;
 };
 
 const build = ['node', ['scripts/build.mjs']];
@@ -47,15 +48,6 @@ function run(cmd, args, minutes, env = {}) {
     for (const s of [child.stdout, child.stderr]) s.on('data', (d) => { out += d; process.stdout.write(d); });
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code: code ?? 1, signal, out }); });
   });
-}
-
-function counts(out) {
-  // node's test runner (spec reporter) ends with "ℹ pass N" / "ℹ fail N"; our own runners print "N passed, N failed"
-  const pass = [...out.matchAll(/^ℹ pass (\d+)$/gm)].map((m) => +m[1]);
-  const fail = [...out.matchAll(/^ℹ fail (\d+)$/gm)].map((m) => +m[1]);
-  if (pass.length) return { passed: pass.at(-1), failed: fail.at(-1) ?? 0 };
-  const plain = [...out.matchAll(/^(?:\w+: )?(\d+) passed, (\d+) failed/gm)].at(-1);
-  return plain ? { passed: +plain[1], failed: +plain[2] } : null;
 }
 
 const wanted = process.argv.slice(2);

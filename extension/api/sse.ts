@@ -3,6 +3,7 @@
 // Last-Event-ID, and treats a silent stream as dead (the server sends `: ping` every 15 s).
 import { Emitter, type IDisposable, type Logger, nullLogger, type Timers, realTimers } from '../util/lifecycle';
 import { ApiError } from './errors';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export interface SseMessage {
   /** The last event id seen so far in the stream (ids persist across messages). */
@@ -258,7 +259,7 @@ export class LiveEventSource implements IDisposable {
 
   private scheduleReconnect(error: Error): void {
     const delay = Math.max(backoffDelay(this.attempt++, this.backoff), this.serverRetryMs ?? 0);
-    this.log.info(`event stream down (${error.message}); reconnecting in ${(delay / 1000).toFixed(1)} s`);
+    this.log.info(`event stream down (${logText(error.message)}); reconnecting in ${(delay / 1000).toFixed(1)} s`);
     this.setState('down', error);
     this.timers.clearTimeout(this.retryTimer);
     this.retryTimer = this.timers.setTimeout(() => void this.connect(), delay);

@@ -11,6 +11,7 @@ import type { GrantCredentials } from '../views/grantCredentials';
 import type { Notifier } from '../views/notifier';
 import type { GrantNode } from '../views/trees';
 import { approvalProgress, requestTitle } from '../views/describe';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export interface Deps {
   readonly context: vscode.ExtensionContext;
@@ -46,7 +47,7 @@ export function registerCommand(deps: Deps, id: string, fn: (...args: any[]) => 
 export function reportError(deps: Deps, err: unknown): void {
   if (err instanceof Cancelled) return;
   const message = errorMessage(err);
-  deps.log.error(`command failed: ${message}`);
+  deps.log.error(`command failed: ${logText(message)}`);
   if (err instanceof ApiError && err.isUnauthenticated) {
     deps.model.signOut(message);
     void vscode.window.showWarningMessage(vscode.l10n.t('Elevate: {0}', message), vscode.l10n.t('Sign In')).then((pick) => {

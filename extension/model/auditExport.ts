@@ -1,6 +1,7 @@
 // Audit export formats (pure): JSONL keeps every field as the server sent it; CSV flattens
 // `details` to canonical JSON in one column and quotes per RFC 4180.
 import type { AuditEvent } from '../../server/protocol';
+import { csvCell } from '../../server/protocol/escape/csv';
 
 export const AUDIT_COLUMNS = ['seq', 'at', 'actorId', 'action', 'resourceId', 'requestId', 'grantId', 'details', 'prevHash', 'hash'] as const;
 
@@ -8,12 +9,6 @@ export function toJsonl(events: readonly AuditEvent[]): string {
   return events.map((e) => JSON.stringify(e)).join('\n') + (events.length ? '\n' : '');
 }
 
-const csvCell = (value: unknown): string => {
-  const text = value === undefined || value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
-  // a leading =, +, - or @ would be a formula in spreadsheet programs
-  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
-  return /[",\r\n]/.test(safe) || safe !== text ? `"${safe.replace(/"/g, '""')}"` : safe;
-};
 
 export function toCsv(events: readonly AuditEvent[]): string {
   const lines = [AUDIT_COLUMNS.join(',')];

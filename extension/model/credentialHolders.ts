@@ -8,6 +8,7 @@ import { errorMessage } from '../api/errors';
 import { Disposable, Emitter, toDisposable, type IDisposable, type Logger, type Timers } from '../util/lifecycle';
 import { decideReleases, type EndReason } from './credentials';
 import type { ElevateModel } from './model';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export type HolderKind = 'terminal' | 'clipboard';
 
@@ -125,7 +126,7 @@ export class CredentialHolders<M extends HoldersModel = HoldersModel> extends Di
         try {
           return { kind: h.kind, released: await h.release() };
         } catch (err) {
-          this.log.warn(`could not let go of the ${h.kind} holding the credentials of grant ${id}: ${errorMessage(err)}`);
+          this.log.warn(`could not let go of the ${h.kind} holding the credentials of grant ${id}: ${logText(errorMessage(err))}`);
           return { kind: h.kind, released: false };
         }
       }),

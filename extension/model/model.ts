@@ -7,6 +7,7 @@ import { ApiError, errorMessage } from '../api/errors';
 import { LiveEventSource, type EventSourceOptions, type StreamState } from '../api/sse';
 import { Disposable, Emitter, type IDisposable, type Logger, nullLogger, type Timers, realTimers } from '../util/lifecycle';
 import type { ServerClock } from './clock';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export type ConnectionState = 'signedOut' | 'connecting' | 'ready' | 'unreachable' | 'error';
 export type User = Me['user'];
@@ -212,12 +213,12 @@ export class ElevateModel extends Disposable {
   private fail(err: unknown): void {
     const message = errorMessage(err);
     if (err instanceof ApiError && err.isUnauthenticated) {
-      this.log.warn(`signed out: ${message}`);
+      this.log.warn(`signed out: ${logText(message)}`);
       this.signOut(message);
       return;
     }
     const state: ConnectionState = err instanceof ApiError && err.isUnreachable ? 'unreachable' : 'error';
-    this.log.error(`refresh failed (${state}): ${message}`);
+    this.log.error(`refresh failed (${state}): ${logText(message)}`);
     this.setState(state, message);
   }
 
@@ -293,7 +294,7 @@ export class ElevateModel extends Disposable {
         try { json = JSON.parse(m.data); } catch { json = undefined; }
         const parsed = LiveEvent.safeParse(json);
         if (!parsed.success) {
-          this.log.warn(`ignoring an event that does not match the protocol: ${m.data.slice(0, 200)}`);
+          this.log.warn(`ignoring an event that does not match the protocol: ${logText(m.data, 200)}`);
           return;
         }
         const seq = m.id !== undefined && /^\d+$/.test(m.id) ? Number(m.id) : undefined;

@@ -10,6 +10,7 @@ import { summarizeDetails, toCsv, toJsonl } from '../model/auditExport';
 import type { ElevateModel } from '../model/model';
 import { Disposable } from '../util/lifecycle';
 import { esc, nonce, page } from './html';
+import { logText } from '../../server/protocol/escape/logLine';
 
 const PAGE = 200;
 const EXPORT_LIMIT = 100_000;
@@ -71,7 +72,7 @@ export class AuditLogPanel extends Disposable {
       }
     } catch (err) {
       const message = errorMessage(err);
-      this.log.warn(`audit log: ${message}`);
+      this.log.warn(`audit log: ${logText(message)}`);
       this.post({ type: 'error', message });
     }
   }

@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import type { AccessRequest, Me, ResourceView } from '../../server/protocol';
 import { formatDuration } from '../model/format';
+import { escapeMarkdown as escapeMd, markdownQuote } from '../../server/protocol/escape/markdown';
 
 const principal = (p: string) => {
   const [kind, name] = p.includes(':') ? p.split(':', 2) : ['', p];
@@ -61,6 +62,4 @@ export function isApproverOf(me: Me['user'] | undefined, resourceId: string): bo
   return !!me?.approverOf.includes(resourceId);
 }
 
-export function escapeMd(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|<>$]/g, '\\$&');
-}
+export { escapeMd, markdownQuote };

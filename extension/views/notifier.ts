@@ -2,6 +2,7 @@
 import * as vscode from 'vscode';
 import { NoticeGate } from '../model/noticeGate';
 import { Disposable, Emitter } from '../util/lifecycle';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export interface Notice {
   /** identifies the notification across windows, e.g. `expiring:<grantId>:...:300` */
@@ -43,7 +44,7 @@ export class Notifier extends Disposable {
   }
 
   private show(n: Notice): void {
-    this.log.info(`notify: ${n.message}`);
+    this.log.info(`notify: ${logText(n.message)}`);
     const titles = (n.actions ?? []).map((a) => a.title);
     const show = n.severity === 'error' ? vscode.window.showErrorMessage : n.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
     void Promise.resolve(show(n.message, ...titles)).then((picked) => {

@@ -11,6 +11,7 @@ import type { ElevateModel } from '../model/model';
 import { Disposable } from '../util/lifecycle';
 import { approversText, approvalProgress } from './describe';
 import { esc, nonce, page } from './html';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export class RequestDetailPanel extends Disposable {
   private panel: vscode.WebviewPanel | undefined;
@@ -62,7 +63,7 @@ export class RequestDetailPanel extends Disposable {
       this.history = detail.requesterHistory;
     } catch (err) {
       this.loadError = errorMessage(err);
-      this.log.warn(`request ${id}: ${this.loadError}`);
+      this.log.warn(`request ${logText(id)}: ${logText(this.loadError)}`);
     }
     this.render(id);
   }

@@ -8,7 +8,7 @@ import type { ChangeKind, ElevateModel } from '../model/model';
 import { severityFor, type Thresholds } from '../model/statusBarState';
 import type { Ticker } from '../model/ticker';
 import { Disposable, type IDisposable } from '../util/lifecycle';
-import { approvalProgress, approversText, escapeMd, requestTitle, resourceTooltip } from './describe';
+import { approvalProgress, approversText, escapeMd, markdownQuote, requestTitle, resourceTooltip } from './describe';
 
 export type ResourceNode = { kind: 'resource'; id: string; resource: ResourceView };
 export type GrantNode = { kind: 'grant'; id: string; grant: Grant };
@@ -215,7 +215,7 @@ function requestItem(model: ElevateModel, node: RequestNode): vscode.TreeItem {
       : new vscode.ThemeIcon('clock');
   const md = new vscode.MarkdownString(undefined, true);
   md.appendMarkdown(`**${escapeMd(label)}**\n\n`);
-  md.appendMarkdown(`> ${escapeMd(r.justification)}\n\n`);
+  md.appendMarkdown(`${markdownQuote(r.justification)}\n\n`);
   if (r.ticket) md.appendMarkdown(`- ${vscode.l10n.t('Ticket: {0}', escapeMd(r.ticket))}\n`);
   md.appendMarkdown(`- ${approvalProgress(r)}\n`);
   md.appendMarkdown(`- ${vscode.l10n.t('Requested {0}; expires unanswered {1}', formatAgo(r.createdAt, now), formatClockTime(r.pendingUntil, now))}\n`);

@@ -94,6 +94,8 @@ export interface AuditInput {
   /** the requester/grantee this event is about; drives who may see it */
   subjectId?: string;
   details: Record<string, unknown>;
+  /** for events that streams carry: the live event's JSON, exactly as sent (see migration 4) */
+  live?: string;
 }
 
 /** The hash format of events written now (see the top of this file). */
@@ -113,6 +115,18 @@ export interface AuditRow {
   hash: string;
   /** hash format: 1 (subject_id outside the hash) or 2 */
   v: number;
+  /** null for events streams do not carry, and for stream events written before migration 4 */
+  live?: string | null;
+}
+
+/** What a stream needs of a logged event: who it concerns, and its payload. */
+export interface LiveRow {
+  seq: number;
+  action: string;
+  actor_id: string;
+  resource_id: string | null;
+  subject_id: string | null;
+  live: string;
 }
 
 const J = (v: string | null) => (v === null ? 'null' : JSON.stringify(v));
@@ -183,12 +197,14 @@ export type ChainVerification = { ok: boolean; count: number; headHash: string; 
 export class AuditLog {
   private readonly insert: Statement;
   private readonly last: Statement;
+  private readonly liveRows: Statement;
 
   constructor(private readonly db: Database) {
     this.insert = db.prepare(
-      `INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash, v)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${HASH_FORMAT})`,
+      `INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash, live, v)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${HASH_FORMAT})`,
     );
+    this.liveRows = db.prepare('SELECT seq, action, actor_id, resource_id, subject_id, live FROM audit WHERE seq > ? AND live IS NOT NULL ORDER BY seq LIMIT ?');
     this.last = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
   }
 
@@ -217,7 +233,7 @@ export class AuditLog {
         v: HASH_FORMAT,
       };
       const h = hashEvent(hash, fields, details);
-      this.insert.run(seq, e.at, e.actorId, e.action, fields.resourceId, fields.requestId, fields.grantId, fields.subjectId, details, hash, h);
+      this.insert.run(seq, e.at, e.actorId, e.action, fields.resourceId, fields.requestId, fields.grantId, fields.subjectId, details, hash, h, e.live ?? null);
       out.push({
         seq,
         at,
@@ -236,6 +252,11 @@ export class AuditLog {
       hash = h;
     }
     return out;
+  }
+
+  /** Stream events after `seq`, oldest first: what every live stream follows. */
+  liveAfter(seq: number, limit: number): LiveRow[] {
+    return this.liveRows.all(seq, limit) as LiveRow[];
   }
 
   query(f: AuditFilter): { events: AuditEvent[]; nextCursor: string | null } {

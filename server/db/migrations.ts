@@ -149,7 +149,14 @@ export const migrations: string[] = [
   DROP INDEX grants_check;
   CREATE INDEX grants_check ON grants(user_id, resource_id, role, expires_at) WHERE status = 'active';
   `,
-  // 4: the audit hash format per event (server/db/audit.ts). Events written before this
+  // 4: the log is the event bus. An event that streams carry keeps its payload (the live event's
+  // JSON, with the request/grant as they were when it committed), so live delivery and a
+  // Last-Event-ID replay send the same bytes, read from the log by seq. It is a display
+  // snapshot, not under the hash: no decision reads it.
+  `
+  ALTER TABLE audit ADD COLUMN live TEXT;
+  `,
+  // 5: the audit hash format per event (server/db/audit.ts). Events written before this
   // migration are format 1 (subject_id outside the hash); the server writes format 2, which
   // hashes subject_id too. Adding a column fires no trigger, so the append-only rule holds.
   `

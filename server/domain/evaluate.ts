@@ -110,10 +110,15 @@ export function extendedExpiry(resource: Resource, grant: { startsAt: number; ex
   return Math.min(grant.expiresAt + durationSeconds * 1000, maxExpiresAt(resource, grant));
 }
 
-/** Decides an extension of `durationSeconds` added to the grant's current expiresAt. */
+/**
+ * Decides an extension of `durationSeconds` added to the grant's current expiresAt.
+ * `extension.withoutApproval` is a budget per grant: extensions are applied at once while the
+ * time they add in total (`addedWithoutApprovalSeconds` so far, plus this one) stays within it;
+ * beyond, each needs an approver. (Fifteen at-once "+30m" must not turn 30 minutes into 8 hours.)
+ */
 export function evaluateExtension(
   resource: Resource,
-  grant: { startsAt: number; expiresAt: number },
+  grant: { startsAt: number; expiresAt: number; addedWithoutApprovalSeconds?: number },
   durationSeconds: number,
   now: number,
 ): ExtensionEvaluation {
@@ -134,14 +139,19 @@ export function evaluateExtension(
   }
   const endsIn = newEnd > now ? ` (in ${formatDuration(Math.floor((newEnd - now) / 1000))})` : '';
   const reasons = [`would end at ${iso(newEnd)}${endsIn}, within extension.maxTotal ${formatDuration(maxTotalSeconds)}`];
-  const atOnce = d <= withoutApprovalSeconds;
+  const used = Math.max(0, grant.addedWithoutApprovalSeconds ?? 0);
+  const left = Math.max(0, withoutApprovalSeconds - used);
+  const atOnce = d <= left;
+  const budget = `extension.withoutApproval ${formatDuration(withoutApprovalSeconds)} per grant`;
   if (atOnce) {
-    reasons.push(`applied at once: ${formatDuration(d)} is within extension.withoutApproval ${formatDuration(withoutApprovalSeconds)}`);
+    reasons.push(`applied at once: ${formatDuration(d)}${used ? ` plus ${formatDuration(used)} added before` : ''} is within ${budget}`);
   } else {
     reasons.push(
       withoutApprovalSeconds === 0
         ? `every extension of ${resource.id} needs approval`
-        : `${formatDuration(d)} exceeds extension.withoutApproval ${formatDuration(withoutApprovalSeconds)}`,
+        : used > 0
+          ? `${formatDuration(used)} already added without approval; ${formatDuration(d)} more exceeds ${budget}${left ? ` (${formatDuration(left)} left)` : ''}`
+          : `${formatDuration(d)} exceeds ${budget}`,
       approvalsNeeded(resource),
     );
   }

@@ -11,9 +11,9 @@ import { allGrantsScope, approvedResources, approves, canCancel, tallyApprovals,
 import type { Policy, PolicyUser, ProviderConfig, Resource } from '../domain/types.js';
 import type { AuditInput } from '../db/audit.js';
 import type { GrantRow, RequestRow, Store } from '../db/store.js';
-import type { AccessRequest, AuditEvent, CreateRequestBody, ExtendBody, Grant, SseEventType } from '../protocol/index.js';
-import { sseEventTypes } from '../protocol/index.js';
+import type { AccessRequest, AuditEvent, CreateRequestBody, ExtendBody, Grant } from '../protocol/index.js';
 import { grantView, requestView } from './views.js';
+import { isSseType, liveEventJson } from './live.js';
 
 /** Who is calling, as established by authentication. */
 export interface Actor {
@@ -23,12 +23,10 @@ export interface Actor {
   userAgent?: string;
 }
 
-/** An audit event that was committed, with the state it was about (for live events). */
+/** An audit event that was committed. */
 export interface Committed {
   event: AuditEvent;
   subjectId?: string;
-  request?: AccessRequest;
-  grant?: Grant;
 }
 
 export type CommitListener = (items: Committed[]) => void;
@@ -50,8 +48,6 @@ interface Pending {
 
 export class Engine {
   private listeners: CommitListener[] = [];
-  /** Whether committed events need request/grant snapshots (someone follows live events). */
-  wantsSnapshots: () => boolean = () => true;
   private appendHooks: AppendHook[] = [];
 
   constructor(
@@ -89,16 +85,14 @@ export class Engine {
     const result = this.store.tx(() => {
       const pending: Pending[] = [];
       const r = fn((p) => pending.push(p), now);
-      const events = this.store.audit.append(pending.map((p) => p.audit));
+      // stream events carry their payload into the log, with the request and grant as they are
+      // at the end of this transaction: exactly the state that commits with the event
+      const inputs = pending.map(({ audit, request, grant }) =>
+        isSseType(audit.action) ? { ...audit, live: liveEventJson({ ...audit, action: audit.action }, request?.(), grant?.()) } : audit,
+      );
+      const events = this.store.audit.append(inputs);
       for (const h of this.appendHooks) h(events, now);
-      // snapshots taken inside the transaction: the state exactly as committed with the event
-      const snap = this.wantsSnapshots();
-      committed = events.map((event, i) => ({
-        event,
-        subjectId: pending[i].audit.subjectId,
-        request: snap ? pending[i].request?.() : undefined,
-        grant: snap ? pending[i].grant?.() : undefined,
-      }));
+      committed = events.map((event, i) => ({ event, subjectId: pending[i].audit.subjectId }));
       return r;
     });
     // with group commit (Store.tx) the commit comes at the end of this event-loop turn
@@ -460,14 +454,22 @@ export class Engine {
     if (!isOwner(actor.user, { userId: g0.user_id, resourceId: g0.resource_id })) throw forbidden('only the grant owner can extend it');
     const res = this.resource(g0.resource_id);
     // policy first (422 before 409)
-    const ev = evaluateExtension(res, { startsAt: g0.starts_at, expiresAt: g0.expires_at }, body.durationSeconds, this.clock.now());
-    if (!ev.allowed) throw policyViolation(ev.violations);
-    if (!ev.atOnce && !canEverBeApproved(this.policy, res, actor.user.id)) {
+    const decide = (g: GrantRow, now: number) =>
+      evaluateExtension(res, { startsAt: g.starts_at, expiresAt: g.expires_at, addedWithoutApprovalSeconds: this.store.secondsAddedWithoutApproval(g) }, body.durationSeconds, now);
+    const ev0 = decide(g0, this.clock.now());
+    if (!ev0.allowed) throw policyViolation(ev0.violations);
+    if (!ev0.atOnce && !canEverBeApproved(this.policy, res, actor.user.id)) {
       throw policyViolation([`an extension of ${body.durationSeconds}s needs approval, but ${res.id} has no approver other than you`]);
     }
     return this.change((emit, now) => {
       const g = this.store.grant(grantId)!;
       if (g.status !== 'active' || now >= g.expires_at) throw conflict('grant is no longer active');
+      // decided again on the row as it is in this transaction: extensions at once spend a budget
+      const ev = decide(g, now);
+      if (!ev.allowed) throw policyViolation(ev.violations);
+      if (!ev.atOnce && !canEverBeApproved(this.policy, res, actor.user.id)) {
+        throw policyViolation([`an extension of ${body.durationSeconds}s needs approval, but ${res.id} has no approver other than you`]);
+      }
       if (ev.atOnce) {
         this.applyExtension(emit, now, g, body.durationSeconds, actor.user.id, { justification: body.justification ?? null, ...client(actor) });
         return { status: 200 as const, grant: this.grantNow(grantId, now) };
@@ -817,7 +819,6 @@ export function warnedMask(remainingMs: number): number {
   return WARNINGS.reduce((m, w) => (remainingMs < w.seconds * 1000 ? m | w.bit : m), 0);
 }
 
-export const isSseType = (action: string): action is SseEventType => (sseEventTypes as readonly string[]).includes(action);
 
 const encodeCursor = (seq: number) => Buffer.from(`g:${seq}`).toString('base64url');
 function decodeCursor(c: string): number {

@@ -31,6 +31,8 @@ export interface AppDeps {
     authFailuresPerMinute?: number;
     /** SSE heartbeat interval */
     heartbeatMs?: number;
+    /** the address the server listens on (--host): a host name clients may use besides loopback and server.publicUrl */
+    listenHost?: string;
   };
 }
 

@@ -257,15 +257,29 @@ test('extend_whenWithinWithoutApproval_isAppliedAtOnce', () => {
   assert.equal(e.atOnce, true);
   assert.deepEqual(e.reasons, [
     'would end at 2026-03-02T13:30:00.000Z (in 1h30m), within extension.maxTotal 8h',
-    'applied at once: 30m is within extension.withoutApproval 30m',
+    'applied at once: 30m is within extension.withoutApproval 30m per grant',
   ]);
+});
+
+test('extend_withoutApprovalIsABudgetPerGrant_whatWasAddedAtOnceBeforeCounts', () => {
+  const used = (s: number) => ({ ...grantOf(4), addedWithoutApprovalSeconds: s });
+  const partly = evaluateExtension(res('prod-db'), used(1200), 600, START + 3 * HOUR);
+  assert.equal(partly.atOnce, true);
+  assert.equal(partly.reasons[1], 'applied at once: 10m plus 20m added before is within extension.withoutApproval 30m per grant');
+  const over = evaluateExtension(res('prod-db'), used(1200), 900, START + 3 * HOUR);
+  assert.equal(over.allowed, true);
+  assert.equal(over.atOnce, false);
+  assert.deepEqual(over.reasons.slice(1), ['20m already added without approval; 15m more exceeds extension.withoutApproval 30m per grant (10m left)', 'needs 1 approval from dba or carol']);
+  const spent = evaluateExtension(res('prod-db'), used(1800), 60, START + 3 * HOUR);
+  assert.equal(spent.atOnce, false);
+  assert.match(spent.reasons[1], /^30m already added without approval; 1m more exceeds extension\.withoutApproval 30m per grant$/);
 });
 
 test('extend_whenLongerThanWithoutApproval_needsApproval', () => {
   const e = evaluateExtension(res('prod-db'), grantOf(4), 3600, START + 3 * HOUR);
   assert.equal(e.allowed, true);
   assert.equal(e.atOnce, false);
-  assert.deepEqual(e.reasons.slice(1), ['1h exceeds extension.withoutApproval 30m', 'needs 1 approval from dba or carol']);
+  assert.deepEqual(e.reasons.slice(1), ['1h exceeds extension.withoutApproval 30m per grant', 'needs 1 approval from dba or carol']);
 });
 
 test('extend_whenWithoutApprovalIsZero_alwaysNeedsApproval', () => {
