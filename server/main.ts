@@ -25,15 +25,19 @@ import { loadOrCreateServerKey, serverKeyPath } from './crypto/serverKey.js';
 // bundled as text by esbuild (scripts/build.mjs)
 import demoPolicyText from './demo/policy.yaml';
 import { postgresDemoPolicy, postgresHint, startDemoPostgres, type DemoPostgres } from './demo/postgres.js';
+import { oidcDemoPolicy, startDemoOidc, type DemoOidc } from './demo/idp.js';
+import { IdentityStore } from './db/identity.js';
+import { disableUser } from './identity/service.js';
 
 const USAGE = `elevate-server ${VERSION} — just-in-time privileged access
 
 Usage:
   elevate-server start [--config F] [--db F] [--port N] [--host H] [--tls-cert F --tls-key F] [--insecure-listen]
-  elevate-server demo [--with-postgres] [--port N] [--host H]
+  elevate-server demo [--with-postgres] [--with-oidc] [--port N] [--host H]
   elevate-server token issue <userId> [--ttl 90d] [--label L]
   elevate-server token list [--user userId]
   elevate-server token revoke <tokenId> | --user <userId>
+  elevate-server user disable <userId> [--reason TEXT]
   elevate-server check-config [--config F]
   elevate-server audit verify [--head HASH] [--state] [--format text|json]
   elevate-server audit head
@@ -62,6 +66,8 @@ const options = {
   'tls-key': { type: 'string' },
   'insecure-listen': { type: 'boolean' },
   'with-postgres': { type: 'boolean' },
+  'with-oidc': { type: 'boolean' },
+  reason: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -105,7 +111,9 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   db.pragma(`wal_autocheckpoint = ${SAFETY_AUTOCHECKPOINT_PAGES}`);
   // created 0600 on first start, next to the database; seals provider-issued credentials at rest
   const serverKey = loadOrCreateServerKey(serverKeyPath(dbPath(f)));
+  const url = `${tls ? 'https' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${p}`;
   const services = createServices({
+    listenUrl: url,
     db,
     policy,
     clock: new GuardedClock(),
@@ -146,7 +154,6 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   // Started once serving: loading the bundle in a worker and checkpointing the catch-up's pages
   // would otherwise compete with the catch-up and the first requests for the same core.
   const checkpointer = startCheckpointer(dbPath(f), __filename);
-  const url = `${tls ? 'https' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${p}`;
   logger.log('info', 'listening', { url, policy: policyPath, db: dbPath(f), pid: process.pid });
   onListening?.(url);
 
@@ -157,10 +164,11 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
       return;
     }
     const before = services.policy();
+    const next = services.identity.effective(r.policy); // with the users the IdP vouched for
     const summary = {
       users: r.policy.users.size,
       resources: r.policy.resources.size,
-      usersRemoved: [...before.users.keys()].filter((u) => !r.policy.users.has(u)),
+      usersRemoved: [...before.users.keys()].filter((u) => !next.users.has(u)),
       resourcesRemoved: [...before.resources.keys()].filter((x) => !r.policy.resources.has(x)),
     };
     services.reload(r.policy, summary);
@@ -191,17 +199,23 @@ async function demo(f: Flags) {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // --with-postgres: a real PostgreSQL (server/demo/postgres.ts) behind prod-db and staging-db
   const pgsrv: DemoPostgres | undefined = f['with-postgres'] ? await startDemoPostgres(dir) : undefined;
+  // --with-oidc: a demo identity provider (server/demo/idp.ts) on the next port
+  let oidc: DemoOidc | undefined;
   try {
-    await demoServe(f, dir, pgsrv);
+    oidc = f['with-oidc'] ? await startDemoOidc(dir, `http://${host(f)}:${port(f)}`, port(f) + 1) : undefined;
+    await demoServe(f, dir, pgsrv, oidc);
   } catch (e) {
     await pgsrv?.stop().catch(() => {});
+    await oidc?.idp.stop().catch(() => {});
     throw e;
   }
 }
 
-async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined) {
-  const policyPath = resolve(f.config ?? (env.ELEVATE_CONFIG || `${dir}/${pgsrv ? 'demo-postgres-policy' : 'demo-policy'}.yaml`));
-  if (!existsSync(policyPath)) writeFileSync(policyPath, pgsrv ? postgresDemoPolicy(demoPolicyText, pgsrv.adminUrlFile) : demoPolicyText);
+async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined, oidc?: DemoOidc) {
+  const name = `demo${pgsrv ? '-postgres' : ''}${oidc ? '-oidc' : ''}-policy`;
+  const policyPath = resolve(f.config ?? (env.ELEVATE_CONFIG || `${dir}/${name}.yaml`));
+  const baseText = pgsrv ? postgresDemoPolicy(demoPolicyText, pgsrv.adminUrlFile) : demoPolicyText;
+  if (!existsSync(policyPath)) writeFileSync(policyPath, oidc ? oidcDemoPolicy(baseText, oidc.idp.issuer, oidc.secretFile) : baseText);
   const parsed = parsePolicy(readFileSync(policyPath, 'utf8'));
   if (!parsed.ok) throw new UsageError(`invalid demo policy ${policyPath}:\n  - ${parsed.errors.join('\n  - ')}`);
   const dbFile = f.db ?? (env.ELEVATE_DB || `${dir}/demo.db`);
@@ -233,9 +247,13 @@ async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined)
         `Tokens for the demo users (also in ${file}, mode 0600):\n${lines.join('\n')}\n\n` +
         `In VS Code: "Elevate: Sign In", server ${url}, paste a token (alice requests, bob approves).\n` +
         (pgsrv ? `\n${postgresHint(pgsrv, policyPath)}\n` : '') +
+        (oidc ? `\n${oidc.hint()}\n` : '') +
         `Stop with Ctrl+C.\n\n`,
     );
-  }, pgsrv?.stop);
+  }, async () => {
+    await oidc?.idp.stop();
+    await pgsrv?.stop();
+  });
 }
 
 async function main(argv: string[]) {
@@ -263,6 +281,8 @@ async function main(argv: string[]) {
     }
     case 'token':
       return tokenCommand(f, sub, arg);
+    case 'user':
+      return userCommand(f, sub, arg);
     case 'audit':
       return auditCommand(f, sub);
     case 'backup': {
@@ -314,6 +334,21 @@ function tokenCommand(f: Flags, sub: string | undefined, arg: string | undefined
       if (arg && !done.length) throw new UsageError(`token revoke: no active token ${arg}`);
       process.stderr.write(`revoked ${done.length} token(s)${done.length ? `: ${done.join(', ')}` : ''}\n`);
     } else throw new UsageError('token: expected issue, list or revoke');
+  } finally {
+    db.close();
+  }
+}
+
+/** `user disable <id>`: no more sign-ins, every token and session of the user revoked, audited. */
+function userCommand(f: Flags, sub: string | undefined, arg: string | undefined) {
+  if (sub !== 'disable') throw new UsageError('user: expected disable');
+  if (!arg) throw new UsageError('user disable: give the user id, e.g. elevate-server user disable alice');
+  const db = openDatabase(dbPath(f));
+  try {
+    const r = disableUser(new Store(db), new IdentityStore(db), systemClock.now(), arg, 'cli', f.reason ?? 'disabled from the command line');
+    process.stderr.write(
+      `${r.changed ? `disabled ${arg}` : `${arg} was already disabled`}; revoked ${r.tokensRevoked.length} token(s)${r.tokensRevoked.length ? `: ${r.tokensRevoked.join(', ')}` : ''}\n`,
+    );
   } finally {
     db.close();
   }

@@ -14,6 +14,8 @@ import { EventHub } from './engine/hub.js';
 import { OutboxWorker } from './engine/outbox.js';
 import { Scheduler } from './engine/scheduler.js';
 import { Tokens } from './engine/tokens.js';
+import { IdentityStore } from './db/identity.js';
+import { Identity } from './identity/service.js';
 import type { AppDeps } from './http/context.js';
 import type { Logger } from './logger.js';
 import { errorFields } from './logger.js';
@@ -30,13 +32,27 @@ export interface ServicesOptions {
   options?: AppDeps['options'];
   /** one commit per event-loop turn for all writes in it (Store.tx); default on */
   groupCommit?: boolean;
+  /** the address the server listens at; the public URL when the policy has no server.publicUrl */
+  listenUrl?: string;
   /** recomputes the audit chain for GET /v1/audit/verify; the server's runs in a worker thread, the default on this thread */
   verifyAudit?: (opts: { state: boolean }) => Promise<AuditVerification>;
 }
 
 export function createServices(o: ServicesOptions) {
   const store = new Store(o.db, o.groupCommit ?? true);
-  const policyRef = { current: o.policy };
+  // The engine works with the policy file plus the users the IdP vouched for (identity.effective).
+  let filePolicy = o.policy;
+  const identity: Identity = new Identity({
+    store,
+    ids: new IdentityStore(o.db),
+    clock: o.clock,
+    filePolicy: () => filePolicy,
+    publicUrl: () => policyRef.current.server.publicUrl ?? o.listenUrl ?? 'http://127.0.0.1:7410',
+    auditLater: (e) => batcher.add(e),
+    onUsersChanged: () => (policyRef.current = identity.effective(filePolicy)),
+    onTokenRevoked: (t) => hub.closeToken(t),
+  });
+  const policyRef: { current: Policy } = { current: identity.effective(o.policy) };
   const engine = new Engine(store, o.clock, policyRef);
   const tokens = new Tokens(store, o.clock);
   const hub = new EventHub(() => policyRef.current, store.audit);
@@ -75,6 +91,7 @@ export function createServices(o: ServicesOptions) {
     tokens,
     hub,
     batcher,
+    identity,
     clock: o.clock,
     policy: () => policyRef.current,
     logger: o.logger,
@@ -105,7 +122,8 @@ export function createServices(o: ServicesOptions) {
     },
     /** Applies a new, already validated policy (SIGHUP). */
     reload(policy: Policy, summary: Record<string, unknown>) {
-      engine.reconcile(policy, { reloaded: true, summary, onTokenRevoked: (t) => hub.closeToken(t) });
+      filePolicy = policy;
+      engine.reconcile(identity.effective(policy), { reloaded: true, summary, onTokenRevoked: (t) => hub.closeToken(t) });
       // the others' streams follow the new rights from their next event on
       hub.closeRemovedUsers();
     },

@@ -47,6 +47,9 @@ const STATE_ACTIONS = [
   'grant.revoke_failed',
   'token.issued',
   'token.revoked',
+  'auth.signed_in',
+  'auth.signed_out',
+  'user.disabled',
 ];
 
 type EventTuple = [number, number, string, string, string | null, string | null, string | null, string | null, string];

@@ -280,10 +280,35 @@ export class StateReplay {
         });
         return userId;
       }
-      case 'token.revoked': {
+      // a sign-in session is a token too (server/identity/)
+      case 'auth.signed_in': {
+        const id = str(d.tokenId);
+        const userId = str(d.userId);
+        if (id === undefined) return userId;
+        tokens.set(id, {
+          id,
+          user_id: userId,
+          label: str(d.label),
+          created_at: e.at,
+          expires_at: ms(d.expiresAt),
+          revoked_at: null,
+          hash: str(d.fingerprint),
+        });
+        return userId;
+      }
+      case 'token.revoked':
+      case 'auth.signed_out': {
         const t = tokens.get(str(d.tokenId) ?? '');
         if (t) t.revoked_at = e.at;
         return t?.user_id;
+      }
+      case 'user.disabled': {
+        const revoked = Array.isArray(d.tokensRevoked) ? d.tokensRevoked : [];
+        for (const id of revoked) {
+          const t = typeof id === 'string' ? tokens.get(id) : undefined;
+          if (t) t.revoked_at = e.at;
+        }
+        return str(d.userId);
       }
       default:
         return undefined;

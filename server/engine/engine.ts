@@ -280,6 +280,8 @@ export class Engine {
             pendingUntil: iso(now + res.pendingTtlSeconds * 1000),
             ip: actor.ip ?? null,
             userAgent: actor.userAgent ?? null,
+            // marks requests a coding agent's tool made (the client says so; it proves nothing more)
+            ...(body.via && { via: body.via }),
           },
         },
         request: () => this.requestNow(id, now),
@@ -639,6 +641,19 @@ export class Engine {
       });
       // anything half-done on the target is removed by an idempotent revoke
       this.store.enqueue('deprovision', grantId, { grantId, provider }, now);
+    });
+  }
+
+  /** The provider set the grant's access up: announced to its owner (and audited) as `grant.provisioned`. */
+  provisioned(outboxId: number, grantId: string, provider: ProviderConfig, credentials: boolean): void {
+    this.change((emit, now) => {
+      this.store.outboxDone(outboxId, now);
+      const g = this.store.grant(grantId);
+      if (!g || g.status !== 'active') return;
+      emit({
+        audit: { at: now, actorId: SYSTEM, action: 'grant.provisioned', resourceId: g.resource_id, requestId: g.request_id, grantId, subjectId: g.user_id, details: { provider: provider.type, credentials } },
+        grant: () => this.grantNow(grantId, now),
+      });
     });
   }
 

@@ -38,6 +38,8 @@ export const CreateRequestBody = z.strictObject({
   justification: text('justification').refine((s) => s.trim().length > 0, 'justification is required'),
   ticket: text('ticket').optional(),
   breakGlass: z.boolean().optional(),
+  /** who made it on the user's behalf: "agent" for a coding agent's language-model tool (kept in the audit log) */
+  via: z.enum(['agent']).optional(),
 });
 export type CreateRequestBody = z.infer<typeof CreateRequestBody>;
 
@@ -149,6 +151,27 @@ export const AutoApproveRuleView = z.object({
   window: z.string().optional(),
 });
 
+/**
+ * Where a resource lives, so the editor can tell which resource a refused command was about
+ * (issue 15). Used only for matching in the editor; the policy validates them strictly
+ * (server/domain/policy.ts), the view reads them loosely so a newer server's extra kinds do not
+ * break an older extension.
+ */
+export const hintKinds = ['hosts', 'databases', 'kubeContexts', 'awsAccounts', 'urls'] as const;
+export const ResourceHints = z.object({
+  /** host names or addresses; "*.prod.internal" matches any host under prod.internal */
+  hosts: z.array(z.string()).optional(),
+  /** database names */
+  databases: z.array(z.string()).optional(),
+  /** kubectl context names */
+  kubeContexts: z.array(z.string()).optional(),
+  /** 12-digit AWS account ids */
+  awsAccounts: z.array(z.string()).optional(),
+  /** http(s) URLs; a trailing "*" matches any URL starting with the rest */
+  urls: z.array(z.string()).optional(),
+});
+export type ResourceHints = z.infer<typeof ResourceHints>;
+
 export const ResourceView = z.object({
   id: z.string(),
   name: z.string(),
@@ -165,6 +188,13 @@ export const ResourceView = z.object({
     autoApprove: z.array(AutoApproveRuleView),
   }),
   extension: z.object({ maxTotalSeconds: z.number().int(), withoutApprovalSeconds: z.number().int() }),
+  hints: ResourceHints.optional(),
+  /**
+   * Who sets access up on the target system (absent from older servers: read as "none"). With a
+   * provider, a new grant is ready once `grant.provisioned` (or failed once `grant.failed`) arrives,
+   * and it may come with credentials for its owner.
+   */
+  provider: z.object({ type: z.string() }).optional(),
 });
 export type ResourceView = z.infer<typeof ResourceView>;
 
@@ -301,6 +331,8 @@ export const sseEventTypes = [
   'grant.revoked',
   'grant.relinquished',
   'grant.failed',
+  /** the provider confirmed the grant's access on the target system (resources with a provider) */
+  'grant.provisioned',
   'grant.revoke_failed',
   'policy.reloaded',
 ] as const;

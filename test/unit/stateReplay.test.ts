@@ -211,3 +211,16 @@ test('replayState_detailsOfTheWrongType_leaveTheColumnOpen_andNeverThrow', () =>
   assert.deepEqual([r.duration_s, r.evaluation, r.resource_id], [undefined, undefined, undefined]);
   assert.equal(s.grants.size, 0);
 });
+
+test('replayState_signInSessions_signOut_andDisablingAUser_explainTheirTokens', () => {
+  seq = 0;
+  const s = replayState([
+    ev(T0, 'carol', 'auth.signed_in', { subjectId: 'carol' }, { userId: 'carol', via: 'oidc', tokenId: 'tok_s1', expiresAt: iso(T0 + 15 * MIN), label: 'sso', fingerprint: 'c'.repeat(64) }),
+    ev(T0, 'dave', 'auth.signed_in', { subjectId: 'dave' }, { userId: 'dave', via: 'oidc', tokenId: 'tok_s2', expiresAt: iso(T0 + 15 * MIN), label: 'sso', fingerprint: 'd'.repeat(64) }),
+    ev(T0 + MIN, 'carol', 'auth.signed_out', { subjectId: 'carol' }, { userId: 'carol', tokenId: 'tok_s1' }),
+    ev(T0 + 2 * MIN, 'cli', 'user.disabled', { subjectId: 'dave' }, { userId: 'dave', reason: 'left', tokensRevoked: ['tok_s2'] }),
+  ]);
+  assert.deepEqual({ ...s.tokens.get('tok_s1') }, { id: 'tok_s1', user_id: 'carol', label: 'sso', created_at: T0, expires_at: T0 + 15 * MIN, revoked_at: T0 + MIN, hash: 'c'.repeat(64) });
+  assert.equal(s.tokens.get('tok_s2')!.revoked_at, T0 + 2 * MIN);
+  assert.deepEqual(s.subjects, []);
+});
