@@ -240,6 +240,16 @@ export class Identity {
       const approved = this.d.store.tx(() => {
         if (!this.d.ids.approveDevice(device.id, u.id)) return false;
         this.d.ids.recordSignIn({ id: u.id, issuer: u.issuer, subject: u.subject, name: u.name, email: u.email, groups: u.groups, roles: u.roles }, now);
+        // the user record decides groups and roles (admin included): it changes with its event (rule 3)
+        this.d.store.audit.append([
+          {
+            at: now,
+            actorId: u.id,
+            action: 'auth.device_approved',
+            subjectId: u.id,
+            details: { userId: u.id, deviceId: device.id, issuer: u.issuer, subject: u.subject, name: u.name, email: u.email, groups: u.groups, roles: u.roles },
+          },
+        ]);
         return true;
       });
       if (!approved) return fail('the code of this sign-in was already used', device);

@@ -124,7 +124,7 @@ describe('audit verify --state', () => {
     }
     const r = verifyState(pristine);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^ok: \d+ events, head [0-9a-f]{64}\nstate ok: the log explains all \d+ requests, \d+ approvals, \d+ grants, \d+ tokens\n$/);
+    assert.match(r.stdout, /^ok: \d+ events, head [0-9a-f]{64}\nstate ok: the log explains all \d+ requests, \d+ approvals, \d+ grants, \d+ tokens, 0 identity-provider users\n$/);
   });
 
   test('stateCheck_aGrantRowInsertedBehindTheServersBack_isReported', () => {
@@ -297,17 +297,20 @@ describe('audit verify --state with sign-in sessions', () => {
       const clean = verifyAudit(w.s.db, { state: true });
       assert.deepEqual(clean.state?.problems, []);
       assert.equal((w.s.db.prepare(`SELECT COUNT(*) AS n FROM tokens WHERE label = 'sso' AND revoked_at IS NOT NULL`).get() as { n: number }).n, 2);
-      // carol's session handed to another user behind the server's back
+      assert.equal(clean.state?.rows.idpUsers, 3);
+      // behind the server's back: carol's session handed to erin, alice made admin, dave enabled again
       const raw = new Database(w.s.dbPath);
       try {
         raw.prepare(`UPDATE tokens SET user_id = 'erin' WHERE label = 'sso' AND user_id = 'carol'`).run();
+        raw.prepare(`UPDATE idp_users SET roles = '["admin"]' WHERE id = 'alice'`).run();
+        raw.prepare(`UPDATE idp_users SET disabled_at = NULL WHERE id = 'dave'`).run();
       } finally {
         raw.close();
       }
       const tampered = verifyAudit(w.s.db, { state: true });
       assert.deepEqual(
-        tampered.state?.problems.map((p) => `${p.table} ${p.kind} ${p.columns?.map((c) => `${c.column}:${c.expected}->${c.actual}`).join()}`),
-        ['tokens differs user_id:carol->erin'],
+        tampered.state?.problems.map((p) => `${p.table} ${p.id.startsWith('tok_') ? 'tok' : p.id} ${p.kind} ${p.columns?.map((c) => `${c.column}:${c.expected}->${c.actual}`).join()}`),
+        ['tokens tok differs user_id:carol->erin', 'idp_users alice differs roles:[]->["admin"]', `idp_users dave differs disabled_at:${w.clock.now()}->null`],
       );
     } finally {
       await w.close();
