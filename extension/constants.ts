@@ -71,7 +71,6 @@ export const Settings = {
 } as const;
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7410';
-export const DEFAULT_WARNING_MINUTES: readonly number[] = [5, 1];
 
 /** SecretStorage key of the token for one server origin. */
 export const tokenSecretKey = (origin: string) => `elevate.token:${origin}`;
