@@ -87,6 +87,8 @@ export class ElevateAuthProvider extends Disposable implements vscode.Authentica
     if (prev?.id === next?.id && prev?.accessToken === next?.accessToken) return;
     this.current = next;
     this.changes.fire({ added: next && !prev ? [next] : [], removed: prev && !next ? [prev] : [], changed: prev && next ? [next] : [] });
+    // a session that ended (expired, signed out elsewhere): offer signing in again in the Accounts menu
+    if (prev && !next) await offerAccountsSignIn(this.model).catch((e: unknown) => this.log.warn(`cannot offer sign-in: ${errorMessage(e)}`));
   }
 
   async getSessions(): Promise<vscode.AuthenticationSession[]> {
