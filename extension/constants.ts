@@ -25,6 +25,10 @@ export const Commands = {
   openSettings: 'elevate.openSettings',
   showLog: 'elevate.showLog',
   requestAll: 'elevate.requestAll',
+  copyRequestLink: 'elevate.copyRequestLink',
+  copyId: 'elevate.copyId',
+  /** the links in notifications that can be closed (views/notifier.ts); not in the palette */
+  noticeAction: 'elevate.noticeAction',
 } as const;
 
 export const Views = {
@@ -54,6 +58,8 @@ export const ContextKeys = {
 export const ItemContext = {
   resource: 'resource',
   grantActive: 'grant.active',
+  /** an active grant whose resource's provider may hand out credentials (Copy Credentials, Open Terminal) */
+  grantActiveWithCredentials: 'grant.active.credentials',
   requestMine: 'request.mine',
   requestReviewable: 'request.reviewable',
   message: 'message',
@@ -64,6 +70,8 @@ export const Settings = {
   expiryWarningMinutes: 'expiryWarningMinutes',
   detectRefusals: 'detectRefusals',
   ticketPattern: 'ticketPattern',
+  /** kinds of notification not to show (model/notices.ts MUTABLE_KINDS) */
+  mutedNotifications: 'notifications.muted',
 } as const;
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7410';

@@ -6,6 +6,7 @@ import { AUTH_PROVIDER_ID, AUTH_PROVIDER_LABEL, ElevateAuthProvider, offerAccoun
 import { registerApproveRequest } from './commands/approveRequest';
 import { registerCancelRequest } from './commands/cancelRequest';
 import { registerCopyCredentials } from './commands/copyCredentials';
+import { registerCopyId, registerCopyRequestLink } from './commands/copyLinks';
 import type { Deps } from './commands/deps';
 import { registerDenyRequest } from './commands/denyRequest';
 import { registerExtendGrant } from './commands/extendGrant';
@@ -30,7 +31,7 @@ import { AuditLogPanel } from './views/auditLog';
 import { ContextKeySync } from './views/contextKeys';
 import { GrantCredentials } from './views/grantCredentials';
 import { LiveNotifications } from './views/liveNotifications';
-import { Notifier, type Notice } from './views/notifier';
+import { Notifier, type Notice, type OpenNotice } from './views/notifier';
 import { RequestDetailPanel } from './views/requestDetail';
 import { GrantStatusBar } from './views/statusBar';
 import { ApprovalsTree, MyAccessTree, ResourcesTree } from './views/trees';
@@ -56,6 +57,10 @@ export interface ElevateApi {
   readonly auth: ElevateAuthProvider;
   /** Access where the work is (issue 15): refusals, manifest, branch ticket, tasks, agent tools. */
   readonly context: WorkContext;
+  /** The notices on screen that can still be closed (those about a state that can change). */
+  readonly openNotices: () => OpenNotice[];
+  /** Every notification shown in this window. */
+  readonly onDidShowNotice: vscode.Event<Notice>;
   /** Time spent in activate() until every view and command was registered (the benchmark reads it). */
   readonly activationMs: number;
 }
@@ -91,7 +96,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   }));
   const updateBadge = () => {
     const n = model.reviewable.length;
-    approvalsView.badge = n ? { value: n, tooltip: vscode.l10n.t('{0} request(s) waiting for your review', n) } : undefined;
+    approvalsView.badge = n ? { value: n, tooltip: n === 1 ? vscode.l10n.t('1 request waiting for your review') : vscode.l10n.t('{0} requests waiting for your review', n) } : undefined;
   };
   push(model.onDidChange((k) => (k.has('reviewable') || k.has('connection')) && updateBadge()));
   const statusBar = push(new GrantStatusBar(model, ticker, thresholds));
@@ -103,11 +108,11 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   // credentials copied before a reload or restart are still cleared when their grant ends
   void credentials.restoreClipboardHold();
   // `where` is read only when a flow asks for its prefill, after it is built just below
-  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show(), prefill: () => where.prefill() };
+  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show(), prefill: () => where.prefill(), announce: (d) => notices.announce(d) };
   // access where the work is (issue 15); before LiveNotifications, whose "approved" notice a
   // refused command's Re-run notice replaces
   const where = push(new WorkContext(deps));
-  push(new LiveNotifications(model, notifier, credentials, (id) => details.show(id)));
+  const notices = push(new LiveNotifications(model, notifier, credentials, (id) => details.show(id)));
 
   // sign-in and sign-out in the Accounts menu
   const auth = push(new ElevateAuthProvider(session, model, context.secrets, log));
@@ -117,7 +122,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   for (const register of [
     registerSignIn, registerSignOut, registerRequestAccess, registerExtendGrant, registerRelinquishGrant, registerCancelRequest,
     registerApproveRequest, registerDenyRequest, registerRevokeGrant, registerRefresh, registerShowAuditLog, registerShowGrantActions,
-    registerShowRequestDetail, registerOpenSettings, registerShowLog, registerCopyCredentials, registerOpenTerminal,
+    registerShowRequestDetail, registerOpenSettings, registerShowLog, registerCopyCredentials, registerOpenTerminal, registerCopyRequestLink, registerCopyId,
   ]) push(register(deps));
   push(registerSignInWithBrowser(deps, auth));
 
@@ -151,6 +156,8 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
     onDidNotify: notifier.onDidNotify,
     auth,
     context: where,
+    openNotices: () => notifier.openNotices,
+    onDidShowNotice: notifier.onDidShow,
     activationMs,
   };
 }

@@ -69,6 +69,23 @@ export function originOf(serverUrl: string): string {
   return url.origin;
 }
 
+/**
+ * Checks that `origin` is an Elevate server (its `/healthz`, which needs no token) before anyone
+ * pastes a token for it. Undefined when it is; else what is wrong, in words for people.
+ */
+export async function probeServer(origin: string, fetchFn: FetchFn = fetch, timeoutMs = 5000): Promise<string | undefined> {
+  let res: Response;
+  try {
+    res = await fetchFn(new URL('/healthz', origin), { redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
+  } catch {
+    return `Cannot reach ${origin}: is the server running, and is the URL right?`;
+  }
+  let json: unknown;
+  try { json = await res.json(); } catch { json = undefined; }
+  const ok = typeof json === 'object' && json !== null && (json as { ok?: unknown }).ok === true;
+  return res.ok && ok ? undefined : `${origin} answers, but it is not an Elevate server.`;
+}
+
 export class ElevateClient {
   readonly origin: string;
   private readonly token: string;
@@ -144,7 +161,12 @@ export class ElevateClient {
     if (!res.ok) {
       const body = ErrorBody.safeParse(json);
       if (body.success) throw new ApiError(res.status, body.data.error.code, body.data.error.message, body.data.error.details ?? []);
-      throw new ApiError(res.status, res.status === 401 ? 'unauthenticated' : res.status >= 500 ? 'unavailable' : 'invalid_response', `${method} ${url.pathname} failed with HTTP ${res.status}`);
+      // no Elevate error body: whatever answered is not (this version of) an Elevate server
+      throw new ApiError(
+        res.status,
+        res.status === 401 ? 'unauthenticated' : res.status >= 500 ? 'unavailable' : 'invalid_response',
+        res.status === 404 ? `${this.origin} is not an Elevate server (it has no ${url.pathname})` : `${this.origin} answered ${method} ${url.pathname} with HTTP ${res.status}`,
+      );
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {

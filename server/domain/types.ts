@@ -13,16 +13,9 @@ export interface PolicyUser {
   roles: UserRole[];
 }
 
-/** A parsed time window like "Mon-Fri 08:00-18:00 Europe/Berlin". */
-export interface TimeWindow {
-  source: string;
-  /** ISO weekday numbers 1 (Mon) .. 7 (Sun) on which the window opens; all seven when the spec has no days */
-  days: number[];
-  /** minutes after local midnight */
-  startMinute: number;
-  endMinute: number;
-  timeZone: string;
-}
+import type { TimeWindow } from '../protocol/window.js';
+
+export type { TimeWindow };
 
 export interface AutoApproveRule {
   roles: string[];

@@ -189,6 +189,12 @@ export const ResourceView = z.object({
   }),
   extension: z.object({ maxTotalSeconds: z.number().int(), withoutApprovalSeconds: z.number().int() }),
   hints: ResourceHints.optional(),
+  /**
+   * Who sets access up on the target system (absent from older servers: read as "none"). With a
+   * provider, a new grant is ready once `grant.provisioned` (or failed once `grant.failed`) arrives,
+   * and it may come with credentials for its owner.
+   */
+  provider: z.object({ type: z.string() }).optional(),
 });
 export type ResourceView = z.infer<typeof ResourceView>;
 
@@ -325,6 +331,8 @@ export const sseEventTypes = [
   'grant.revoked',
   'grant.relinquished',
   'grant.failed',
+  /** the provider confirmed the grant's access on the target system (resources with a provider) */
+  'grant.provisioned',
   'grant.revoke_failed',
   'policy.reloaded',
 ] as const;
