@@ -21,6 +21,7 @@ import { registerShowGrantActions } from './commands/showGrantActions';
 import { registerShowRequestDetail } from './commands/showRequestDetail';
 import { registerSignIn } from './commands/signIn';
 import { registerSignOut } from './commands/signOut';
+import { registerSignInWithBrowser } from './commands/signInWithBrowser';
 import { CONFIG_SECTION, Settings, Views } from './constants';
 import { ServerClock } from './model/clock';
 import { ElevateModel } from './model/model';
@@ -123,6 +124,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
     registerApproveRequest, registerDenyRequest, registerRevokeGrant, registerRefresh, registerShowAuditLog, registerShowGrantActions,
     registerShowRequestDetail, registerOpenSettings, registerShowLog, registerCopyCredentials, registerOpenTerminal, registerCopyRequestLink, registerCopyId,
   ]) push(register(deps));
+  push(registerSignInWithBrowser(deps, auth));
 
   // vscode://elevate.elevate/request?id=... (links in chat notifications)
   push(

@@ -166,4 +166,5 @@ export function createApp(deps: AppDeps) {
   return app;
 }
 
+/** @public The app's type, for typed clients (Hono RPC). */
 export type AppType = ReturnType<typeof createApp>;

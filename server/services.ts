@@ -38,7 +38,11 @@ export interface ServicesOptions {
   verifyAudit?: (opts: { state: boolean }) => Promise<AuditVerification>;
 }
 
+/** How often the event streams look for commits by other processes (the CLI). */
+const OTHER_WRITERS_POLL_MS = 500;
+
 export function createServices(o: ServicesOptions) {
+  let othersTimer: NodeJS.Timeout | undefined;
   const store = new Store(o.db, o.groupCommit ?? true);
   // The engine works with the policy file plus the users the IdP vouched for (identity.effective).
   let filePolicy = o.policy;
@@ -118,6 +122,23 @@ export function createServices(o: ServicesOptions) {
       }
       scheduler.start();
       outbox.start();
+      // Another process (the CLI) writes to the same database: what it logs, such as a token it
+      // revokes or a user it disables, reaches the open streams within a poll. SQLite's
+      // data_version moves with every commit by another connection, so a poll costs one pragma.
+      let seen = store.dataVersion();
+      othersTimer ??= setInterval(() => {
+        if (hub.size === 0) return;
+        try {
+          const v = store.dataVersion();
+          if (v !== seen) {
+            seen = v;
+            hub.follow();
+          }
+        } catch (e) {
+          onError(e, { op: 'follow' });
+        }
+      }, OTHER_WRITERS_POLL_MS);
+      othersTimer.unref();
       return caughtUp;
     },
     /** Applies a new, already validated policy (SIGHUP). */
@@ -128,6 +149,8 @@ export function createServices(o: ServicesOptions) {
       hub.closeRemovedUsers();
     },
     async stop() {
+      clearInterval(othersTimer);
+      othersTimer = undefined;
       scheduler.stop();
       hub.closeAll();
       await outbox.stop();

@@ -1,6 +1,6 @@
 // Human-readable summaries of policy and requests, shared by trees, pickers and the detail view.
 import * as vscode from 'vscode';
-import type { AccessRequest, Me, ResourceView } from '../../server/protocol';
+import type { AccessRequest, ResourceView } from '../../server/protocol';
 import { formatDuration } from '../model/format';
 import { escapeMarkdown as escapeMd, markdownQuote } from '../../server/protocol/escape/markdown';
 
@@ -59,10 +59,6 @@ export function requestTitle(r: AccessRequest, resourceName: string): string {
 export function approvalProgress(r: AccessRequest): string {
   const approvals = r.approvals.filter((a) => a.decision === 'approve').length;
   return vscode.l10n.t('{0} of {1} approvals', approvals, r.requiredApprovals);
-}
-
-export function isApproverOf(me: Me['user'] | undefined, resourceId: string): boolean {
-  return !!me?.approverOf.includes(resourceId);
 }
 
 /** An id as inline code: shown as typed (no escaping backslashes), safe whatever it holds. */

@@ -1,5 +1,4 @@
 import type { HttpBindings } from '@hono/node-server';
-import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Clock } from '../domain/clock.js';
 import type { CredentialVault } from '../crypto/vault.js';
 import type { Policy } from '../domain/types.js';
@@ -45,4 +44,3 @@ export interface AppDeps {
 
 /** Bindings are present when served by @hono/node-server, absent under app.request() in tests. */
 export type Env = { Variables: { actor: Actor; requestId: string }; Bindings: Partial<HttpBindings> };
-export type App = OpenAPIHono<Env>;

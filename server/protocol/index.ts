@@ -157,7 +157,6 @@ export const AutoApproveRuleView = z.object({
  * (server/domain/policy.ts), the view reads them loosely so a newer server's extra kinds do not
  * break an older extension.
  */
-export const hintKinds = ['hosts', 'databases', 'kubeContexts', 'awsAccounts', 'urls'] as const;
 export const ResourceHints = z.object({
   /** host names or addresses; "*.prod.internal" matches any host under prod.internal */
   hosts: z.array(z.string()).optional(),
@@ -291,7 +290,6 @@ export const AuditVerifyResponse = z.object({
     })
     .optional(),
 });
-export const HealthResponse = z.object({ ok: z.literal(true) });
 
 export const errorCodes = [
   'invalid_request',
