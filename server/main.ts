@@ -18,6 +18,7 @@ import { Store } from './db/store.js';
 import { exportAudit } from './cli/export.js';
 import { exitQuietlyOnClosedPipe } from './cli/output.js';
 import { defaultConfig, defaultDb } from './cli/paths.js';
+import { policyHash } from './domain/policyHash.js';
 import { Tokens } from './engine/tokens.js';
 import { jsonLogger } from './logger.js';
 import { createServices } from './services.js';
@@ -148,6 +149,7 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
     serverKey,
     verifyAudit: () => verifyInWorker(dbPath(f), __filename),
     options: { listenHost: h },
+    defaultMetrics: true,
   });
   services.start();
 
@@ -301,7 +303,7 @@ async function main(argv: string[]) {
       const format = textOrJson(f);
       const path = configPath(f);
       const r = loadPolicyFile(path);
-      if (format === 'json') printJson(r.ok ? { ok: true, path, users: r.policy.users.size, resources: r.policy.resources.size } : { ok: false, path, errors: r.errors });
+      if (format === 'json') printJson(r.ok ? { ok: true, path, users: r.policy.users.size, resources: r.policy.resources.size, policyHash: policyHash(r.policy) } : { ok: false, path, errors: r.errors });
       else if (!r.ok) process.stderr.write(`${r.errors.join('\n')}\n`);
       else process.stdout.write(`${path}: ok (${r.policy.users.size} users, ${r.policy.resources.size} resources)\n`);
       if (!r.ok) process.exitCode = 1;

@@ -10,6 +10,13 @@ import type { Actor, Engine } from '../engine/engine.js';
 import type { EventHub } from '../engine/hub.js';
 import type { Tokens } from '../engine/tokens.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+
+export interface Readiness {
+  ready: boolean;
+  checks: { database: boolean; migrations: boolean; caughtUp: boolean };
+  problems: string[];
+}
 
 /** Everything the HTTP layer needs, injected by main.ts (or a test). */
 export interface AppDeps {
@@ -25,6 +32,10 @@ export interface AppDeps {
   credentials?: CredentialVault;
   /** recomputes the whole audit chain, off the request path where the server can */
   verifyAudit(): Promise<ChainVerification>;
+  /** Prometheus metrics (GET /metrics and HTTP latency); absent: no /metrics */
+  metrics?: Metrics;
+  /** whether the server is ready to serve (GET /readyz): database, schema, startup catch-up */
+  readiness?: () => Readiness;
   options?: {
     /** failed sign-ins per client per minute before 429 */
     authFailuresPerMinute?: number;
