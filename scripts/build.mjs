@@ -31,6 +31,8 @@ if ((which === 'all' || which === 'extension') && existsSync('extension/extensio
       entryPoints: ['extension/extension.ts'],
       outfile: 'dist/extension.js',
       format: 'cjs',
+      // the oldest editor it supports (engines.vscode ^1.82) runs extensions on Node 18
+      target: 'node18',
       external: ['vscode'],
       minify: true,
       metafile: false,
