@@ -22,6 +22,11 @@ export const Commands = {
   showRequestDetail: 'elevate.showRequestDetail',
   openSettings: 'elevate.openSettings',
   showLog: 'elevate.showLog',
+  requestAll: 'elevate.requestAll',
+  copyRequestLink: 'elevate.copyRequestLink',
+  copyId: 'elevate.copyId',
+  /** the links in notifications that can be closed (views/notifier.ts); not in the palette */
+  noticeAction: 'elevate.noticeAction',
 } as const;
 
 export const Views = {
@@ -29,6 +34,7 @@ export const Views = {
   resources: 'elevate.resources',
   myAccess: 'elevate.myAccess',
   approvals: 'elevate.approvals',
+  workspace: 'elevate.workspace',
 } as const;
 
 /** Context keys for `when` clauses in the manifest. */
@@ -40,12 +46,16 @@ export const ContextKeys = {
   hasActiveGrants: 'elevate.hasActiveGrants',
   hasPendingRequests: 'elevate.hasPendingRequests',
   hasReviewable: 'elevate.hasReviewable',
+  /** the workspace has a .vscode/elevate.json */
+  hasManifest: 'elevate.hasManifest',
 } as const;
 
 /** `contextValue`s of tree items, matched by `viewItem` in menus. */
 export const ItemContext = {
   resource: 'resource',
   grantActive: 'grant.active',
+  /** an active grant whose resource's provider may hand out credentials (Copy Credentials, Open Terminal) */
+  grantActiveWithCredentials: 'grant.active.credentials',
   requestMine: 'request.mine',
   requestReviewable: 'request.reviewable',
   message: 'message',
@@ -54,6 +64,10 @@ export const ItemContext = {
 export const Settings = {
   serverUrl: 'serverUrl',
   expiryWarningMinutes: 'expiryWarningMinutes',
+  detectRefusals: 'detectRefusals',
+  ticketPattern: 'ticketPattern',
+  /** kinds of notification not to show (model/notices.ts MUTABLE_KINDS) */
+  mutedNotifications: 'notifications.muted',
 } as const;
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7410';

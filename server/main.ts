@@ -19,6 +19,8 @@ import { exportAudit } from './cli/export.js';
 import { exitQuietlyOnClosedPipe } from './cli/output.js';
 import { defaultConfig, defaultDb } from './cli/paths.js';
 import { policyHash } from './domain/policyHash.js';
+import { printVerification } from './cli/verify.js';
+import { verifyAudit } from './db/stateCheck.js';
 import { Tokens } from './engine/tokens.js';
 import { jsonLogger } from './logger.js';
 import { createServices } from './services.js';
@@ -26,17 +28,21 @@ import { loadOrCreateServerKey, serverKeyPath } from './crypto/serverKey.js';
 // bundled as text by esbuild (scripts/build.mjs)
 import demoPolicyText from './demo/policy.yaml';
 import { postgresDemoPolicy, postgresHint, startDemoPostgres, type DemoPostgres } from './demo/postgres.js';
+import { oidcDemoPolicy, startDemoOidc, type DemoOidc } from './demo/idp.js';
+import { IdentityStore } from './db/identity.js';
+import { disableUser } from './identity/service.js';
 
 const USAGE = `elevate-server ${VERSION} — just-in-time privileged access
 
 Usage:
   elevate-server start [--config F] [--db F] [--port N] [--host H] [--tls-cert F --tls-key F] [--insecure-listen]
-  elevate-server demo [--with-postgres] [--port N] [--host H]
+  elevate-server demo [--with-postgres] [--with-oidc] [--port N] [--host H]
   elevate-server token issue <userId> [--ttl 90d] [--label L]
   elevate-server token list [--user userId] [--format text|json]
   elevate-server token revoke <tokenId> | --user <userId>
+  elevate-server user disable <userId> [--reason TEXT]
   elevate-server check-config [--config F] [--format text|json]
-  elevate-server audit verify [--head HASH] [--format text|json]
+  elevate-server audit verify [--head HASH] [--state] [--format text|json]
   elevate-server audit head [--format text|json]
   elevate-server audit export --format jsonl|csv [--from T] [--to T]
   elevate-server backup <file>
@@ -67,6 +73,7 @@ const options = {
   label: { type: 'string' },
   user: { type: 'string' },
   head: { type: 'string' },
+  state: { type: 'boolean' },
   format: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
@@ -74,6 +81,8 @@ const options = {
   'tls-key': { type: 'string' },
   'insecure-listen': { type: 'boolean' },
   'with-postgres': { type: 'boolean' },
+  'with-oidc': { type: 'boolean' },
+  reason: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -141,13 +150,15 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   db.pragma(`wal_autocheckpoint = ${SAFETY_AUTOCHECKPOINT_PAGES}`);
   // created 0600 on first start, next to the database; seals provider-issued credentials at rest
   const serverKey = loadOrCreateServerKey(serverKeyPath(dbPath(f)));
+  const url = `${tls ? 'https' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${p}`;
   const services = createServices({
+    listenUrl: url,
     db,
     policy,
     clock: new GuardedClock(),
     logger,
     serverKey,
-    verifyAudit: () => verifyInWorker(dbPath(f), __filename),
+    verifyAudit: (o) => verifyInWorker(dbPath(f), __filename, o),
     options: { listenHost: h },
     defaultMetrics: true,
   });
@@ -189,7 +200,6 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   // Started once serving: loading the bundle in a worker and checkpointing the catch-up's pages
   // would otherwise compete with the catch-up and the first requests for the same core.
   const checkpointer = startCheckpointer(dbPath(f), __filename);
-  const url = `${tls ? 'https' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${p}`;
   logger.log('info', 'listening', { url, policy: policyPath, db: dbPath(f), pid: process.pid });
   onListening?.(url);
 
@@ -200,10 +210,11 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
       return;
     }
     const before = services.policy();
+    const next = services.identity.effective(r.policy); // with the users the IdP vouched for
     const summary = {
       users: r.policy.users.size,
       resources: r.policy.resources.size,
-      usersRemoved: [...before.users.keys()].filter((u) => !r.policy.users.has(u)),
+      usersRemoved: [...before.users.keys()].filter((u) => !next.users.has(u)),
       resourcesRemoved: [...before.resources.keys()].filter((x) => !r.policy.resources.has(x)),
     };
     services.reload(r.policy, summary);
@@ -234,17 +245,23 @@ async function demo(f: Flags) {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // --with-postgres: a real PostgreSQL (server/demo/postgres.ts) behind prod-db and staging-db
   const pgsrv: DemoPostgres | undefined = f['with-postgres'] ? await startDemoPostgres(dir) : undefined;
+  // --with-oidc: a demo identity provider (server/demo/idp.ts) on the next port
+  let oidc: DemoOidc | undefined;
   try {
-    await demoServe(f, dir, pgsrv);
+    oidc = f['with-oidc'] ? await startDemoOidc(dir, `http://${host(f)}:${port(f)}`, port(f) + 1) : undefined;
+    await demoServe(f, dir, pgsrv, oidc);
   } catch (e) {
     await pgsrv?.stop().catch(() => {});
+    await oidc?.idp.stop().catch(() => {});
     throw e;
   }
 }
 
-async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined) {
-  const policyPath = resolve(f.config ?? (env.ELEVATE_CONFIG || `${dir}/${pgsrv ? 'demo-postgres-policy' : 'demo-policy'}.yaml`));
-  if (!existsSync(policyPath)) writeFileSync(policyPath, pgsrv ? postgresDemoPolicy(demoPolicyText, pgsrv.adminUrlFile) : demoPolicyText);
+async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined, oidc?: DemoOidc) {
+  const name = `demo${pgsrv ? '-postgres' : ''}${oidc ? '-oidc' : ''}-policy`;
+  const policyPath = resolve(f.config ?? (env.ELEVATE_CONFIG || `${dir}/${name}.yaml`));
+  const baseText = pgsrv ? postgresDemoPolicy(demoPolicyText, pgsrv.adminUrlFile) : demoPolicyText;
+  if (!existsSync(policyPath)) writeFileSync(policyPath, oidc ? oidcDemoPolicy(baseText, oidc.idp.issuer, oidc.secretFile) : baseText);
   const parsed = parsePolicy(readFileSync(policyPath, 'utf8'));
   if (!parsed.ok) throw new CliError(`invalid demo policy ${policyPath}:\n  - ${parsed.errors.join('\n  - ')}`);
   const dbFile = f.db ?? (env.ELEVATE_DB || `${dir}/demo.db`);
@@ -280,9 +297,13 @@ async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined)
         `More tokens, from this folder (it uses the demo's policy and database): ${self} token issue alice\n` +
         `  or from anywhere: ${self} token issue alice --config ${policyPath} --db ${resolve(dbFile)}\n` +
         (pgsrv ? `\n${postgresHint(pgsrv, policyPath)}\n` : '') +
+        (oidc ? `\n${oidc.hint()}\n` : '') +
         `Stop with Ctrl+C.\n\n`,
     );
-  }, pgsrv?.stop);
+  }, async () => {
+    await oidc?.idp.stop();
+    await pgsrv?.stop();
+  });
 }
 
 async function main(argv: string[]) {
@@ -311,6 +332,8 @@ async function main(argv: string[]) {
     }
     case 'token':
       return tokenCommand(f, sub, arg);
+    case 'user':
+      return userCommand(f, sub, arg);
     case 'audit':
       return auditCommand(f, sub);
     case 'backup': {
@@ -373,6 +396,21 @@ function tokenCommand(f: Flags, sub: string | undefined, arg: string | undefined
   }
 }
 
+/** `user disable <id>`: no more sign-ins, every token and session of the user revoked, audited. */
+function userCommand(f: Flags, sub: string | undefined, arg: string | undefined) {
+  if (sub !== 'disable') throw new UsageError('user: expected disable');
+  if (!arg) throw new UsageError('user disable: give the user id, e.g. elevate-server user disable alice');
+  const db = openDatabase(dbPath(f));
+  try {
+    const r = disableUser(new Store(db), new IdentityStore(db), systemClock.now(), arg, 'cli', f.reason ?? 'disabled from the command line');
+    process.stderr.write(
+      `${r.changed ? `disabled ${arg}` : `${arg} was already disabled`}; revoked ${r.tokensRevoked.length} token(s)${r.tokensRevoked.length ? `: ${r.tokensRevoked.join(', ')}` : ''}\n`,
+    );
+  } finally {
+    db.close();
+  }
+}
+
 async function auditCommand(f: Flags, sub: string | undefined) {
   if (sub !== 'verify' && sub !== 'head' && sub !== 'export') throw new UsageError('audit: expected verify, head or export');
   const format = sub === 'export' ? undefined : textOrJson(f);
@@ -388,15 +426,9 @@ async function auditCommand(f: Flags, sub: string | undefined) {
         if (!/^[0-9a-f]{64}$/.test(hash)) throw new UsageError('--head: expected a 64-hex-digit hash (or "seq hash" from audit head)');
         head = { hash, ...(parts.length === 2 && /^\d+$/.test(parts[0]) && { seq: Number(parts[0]) }) };
       }
-      const r = store.audit.verify(head);
-      if (format === 'json') {
-        printJson(r);
-        if (!r.ok) process.exitCode = 1;
-      } else if (r.ok) process.stdout.write(`ok: ${r.count} events, head ${r.headHash}\n`);
-      else {
-        process.stdout.write(`FAILED at seq ${r.firstBadSeq}: ${r.problem}\n`);
-        process.exitCode = 1;
-      }
+      // format: checked (text|json) before the database is opened
+      const r = verifyAudit(db, { head, state: f.state === true });
+      process.exitCode = printVerification(r, format ?? 'text', (t) => process.stdout.write(t));
     } else if (sub === 'head') {
       const h = store.audit.head();
       if (format === 'json') printJson({ seq: h.seq, hash: h.hash });
@@ -419,9 +451,9 @@ async function auditCommand(f: Flags, sub: string | undefined) {
 }
 
 // the same bundle is the CLI and the body of the server's worker threads
-const job = isMainThread ? null : (workerData as { elevateCheckpointer?: string; elevateVerify?: string } | null);
+const job = isMainThread ? null : (workerData as { elevateCheckpointer?: string; elevateVerify?: string; elevateVerifyState?: boolean } | null);
 if (job?.elevateCheckpointer) runCheckpointer(job.elevateCheckpointer);
-else if (job?.elevateVerify) runVerifyWorker(job.elevateVerify);
+else if (job?.elevateVerify) runVerifyWorker(job.elevateVerify, job.elevateVerifyState);
 else main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
     // one line and where to look, not the whole usage text

@@ -7,13 +7,15 @@ import { CredentialVault } from './crypto/vault.js';
 import { NOTIFY_KIND, Notifier } from './notify/notifier.js';
 import type { Policy } from './domain/types.js';
 import { Store } from './db/store.js';
-import type { ChainVerification } from './db/audit.js';
+import { type AuditVerification, verifyAudit as verifyOnThisThread } from './db/stateCheck.js';
 import { AuditBatcher } from './engine/auditBatcher.js';
 import { Engine } from './engine/engine.js';
 import { EventHub } from './engine/hub.js';
 import { OutboxWorker } from './engine/outbox.js';
 import { Scheduler } from './engine/scheduler.js';
 import { Tokens } from './engine/tokens.js';
+import { IdentityStore } from './db/identity.js';
+import { Identity } from './identity/service.js';
 import type { AppDeps, Readiness } from './http/context.js';
 import { migrations } from './db/migrations.js';
 import { Metrics } from './metrics.js';
@@ -32,18 +34,32 @@ export interface ServicesOptions {
   options?: AppDeps['options'];
   /** one commit per event-loop turn for all writes in it (Store.tx); default on */
   groupCommit?: boolean;
+  /** the address the server listens at; the public URL when the policy has no server.publicUrl */
+  listenUrl?: string;
   /** recomputes the audit chain for GET /v1/audit/verify; the server's runs in a worker thread, the default on this thread */
-  verifyAudit?: () => Promise<ChainVerification>;
+  verifyAudit?: (opts: { state: boolean }) => Promise<AuditVerification>;
   /** process metrics (CPU, memory, event-loop lag) in /metrics; main.ts turns them on (they watch the whole process) */
   defaultMetrics?: boolean;
 }
 
 export function createServices(o: ServicesOptions) {
   const store = new Store(o.db, o.groupCommit ?? true);
-  const policyRef = { current: o.policy };
+  // The engine works with the policy file plus the users the IdP vouched for (identity.effective).
+  let filePolicy = o.policy;
+  const identity: Identity = new Identity({
+    store,
+    ids: new IdentityStore(o.db),
+    clock: o.clock,
+    filePolicy: () => filePolicy,
+    publicUrl: () => policyRef.current.server.publicUrl ?? o.listenUrl ?? 'http://127.0.0.1:7410',
+    auditLater: (e) => batcher.add(e),
+    onUsersChanged: () => (policyRef.current = identity.effective(filePolicy)),
+    onTokenRevoked: (t) => hub.closeToken(t),
+  });
+  const policyRef: { current: Policy } = { current: identity.effective(o.policy) };
   const engine = new Engine(store, o.clock, policyRef);
   const tokens = new Tokens(store, o.clock);
-  const hub = new EventHub(() => policyRef.current);
+  const hub = new EventHub(() => policyRef.current, store.audit);
   const onError = (e: unknown, ctx: Record<string, unknown> = {}) => o.logger.log('error', 'background error', { ...ctx, ...errorFields(e) });
   const batcher = new AuditBatcher(store, (e) => onError(e, { op: 'audit.batch' }));
   const scheduler = new Scheduler(engine, o.clock, (e) => onError(e, { op: 'sweep' }));
@@ -58,18 +74,20 @@ export function createServices(o: ServicesOptions) {
   const notifier = new Notifier(store, () => policyRef.current);
   engine.onAppend((events, now) => notifier.enqueue(events, now));
 
-  // state snapshots for live events are only worth building when someone is listening
-  engine.wantsSnapshots = () => hub.size > 0;
   engine.onCommit((items) => {
-    hub.publish(items);
+    hub.follow(items[items.length - 1].event.seq);
     scheduler.poke();
     if (store.takeOutboxWritten()) outbox.poke();
   });
 
-  // concurrent verifications share the one running: each reads the whole log
-  const verify = o.verifyAudit ?? (async () => store.audit.verify());
-  let verifying: Promise<ChainVerification> | undefined;
-  const verifyAudit = () => (verifying ??= verify().finally(() => (verifying = undefined)));
+  // concurrent verifications of the same kind share the one running: each reads the whole log
+  const verify = o.verifyAudit ?? (async (v: { state: boolean }) => verifyOnThisThread(o.db, v));
+  const verifying = new Map<boolean, Promise<AuditVerification>>();
+  const verifyAudit = ({ state }: { state: boolean }) => {
+    let p = verifying.get(state);
+    if (!p) verifying.set(state, (p = verify({ state }).finally(() => verifying.delete(state))));
+    return p;
+  };
 
   // /metrics: gauges read at scrape time; expiry lag and revocation failures from what committed
   const metrics = new Metrics({ counts: (now) => store.opsCounts(now), sseClients: () => hub.size, now: () => o.clock.now() }, { defaultMetrics: o.defaultMetrics ?? false });
@@ -97,6 +115,7 @@ export function createServices(o: ServicesOptions) {
     tokens,
     hub,
     batcher,
+    identity,
     clock: o.clock,
     policy: () => policyRef.current,
     logger: o.logger,
@@ -130,7 +149,8 @@ export function createServices(o: ServicesOptions) {
     },
     /** Applies a new, already validated policy (SIGHUP). */
     reload(policy: Policy, summary: Record<string, unknown>) {
-      engine.reconcile(policy, { reloaded: true, summary, onTokenRevoked: (t) => hub.closeToken(t) });
+      filePolicy = policy;
+      engine.reconcile(identity.effective(policy), { reloaded: true, summary, onTokenRevoked: (t) => hub.closeToken(t) });
       // the others' streams follow the new rights from their next event on
       hub.closeRemovedUsers();
     },

@@ -7,6 +7,7 @@ import type { Session } from '../api/session';
 import { Commands } from '../constants';
 import { formatClockTime, formatMinutesLeft } from '../model/format';
 import type { ElevateModel } from '../model/model';
+import type { NoticeDescriptor } from '../model/notices';
 import type { GrantCredentials } from '../views/grantCredentials';
 import type { Notifier } from '../views/notifier';
 import type { GrantNode } from '../views/trees';
@@ -22,7 +23,11 @@ export interface Deps {
   /** what holds grant credentials in this editor (terminals, the clipboard), let go of when the grant ends */
   readonly credentials: GrantCredentials;
   showRequestDetail(id: string): Promise<void>;
+  /** Tells the outcome of a command the way the live event would (same key: told once). */
+  announce(d: NoticeDescriptor): void;
   showAuditLog(): void;
+  /** the ticket and justification the current branch suggests (issue 15), prefilled, never sent unasked */
+  prefill?(): { ticket: string; justification: string } | undefined;
 }
 
 /** The user dismissed a picker or input: stop quietly. */
@@ -49,7 +54,8 @@ export function reportError(deps: Deps, err: unknown): void {
   const message = errorMessage(err);
   deps.log.error(`command failed: ${logText(message)}`);
   if (err instanceof ApiError && err.isUnauthenticated) {
-    deps.model.signOut(message);
+    // the views and one "signed you out" notice with Sign In follow from the model (LiveNotifications)
+    if (deps.model.state !== 'signedOut') return deps.model.signOut(message);
     void vscode.window.showWarningMessage(vscode.l10n.t('Elevate: {0}', message), vscode.l10n.t('Sign In')).then((pick) => {
       if (pick) void vscode.commands.executeCommand(Commands.signIn);
     });

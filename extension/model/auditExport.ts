@@ -16,10 +16,14 @@ export function toCsv(events: readonly AuditEvent[]): string {
   return lines.join('\r\n') + '\r\n';
 }
 
-/** One line summary of an event's details for the table. */
-export function summarizeDetails(details: Record<string, unknown>): string {
+/** An event's details as readable fields for the table: `[["reason", "INC-4711 resolved"], ...]`. */
+export function detailFields(details: Record<string, unknown>): [string, string][] {
   return Object.entries(details)
     .filter(([, v]) => v !== null && v !== undefined && v !== '')
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-    .join(' · ');
+    .map(([k, v]) => [k.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase(), typeof v === 'string' ? v : Array.isArray(v) && v.every((x) => typeof x === 'string') ? v.join(', ') : JSON.stringify(v)]);
+}
+
+/** The export's file name for a day, e.g. `elevate-audit-2026-12-06.csv`. */
+export function exportFileName(format: 'jsonl' | 'csv', now: number): string {
+  return `elevate-audit-${new Date(now).toISOString().slice(0, 10)}.${format}`;
 }

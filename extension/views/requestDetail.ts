@@ -74,7 +74,8 @@ export class RequestDetailPanel extends Disposable {
     const msg = m as { type?: unknown };
     const id = this.request?.id;
     if (!id) return;
-    const command = msg.type === 'approve' ? Commands.approveRequest : msg.type === 'deny' ? Commands.denyRequest : msg.type === 'cancel' ? Commands.cancelRequest : undefined;
+    const command = msg.type === 'approve' ? Commands.approveRequest : msg.type === 'deny' ? Commands.denyRequest : msg.type === 'cancel' ? Commands.cancelRequest
+      : msg.type === 'copyId' ? Commands.copyId : msg.type === 'copyLink' ? Commands.copyRequestLink : undefined;
     if (command) void vscode.commands.executeCommand(command, id);
   }
 
@@ -112,6 +113,7 @@ export class RequestDetailPanel extends Disposable {
       : `<p class="muted">${esc(this.loadError ?? vscode.l10n.t('Shown to approvers only.'))}</p>`;
     const buttons = [
       reviewable ? `<button data-action="approve">${esc(vscode.l10n.t('Approve…'))}</button><button class="secondary" data-action="deny">${esc(vscode.l10n.t('Deny…'))}</button>` : '',
+      mine ? `<button class="secondary" data-action="copyLink">${esc(vscode.l10n.t('Copy Link for Approver'))}</button>` : '',
       mine ? `<button class="secondary" data-action="cancel">${esc(vscode.l10n.t('Cancel Request'))}</button>` : '',
     ].join('');
     const body = `
@@ -119,6 +121,7 @@ export class RequestDetailPanel extends Disposable {
       ${r.breakGlass ? `<span class="badge bad">${esc(vscode.l10n.t('break-glass'))}</span>` : ''}</h1>
       <p class="muted">${esc(vscode.l10n.t('Requested by {0}, {1}', r.requesterId, formatClockTime(r.createdAt, now)))}</p>
       <dl>
+        ${row(vscode.l10n.t('Id'), `<code>${esc(r.id)}</code> <button class="secondary" data-action="copyId">${esc(vscode.l10n.t('Copy'))}</button>`)}
         ${row(vscode.l10n.t('Requester'), `<strong>${esc(r.requesterId)}</strong>`)}
         ${row(vscode.l10n.t('Resource'), `${esc(name)} <code>${esc(r.resourceId)}</code>`)}
         ${row(vscode.l10n.t('Role'), esc(r.role))}

@@ -13,6 +13,7 @@ import { checkWindow } from './window.js';
 import { parseCidr } from './network.js';
 import { providerRoleProblems, providerSchemas, providerTypes } from '../providers/config.js';
 import { NotifyConfig } from '../notify/config.js';
+import { IdentityConfig, toIdentitySettings } from '../identity/config.js';
 
 export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: string[] };
 
@@ -84,6 +85,30 @@ const AutoApproveSchema = z.strictObject({
   window: Window.optional(),
 });
 
+// ---------- hints (issue 15): where a resource lives, for the editor's matching only ----------
+
+const hintList = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'must list at least one entry (or leave the key out)').max(100, 'must list at most 100 entries');
+const HintName = z.string().min(1, 'must not be empty').max(253, 'must be at most 253 characters');
+/** a host name or address, or "*.suffix" for every host under suffix */
+const HintHost = HintName.regex(/^(\*\.)?[A-Za-z0-9_.:-]+$/, 'expected a host name like "db.prod.internal", "*.prod.internal" or an IP address');
+const HintUrl = HintName.refine((s) => {
+  const star = s.indexOf('*');
+  if (star !== -1 && star !== s.length - 1) return false;
+  try {
+    return /^https?:$/.test(new URL(s.replace(/\*$/, '')).protocol);
+  } catch {
+    return false;
+  }
+}, 'expected an http(s) URL, optionally ending in "*" (e.g. "https://admin.example.com/*")');
+
+const HintsSchema = z.strictObject({
+  hosts: hintList(HintHost).optional(),
+  databases: hintList(HintName).optional(),
+  kubeContexts: hintList(HintName).optional(),
+  awsAccounts: hintList(z.string({ error: 'expected a 12-digit AWS account id in quotes (e.g. "123456789012")' }).regex(/^\d{12}$/, 'expected a 12-digit AWS account id, quoted (e.g. "123456789012")')).optional(),
+  urls: hintList(HintUrl).optional(),
+});
+
 export const ResourceSchema = z.strictObject({
   id: Id,
   name: z.string().min(1, 'must not be empty').max(200).optional(),
@@ -107,6 +132,7 @@ export const ResourceSchema = z.strictObject({
     })
     .optional(),
   breakGlass: z.boolean().optional(),
+  hints: HintsSchema.optional(),
   // Each provider type has its own keys (server/providers/config.ts): unknown keys and inline
   // secrets are refused like everywhere else. The config is kept as written (the provider parses
   // it again when it runs), so the outbox carries exactly what the policy said.
@@ -135,6 +161,7 @@ export const PolicyFileSchema = z.strictObject({
       trustedProxies: z.array(Cidr).optional(),
     })
     .optional(),
+  identity: IdentityConfig.optional(),
 });
 
 type ParsedUser = z.output<typeof UserSchema>;
@@ -226,6 +253,7 @@ function toResource(r: ParsedResource): Resource {
     },
     breakGlass: r.breakGlass ?? false,
     provider,
+    ...(r.hints && { hints: r.hints }),
   };
 }
 
@@ -378,6 +406,7 @@ function parsePolicyUnsafe(text: string): PolicyResult {
       ...(top.data.server?.publicUrl !== undefined ? { publicUrl: top.data.server.publicUrl } : {}),
       trustedProxies: top.data.server?.trustedProxies ?? [],
     },
+    identity: toIdentitySettings(top.data.identity),
   };
   return { ok: true, policy };
 }

@@ -90,13 +90,16 @@ export function allGrantsScope(policy: Policy, u: PolicyUser): { resourceIds?: s
 
 /**
  * Whether a live event (or its replay) goes to this user: admins get everything; the requester
- * or owner their own; approvers of a resource its requests. Failed revocations are for admins.
+ * or owner their own; approvers of a resource its requests and its failed provisionings (access
+ * they approved that could not be set up). Failed revocations are for admins.
  */
 export function receivesEvent(policy: Policy, u: PolicyUser, e: EventSubject): boolean {
   if (isAdmin(u) || e.action === 'policy.reloaded') return true;
   if (e.action === 'grant.revoke_failed') return false;
   if (e.subjectId === u.id) return true;
-  return e.action.startsWith('request.') && !!e.resourceId && approves(policy, u, e.resourceId);
+  // approvers follow a resource's requests, and learn when access they approved could not be set up
+  const forApprovers = e.action.startsWith('request.') || e.action === 'grant.failed';
+  return forApprovers && !!e.resourceId && approves(policy, u, e.resourceId);
 }
 
 /**

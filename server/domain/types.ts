@@ -1,6 +1,7 @@
 // The normalized, validated policy the engine works with. Produced from the YAML file by
 // domain/policy.ts; everything here is already checked, defaulted and converted to seconds.
-import type { userRoles } from '../protocol/index.js';
+import type { ResourceHints, userRoles } from '../protocol/index.js';
+import type { IdentitySettings } from '../identity/config.js';
 
 // The protocol exports UserRole as a zod schema (a value); the domain needs the type.
 export type UserRole = (typeof userRoles)[number];
@@ -12,16 +13,9 @@ export interface PolicyUser {
   roles: UserRole[];
 }
 
-/** A parsed time window like "Mon-Fri 08:00-18:00 Europe/Berlin". */
-export interface TimeWindow {
-  source: string;
-  /** ISO weekday numbers 1 (Mon) .. 7 (Sun) on which the window opens; all seven when the spec has no days */
-  days: number[];
-  /** minutes after local midnight */
-  startMinute: number;
-  endMinute: number;
-  timeZone: string;
-}
+import type { TimeWindow } from '../protocol/window.js';
+
+export type { TimeWindow };
 
 export interface AutoApproveRule {
   roles: string[];
@@ -53,6 +47,8 @@ export interface Resource {
   extension: { maxTotalSeconds: number; withoutApprovalSeconds: number };
   breakGlass: boolean;
   provider: ProviderConfig;
+  /** where the resource lives, for the editor's matching only (absent when the policy gives none) */
+  hints?: ResourceHints;
 }
 
 export interface Policy {
@@ -61,6 +57,8 @@ export interface Policy {
   /** the raw `notify:` section, validated later by the notification work */
   notify?: unknown;
   server: ServerSettings;
+  /** the `identity:` section (sign-in through the company's OpenID provider); defaults when absent */
+  identity: IdentitySettings;
 }
 
 /** The policy's `server:` section: how this server is reached. */

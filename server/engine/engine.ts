@@ -11,9 +11,9 @@ import { allGrantsScope, approvedResources, approves, canCancel, tallyApprovals,
 import type { Policy, PolicyUser, ProviderConfig, Resource } from '../domain/types.js';
 import type { AuditInput } from '../db/audit.js';
 import type { GrantRow, RequestRow, Store } from '../db/store.js';
-import type { AccessRequest, AuditEvent, CreateRequestBody, ExtendBody, Grant, SseEventType } from '../protocol/index.js';
-import { sseEventTypes } from '../protocol/index.js';
+import type { AccessRequest, AuditEvent, CreateRequestBody, ExtendBody, Grant } from '../protocol/index.js';
 import { grantView, requestView } from './views.js';
+import { isSseType, liveEventJson } from './live.js';
 
 /** Who is calling, as established by authentication. */
 export interface Actor {
@@ -23,12 +23,10 @@ export interface Actor {
   userAgent?: string;
 }
 
-/** An audit event that was committed, with the state it was about (for live events). */
+/** An audit event that was committed. */
 export interface Committed {
   event: AuditEvent;
   subjectId?: string;
-  request?: AccessRequest;
-  grant?: Grant;
 }
 
 export type CommitListener = (items: Committed[]) => void;
@@ -50,8 +48,6 @@ interface Pending {
 
 export class Engine {
   private listeners: CommitListener[] = [];
-  /** Whether committed events need request/grant snapshots (someone follows live events). */
-  wantsSnapshots: () => boolean = () => true;
   private appendHooks: AppendHook[] = [];
 
   constructor(
@@ -89,16 +85,14 @@ export class Engine {
     const result = this.store.tx(() => {
       const pending: Pending[] = [];
       const r = fn((p) => pending.push(p), now);
-      const events = this.store.audit.append(pending.map((p) => p.audit));
+      // stream events carry their payload into the log, with the request and grant as they are
+      // at the end of this transaction: exactly the state that commits with the event
+      const inputs = pending.map(({ audit, request, grant }) =>
+        isSseType(audit.action) ? { ...audit, live: liveEventJson({ ...audit, action: audit.action }, request?.(), grant?.()) } : audit,
+      );
+      const events = this.store.audit.append(inputs);
       for (const h of this.appendHooks) h(events, now);
-      // snapshots taken inside the transaction: the state exactly as committed with the event
-      const snap = this.wantsSnapshots();
-      committed = events.map((event, i) => ({
-        event,
-        subjectId: pending[i].audit.subjectId,
-        request: snap ? pending[i].request?.() : undefined,
-        grant: snap ? pending[i].grant?.() : undefined,
-      }));
+      committed = events.map((event, i) => ({ event, subjectId: pending[i].audit.subjectId }));
       return r;
     });
     // with group commit (Store.tx) the commit comes at the end of this event-loop turn
@@ -279,8 +273,15 @@ export class Engine {
             ticket: body.ticket ?? null,
             breakGlass: ev.breakGlass,
             reasons: ev.reasons,
+            // with the above, what the state check (domain/stateReplay.ts) re-derives the row from
+            required: res.approval.required,
+            autoApproved: ev.autoApproved,
+            ...(ev.autoApproveRule !== undefined && { autoApproveRule: ev.autoApproveRule }),
+            pendingUntil: iso(now + res.pendingTtlSeconds * 1000),
             ip: actor.ip ?? null,
             userAgent: actor.userAgent ?? null,
+            // marks requests a coding agent's tool made (the client says so; it proves nothing more)
+            ...(body.via && { via: body.via }),
           },
         },
         request: () => this.requestNow(id, now),
@@ -513,6 +514,9 @@ export class Engine {
             justification: body.justification ?? null,
             breakGlass: false,
             reasons: ev.reasons,
+            required: res.approval.required,
+            autoApproved: false,
+            pendingUntil: iso(Math.min(now + res.pendingTtlSeconds * 1000, g.expires_at)),
             ip: actor.ip ?? null,
             userAgent: actor.userAgent ?? null,
           },
@@ -583,7 +587,7 @@ export class Engine {
     const endedAt = status === 'expired' ? g.expires_at : now;
     const needsDeprovision = (this.policy.resources.get(g.resource_id)?.provider.type ?? 'none') !== 'none';
     applied(this.store.endGrant(g.id, status, endedAt, by, reason, needsDeprovision), 'grant ended meanwhile');
-    this.grantEnded(emit, now, { ...g, status, ended_at: endedAt, ended_by: by }, this.store.pendingExtension(g.id), details);
+    this.grantEnded(emit, now, { ...g, status, ended_at: endedAt, ended_by: by, end_reason: reason }, this.store.pendingExtension(g.id), details);
   }
 
   /** What follows a grant's end, once its row says so: its pending extension, the audit event, deprovisioning. */
@@ -602,7 +606,7 @@ export class Engine {
         requestId: g.request_id,
         grantId: g.id,
         subjectId: g.user_id,
-        details: { ...details, userId: g.user_id, role: g.role, startsAt: iso(g.starts_at), expiresAt: iso(g.expires_at), endedAt: iso(endedAt) },
+        details: { ...details, userId: g.user_id, role: g.role, startsAt: iso(g.starts_at), expiresAt: iso(g.expires_at), endedAt: iso(endedAt), endReason: g.end_reason },
       },
       grant: () => this.grantNow(g.id, now),
     });
@@ -626,16 +630,30 @@ export class Engine {
     this.change((emit, now) => {
       this.store.outboxDone(outboxId, now);
       const g = this.store.grant(grantId);
-      if (!g || !this.store.failGrant(grantId, now, `provisioning failed: ${error}`)) return;
+      const endReason = `provisioning failed: ${error}`;
+      if (!g || !this.store.failGrant(grantId, now, endReason)) return;
       this.store.setRevokePending(grantId, true);
       const ext = this.store.pendingExtension(grantId);
       if (ext) this.cancelRequest(emit, now, ext, SYSTEM, 'grant failed');
       emit({
-        audit: { at: now, actorId: SYSTEM, action: 'grant.failed', resourceId: g.resource_id, requestId: g.request_id, grantId, subjectId: g.user_id, details: { error, provider: provider.type } },
+        audit: { at: now, actorId: SYSTEM, action: 'grant.failed', resourceId: g.resource_id, requestId: g.request_id, grantId, subjectId: g.user_id, details: { error, provider: provider.type, endReason } },
         grant: () => this.grantNow(grantId, now),
       });
       // anything half-done on the target is removed by an idempotent revoke
       this.store.enqueue('deprovision', grantId, { grantId, provider }, now);
+    });
+  }
+
+  /** The provider set the grant's access up: announced to its owner (and audited) as `grant.provisioned`. */
+  provisioned(outboxId: number, grantId: string, provider: ProviderConfig, credentials: boolean): void {
+    this.change((emit, now) => {
+      this.store.outboxDone(outboxId, now);
+      const g = this.store.grant(grantId);
+      if (!g || g.status !== 'active') return;
+      emit({
+        audit: { at: now, actorId: SYSTEM, action: 'grant.provisioned', resourceId: g.resource_id, requestId: g.request_id, grantId, subjectId: g.user_id, details: { provider: provider.type, credentials } },
+        grant: () => this.grantNow(grantId, now),
+      });
     });
   }
 
@@ -816,7 +834,6 @@ export function warnedMask(remainingMs: number): number {
   return WARNINGS.reduce((m, w) => (remainingMs < w.seconds * 1000 ? m | w.bit : m), 0);
 }
 
-export const isSseType = (action: string): action is SseEventType => (sseEventTypes as readonly string[]).includes(action);
 
 const encodeCursor = (seq: number) => Buffer.from(`g:${seq}`).toString('base64url');
 function decodeCursor(c: string): number {

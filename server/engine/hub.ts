@@ -1,11 +1,12 @@
-// Fans committed events out to the live event streams. What a stream receives is decided per
-// event by domain/rights.ts with the policy in force and the user as it knows them now, so a
-// demoted admin's open stream stops carrying everyone's requests at the next event, and a user
-// who left the policy has their streams closed.
+// Fans the log's stream events out to the open event streams. The hub follows the audit log:
+// after every commit it reads the stream events past the last one it sent (their payloads were
+// stored with them, see live.ts) and hands each to the streams it concerns, decided per event by
+// domain/rights.ts with the policy in force and the user as it knows them now. So a demoted
+// admin's stream stops carrying everyone's requests at the next event, a user who left the
+// policy has their streams closed, and live delivery and replay send the very same bytes.
+import type { AuditLog, LiveRow } from '../db/audit.js';
 import { receivesEvent } from '../domain/rights.js';
 import type { Policy, PolicyUser } from '../domain/types.js';
-import type { LiveEvent } from '../protocol/index.js';
-import { type Committed, isSseType } from './engine.js';
 
 export interface Subscriber {
   userId: string;
@@ -14,10 +15,20 @@ export interface Subscriber {
   close(): void;
 }
 
+/** Rows read from the log per query while catching up. */
+const FOLLOW_BATCH = 500;
+
 export class EventHub {
   private subs = new Set<Subscriber>();
+  /** the last log seq handed to the streams (or known to concern nobody) */
+  private cursor: number;
 
-  constructor(private readonly policy: () => Policy) {}
+  constructor(
+    private readonly policy: () => Policy,
+    private readonly log: Pick<AuditLog, 'liveAfter' | 'head'>,
+  ) {
+    this.cursor = log.head().seq;
+  }
 
   get size(): number {
     return this.subs.size;
@@ -28,26 +39,40 @@ export class EventHub {
     return () => this.subs.delete(s);
   }
 
-  publish(items: Committed[]): void {
-    if (this.subs.size === 0) return;
+  /**
+   * Sends the stream events committed since the last call, in log order. `committedUpTo` is the
+   * highest seq the caller just committed: with nobody listening the hub only moves past it.
+   */
+  follow(committedUpTo: number): void {
+    if (this.subs.size === 0) {
+      this.cursor = Math.max(this.cursor, committedUpTo);
+      return;
+    }
+    for (;;) {
+      const rows = this.log.liveAfter(this.cursor, FOLLOW_BATCH);
+      this.publish(rows);
+      if (rows.length < FOLLOW_BATCH) break;
+    }
+  }
+
+  /** Hands logged stream events to the streams they concern, now. */
+  publish(rows: readonly LiveRow[]): void {
     const policy = this.policy();
-    for (const item of items) {
-      const type = item.event.action;
-      if (!isSseType(type)) continue;
-      const data = JSON.stringify(liveEvent(item));
+    for (const row of rows) {
+      this.cursor = Math.max(this.cursor, row.seq);
       for (const s of this.subs) {
         const user = policy.users.get(s.userId);
         if (!user) s.close();
-        else if (concerns(policy, user, item)) s.send(item.event.seq, type, data);
+        else if (concerns(policy, user, row)) s.send(row.seq, row.action, row.live);
       }
     }
   }
 
-  /** Whether this event is for this user now; false for a user the policy no longer has. */
-  receives(userId: string, item: Pick<Committed, 'event' | 'subjectId'>): boolean {
+  /** Whether this logged event is for this user now; false for a user the policy no longer has. */
+  receives(userId: string, row: Omit<LiveRow, 'live' | 'seq'>): boolean {
     const policy = this.policy();
     const user = policy.users.get(userId);
-    return user !== undefined && concerns(policy, user, item);
+    return user !== undefined && concerns(policy, user, row);
   }
 
   /** Ends every stream opened with this token (it was revoked). */
@@ -66,16 +91,5 @@ export class EventHub {
   }
 }
 
-const concerns = (policy: Policy, user: PolicyUser, item: Pick<Committed, 'event' | 'subjectId'>): boolean =>
-  receivesEvent(policy, user, { action: item.event.action, actorId: item.event.actorId, resourceId: item.event.resourceId, subjectId: item.subjectId });
-
-export function liveEvent(item: Committed): LiveEvent {
-  const d = item.event.details as { secondsLeft?: number };
-  return {
-    type: item.event.action as LiveEvent['type'],
-    at: item.event.at,
-    ...(item.request && { request: item.request }),
-    ...(item.grant && { grant: item.grant }),
-    ...(item.event.action === 'grant.expiring' && typeof d.secondsLeft === 'number' && { secondsLeft: d.secondsLeft }),
-  };
-}
+const concerns = (policy: Policy, user: PolicyUser, row: Omit<LiveRow, 'live' | 'seq'>): boolean =>
+  receivesEvent(policy, user, { action: row.action, actorId: row.actor_id, resourceId: row.resource_id, subjectId: row.subject_id });

@@ -4,11 +4,12 @@ import type { Clock } from '../domain/clock.js';
 import type { CredentialVault } from '../crypto/vault.js';
 import type { Policy } from '../domain/types.js';
 import type { Store } from '../db/store.js';
-import type { ChainVerification } from '../db/audit.js';
+import type { AuditVerification } from '../db/stateCheck.js';
 import type { AuditBatcher } from '../engine/auditBatcher.js';
 import type { Actor, Engine } from '../engine/engine.js';
 import type { EventHub } from '../engine/hub.js';
 import type { Tokens } from '../engine/tokens.js';
+import type { Identity } from '../identity/service.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 
@@ -30,8 +31,11 @@ export interface AppDeps {
   logger: Logger;
   /** credentials issued by providers, sealed at rest; absent: none are ever handed out */
   credentials?: CredentialVault;
+  /** sign-in through the company's OpenID provider (identity: in the policy) */
+  identity: Identity;
   /** recomputes the whole audit chain, off the request path where the server can */
-  verifyAudit(): Promise<ChainVerification>;
+  /** the chain, and with `state` the rows against it (server/db/stateCheck.ts) */
+  verifyAudit(opts: { state: boolean }): Promise<AuditVerification>;
   /** Prometheus metrics (GET /metrics and HTTP latency); absent: no /metrics */
   metrics?: Metrics;
   /** whether the server is ready to serve (GET /readyz): database, schema, startup catch-up */
@@ -39,6 +43,10 @@ export interface AppDeps {
   options?: {
     /** failed sign-ins per client per minute before 429 */
     authFailuresPerMinute?: number;
+    /** device codes (POST /v1/auth/device) per client per minute before 429 */
+    deviceCodesPerMinute?: number;
+    /** wrong user codes and failed callbacks on the sign-in pages per client per minute before 429 */
+    signInFailuresPerMinute?: number;
     /** SSE heartbeat interval */
     heartbeatMs?: number;
     /** the address the server listens on (--host): a host name clients may use besides loopback and server.publicUrl */

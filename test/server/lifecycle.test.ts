@@ -82,7 +82,7 @@ describe('requests', () => {
     const r = await request(s, 'alice', access('staging-db', 'read', 2 * 3600));
     assert.equal(r.request.status, 'pending');
     assert.equal(r.grant, undefined);
-    assert.ok(r.request.evaluation.reasons.some((x: string) => /exceeds/.test(x)), r.request.evaluation.reasons.join('; '));
+    assert.ok(r.request.evaluation.reasons.some((x: string) => /is longer than/.test(x)), r.request.evaluation.reasons.join('; '));
     assert.deepEqual(await check(s, 'alice', 'staging-db', 'read'), { allowed: false });
   });
 
@@ -100,7 +100,7 @@ describe('requests', () => {
     const evening = await server({ clock: new FakeClock(Date.UTC(2026, 0, 5, 18, 30)) });
     const r = await request(evening, 'alice', access('reports', 'read', 600));
     assert.equal(r.request.status, 'pending');
-    assert.ok(r.request.evaluation.reasons.some((x: string) => /outside window/.test(x)));
+    assert.ok(r.request.evaluation.reasons.some((x: string) => /it is outside .* now/.test(x)));
   });
 
   test('request_overMaxDuration_orWithoutRequiredTicket_orWrongRole_isRefusedWith422AndCreatesNothing', async () => {

@@ -172,6 +172,29 @@ describe('live events', () => {
     assert.ok(Number(created.id) > head && Number(created.id) < head + 1000);
   });
 
+  test('replay_sendsTheSameBytesAsTheLiveStream_theStateAsItWasWhenEachEventCommitted', async () => {
+    const { s, url, connect } = await setup();
+    const live = await connect('alice');
+    const from = s.services.store.audit.head().seq;
+    const { request } = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 600), 201);
+    await post(s, 'bob', `/v1/requests/${request.id}/approve`, { comment: 'ok' });
+    await live.waitFor((e) => e.event === 'grant.activated');
+    const rawEvents = async (lastId: number): Promise<string> => {
+      const res = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${s.tokens.alice}`, 'last-event-id': String(lastId) } });
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes(': connected')) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      return text;
+    };
+    const replayed = await rawEvents(from);
+    for (const e of live.events) {
+      assert.ok(replayed.includes(`id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`), `replay of ${e.event} differs from the live event`);
+    }
+    // and the replayed request.created still says "pending", as it was when it committed
+    assert.equal(live.events[0].data.request.status, 'pending');
+  });
+
   test('lastEventId_resumesAcrossARestart', async () => {
     const { s, url } = await setup();
     const st = await openEvents(url, s.tokens.alice);
@@ -382,7 +405,8 @@ describe('live events', () => {
     let n = 0;
     for (; n < 500 && s.services.hub.size === 2; n++) {
       const request = { id: `req_big${n}`, justification: 'x'.repeat(100_000) } as unknown as AccessRequest;
-      s.services.hub.publish([{ event: { seq: 1_000_000 + n, at, actorId: 'system', action: 'request.created', details: {}, prevHash: '', hash: '' }, request }]);
+      const live = JSON.stringify({ type: 'request.created', at, request });
+      s.services.hub.publish([{ seq: 1_000_000 + n, action: 'request.created', actor_id: 'system', resource_id: null, subject_id: null, live }]);
       await new Promise((r) => setImmediate(r));
     }
     assert.equal(s.services.hub.size, 1, `the stuck stream is still subscribed after ${n} events of 100 KB`);

@@ -68,10 +68,11 @@ describe('marketplace package', () => {
   const packaged = (file: string) => ignore.includes(`!${file}`);
 
   it('enginesVscode_isTheOldestSupported_andTypesVscodeIsExactlyThatVersion', () => {
-    assert.equal(pkg.engines.vscode, '^1.82.0');
-    assert.equal(pkg.devDependencies['@types/vscode'], '1.82.0', 'exact, and no newer than engines.vscode');
+    // 1.93: the terminal shell-execution events the refusal flow follows are the newest API used
+    assert.equal(pkg.engines.vscode, '^1.93.0');
+    assert.equal(pkg.devDependencies['@types/vscode'], '1.93.0', 'exact, and no newer than engines.vscode');
     const installed = JSON.parse(readFileSync(join(root, 'node_modules/@types/vscode/package.json'), 'utf8')).version;
-    assert.equal(installed, '1.82.0', 'the type check runs against the engines version');
+    assert.equal(installed, '1.93.0', 'the type check runs against the engines version');
   });
   it('isBuiltBeforePackaging_andCarriesLicenseChangelogAndKeywords', () => {
     assert.equal(pkg.scripts['vscode:prepublish'], 'node scripts/build.mjs extension');
@@ -96,6 +97,6 @@ describe('marketplace package', () => {
     assert.doesNotMatch(readme, /npx elevate-server/);
     assert.equal(pkg.private, true, 'the server package is not published, so the README must not pretend it is');
     assert.match(readme, /npm run demo/);
-    assert.match(readme, /Requires VS Code 1\.82 or newer/);
+    assert.match(readme, /Requires VS Code 1\.93 or newer/);
   });
 });
