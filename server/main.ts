@@ -400,7 +400,7 @@ function tokenCommand(f: Flags, sub: string | undefined, arg: string | undefined
 function userCommand(f: Flags, sub: string | undefined, arg: string | undefined) {
   if (sub !== 'disable') throw new UsageError('user: expected disable');
   if (!arg) throw new UsageError('user disable: give the user id, e.g. elevate-server user disable alice');
-  const db = openDatabase(dbPath(f));
+  const db = openDatabase(existingDbPath(f));
   try {
     const r = disableUser(new Store(db), new IdentityStore(db), systemClock.now(), arg, 'cli', f.reason ?? 'disabled from the command line');
     process.stderr.write(
