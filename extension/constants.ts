@@ -7,6 +7,8 @@ export const CONFIG_SECTION = 'elevate';
 export const Commands = {
   signIn: 'elevate.signIn',
   signOut: 'elevate.signOut',
+  /** sign in through the server's identity provider (offered when /v1/auth/config says so) */
+  signInWithBrowser: 'elevate.signInWithBrowser',
   requestAccess: 'elevate.requestAccess',
   extendGrant: 'elevate.extendGrant',
   relinquishGrant: 'elevate.relinquishGrant',
@@ -42,6 +44,8 @@ export const ContextKeys = {
   /** signedOut | connecting | ready | unreachable | error */
   state: 'elevate.state',
   signedIn: 'elevate.signedIn',
+  /** the configured server offers sign-in through an identity provider */
+  browserSignIn: 'elevate.browserSignIn',
   isApprover: 'elevate.isApprover',
   hasActiveGrants: 'elevate.hasActiveGrants',
   hasPendingRequests: 'elevate.hasPendingRequests',
@@ -71,7 +75,6 @@ export const Settings = {
 } as const;
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7410';
-export const DEFAULT_WARNING_MINUTES: readonly number[] = [5, 1];
 
 /** SecretStorage key of the token for one server origin. */
 export const tokenSecretKey = (origin: string) => `elevate.token:${origin}`;

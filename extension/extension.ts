@@ -21,6 +21,7 @@ import { registerShowGrantActions } from './commands/showGrantActions';
 import { registerShowRequestDetail } from './commands/showRequestDetail';
 import { registerSignIn } from './commands/signIn';
 import { registerSignOut } from './commands/signOut';
+import { registerSignInWithBrowser } from './commands/signInWithBrowser';
 import { CONFIG_SECTION, Settings, Views } from './constants';
 import { ServerClock } from './model/clock';
 import { ElevateModel } from './model/model';
@@ -100,8 +101,9 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   push(model.onDidChange((k) => (k.has('reviewable') || k.has('connection')) && updateBadge()));
   const statusBar = push(new GrantStatusBar(model, ticker, thresholds));
   push(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(`${CONFIG_SECTION}.${Settings.expiryWarningMinutes}`) && (statusBar.update(true), myAccess.refresh())));
-  const details = push(new RequestDetailPanel(model, session, log));
-  const audit = push(new AuditLogPanel(model, session, log));
+  const panelIcon = vscode.Uri.joinPath(context.extensionUri, 'media', 'elevate.svg');
+  const details = push(new RequestDetailPanel(model, session, log, panelIcon));
+  const audit = push(new AuditLogPanel(model, session, log, panelIcon));
   // before LiveNotifications: it must notice a grant's end before that grant's event is announced
   const credentials = push(new GrantCredentials(model, log, context.secrets));
   // credentials copied before a reload or restart are still cleared when their grant ends
@@ -123,6 +125,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
     registerApproveRequest, registerDenyRequest, registerRevokeGrant, registerRefresh, registerShowAuditLog, registerShowGrantActions,
     registerShowRequestDetail, registerOpenSettings, registerShowLog, registerCopyCredentials, registerOpenTerminal, registerCopyRequestLink, registerCopyId,
   ]) push(register(deps));
+  push(registerSignInWithBrowser(deps, auth));
 
   // vscode://elevate.elevate/request?id=... (links in chat notifications)
   push(

@@ -34,6 +34,8 @@ const suites = [
   { name: 'extension', cmd: () => (existsSync('test/extension/run.mjs') ? ['node', ['test/extension/run.mjs']] : null), minutes: 20, before: [build], env: { ELEVATE_TEST_POSTGRES: '1' } },
   { name: 'reliability', cmd: () => nodeTest('test/reliability'), minutes: 12, before: [build] },
   { name: 'e2e', cmd: () => (existsSync('test/e2e/run.mjs') ? ['node', ['test/e2e/run.mjs']] : null), minutes: 15, before: [build] },
+  // sign-in through the company's identity provider from the Accounts menu, the IdP page in Chromium (issue 13)
+  { name: 'e2e-sso', cmd: () => (existsSync('test/e2e/signIn.mjs') ? ['node', ['test/e2e/signIn.mjs']] : null), minutes: 10, before: [build] },
   { name: 'bench', cmd: () => (existsSync('bench/run.mjs') ? ['node', ['bench/run.mjs', '--quick', '--as-test']] : null), minutes: 5, before: [build] },
 ];
 

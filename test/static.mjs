@@ -1,10 +1,12 @@
-// The static gate that starts `npm test`: the type checker (strict) and the type-aware linter.
+// The static gate that starts `npm test`: the type checker (strict), the type-aware linter, and
+// knip (files, exports and dependencies nothing uses: dead code does not pile up again).
 // Each check counts as one test; their output is shown only when they fail.
 import { spawnSync } from 'node:child_process';
 
 const checks = [
   ['tsc --noEmit', ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json', '--noEmit']],
   ['eslint', ['node_modules/eslint/bin/eslint.js', '.', '--max-warnings=0']],
+  ['knip (dead code)', ['node_modules/knip/bin/knip.js', '--no-progress']],
 ];
 let passed = 0;
 let failed = 0;

@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import { originOf } from '../api/client';
 import { errorMessage } from '../api/errors';
 import { configuredServerUrl, type Session } from '../api/session';
-import { tokenSecretKey } from '../constants';
+import { CONFIG_SECTION, ContextKeys, Settings, tokenSecretKey } from '../constants';
 import type { ElevateModel } from '../model/model';
 import { Disposable } from '../util/lifecycle';
 import { DeviceFlow, SignInCancelled, type DeviceFlowOptions } from './deviceFlow';
@@ -70,6 +70,11 @@ export class ElevateAuthProvider extends Disposable implements vscode.Authentica
     super();
     // the Accounts menu follows whoever the model says is signed in
     this.register(this.model.onDidChange((k) => (k.has('me') || k.has('connection')) && void this.sync()));
+    this.register(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration(`${CONFIG_SECTION}.${Settings.serverUrl}`)) void offerAccountsSignIn(this.model).catch(() => undefined);
+      }),
+    );
   }
 
   private async snapshot(): Promise<vscode.AuthenticationSession | undefined> {
@@ -87,6 +92,8 @@ export class ElevateAuthProvider extends Disposable implements vscode.Authentica
     if (prev?.id === next?.id && prev?.accessToken === next?.accessToken) return;
     this.current = next;
     this.changes.fire({ added: next && !prev ? [next] : [], removed: prev && !next ? [prev] : [], changed: prev && next ? [next] : [] });
+    // a session that ended (expired, signed out elsewhere): offer signing in again in the Accounts menu
+    if (prev && !next) await offerAccountsSignIn(this.model).catch((e: unknown) => this.log.warn(`cannot offer sign-in: ${errorMessage(e)}`));
   }
 
   async getSessions(): Promise<vscode.AuthenticationSession[]> {
@@ -118,12 +125,14 @@ export class ElevateAuthProvider extends Disposable implements vscode.Authentica
 }
 
 /**
- * Signed out of a server that offers browser sign-in: ask VS Code for a session without
- * creating one, which puts "Sign in with Elevate" in the Accounts menu (no popup).
+ * Whether the configured server offers browser sign-in, as the context key the welcome views and
+ * the palette use; and when signed out of such a server, a request for a session that creates
+ * none, which puts "Sign in with Elevate" in the Accounts menu (no popup).
  */
 export async function offerAccountsSignIn(model: ElevateModel): Promise<void> {
-  if (model.state !== 'signedOut' || !(await offersBrowserSignIn(configuredServerUrl()))) return;
-  await vscode.authentication.getSession(AUTH_PROVIDER_ID, [], { createIfNone: false });
+  const offered = await offersBrowserSignIn(configuredServerUrl());
+  await vscode.commands.executeCommand('setContext', ContextKeys.browserSignIn, offered);
+  if (offered && model.state === 'signedOut') await vscode.authentication.getSession(AUTH_PROVIDER_ID, [], { createIfNone: false });
 }
 
 /**
@@ -138,7 +147,13 @@ export async function chooseSignIn(session: Session, url: string, log: vscode.Lo
   const pick = await vscode.window.showQuickPick([browser, token], { title: vscode.l10n.t('Sign In to Elevate'), placeHolder: originOf(url) });
   if (!pick) return undefined;
   if (pick === token) return 'token';
-  const who = await signInWithBrowser(session, url, log);
+  let who: { name: string; origin: string };
+  try {
+    who = await signInWithBrowser(session, url, log);
+  } catch (err) {
+    if (err instanceof SignInCancelled) return undefined;
+    throw err;
+  }
   void vscode.window.showInformationMessage(vscode.l10n.t('Signed in to {0} as {1}.', who.origin, who.name));
   return 'done';
 }

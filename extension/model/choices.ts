@@ -4,7 +4,7 @@
 import type { Grant, Me, ResourceView } from '../../server/protocol';
 import { atOnceLimit, durationChoices as sharedDurationChoices, extendChoices as sharedExtendChoices, type DurationChoice, type ExtendChoices } from '../../server/protocol/rules';
 
-export type { DurationChoice, ExtendChoice, ExtendChoices } from '../../server/protocol/rules';
+export type { DurationChoice, ExtendChoices } from '../../server/protocol/rules';
 
 type User = Pick<Me['user'], 'id' | 'groups'>;
 

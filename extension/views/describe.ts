@@ -1,6 +1,6 @@
 // Human-readable summaries of policy and requests, shared by trees, pickers and the detail view.
 import * as vscode from 'vscode';
-import type { AccessRequest, Me, ResourceView } from '../../server/protocol';
+import type { AccessRequest, ResourceView } from '../../server/protocol';
 import { formatDuration } from '../model/format';
 import { escapeMarkdown as escapeMd, markdownQuote } from '../../server/protocol/escape/markdown';
 
@@ -42,7 +42,7 @@ export function resourceTooltip(resource: ResourceView): vscode.MarkdownString {
   if (resource.extension.maxTotalSeconds) {
     const w = resource.extension.withoutApprovalSeconds;
     md.appendMarkdown(`- ${w
-      ? vscode.l10n.t('Extensions up to {0} in total; up to {1} at a time without approval', formatDuration(resource.extension.maxTotalSeconds), formatDuration(w))
+      ? vscode.l10n.t('Extensions up to {0} in total; up to {1} of them per grant without approval', formatDuration(resource.extension.maxTotalSeconds), formatDuration(w))
       : vscode.l10n.t('Extensions up to {0} in total; every extension needs approval', formatDuration(resource.extension.maxTotalSeconds))}\n`);
   }
   if (resource.requireTicket) md.appendMarkdown(`- ${vscode.l10n.t('A ticket is required')}\n`);
@@ -59,10 +59,6 @@ export function requestTitle(r: AccessRequest, resourceName: string): string {
 export function approvalProgress(r: AccessRequest): string {
   const approvals = r.approvals.filter((a) => a.decision === 'approve').length;
   return vscode.l10n.t('{0} of {1} approvals', approvals, r.requiredApprovals);
-}
-
-export function isApproverOf(me: Me['user'] | undefined, resourceId: string): boolean {
-  return !!me?.approverOf.includes(resourceId);
 }
 
 /** An id as inline code: shown as typed (no escaping backslashes), safe whatever it holds. */

@@ -129,6 +129,12 @@ export interface LiveRow {
   live: string;
 }
 
+/** Events that end streams wherever they were written (the CLI too): a token revoked, a user disabled. */
+export const STREAM_CONTROL_ACTIONS = ['token.revoked', 'user.disabled'] as const;
+
+/** What the hub follows in the log: stream events (with their payload) and stream controls (with their details). */
+export type FollowedRow = LiveRow | (Omit<LiveRow, 'live'> & { live: null; details: string });
+
 const J = (v: string | null) => (v === null ? 'null' : JSON.stringify(v));
 
 /** What the hash covers besides `details`; `v` and `subjectId` only in format 2. */
@@ -204,7 +210,10 @@ export class AuditLog {
       `INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash, live, v)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${HASH_FORMAT})`,
     );
-    this.liveRows = db.prepare('SELECT seq, action, actor_id, resource_id, subject_id, live FROM audit WHERE seq > ? AND live IS NOT NULL ORDER BY seq LIMIT ?');
+    this.liveRows = db.prepare(
+      `SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
+       WHERE seq > ? AND (live IS NOT NULL OR action IN (${STREAM_CONTROL_ACTIONS.map((a) => `'${a}'`).join(', ')})) ORDER BY seq LIMIT ?`,
+    );
     this.last = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
   }
 
@@ -254,9 +263,9 @@ export class AuditLog {
     return out;
   }
 
-  /** Stream events after `seq`, oldest first: what every live stream follows. */
-  liveAfter(seq: number, limit: number): LiveRow[] {
-    return this.liveRows.all(seq, limit) as LiveRow[];
+  /** Stream events and stream controls after `seq`, oldest first: what every live stream follows. */
+  liveAfter(seq: number, limit: number): FollowedRow[] {
+    return this.liveRows.all(seq, limit) as FollowedRow[];
   }
 
   query(f: AuditFilter): { events: AuditEvent[]; nextCursor: string | null } {

@@ -5,7 +5,7 @@ import { ApiError, conflict, forbidden, notFound, policyViolation } from '../err
 import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
-import { evaluateExtension, evaluateRequest } from '../domain/evaluate.js';
+import { dryRunReasons, evaluateExtension, evaluateRequest } from '../domain/evaluate.js';
 import { canEverBeApproved } from '../domain/policy.js';
 import { allGrantsScope, approvedResources, approves, canCancel, tallyApprovals, canRevoke, canViewGrant, canViewRequest, decideRight, isOwner } from '../domain/rights.js';
 import type { Policy, PolicyUser, ProviderConfig, Resource } from '../domain/types.js';
@@ -226,7 +226,7 @@ export class Engine {
       allowed: ev.allowed,
       autoApproved: ev.allowed && (ev.autoApproved || ev.breakGlass),
       ...(ev.autoApproveRule !== undefined && { autoApproveRule: ev.autoApproveRule }),
-      reasons: [...ev.violations, ...ev.reasons],
+      reasons: dryRunReasons(ev),
       resourceId: res.id,
     };
   }
@@ -587,7 +587,8 @@ export class Engine {
     const endedAt = status === 'expired' ? g.expires_at : now;
     const needsDeprovision = (this.policy.resources.get(g.resource_id)?.provider.type ?? 'none') !== 'none';
     applied(this.store.endGrant(g.id, status, endedAt, by, reason, needsDeprovision), 'grant ended meanwhile');
-    this.grantEnded(emit, now, { ...g, status, ended_at: endedAt, ended_by: by, end_reason: reason }, this.store.pendingExtension(g.id), details);
+    const ended: GrantRow = { ...g, status, ended_at: endedAt, ended_by: by, end_reason: reason, revoke_pending: needsDeprovision ? 1 : 0 };
+    this.grantEnded(emit, now, ended, this.store.pendingExtension(g.id), details);
   }
 
   /** What follows a grant's end, once its row says so: its pending extension, the audit event, deprovisioning. */
@@ -608,7 +609,8 @@ export class Engine {
         subjectId: g.user_id,
         details: { ...details, userId: g.user_id, role: g.role, startsAt: iso(g.starts_at), expiresAt: iso(g.expires_at), endedAt: iso(endedAt), endReason: g.end_reason },
       },
-      grant: () => this.grantNow(g.id, now),
+      // the row as this change leaves it (the sweep has it from its UPDATE … RETURNING): no read per event
+      grant: () => grantView(g, now),
     });
     if (res) this.enqueue('deprovision', g.id, res, now);
   }

@@ -4,7 +4,7 @@
 // domain/rights.ts with the policy in force and the user as it knows them now. So a demoted
 // admin's stream stops carrying everyone's requests at the next event, a user who left the
 // policy has their streams closed, and live delivery and replay send the very same bytes.
-import type { AuditLog, LiveRow } from '../db/audit.js';
+import type { AuditLog, FollowedRow, LiveRow } from '../db/audit.js';
 import { receivesEvent } from '../domain/rights.js';
 import type { Policy, PolicyUser } from '../domain/types.js';
 
@@ -35,6 +35,8 @@ export class EventHub {
   }
 
   add(s: Subscriber): () => void {
+    // nobody was following: the new stream replayed up to the head, go on from there
+    if (this.subs.size === 0) this.cursor = this.log.head().seq;
     this.subs.add(s);
     return () => this.subs.delete(s);
   }
@@ -43,7 +45,7 @@ export class EventHub {
    * Sends the stream events committed since the last call, in log order. `committedUpTo` is the
    * highest seq the caller just committed: with nobody listening the hub only moves past it.
    */
-  follow(committedUpTo: number): void {
+  follow(committedUpTo = 0): void {
     if (this.subs.size === 0) {
       this.cursor = Math.max(this.cursor, committedUpTo);
       return;
@@ -55,11 +57,15 @@ export class EventHub {
     }
   }
 
-  /** Hands logged stream events to the streams they concern, now. */
-  publish(rows: readonly LiveRow[]): void {
+  /** Hands logged stream events to the streams they concern, now, and applies stream controls. */
+  publish(rows: readonly (LiveRow | FollowedRow)[]): void {
     const policy = this.policy();
     for (const row of rows) {
       this.cursor = Math.max(this.cursor, row.seq);
+      if (row.live === null) {
+        this.control(row);
+        continue;
+      }
       for (const s of this.subs) {
         const user = policy.users.get(s.userId);
         if (!user) s.close();
@@ -73,6 +79,15 @@ export class EventHub {
     const policy = this.policy();
     const user = policy.users.get(userId);
     return user !== undefined && concerns(policy, user, row);
+  }
+
+  /** A token revoked or a user disabled, by this process or another (the CLI): their streams end. */
+  private control(row: Extract<FollowedRow, { live: null }>): void {
+    const details = JSON.parse(row.details) as { tokenId?: unknown; userId?: unknown };
+    if (row.action === 'token.revoked' && typeof details.tokenId === 'string') this.closeToken(details.tokenId);
+    if (row.action === 'user.disabled' && typeof details.userId === 'string') {
+      for (const s of [...this.subs]) if (s.userId === details.userId) s.close();
+    }
   }
 
   /** Ends every stream opened with this token (it was revoked). */

@@ -157,7 +157,6 @@ export const AutoApproveRuleView = z.object({
  * (server/domain/policy.ts), the view reads them loosely so a newer server's extra kinds do not
  * break an older extension.
  */
-export const hintKinds = ['hosts', 'databases', 'kubeContexts', 'awsAccounts', 'urls'] as const;
 export const ResourceHints = z.object({
   /** host names or addresses; "*.prod.internal" matches any host under prod.internal */
   hosts: z.array(z.string()).optional(),
@@ -269,7 +268,7 @@ export const AuditVerifyQuery = z.object({
   state: z.enum(['true', 'false']).optional(),
 });
 export const StateProblem = z.object({
-  table: z.enum(['requests', 'approvals', 'grants', 'tokens', 'audit']),
+  table: z.enum(['requests', 'approvals', 'grants', 'tokens', 'idp_users', 'audit']),
   /** the row's id; approvals "requestId/approverId"; audit the event's seq */
   id: z.string(),
   kind: z.enum(['unexplained', 'missing', 'differs']),
@@ -284,14 +283,13 @@ export const AuditVerifyResponse = z.object({
   state: z
     .object({
       ok: z.boolean(),
-      rows: z.object({ requests: z.number().int(), approvals: z.number().int(), grants: z.number().int(), tokens: z.number().int() }),
+      rows: z.object({ requests: z.number().int(), approvals: z.number().int(), grants: z.number().int(), tokens: z.number().int(), idpUsers: z.number().int() }),
       problemCount: z.number().int(),
       /** the first 1,000 problems (`audit verify --state` on the host lists them all) */
       problems: z.array(StateProblem),
     })
     .optional(),
 });
-export const HealthResponse = z.object({ ok: z.literal(true) });
 
 export const errorCodes = [
   'invalid_request',

@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { access, makeServer, MIN, type TestServer } from '../helpers/server.js';
 import { openEvents, type SseEvent, type SseStream } from '../helpers/sse.js';
+import { openDatabase } from '../../server/db/open.js';
+import { Store } from '../../server/db/store.js';
+import { Tokens } from '../../server/engine/tokens.js';
 import type { AccessRequest } from '../../server/protocol/index.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -193,6 +196,24 @@ describe('live events', () => {
     }
     // and the replayed request.created still says "pending", as it was when it committed
     assert.equal(live.events[0].data.request.status, 'pending');
+  });
+
+  test('tokenRevokedByAnotherProcess_endsItsStreams_fromTheLog_notAtTheNextHeartbeat', async (t) => {
+    // another connection to the same database stands for the CLI: its commit moves SQLite's
+    // data_version, the hub follows the log and ends the revoked token's streams
+    const s = await makeServer({ options: { heartbeatMs: 600_000 } });
+    t.after(() => s.close());
+    const { url } = await s.listen();
+    const { token, info } = s.services.tokens.issue('alice', { actorId: 'test' });
+    const doomed = await openEvents(url, token);
+    const other = await openEvents(url, s.tokens.alice);
+    t.after(() => (doomed.close(), other.close()));
+    const cli = openDatabase(s.dbPath);
+    t.after(() => cli.close());
+    const cliStore = new Store(cli, false);
+    new Tokens(cliStore, s.clock).revoke([info.id], 'cli', 'test');
+    await Promise.race([doomed.ended, new Promise((_, fail) => setTimeout(() => fail(new Error('the revoked token\'s stream is still open')), 10_000))]);
+    assert.equal(other.isEnded(), false, 'the same user\'s other token keeps its stream');
   });
 
   test('lastEventId_resumesAcrossARestart', async () => {
