@@ -98,7 +98,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   // credentials copied before a reload or restart are still cleared when their grant ends
   void credentials.restoreClipboardHold();
   let where: WorkContext | undefined;
-  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show(), prefill: () => where?.prefill() };
+  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show(), prefill: () => where?.prefill(), grantTerminalOpened: (t, g) => where?.giveBack.track(t, g) };
   // access where the work is (issue 15); before LiveNotifications, whose "approved" notice a
   // refused command's Re-run notice replaces
   where = push(new WorkContext(deps));

@@ -1,0 +1,139 @@
+// Coding agents ask, people decide (issue 15, item 6): two language-model tools for agent mode.
+//  - elevate_listAccess: what I hold, what is pending, what I may request (read-only).
+//  - elevate_requestAccess: asks for a role on a resource for a duration with a justification.
+//    prepareInvocation returns a confirmation that shows exactly what will be requested (and the
+//    server's dry-run verdict), so the person decides before anything is sent; the request carries
+//    via: "agent", which the server keeps in the audit log. Results never hold credentials.
+import * as vscode from 'vscode';
+import type { CreateRequestBody } from '../../server/protocol';
+import { client, type Deps } from '../commands/deps';
+import { manifestDuration } from '../context/manifest';
+import { oneClickDuration } from '../context/match';
+import { formatClockTime, formatDuration } from '../model/format';
+import { approversText } from '../views/describe';
+import { Disposable } from '../util/lifecycle';
+
+export const Tools = { listAccess: 'elevate_listAccess', requestAccess: 'elevate_requestAccess' } as const;
+
+export interface RequestAccessInput {
+  resource: string;
+  role: string;
+  /** e.g. "30m"; default: the resource's default (shortened to what is approved at once) */
+  duration?: string;
+  justification: string;
+}
+
+/** The request an agent's input stands for, or why it cannot be made. Pure but for the model. */
+export function planRequest(deps: Pick<Deps, 'model'>, input: unknown, ticket?: string): { body: CreateRequestBody; name: string } | { error: string } {
+  if (!input || typeof input !== 'object') return { error: 'Input must be an object with resource, role and justification.' };
+  const i = input as Record<string, unknown>;
+  const str = (k: string) => (typeof i[k] === 'string' && (i[k] as string).trim() ? (i[k] as string).trim() : undefined);
+  const { model } = deps;
+  const resource = str('resource');
+  const role = str('role');
+  const justification = str('justification');
+  if (!resource || !role || !justification) return { error: 'resource, role and justification are required (see elevate_listAccess for what can be requested).' };
+  const r = model.resource(resource) ?? model.resources.find((x) => x.name.toLowerCase() === resource.toLowerCase());
+  if (!r) return { error: `There is no resource "${resource}". Requestable: ${model.resources.map((x) => x.id).join(', ') || 'none'}.` };
+  if (!r.roles.includes(role)) return { error: `${r.name} has no role "${role}"; its roles: ${r.roles.join(', ')}.` };
+  const duration = str('duration');
+  const declared = duration !== undefined ? manifestDuration(duration) : undefined;
+  if (duration !== undefined && declared === undefined) return { error: `"${duration}" is not a duration like "30m" or "1h".` };
+  if (declared !== undefined && declared > r.maxDurationSeconds) return { error: `${r.name} grants at most ${formatDuration(r.maxDurationSeconds)}.` };
+  return {
+    name: r.name,
+    body: {
+      resourceId: r.id,
+      role,
+      durationSeconds: oneClickDuration(r, role, model.me ?? { groups: [] }, declared),
+      justification: justification.slice(0, 2000),
+      ...(ticket && { ticket }),
+      via: 'agent',
+    },
+  };
+}
+
+/** Text an agent wrote, shown literally in Markdown (no links, emphasis or HTML of its making). */
+export const escapeMarkdown = (s: string) => s.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, '\\$&').replace(/\r?\n/g, ' ');
+
+export class AgentTools extends Disposable {
+  readonly listAccess: vscode.LanguageModelTool<Record<string, never>>;
+  readonly requestAccess: vscode.LanguageModelTool<RequestAccessInput>;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly ticket: () => string | undefined,
+  ) {
+    super();
+    const text = (s: string) => new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(s)]);
+    this.listAccess = {
+      prepareInvocation: () => ({ invocationMessage: vscode.l10n.t('Reading your Elevate access') }),
+      invoke: async () => text(this.describeAccess()),
+    };
+    this.requestAccess = {
+      prepareInvocation: async (options) => {
+        const plan = planRequest(this.deps, options.input, this.ticket());
+        if ('error' in plan) return { invocationMessage: plan.error };
+        const { body, name } = plan;
+        const r = this.deps.model.resource(body.resourceId)!;
+        const verdict = await client(this.deps).dryRun(body).then(
+          (ev) => !ev.allowed ? vscode.l10n.t('The policy would refuse it: {0}', ev.reasons.join('; ')) : ev.autoApproved ? vscode.l10n.t('The policy approves it at once.') : vscode.l10n.t('It needs approval by {0}.', approversText(r)),
+          () => '',
+        );
+        const md = new vscode.MarkdownString();
+        md.appendMarkdown(vscode.l10n.t('An agent asks for **{0}** access to **{1}** for **{2}**.', body.role, name, formatDuration(body.durationSeconds)));
+        md.appendMarkdown('\n\n');
+        md.appendMarkdown(vscode.l10n.t('Justification: '));
+        md.appendMarkdown(escapeMarkdown(body.justification));
+        if (body.ticket) md.appendMarkdown(`\n\n${vscode.l10n.t('Ticket: ')}${escapeMarkdown(body.ticket)}`);
+        if (verdict) md.appendMarkdown(`\n\n${verdict}`);
+        md.appendMarkdown(`\n\n${vscode.l10n.t('The request is made in your name and marked as made by an agent in the audit log.')}`);
+        return {
+          invocationMessage: vscode.l10n.t('Requesting {0} access to {1}', body.role, name),
+          confirmationMessages: { title: vscode.l10n.t('Request access with Elevate?'), message: md },
+        };
+      },
+      invoke: async (options) => {
+        const plan = planRequest(this.deps, options.input, this.ticket());
+        if ('error' in plan) return text(plan.error);
+        const { model, notifier } = this.deps;
+        const result = await client(this.deps).createRequest(plan.body);
+        model.upsertRequest(result.request);
+        if (result.grant) {
+          model.upsertGrant(result.grant);
+          notifier.markShown(`decided:${result.request.id}`);
+          return text(`Granted: ${plan.body.role} access to ${plan.name} until ${result.grant.expiresAt} (request ${result.request.id}, grant ${result.grant.id}). ` +
+            'Credentials are not given to agents; the user can run commands in a terminal with the grant (Elevate: Open Terminal with Grant) or an "elevate" task.');
+        }
+        const r = model.resource(plan.body.resourceId);
+        return text(`Request ${result.request.id} for ${plan.body.role} access to ${plan.name} is ${result.request.status}` +
+          (result.request.status === 'pending' ? `, waiting for approval by ${r ? approversText(r) : 'an approver'} (${result.request.requiredApprovals} needed). Ask the user to check back; do not request it again.` : '.'));
+      },
+    };
+    if (typeof vscode.lm?.registerTool === 'function') {
+      this.register(vscode.lm.registerTool(Tools.listAccess, this.listAccess));
+      this.register(vscode.lm.registerTool(Tools.requestAccess, this.requestAccess));
+    } else deps.log.warn('this editor has no language-model tools API: the Elevate agent tools are not registered');
+  }
+
+  /** Held, pending and requestable, as plain text for a model. No credentials, ever. */
+  describeAccess(): string {
+    const { model } = this.deps;
+    if (model.state !== 'ready') return 'Elevate is not connected (the user must sign in).';
+    const now = model.now();
+    const lines: string[] = [];
+    lines.push('Held now:');
+    for (const g of model.grants) lines.push(`- ${g.role} on ${g.resourceId} (${model.resourceName(g.resourceId)}) until ${g.expiresAt} (local ${formatClockTime(g.expiresAt, now)}), grant ${g.id}`);
+    if (!model.grants.length) lines.push('- nothing');
+    lines.push('Pending requests:');
+    const pending = model.myRequests.filter((r) => r.status === 'pending');
+    for (const r of pending) lines.push(`- ${r.role} on ${r.resourceId} for ${formatDuration(r.durationSeconds)}, request ${r.id}`);
+    if (!pending.length) lines.push('- none');
+    lines.push('May request (resource id: roles; longest; roles approved at once):');
+    for (const r of model.resources) {
+      const atOnce = r.approval.autoApprove.map((a) => `${a.roles.join('/')} up to ${formatDuration(a.maxDurationSeconds)}${a.window ? ` (${a.window})` : ''}`);
+      lines.push(`- ${r.id} (${r.name}): ${r.roles.join(', ')}; at most ${formatDuration(r.maxDurationSeconds)}; ${atOnce.length ? `at once: ${atOnce.join(', ')}` : 'always needs approval'}${r.requireTicket ? '; needs a ticket' : ''}`);
+    }
+    return lines.join('\n');
+  }
+}
