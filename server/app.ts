@@ -5,6 +5,7 @@ import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { randomBytes } from 'node:crypto';
 import { authenticate } from './http/auth.js';
+import { isAllowedHost, publicHostNames } from './http/host.js';
 import type { AppDeps, Env } from './http/context.js';
 import { errorResponse, handleError, zodDetails } from './http/errors.js';
 import { MAX_BODY_BYTES } from './protocol/index.js';
@@ -14,6 +15,7 @@ import { eventRoutes } from './routes/events.js';
 import { grantRoutes } from './routes/grants.js';
 import { metaRoutes } from './routes/meta.js';
 import { requestRoutes } from './routes/requests.js';
+import { authRoutes, logoutRoute } from './routes/auth.js';
 
 export const VERSION = '0.1.0';
 
@@ -42,14 +44,42 @@ function checkBody(c: Context, method: string): Response | undefined {
   if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
     const type = c.req.header('content-type');
     const hasBody = (length !== undefined && length !== '0') || c.req.header('transfer-encoding') !== undefined;
-    if (hasBody && !/^application\/json\b/i.test(type ?? '')) {
+    // sign-in takes forms too: RFC 8628 clients post them, and so does the verification page
+    const form = /^application\/x-www-form-urlencoded\b/i.test(type ?? '') && /^\/(v1\/)?auth\//.test(c.req.path);
+    if (hasBody && !form && !/^application\/json\b/i.test(type ?? '')) {
       return errorResponse(c, 400, 'invalid_request', 'request body must be JSON (Content-Type: application/json)', [{ path: 'header.content-type', message: `expected application/json, got ${type ?? 'none'}` }]);
     }
   }
   return undefined;
 }
 
+/** The names this server answers to (see http/host.ts), recomputed when the policy is reloaded. */
+function hostNames(deps: AppDeps): () => readonly string[] {
+  let forPolicy: unknown;
+  let names: readonly string[] = [];
+  return () => {
+    const policy = deps.policy();
+    if (policy !== forPolicy) {
+      forPolicy = policy;
+      names = publicHostNames(policy.server.publicUrl, deps.options?.listenHost);
+    }
+    return names;
+  };
+}
+
+/** 421 for a Host this server is not reached by (a DNS-rebinding page, a misrouted proxy). */
+function wrongHost(c: Context, names: readonly string[]): Response | undefined {
+  // under app.request() (tests) there is no Host header: the URL's host stands for it
+  const host = c.req.header('host') ?? new URL(c.req.url).host;
+  if (isAllowedHost(host, names)) return undefined;
+  const known = ['localhost', '127.0.0.1', '[::1]', ...names].join(', ');
+  return errorResponse(c, 421, 'invalid_request', `this server does not answer to the host name "${host.slice(0, 100)}": it answers to ${known} and IP addresses; set server.publicUrl in the policy to the URL clients use`, [
+    { path: 'header.host', message: `expected one of ${known}` },
+  ]);
+}
+
 export function createApp(deps: AppDeps) {
+  const allowedHosts = hostNames(deps);
   // request ids for log correlation: a random per-process prefix and a counter (no RNG per request)
   const idPrefix = randomBytes(3).toString('base64url') + '-';
   let requestCount = 0;
@@ -80,7 +110,7 @@ export function createApp(deps: AppDeps) {
     else for (const [k, v] of SECURITY_HEADERS) c.header(k, v);
     const method = c.req.method;
     const bodyless = method === 'GET' || method === 'HEAD';
-    const refused = bodyless ? undefined : checkBody(c, method);
+    const refused = wrongHost(c, allowedHosts()) ?? (bodyless ? undefined : checkBody(c, method));
     if (refused) c.res = refused;
     else if (!bodyless && c.req.header('content-length') === undefined) await limitStream(c, next);
     else await next();
@@ -106,7 +136,10 @@ export function createApp(deps: AppDeps) {
   });
 
   app.get('/healthz', (c) => c.json({ ok: true as const }, 200));
+  // sign-in itself needs no token (registered before the authentication below); logout does
+  app.route('/', authRoutes(deps));
   app.use('/v1/*', authenticate(deps));
+  app.route('/', logoutRoute(deps));
 
   app.route('/', metaRoutes(deps));
   app.route('/', requestRoutes(deps));
@@ -133,4 +166,5 @@ export function createApp(deps: AppDeps) {
   return app;
 }
 
+/** @public The app's type, for typed clients (Hono RPC). */
 export type AppType = ReturnType<typeof createApp>;

@@ -1,6 +1,6 @@
 // elevate-server: the command line, and the only place that opens the database and the port.
 import { serve } from '@hono/node-server';
-import { chmodSync, existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,6 +16,8 @@ import { SAFETY_AUTOCHECKPOINT_PAGES, runCheckpointer, startCheckpointer } from 
 import { isMainThread, workerData } from 'node:worker_threads';
 import { Store } from './db/store.js';
 import { exportAudit } from './cli/export.js';
+import { printVerification } from './cli/verify.js';
+import { verifyAudit } from './db/stateCheck.js';
 import { Tokens } from './engine/tokens.js';
 import { jsonLogger } from './logger.js';
 import { createServices } from './services.js';
@@ -23,17 +25,21 @@ import { loadOrCreateServerKey, serverKeyPath } from './crypto/serverKey.js';
 // bundled as text by esbuild (scripts/build.mjs)
 import demoPolicyText from './demo/policy.yaml';
 import { postgresDemoPolicy, postgresHint, startDemoPostgres, type DemoPostgres } from './demo/postgres.js';
+import { oidcDemoPolicy, startDemoOidc, type DemoOidc } from './demo/idp.js';
+import { IdentityStore } from './db/identity.js';
+import { disableUser } from './identity/service.js';
 
 const USAGE = `elevate-server ${VERSION} — just-in-time privileged access
 
 Usage:
   elevate-server start [--config F] [--db F] [--port N] [--host H] [--tls-cert F --tls-key F] [--insecure-listen]
-  elevate-server demo [--with-postgres] [--port N] [--host H]
+  elevate-server demo [--with-postgres] [--with-oidc] [--port N] [--host H]
   elevate-server token issue <userId> [--ttl 90d] [--label L]
   elevate-server token list [--user userId]
   elevate-server token revoke <tokenId> | --user <userId>
+  elevate-server user disable <userId> [--reason TEXT]
   elevate-server check-config [--config F]
-  elevate-server audit verify [--head HASH]
+  elevate-server audit verify [--head HASH] [--state] [--format text|json]
   elevate-server audit head
   elevate-server audit export --format jsonl|csv [--from T] [--to T]
   elevate-server backup <file>
@@ -52,6 +58,7 @@ const options = {
   label: { type: 'string' },
   user: { type: 'string' },
   head: { type: 'string' },
+  state: { type: 'boolean' },
   format: { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
@@ -59,6 +66,8 @@ const options = {
   'tls-key': { type: 'string' },
   'insecure-listen': { type: 'boolean' },
   'with-postgres': { type: 'boolean' },
+  'with-oidc': { type: 'boolean' },
+  reason: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
@@ -102,13 +111,16 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   db.pragma(`wal_autocheckpoint = ${SAFETY_AUTOCHECKPOINT_PAGES}`);
   // created 0600 on first start, next to the database; seals provider-issued credentials at rest
   const serverKey = loadOrCreateServerKey(serverKeyPath(dbPath(f)));
+  const url = `${tls ? 'https' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${p}`;
   const services = createServices({
+    listenUrl: url,
     db,
     policy,
     clock: new GuardedClock(),
     logger,
     serverKey,
-    verifyAudit: () => verifyInWorker(dbPath(f), __filename),
+    verifyAudit: (o) => verifyInWorker(dbPath(f), __filename, o),
+    options: { listenHost: h },
   });
   services.start();
 
@@ -142,7 +154,6 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   // Started once serving: loading the bundle in a worker and checkpointing the catch-up's pages
   // would otherwise compete with the catch-up and the first requests for the same core.
   const checkpointer = startCheckpointer(dbPath(f), __filename);
-  const url = `${tls ? 'https' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${p}`;
   logger.log('info', 'listening', { url, policy: policyPath, db: dbPath(f), pid: process.pid });
   onListening?.(url);
 
@@ -153,10 +164,11 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
       return;
     }
     const before = services.policy();
+    const next = services.identity.effective(r.policy); // with the users the IdP vouched for
     const summary = {
       users: r.policy.users.size,
       resources: r.policy.resources.size,
-      usersRemoved: [...before.users.keys()].filter((u) => !r.policy.users.has(u)),
+      usersRemoved: [...before.users.keys()].filter((u) => !next.users.has(u)),
       resourcesRemoved: [...before.resources.keys()].filter((x) => !r.policy.resources.has(x)),
     };
     services.reload(r.policy, summary);
@@ -187,17 +199,23 @@ async function demo(f: Flags) {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // --with-postgres: a real PostgreSQL (server/demo/postgres.ts) behind prod-db and staging-db
   const pgsrv: DemoPostgres | undefined = f['with-postgres'] ? await startDemoPostgres(dir) : undefined;
+  // --with-oidc: a demo identity provider (server/demo/idp.ts) on the next port
+  let oidc: DemoOidc | undefined;
   try {
-    await demoServe(f, dir, pgsrv);
+    oidc = f['with-oidc'] ? await startDemoOidc(dir, `http://${host(f)}:${port(f)}`, port(f) + 1) : undefined;
+    await demoServe(f, dir, pgsrv, oidc);
   } catch (e) {
     await pgsrv?.stop().catch(() => {});
+    await oidc?.idp.stop().catch(() => {});
     throw e;
   }
 }
 
-async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined) {
-  const policyPath = resolve(f.config ?? (env.ELEVATE_CONFIG || `${dir}/${pgsrv ? 'demo-postgres-policy' : 'demo-policy'}.yaml`));
-  if (!existsSync(policyPath)) writeFileSync(policyPath, pgsrv ? postgresDemoPolicy(demoPolicyText, pgsrv.adminUrlFile) : demoPolicyText);
+async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined, oidc?: DemoOidc) {
+  const name = `demo${pgsrv ? '-postgres' : ''}${oidc ? '-oidc' : ''}-policy`;
+  const policyPath = resolve(f.config ?? (env.ELEVATE_CONFIG || `${dir}/${name}.yaml`));
+  const baseText = pgsrv ? postgresDemoPolicy(demoPolicyText, pgsrv.adminUrlFile) : demoPolicyText;
+  if (!existsSync(policyPath)) writeFileSync(policyPath, oidc ? oidcDemoPolicy(baseText, oidc.idp.issuer, oidc.secretFile) : baseText);
   const parsed = parsePolicy(readFileSync(policyPath, 'utf8'));
   if (!parsed.ok) throw new UsageError(`invalid demo policy ${policyPath}:\n  - ${parsed.errors.join('\n  - ')}`);
   const dbFile = f.db ?? (env.ELEVATE_DB || `${dir}/demo.db`);
@@ -229,9 +247,13 @@ async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined)
         `Tokens for the demo users (also in ${file}, mode 0600):\n${lines.join('\n')}\n\n` +
         `In VS Code: "Elevate: Sign In", server ${url}, paste a token (alice requests, bob approves).\n` +
         (pgsrv ? `\n${postgresHint(pgsrv, policyPath)}\n` : '') +
+        (oidc ? `\n${oidc.hint()}\n` : '') +
         `Stop with Ctrl+C.\n\n`,
     );
-  }, pgsrv?.stop);
+  }, async () => {
+    await oidc?.idp.stop();
+    await pgsrv?.stop();
+  });
 }
 
 async function main(argv: string[]) {
@@ -259,6 +281,8 @@ async function main(argv: string[]) {
     }
     case 'token':
       return tokenCommand(f, sub, arg);
+    case 'user':
+      return userCommand(f, sub, arg);
     case 'audit':
       return auditCommand(f, sub);
     case 'backup': {
@@ -266,6 +290,10 @@ async function main(argv: string[]) {
       if (existsSync(sub)) throw new UsageError(`backup: ${sub} already exists; refusing to overwrite it`);
       const db = openDatabase(dbPath(f));
       mkdirSync(dirname(resolve(sub)), { recursive: true });
+      // the copy holds token hashes, sealed credentials and every justification: like the database
+      // it is 0600 from its first byte (created empty with that mode; SQLite keeps a file's mode)
+      closeSync(openSync(sub, 'wx', 0o600));
+      chmodSync(sub, 0o600);
       // SQLite's online backup API: a consistent copy while the server keeps writing
       await db.backup(sub);
       db.close();
@@ -311,6 +339,21 @@ function tokenCommand(f: Flags, sub: string | undefined, arg: string | undefined
   }
 }
 
+/** `user disable <id>`: no more sign-ins, every token and session of the user revoked, audited. */
+function userCommand(f: Flags, sub: string | undefined, arg: string | undefined) {
+  if (sub !== 'disable') throw new UsageError('user: expected disable');
+  if (!arg) throw new UsageError('user disable: give the user id, e.g. elevate-server user disable alice');
+  const db = openDatabase(dbPath(f));
+  try {
+    const r = disableUser(new Store(db), new IdentityStore(db), systemClock.now(), arg, 'cli', f.reason ?? 'disabled from the command line');
+    process.stderr.write(
+      `${r.changed ? `disabled ${arg}` : `${arg} was already disabled`}; revoked ${r.tokensRevoked.length} token(s)${r.tokensRevoked.length ? `: ${r.tokensRevoked.join(', ')}` : ''}\n`,
+    );
+  } finally {
+    db.close();
+  }
+}
+
 async function auditCommand(f: Flags, sub: string | undefined) {
   const db = openDatabase(dbPath(f));
   try {
@@ -324,12 +367,10 @@ async function auditCommand(f: Flags, sub: string | undefined) {
         if (!/^[0-9a-f]{64}$/.test(hash)) throw new UsageError('--head: expected a 64-hex-digit hash (or "seq hash" from audit head)');
         head = { hash, ...(parts.length === 2 && /^\d+$/.test(parts[0]) && { seq: Number(parts[0]) }) };
       }
-      const r = store.audit.verify(head);
-      if (r.ok) process.stdout.write(`ok: ${r.count} events, head ${r.headHash}\n`);
-      else {
-        process.stdout.write(`FAILED at seq ${r.firstBadSeq}: ${r.problem}\n`);
-        process.exitCode = 1;
-      }
+      const format = f.format ?? 'text';
+      if (format !== 'text' && format !== 'json') throw new UsageError('--format: expected text or json');
+      const r = verifyAudit(db, { head, state: f.state === true });
+      process.exitCode = printVerification(r, format, (t) => process.stdout.write(t));
     } else if (sub === 'head') {
       const h = store.audit.head();
       process.stdout.write(`${h.seq} ${h.hash}\n`);
@@ -350,9 +391,9 @@ async function auditCommand(f: Flags, sub: string | undefined) {
 }
 
 // the same bundle is the CLI and the body of the server's worker threads
-const job = isMainThread ? null : (workerData as { elevateCheckpointer?: string; elevateVerify?: string } | null);
+const job = isMainThread ? null : (workerData as { elevateCheckpointer?: string; elevateVerify?: string; elevateVerifyState?: boolean } | null);
 if (job?.elevateCheckpointer) runCheckpointer(job.elevateCheckpointer);
-else if (job?.elevateVerify) runVerifyWorker(job.elevateVerify);
+else if (job?.elevateVerify) runVerifyWorker(job.elevateVerify, job.elevateVerifyState);
 else main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`elevate-server: ${(e as Error).message}\n\n${USAGE}\n`);

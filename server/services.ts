@@ -7,13 +7,15 @@ import { CredentialVault } from './crypto/vault.js';
 import { NOTIFY_KIND, Notifier } from './notify/notifier.js';
 import type { Policy } from './domain/types.js';
 import { Store } from './db/store.js';
-import type { ChainVerification } from './db/audit.js';
+import { type AuditVerification, verifyAudit as verifyOnThisThread } from './db/stateCheck.js';
 import { AuditBatcher } from './engine/auditBatcher.js';
 import { Engine } from './engine/engine.js';
 import { EventHub } from './engine/hub.js';
 import { OutboxWorker } from './engine/outbox.js';
 import { Scheduler } from './engine/scheduler.js';
 import { Tokens } from './engine/tokens.js';
+import { IdentityStore } from './db/identity.js';
+import { Identity } from './identity/service.js';
 import type { AppDeps } from './http/context.js';
 import type { Logger } from './logger.js';
 import { errorFields } from './logger.js';
@@ -30,16 +32,34 @@ export interface ServicesOptions {
   options?: AppDeps['options'];
   /** one commit per event-loop turn for all writes in it (Store.tx); default on */
   groupCommit?: boolean;
+  /** the address the server listens at; the public URL when the policy has no server.publicUrl */
+  listenUrl?: string;
   /** recomputes the audit chain for GET /v1/audit/verify; the server's runs in a worker thread, the default on this thread */
-  verifyAudit?: () => Promise<ChainVerification>;
+  verifyAudit?: (opts: { state: boolean }) => Promise<AuditVerification>;
 }
 
+/** How often the event streams look for commits by other processes (the CLI). */
+const OTHER_WRITERS_POLL_MS = 500;
+
 export function createServices(o: ServicesOptions) {
+  let othersTimer: NodeJS.Timeout | undefined;
   const store = new Store(o.db, o.groupCommit ?? true);
-  const policyRef = { current: o.policy };
+  // The engine works with the policy file plus the users the IdP vouched for (identity.effective).
+  let filePolicy = o.policy;
+  const identity: Identity = new Identity({
+    store,
+    ids: new IdentityStore(o.db),
+    clock: o.clock,
+    filePolicy: () => filePolicy,
+    publicUrl: () => policyRef.current.server.publicUrl ?? o.listenUrl ?? 'http://127.0.0.1:7410',
+    auditLater: (e) => batcher.add(e),
+    onUsersChanged: () => (policyRef.current = identity.effective(filePolicy)),
+    onTokenRevoked: (t) => hub.closeToken(t),
+  });
+  const policyRef: { current: Policy } = { current: identity.effective(o.policy) };
   const engine = new Engine(store, o.clock, policyRef);
   const tokens = new Tokens(store, o.clock);
-  const hub = new EventHub(() => policyRef.current);
+  const hub = new EventHub(() => policyRef.current, store.audit);
   const onError = (e: unknown, ctx: Record<string, unknown> = {}) => o.logger.log('error', 'background error', { ...ctx, ...errorFields(e) });
   const batcher = new AuditBatcher(store, (e) => onError(e, { op: 'audit.batch' }));
   const scheduler = new Scheduler(engine, o.clock, (e) => onError(e, { op: 'sweep' }));
@@ -54,18 +74,20 @@ export function createServices(o: ServicesOptions) {
   const notifier = new Notifier(store, () => policyRef.current);
   engine.onAppend((events, now) => notifier.enqueue(events, now));
 
-  // state snapshots for live events are only worth building when someone is listening
-  engine.wantsSnapshots = () => hub.size > 0;
   engine.onCommit((items) => {
-    hub.publish(items);
+    hub.follow(items[items.length - 1].event.seq);
     scheduler.poke();
     if (store.takeOutboxWritten()) outbox.poke();
   });
 
-  // concurrent verifications share the one running: each reads the whole log
-  const verify = o.verifyAudit ?? (async () => store.audit.verify());
-  let verifying: Promise<ChainVerification> | undefined;
-  const verifyAudit = () => (verifying ??= verify().finally(() => (verifying = undefined)));
+  // concurrent verifications of the same kind share the one running: each reads the whole log
+  const verify = o.verifyAudit ?? (async (v: { state: boolean }) => verifyOnThisThread(o.db, v));
+  const verifying = new Map<boolean, Promise<AuditVerification>>();
+  const verifyAudit = ({ state }: { state: boolean }) => {
+    let p = verifying.get(state);
+    if (!p) verifying.set(state, (p = verify({ state }).finally(() => verifying.delete(state))));
+    return p;
+  };
 
   const deps: AppDeps = {
     store,
@@ -73,6 +95,7 @@ export function createServices(o: ServicesOptions) {
     tokens,
     hub,
     batcher,
+    identity,
     clock: o.clock,
     policy: () => policyRef.current,
     logger: o.logger,
@@ -99,13 +122,35 @@ export function createServices(o: ServicesOptions) {
       }
       scheduler.start();
       outbox.start();
+      // Another process (the CLI) writes to the same database: what it logs, such as a token it
+      // revokes or a user it disables, reaches the open streams within a poll. SQLite's
+      // data_version moves with every commit by another connection, so a poll costs one pragma.
+      let seen = store.dataVersion();
+      othersTimer ??= setInterval(() => {
+        if (hub.size === 0) return;
+        try {
+          const v = store.dataVersion();
+          if (v !== seen) {
+            seen = v;
+            hub.follow();
+          }
+        } catch (e) {
+          onError(e, { op: 'follow' });
+        }
+      }, OTHER_WRITERS_POLL_MS);
+      othersTimer.unref();
       return caughtUp;
     },
     /** Applies a new, already validated policy (SIGHUP). */
     reload(policy: Policy, summary: Record<string, unknown>) {
-      engine.reconcile(policy, { reloaded: true, summary, onTokenRevoked: (t) => hub.closeToken(t) });
+      filePolicy = policy;
+      engine.reconcile(identity.effective(policy), { reloaded: true, summary, onTokenRevoked: (t) => hub.closeToken(t) });
+      // the others' streams follow the new rights from their next event on
+      hub.closeRemovedUsers();
     },
     async stop() {
+      clearInterval(othersTimer);
+      othersTimer = undefined;
       scheduler.stop();
       hub.closeAll();
       await outbox.stop();

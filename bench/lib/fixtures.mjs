@@ -144,13 +144,14 @@ const ACTIONS = [
  * `days` days, actors/subjects over 1,000 users and 20 resources. Returns {seq, hash} of the head.
  */
 export async function fillAudit(dbFile, n, { days = 30 } = {}) {
-  const { hashEvent, canonicalJson } = await serverAudit();
+  const { hashEvent, canonicalJson, HASH_FORMAT } = await serverAudit();
   const db = new Database(dbFile);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = OFF');
   let { seq, hash } = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() ?? { seq: 0, hash: '0'.repeat(64) };
-  const ins = db.prepare(`INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+  // in the format the server writes now: a chain the CLI started in format 2 must not go back to 1
+  const ins = db.prepare(`INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash, v)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${HASH_FORMAT})`);
   const wheel = ACTIONS.flatMap(([a, w]) => Array(w).fill(a));
   const end = Date.now() - 60_000;
   const t0 = end - days * 86400_000;
@@ -195,7 +196,7 @@ export async function fillAudit(dbFile, n, { days = 30 } = {}) {
           details = { userId: user, role: 'read', startsAt: at, expiresAt: new Date(atMs + 3600_000).toISOString() };
         }
         const canon = canonicalJson(details);
-        const h = hashEvent(hash, { seq, at, actorId: actor, action, resourceId, requestId, grantId }, canon);
+        const h = hashEvent(hash, { seq, at, actorId: actor, action, resourceId, requestId, grantId, subjectId: user, v: HASH_FORMAT }, canon);
         ins.run(seq, atMs, actor, action, resourceId, requestId, grantId, user, canon, hash, h);
         hash = h;
       }

@@ -12,7 +12,7 @@ const time = (n, fn) => {
   return ((performance.now() - t) * 1000) / n; // µs per op
 };
 
-export async function sqlBaselines(dbFile, { hashEvent, canonicalJson }, { quick }) {
+export async function sqlBaselines(dbFile, { hashEvent, canonicalJson, HASH_FORMAT }, { quick }) {
   const sweepN = quick ? 2000 : 20_000;
   fillDueGrants(dbFile, sweepN);
   const db = new Database(dbFile);
@@ -20,7 +20,7 @@ export async function sqlBaselines(dbFile, { hashEvent, canonicalJson }, { quick
   db.pragma('synchronous = NORMAL');
   const s = {
     head: db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
-    audit: db.prepare(`INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    audit: db.prepare(`INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash, v) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${HASH_FORMAT})`),
     reqById: db.prepare('SELECT * FROM requests WHERE id = ?'),
     insReq: db.prepare(`INSERT INTO requests (id, kind, requester_id, resource_id, role, duration_s, justification, ticket, status, grant_id, required, auto_approved, break_glass, evaluation, created_at, decided_at, pending_until)
       VALUES (@id, 'access', 'u1', 'auto', 'read', 3600, 'bench', NULL, 'pending', NULL, 1, 1, 0, '{"reasons":[]}', @now, NULL, @until)`),
@@ -44,7 +44,7 @@ export async function sqlBaselines(dbFile, { hashEvent, canonicalJson }, { quick
     const seq = h.seq + 1;
     const at = new Date(now).toISOString();
     const canon = canonicalJson(details);
-    const hash = hashEvent(h.hash, { seq, at, actorId: ids.actor, action, resourceId: 'auto', requestId: ids.req ?? null, grantId: ids.grant ?? null }, canon);
+    const hash = hashEvent(h.hash, { seq, at, actorId: ids.actor, action, resourceId: 'auto', requestId: ids.req ?? null, grantId: ids.grant ?? null, subjectId: 'u1', v: HASH_FORMAT }, canon);
     s.audit.run(seq, now, ids.actor, action, 'auto', ids.req ?? null, ids.grant ?? null, 'u1', canon, h.hash, hash);
     head = { seq, hash };
   };

@@ -45,7 +45,7 @@ export function planRequest(deps: Pick<Deps, 'model'>, input: unknown, ticket?: 
     body: {
       resourceId: r.id,
       role,
-      durationSeconds: oneClickDuration(r, role, model.me ?? { groups: [] }, declared),
+      durationSeconds: oneClickDuration(r, role, model.me ?? { id: '', groups: [] }, model.now(), declared),
       justification: justification.slice(0, 2000),
       ...(ticket && { ticket }),
       via: 'agent',

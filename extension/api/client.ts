@@ -19,6 +19,7 @@ import {
   type Grant,
 } from '../../server/protocol';
 import { ApiError } from './errors';
+import { LogoutResponse } from '../../server/protocol/auth';
 
 export type FetchFn = typeof fetch;
 
@@ -68,6 +69,23 @@ export function originOf(serverUrl: string): string {
   return url.origin;
 }
 
+/**
+ * Checks that `origin` is an Elevate server (its `/healthz`, which needs no token) before anyone
+ * pastes a token for it. Undefined when it is; else what is wrong, in words for people.
+ */
+export async function probeServer(origin: string, fetchFn: FetchFn = fetch, timeoutMs = 5000): Promise<string | undefined> {
+  let res: Response;
+  try {
+    res = await fetchFn(new URL('/healthz', origin), { redirect: 'error', signal: AbortSignal.timeout(timeoutMs) });
+  } catch {
+    return `Cannot reach ${origin}: is the server running, and is the URL right?`;
+  }
+  let json: unknown;
+  try { json = await res.json(); } catch { json = undefined; }
+  const ok = typeof json === 'object' && json !== null && (json as { ok?: unknown }).ok === true;
+  return res.ok && ok ? undefined : `${origin} answers, but it is not an Elevate server.`;
+}
+
 export class ElevateClient {
   readonly origin: string;
   private readonly token: string;
@@ -86,6 +104,11 @@ export class ElevateClient {
   /** True when this client was made with that token (to avoid reconnecting needlessly). */
   usesToken(token: string): boolean {
     return this.token === token;
+  }
+
+  /** Ends this sign-in session on the server (409 for an API token, which is not a session). */
+  async logout(): Promise<void> {
+    await this.call(LogoutResponse, 'POST', '/v1/auth/logout');
   }
 
   /** Builds a URL on the configured origin; anything that would leave it is refused. */
@@ -138,7 +161,12 @@ export class ElevateClient {
     if (!res.ok) {
       const body = ErrorBody.safeParse(json);
       if (body.success) throw new ApiError(res.status, body.data.error.code, body.data.error.message, body.data.error.details ?? []);
-      throw new ApiError(res.status, res.status === 401 ? 'unauthenticated' : res.status >= 500 ? 'unavailable' : 'invalid_response', `${method} ${url.pathname} failed with HTTP ${res.status}`);
+      // no Elevate error body: whatever answered is not (this version of) an Elevate server
+      throw new ApiError(
+        res.status,
+        res.status === 401 ? 'unauthenticated' : res.status >= 500 ? 'unavailable' : 'invalid_response',
+        res.status === 404 ? `${this.origin} is not an Elevate server (it has no ${url.pathname})` : `${this.origin} answered ${method} ${url.pathname} with HTTP ${res.status}`,
+      );
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {

@@ -37,8 +37,6 @@ export class ApiError extends Error {
   }
 }
 
-export const isApiError = (e: unknown): e is ApiError => e instanceof ApiError;
-
 /** Any thrown value as a message fit for the log or a notification. */
 export const errorMessage = (e: unknown): string =>
   e instanceof ApiError ? e.userMessage : e instanceof Error ? e.message : String(e);

@@ -101,6 +101,8 @@ export class Session extends Disposable {
   async signOut(): Promise<void> {
     const origin = this.safeOrigin();
     this.starting++;
+    // a browser sign-in's session also ends on the server (an API token stays: 409, ignored)
+    void this.clientValue?.logout().catch(() => undefined);
     this.clientValue = undefined;
     if (origin) await this.secrets.delete(tokenSecretKey(origin));
     this.model.signOut();

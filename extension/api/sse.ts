@@ -3,6 +3,7 @@
 // Last-Event-ID, and treats a silent stream as dead (the server sends `: ping` every 15 s).
 import { Emitter, type IDisposable, type Logger, nullLogger, type Timers, realTimers } from '../util/lifecycle';
 import { ApiError } from './errors';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export interface SseMessage {
   /** The last event id seen so far in the stream (ids persist across messages). */
@@ -20,7 +21,10 @@ export class SseParser {
   private buffer = '';
   private data: string[] = [];
   private event = '';
+  /** the id of the last complete event (or id-only frame): where a reconnect resumes */
   private lastId: string | undefined;
+  /** the id field of the event being read; it counts only once the event is complete */
+  private idBuffer: string | undefined;
   private sawCr = false;
 
   constructor(
@@ -30,6 +34,7 @@ export class SseParser {
     initialLastId?: string,
   ) {
     this.lastId = initialLastId;
+    this.idBuffer = initialLastId;
   }
 
   get lastEventId(): string | undefined {
@@ -70,13 +75,16 @@ export class SseParser {
     switch (field) {
       case 'data': this.data.push(value); break;
       case 'event': this.event = value; break;
-      case 'id': if (!value.includes('\u0000')) this.lastId = value; break;
+      case 'id': if (!value.includes('\u0000')) this.idBuffer = value; break;
       case 'retry': if (/^\d+$/.test(value)) this.onRetry(Number(value)); break;
       default: break; // unknown fields are ignored by the spec
     }
   }
 
   private dispatch(): void {
+    // a frame is complete: only now does its id become the resume point (a connection dropped
+    // mid-event must resume before that event, not after it)
+    this.lastId = this.idBuffer;
     if (this.data.length === 0) {
       this.event = '';
       return;
@@ -251,7 +259,7 @@ export class LiveEventSource implements IDisposable {
 
   private scheduleReconnect(error: Error): void {
     const delay = Math.max(backoffDelay(this.attempt++, this.backoff), this.serverRetryMs ?? 0);
-    this.log.info(`event stream down (${error.message}); reconnecting in ${(delay / 1000).toFixed(1)} s`);
+    this.log.info(`event stream down (${logText(error.message)}); reconnecting in ${(delay / 1000).toFixed(1)} s`);
     this.setState('down', error);
     this.timers.clearTimeout(this.retryTimer);
     this.retryTimer = this.timers.setTimeout(() => void this.connect(), delay);

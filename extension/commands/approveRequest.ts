@@ -13,7 +13,7 @@ export function registerApproveRequest(deps: Deps): vscode.Disposable {
     if (comment === undefined) {
       const typed = await vscode.window.showInputBox({
         title: vscode.l10n.t('Approve {0}', title),
-        prompt: vscode.l10n.t('Comment (optional). Press Enter to approve, Escape to cancel.'),
+        prompt: vscode.l10n.t('Comment for {0} (optional)', request.requesterId),
         validateInput: (v) => (v.length > MAX_TEXT ? vscode.l10n.t('At most {0} characters.', MAX_TEXT) : undefined),
       });
       if (typed === undefined) throw new Cancelled();

@@ -7,10 +7,12 @@ import type { Session } from '../api/session';
 import { Commands } from '../constants';
 import { formatClockTime, formatMinutesLeft } from '../model/format';
 import type { ElevateModel } from '../model/model';
+import type { NoticeDescriptor } from '../model/notices';
 import type { GrantCredentials } from '../views/grantCredentials';
 import type { Notifier } from '../views/notifier';
-import type { GrantNode, RequestNode } from '../views/trees';
+import type { GrantNode } from '../views/trees';
 import { approvalProgress, requestTitle } from '../views/describe';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export interface Deps {
   readonly context: vscode.ExtensionContext;
@@ -21,6 +23,8 @@ export interface Deps {
   /** what holds grant credentials in this editor (terminals, the clipboard), let go of when the grant ends */
   readonly credentials: GrantCredentials;
   showRequestDetail(id: string): Promise<void>;
+  /** Tells the outcome of a command the way the live event would (same key: told once). */
+  announce(d: NoticeDescriptor): void;
   showAuditLog(): void;
   /** the ticket and justification the current branch suggests (issue 15), prefilled, never sent unasked */
   prefill?(): { ticket: string; justification: string } | undefined;
@@ -50,9 +54,10 @@ export function registerCommand(deps: Deps, id: string, fn: (...args: any[]) => 
 export function reportError(deps: Deps, err: unknown): void {
   if (err instanceof Cancelled) return;
   const message = errorMessage(err);
-  deps.log.error(`command failed: ${message}`);
+  deps.log.error(`command failed: ${logText(message)}`);
   if (err instanceof ApiError && err.isUnauthenticated) {
-    deps.model.signOut(message);
+    // the views and one "signed you out" notice with Sign In follow from the model (LiveNotifications)
+    if (deps.model.state !== 'signedOut') return deps.model.signOut(message);
     void vscode.window.showWarningMessage(vscode.l10n.t('Elevate: {0}', message), vscode.l10n.t('Sign In')).then((pick) => {
       if (pick) void vscode.commands.executeCommand(Commands.signIn);
     });

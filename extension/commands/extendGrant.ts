@@ -7,6 +7,8 @@ import { Commands } from '../constants';
 import { extendChoices } from '../model/choices';
 import { formatClockTime, formatDuration } from '../model/format';
 import { approversText } from '../views/describe';
+import { durationStep } from './durationStep';
+import { inputStep, runSteps, SKIP, type Step } from './flow';
 import { Cancelled, client, pickGrant, registerCommand, withProgress, type Deps } from './deps';
 
 export interface ExtendArgs {
@@ -34,28 +36,45 @@ export function registerExtendGrant(deps: Deps): vscode.Disposable {
           ? vscode.l10n.t('Access to {0} has ended.', name)
           : vscode.l10n.t('Access to {0} cannot be extended past {1} (the policy limit).', name, formatClockTime(grant.maxExpiresAt, now)));
       }
-      const items = choices.map((c) => ({
-        label: `$(${c.atOnce ? 'zap' : 'person'}) +${formatDuration(c.seconds)}`,
-        description: vscode.l10n.t('until {0}', formatClockTime(c.newExpiresAt, now)) + (c.toLimit ? ` · ${vscode.l10n.t('the limit')}` : ''),
-        detail: c.atOnce ? vscode.l10n.t('Applies at once') : vscode.l10n.t('Needs approval by {0}', resource ? approversText(resource) : vscode.l10n.t('an approver')),
-        seconds: c.seconds,
-        atOnce: c.atOnce,
-      }));
-      const picked = await vscode.window.showQuickPick(items, {
-        title: vscode.l10n.t('Extend {0} ({1}), ends {2}', name, grant.role, formatClockTime(grant.expiresAt, now)),
-        placeHolder: vscode.l10n.t('Add how much time?'),
+      // the same step frame as Request Access: presets, a typed length ("20m" offers "Use +20m"),
+      // "Other duration…", Back from the reason to the length
+      const withoutApproval = resource?.extension.withoutApprovalSeconds ?? 0;
+      const room = choices.at(-1)!.seconds;
+      const title = vscode.l10n.t('Extend {0} ({1}), ends {2}', name, grant.role, formatClockTime(grant.expiresAt, now));
+      const describe = (s: number) => ({
+        description: vscode.l10n.t('until {0}', formatClockTime(Date.parse(grant.expiresAt) + s * 1000, now)) + (s === room ? ` · ${vscode.l10n.t('the limit')}` : ''),
+        detail: s <= withoutApproval ? vscode.l10n.t('Applies at once') : vscode.l10n.t('Needs approval by {0}', resource ? approversText(resource) : vscode.l10n.t('an approver')),
       });
-      if (!picked) throw new Cancelled();
-      seconds = picked.seconds;
-      if (!picked.atOnce && opts.justification === undefined) {
-        const why = await vscode.window.showInputBox({
-          title: vscode.l10n.t('Extend {0} by {1}', name, formatDuration(seconds)),
-          prompt: vscode.l10n.t('Why do you need more time? (optional; approvers see it)'),
-          validateInput: (v) => (v.length > MAX_TEXT ? vscode.l10n.t('At most {0} characters.', MAX_TEXT) : undefined),
-        });
-        if (why === undefined) throw new Cancelled();
-        opts = { ...opts, justification: why.trim() || undefined };
-      }
+      let justification = opts.justification;
+      const needsReason = () => seconds! > withoutApproval && opts.justification === undefined;
+      const steps: Step[] = [
+        async () => {
+          const picked = await durationStep({
+            title, step: 1, totalSteps: needsReason() ? 2 : 1, canGoBack: false,
+            placeholder: vscode.l10n.t('Add how much time? Pick or type a length'),
+            options: choices.map((c) => ({ seconds: c.seconds, ...describe(c.seconds) })),
+            current: seconds,
+            maxSeconds: room,
+            describe,
+            prefix: '+',
+          });
+          if (typeof picked === 'number') seconds = picked;
+          return picked;
+        },
+        async () => {
+          if (!needsReason()) return SKIP;
+          const why = await inputStep({
+            title: vscode.l10n.t('Extend {0} by {1}', name, formatDuration(seconds!)), step: 2, totalSteps: 2, canGoBack: true,
+            prompt: vscode.l10n.t('Why do you need more time? (optional; approvers see it)'),
+            value: justification ?? '',
+            validate: (v) => (v.length > MAX_TEXT ? vscode.l10n.t('At most {0} characters.', MAX_TEXT) : undefined),
+          });
+          if (typeof why === 'string') justification = why.trim() || undefined;
+          return why;
+        },
+      ];
+      if (!(await runSteps(steps)) || seconds === undefined) throw new Cancelled();
+      opts = { ...opts, justification };
     }
     const result = await withProgress(vscode.l10n.t('Extending access to {0}…', name), () => client(deps).extend(grant.id, seconds!, opts.justification));
     if (result.kind === 'applied') {

@@ -17,6 +17,11 @@ export interface PickStep<T extends vscode.QuickPickItem> extends StepFrame {
   placeholder: string;
   activeItem?: T;
   matchOnDescription?: boolean;
+  /**
+   * Items made from what the person typed (e.g. "Use 6m" for "6m"), shown first; called on every
+   * change of the filter text. They must set `alwaysShow`, as VS Code would otherwise filter them out.
+   */
+  typed?: (value: string) => T[];
 }
 
 export function pickStep<T extends vscode.QuickPickItem>(o: PickStep<T>): Promise<StepOutcome<T>> {
@@ -44,8 +49,17 @@ export function pickStep<T extends vscode.QuickPickItem>(o: PickStep<T>): Promis
     });
     qp.onDidHide(() => finish(undefined));
     if (Array.isArray(o.items)) {
-      qp.items = o.items;
+      const base = o.items;
+      qp.items = base;
       if (o.activeItem) qp.activeItems = [o.activeItem];
+      if (o.typed) {
+        const typed = o.typed;
+        qp.onDidChangeValue((value) => {
+          const extra = value.trim() ? typed(value) : [];
+          qp.items = [...extra, ...base];
+          if (extra.length) qp.activeItems = [extra[0]];
+        });
+      }
     } else {
       qp.busy = true;
       qp.enabled = false;
@@ -72,6 +86,8 @@ export interface InputStep extends StepFrame {
   value?: string;
   password?: boolean;
   validate(value: string): string | undefined;
+  /** A slower check when the value is accepted (e.g. asking the server); a message keeps the box open. */
+  check?(value: string): Promise<string | undefined>;
 }
 
 export function inputStep(o: InputStep): Promise<StepOutcome<string>> {
@@ -100,7 +116,21 @@ export function inputStep(o: InputStep): Promise<StepOutcome<string>> {
     };
     box.onDidChangeValue(() => check());
     box.onDidTriggerButton((b) => b === vscode.QuickInputButtons.Back && finish(BACK));
-    box.onDidAccept(() => check() && finish(box.value));
+    box.onDidAccept(async () => {
+      if (!check() || box.busy) return;
+      if (o.check) {
+        box.busy = true;
+        box.enabled = false;
+        const problem = await o.check(box.value).catch((err: unknown) => (err instanceof Error ? err.message : String(err)));
+        box.busy = false;
+        box.enabled = true;
+        if (problem) {
+          box.validationMessage = { message: problem, severity: vscode.InputBoxValidationSeverity.Error };
+          return;
+        }
+      }
+      finish(box.value);
+    });
     box.onDidHide(() => finish(undefined));
     box.show();
     if (box.value) check();

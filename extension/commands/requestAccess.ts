@@ -5,9 +5,12 @@ import * as vscode from 'vscode';
 import { CreateRequestBody, MAX_TEXT, type ResourceView } from '../../server/protocol';
 import { ApiError } from '../api/errors';
 import { Commands } from '../constants';
-import { durationChoices, type AutoApproval } from '../model/choices';
-import { formatClockTime, formatDuration, parseDuration } from '../model/format';
+import { matchingRule } from '../../server/protocol/rules';
+import { durationChoices, roleChoices } from '../model/choices';
+import { formatDuration } from '../model/format';
+import { grantedNotice, waitingNotice } from '../model/notices';
 import { approversText } from '../views/describe';
+import { durationStep } from './durationStep';
 import { BACK, inputStep, pickStep, runSteps, SKIP, type Step } from './flow';
 import { Cancelled, client, registerCommand, withProgress, type Deps } from './deps';
 
@@ -22,9 +25,6 @@ type Draft = {
   justification: string;
   ticket: string;
 };
-
-const autoText = (a: AutoApproval) =>
-  a === 'yes' ? vscode.l10n.t('approved at once') : a === 'maybe' ? vscode.l10n.t('approved at once within its time window') : vscode.l10n.t('needs approval');
 
 export function registerRequestAccess(deps: Deps): vscode.Disposable {
   return registerCommand(deps, Commands.requestAccess, async (arg?: unknown) => {
@@ -49,9 +49,15 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
     };
     if (preset.resourceId && !draft.resource) throw new ApiError(404, 'not_found', vscode.l10n.t('Unknown resource {0}.', preset.resourceId));
     const fixedResource = !!draft.resource;
-    const user = model.me ?? { groups: [] };
+    const user = model.me ?? { id: '', groups: [] };
     const title = () => (draft.resource ? vscode.l10n.t('Request Access to {0}', draft.resource.name) : vscode.l10n.t('Request Access'));
 
+    // what the role and duration labels promised: approved at once (the dry run's own matching).
+    // Then the confirmation step is left out: the dry run is still asked, and only if it
+    // disagrees does the step appear, saying why.
+    const atOnce = () =>
+      !draft.breakGlass && !!draft.resource && !!draft.role && draft.durationSeconds !== undefined &&
+      matchingRule(draft.resource.approval.autoApprove, { role: draft.role, durationSeconds: draft.durationSeconds }, user, model.now()) >= 0;
     // which steps apply with what is chosen so far, for "step n of m"
     const plan = () =>
       [
@@ -61,12 +67,13 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
         'duration',
         'justification',
         (draft.resource?.requireTicket ?? false) && 'ticket',
-        'confirm',
+        !atOnce() && 'confirm',
       ].filter(Boolean) as string[];
     const frame = (name: string) => {
       const p = plan();
-      const step = p.indexOf(name) + 1;
-      return { title: title(), step, totalSteps: p.length, canGoBack: step > 1 };
+      // a step left out of the plan that shows after all (the dry run disagreed) comes last
+      const step = p.indexOf(name) + 1 || p.length + 1;
+      return { title: title(), step, totalSteps: Math.max(p.length, step), canGoBack: step > 1 };
     };
 
     let body: CreateRequestBody | undefined;
@@ -85,9 +92,10 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
       async () => {
         const r = draft.resource!;
         if (r.roles.length === 1) { draft.role = r.roles[0]; return SKIP; }
-        const items = r.roles.map((role) => ({
-          label: role,
-          description: r.approval.autoApprove.some((a) => a.roles.includes(role)) ? vscode.l10n.t('can be approved at once') : vscode.l10n.t('needs approval'),
+        // from the same matching as the dry run, for this person, now (groups and windows included)
+        const items = roleChoices(r, user, model.now()).map((c) => ({
+          label: c.role,
+          description: c.atOnceUpToSeconds ? vscode.l10n.t('approved at once up to {0}', formatDuration(c.atOnceUpToSeconds)) : vscode.l10n.t('needs approval'),
         }));
         const picked = await pickStep({ ...frame('role'), placeholder: vscode.l10n.t('Which role?'), items, activeItem: items.find((i) => i.label === draft.role) });
         if (picked && picked !== BACK) draft.role = picked.label;
@@ -108,30 +116,23 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
       },
       async () => {
         const r = draft.resource!;
-        const choices = durationChoices(r, draft.role!, user);
-        const items: (vscode.QuickPickItem & { seconds?: number })[] = choices.map((c) => ({
-          label: formatDuration(c.seconds),
-          description: [c.isDefault ? vscode.l10n.t('default') : '', c.isMax ? vscode.l10n.t('maximum') : '', draft.breakGlass ? '' : autoText(c.autoApproval)].filter(Boolean).join(' · '),
-          seconds: c.seconds,
-        }));
-        items.push({ label: `$(edit) ${vscode.l10n.t('Other duration…')}`, description: vscode.l10n.t('up to {0}', formatDuration(r.maxDurationSeconds)) });
-        const current = items.find((i) => i.seconds === (draft.durationSeconds ?? Math.min(r.defaultDurationSeconds, r.maxDurationSeconds)));
-        const picked = await pickStep({ ...frame('duration'), placeholder: vscode.l10n.t('For how long? (up to {0})', formatDuration(r.maxDurationSeconds)), items, activeItem: current });
-        if (!picked || picked === BACK) return picked;
-        if (picked.seconds) { draft.durationSeconds = picked.seconds; return picked; }
-        const typed = await inputStep({
+        const now = model.now();
+        const atOnceText = (seconds: number) =>
+          draft.breakGlass ? '' : matchingRule(r.approval.autoApprove, { role: draft.role!, durationSeconds: seconds }, user, now) >= 0 ? vscode.l10n.t('approved at once') : vscode.l10n.t('needs approval');
+        const choices = durationChoices(r, draft.role!, user, now);
+        const seconds = await durationStep({
           ...frame('duration'),
-          prompt: vscode.l10n.t('Duration, e.g. 45m, 1h30m or 2h (at most {0})', formatDuration(r.maxDurationSeconds)),
-          value: draft.durationSeconds ? formatDuration(draft.durationSeconds).replace(' ', '') : '',
-          validate: (v) => {
-            const s = parseDuration(v);
-            if (s === undefined) return vscode.l10n.t('Enter a duration like 45m, 1h30m or 2h.');
-            if (s > r.maxDurationSeconds) return vscode.l10n.t('At most {0} for {1}.', formatDuration(r.maxDurationSeconds), r.name);
-            return undefined;
-          },
+          placeholder: vscode.l10n.t('For how long? Pick or type a duration (up to {0})', formatDuration(r.maxDurationSeconds)),
+          options: choices.map((c) => ({
+            seconds: c.seconds,
+            description: [c.isDefault ? vscode.l10n.t('default') : '', c.isMax ? vscode.l10n.t('maximum') : '', atOnceText(c.seconds)].filter(Boolean).join(' · '),
+          })),
+          current: draft.durationSeconds ?? Math.min(r.defaultDurationSeconds, r.maxDurationSeconds),
+          maxSeconds: r.maxDurationSeconds,
+          describe: (s) => ({ description: atOnceText(s) }),
         });
-        if (typeof typed === 'string') draft.durationSeconds = parseDuration(typed);
-        return typed;
+        if (typeof seconds === 'number') draft.durationSeconds = seconds;
+        return seconds;
       },
       async () => {
         const typed = await inputStep({
@@ -169,7 +170,15 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
         if (!parsed.success) throw new ApiError(400, 'invalid_request', parsed.error.issues.map((i) => i.message).join('; '));
         const r = draft.resource!;
         type Item = vscode.QuickPickItem & { submit?: boolean };
-        const items = client(deps).dryRun(parsed.data).then((ev): Item[] => {
+        const evaluation = client(deps).dryRun(parsed.data);
+        if (atOnce()) {
+          const ev = await withProgress(vscode.l10n.t('Checking the request…'), () => evaluation);
+          if (ev.allowed && ev.autoApproved) {
+            body = parsed.data;
+            return true;
+          }
+        }
+        const items = evaluation.then((ev): Item[] => {
           const summary = vscode.l10n.t('{0} · {1} · {2}', r.name, draft.role!, formatDuration(draft.durationSeconds!));
           if (!ev.allowed) {
             return [
@@ -200,31 +209,13 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
 }
 
 async function submit(deps: Deps, body: CreateRequestBody) {
-  const { model, notifier } = deps;
+  const { model } = deps;
   const name = model.resourceName(body.resourceId);
   const result = await withProgress(vscode.l10n.t('Requesting access to {0}…', name), () => client(deps).createRequest(body));
   model.upsertRequest(result.request);
   if (result.grant) model.upsertGrant(result.grant);
-  // the live events for an outcome shown here must not notify again; a pending request's
-  // later approval or denial must still notify
-  if (result.request.status !== 'pending') notifier.markShown(`decided:${result.request.id}`);
-  if (result.grant) {
-    void vscode.window.showInformationMessage(
-      vscode.l10n.t('Access to {0} ({1}) granted until {2}', name, result.grant.role, formatClockTime(result.grant.expiresAt, model.now())),
-    );
-  } else {
-    const r = model.resource(body.resourceId);
-    const approvals = result.request.approvals.filter((a) => a.decision === 'approve').length;
-    void vscode.window
-      .showInformationMessage(
-        vscode.l10n.t('Waiting for approval by {0} ({1} of {2})', r ? approversText(r) : vscode.l10n.t('an approver'), approvals, result.request.requiredApprovals),
-        vscode.l10n.t('Show Request'),
-        vscode.l10n.t('Cancel Request'),
-      )
-      .then((pick) => {
-        if (pick === vscode.l10n.t('Show Request')) void deps.showRequestDetail(result.request.id);
-        else if (pick) void vscode.commands.executeCommand(Commands.cancelRequest, result.request.id);
-      });
-  }
+  // the same notice (and key) as the live event for it, whichever comes first: told once
+  if (result.grant) deps.announce(grantedNotice(result.grant, result.request, model));
+  else if (result.request.status === 'pending') deps.announce(waitingNotice(result.request));
   return result;
 }

@@ -1,4 +1,4 @@
-import * as vscode from 'vscode';
+import type * as vscode from 'vscode';
 import { Commands } from '../constants';
 import { client, registerCommand, type Deps } from './deps';
 

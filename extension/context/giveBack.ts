@@ -29,6 +29,8 @@ export class GiveBackOnClose extends Disposable {
     const t = vscode.l10n.t;
     notifier.notify({
       key: `giveBack:${grantId}:${Date.now()}`,
+      kind: 'grantEnded',
+      subject: `grant:${grantId}`,
       severity: 'info',
       message: t('You closed the terminal with your {0} access to {1}. Give the access back now?', grant.role, model.resourceName(grant.resourceId)),
       actions: [{ title: t('Relinquish'), run: () => vscode.commands.executeCommand(Commands.relinquishGrant, grantId, { confirm: false }) }],

@@ -6,7 +6,8 @@
 // past the maximum. Each problem carries its place in the text for the Problems view. Pure.
 import { findNodeAtLocation, parseTree, type Node } from 'jsonc-parser';
 import type { AccessRequest, Grant, ResourceView } from '../../server/protocol';
-import { formatDuration, parseDuration } from '../model/format';
+import { parseTypedDuration } from '../../server/protocol/duration';
+import { formatDuration } from '../model/format';
 
 export const MANIFEST_PATH = '.vscode/elevate.json';
 
@@ -33,7 +34,7 @@ export interface Manifest {
 
 /** A duration as the manifest writes it: units required ("30" alone is not taken as minutes). */
 export function manifestDuration(text: string): number | undefined {
-  return /[dhms]\s*$/i.test(text.trim()) ? parseDuration(text) : undefined;
+  return /[dhms]\s*$/i.test(text.trim()) ? parseTypedDuration(text) : undefined;
 }
 
 /** The needs that can be read; entries the schema refuses (no resource, no role) are passed over. */

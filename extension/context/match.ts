@@ -2,7 +2,7 @@
 // command line and output said, else the ones this workspace's manifest declares; and which role
 // to ask for. Pure (no vscode import), unit-tested.
 import type { Me, ResourceView } from '../../server/protocol';
-import { autoApprovalFor, durationChoices } from '../model/choices';
+import { atOnceLimit } from '../../server/protocol/rules';
 import type { Refusal, Where } from './refusals';
 
 /** A need from the workspace manifest (.vscode/elevate.json), as far as matching cares. */
@@ -98,11 +98,17 @@ export function refusalJustification(command: string, r: Refusal, ticket?: strin
  * shortened to the longest that is approved at once for this role when that is shorter (a refused
  * command should not wait for an approver only because the default is long). Never past the max.
  */
-export function oneClickDuration(r: ResourceView, role: string, user: Pick<Me['user'], 'groups'>, declaredSeconds?: number): number {
+export function oneClickDuration(
+  r: ResourceView,
+  role: string,
+  user: Pick<Me['user'], 'id' | 'groups'>,
+  now: number,
+  declaredSeconds?: number,
+): number {
   const max = r.maxDurationSeconds;
   if (declaredSeconds !== undefined) return Math.min(declaredSeconds, max);
   const def = Math.min(r.defaultDurationSeconds, max);
-  if (autoApprovalFor(r, role, def, user) !== 'no') return def;
-  const atOnce = durationChoices(r, role, user).filter((c) => c.autoApproval === 'yes').map((c) => c.seconds);
-  return atOnce.length ? Math.max(...atOnce) : def;
+  // the same matching as the server's dry run (server/protocol/rules.ts)
+  const atOnce = Math.min(atOnceLimit(r.approval.autoApprove, role, user, now), max);
+  return atOnce > 0 && atOnce < def ? atOnce : def;
 }

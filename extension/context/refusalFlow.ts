@@ -88,6 +88,7 @@ export class RefusalFlow extends Disposable {
       : t('{0} — Request access?', refusalSentence(refusal));
     this.deps.notifier.notify({
       key: `refused:${Date.now()}:${Math.random().toString(36).slice(2)}`,
+      kind: 'refused',
       severity: 'warning',
       message,
       actions: [{ title: one ? t('Request') : t('Request…'), run: () => this.request(refusal, command, commandLine, candidates, terminal) }],
@@ -112,7 +113,7 @@ export class RefusalFlow extends Disposable {
       const body: CreateRequestBody = {
         resourceId: resource.id,
         role,
-        durationSeconds: oneClickDuration(resource, role, this.deps.model.me ?? { groups: [] }, need?.durationSeconds),
+        durationSeconds: oneClickDuration(resource, role, this.deps.model.me ?? { id: '', groups: [] }, Date.now(), need?.durationSeconds),
         justification: need?.justification ? `${need.justification} — ${refusalJustification(command, refusal)}` : refusalJustification(command, refusal, ticket),
         ...(ticket && { ticket }),
       };
@@ -153,6 +154,8 @@ export class RefusalFlow extends Disposable {
     const t = vscode.l10n.t;
     this.deps.notifier.notify({
       key: `decided:${grant.requestId}`,
+      kind: 'refused',
+      subject: `request:${grant.requestId}`,
       severity: 'info',
       message: t('Access to {0} ({1}) granted until {2} — re-run `{3}`?', model.resourceName(grant.resourceId), grant.role, formatClockTime(grant.expiresAt, model.now()), redactCommand(command, 80)),
       actions: [{ title: t('Re-run'), run: () => this.rerun(grant, command, terminal) }],

@@ -30,11 +30,13 @@ export const MAX_OUTPUT = 64 * 1024;
 
 /** Output as the user saw it: no colours, cursor moves or OSC sequences (shell integration's own included). */
 export function plainText(raw: string): string {
+  /* eslint-disable no-control-regex -- matching terminal escape sequences is the point */
   return raw
     .replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g, '') // OSC … BEL/ST
     .replace(/\x1b\[[0-?]*[ -/]*[@-~]/g, '') // CSI
     .replace(/\x1b[@-Z\\-_]/g, '')
     .replace(/\r\n?/g, '\n');
+  /* eslint-enable no-control-regex */
 }
 
 // ---------- the command line ----------

@@ -151,7 +151,7 @@ class ElevatePty implements vscode.Pseudoterminal {
       this.run.reused = true;
       this.line(`Elevate: using your ${def.role} access to ${r.name} (until ${formatClockTime(grant.expiresAt, model.now())}).`);
     } else {
-      const seconds = oneClickDuration(r, def.role, model.me ?? { groups: [] }, def.duration ? manifestDuration(def.duration) : undefined);
+      const seconds = oneClickDuration(r, def.role, model.me ?? { id: '', groups: [] }, model.now(), def.duration ? manifestDuration(def.duration) : undefined);
       const ticket = this.ticket();
       const body: CreateRequestBody = {
         resourceId: r.id, role: def.role, durationSeconds: seconds,

@@ -181,7 +181,7 @@ export class WorkspaceNeeds extends Disposable implements vscode.TreeDataProvide
         const body: CreateRequestBody = {
           resourceId: need.resource,
           role: need.role,
-          durationSeconds: oneClickDuration(r, need.role, model.me ?? { groups: [] }, need.durationSeconds),
+          durationSeconds: oneClickDuration(r, need.role, model.me ?? { id: '', groups: [] }, Date.now(), need.durationSeconds),
           justification: justification!.trim(),
           ...(ticket && { ticket }),
         };

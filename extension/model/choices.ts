@@ -1,87 +1,34 @@
-// What the request and extend pickers offer, computed from the policy alone (pure).
+// What the request and extend pickers offer, for this person, now. The rules themselves live once
+// in server/protocol/rules.ts (the server's dry run uses the same matching); this adapts the wire
+// shapes the extension holds (pure, no vscode import).
 import type { Grant, Me, ResourceView } from '../../server/protocol';
+import { atOnceLimit, durationChoices as sharedDurationChoices, extendChoices as sharedExtendChoices, type DurationChoice, type ExtendChoices } from '../../server/protocol/rules';
 
-const MIN = 60;
-const HOUR = 3600;
-const DAY = 86400;
+export type { DurationChoice, ExtendChoices } from '../../server/protocol/rules';
 
-export const REQUEST_PRESETS = [15 * MIN, 30 * MIN, HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY];
-export const EXTEND_PRESETS = [15 * MIN, 30 * MIN, HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR];
+type User = Pick<Me['user'], 'id' | 'groups'>;
 
-/** yes: a rule matches for sure; maybe: only its time window can refuse; no: needs approval. */
-export type AutoApproval = 'yes' | 'maybe' | 'no';
-
-export interface DurationChoice {
-  seconds: number;
-  isDefault: boolean;
-  isMax: boolean;
-  autoApproval: AutoApproval;
+export interface RoleChoice {
+  role: string;
+  /** the longest duration approved at once for this person now (0: every request needs approval) */
+  atOnceUpToSeconds: number;
 }
 
-type User = Me['user'];
-
-export function autoApprovalFor(resource: ResourceView, role: string, seconds: number, user: Pick<User, 'groups'>): AutoApproval {
-  let best: AutoApproval = 'no';
-  for (const rule of resource.approval.autoApprove) {
-    if (!rule.roles.includes(role) || seconds > rule.maxDurationSeconds) continue;
-    if (rule.groups?.length && !rule.groups.some((g) => user.groups.includes(g))) continue;
-    if (!rule.window) return 'yes';
-    best = 'maybe';
-  }
-  return best;
+/** The roles of a resource, each with what this person gets approved at once now (the role step's labels). */
+export function roleChoices(resource: ResourceView, user: User, now: number): RoleChoice[] {
+  return resource.roles.map((role) => ({ role, atOnceUpToSeconds: atOnceLimit(resource.approval.autoApprove, role, user, now) }));
 }
 
-/** Durations to offer for a request: presets within maxDuration, plus the default, the policy's auto-approval limits and the maximum. */
-export function durationChoices(resource: ResourceView, role: string, user: Pick<User, 'groups'>): DurationChoice[] {
-  const max = resource.maxDurationSeconds;
-  const set = new Set(REQUEST_PRESETS.filter((s) => s <= max));
-  set.add(Math.min(resource.defaultDurationSeconds, max));
-  for (const rule of resource.approval.autoApprove) if (rule.roles.includes(role) && rule.maxDurationSeconds <= max) set.add(rule.maxDurationSeconds);
-  set.add(max);
-  return [...set]
-    .filter((s) => s > 0)
-    .sort((a, b) => a - b)
-    .map((seconds) => ({
-      seconds,
-      isDefault: seconds === Math.min(resource.defaultDurationSeconds, max),
-      isMax: seconds === max,
-      autoApproval: autoApprovalFor(resource, role, seconds, user),
-    }));
+/** Durations to offer for a request, each marked with whether it is approved at once for this person now. */
+export function durationChoices(resource: ResourceView, role: string, user: User, now: number): DurationChoice[] {
+  return sharedDurationChoices(resource, role, user, now);
 }
 
-export interface ExtendChoice {
-  seconds: number;
-  /** applied at once (within extension.withoutApproval) or needs an approver */
-  atOnce: boolean;
-  /** the new end, ms since the epoch */
-  newExpiresAt: number;
-  /** this choice takes the grant exactly to its maxTotal limit */
-  toLimit: boolean;
-}
-
-export interface ExtendChoices {
-  choices: ExtendChoice[];
-  /** seconds the grant may still be extended by (to maxExpiresAt) */
-  roomSeconds: number;
-  /** why nothing can be offered, when `choices` is empty */
-  reason?: 'ended' | 'atLimit';
-}
-
-/**
- * Extension lengths for a grant: presets, the length that applies without approval and the
- * length that reaches the limit, never anything past `maxExpiresAt`.
- */
+/** Extension lengths for a grant; nothing past its maxExpiresAt. */
 export function extendChoices(grant: Grant, resource: ResourceView | undefined, now: number): ExtendChoices {
-  const expiresAt = Date.parse(grant.expiresAt);
-  const room = Math.floor((Date.parse(grant.maxExpiresAt) - expiresAt) / 1000);
-  if (grant.status !== 'active' || expiresAt <= now) return { choices: [], roomSeconds: Math.max(0, room), reason: 'ended' };
-  if (room <= 0) return { choices: [], roomSeconds: 0, reason: 'atLimit' };
-  const withoutApproval = resource?.extension.withoutApprovalSeconds ?? 0;
-  const set = new Set(EXTEND_PRESETS.filter((s) => s <= room));
-  if (withoutApproval > 0 && withoutApproval <= room) set.add(withoutApproval);
-  set.add(room);
-  const choices = [...set]
-    .sort((a, b) => a - b)
-    .map((seconds) => ({ seconds, atOnce: seconds <= withoutApproval, newExpiresAt: expiresAt + seconds * 1000, toLimit: seconds === room }));
-  return { choices, roomSeconds: room };
+  return sharedExtendChoices(
+    { status: grant.status, expiresAt: Date.parse(grant.expiresAt), maxExpiresAt: Date.parse(grant.maxExpiresAt) },
+    resource?.extension.withoutApprovalSeconds ?? 0,
+    now,
+  );
 }

@@ -10,6 +10,7 @@ import { errorMessage } from '../api/errors';
 import type { IDisposable, Logger } from '../util/lifecycle';
 import type { CredentialHolders } from './credentialHolders';
 import { clipboardFingerprint } from './credentials';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export const SAVED_COPY_KEY = 'elevate.clipboardCopy';
 
@@ -111,7 +112,7 @@ export class ClipboardHold {
     try {
       return await fn();
     } catch (err) {
-      this.log.warn(`could not ${what} in the secret storage: ${errorMessage(err)}`);
+      this.log.warn(`could not ${what} in the secret storage: ${logText(errorMessage(err))}`);
       return undefined;
     }
   }

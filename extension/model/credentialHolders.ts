@@ -8,6 +8,7 @@ import { errorMessage } from '../api/errors';
 import { Disposable, Emitter, toDisposable, type IDisposable, type Logger, type Timers } from '../util/lifecycle';
 import { decideReleases, type EndReason } from './credentials';
 import type { ElevateModel } from './model';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export type HolderKind = 'terminal' | 'clipboard';
 
@@ -125,7 +126,7 @@ export class CredentialHolders<M extends HoldersModel = HoldersModel> extends Di
         try {
           return { kind: h.kind, released: await h.release() };
         } catch (err) {
-          this.log.warn(`could not let go of the ${h.kind} holding the credentials of grant ${id}: ${errorMessage(err)}`);
+          this.log.warn(`could not let go of the ${h.kind} holding the credentials of grant ${id}: ${logText(errorMessage(err))}`);
           return { kind: h.kind, released: false };
         }
       }),
@@ -133,7 +134,7 @@ export class CredentialHolders<M extends HoldersModel = HoldersModel> extends Di
     const terminals = outcomes.filter((o) => o.kind === 'terminal' && o.released).length;
     const clipboard = outcomes.some((o) => o.kind === 'clipboard' && o.released);
     const done = [
-      ...(outcomes.some((o) => o.kind === 'terminal') ? [`closed ${terminals} terminal(s)`] : []),
+      ...(outcomes.some((o) => o.kind === 'terminal') ? [terminals === 1 ? 'closed 1 terminal' : `closed ${terminals} terminals`] : []),
       ...(outcomes.some((o) => o.kind === 'clipboard') ? [clipboard ? 'cleared the clipboard' : 'left the clipboard alone (it no longer holds the copied credentials)'] : []),
     ];
     this.log.info(`grant ${id} ${reason}: ${done.join(', ')}`);

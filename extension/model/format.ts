@@ -14,9 +14,13 @@ export function formatTimeLeft(ms: number): string {
   return `${hours}h ${pad2(minutes)}m`;
 }
 
-/** Minute-grained time left for tree descriptions, which refresh at most once a minute. */
+/**
+ * Minute-grained time left for tree rows, which refresh at most once a minute. Whole minutes
+ * left (rounded down, like the status bar's m:ss), so "3 min" sits beside 3:09, not "4 min".
+ */
 export function formatMinutesLeft(ms: number): string {
-  const minutes = Math.max(0, Math.ceil(ms / 60_000));
+  const minutes = Math.max(0, Math.floor(ms / 60_000));
+  if (ms > 0 && minutes === 0) return '<1 min';
   if (minutes < 60) return `${minutes} min`;
   return `${Math.floor(minutes / 60)}h ${pad2(minutes % 60)}m`;
 }
@@ -35,21 +39,6 @@ export function formatDuration(seconds: number): string {
   if (m) parts.push(`${m}m`);
   if (rest || parts.length === 0) parts.push(`${rest}s`);
   return parts.slice(0, 2).join(' ');
-}
-
-/** Parses what a user may type for a duration: `45`, `45m`, `1h30m`, `1h 30m`, `2d`, `90s` (bare numbers are minutes). */
-export function parseDuration(input: string): number | undefined {
-  const text = input.trim().toLowerCase();
-  if (/^\d+$/.test(text)) return Number(text) * 60;
-  const re = /(\d+)\s*([dhms])\s*/gy;
-  let total = 0;
-  let matched = 0;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(text))) {
-    matched = re.lastIndex;
-    total += Number(m[1]) * { d: 86400, h: 3600, m: 60, s: 1 }[m[2] as 'd' | 'h' | 'm' | 's'];
-  }
-  return matched === text.length && matched > 0 && total > 0 ? total : undefined;
 }
 
 /** A clock time (local zone) for an ISO instant, with the date when it is not today. */

@@ -7,6 +7,7 @@ import { ApiError, errorMessage } from '../api/errors';
 import { LiveEventSource, type EventSourceOptions, type StreamState } from '../api/sse';
 import { Disposable, Emitter, type IDisposable, type Logger, nullLogger, type Timers, realTimers } from '../util/lifecycle';
 import type { ServerClock } from './clock';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export type ConnectionState = 'signedOut' | 'connecting' | 'ready' | 'unreachable' | 'error';
 export type User = Me['user'];
@@ -42,7 +43,11 @@ export class ElevateModel extends Disposable {
   /** Fires for every live event after it has been applied. */
   readonly onDidReceiveEvent = this.eventEmitter.event;
 
-  private stateValue: ConnectionState = 'signedOut';
+  // 'connecting' until the session has looked for a stored token: a reloaded window shows
+  // "Connecting…", not a "Sign in" that the signed-in views then replace
+  private stateValue: ConnectionState = 'connecting';
+  /** when the server last answered in full (local ms), for "last updated HH:MM" while offline */
+  private updatedAt: number | undefined;
   private messageValue: string | undefined;
   private meValue: User | undefined;
   private resourcesValue: ResourceView[] = [];
@@ -60,6 +65,10 @@ export class ElevateModel extends Disposable {
   private readonly ended = new Set<string>();
   /** how my recently ended grants ended (status, endedBy), for whoever closes what they opened */
   private readonly endedGrants = new Map<string, Grant>();
+  /** new grants whose provider has not confirmed them yet ("getting ready") */
+  private readonly awaitingProvider = new Set<string>();
+  /** grants whose grant.provisioned was seen (it may come before the HTTP answer that created them) */
+  private readonly provisionedSeen = new Set<string>();
   private pollTimer: unknown;
   private expiryTimer: unknown;
   private refreshing: Promise<void> | undefined;
@@ -95,6 +104,15 @@ export class ElevateModel extends Disposable {
   /** Pending requests I may decide, newest first. */
   get reviewable(): readonly AccessRequest[] { return this.reviewableValue; }
   get live(): StreamState | 'off' { return this.liveValue; }
+  /** When the server last answered in full (local ms since the epoch); undefined before that. */
+  get lastUpdated(): number | undefined { return this.updatedAt; }
+  /**
+   * The grants and requests shown are as last known, not live: the server cannot be reached or
+   * failed, or it signed this editor out (the access itself still runs on the server).
+   */
+  get isStale(): boolean {
+    return this.stateValue === 'unreachable' || this.stateValue === 'error' || (this.stateValue === 'signedOut' && this.grantsValue.length > 0);
+  }
   get origin(): string | undefined { return this.api?.origin; }
   get isApprover(): boolean { return (this.meValue?.approverOf.length ?? 0) > 0; }
   get lastEventId(): number { return this.lastSeq; }
@@ -108,6 +126,14 @@ export class ElevateModel extends Disposable {
   }
   /** The final state of one of my grants that ended while signed in (the last 100), if seen. */
   endedGrant(id: string): Grant | undefined { return this.endedGrants.get(id); }
+  /** Whether a provider sets this resource's access up (so a new grant is not ready at once). */
+  hasProvider(resourceId: string): boolean {
+    return (this.resource(resourceId)?.provider?.type ?? 'none') !== 'none';
+  }
+  /** False while a grant seen starting here waits for its provider's confirmation. */
+  isProvisioned(grantId: string): boolean {
+    return !this.awaitingProvider.has(grantId);
+  }
   /** The pending extension request of a grant, if any (at most one per grant). */
   pendingExtensionOf(grantId: string): AccessRequest | undefined {
     return this.myRequestsValue.find((r) => r.kind === 'extension' && r.grantId === grantId);
@@ -127,14 +153,19 @@ export class ElevateModel extends Disposable {
     this.startStream(api);
   }
 
-  /** Forgets everything (signed out, or the token was refused). */
+  /**
+   * Forgets everything (signed out). With a message (the server refused the token: revoked or
+   * expired), the last-known grants stay until their end, because that access still runs on the
+   * server and the person must keep seeing it.
+   */
   signOut(message?: string): void {
     this.teardown();
     this.api = undefined;
-    this.meValue = undefined;
     const kinds = new Set<ChangeKind>(['connection', 'me']);
-    this.replace('resources', [], kinds);
-    this.replace('grants', [], kinds);
+    if (!message) this.meValue = undefined;
+    this.replace('resources', message ? this.resourcesValue : [], kinds);
+    this.replace('grants', message ? this.grantsValue.filter((g) => Date.parse(g.expiresAt) > this.clock.now()) : [], kinds);
+    if (message) this.scheduleExpiry();
     this.replace('myRequests', [], kinds);
     this.replace('reviewable', [], kinds);
     this.stateValue = 'signedOut';
@@ -198,6 +229,7 @@ export class ElevateModel extends Disposable {
       this.replace('grants', grants.grants.filter((g) => g.status === 'active' && Date.parse(g.expiresAt) > this.clock.now()).filter(open('grant')).sort(byEnd), kinds);
       this.replace('myRequests', mine.filter((r) => r.status === 'pending').filter(open('request')).sort(byNewest), kinds);
       this.replace('reviewable', this.reviewableOnly(reviewable, me).filter(open('request')).sort(byNewest), kinds);
+      this.updatedAt = Date.now();
       if (this.stateValue !== 'ready' || this.messageValue) { this.stateValue = 'ready'; this.messageValue = undefined; kinds.add('connection'); }
       this.scheduleExpiry();
       if (kinds.size) this.changeEmitter.fire(kinds);
@@ -212,12 +244,12 @@ export class ElevateModel extends Disposable {
   private fail(err: unknown): void {
     const message = errorMessage(err);
     if (err instanceof ApiError && err.isUnauthenticated) {
-      this.log.warn(`signed out: ${message}`);
+      this.log.warn(`signed out: ${logText(message)}`);
       this.signOut(message);
       return;
     }
     const state: ConnectionState = err instanceof ApiError && err.isUnreachable ? 'unreachable' : 'error';
-    this.log.error(`refresh failed (${state}): ${message}`);
+    this.log.error(`refresh failed (${state}): ${logText(message)}`);
     this.setState(state, message);
   }
 
@@ -293,7 +325,7 @@ export class ElevateModel extends Disposable {
         try { json = JSON.parse(m.data); } catch { json = undefined; }
         const parsed = LiveEvent.safeParse(json);
         if (!parsed.success) {
-          this.log.warn(`ignoring an event that does not match the protocol: ${m.data.slice(0, 200)}`);
+          this.log.warn(`ignoring an event that does not match the protocol: ${logText(m.data, 200)}`);
           return;
         }
         const seq = m.id !== undefined && /^\d+$/.test(m.id) ? Number(m.id) : undefined;
@@ -333,6 +365,11 @@ export class ElevateModel extends Disposable {
       this.lastSeq = seq;
     }
     const kinds = new Set<ChangeKind>();
+    if (event.type === 'grant.provisioned' && event.grant) {
+      this.provisionedSeen.add(event.grant.id);
+      if (this.provisionedSeen.size > 200) this.provisionedSeen.delete(this.provisionedSeen.values().next().value!);
+      if (this.awaitingProvider.delete(event.grant.id)) kinds.add('grants');
+    }
     if (event.grant) this.applyGrant(event.grant, kinds);
     if (event.request) this.applyRequest(event.request, kinds);
     if (event.type === 'policy.reloaded') void this.refresh();
@@ -369,6 +406,9 @@ export class ElevateModel extends Disposable {
     }
     else if (this.ended.has(key)) return;
     const current = this.grantsValue.find((g) => g.id === grant.id);
+    if (!live) this.awaitingProvider.delete(grant.id);
+    // a grant starting now (not one loaded from a list) on a provider's resource: getting ready
+    else if (!current && this.hasProvider(grant.resourceId) && !this.provisionedSeen.has(grant.id)) this.awaitingProvider.add(grant.id);
     // an older snapshot (e.g. replayed) must not shorten a grant that was extended since
     if (live && current && Date.parse(current.expiresAt) > Date.parse(grant.expiresAt) && current.extensions > grant.extensions) return;
     const others = this.grantsValue.filter((g) => g.id !== grant.id);

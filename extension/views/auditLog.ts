@@ -1,15 +1,17 @@
 // Elevate: Show Audit Log — the events the caller may see (their own; everything for auditors
 // and admins) in a themed, filterable table, with export of the filtered events to JSONL or CSV.
+import { homedir } from 'node:os';
 import * as vscode from 'vscode';
 import type { AuditEvent } from '../../server/protocol';
 import type { AuditFilter } from '../api/client';
 import { errorMessage } from '../api/errors';
 import type { Session } from '../api/session';
 import { sseEventTypes } from '../../server/protocol';
-import { summarizeDetails, toCsv, toJsonl } from '../model/auditExport';
+import { detailFields, exportFileName, toCsv, toJsonl } from '../model/auditExport';
 import type { ElevateModel } from '../model/model';
 import { Disposable } from '../util/lifecycle';
 import { esc, nonce, page } from './html';
+import { logText } from '../../server/protocol/escape/logLine';
 
 const PAGE = 200;
 const EXPORT_LIMIT = 100_000;
@@ -32,7 +34,18 @@ export class AuditLogPanel extends Disposable {
   ) {
     super();
     this.register({ dispose: () => this.panel?.dispose() });
+    this.register({ dispose: () => clearTimeout(this.refreshTimer) });
+    // the log grows while it is open: every live event reloads the first page (at most once a second)
+    this.register(model.onDidReceiveEvent(() => {
+      if (!this.panel || this.filter.to || this.refreshTimer) return;
+      this.refreshTimer = setTimeout(() => {
+        this.refreshTimer = undefined;
+        void this.onMessage({ type: 'query', filter: this.filter });
+      }, 1000);
+    }));
   }
+
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
   show(): void {
     if (this.panel) {
@@ -71,15 +84,21 @@ export class AuditLogPanel extends Disposable {
       }
     } catch (err) {
       const message = errorMessage(err);
-      this.log.warn(`audit log: ${message}`);
+      this.log.warn(`audit log: ${logText(message)}`);
       this.post({ type: 'error', message });
     }
+  }
+
+  /** The workspace folder (else home) with a dated file name: the dialog opens there, not at `/`. */
+  private exportUri(format: 'jsonl' | 'csv'): vscode.Uri {
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri ?? vscode.Uri.file(homedir());
+    return vscode.Uri.joinPath(folder, exportFileName(format, Date.now()));
   }
 
   private async export(format: 'jsonl' | 'csv'): Promise<void> {
     const target = await vscode.window.showSaveDialog({
       title: vscode.l10n.t('Export Audit Log'),
-      defaultUri: vscode.Uri.file(`elevate-audit-${new Date().toISOString().slice(0, 10)}.${format}`),
+      defaultUri: this.exportUri(format),
       filters: format === 'csv' ? { CSV: ['csv'] } : { 'JSON Lines': ['jsonl'] },
     });
     if (!target) return;
@@ -92,7 +111,7 @@ export class AuditLogPanel extends Disposable {
           const res = await this.session.requireClient().audit({ ...this.filter, limit: 1000, cursor });
           all.push(...res.events);
           cursor = res.nextCursor ?? undefined;
-          progress.report({ message: vscode.l10n.t('{0} events', all.length) });
+          progress.report({ message: all.length === 1 ? vscode.l10n.t('1 event') : vscode.l10n.t('{0} events', all.length) });
         } while (cursor && !token.isCancellationRequested && all.length < EXPORT_LIMIT);
         return token.isCancellationRequested ? undefined : all;
       },
@@ -100,13 +119,15 @@ export class AuditLogPanel extends Disposable {
     if (!events) return;
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(format === 'csv' ? toCsv(events) : toJsonl(events)));
     const open = vscode.l10n.t('Open');
-    const pick = await vscode.window.showInformationMessage(vscode.l10n.t('Exported {0} audit events to {1}', events.length, target.fsPath), open);
+    const pick = await vscode.window.showInformationMessage(events.length === 1 ? vscode.l10n.t('Exported 1 audit event to {0}', target.fsPath) : vscode.l10n.t('Exported {0} audit events to {1}', events.length, target.fsPath), open);
     if (pick === open) await vscode.window.showTextDocument(target);
   }
 
   private html(webview: vscode.Webview): string {
     const n = nonce();
     const t = (s: string) => esc(vscode.l10n.t(s));
+    // one zone for every time shown, named in the column header
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     const actions = ACTIONS.map((a) => `<option value="${esc(a)}">${esc(a)}</option>`).join('');
     const who = this.model.me;
     const scope = who && (who.roles.includes('admin') || who.roles.includes('auditor'))
@@ -127,7 +148,7 @@ export class AuditLogPanel extends Disposable {
       </form>
       <p id="status" class="muted" role="status" aria-live="polite"></p>
       <table aria-label="${t('Audit events')}"><thead><tr>
-        <th>#</th><th>${t('Time')}</th><th>${t('Actor')}</th><th>${t('Action')}</th><th>${t('Resource')}</th><th>${t('Details')}</th>
+        <th>#</th><th>${esc(vscode.l10n.t('Time ({0})', zone))}</th><th>${t('Actor')}</th><th>${t('Action')}</th><th>${t('Resource')}</th><th>${t('Details')}</th>
       </tr></thead><tbody id="rows"></tbody></table>
       <div class="actions"><button id="more" class="secondary" hidden>${t('Load more')}</button></div>`;
     const script = `
@@ -153,10 +174,11 @@ export class AuditLogPanel extends Disposable {
         if (data.replace) { rows.innerHTML = ''; count = 0; }
         rows.insertAdjacentHTML('beforeend', data.rows.map((r) =>
           '<tr><td class="mono">' + esc(r.seq) + '</td><td class="mono" title="' + esc(r.at) + '">' + esc(r.time) + '</td><td>' + esc(r.actorId) +
-          '</td><td><code>' + esc(r.action) + '</code></td><td>' + esc(r.resourceId) + '</td><td class="details" title="' + esc(r.ids) + '">' + esc(r.details) + '</td></tr>').join(''));
+          '</td><td><code>' + esc(r.action) + '</code></td><td>' + esc(r.resourceId) + '</td><td class="details" title="' + esc(r.ids) + '">' +
+          r.fields.map(([k, v]) => '<div><span class="muted">' + esc(k) + ':</span> ' + esc(v) + '</div>').join('') + '</td></tr>').join(''));
         count += data.rows.length;
         status.className = 'muted';
-        status.textContent = count ? ${JSON.stringify(vscode.l10n.t('{0} events'))}.replace('{0}', count) + (data.more ? ' +' : '') : ${JSON.stringify(vscode.l10n.t('No events match.'))};
+        status.textContent = count ? (count === 1 ? ${JSON.stringify(vscode.l10n.t('1 event'))} : ${JSON.stringify(vscode.l10n.t('{0} events'))}.replace('{0}', count)) + (data.more ? ' +' : '') : ${JSON.stringify(vscode.l10n.t('No events match.'))};
         more.hidden = !data.more; more.disabled = false;
       });
       query();`;
@@ -176,10 +198,10 @@ const clean = (f: AuditFilter): AuditFilter => {
 const row = (e: AuditEvent) => ({
   seq: e.seq,
   at: e.at,
-  time: new Date(e.at).toLocaleString(),
+  time: new Date(e.at).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' }),
   actorId: e.actorId,
   action: e.action,
   resourceId: e.resourceId ?? '',
   ids: [e.requestId && `request ${e.requestId}`, e.grantId && `grant ${e.grantId}`].filter(Boolean).join(', '),
-  details: summarizeDetails(e.details),
+  fields: detailFields(e.details),
 });

@@ -1,7 +1,8 @@
 // Human-readable summaries of policy and requests, shared by trees, pickers and the detail view.
 import * as vscode from 'vscode';
-import type { AccessRequest, Me, ResourceView } from '../../server/protocol';
+import type { AccessRequest, ResourceView } from '../../server/protocol';
 import { formatDuration } from '../model/format';
+import { escapeMarkdown as escapeMd, markdownQuote } from '../../server/protocol/escape/markdown';
 
 const principal = (p: string) => {
   const [kind, name] = p.includes(':') ? p.split(':', 2) : ['', p];
@@ -31,7 +32,7 @@ export function autoApproveText(resource: ResourceView): string | undefined {
 /** Markdown tooltip that summarises what the policy allows and who approves. */
 export function resourceTooltip(resource: ResourceView): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
-  md.appendMarkdown(`**${escapeMd(resource.name)}** \`${escapeMd(resource.id)}\`\n\n`);
+  md.appendMarkdown(`**${escapeMd(resource.name)}** ${codeSpan(resource.id)}\n\n`);
   if (resource.description) md.appendMarkdown(`${escapeMd(resource.description)}\n\n`);
   md.appendMarkdown(`- ${vscode.l10n.t('Roles: {0}', resource.roles.join(', '))}\n`);
   md.appendMarkdown(`- ${vscode.l10n.t('Up to {0} (default {1})', formatDuration(resource.maxDurationSeconds), formatDuration(resource.defaultDurationSeconds))}\n`);
@@ -39,7 +40,10 @@ export function resourceTooltip(resource: ResourceView): vscode.MarkdownString {
   const auto = autoApproveText(resource);
   md.appendMarkdown(`- ${auto ? vscode.l10n.t('Approved at once: {0}', escapeMd(auto)) : vscode.l10n.t('Never approved automatically')}\n`);
   if (resource.extension.maxTotalSeconds) {
-    md.appendMarkdown(`- ${vscode.l10n.t('Extensions up to {0} in total; {1} at once without approval', formatDuration(resource.extension.maxTotalSeconds), formatDuration(resource.extension.withoutApprovalSeconds))}\n`);
+    const w = resource.extension.withoutApprovalSeconds;
+    md.appendMarkdown(`- ${w
+      ? vscode.l10n.t('Extensions up to {0} in total; up to {1} at a time without approval', formatDuration(resource.extension.maxTotalSeconds), formatDuration(w))
+      : vscode.l10n.t('Extensions up to {0} in total; every extension needs approval', formatDuration(resource.extension.maxTotalSeconds))}\n`);
   }
   if (resource.requireTicket) md.appendMarkdown(`- ${vscode.l10n.t('A ticket is required')}\n`);
   if (resource.breakGlass) md.appendMarkdown(`- $(warning) ${vscode.l10n.t('Break-glass allowed (self-approved, flagged and announced)')}\n`);
@@ -57,10 +61,10 @@ export function approvalProgress(r: AccessRequest): string {
   return vscode.l10n.t('{0} of {1} approvals', approvals, r.requiredApprovals);
 }
 
-export function isApproverOf(me: Me['user'] | undefined, resourceId: string): boolean {
-  return !!me?.approverOf.includes(resourceId);
+/** An id as inline code: shown as typed (no escaping backslashes), safe whatever it holds. */
+export function codeSpan(text: string): string {
+  const fence = '`'.repeat(Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length)) + 1);
+  return `${fence} ${text.replace(/[\r\n]+/g, ' ')} ${fence}`;
 }
 
-export function escapeMd(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|<>$]/g, '\\$&');
-}
+export { escapeMd, markdownQuote };

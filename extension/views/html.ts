@@ -1,9 +1,9 @@
 // Shared bits for the webviews: escaping, a strict CSP with a nonce, and theme-following CSS.
 import { randomBytes } from 'node:crypto';
 import type * as vscode from 'vscode';
+import { escapeHtml as esc } from '../../server/protocol/escape/html';
 
-export const esc = (value: unknown): string =>
-  String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+export { esc };
 
 export const nonce = (): string => randomBytes(16).toString('base64');
 

@@ -11,6 +11,7 @@ import type { ElevateModel } from '../model/model';
 import { Disposable } from '../util/lifecycle';
 import { approversText, approvalProgress } from './describe';
 import { esc, nonce, page } from './html';
+import { logText } from '../../server/protocol/escape/logLine';
 
 export class RequestDetailPanel extends Disposable {
   private panel: vscode.WebviewPanel | undefined;
@@ -62,7 +63,7 @@ export class RequestDetailPanel extends Disposable {
       this.history = detail.requesterHistory;
     } catch (err) {
       this.loadError = errorMessage(err);
-      this.log.warn(`request ${id}: ${this.loadError}`);
+      this.log.warn(`request ${logText(id)}: ${logText(this.loadError)}`);
     }
     this.render(id);
   }
@@ -71,7 +72,8 @@ export class RequestDetailPanel extends Disposable {
     const msg = m as { type?: unknown };
     const id = this.request?.id;
     if (!id) return;
-    const command = msg.type === 'approve' ? Commands.approveRequest : msg.type === 'deny' ? Commands.denyRequest : msg.type === 'cancel' ? Commands.cancelRequest : undefined;
+    const command = msg.type === 'approve' ? Commands.approveRequest : msg.type === 'deny' ? Commands.denyRequest : msg.type === 'cancel' ? Commands.cancelRequest
+      : msg.type === 'copyId' ? Commands.copyId : msg.type === 'copyLink' ? Commands.copyRequestLink : undefined;
     if (command) void vscode.commands.executeCommand(command, id);
   }
 
@@ -109,6 +111,7 @@ export class RequestDetailPanel extends Disposable {
       : `<p class="muted">${esc(this.loadError ?? vscode.l10n.t('Shown to approvers only.'))}</p>`;
     const buttons = [
       reviewable ? `<button data-action="approve">${esc(vscode.l10n.t('Approve…'))}</button><button class="secondary" data-action="deny">${esc(vscode.l10n.t('Deny…'))}</button>` : '',
+      mine ? `<button class="secondary" data-action="copyLink">${esc(vscode.l10n.t('Copy Link for Approver'))}</button>` : '',
       mine ? `<button class="secondary" data-action="cancel">${esc(vscode.l10n.t('Cancel Request'))}</button>` : '',
     ].join('');
     const body = `
@@ -116,6 +119,7 @@ export class RequestDetailPanel extends Disposable {
       ${r.breakGlass ? `<span class="badge bad">${esc(vscode.l10n.t('break-glass'))}</span>` : ''}</h1>
       <p class="muted">${esc(vscode.l10n.t('Requested by {0}, {1}', r.requesterId, formatClockTime(r.createdAt, now)))}</p>
       <dl>
+        ${row(vscode.l10n.t('Id'), `<code>${esc(r.id)}</code> <button class="secondary" data-action="copyId">${esc(vscode.l10n.t('Copy'))}</button>`)}
         ${row(vscode.l10n.t('Requester'), `<strong>${esc(r.requesterId)}</strong>`)}
         ${row(vscode.l10n.t('Resource'), `${esc(name)} <code>${esc(r.resourceId)}</code>`)}
         ${row(vscode.l10n.t('Role'), esc(r.role))}

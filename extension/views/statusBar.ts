@@ -63,7 +63,12 @@ export class GrantStatusBar extends Disposable {
       for (const l of state.lines) {
         md.appendMarkdown(`- $(shield) ${escapeMd(this.model.resourceName(l.grant.resourceId))} — ${escapeMd(l.grant.role)}: ${vscode.l10n.t('until {0}', formatClockTime(l.grant.expiresAt, now))}\n`);
       }
-      if (this.model.state === 'unreachable') md.appendMarkdown(`\n$(warning) ${vscode.l10n.t('Server unreachable: times are as last known.')}\n`);
+      if (this.model.isStale) {
+        const at = this.model.lastUpdated ? formatClockTime(this.model.lastUpdated, Date.now()) : undefined;
+        md.appendMarkdown(`\n$(warning) ${this.model.state === 'signedOut'
+          ? vscode.l10n.t('Signed out by the server: this access still runs until it ends. Sign in to act on it.')
+          : vscode.l10n.t('Offline: the server cannot be reached; times are as last known{0}.', at ? vscode.l10n.t(' (last updated {0})', at) : '')}\n`);
+      }
       md.appendMarkdown(`\n${vscode.l10n.t('Click to extend or relinquish.')}`);
       this.item.tooltip = md;
     }

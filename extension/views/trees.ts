@@ -5,15 +5,18 @@ import type { AccessRequest, Grant, ResourceView } from '../../server/protocol';
 import { Commands, ItemContext } from '../constants';
 import { formatAgo, formatClockTime, formatDuration, formatMinutesLeft } from '../model/format';
 import type { ChangeKind, ElevateModel } from '../model/model';
+import { iconFor } from '../model/icons';
 import { severityFor, type Thresholds } from '../model/statusBarState';
 import type { Ticker } from '../model/ticker';
 import { Disposable, type IDisposable } from '../util/lifecycle';
-import { approvalProgress, approversText, escapeMd, requestTitle, resourceTooltip } from './describe';
+import { approvalProgress, approversText, codeSpan, escapeMd, markdownQuote, requestTitle, resourceTooltip } from './describe';
 
 export type ResourceNode = { kind: 'resource'; id: string; resource: ResourceView };
 export type GrantNode = { kind: 'grant'; id: string; grant: Grant };
 export type RequestNode = { kind: 'request'; id: string; request: AccessRequest; reviewable: boolean };
-export type ElevateNode = ResourceNode | GrantNode | RequestNode;
+/** Why My Access shows last-known data (offline, signed out by the server), with the way back. */
+export type StatusNode = { kind: 'status'; id: string };
+export type ElevateNode = ResourceNode | GrantNode | RequestNode | StatusNode;
 
 abstract class ModelTree<T extends ElevateNode> extends Disposable implements vscode.TreeDataProvider<T> {
   protected readonly changeEmitter = this.register(new vscode.EventEmitter<T | T[] | undefined>());
@@ -37,8 +40,13 @@ abstract class ModelTree<T extends ElevateNode> extends Disposable implements vs
     this.changeEmitter.fire(undefined);
   }
 
+  /** Whether to show data now: when ready (subclasses may also show last-known data). */
+  protected shows(): boolean {
+    return this.model.state === 'ready';
+  }
+
   getChildren(element?: T): T[] {
-    if (element || this.model.state !== 'ready') return [];
+    if (element || !this.shows()) return [];
     const next = new Map<string, T>();
     const children = this.build().map((n) => {
       const existing = this.nodes.get(n.id);
@@ -76,12 +84,15 @@ export class ResourcesTree extends ModelTree<ResourceNode> {
         : '';
     item.description = [resource.description || resource.id, state].filter(Boolean).join(' · ');
     item.tooltip = resourceTooltip(resource);
+    const icon = iconFor(resource);
     item.iconPath = resource.breakGlass
-      ? new vscode.ThemeIcon('database', new vscode.ThemeColor('charts.orange'))
+      ? new vscode.ThemeIcon(icon, new vscode.ThemeColor('list.warningForeground'))
       : active.length
-        ? new vscode.ThemeIcon('database', new vscode.ThemeColor('charts.green'))
-        : new vscode.ThemeIcon('database');
+        ? new vscode.ThemeIcon(icon, new vscode.ThemeColor('charts.green'))
+        : new vscode.ThemeIcon(icon);
     item.contextValue = resource.breakGlass ? `${ItemContext.resource}.breakGlass` : ItemContext.resource;
+    // Enter (or a click) on a resource starts Request Access for it
+    item.command = { command: Commands.requestAccess, title: vscode.l10n.t('Request Access'), arguments: [resource.id] };
     item.accessibilityInformation = {
       label: vscode.l10n.t('{0}, roles {1}, approved by {2}{3}', resource.name, resource.roles.join(', '), approversText(resource), state ? `, ${state}` : ''),
     };
@@ -89,7 +100,7 @@ export class ResourcesTree extends ModelTree<ResourceNode> {
   }
 }
 
-export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
+export class MyAccessTree extends ModelTree<GrantNode | RequestNode | StatusNode> {
   /** per grant: the description shown and when it was rendered */
   private readonly rendered = new Map<string, { text: string; at: number; severity: string }>();
   private tick: IDisposable | undefined;
@@ -126,16 +137,46 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
       const last = this.rendered.get(node.id);
       if (!last) continue;
       const crossed = severityFor(Date.parse(node.grant.expiresAt) - now, this.thresholds()) !== last.severity;
-      if (crossed || (now - last.at >= 60_000 && this.timeText(node.grant, now) !== last.text)) due.push(node as GrantNode);
+      // the text is minute-grained, so it changes at most once a minute: refresh as soon as it does,
+      // so the row agrees with the status bar's countdown
+      if (crossed || this.timeText(node.grant, now) !== last.text) due.push(node as GrantNode);
     }
     if (due.length) this.changeEmitter.fire(due);
   }
 
-  protected build(): (GrantNode | RequestNode)[] {
+  /**
+   * Access a person holds stays in view when the server cannot be reached or signed this editor
+   * out: the last-known grants, under a line that says so (the welcome view shows only when there
+   * is nothing to list).
+   */
+  protected override shows(): boolean {
+    return this.model.state === 'ready' || (this.model.isStale && (this.model.grants.length > 0 || (this.model.state !== 'signedOut' && this.model.myRequests.length > 0)));
+  }
+
+  protected build(): (GrantNode | RequestNode | StatusNode)[] {
     const grants: GrantNode[] = this.model.grants.map((grant) => ({ kind: 'grant', id: `grant:${grant.id}`, grant }));
-    const requests: RequestNode[] = this.model.myRequests.map((request) => ({ kind: 'request', id: `request:${request.id}`, request, reviewable: false }));
+    const requests: RequestNode[] = this.model.state === 'signedOut' ? [] : this.model.myRequests.map((request) => ({ kind: 'request', id: `request:${request.id}`, request, reviewable: false }));
     for (const id of this.rendered.keys()) if (!grants.some((g) => g.id === id)) this.rendered.delete(id);
-    return [...grants, ...requests];
+    const status: StatusNode[] = this.model.state === 'ready' ? [] : [{ kind: 'status', id: 'status' }];
+    return [...status, ...grants, ...requests];
+  }
+
+  private statusItem(): vscode.TreeItem {
+    const m = this.model;
+    const updated = m.lastUpdated ? formatClockTime(m.lastUpdated, Date.now()) : undefined;
+    const signedOut = m.state === 'signedOut';
+    const item = new vscode.TreeItem(signedOut ? vscode.l10n.t('Signed out — this access still runs on the server') : vscode.l10n.t('Offline — shown as last known'), vscode.TreeItemCollapsibleState.None);
+    item.id = 'status';
+    item.description = updated ? vscode.l10n.t('last updated {0}', updated) : undefined;
+    item.iconPath = new vscode.ThemeIcon(signedOut ? 'sign-in' : 'debug-disconnect', new vscode.ThemeColor('list.warningForeground'));
+    item.tooltip = signedOut
+      ? vscode.l10n.t('The server signed you out ({0}). Your access keeps running until it ends; sign in to act on it.', m.message ?? '')
+      : vscode.l10n.t('The Elevate server cannot be reached ({0}). These grants are as last known{1}; they keep counting down on the server. Click to retry.', m.message ?? '', updated ? vscode.l10n.t(' at {0}', updated) : '');
+    item.command = signedOut
+      ? { command: Commands.signIn, title: vscode.l10n.t('Sign In') }
+      : { command: Commands.refresh, title: vscode.l10n.t('Retry') };
+    item.contextValue = ItemContext.message;
+    return item;
   }
 
   private timeText(grant: Grant, now: number): string {
@@ -143,25 +184,28 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
     return left > 0 ? vscode.l10n.t('{0} left', formatMinutesLeft(left)) : vscode.l10n.t('ended');
   }
 
-  getTreeItem(node: GrantNode | RequestNode): vscode.TreeItem {
-    return node.kind === 'grant' ? this.grantItem(node) : requestItem(this.model, node);
+  getTreeItem(node: GrantNode | RequestNode | StatusNode): vscode.TreeItem {
+    return node.kind === 'grant' ? this.grantItem(node) : node.kind === 'status' ? this.statusItem() : requestItem(this.model, node);
   }
 
   private grantItem(node: GrantNode): vscode.TreeItem {
     const { grant } = node;
     const now = this.model.now();
     const name = this.model.resourceName(grant.resourceId);
-    const item = new vscode.TreeItem(`${name} · ${grant.role}`, vscode.TreeItemCollapsibleState.None);
-    item.id = node.id;
     const timeText = this.timeText(grant, now);
+    // time left and role first: in a narrow sidebar the end of the row is what gets cut off
+    const item = new vscode.TreeItem(`${timeText} · ${grant.role}`, vscode.TreeItemCollapsibleState.None);
+    item.id = node.id;
     const severity = severityFor(Date.parse(grant.expiresAt) - now, this.thresholds());
     this.rendered.set(node.id, { text: timeText, at: now, severity });
     const extension = this.model.pendingExtensionOf(grant.id);
     const until = vscode.l10n.t('until {0}', formatClockTime(grant.expiresAt, now));
-    item.description = [timeText, until, extension ? vscode.l10n.t('extension pending') : '', grant.revokePending ? vscode.l10n.t('revoking…') : '']
+    const ready = this.model.isProvisioned(grant.id);
+    // time left first: in a narrow sidebar the end of the line is cut off
+    item.description = [name, ready ? '' : vscode.l10n.t('getting ready…'), until, extension ? vscode.l10n.t('extension pending') : '', grant.revokePending ? vscode.l10n.t('revoking…') : '']
       .filter(Boolean)
       .join(' · ');
-    item.iconPath = grant.revokePending
+    item.iconPath = grant.revokePending || !ready
       ? new vscode.ThemeIcon('loading~spin')
       : severity === 'error'
         ? new vscode.ThemeIcon('shield', new vscode.ThemeColor('errorForeground'))
@@ -173,10 +217,12 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode> {
     md.appendMarkdown(`- ${vscode.l10n.t('Granted {0}', formatClockTime(grant.startsAt, now))}\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Ends {0} ({1})', formatClockTime(grant.expiresAt, now), timeText)}\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Can be extended until {0}', formatClockTime(grant.maxExpiresAt, now))}\n`);
-    if (grant.extensions) md.appendMarkdown(`- ${vscode.l10n.t('Extended {0} time(s)', grant.extensions)}\n`);
+    if (grant.extensions) md.appendMarkdown(`- ${grant.extensions === 1 ? vscode.l10n.t('Extended once') : vscode.l10n.t('Extended {0} times', grant.extensions)}\n`);
     if (extension) md.appendMarkdown(`- ${vscode.l10n.t('Extension by {0} waiting for approval', formatDuration(extension.durationSeconds))}\n`);
+    if (!ready) md.appendMarkdown(`- ${vscode.l10n.t('Being set up on the target system')}\n`);
+    md.appendMarkdown(`- ${vscode.l10n.t('Id {0}', codeSpan(grant.id))}\n`);
     item.tooltip = md;
-    item.contextValue = ItemContext.grantActive;
+    item.contextValue = ready && this.model.hasProvider(grant.resourceId) ? ItemContext.grantActiveWithCredentials : ItemContext.grantActive;
     item.command = { command: Commands.showGrantActions, title: vscode.l10n.t('Show Grant Actions'), arguments: [grant.id] };
     item.accessibilityInformation = { label: vscode.l10n.t('{0} access to {1}, {2}, {3}', grant.role, name, timeText, until) };
     return item;
@@ -215,11 +261,12 @@ function requestItem(model: ElevateModel, node: RequestNode): vscode.TreeItem {
       : new vscode.ThemeIcon('clock');
   const md = new vscode.MarkdownString(undefined, true);
   md.appendMarkdown(`**${escapeMd(label)}**\n\n`);
-  md.appendMarkdown(`> ${escapeMd(r.justification)}\n\n`);
+  md.appendMarkdown(`${markdownQuote(r.justification)}\n\n`);
   if (r.ticket) md.appendMarkdown(`- ${vscode.l10n.t('Ticket: {0}', escapeMd(r.ticket))}\n`);
   md.appendMarkdown(`- ${approvalProgress(r)}\n`);
   md.appendMarkdown(`- ${vscode.l10n.t('Requested {0}; expires unanswered {1}', formatAgo(r.createdAt, now), formatClockTime(r.pendingUntil, now))}\n`);
   if (r.evaluation.reasons.length) md.appendMarkdown(`- ${vscode.l10n.t('Not auto-approved: {0}', escapeMd(r.evaluation.reasons.join('; ')))}\n`);
+  md.appendMarkdown(`- ${vscode.l10n.t('Id {0}', codeSpan(r.id))}\n`);
   item.tooltip = md;
   item.contextValue = reviewable ? ItemContext.requestReviewable : ItemContext.requestMine;
   item.command = { command: Commands.showRequestDetail, title: vscode.l10n.t('Show Request Details'), arguments: [r.id] };

@@ -2,13 +2,11 @@
 // flat however large the log is.
 import type { Writable } from 'node:stream';
 import { type AuditLog, rowToEvent } from '../db/audit.js';
+import { csvCell } from '../protocol/escape/csv.js';
 
-const CSV_COLUMNS = ['seq', 'at', 'actorId', 'action', 'resourceId', 'requestId', 'grantId', 'details', 'prevHash', 'hash'] as const;
+// subjectId and v last: added with hash format 2 (they are under its hash), so older readers keep their columns
+const CSV_COLUMNS = ['seq', 'at', 'actorId', 'action', 'resourceId', 'requestId', 'grantId', 'details', 'prevHash', 'hash', 'subjectId', 'v'] as const;
 
-const csvCell = (v: unknown): string => {
-  const s = v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
 
 export async function exportAudit(audit: AuditLog, format: 'jsonl' | 'csv', range: { from?: number; to?: number }, out: Writable): Promise<number> {
   let n = 0;

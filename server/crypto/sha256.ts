@@ -5,7 +5,7 @@ import * as crypto from 'node:crypto';
 
 const oneShot = typeof crypto.hash === 'function';
 
-export const sha256Hex = (data: string): string =>
+export const sha256Hex = (data: string | Buffer): string =>
   oneShot ? crypto.hash('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
 
 export const sha256Bytes = (data: string): Buffer =>

@@ -1,6 +1,14 @@
-// The hash-chained, append-only audit log. hash = SHA-256(prevHash + canonical JSON of
-// {seq, at, actorId, action, resourceId, requestId, grantId, details}); the first prevHash is
-// 64 zeros. `details` is stored in its canonical form so verification hashes exactly what is stored.
+// The hash-chained, append-only audit log. hash = SHA-256(prevHash + canonical JSON of the
+// event); the first prevHash is 64 zeros. `details` is stored in its canonical form so
+// verification hashes exactly what is stored.
+//
+// Two hash formats, recorded per event in the `v` column (migration 4):
+//  - v1: {seq, at, actorId, action, resourceId, requestId, grantId, details} — every event
+//    written before format 2. Its subject_id (who may see the event) is outside the hash.
+//  - v2: the same plus subjectId and v: 2, so every column that decides visibility is covered.
+//    Every event written now is v2. The format is part of what is hashed, and once a chain has
+//    a v2 event every later one must be v2 too, so no event can be passed off as the older,
+//    weaker format without breaking the chain.
 import type { Database, Statement } from 'better-sqlite3';
 import { sha256Hex } from '../crypto/sha256.js';
 import { IsoTimes, iso } from '../domain/clock.js';
@@ -86,7 +94,12 @@ export interface AuditInput {
   /** the requester/grantee this event is about; drives who may see it */
   subjectId?: string;
   details: Record<string, unknown>;
+  /** for events that streams carry: the live event's JSON, exactly as sent (see migration 4) */
+  live?: string;
 }
+
+/** The hash format of events written now (see the top of this file). */
+export const HASH_FORMAT = 2;
 
 export interface AuditRow {
   seq: number;
@@ -100,23 +113,54 @@ export interface AuditRow {
   details: string;
   prev_hash: string;
   hash: string;
+  /** hash format: 1 (subject_id outside the hash) or 2 */
+  v: number;
+  /** null for events streams do not carry, and for stream events written before migration 4 */
+  live?: string | null;
 }
+
+/** What a stream needs of a logged event: who it concerns, and its payload. */
+export interface LiveRow {
+  seq: number;
+  action: string;
+  actor_id: string;
+  resource_id: string | null;
+  subject_id: string | null;
+  live: string;
+}
+
+/** Events that end streams wherever they were written (the CLI too): a token revoked, a user disabled. */
+export const STREAM_CONTROL_ACTIONS = ['token.revoked', 'user.disabled'] as const;
+
+/** What the hub follows in the log: stream events (with their payload) and stream controls (with their details). */
+export type FollowedRow = LiveRow | (Omit<LiveRow, 'live'> & { live: null; details: string });
 
 const J = (v: string | null) => (v === null ? 'null' : JSON.stringify(v));
 
+/** What the hash covers besides `details`; `v` and `subjectId` only in format 2. */
+export interface HashedFields {
+  seq: number;
+  at: string;
+  actorId: string;
+  action: string;
+  resourceId: string | null;
+  requestId: string | null;
+  grantId: string | null;
+  /** the hash format; absent or 1: format 1, which leaves subjectId out */
+  v?: number;
+  subjectId?: string | null;
+}
+
 /**
- * The hash of one event. The canonical JSON of {seq, at, actorId, action, resourceId,
- * requestId, grantId, details} is written out in its fixed key order rather than built and
- * sorted each time; `canonicalDetails` is the stored text, spliced in as is.
+ * The hash of one event. The canonical JSON of the hashed fields is written out in its fixed
+ * (sorted) key order rather than built and sorted each time; `canonicalDetails` is the stored
+ * text, spliced in as is.
  */
-export function hashEvent(
-  prevHash: string,
-  e: { seq: number; at: string; actorId: string; action: string; resourceId: string | null; requestId: string | null; grantId: string | null },
-  canonicalDetails: string,
-): string {
-  const body =
+export function hashEvent(prevHash: string, e: HashedFields, canonicalDetails: string): string {
+  let body =
     `{"action":${J(e.action)},"actorId":${J(e.actorId)},"at":${J(e.at)},"details":${canonicalDetails},` +
-    `"grantId":${J(e.grantId)},"requestId":${J(e.requestId)},"resourceId":${J(e.resourceId)},"seq":${e.seq}}`;
+    `"grantId":${J(e.grantId)},"requestId":${J(e.requestId)},"resourceId":${J(e.resourceId)},"seq":${e.seq}`;
+  body += e.v === 2 ? `,"subjectId":${J(e.subjectId ?? null)},"v":2}` : '}';
   // the concatenation hashes the same bytes as update(prevHash).update(body) did (both UTF-8,
   // and prevHash is hex, so no character can pair across the seam)
   return sha256Hex(prevHash + body);
@@ -131,6 +175,9 @@ export function rowToEvent(r: AuditRow): AuditEvent {
     ...(r.resource_id !== null && { resourceId: r.resource_id }),
     ...(r.request_id !== null && { requestId: r.request_id }),
     ...(r.grant_id !== null && { grantId: r.grant_id }),
+    // format 2 hashes subjectId and v: shown so anyone can recompute the hash from the event
+    ...(r.v === 2 && r.subject_id !== null && { subjectId: r.subject_id }),
+    ...(r.v === 2 && { v: 2 }),
     details: JSON.parse(r.details) as Record<string, unknown>,
     prevHash: r.prev_hash,
     hash: r.hash,
@@ -156,11 +203,16 @@ export type ChainVerification = { ok: boolean; count: number; headHash: string; 
 export class AuditLog {
   private readonly insert: Statement;
   private readonly last: Statement;
+  private readonly liveRows: Statement;
 
   constructor(private readonly db: Database) {
     this.insert = db.prepare(
-      `INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash, live, v)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${HASH_FORMAT})`,
+    );
+    this.liveRows = db.prepare(
+      `SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
+       WHERE seq > ? AND (live IS NOT NULL OR action IN (${STREAM_CONTROL_ACTIONS.map((a) => `'${a}'`).join(', ')})) ORDER BY seq LIMIT ?`,
     );
     this.last = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
   }
@@ -186,9 +238,11 @@ export class AuditLog {
         resourceId: e.resourceId ?? null,
         requestId: e.requestId ?? null,
         grantId: e.grantId ?? null,
+        subjectId: e.subjectId ?? null,
+        v: HASH_FORMAT,
       };
       const h = hashEvent(hash, fields, details);
-      this.insert.run(seq, e.at, e.actorId, e.action, fields.resourceId, fields.requestId, fields.grantId, e.subjectId ?? null, details, hash, h);
+      this.insert.run(seq, e.at, e.actorId, e.action, fields.resourceId, fields.requestId, fields.grantId, fields.subjectId, details, hash, h, e.live ?? null);
       out.push({
         seq,
         at,
@@ -197,6 +251,8 @@ export class AuditLog {
         ...(e.resourceId !== undefined && { resourceId: e.resourceId }),
         ...(e.requestId !== undefined && { requestId: e.requestId }),
         ...(e.grantId !== undefined && { grantId: e.grantId }),
+        ...(e.subjectId !== undefined && { subjectId: e.subjectId }),
+        v: HASH_FORMAT,
         // the caller's object: same content as the stored canonical text, without re-parsing it
         details: e.details,
         prevHash: hash,
@@ -207,12 +263,26 @@ export class AuditLog {
     return out;
   }
 
+  /** Stream events and stream controls after `seq`, oldest first: what every live stream follows. */
+  liveAfter(seq: number, limit: number): FollowedRow[] {
+    return this.liveRows.all(seq, limit) as FollowedRow[];
+  }
+
   query(f: AuditFilter): { events: AuditEvent[]; nextCursor: string | null } {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (f.actorId !== undefined) (where.push('actor_id = ?'), args.push(f.actorId));
-    if (f.resourceId !== undefined) (where.push('resource_id = ?'), args.push(f.resourceId));
-    if (f.action !== undefined) (where.push('action = ?'), args.push(f.action));
+    if (f.actorId !== undefined) {
+      where.push('actor_id = ?');
+      args.push(f.actorId);
+    }
+    if (f.resourceId !== undefined) {
+      where.push('resource_id = ?');
+      args.push(f.resourceId);
+    }
+    if (f.action !== undefined) {
+      where.push('action = ?');
+      args.push(f.action);
+    }
     const timeOnly = f.actorId === undefined && f.resourceId === undefined && f.action === undefined && f.visibleTo === undefined;
     if (timeOnly && (f.from !== undefined || f.to !== undefined)) {
       // Newest-first paging by time alone would sort the whole window. Seq and time rise
@@ -222,18 +292,29 @@ export class AuditLog {
       if (f.from !== undefined) {
         const lo = this.db.prepare('SELECT seq FROM audit WHERE at >= ? ORDER BY at, seq LIMIT 1').get(f.from - SEQ_TIME_SKEW_MS) as { seq: number } | undefined;
         if (!lo) return { events: [], nextCursor: null };
-        (where.push('+at >= ?', 'seq >= ?'), args.push(f.from, lo.seq));
+        where.push('+at >= ?', 'seq >= ?');
+        args.push(f.from, lo.seq);
       }
       if (f.to !== undefined) {
         const hi = this.db.prepare('SELECT seq FROM audit WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1').get(f.to + SEQ_TIME_SKEW_MS) as { seq: number } | undefined;
         if (!hi) return { events: [], nextCursor: null };
-        (where.push('+at < ?', 'seq <= ?'), args.push(f.to, hi.seq));
+        where.push('+at < ?', 'seq <= ?');
+        args.push(f.to, hi.seq);
       }
     } else {
-      if (f.from !== undefined) (where.push('at >= ?'), args.push(f.from));
-      if (f.to !== undefined) (where.push('at < ?'), args.push(f.to));
+      if (f.from !== undefined) {
+        where.push('at >= ?');
+        args.push(f.from);
+      }
+      if (f.to !== undefined) {
+        where.push('at < ?');
+        args.push(f.to);
+      }
     }
-    if (f.before !== undefined) (where.push('seq < ?'), args.push(f.before));
+    if (f.before !== undefined) {
+      where.push('seq < ?');
+      args.push(f.before);
+    }
     let sql: string;
     if (f.visibleTo !== undefined) {
       // two index-friendly halves instead of one OR that would scan
@@ -259,9 +340,18 @@ export class AuditLog {
   *iterate(opts: { from?: number; to?: number; afterSeq?: number } = {}): Generator<AuditRow> {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (opts.from !== undefined) (where.push('at >= ?'), args.push(opts.from));
-    if (opts.to !== undefined) (where.push('at < ?'), args.push(opts.to));
-    if (opts.afterSeq !== undefined) (where.push('seq > ?'), args.push(opts.afterSeq));
+    if (opts.from !== undefined) {
+      where.push('at >= ?');
+      args.push(opts.from);
+    }
+    if (opts.to !== undefined) {
+      where.push('at < ?');
+      args.push(opts.to);
+    }
+    if (opts.afterSeq !== undefined) {
+      where.push('seq > ?');
+      args.push(opts.afterSeq);
+    }
     const stmt = this.db.prepare(`SELECT * FROM audit${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq`);
     yield* stmt.iterate(...args) as IterableIterator<AuditRow>;
   }
@@ -278,24 +368,29 @@ export class AuditLog {
     // transaction, so one snapshot is verified even while the server appends.
     const page = this.db
       .prepare(
-        'SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, details, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?',
+        'SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, v, details, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?',
       )
       .raw(true);
     const times = new IsoTimes();
-    type Row = [number, number, string, string, string | null, string | null, string | null, string, string, string];
+    type Row = [number, number, string, string, string | null, string | null, string | null, string | null, number, string, string, string];
     return this.db.transaction(() => {
       let prev = GENESIS;
       let count = 0;
       let expectedSeq = 1;
       let sawHead = expectHead === undefined;
+      let format = 1;
       for (let after = -Infinity; ; ) {
         const rows = page.all(after, VERIFY_PAGE_ROWS) as Row[];
-        for (const [seq, at, actorId, action, resourceId, requestId, grantId, details, storedPrev, storedHash] of rows) {
-          const fields = { seq, at: times.format(at), actorId, action, resourceId, requestId, grantId };
+        for (const [seq, at, actorId, action, resourceId, requestId, grantId, subjectId, v, details, storedPrev, storedHash] of rows) {
+          const fields = { seq, at: times.format(at), actorId, action, resourceId, requestId, grantId, subjectId, v };
           // the hash covers the stored details text byte for byte, so any edit of it shows here
-          if (seq !== expectedSeq || storedPrev !== prev || hashEvent(prev, fields, details) !== storedHash) {
-            return { ok: false, count, headHash: prev, firstBadSeq: expectedSeq, problem: seq !== expectedSeq ? `sequence gap: expected ${expectedSeq}, found ${seq}` : 'hash mismatch' };
-          }
+          let problem: string | undefined;
+          if (seq !== expectedSeq) problem = `sequence gap: expected ${expectedSeq}, found ${seq}`;
+          else if (v !== 1 && v !== 2) problem = `unknown hash format ${v}`;
+          else if (v < format) problem = `hash format ${v} after format ${format}`;
+          else if (storedPrev !== prev || hashEvent(prev, fields, details) !== storedHash) problem = 'hash mismatch';
+          if (problem !== undefined) return { ok: false, count, headHash: prev, firstBadSeq: expectedSeq, problem };
+          format = v;
           if (!sawHead && storedHash === expectHead!.hash && (expectHead!.seq === undefined || expectHead!.seq === seq)) sawHead = true;
           prev = storedHash;
           count++;

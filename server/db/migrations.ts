@@ -149,6 +149,64 @@ export const migrations: string[] = [
   DROP INDEX grants_check;
   CREATE INDEX grants_check ON grants(user_id, resource_id, role, expires_at) WHERE status = 'active';
   `,
+  // 4: the log is the event bus. An event that streams carry keeps its payload (the live event's
+  // JSON, with the request/grant as they were when it committed), so live delivery and a
+  // Last-Event-ID replay send the same bytes, read from the log by seq. It is a display
+  // snapshot, not under the hash: no decision reads it.
+  `
+  ALTER TABLE audit ADD COLUMN live TEXT;
+  `,
+  // 5: the audit hash format per event (server/db/audit.ts). Events written before this
+  // migration are format 1 (subject_id outside the hash); the server writes format 2, which
+  // hashes subject_id too. Adding a column fires no trigger, so the append-only rule holds.
+  `
+  ALTER TABLE audit ADD COLUMN v INTEGER NOT NULL DEFAULT 1;
+  `,
+  // 6: sign-in through the company's OpenID provider (server/identity/). Secrets are stored as
+  // SHA-256 hashes: device codes, user codes, the OAuth state and the browser binding. Device
+  // codes and sign-in attempts are single-use (their status moves on by conditional updates).
+  `
+  CREATE TABLE idp_users (
+    id TEXT PRIMARY KEY,               -- the Elevate user id (from the usernameClaim)
+    issuer TEXT,
+    subject TEXT,                      -- the IdP's sub: a user id stays bound to one IdP account
+    name TEXT NOT NULL,
+    email TEXT,
+    groups TEXT NOT NULL,              -- JSON: the groups of the last sign-in
+    roles TEXT NOT NULL,               -- JSON: roles mapped from them at that sign-in
+    last_sign_in_at INTEGER,
+    disabled_at INTEGER                -- elevate-server user disable: no sign-in, sessions ended
+  );
+  CREATE UNIQUE INDEX idp_users_subject ON idp_users(issuer, subject) WHERE subject IS NOT NULL;
+
+  CREATE TABLE device_codes (
+    id TEXT PRIMARY KEY,
+    device_hash BLOB NOT NULL UNIQUE,
+    user_code_hash BLOB NOT NULL UNIQUE,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'consumed')),
+    user_id TEXT,
+    denied_reason TEXT,
+    interval_s INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    last_polled_at INTEGER,
+    client_ip TEXT,
+    client_name TEXT
+  );
+  CREATE INDEX device_codes_expiry ON device_codes(expires_at);
+
+  CREATE TABLE oidc_logins (
+    state_hash BLOB PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    browser_hash BLOB NOT NULL,        -- hash of the cookie that binds the attempt to one browser
+    nonce TEXT NOT NULL,
+    code_verifier TEXT NOT NULL,       -- PKCE; useless without the single-use authorization code
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+  );
+  CREATE INDEX oidc_logins_expiry ON oidc_logins(expires_at);
+  `,
 ];
 
 export function migrate(db: Database): number {

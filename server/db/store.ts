@@ -123,6 +123,9 @@ export class Store {
       requestsByRequester: p('SELECT * FROM requests WHERE requester_id = ? ORDER BY seq DESC LIMIT ?'),
       requestsByRequesterStatus: p('SELECT * FROM requests WHERE requester_id = ? AND status = ? ORDER BY seq DESC LIMIT ?'),
       pendingExtensionFor: p(`SELECT * FROM requests WHERE grant_id = ? AND kind = 'extension' AND status = 'pending'`),
+      // through the requester's index: a user's requests are few, every request's grant_id is not indexed
+      approvedExtensionSeconds: p(`SELECT COALESCE(SUM(duration_s), 0) AS s FROM requests
+        WHERE requester_id = ? AND grant_id = ? AND kind = 'extension' AND status = 'approved'`),
       duePendingRequests: p(`SELECT * FROM requests WHERE status = 'pending' AND pending_until <= ? ORDER BY pending_until LIMIT ?`),
       nextPendingDeadline: p(`SELECT MIN(pending_until) AS t FROM requests WHERE status = 'pending'`),
       pendingForResourceAll: p(`SELECT * FROM requests WHERE status = 'pending' AND resource_id = ? ORDER BY seq`),
@@ -285,6 +288,16 @@ export class Store {
     const sql = `SELECT * FROM requests WHERE resource_id IN (${marks})${status ? ' AND status = ?' : ''} ORDER BY seq DESC LIMIT ?`;
     return this.db.prepare(sql).all(...resourceIds, ...(status ? [status] : []), limit) as RequestRow[];
   }
+  /**
+   * Seconds added to the grant without an approver: everything past its first end that no
+   * approved extension request accounts for (at-once extensions create no request).
+   */
+  secondsAddedWithoutApproval(g: GrantRow): number {
+    const first = this.request(g.request_id);
+    if (!first) return 0;
+    const approved = (this.s.approvedExtensionSeconds.get(g.user_id, g.id) as { s: number }).s;
+    return Math.max(0, Math.round((g.expires_at - g.starts_at) / 1000) - first.duration_s - approved);
+  }
   pendingExtension(grantId: string): RequestRow | undefined {
     return this.s.pendingExtensionFor.get(grantId) as RequestRow | undefined;
   }
@@ -377,14 +390,23 @@ export class Store {
   listGrants(f: { userId?: string; resourceIds?: string[]; status?: string; beforeSeq?: number; limit: number }): GrantRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (f.userId !== undefined) (where.push('user_id = ?'), args.push(f.userId));
+    if (f.userId !== undefined) {
+      where.push('user_id = ?');
+      args.push(f.userId);
+    }
     if (f.resourceIds !== undefined) {
       if (f.resourceIds.length === 0) return [];
       where.push(`resource_id IN (${f.resourceIds.map(() => '?').join(',')})`);
       args.push(...f.resourceIds);
     }
-    if (f.status !== undefined) (where.push('status = ?'), args.push(f.status));
-    if (f.beforeSeq !== undefined) (where.push('seq < ?'), args.push(f.beforeSeq));
+    if (f.status !== undefined) {
+      where.push('status = ?');
+      args.push(f.status);
+    }
+    if (f.beforeSeq !== undefined) {
+      where.push('seq < ?');
+      args.push(f.beforeSeq);
+    }
     const sql = `SELECT * FROM grants${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
     return this.db.prepare(sql).all(...args, f.limit) as GrantRow[];
   }

@@ -4,15 +4,18 @@
 // snapshot while the main thread keeps writing.
 import Database from 'better-sqlite3';
 import { Worker, parentPort } from 'node:worker_threads';
-import { AuditLog, type ChainVerification } from './audit.js';
+import { type AuditVerification, verifyAudit } from './stateCheck.js';
 
-/** Verifies the chain in the database file at `dbPath` in a worker started from `entryFile` (the server bundle). */
-export function verifyInWorker(dbPath: string, entryFile: string): Promise<ChainVerification> {
+/**
+ * Verifies the chain (and with `state`, checks the state against it) in the database file at
+ * `dbPath`, in a worker started from `entryFile` (the server bundle).
+ */
+export function verifyInWorker(dbPath: string, entryFile: string, opts: { state?: boolean } = {}): Promise<AuditVerification> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(entryFile, { workerData: { elevateVerify: dbPath } });
+    const worker = new Worker(entryFile, { workerData: { elevateVerify: dbPath, elevateVerifyState: opts.state === true } });
     worker.unref(); // a verification under way does not hold up the server's shutdown
     let answered = false;
-    worker.once('message', (r: ChainVerification) => {
+    worker.once('message', (r: AuditVerification) => {
       answered = true;
       resolve(r);
     });
@@ -27,10 +30,10 @@ export function verifyInWorker(dbPath: string, entryFile: string): Promise<Chain
 }
 
 /** The worker's body (main.ts calls it when started as the verifier). */
-export function runVerifyWorker(dbPath: string): void {
+export function runVerifyWorker(dbPath: string, state = false): void {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
-    parentPort!.postMessage(new AuditLog(db).verify());
+    parentPort!.postMessage(verifyAudit(db, { state }));
   } finally {
     db.close();
   }

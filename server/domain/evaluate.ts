@@ -4,11 +4,8 @@
 import { iso } from './clock.js';
 import { formatDuration } from './duration.js';
 import { canEverBeApproved, describeApprovers } from './policy.js';
-import type { AutoApproveRule, ExtensionEvaluation, Policy, PolicyUser, RequestEvaluation, RequestInput, Resource } from './types.js';
-import { isWithinWindow } from './window.js';
-
-/** What the editor offers when extending, before the policy trims it. */
-export const DEFAULT_EXTENSION_PRESETS = [15 * 60, 30 * 60, 3600, 2 * 3600, 4 * 3600];
+import type { ExtensionEvaluation, Policy, PolicyUser, RequestEvaluation, RequestInput, Resource } from './types.js';
+import { describeRule, mismatchReason, ruleMismatches } from '../protocol/rules.js';
 
 const approvalsNeeded = (resource: Resource) => {
   const n = resource.approval.required;
@@ -17,28 +14,6 @@ const approvalsNeeded = (resource: Resource) => {
 
 function refused(violations: string[], reasons: string[] = []): RequestEvaluation {
   return { allowed: false, violations, autoApproved: false, breakGlass: false, reasons: [...reasons, ...violations] };
-}
-
-/** Why the rule does not match, one line per cause; empty when it matches. */
-function ruleMismatches(rule: AutoApproveRule, index: number, input: RequestInput, requester: PolicyUser, now: number): string[] {
-  const why: string[] = [];
-  if (!rule.roles.includes(input.role)) why.push(`rule ${index}: role ${input.role} not in [${rule.roles.join(', ')}]`);
-  if (input.durationSeconds > rule.maxDurationSeconds) {
-    why.push(`rule ${index}: duration ${formatDuration(input.durationSeconds)} exceeds ${formatDuration(rule.maxDurationSeconds)}`);
-  }
-  if (rule.groups && !rule.groups.some((g) => requester.groups.includes(g))) {
-    why.push(`rule ${index}: ${requester.id} is not in ${rule.groups.length === 1 ? 'group' : 'any of the groups'} [${rule.groups.join(', ')}]`);
-  }
-  if (rule.window && !isWithinWindow(rule.window, now)) why.push(`rule ${index}: outside window ${rule.window.source}`);
-  return why;
-}
-
-function describeMatch(rule: AutoApproveRule, index: number, input: RequestInput): string {
-  const extras = [
-    ...(rule.groups ? [`groups [${rule.groups.join(', ')}]`] : []),
-    ...(rule.window ? [`window ${rule.window.source}`] : []),
-  ];
-  return `rule ${index} matched: ${input.role} up to ${formatDuration(rule.maxDurationSeconds)}${extras.length ? ` (${extras.join(', ')})` : ''}`;
 }
 
 /**
@@ -77,14 +52,15 @@ export function evaluateRequest(policy: Policy, input: RequestInput, requester: 
 
   const reasons: string[] = [];
   const rules = resource.approval.autoApprove;
+  // the same matching as the editor's labels (protocol/rules.ts), with reasons for people
   for (const [index, rule] of rules.entries()) {
-    const why = ruleMismatches(rule, index, input, requester, now);
+    const why = ruleMismatches(rule, input, requester, now);
     if (why.length === 0) {
-      return { allowed: true, violations: [], autoApproved: true, autoApproveRule: index, breakGlass: false, reasons: [describeMatch(rule, index, input)] };
+      return { allowed: true, violations: [], autoApproved: true, autoApproveRule: index, breakGlass: false, reasons: [`approved at once: ${describeRule(rule)}`] };
     }
-    reasons.push(...why);
+    reasons.push(mismatchReason(rule, why));
   }
-  if (rules.length === 0) reasons.push(`no auto-approval rules for ${resource.id}`);
+  if (rules.length === 0) reasons.push(`nothing on ${resource.id} is approved at once`);
 
   // Only a request that waits for people can be stuck; nobody approves their own request.
   if (!canEverBeApproved(policy, resource, requester.id)) {
@@ -110,10 +86,15 @@ export function extendedExpiry(resource: Resource, grant: { startsAt: number; ex
   return Math.min(grant.expiresAt + durationSeconds * 1000, maxExpiresAt(resource, grant));
 }
 
-/** Decides an extension of `durationSeconds` added to the grant's current expiresAt. */
+/**
+ * Decides an extension of `durationSeconds` added to the grant's current expiresAt.
+ * `extension.withoutApproval` is a budget per grant: extensions are applied at once while the
+ * time they add in total (`addedWithoutApprovalSeconds` so far, plus this one) stays within it;
+ * beyond, each needs an approver. (Fifteen at-once "+30m" must not turn 30 minutes into 8 hours.)
+ */
 export function evaluateExtension(
   resource: Resource,
-  grant: { startsAt: number; expiresAt: number },
+  grant: { startsAt: number; expiresAt: number; addedWithoutApprovalSeconds?: number },
   durationSeconds: number,
   now: number,
 ): ExtensionEvaluation {
@@ -134,39 +115,21 @@ export function evaluateExtension(
   }
   const endsIn = newEnd > now ? ` (in ${formatDuration(Math.floor((newEnd - now) / 1000))})` : '';
   const reasons = [`would end at ${iso(newEnd)}${endsIn}, within extension.maxTotal ${formatDuration(maxTotalSeconds)}`];
-  const atOnce = d <= withoutApprovalSeconds;
+  const used = Math.max(0, grant.addedWithoutApprovalSeconds ?? 0);
+  const left = Math.max(0, withoutApprovalSeconds - used);
+  const atOnce = d <= left;
+  const budget = `extension.withoutApproval ${formatDuration(withoutApprovalSeconds)} per grant`;
   if (atOnce) {
-    reasons.push(`applied at once: ${formatDuration(d)} is within extension.withoutApproval ${formatDuration(withoutApprovalSeconds)}`);
+    reasons.push(`applied at once: ${formatDuration(d)}${used ? ` plus ${formatDuration(used)} added before` : ''} is within ${budget}`);
   } else {
     reasons.push(
       withoutApprovalSeconds === 0
         ? `every extension of ${resource.id} needs approval`
-        : `${formatDuration(d)} exceeds extension.withoutApproval ${formatDuration(withoutApprovalSeconds)}`,
+        : used > 0
+          ? `${formatDuration(used)} already added without approval; ${formatDuration(d)} more exceeds ${budget}${left ? ` (${formatDuration(left)} left)` : ''}`
+          : `${formatDuration(d)} exceeds ${budget}`,
       approvalsNeeded(resource),
     );
   }
   return { allowed: true, violations: [], atOnce, reasons };
-}
-
-/**
- * Extension lengths still possible for the grant, shortest first: the presets that fit, the
- * longest length applied without approval, and whatever is left up to maxTotal (whole minutes).
- * Empty when the grant has ended or reached maxTotal.
- */
-export function extensionChoices(
-  resource: Resource,
-  grant: { startsAt: number; expiresAt: number },
-  now: number,
-  presetsSeconds: number[] = DEFAULT_EXTENSION_PRESETS,
-): { seconds: number; atOnce: boolean }[] {
-  if (now >= grant.expiresAt) return [];
-  const remaining = Math.floor((maxExpiresAt(resource, grant) - grant.expiresAt) / 1000);
-  if (remaining <= 0) return [];
-  const rest = remaining >= 60 ? remaining - (remaining % 60) : remaining;
-  const { withoutApprovalSeconds } = resource.extension;
-  const candidates = new Set([...presetsSeconds, withoutApprovalSeconds, rest]);
-  return [...candidates]
-    .filter((s) => Number.isSafeInteger(s) && s > 0 && s <= remaining)
-    .sort((a, b) => a - b)
-    .map((seconds) => ({ seconds, atOnce: seconds <= withoutApprovalSeconds }));
 }

@@ -10,8 +10,10 @@ import { userRoles } from '../protocol/index.js';
 import { formatDuration, parseDuration, parseDurationOrZero } from './duration.js';
 import type { AutoApproveRule, Policy, PolicyUser, ProviderConfig, Resource } from './types.js';
 import { parseWindow } from './window.js';
+import { parseCidr } from './network.js';
 import { providerRoleProblems, providerSchemas, providerTypes } from '../providers/config.js';
 import { NotifyConfig } from '../notify/config.js';
+import { IdentityConfig, toIdentitySettings } from '../identity/config.js';
 
 export type PolicyResult = { ok: true; policy: Policy } | { ok: false; errors: string[] };
 
@@ -59,6 +61,9 @@ const Approver = z.string().refine((s) => {
   if (m[1] === 'role') return (userRoles as readonly string[]).includes(m[2]);
   return Id.safeParse(m[2]).success;
 }, APPROVER_HINT);
+
+/** "10.0.0.0/8", "192.0.2.7", "fd00::/8": an address or a network, IPv4 or IPv6. */
+const Cidr = z.string().refine((s) => parseCidr(s) !== null, 'expected an IP address or a CIDR like "10.0.0.0/8" or "fd00::/8"');
 
 const nonEmptyList = <T extends z.ZodType>(item: T, what: string) => z.array(item).min(1, `must list at least one ${what}`);
 
@@ -149,6 +154,15 @@ export const PolicyFileSchema = z.strictObject({
   users: z.array(z.unknown()),
   resources: z.array(z.unknown()),
   notify: NotifyConfig.optional(),
+  server: z
+    .strictObject({
+      publicUrl: z
+        .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL, e.g. https://elevate.example.com' })
+        .optional(),
+      trustedProxies: z.array(Cidr).optional(),
+    })
+    .optional(),
+  identity: IdentityConfig.optional(),
 });
 
 type ParsedUser = z.output<typeof UserSchema>;
@@ -389,6 +403,11 @@ function parsePolicyUnsafe(text: string): PolicyResult {
     users: new Map(users.map((u) => [u.id, u])),
     resources: new Map(resources.map((r) => [r.id, r])),
     ...(top.data.notify !== undefined ? { notify: top.data.notify } : {}),
+    server: {
+      ...(top.data.server?.publicUrl !== undefined ? { publicUrl: top.data.server.publicUrl } : {}),
+      trustedProxies: top.data.server?.trustedProxies ?? [],
+    },
+    identity: toIdentitySettings(top.data.identity),
   };
   return { ok: true, policy };
 }

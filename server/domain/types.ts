@@ -1,6 +1,7 @@
 // The normalized, validated policy the engine works with. Produced from the YAML file by
 // domain/policy.ts; everything here is already checked, defaulted and converted to seconds.
 import type { ResourceHints, userRoles } from '../protocol/index.js';
+import type { IdentitySettings } from '../identity/config.js';
 
 // The protocol exports UserRole as a zod schema (a value); the domain needs the type.
 export type UserRole = (typeof userRoles)[number];
@@ -12,16 +13,9 @@ export interface PolicyUser {
   roles: UserRole[];
 }
 
-/** A parsed time window like "Mon-Fri 08:00-18:00 Europe/Berlin". */
-export interface TimeWindow {
-  source: string;
-  /** ISO weekday numbers 1 (Mon) .. 7 (Sun) on which the window opens; all seven when the spec has no days */
-  days: number[];
-  /** minutes after local midnight */
-  startMinute: number;
-  endMinute: number;
-  timeZone: string;
-}
+import type { TimeWindow } from '../protocol/window.js';
+
+export type { TimeWindow };
 
 export interface AutoApproveRule {
   roles: string[];
@@ -62,6 +56,17 @@ export interface Policy {
   resources: ReadonlyMap<string, Resource>;
   /** the raw `notify:` section, validated later by the notification work */
   notify?: unknown;
+  server: ServerSettings;
+  /** the `identity:` section (sign-in through the company's OpenID provider); defaults when absent */
+  identity: IdentitySettings;
+}
+
+/** The policy's `server:` section: how this server is reached. */
+export interface ServerSettings {
+  /** the URL people and the IdP use to reach the server, when it differs from the listening address */
+  publicUrl?: string;
+  /** CIDRs of proxies whose X-Forwarded-For is believed (client address for rate limits and audit) */
+  trustedProxies: string[];
 }
 
 /** What a request asks for, as the engine hands it to evaluation. */

@@ -6,13 +6,14 @@ import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
 import { evaluateExtension, evaluateRequest } from '../domain/evaluate.js';
-import { canEverBeApproved, describeApprovers, isApprover } from '../domain/policy.js';
+import { canEverBeApproved } from '../domain/policy.js';
+import { allGrantsScope, approvedResources, approves, canCancel, tallyApprovals, canRevoke, canViewGrant, canViewRequest, decideRight, isOwner } from '../domain/rights.js';
 import type { Policy, PolicyUser, ProviderConfig, Resource } from '../domain/types.js';
 import type { AuditInput } from '../db/audit.js';
 import type { GrantRow, RequestRow, Store } from '../db/store.js';
-import type { AccessRequest, AuditEvent, CreateRequestBody, ExtendBody, Grant, SseEventType } from '../protocol/index.js';
-import { sseEventTypes } from '../protocol/index.js';
+import type { AccessRequest, AuditEvent, CreateRequestBody, ExtendBody, Grant } from '../protocol/index.js';
 import { grantView, requestView } from './views.js';
+import { isSseType, liveEventJson } from './live.js';
 
 /** Who is calling, as established by authentication. */
 export interface Actor {
@@ -22,12 +23,10 @@ export interface Actor {
   userAgent?: string;
 }
 
-/** An audit event that was committed, with the state it was about (for live events). */
+/** An audit event that was committed. */
 export interface Committed {
   event: AuditEvent;
   subjectId?: string;
-  request?: AccessRequest;
-  grant?: Grant;
 }
 
 export type CommitListener = (items: Committed[]) => void;
@@ -49,8 +48,6 @@ interface Pending {
 
 export class Engine {
   private listeners: CommitListener[] = [];
-  /** Whether committed events need request/grant snapshots (someone follows live events). */
-  wantsSnapshots: () => boolean = () => true;
   private appendHooks: AppendHook[] = [];
 
   constructor(
@@ -88,16 +85,14 @@ export class Engine {
     const result = this.store.tx(() => {
       const pending: Pending[] = [];
       const r = fn((p) => pending.push(p), now);
-      const events = this.store.audit.append(pending.map((p) => p.audit));
+      // stream events carry their payload into the log, with the request and grant as they are
+      // at the end of this transaction: exactly the state that commits with the event
+      const inputs = pending.map(({ audit, request, grant }) =>
+        isSseType(audit.action) ? { ...audit, live: liveEventJson({ ...audit, action: audit.action }, request?.(), grant?.()) } : audit,
+      );
+      const events = this.store.audit.append(inputs);
       for (const h of this.appendHooks) h(events, now);
-      // snapshots taken inside the transaction: the state exactly as committed with the event
-      const snap = this.wantsSnapshots();
-      committed = events.map((event, i) => ({
-        event,
-        subjectId: pending[i].audit.subjectId,
-        request: snap ? pending[i].request?.() : undefined,
-        grant: snap ? pending[i].grant?.() : undefined,
-      }));
+      committed = events.map((event, i) => ({ event, subjectId: pending[i].audit.subjectId }));
       return r;
     });
     // with group commit (Store.tx) the commit comes at the end of this event-loop turn
@@ -116,34 +111,17 @@ export class Engine {
     return grantView(this.store.grant(id)!, now);
   }
 
-  // ---------- visibility ----------
-
-  private isAdmin(u: PolicyUser): boolean {
-    return u.roles.includes('admin');
-  }
-  private isAuditor(u: PolicyUser): boolean {
-    return u.roles.includes('auditor');
-  }
-  private approves(u: PolicyUser, resourceId: string): boolean {
-    const res = this.policy.resources.get(resourceId);
-    return res !== undefined && isApprover(this.policy, u.id, res);
-  }
+  // ---------- visibility (the rights themselves are decided in domain/rights.ts) ----------
 
   private visibleRequest(actor: Actor, id: string): RequestRow {
     const r = this.store.request(id);
-    const u = actor.user;
-    if (!r || !(r.requester_id === u.id || this.isAdmin(u) || this.isAuditor(u) || this.approves(u, r.resource_id))) {
-      throw notFound('request', id);
-    }
+    if (!r || !canViewRequest(this.policy, actor.user, { requesterId: r.requester_id, resourceId: r.resource_id })) throw notFound('request', id);
     return r;
   }
 
   private visibleGrant(actor: Actor, id: string): GrantRow {
     const g = this.store.grant(id);
-    const u = actor.user;
-    if (!g || !(g.user_id === u.id || this.isAdmin(u) || this.isAuditor(u) || this.approves(u, g.resource_id))) {
-      throw notFound('grant', id);
-    }
+    if (!g || !canViewGrant(this.policy, actor.user, { userId: g.user_id, resourceId: g.resource_id })) throw notFound('grant', id);
     return g;
   }
 
@@ -159,10 +137,11 @@ export class Engine {
     const now = this.clock.now();
     const r = this.visibleRequest(actor, id);
     const request = requestView(r, this.store.approvals(id), now);
-    if (r.requester_id !== actor.user.id && this.approves(actor.user, r.resource_id)) {
+    if (r.requester_id !== actor.user.id && approves(this.policy, actor.user, r.resource_id)) {
+      // only requests the approver could open on their own: not those for resources they do not approve
       const history = this.store
-        .requestsBy(r.requester_id, 11)
-        .filter((h) => h.id !== id)
+        .requestsBy(r.requester_id, 200)
+        .filter((h) => h.id !== id && canViewRequest(this.policy, actor.user, { requesterId: h.requester_id, resourceId: h.resource_id }))
         .slice(0, 10)
         .map((h) => requestView(h, this.store.approvals(h.id), now));
       return { request, requesterHistory: history };
@@ -177,7 +156,7 @@ export class Engine {
     if (scope === 'mine') {
       rows = this.store.requestsBy(u.id, 200, status);
     } else {
-      const mine = [...this.policy.resources.values()].filter((r) => isApprover(this.policy, u.id, r)).map((r) => r.id);
+      const mine = approvedResources(this.policy, u);
       rows = this.store
         .requestsForResources(mine, status ?? 'pending', 500)
         .filter((r) => r.requester_id !== u.id)
@@ -202,11 +181,10 @@ export class Engine {
     const beforeSeq = q.cursor !== undefined ? decodeCursor(q.cursor) : undefined;
     let filter: { userId?: string; resourceIds?: string[] };
     if (q.scope === 'mine') filter = { userId: u.id };
-    else if (this.isAdmin(u) || this.isAuditor(u)) filter = {};
     else {
-      const mine = [...this.policy.resources.values()].filter((r) => isApprover(this.policy, u.id, r)).map((r) => r.id);
-      if (mine.length === 0) throw forbidden('scope=all needs the admin or auditor role, or approver rights on a resource');
-      filter = { resourceIds: mine };
+      const scope = allGrantsScope(this.policy, u);
+      if (!scope) throw forbidden('scope=all needs the admin or auditor role, or approver rights on a resource');
+      filter = scope;
     }
     // status is filtered on the presented view (rule 1): a lapsed "active" row is expired
     const want = q.status;
@@ -295,6 +273,11 @@ export class Engine {
             ticket: body.ticket ?? null,
             breakGlass: ev.breakGlass,
             reasons: ev.reasons,
+            // with the above, what the state check (domain/stateReplay.ts) re-derives the row from
+            required: res.approval.required,
+            autoApproved: ev.autoApproved,
+            ...(ev.autoApproveRule !== undefined && { autoApproveRule: ev.autoApproveRule }),
+            pendingUntil: iso(now + res.pendingTtlSeconds * 1000),
             ip: actor.ip ?? null,
             userAgent: actor.userAgent ?? null,
             // marks requests a coding agent's tool made (the client says so; it proves nothing more)
@@ -318,7 +301,7 @@ export class Engine {
     const r = this.store.request(requestId)!;
     const res = this.resource(r.resource_id);
     const grantId = newId('grt');
-    this.store.decideRequest(requestId, 'approved', now, grantId);
+    applied(this.store.decideRequest(requestId, 'approved', now, grantId), 'request was decided meanwhile');
     emit({
       audit: { at: now, actorId, action: 'request.approved', resourceId: r.resource_id, requestId, grantId, subjectId: r.requester_id, details },
       request: () => this.requestNow(requestId, now),
@@ -363,8 +346,9 @@ export class Engine {
   private decide(actor: Actor, id: string, decision: 'approve' | 'deny', text: string | undefined): { request: AccessRequest; grant?: Grant } {
     const u = actor.user;
     const r0 = this.visibleRequest(actor, id);
-    if (r0.requester_id === u.id) throw new ApiError('self_approval', 'you cannot decide your own request');
-    if (!this.approves(u, r0.resource_id)) throw forbidden(`you are not an approver of ${r0.resource_id}`);
+    const right = decideRight(this.policy, u, { requesterId: r0.requester_id, resourceId: r0.resource_id });
+    if (right === 'self') throw new ApiError('self_approval', 'you cannot decide your own request');
+    if (right === 'not_approver') throw forbidden(`you are not an approver of ${r0.resource_id}`);
     const out = this.change((emit, now): { request: AccessRequest; grant?: Grant } | 'late' => {
       const r = this.store.request(id)!;
       if (r.status !== 'pending') throw conflict(`request is already ${r.status}`);
@@ -383,28 +367,32 @@ export class Engine {
       this.store.addApproval({ request_id: id, approver_id: u.id, decision, comment: text ?? null, at: now });
       const subject = { resourceId: r.resource_id, requestId: id, subjectId: r.requester_id };
       if (decision === 'deny') {
-        this.store.decideRequest(id, 'denied', now, null);
+        applied(this.store.decideRequest(id, 'denied', now, null), 'request was decided meanwhile');
         emit({
           audit: { at: now, actorId: u.id, action: 'request.denied', ...subject, ...(r.grant_id && { grantId: r.grant_id }), details: { reason: text ?? null, kind: r.kind, ...client(actor) } },
           request: () => this.requestNow(id, now),
         });
         return { request: this.requestNow(id, now) };
       }
-      const count = approvals.filter((a) => a.decision === 'approve').length + 1;
-      if (count < r.required) {
+      // the policy in force now decides (rule 2 under reloads): its `required`, and only the
+      // approvals of people who still approve this resource; the others are named, not counted
+      const tally = tallyApprovals(this.policy, r.resource_id, r.required, approvals.map((a) => ({ approverId: a.approver_id, decision: a.decision })));
+      const count = tally.counted.length + 1;
+      const notCounted = tally.notCounted.length ? { notCounted: tally.notCounted } : {};
+      if (count < tally.required) {
         emit({
-          audit: { at: now, actorId: u.id, action: 'request.approval_recorded', ...subject, details: { comment: text ?? null, approvals: count, required: r.required, ...client(actor) } },
+          audit: { at: now, actorId: u.id, action: 'request.approval_recorded', ...subject, details: { comment: text ?? null, approvals: count, required: tally.required, ...notCounted, ...client(actor) } },
         });
         return { request: this.requestNow(id, now) };
       }
-      const details = { how: 'approvers', comment: text ?? null, approvers: [...approvals.filter((a) => a.decision === 'approve').map((a) => a.approver_id), u.id], required: r.required, ...client(actor) };
+      const details = { how: 'approvers', comment: text ?? null, approvers: [...tally.counted, u.id], required: tally.required, ...notCounted, ...client(actor) };
       if (r.kind === 'access') {
         const grantId = this.approveAndActivate(emit, now, id, u.id, details);
         return { request: this.requestNow(id, now), grant: this.grantNow(grantId, now) };
       }
       // extension: add the seconds to expiresAt as it is now, capped by maxTotal
       const g = this.store.grant(r.grant_id!)!;
-      this.store.decideRequest(id, 'approved', now, null);
+      applied(this.store.decideRequest(id, 'approved', now, null), 'request was decided meanwhile');
       emit({
         audit: { at: now, actorId: u.id, action: 'request.approved', ...subject, grantId: g.id, details: { ...details, kind: 'extension' } },
         request: () => this.requestNow(id, now),
@@ -418,7 +406,7 @@ export class Engine {
 
   cancel(actor: Actor, id: string): { request: AccessRequest } {
     const r0 = this.visibleRequest(actor, id);
-    if (r0.requester_id !== actor.user.id) throw forbidden('only the requester can cancel a request');
+    if (!canCancel(actor.user, { requesterId: r0.requester_id, resourceId: r0.resource_id })) throw forbidden('only the requester can cancel a request');
     return this.change((emit, now) => {
       const r = this.store.request(id)!;
       if (r.status !== 'pending' || now >= r.pending_until) throw conflict(`request is already ${r.status === 'pending' ? 'expired' : r.status}`);
@@ -428,7 +416,7 @@ export class Engine {
   }
 
   private cancelRequest(emit: (p: Pending) => void, now: number, r: RequestRow, actorId: string, reason: string, extra: Record<string, unknown> = {}): void {
-    this.store.decideRequest(r.id, 'cancelled', now, null);
+    applied(this.store.decideRequest(r.id, 'cancelled', now, null), 'request was decided meanwhile');
     emit({
       audit: {
         at: now,
@@ -445,7 +433,7 @@ export class Engine {
   }
 
   private expireRequest(emit: (p: Pending) => void, now: number, r: RequestRow): void {
-    this.store.decideRequest(r.id, 'expired', r.pending_until, null);
+    applied(this.store.decideRequest(r.id, 'expired', r.pending_until, null), 'request was decided meanwhile');
     emit({
       audit: {
         at: now,
@@ -465,17 +453,25 @@ export class Engine {
 
   extend(actor: Actor, grantId: string, body: ExtendBody): { status: 200; grant: Grant } | { status: 202; request: AccessRequest } {
     const g0 = this.visibleGrant(actor, grantId);
-    if (g0.user_id !== actor.user.id) throw forbidden('only the grant owner can extend it');
+    if (!isOwner(actor.user, { userId: g0.user_id, resourceId: g0.resource_id })) throw forbidden('only the grant owner can extend it');
     const res = this.resource(g0.resource_id);
     // policy first (422 before 409)
-    const ev = evaluateExtension(res, { startsAt: g0.starts_at, expiresAt: g0.expires_at }, body.durationSeconds, this.clock.now());
-    if (!ev.allowed) throw policyViolation(ev.violations);
-    if (!ev.atOnce && !canEverBeApproved(this.policy, res, actor.user.id)) {
+    const decide = (g: GrantRow, now: number) =>
+      evaluateExtension(res, { startsAt: g.starts_at, expiresAt: g.expires_at, addedWithoutApprovalSeconds: this.store.secondsAddedWithoutApproval(g) }, body.durationSeconds, now);
+    const ev0 = decide(g0, this.clock.now());
+    if (!ev0.allowed) throw policyViolation(ev0.violations);
+    if (!ev0.atOnce && !canEverBeApproved(this.policy, res, actor.user.id)) {
       throw policyViolation([`an extension of ${body.durationSeconds}s needs approval, but ${res.id} has no approver other than you`]);
     }
     return this.change((emit, now) => {
       const g = this.store.grant(grantId)!;
       if (g.status !== 'active' || now >= g.expires_at) throw conflict('grant is no longer active');
+      // decided again on the row as it is in this transaction: extensions at once spend a budget
+      const ev = decide(g, now);
+      if (!ev.allowed) throw policyViolation(ev.violations);
+      if (!ev.atOnce && !canEverBeApproved(this.policy, res, actor.user.id)) {
+        throw policyViolation([`an extension of ${body.durationSeconds}s needs approval, but ${res.id} has no approver other than you`]);
+      }
       if (ev.atOnce) {
         this.applyExtension(emit, now, g, body.durationSeconds, actor.user.id, { justification: body.justification ?? null, ...client(actor) });
         return { status: 200 as const, grant: this.grantNow(grantId, now) };
@@ -518,6 +514,9 @@ export class Engine {
             justification: body.justification ?? null,
             breakGlass: false,
             reasons: ev.reasons,
+            required: res.approval.required,
+            autoApproved: false,
+            pendingUntil: iso(Math.min(now + res.pendingTtlSeconds * 1000, g.expires_at)),
             ip: actor.ip ?? null,
             userAgent: actor.userAgent ?? null,
           },
@@ -533,7 +532,7 @@ export class Engine {
     const res = this.policy.resources.get(g.resource_id);
     const limit = res ? g.starts_at + res.extension.maxTotalSeconds * 1000 : g.max_expires_at;
     const expiresAt = Math.max(g.expires_at, Math.min(g.expires_at + seconds * 1000, limit));
-    this.store.extendGrant(g.id, expiresAt, Math.max(limit, expiresAt));
+    applied(this.store.extendGrant(g.id, expiresAt, Math.max(limit, expiresAt)), 'grant ended meanwhile');
     this.store.setWarned(g.id, warnedMask(expiresAt - now));
     emit({
       audit: {
@@ -553,7 +552,7 @@ export class Engine {
 
   relinquish(actor: Actor, grantId: string): { grant: Grant } {
     const g0 = this.visibleGrant(actor, grantId);
-    if (g0.user_id !== actor.user.id) throw forbidden('only the grant owner can relinquish it');
+    if (!isOwner(actor.user, { userId: g0.user_id, resourceId: g0.resource_id })) throw forbidden('only the grant owner can relinquish it');
     return this.change((emit, now) => {
       const g = this.store.grant(grantId)!;
       if (g.status !== 'active' || now >= g.expires_at) throw conflict('grant is no longer active');
@@ -564,7 +563,7 @@ export class Engine {
 
   revoke(actor: Actor, grantId: string, reason: string): { grant: Grant } {
     const g0 = this.visibleGrant(actor, grantId);
-    if (!this.isAdmin(actor.user) && !this.approves(actor.user, g0.resource_id)) {
+    if (!canRevoke(this.policy, actor.user, { userId: g0.user_id, resourceId: g0.resource_id })) {
       throw forbidden('only an approver of the resource or an admin can revoke a grant');
     }
     return this.change((emit, now) => {
@@ -587,8 +586,9 @@ export class Engine {
   ): void {
     const endedAt = status === 'expired' ? g.expires_at : now;
     const needsDeprovision = (this.policy.resources.get(g.resource_id)?.provider.type ?? 'none') !== 'none';
-    this.store.endGrant(g.id, status, endedAt, by, reason, needsDeprovision);
-    this.grantEnded(emit, now, { ...g, status, ended_at: endedAt, ended_by: by }, this.store.pendingExtension(g.id), details);
+    applied(this.store.endGrant(g.id, status, endedAt, by, reason, needsDeprovision), 'grant ended meanwhile');
+    const ended: GrantRow = { ...g, status, ended_at: endedAt, ended_by: by, end_reason: reason, revoke_pending: needsDeprovision ? 1 : 0 };
+    this.grantEnded(emit, now, ended, this.store.pendingExtension(g.id), details);
   }
 
   /** What follows a grant's end, once its row says so: its pending extension, the audit event, deprovisioning. */
@@ -607,9 +607,10 @@ export class Engine {
         requestId: g.request_id,
         grantId: g.id,
         subjectId: g.user_id,
-        details: { ...details, userId: g.user_id, role: g.role, startsAt: iso(g.starts_at), expiresAt: iso(g.expires_at), endedAt: iso(endedAt) },
+        details: { ...details, userId: g.user_id, role: g.role, startsAt: iso(g.starts_at), expiresAt: iso(g.expires_at), endedAt: iso(endedAt), endReason: g.end_reason },
       },
-      grant: () => this.grantNow(g.id, now),
+      // the row as this change leaves it (the sweep has it from its UPDATE … RETURNING): no read per event
+      grant: () => grantView(g, now),
     });
     if (res) this.enqueue('deprovision', g.id, res, now);
   }
@@ -631,16 +632,30 @@ export class Engine {
     this.change((emit, now) => {
       this.store.outboxDone(outboxId, now);
       const g = this.store.grant(grantId);
-      if (!g || !this.store.failGrant(grantId, now, `provisioning failed: ${error}`)) return;
+      const endReason = `provisioning failed: ${error}`;
+      if (!g || !this.store.failGrant(grantId, now, endReason)) return;
       this.store.setRevokePending(grantId, true);
       const ext = this.store.pendingExtension(grantId);
       if (ext) this.cancelRequest(emit, now, ext, SYSTEM, 'grant failed');
       emit({
-        audit: { at: now, actorId: SYSTEM, action: 'grant.failed', resourceId: g.resource_id, requestId: g.request_id, grantId, subjectId: g.user_id, details: { error, provider: provider.type } },
+        audit: { at: now, actorId: SYSTEM, action: 'grant.failed', resourceId: g.resource_id, requestId: g.request_id, grantId, subjectId: g.user_id, details: { error, provider: provider.type, endReason } },
         grant: () => this.grantNow(grantId, now),
       });
       // anything half-done on the target is removed by an idempotent revoke
       this.store.enqueue('deprovision', grantId, { grantId, provider }, now);
+    });
+  }
+
+  /** The provider set the grant's access up: announced to its owner (and audited) as `grant.provisioned`. */
+  provisioned(outboxId: number, grantId: string, provider: ProviderConfig, credentials: boolean): void {
+    this.change((emit, now) => {
+      this.store.outboxDone(outboxId, now);
+      const g = this.store.grant(grantId);
+      if (!g || g.status !== 'active') return;
+      emit({
+        audit: { at: now, actorId: SYSTEM, action: 'grant.provisioned', resourceId: g.resource_id, requestId: g.request_id, grantId, subjectId: g.user_id, details: { provider: provider.type, credentials } },
+        grant: () => this.grantNow(grantId, now),
+      });
     });
   }
 
@@ -787,7 +802,8 @@ export class Engine {
       for (const res of policy.resources.values()) this.store.refreshMaxExpires(res.id, res.extension.maxTotalSeconds * 1000);
       for (const t of this.store.tokens()) {
         if (t.revoked_at === null && !policy.users.has(t.user_id)) {
-          this.store.revokeToken(t.id, now);
+          // revoked meanwhile by someone else: theirs is the event that says so
+          if (!this.store.revokeToken(t.id, now)) continue;
           revokedTokens.push(t.id);
           emit({ audit: { at: now, actorId: SYSTEM, action: 'token.revoked', subjectId: t.user_id, details: { tokenId: t.id, userId: t.user_id, reason: 'policy' } } });
         }
@@ -803,6 +819,15 @@ export class Engine {
   }
 }
 
+/**
+ * Every state change is a conditional update (on the state its decision read). One that did not
+ * apply means another writer changed the row first: the whole change rolls back as a 409, never
+ * a silent half-change.
+ */
+function applied(ok: boolean, what: string): void {
+  if (!ok) throw conflict(what);
+}
+
 /** Where a person's action came from, for the audit trail. */
 const client = (a: Actor) => ({ ip: a.ip ?? null, userAgent: a.userAgent ?? null });
 
@@ -811,7 +836,6 @@ export function warnedMask(remainingMs: number): number {
   return WARNINGS.reduce((m, w) => (remainingMs < w.seconds * 1000 ? m | w.bit : m), 0);
 }
 
-export const isSseType = (action: string): action is SseEventType => (sseEventTypes as readonly string[]).includes(action);
 
 const encodeCursor = (seq: number) => Buffer.from(`g:${seq}`).toString('base64url');
 function decodeCursor(c: string): number {

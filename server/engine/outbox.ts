@@ -117,7 +117,8 @@ export class OutboxWorker {
         if (g!.status !== 'active') return this.store.outboxDone(id, this.clock.now());
         const creds = await run(provider.grant(grant, payload.provider, signal));
         if (creds) this.hooks.onCredentials?.(grant.id, creds as Credentials);
-        this.store.outboxDone(id, this.clock.now());
+        // tells the owner the access is ready (the editor says "getting ready" until then)
+        this.engine.provisioned(id, grant.id, payload.provider, !!creds);
       } else if (kind === 'extend') {
         if (g!.status === 'active') await run(provider.extend(grant, payload.provider, signal));
         this.store.outboxDone(id, this.clock.now());

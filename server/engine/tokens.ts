@@ -1,7 +1,7 @@
 // API tokens: "elv_" + 32 random bytes (base64url). Only the SHA-256 is stored; lookups hash
 // the presented token and compare the stored hash in constant time.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { sha256Bytes } from '../crypto/sha256.js';
+import { sha256Bytes, sha256Hex } from '../crypto/sha256.js';
 import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
@@ -12,6 +12,8 @@ export const TOKEN_PATTERN = /^elv_[A-Za-z0-9_-]{43}$/;
 const TOUCH_EVERY_MS = 60_000;
 
 export const hashToken = (token: string): Buffer => sha256Bytes(token);
+/** SHA-256 (hex) of a token's stored hash: what token.issued records and the state check compares. */
+export const tokenFingerprint = (hash: Buffer): string => sha256Hex(hash);
 
 export interface TokenInfo {
   id: string;
@@ -59,11 +61,13 @@ export class Tokens {
     const token = `elv_${randomBytes(32).toString('base64url')}`;
     const id = newId('tok');
     const expiresAt = opts.ttlSeconds ? now + opts.ttlSeconds * 1000 : null;
+    const hash = hashToken(token);
     this.store.tx(() => {
-      this.store.insertToken({ id, user_id: userId, hash: hashToken(token), label: opts.label ?? null, created_at: now, expires_at: expiresAt });
-      this.store.audit.append([
-        { at: now, actorId: opts.actorId, action: 'token.issued', subjectId: userId, details: { tokenId: id, userId, label: opts.label ?? null, expiresAt: expiresAt === null ? null : iso(expiresAt) } },
-      ]);
+      this.store.insertToken({ id, user_id: userId, hash, label: opts.label ?? null, created_at: now, expires_at: expiresAt });
+      // the fingerprint lets the state check tell a swapped hash; it is a hash of the stored
+      // hash, so the log gives no more towards the token than the database does
+      const details = { tokenId: id, userId, label: opts.label ?? null, expiresAt: expiresAt === null ? null : iso(expiresAt), fingerprint: tokenFingerprint(hash) };
+      this.store.audit.append([{ at: now, actorId: opts.actorId, action: 'token.issued', subjectId: userId, details }]);
     });
     return { token, info: tokenInfo(this.store.token(id)!) };
   }

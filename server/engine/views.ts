@@ -76,5 +76,6 @@ export function resourceView(r: Resource): ResourceView {
     },
     extension: { maxTotalSeconds: r.extension.maxTotalSeconds, withoutApprovalSeconds: r.extension.withoutApprovalSeconds },
     ...(r.hints && { hints: r.hints }),
+    provider: { type: r.provider.type },
   };
 }

@@ -1,14 +1,14 @@
 import type { HttpBindings } from '@hono/node-server';
-import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Clock } from '../domain/clock.js';
 import type { CredentialVault } from '../crypto/vault.js';
 import type { Policy } from '../domain/types.js';
 import type { Store } from '../db/store.js';
-import type { ChainVerification } from '../db/audit.js';
+import type { AuditVerification } from '../db/stateCheck.js';
 import type { AuditBatcher } from '../engine/auditBatcher.js';
 import type { Actor, Engine } from '../engine/engine.js';
 import type { EventHub } from '../engine/hub.js';
 import type { Tokens } from '../engine/tokens.js';
+import type { Identity } from '../identity/service.js';
 import type { Logger } from '../logger.js';
 
 /** Everything the HTTP layer needs, injected by main.ts (or a test). */
@@ -23,16 +23,24 @@ export interface AppDeps {
   logger: Logger;
   /** credentials issued by providers, sealed at rest; absent: none are ever handed out */
   credentials?: CredentialVault;
+  /** sign-in through the company's OpenID provider (identity: in the policy) */
+  identity: Identity;
   /** recomputes the whole audit chain, off the request path where the server can */
-  verifyAudit(): Promise<ChainVerification>;
+  /** the chain, and with `state` the rows against it (server/db/stateCheck.ts) */
+  verifyAudit(opts: { state: boolean }): Promise<AuditVerification>;
   options?: {
     /** failed sign-ins per client per minute before 429 */
     authFailuresPerMinute?: number;
+    /** device codes (POST /v1/auth/device) per client per minute before 429 */
+    deviceCodesPerMinute?: number;
+    /** wrong user codes and failed callbacks on the sign-in pages per client per minute before 429 */
+    signInFailuresPerMinute?: number;
     /** SSE heartbeat interval */
     heartbeatMs?: number;
+    /** the address the server listens on (--host): a host name clients may use besides loopback and server.publicUrl */
+    listenHost?: string;
   };
 }
 
 /** Bindings are present when served by @hono/node-server, absent under app.request() in tests. */
 export type Env = { Variables: { actor: Actor; requestId: string }; Bindings: Partial<HttpBindings> };
-export type App = OpenAPIHono<Env>;

@@ -9,6 +9,7 @@ import { formatDuration } from '../domain/duration.js';
 import type { AuditEvent } from '../protocol/index.js';
 import { readSecret, resolveUrl } from '../providers/config.js';
 import { postSigned } from '../providers/webhook.js';
+import { mrkdwnQuote, mrkdwnText } from '../protocol/escape/mrkdwn.js';
 import { DEFAULT_BASE_URL, NotifyConfig, type NotifyEvent, type SlackTarget } from './config.js';
 
 export const NOTIFY_KIND = 'notify';
@@ -22,13 +23,13 @@ interface NotifyPayload {
 
 export interface SlackMessage {
   text: string;
-  blocks: { type: 'section'; text: { type: 'mrkdwn'; text: string } }[];
+  blocks: { type: 'section'; text: { type: 'mrkdwn'; text: string; verbatim: true } }[];
   /** not part of Slack's schema (ignored there); for receivers that want structure */
   elevate: { event: NotifyEvent; requestId?: string; grantId?: string; resourceId?: string; link?: string };
 }
 
-/** Slack's mrkdwn needs &, < and > escaped; justifications are user text. */
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+// user text (justification, ticket, error, names) goes through the mrkdwn module, never raw
+const esc = mrkdwnText;
 const str = (v: unknown) => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
 
 export function requestLink(baseUrl: string, requestId: string): string {
@@ -69,7 +70,7 @@ export class Notifier {
     const name = this.policy().resources.get(resource)?.name ?? resource;
     const seconds = typeof d.durationSeconds === 'number' ? d.durationSeconds : undefined;
     const forHow = seconds ? ` for ${formatDuration(seconds)}` : '';
-    const why = str(d.justification) ? `\n> ${esc(str(d.justification)).replace(/\n/g, '\n> ')}` : '';
+    const why = str(d.justification) ? `\n${mrkdwnQuote(str(d.justification))}` : '';
     const ticket = str(d.ticket) ? ` (ticket ${esc(str(d.ticket))})` : '';
     let text: string;
     if (kind === 'break_glass') {
@@ -84,7 +85,8 @@ export class Notifier {
     const full = link ? `${text}\nOpen in VS Code: ${link}` : text;
     return {
       text: full,
-      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: full } }],
+      // verbatim: Slack links no URL or channel name and parses no mention in it by itself
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: full, verbatim: true } }],
       elevate: { event: kind, ...(requestId && { requestId }), ...(ev.grantId && { grantId: ev.grantId }), ...(resource && { resourceId: resource }), ...(link && { link }) },
     };
   }

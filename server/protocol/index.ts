@@ -157,7 +157,6 @@ export const AutoApproveRuleView = z.object({
  * (server/domain/policy.ts), the view reads them loosely so a newer server's extra kinds do not
  * break an older extension.
  */
-export const hintKinds = ['hosts', 'databases', 'kubeContexts', 'awsAccounts', 'urls'] as const;
 export const ResourceHints = z.object({
   /** host names or addresses; "*.prod.internal" matches any host under prod.internal */
   hosts: z.array(z.string()).optional(),
@@ -189,6 +188,12 @@ export const ResourceView = z.object({
   }),
   extension: z.object({ maxTotalSeconds: z.number().int(), withoutApprovalSeconds: z.number().int() }),
   hints: ResourceHints.optional(),
+  /**
+   * Who sets access up on the target system (absent from older servers: read as "none"). With a
+   * provider, a new grant is ready once `grant.provisioned` (or failed once `grant.failed`) arrives,
+   * and it may come with credentials for its owner.
+   */
+  provider: z.object({ type: z.string() }).optional(),
 });
 export type ResourceView = z.infer<typeof ResourceView>;
 
@@ -211,6 +216,10 @@ export const AuditEvent = z.object({
   resourceId: z.string().optional(),
   requestId: z.string().optional(),
   grantId: z.string().optional(),
+  /** format 2 only: whom the event is about (it decides who may see it), under the hash */
+  subjectId: z.string().optional(),
+  /** the hash format: 2 hashes subjectId and v as well; absent for format 1 */
+  v: z.number().int().optional(),
   details: z.record(z.string(), z.unknown()),
   prevHash: z.string(),
   hash: z.string(),
@@ -254,13 +263,33 @@ export const CheckResponse = z.object({
   expiresAt: isoTime.optional(),
 });
 export const AuditResponse = z.object({ events: z.array(AuditEvent), nextCursor: z.string().nullable() });
+export const AuditVerifyQuery = z.object({
+  /** also re-derive requests, approvals, grants and tokens from the log and compare */
+  state: z.enum(['true', 'false']).optional(),
+});
+export const StateProblem = z.object({
+  table: z.enum(['requests', 'approvals', 'grants', 'tokens', 'audit']),
+  /** the row's id; approvals "requestId/approverId"; audit the event's seq */
+  id: z.string(),
+  kind: z.enum(['unexplained', 'missing', 'differs']),
+  columns: z.array(z.object({ column: z.string(), expected: z.union([z.string(), z.number(), z.null()]), actual: z.union([z.string(), z.number(), z.null()]) })).optional(),
+});
 export const AuditVerifyResponse = z.object({
+  /** false when the chain is broken or (with ?state=true) a row is not explained by the log */
   ok: z.boolean(),
   count: z.number().int(),
   headHash: z.string(),
   firstBadSeq: z.number().int().optional(),
+  state: z
+    .object({
+      ok: z.boolean(),
+      rows: z.object({ requests: z.number().int(), approvals: z.number().int(), grants: z.number().int(), tokens: z.number().int() }),
+      problemCount: z.number().int(),
+      /** the first 1,000 problems (`audit verify --state` on the host lists them all) */
+      problems: z.array(StateProblem),
+    })
+    .optional(),
 });
-export const HealthResponse = z.object({ ok: z.literal(true) });
 
 export const errorCodes = [
   'invalid_request',
@@ -300,6 +329,8 @@ export const sseEventTypes = [
   'grant.revoked',
   'grant.relinquished',
   'grant.failed',
+  /** the provider confirmed the grant's access on the target system (resources with a provider) */
+  'grant.provisioned',
   'grant.revoke_failed',
   'policy.reloaded',
 ] as const;

@@ -6,6 +6,9 @@
 // group is killed) is a failure. For "grant", stdout may be one JSON object of strings: the
 // credentials for the grant's owner (print nothing else on stdout; use stderr for logs).
 // The script must be idempotent: it may run again for the same event after a failure or crash.
+// Nothing else of the server's environment reaches it (it may hold the PostgreSQL admin URL or
+// webhook keys): only PATH, so that it finds its tools, and the variables the policy names in
+// the provider's `env:` allow-list.
 import { spawn } from 'node:child_process';
 import type { ProviderConfig } from '../domain/types.js';
 import { CommandConfig, parseProviderConfig } from './config.js';
@@ -18,7 +21,7 @@ function run(argv: string[], env: Record<string, string>, timeoutMs: number, sig
   return new Promise((resolve, reject) => {
     const [exe, ...args] = argv;
     // its own process group, so a timeout also ends whatever the command started
-    const child = spawn(exe, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    const child = spawn(exe, args, { env, stdio: ['ignore', 'pipe', 'ignore'], detached: true });
     let out = '';
     let tooBig = false;
     let why: string | null = null;
@@ -72,10 +75,20 @@ function parseCredentials(stdout: string): Credentials | undefined {
   return v as Credentials;
 }
 
+/** The command's whole environment: PATH, the allow-listed variables that are set, and the event's. */
+export function commandEnv(allowed: readonly string[], event: Record<string, string>, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of ['PATH', ...allowed]) {
+    const v = from[name];
+    if (v !== undefined) env[name] = v;
+  }
+  return { ...env, ...event };
+}
+
 export function commandProvider(): Provider {
   const exec = (event: 'grant' | 'extend' | 'revoke', g: ProvisionedGrant, config: ProviderConfig, signal: AbortSignal) => {
     const cfg = parseProviderConfig(CommandConfig, config);
-    const env = {
+    const env = commandEnv(cfg.env, {
       ELEVATE_EVENT: event,
       ELEVATE_GRANT_ID: g.id,
       ELEVATE_USER_ID: g.userId,
@@ -83,7 +96,7 @@ export function commandProvider(): Provider {
       ELEVATE_ROLE: g.role,
       ELEVATE_STARTS_AT: new Date(g.startsAt).toISOString(),
       ELEVATE_EXPIRES_AT: new Date(g.expiresAt).toISOString(),
-    };
+    });
     return run(cfg.command, env, (cfg.timeout ?? DEFAULT_TIMEOUT_S) * 1000, signal);
   };
   return {

@@ -111,6 +111,18 @@ export const CommandConfig = z.strictObject({
   /** [executable, ...arguments]; run without a shell */
   command: z.array(z.string().min(1)).min(1, 'must name the executable'),
   timeout: Seconds.optional(),
+  /**
+   * names of the server's environment variables the command may see, e.g. [AWS_PROFILE];
+   * nothing else of the server's environment reaches it (it may hold database URLs and keys)
+   */
+  env: z
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name like AWS_PROFILE')
+        .refine((n) => !n.startsWith('ELEVATE_'), 'ELEVATE_* variables are set by Elevate for each event and cannot be passed through'),
+    )
+    .default([]),
 });
 export type CommandConfig = z.output<typeof CommandConfig>;
 

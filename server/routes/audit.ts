@@ -1,12 +1,30 @@
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppDeps, Env } from '../http/context.js';
 import { ApiError, forbidden } from '../errors.js';
-import { AuditQuery, AuditResponse, AuditVerifyResponse } from '../protocol/index.js';
+import { CLIENT_DETAIL_KEYS, canSeeAllAudit, seesClientOf } from '../domain/rights.js';
+import type { PolicyUser } from '../domain/types.js';
+import type { AuditEvent } from '../protocol/index.js';
+
+/**
+ * An event as this reader may see it: where someone else's action came from (IP address, user
+ * agent) is for auditors and admins only. The hash stays that of the stored event, so a redacted
+ * event no longer verifies on its own; auditors, who verify, get everything.
+ */
+function readableBy(u: PolicyUser, e: AuditEvent): AuditEvent {
+  if (seesClientOf(u, e)) return e;
+  const details = e.details as Record<string, unknown>;
+  if (!CLIENT_DETAIL_KEYS.some((k) => k in details)) return e;
+  const kept = Object.fromEntries(Object.entries(details).filter(([k]) => !(CLIENT_DETAIL_KEYS as readonly string[]).includes(k)));
+  return { ...e, details: kept };
+}
+import { AuditQuery, AuditResponse, AuditVerifyQuery, AuditVerifyResponse } from '../protocol/index.js';
 import { errors, json, security } from './openapi.js';
+
+/** State problems in one answer at most; the CLI on the host lists them all. */
+const MAX_PROBLEMS = 1000;
 
 export function auditRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<Env>();
-  const seesAll = (roles: string[]) => roles.includes('auditor') || roles.includes('admin');
 
   app.openapi(
     createRoute({
@@ -35,9 +53,9 @@ export function auditRoutes(deps: AppDeps) {
         to: q.to ? Date.parse(q.to) : undefined,
         before,
         limit: q.limit,
-        visibleTo: seesAll(u.roles) ? undefined : u.id,
+        visibleTo: canSeeAllAudit(u) ? undefined : u.id,
       });
-      return c.json(page, 200);
+      return c.json({ ...page, events: page.events.map((e) => readableBy(u, e)) }, 200);
     },
   );
 
@@ -46,16 +64,26 @@ export function auditRoutes(deps: AppDeps) {
       method: 'get',
       path: '/v1/audit/verify',
       security,
-      summary: 'Recompute the hash chain (auditor, admin)',
-      responses: { 200: json(AuditVerifyResponse, 'Verification result'), 401: errors[401], 403: errors[403] },
+      summary: 'Recompute the hash chain; with ?state=true also check every request, approval, grant and token row against the log (auditor, admin)',
+      request: { query: AuditVerifyQuery },
+      responses: { 200: json(AuditVerifyResponse, 'Verification result'), 400: errors[400], 401: errors[401], 403: errors[403] },
     }),
     async (c) => {
-      if (!seesAll(c.get('actor').user.roles)) throw forbidden('verifying the audit log needs the auditor or admin role');
+      if (!canSeeAllAudit(c.get('actor').user)) throw forbidden('verifying the audit log needs the auditor or admin role');
+      const withState = c.req.valid('query').state === 'true';
       // everything audited so far is committed before the verifier takes its snapshot
       deps.batcher.flush();
       await deps.store.settled();
-      const { problem: _, ...r } = await deps.verifyAudit();
-      return c.json(r, 200);
+      const { problem: _, state, ...chain } = await deps.verifyAudit({ state: withState });
+      if (!state) return c.json(chain, 200);
+      return c.json(
+        {
+          ...chain,
+          ok: chain.ok && state.ok,
+          state: { ok: state.ok, rows: state.rows, problemCount: state.problems.length, problems: state.problems.slice(0, MAX_PROBLEMS) },
+        },
+        200,
+      );
     },
   );
 

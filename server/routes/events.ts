@@ -5,10 +5,10 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { stream as honoStream } from 'hono/streaming';
 import type { AppDeps, Env } from '../http/context.js';
 import type { Actor } from '../engine/engine.js';
-import { isSseType } from '../engine/engine.js';
-import { liveEvent } from '../engine/hub.js';
+import { isSseType, liveEventJson } from '../engine/live.js';
 import { grantView, requestView } from '../engine/views.js';
-import { rowToEvent } from '../db/audit.js';
+import type { AuditRow } from '../db/audit.js';
+import type { SseEventType } from '../protocol/index.js';
 import { errors, security } from './openapi.js';
 
 /** Events sent, and audit rows looked at, per connection before a replay slice ends. */
@@ -126,9 +126,18 @@ export function eventRoutes(deps: AppDeps) {
   return app;
 }
 
+function legacyPayload(deps: AppDeps, row: AuditRow & { action: SseEventType }, now: number): string {
+  const req = row.request_id ? deps.store.request(row.request_id) : undefined;
+  const g = row.grant_id ? deps.store.grant(row.grant_id) : undefined;
+  return liveEventJson(
+    { action: row.action, at: row.at, details: JSON.parse(row.details) as Record<string, unknown> },
+    req && requestView(req, deps.store.approvals(req.id), now),
+    g && grantView(g, now),
+  );
+}
+
 /** Replays what the client missed, then follows live events with heartbeats until closed. */
 async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, heartbeatMs: number, sink: Sink): Promise<void> {
-  const admin = actor.user.roles.includes('admin');
   let closed = false;
   let lastSent = lastId ?? 0;
   let wake: () => void = () => {};
@@ -155,7 +164,13 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
   // Last-Event-ID cannot make one request scan the whole log while everyone waits): the slice
   // ends with an id-only frame at the last row read and "retry: 0", and the client reconnects
   // from there, so nothing is skipped.
-  if (lastId !== undefined) {
+  // A Last-Event-ID past the log's head comes from another timeline (a restored backup, another
+  // database): nothing of ours is after it, and holding to it would silence every live event up
+  // to it. Resume from the head instead, and move the client's resume point there.
+  if (lastId !== undefined && lastId > deps.store.audit.head().seq) {
+    lastSent = deps.store.audit.head().seq;
+    sink.write(`id: ${lastSent}\n\n`);
+  } else if (lastId !== undefined) {
     const now = deps.clock.now();
     let n = 0;
     let scanned = 0;
@@ -164,22 +179,10 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
         sink.write(`id: ${row.seq - 1}\nretry: 0\n\n`);
         return finish();
       }
-      if (!isSseType(row.action)) continue;
-      const item = { event: rowToEvent(row), subjectId: row.subject_id ?? undefined };
-      if (!deps.hub.concerns({ userId: actor.user.id, admin }, item)) continue;
-      const req = row.request_id ? deps.store.request(row.request_id) : undefined;
-      const g = row.grant_id ? deps.store.grant(row.grant_id) : undefined;
-      send(
-        row.seq,
-        row.action,
-        JSON.stringify(
-          liveEvent({
-            ...item,
-            ...(req && { request: requestView(req, deps.store.approvals(req.id), now) }),
-            ...(g && { grant: grantView(g, now) }),
-          }),
-        ),
-      );
+      if (!isSseType(row.action) || !deps.hub.receives(actor.user.id, row)) continue;
+      // the payload the live stream sent, from the log; only events logged before it kept
+      // payloads (migration 4) are rebuilt, from the request and grant as they are now
+      send(row.seq, row.action, row.live ?? legacyPayload(deps, { ...row, action: row.action }, now));
       if (++n >= REPLAY_LIMIT) {
         sink.write('retry: 0\n\n');
         return finish();
@@ -187,7 +190,7 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
     }
   }
   if (closed) return;
-  remove = deps.hub.add({ userId: actor.user.id, tokenId: actor.tokenId, admin, send, close: finish });
+  remove = deps.hub.add({ userId: actor.user.id, tokenId: actor.tokenId, send, close: finish });
   sink.write(': connected\n\n');
 
   while (!closed) {
@@ -199,8 +202,8 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
       };
     });
     if (closed) break;
-    // a token revoked elsewhere (e.g. by the CLI) ends its streams at the next heartbeat
-    if (!deps.tokens.isValid(actor.tokenId)) break;
+    // a token revoked elsewhere (e.g. by the CLI), or a user the policy dropped, ends the stream
+    if (!deps.tokens.isValid(actor.tokenId) || !deps.policy().users.has(actor.user.id)) break;
     sink.write(': ping\n\n');
   }
   finish();

@@ -4,6 +4,7 @@ import { resourceView } from '../engine/views.js';
 import { iso } from '../domain/clock.js';
 import type { AppDeps, Env } from '../http/context.js';
 import { forbidden } from '../errors.js';
+import { canCheck } from '../domain/rights.js';
 import { CheckQuery, CheckResponse, Me, ResourcesResponse } from '../protocol/index.js';
 import { errors, json, security } from './openapi.js';
 
@@ -34,7 +35,7 @@ export function metaRoutes(deps: AppDeps) {
     }),
     (c) => {
       const actor = c.get('actor');
-      if (!actor.user.roles.some((r) => r === 'service' || r === 'admin')) throw forbidden('checking access needs the service or admin role');
+      if (!canCheck(actor.user)) throw forbidden('checking access needs the service or admin role');
       const q = c.req.valid('query');
       const result = deps.engine.check(q.userId, q.resourceId, q.role);
       deps.batcher.add({

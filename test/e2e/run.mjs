@@ -11,6 +11,7 @@
 //   5. a 90 s auto-approved grant runs out: warning then error colour, then the item disappears and My Access updates
 //   6. bob revokes alice's grant and her editor shows it
 //   7. the server is stopped and restarted (same database and port): both editors show the unreachable state, then recover
+//   8. alice asks for a role that is approved at once on a resource with several roles: the labels say so, one notification
 // It counts the interactions (clicks and key presses; typed text counted apart) each flow takes and times how long a
 // decision takes to show on the other side; prints a table and writes test-artifacts/e2e/figures.json.
 // Screenshots of every step go to test-artifacts/e2e/ (gitignored); a failure prints its screenshot and log paths and
@@ -49,6 +50,7 @@ const STEPS = {
   5: 'a short auto-approved grant turns warning, then error colour, then disappears',
   6: 'approver revokes the grant and the requester\'s editor shows it',
   7: 'server stopped and restarted: both editors show unreachable, then recover by themselves',
+  8: 'auto-approvable request on a resource with several roles: labels promise it, one notification tells it',
 };
 const results = {}; // step -> { ok, reason }
 const shots = []; // paths of this run's screenshots
@@ -97,6 +99,8 @@ const toast = (page, re) => page.locator('.notifications-toasts .notification-to
 const paneOf = (page, view) => page.locator('.part.sidebar .pane', { has: page.locator('.pane-header', { hasText: new RegExp(`^\\s*${view}`, 'i') }) }).first();
 const viewRow = (page, view, text) => paneOf(page, view).locator('.monaco-list-row', { hasText: text }).first();
 const welcome = (page, view, text) => paneOf(page, view).locator('.welcome-view-content', { hasText: text }).first();
+/** A grant's row in My Access: "59 min left · read", then the resource's name (time left and role come first). */
+const grantRow = (name, role) => new RegExp(`left · ${role}\\s*${name}`);
 const statusItem = (page, re) => page.locator('#workbench\\.parts\\.statusbar .statusbar-item', { hasText: re }).first();
 
 /** Seconds left from the status-bar text: `m:ss`, or `1h 05m`. */
@@ -176,6 +180,26 @@ async function diagnosis(page) {
   const elevateLog = role && editors[role] ? vscodeLogs(editors[role]).find((p) => p.endsWith('Elevate.log')) : undefined;
   if (elevateLog) lines.push(`  Elevate log (last 6 lines):\n${tail(elevateLog, 7).trimEnd().split('\n').map((l) => `    ${l}`).join('\n')}`);
   return lines.join('\n');
+}
+
+/**
+ * Every notification the workbench holds (the notification centre, which also lists the toasts), as
+ * text: opened with "Notifications: Show Notifications", read, closed again.
+ */
+async function notificationCentre(page) {
+  await runCommand(page, 'Notifications: Show Notifications');
+  const centre = page.locator('.notifications-center');
+  await centre.waitFor({ timeout: 10000 });
+  await sleep(300); // the list renders after the centre opens
+  const texts = await centre.locator('.notification-list-item').evaluateAll((els) => els.map((e) => e.innerText.replace(/\s+/g, ' ').trim()));
+  await page.keyboard.press('Escape');
+  return texts;
+}
+
+/** Fails when the notification centre still holds a notification matching `re` (one about a state that is gone). */
+async function assertNoNotice(page, re, why) {
+  const stale = (await notificationCentre(page)).filter((t) => re.test(t));
+  if (stale.length) throw new Error(`${why}: the notification centre still shows ${JSON.stringify(stale)}`);
 }
 
 async function closeToasts(page) {
@@ -325,7 +349,11 @@ async function step1() {
   seenByApprover.catch(() => {});
   const t0 = Date.now();
   await flow.press(page, 'Enter', 'Enter (Submit request)');
-  await toast(page, /Waiting for approval/).waitFor({ timeout: 20000 });
+  // the waiting notice says which request it is about, and offers its actions as links
+  const waiting = toast(page, /Waiting for approval: Production database \(read\) for 1h — 0 of 1 approvals/);
+  await waiting.waitFor({ timeout: 20000 });
+  for (const name of ['Show Request', 'Copy Link for Approver', 'Cancel Request']) await waiting.getByRole('link', { name }).waitFor({ timeout: 5000 });
+  state.waitingShot = await shot(page, '1-requester-waiting-notice');
   await viewRow(page, 'My Access', /Production database \(read\) for 1h/).waitFor({ timeout: 20000 });
   state.requestSeenAt = await seenByApprover.catch(() => undefined);
   if (state.requestSeenAt) figures.latencyMs['request submitted → approver notification'] = state.requestSeenAt - t0;
@@ -340,7 +368,7 @@ async function step2() {
   const flow = new Flow('approve (notification → approved with comment)');
   const note = toast(page, /New request from alice: Production database \(read\) for 1h/);
   await note.waitFor({ timeout: 30000 });
-  await note.getByRole('button', { name: 'Review' }).waitFor({ timeout: 10000 });
+  await note.getByRole('link', { name: 'Review' }).waitFor({ timeout: 10000 });
   // the badge on the Elevate activity-bar icon and the row in the Approvals view
   const badge = page.locator('.part.activitybar .action-item', { has: page.locator('[aria-label^="Elevate"]') }).locator('.badge .badge-content').first();
   await badge.waitFor({ timeout: 20000 });
@@ -350,7 +378,7 @@ async function step2() {
   await expandPane(page, 'Approvals');
   await viewRow(page, 'Approvals', /alice: Production database \(read\) for 1h/).waitFor({ timeout: 20000 });
   await shot(page, '2-approver-notification-badge');
-  await flow.click(note.getByRole('button', { name: 'Review' }), 'Review (notification)');
+  await flow.click(note.getByRole('link', { name: 'Review' }), 'Review (notification)');
   const frame = await webviewFrame(page, /INC-4711/, 30000);
   const text = await frame.locator('body').innerText();
   for (const want of [/Production database \(read\)/, /pending/, /alice/, /1h/, /Justification/, /INC-4711: slow queries/, /Recent requests by alice/]) {
@@ -362,7 +390,7 @@ async function step2() {
   await flow.click(frame.locator('button[data-action="approve"]'), 'Approve… (request detail)');
   await quickInput(page).locator('.quick-input-title, .quick-input-message', { hasText: /Approve|Comment/ }).first().waitFor({ timeout: 20000 });
   await flow.type(quickInputBox(page), 'OK for INC-4711, read only please', 'comment');
-  const visible = whenState(viewRow(requester, 'My Access', /Production database · read/), 'visible', 30000);
+  const visible = whenState(viewRow(requester, 'My Access', grantRow('Production database', 'read')), 'visible', 30000);
   visible.catch(() => {});
   const t0 = Date.now();
   await flow.press(page, 'Enter', 'Enter (approve with comment)');
@@ -377,15 +405,19 @@ async function step2() {
   const after = await webviewFrame(page, /bob approved[\s\S]*OK for INC-4711, read only please/, 20000);
   await after.locator('.badge.ok', { hasText: 'approved' }).waitFor({ timeout: 10000 });
   await shot(page, '2-approver-approved');
+  // decided: nothing on either side still offers an action about the pending request
+  await assertNoNotice(page, /New request from alice: Production database \(read\)/, 'approved, yet the approver');
 }
 
 async function step3() {
   const page = pages.requester;
   const seenAt = await state.grantVisible;
   figures.latencyMs['approver click → grant in requester\'s My Access'] = seenAt - state.approvedAt;
-  const note = toast(page, /Access to Production database \(read\) approved by bob — granted until/);
+  // one notification, with the approver's comment
+  const note = toast(page, /Access to Production database \(read\) approved by bob — granted until .* bob: “OK for INC-4711, read only please”/);
   await note.waitFor({ timeout: 20000 });
-  const row = viewRow(page, 'My Access', /Production database · read/);
+  await assertNoNotice(page, /Waiting for approval: Production database/, 'approved, yet the requester');
+  const row = viewRow(page, 'My Access', grantRow('Production database', 'read'));
   const desc = await row.innerText();
   if (!/(59 min|1h 00m) left/.test(desc)) throw new Error(`My Access row does not show ~60 min left: ${desc}`);
   const item = statusItem(page, /prod-db read/);
@@ -418,7 +450,7 @@ async function step4() {
   await page.waitForFunction(() => /prod-db read 1h 1\dm/.test(document.querySelector('#workbench\\.parts\\.statusbar')?.innerText ?? ''), null, { timeout: 10000 });
   const after = secondsLeft(await item.innerText());
   if (!(after - before >= 14 * 60)) throw new Error(`countdown moved from ${before}s to ${after}s, expected about +15 min`);
-  await viewRow(page, 'My Access', /Production database · read/).filter({ hasText: /1h 1\dm left/ }).waitFor({ timeout: 10000 });
+  await viewRow(page, 'My Access', grantRow('Production database', 'read')).filter({ hasText: /1h 1\dm left/ }).waitFor({ timeout: 10000 });
   flow.record();
   await shot(page, '4-requester-extended');
   log(`extended: ${before}s → ${after}s left`);
@@ -440,12 +472,13 @@ async function step5() {
   await flow.type(quickInputBox(page), 'Reading staging logs for INC-4711', 'justification');
   await page.keyboard.press('Enter');
   flow.steps.push('key Enter (accept justification; counted with the justification)');
-  const submit = quickRow(page, /Submit request/);
-  await submit.waitFor({ timeout: 20000 });
-  if (!/approved at once by policy/i.test(await submit.innerText())) throw new Error(`the confirmation does not promise approval at once: ${await submit.innerText()}`);
-  await flow.press(page, 'Enter', 'Enter (Submit request)');
-  await toast(page, /Access to Staging logs \(read\) granted until/).waitFor({ timeout: 20000 });
+  // approved at once as the duration step said: the dry run confirms it and the request goes in
+  // without a confirmation step
+  await toast(page, /Access to Staging logs \(read\) approved by policy — granted until/).waitFor({ timeout: 20000 });
   flow.record('justification typed and accepted with Enter, not counted');
+  await sleep(1000); // the live events of the same approval arrive meanwhile: they must not notify again
+  const told = (await notificationCentre(page)).filter((t) => /Staging logs/.test(t));
+  if (told.length !== 1) throw new Error(`an auto-approved request was told ${told.length} times: ${JSON.stringify(told)}`);
 
   const item = statusItem(page, /staging-logs read/);
   await item.waitFor({ timeout: 10000 });
@@ -454,7 +487,7 @@ async function step5() {
   if (other && !/\+1/.test(text)) throw new Error(`status bar does not say there is one more grant: "${text}"`);
   const start = await statusColour(item);
   if (start.cls !== 'normal') throw new Error(`status bar starts ${start.cls} with 90 s left (warning from ${WARN_MINUTES[0]} min)`);
-  await viewRow(page, 'My Access', /Staging logs · read/).waitFor({ timeout: 10000 });
+  await viewRow(page, 'My Access', grantRow('Staging logs', 'read')).waitFor({ timeout: 10000 });
   await shot(page, '5-requester-short-grant');
   log(`short grant: "${text.trim()}" (${start.background}); waiting for warning colour`);
 
@@ -472,9 +505,9 @@ async function step5() {
   if (!(secondsLeft(warnText) <= WARN_MINUTES[0] * 60 && secondsLeft(warnText) > WARN_MINUTES[1] * 60)) throw new Error(`warning colour at "${warnText}"`);
   if (warn.background === start.background) throw new Error(`warning colour has the same background as normal (${warn.background})`);
   // the server's grant.expiring (1 min before the end) arrives as a notification that offers Extend
-  const expiring = toast(page, /Your read access to Staging logs expires in 1 min/);
+  const expiring = toast(page, /Your read access to Staging logs ends in 1 min/);
   await expiring.waitFor({ timeout: 10000 });
-  await expiring.getByRole('button', { name: 'Extend' }).waitFor({ timeout: 5000 });
+  await expiring.getByRole('link', { name: /Extend/ }).waitFor({ timeout: 5000 });
   state.warnShot = await shot(page, '5-requester-status-warning');
   log(`warning at "${warnText.trim()}" (${warn.background})`);
   const err = await waitColour('error', 45000);
@@ -485,11 +518,13 @@ async function step5() {
   log(`error at "${errText.trim()}" (${err.background})`);
   await item.waitFor({ state: 'hidden', timeout: 45000 });
   const endedAt = Date.now();
-  await viewRow(page, 'My Access', /Staging logs · read/).waitFor({ state: 'hidden', timeout: 10000 });
+  await viewRow(page, 'My Access', grantRow('Staging logs', 'read')).waitFor({ state: 'hidden', timeout: 10000 });
   await toast(page, /Your read access to Staging logs has ended/).waitFor({ timeout: 15000 });
+  // ended: the warning that offered Extend is gone
+  await assertNoNotice(page, /Staging logs ends in/, 'the grant ended, yet');
   if (other) { // the other grant is counted down again
     await statusItem(page, /prod-db read 1h/).waitFor({ timeout: 10000 });
-    await viewRow(page, 'My Access', /Production database · read/).waitFor({ timeout: 10000 });
+    await viewRow(page, 'My Access', grantRow('Production database', 'read')).waitFor({ timeout: 10000 });
   }
   figures.durationsMs['short grant: ended → notification'] = Date.now() - endedAt;
   await shot(page, '5-requester-short-grant-ended');
@@ -508,7 +543,7 @@ async function step6() {
   await quickInput(page).locator('.quick-input-title, .quick-input-message', { hasText: /Revoke|Reason/ }).first().waitFor({ timeout: 20000 });
   await flow.type(quickInputBox(page), 'INC-4711 resolved', 'reason');
   await shot(page, '6-approver-revoke-reason');
-  const gone = whenState(viewRow(requester, 'My Access', /Production database · read/), 'hidden', 30000);
+  const gone = whenState(viewRow(requester, 'My Access', grantRow('Production database', 'read')), 'hidden', 30000);
   gone.catch(() => {});
   const t0 = Date.now();
   await flow.press(page, 'Enter', 'Enter (revoke)');
@@ -520,16 +555,39 @@ async function step6() {
   await shot(requester, '6-requester-revoked');
 }
 
+/** Calls the server as a person (outside the editors). */
+async function api(user, method, path, body) {
+  const res = await fetch(`${serverUrl}${path}`, {
+    method, headers: { authorization: `Bearer ${state.tokens?.[user]}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(`${method} ${path} as ${user}: HTTP ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
 async function step7() {
   const both = Object.entries(pages);
   for (const [, page] of both) { await closeToasts(page); await openActivityContainer(page, 'Elevate'); }
+  // alice holds access while the server is down: My Access must keep showing it
+  const { request } = await api('alice', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'write', durationSeconds: 1800, justification: 'held across the outage' });
+  const { grant } = await api('bob', 'POST', `/v1/requests/${request.id}/approve`, {});
+  await viewRow(pages.requester, 'My Access', grantRow('Production database', 'write')).waitFor({ timeout: 20000 });
+  await closeToasts(pages.requester);
   const t0 = Date.now();
   await stopGroup(server.pid);
   log('Elevate server stopped');
   const unreachable = (page) => welcome(page, 'Resources', /Elevate server cannot be reached/);
   await Promise.all(both.map(async ([role, page]) => {
     await unreachable(page).waitFor({ timeout: 60000 });
-    await welcome(page, 'My Access', /cannot be reached/).waitFor({ timeout: 5000 });
+    if (role === 'requester') {
+      // offline, the grant alice still holds stays listed, under a line saying it is as last known
+      await viewRow(page, 'My Access', /Offline — shown as last known/).waitFor({ timeout: 5000 });
+      await viewRow(page, 'My Access', grantRow('Production database', 'write')).waitFor({ timeout: 5000 });
+      await statusItem(page, /prod-db write/).waitFor({ timeout: 5000 });
+    } else {
+      await welcome(page, 'My Access', /cannot be reached/).waitFor({ timeout: 5000 });
+    }
     await paneOf(page, 'Resources').locator('.welcome-view-content .monaco-button', { hasText: 'Retry' }).first().waitFor({ timeout: 5000 });
     figures.durationsMs[`server stopped → ${role} shows unreachable`] = Date.now() - t0;
     await shot(page, `7-${role}-unreachable`);
@@ -543,6 +601,8 @@ async function step7() {
     figures.durationsMs[`server restarted → ${role} recovered`] = Date.now() - t1;
     await shot(page, `7-${role}-recovered`);
   }));
+  await viewRow(pages.requester, 'My Access', /Offline — shown as last known/).waitFor({ state: 'hidden', timeout: 10000 });
+  await api('alice', 'POST', `/v1/grants/${grant.id}/relinquish`, {});
   await welcome(pages.requester, 'My Access', /no active access/).waitFor({ timeout: 10000 });
   await welcome(pages.approver, 'Approvals', /Nothing to review/).waitFor({ timeout: 10000 });
   // live again: a new request reaches the approver without a reload
@@ -558,9 +618,47 @@ async function step7() {
   figures.latencyMs['after restart: request → approver\'s Approvals view'] = (await seen) - t2;
 }
 
+async function step8() {
+  const page = pages.requester;
+  const flow = new Flow('auto-approvable request, several roles (sidebar → granted)');
+  await closeToasts(page);
+  await openActivityContainer(page, 'Elevate');
+  const row = viewRow(page, 'Resources', 'Production database');
+  await row.waitFor({ timeout: 20000 });
+  await clickInlineAction(page, row, 'Request Access', flow);
+  // the role step says, for alice now, what the dry run will say
+  const read = quickRowLabel(page, /^\s*read\s*$/);
+  await read.waitFor({ timeout: 20000 });
+  if (!/approved at once up to 15m/.test(await read.innerText())) throw new Error(`the read role is not labelled "approved at once up to 15m": ${await read.innerText()}`);
+  const write = quickRowLabel(page, /^\s*write\s*$/);
+  if (!/needs approval/.test(await write.innerText())) throw new Error(`the write role is not labelled "needs approval": ${await write.innerText()}`);
+  await shot(page, '8-requester-role-labels');
+  await flow.press(page, 'Enter', 'Enter (role: read)');
+  // typing a duration that is not a preset offers it ("Use 12m"), approved at once
+  await quickRow(page, /default/).waitFor({ timeout: 20000 });
+  await flow.type(quickInputBox(page), '12m', 'duration');
+  const use = quickRow(page, /Use 12m/);
+  await use.waitFor({ timeout: 10000 });
+  if (!/approved at once/.test(await use.innerText())) throw new Error(`"Use 12m" is not marked approved at once: ${await use.innerText()}`);
+  await shot(page, '8-requester-typed-duration');
+  await flow.press(page, 'Enter', 'Enter (Use 12m)');
+  await quickInput(page).locator('.quick-input-message, .quick-input-header', { hasText: /Why do you need this access/ }).first().waitFor({ timeout: 20000 });
+  await flow.type(quickInputBox(page), 'Reading the slow-query plans for INC-4711', 'justification');
+  await page.keyboard.press('Enter');
+  flow.steps.push('key Enter (accept justification; counted with the justification)');
+  await toast(page, /Access to Production database \(read\) approved by policy — granted until/).waitFor({ timeout: 20000 });
+  flow.record('duration and justification typed, the justification accepted with Enter, not counted');
+  await viewRow(page, 'My Access', grantRow('Production database', 'read')).waitFor({ timeout: 10000 });
+  await shot(page, '8-requester-granted');
+  const told = (await notificationCentre(page)).filter((t) => /Production database \(read\) approved by policy/.test(t));
+  if (told.length !== 1) throw new Error(`one request was told ${told.length} times: ${JSON.stringify(told)}`);
+  const { grants } = await api('alice', 'GET', '/v1/grants?scope=mine&status=active');
+  for (const g of grants) await api('alice', 'POST', `/v1/grants/${g.id}/relinquish`, {});
+}
+
 // ---------------------------------------------------------------- runner
 const order = [
-  [1, step1, [0]], [2, step2, [1]], [3, step3, [2]], [4, step4, [3]], [5, step5, [0]], [6, step6, [3]], [7, step7, [0]],
+  [1, step1, [0]], [2, step2, [1]], [3, step3, [2]], [4, step4, [3]], [5, step5, [0]], [6, step6, [3]], [7, step7, [0]], [8, step8, [0]],
 ];
 
 /** This run's logs: the Elevate server's, each code-server's, and (copied there when the editors stop) VS Code's own. */
@@ -634,8 +732,10 @@ function printFigures() {
   console.log(`${'-'.repeat(w)}-|-${'-'.repeat(40)}`);
   for (const [k, v] of rows) console.log(`${k.padEnd(w)} | ${v}`);
   if (figures.harnessRetries) console.log(`harness retries (clicks that opened nothing and were made again): ${figures.harnessRetries}`);
-  const auto = figures.interactions['auto-approvable request (sidebar → granted)'];
-  if (auto) console.log(`target: auto-approvable request in <= 3 interactions from the sidebar (justification aside): ${auto.interactions} ${auto.interactions <= 3 ? 'met' : 'NOT met'}`);
+  for (const name of ['auto-approvable request (sidebar → granted)', 'auto-approvable request, several roles (sidebar → granted)']) {
+    const auto = figures.interactions[name];
+    if (auto) console.log(`target: ${name} in <= 3 interactions (typing aside): ${auto.interactions} ${auto.interactions <= 3 ? 'met' : 'NOT met'}`);
+  }
   figures.steps = results;
   figures.runtimeMs = Date.now() - T_START;
   writeFileSync(join(ART, 'figures.json'), JSON.stringify(figures, null, 2) + '\n');

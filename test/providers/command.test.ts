@@ -21,7 +21,7 @@ before(() => {
     script,
     `import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 const dir = ${JSON.stringify(dir)};
-const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ELEVATE_')));
+const env = { ...process.env };
 appendFileSync(dir + '/events.jsonl', JSON.stringify({ argv: process.argv.slice(2), env }) + '\\n');
 const ev = process.env.ELEVATE_EVENT;
 if (existsSync(dir + '/hang-' + ev)) { setTimeout(() => {}, 60_000); }
@@ -44,7 +44,7 @@ resources:
     roles: [ssh]
     maxDuration: 2h
     approval: { approvers: [group:dba] }
-    provider: { type: command, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(script)}, --target, vm-1], timeout: 2s }
+    provider: { type: command, command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(script)}, --target, vm-1], timeout: 2s, env: [TARGET_REGION, NOT_SET_ANYWHERE] }
 `);
   running.push(e);
   return e;
@@ -62,13 +62,24 @@ const actions = (e: Elevate, grantId: string) => {
   }
 };
 
-test('grant_runsTheCommandWithTheGrantInItsEnvironment_andStdoutBecomesCredentials', async () => {
+test('grant_runsTheCommandWithTheGrantInItsEnvironment_andStdoutBecomesCredentials', async (t) => {
+  // the server's own secrets stay in the server; only PATH and the policy's env: list pass
+  const saved = { ...process.env };
+  t.after(() => {
+    for (const k of ['SERVER_SECRET_FOR_TEST', 'ELEVATE_DB', 'TARGET_REGION']) delete process.env[k];
+    Object.assign(process.env, saved);
+  });
+  process.env.SERVER_SECRET_FOR_TEST = 'webhook-key-123';
+  process.env.ELEVATE_DB = 'postgres://admin:pw@db/elevate';
+  process.env.TARGET_REGION = 'eu-west-1';
   writeFileSync(join(dir, 'creds'), JSON.stringify({ SSH_CERT: 'ssh-ed25519-cert-v01 AAAA' }));
   const e = await elevate();
   const grant = await grantVia(e, 'alice', 'bob', 'vm', 'ssh');
   const [ev] = events();
   assert.deepEqual(ev.argv, ['--target', 'vm-1']);
   assert.deepEqual(ev.env, {
+    PATH: process.env.PATH,
+    TARGET_REGION: 'eu-west-1',
     ELEVATE_EVENT: 'grant',
     ELEVATE_GRANT_ID: grant.id,
     ELEVATE_USER_ID: 'alice',

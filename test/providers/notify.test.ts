@@ -101,6 +101,24 @@ test('newRequest_isPostedSignedToApprovers_withAVscodeLinkToTheRequest', async (
   assert.equal(n.body.blocks[0].text.text, n.body.text);
 });
 
+test('hostileUserText_cannotForgeLinesLinksOrMentionsInTheMessage', async () => {
+  const e = await elevate();
+  const justification = 'routine\n*Approved by carol* <https://evil.example|approve here>\r\n<!channel> @here';
+  const r = await request(e, { resourceId: 'prod-db', role: 'write', durationSeconds: 3600, justification, ticket: 'OPS-1\n:white_check_mark: *Approved*' });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  await e.settle();
+  const [n] = got;
+  const lines = n.body.text.split('\n');
+  // our line, the quoted justification (one quote line per line of it), our link line
+  assert.match(lines[0], /^\*alice\* requests \*write\* on \*Production database\* for 1h \(ticket OPS-1 :white\u200b_check\u200b_mark: \u200b\*Approved\u200b\*\)$/);
+  assert.deepEqual(lines.slice(1, -1).map((l) => l.slice(0, 2)), ['> ', '> ', '> ']);
+  assert.match(lines.at(-1)!, /^Open in VS Code: vscode:\/\/elevate\.elevate\/request\?id=/);
+  assert.doesNotMatch(n.body.text, /<(?!!)|<!|\|approve here>/, 'no Slack link or mention syntax survives');
+  assert.ok(n.body.text.includes('&lt;https://evil.example|approve here&gt;'));
+  assert.ok(n.body.text.includes('&lt;!channel&gt; @\u2060here'));
+  assert.equal((n.body.blocks[0].text as { verbatim?: boolean }).verbatim, true);
+});
+
 test('autoApprovedRequest_isNotAnnounced', async () => {
   const e = await elevate();
   const r = await request(e, { resourceId: 'prod-db', role: 'read', durationSeconds: 600 });

@@ -110,6 +110,26 @@ test('grant_isPostedSigned_withIdempotencyKey_andCredentialsInTheAnswerReachTheO
   assert.deepEqual(creds.body.credentials, { API_TOKEN: 'tok-123' });
 });
 
+test('grant_onceTheReceiverConfirms_isAnnouncedAsProvisioned_sayingWhetherCredentialsCame', async () => {
+  script.grant = [{ credentials: { API_TOKEN: 'tok-123' } }, 200];
+  const e = await elevate();
+  const withCreds = await grantVia(e, 'alice', 'bob', 'app', 'deploy');
+  await e.settle();
+  assert.deepEqual(actions(e, withCreds.id).filter((a) => a.action === 'grant.provisioned').map((a) => a.details), [{ provider: 'webhook', credentials: true }]);
+  const resources = (await e.api('alice', 'GET', '/v1/resources')).body.resources as { id: string; provider?: { type: string } }[];
+  assert.deepEqual(resources.find((r) => r.id === 'app')?.provider, { type: 'webhook' });
+});
+
+test('grant_whenProvisioningFails_isNeverAnnouncedAsProvisioned', async () => {
+  script.grant = [500, 500, 500, 500, 500, 500];
+  const e = await elevate();
+  const grant = await grantVia(e, 'alice', 'bob', 'app', 'deploy');
+  await e.settle();
+  const seen = actions(e, grant.id).map((a) => a.action);
+  assert.ok(seen.includes('grant.failed'), seen.join(', '));
+  assert.ok(!seen.includes('grant.provisioned'), seen.join(', '));
+});
+
 test('extend_isPosted_withTheNewEnd', async () => {
   const e = await elevate();
   const grant = await grantVia(e, 'alice', 'bob', 'app', 'deploy', 1800);

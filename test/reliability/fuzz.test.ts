@@ -379,7 +379,10 @@ function mutate(value: unknown, path: (string | number)[], replacement: unknown,
   const copy: any = Array.isArray(value) ? [...value] : value && typeof value === 'object' ? { ...value } : {};
   const [head, ...rest] = path;
   if (rest.length === 0) {
-    if (op === 'delete') Array.isArray(copy) ? copy.splice(Number(head), 1) : delete copy[head];
+    if (op === 'delete') {
+      if (Array.isArray(copy)) copy.splice(Number(head), 1);
+      else delete copy[head];
+    }
     else if (op === 'add') copy[typeof head === 'number' ? `x${head}` : `${head}_extra`] = replacement;
     else copy[head] = replacement;
     return copy;

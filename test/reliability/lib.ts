@@ -8,6 +8,8 @@ import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { cli, issueToken, ROOT, SERVER_JS, tempDir, writePolicy } from '../helpers/server.js';
 import { TEST_POLICY, USERS } from '../helpers/policy.js';
+import { describeProblem } from '../../server/cli/verify.js';
+import { checkState } from '../../server/db/stateCheck.js';
 
 export { TEST_POLICY, USERS };
 
@@ -225,6 +227,8 @@ function stateAuditProblemsIn(db: Database.Database): string[] {
     if ((t.revoked_at !== null) !== revoked.has(t.id)) problems.push(`token ${t.id}: revoked_at=${t.revoked_at} but token.revoked event ${revoked.has(t.id) ? 'present' : 'absent'}`);
   }
   if (issued.size !== tokens.length) problems.push(`${issued.size} token.issued events for ${tokens.length} tokens`);
+  // the product's own state check (audit verify --state) must agree under every load these suites make
+  for (const p of checkState(db).problems) problems.push(`state check: ${describeProblem(p)}`);
   return problems;
 }
 

@@ -235,18 +235,21 @@ test('openapi_unauthenticated_isCheapToServe', async () => {
 
 // found by this suite (fixed in b51d78c): "Last-Event-ID: 0" made the server scan the whole audit log synchronously
 test('eventStream_lastEventIdZero_doesNotStallTheServerOnALongLog', async (t) => {
+  // bounded work, not a timing: a replay request reads at most one slice of the log (a few
+  // thousand rows), then ends with an id-only frame at the last row read and "retry: 0", so the
+  // client resumes from there on its next connection instead of one request scanning 50,000
   const s = await makeServer();
   t.after(() => s.close());
   const noise = Array.from({ length: 50_000 }, (_, i) => ({ at: s.clock.now(), actorId: 'alice', action: 'grant.expired', subjectId: 'alice', resourceId: 'staging-db', details: { i } }));
   s.services.store.tx(() => s.services.store.audit.append(noise));
-  const t0 = performance.now();
-  const res = await s.services.app.request('/v1/events', { headers: { authorization: `Bearer ${s.tokens.dave}`, 'last-event-id': '0' } });
-  const reader = res.body!.getReader();
-  await reader.read();
-  const ms = performance.now() - t0;
-  await reader.cancel();
-  report('security', { sseReplayScanMs50kEvents: Math.round(ms) });
-  assert.ok(ms < 100, `${Math.round(ms)} ms before the first byte, the event loop blocked meanwhile`);
+  const first = s.services.store.audit.head().seq - noise.length;
+  const res = await s.services.app.request('/v1/events', { headers: { authorization: `Bearer ${s.tokens.dave}`, 'last-event-id': String(first) } });
+  const text = await res.text();
+  const resume = /^id: (\d+)\nretry: 0$/m.exec(text);
+  assert.ok(resume, `the slice ends with a resume point: ${text.slice(0, 200)}`);
+  const read = Number(resume[1]) - first;
+  report('security', { sseReplayRowsReadPerSlice: read, logRows: noise.length });
+  assert.ok(read > 0 && read <= 10_000, `one replay request read ${read} of ${noise.length} rows`);
 });
 
 // found by this suite (fixed in b51d78c): HEAD /v1/events subscribed to the hub and was never removed
@@ -282,7 +285,7 @@ test('cors_isClosed_noAllowOriginAndNoPreflight', async () => {
   }
 });
 
-test('bruteForce_tokenGuessing_gets429_isAudited_andOnlyThatClientIsBlocked', async () => {
+test('bruteForce_tokenGuessing_gets429_isAudited_andOnlyItsWrongTokensAreBlocked', async () => {
   const attacker = '127.0.0.2';
   const statuses: number[] = [];
   for (let i = 0; i < 30; i++) {
@@ -299,7 +302,7 @@ test('bruteForce_tokenGuessing_gets429_isAudited_andOnlyThatClientIsBlocked', as
   assert.ok(first429 > 0 && first429 <= 20, `429 after at most 20 failures: ${statuses.join(',')}`);
   assert.ok(statuses.slice(first429).every((s) => s === 429), 'and for every attempt after that');
   const valid = await rawRequest(server.url, { path: '/v1/me', headers: { authorization: `Bearer ${ws.tokens.alice}` }, localAddress: attacker });
-  assert.equal(valid.status, 429, 'a blocked client is refused even with a valid token (guessing must not pay)');
+  assert.equal(valid.status, 200, 'a valid token is never refused because of failures (tokens are 256 random bits)');
   const other = await call(server.url, ws.tokens.alice, 'GET', '/v1/me');
   assert.equal(other.status, 200, 'other clients are unaffected');
   await sleep(300); // failed sign-ins are audited in batches at most 100 ms apart

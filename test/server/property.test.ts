@@ -134,7 +134,13 @@ function expectGrantOp(s: TestServer, op: Extract<Op, { t: 'extend' | 'revoke' |
   const res = s.policy.resources.get(g.resource_id)!;
   // policy first: 422 before 409
   if (g.expires_at + op.seconds * 1000 > g.starts_at + res.extension.maxTotalSeconds * 1000) return [422, 'policy_violation'];
-  const atOnce = op.seconds <= res.extension.withoutApprovalSeconds;
+  // extension.withoutApproval is a budget per grant: what at-once extensions (those audited under
+  // the grant's own request, not an extension request) added so far counts against it
+  const addedAtOnce = (s.db.prepare(`SELECT request_id, details FROM audit WHERE action = 'grant.extended' AND grant_id = ?`).all(g.id) as { request_id: string; details: string }[])
+    .filter((e) => e.request_id === g.request_id)
+    .map((e) => JSON.parse(e.details) as { expiresAt: string; previousExpiresAt: string })
+    .reduce((sum, d) => sum + (Date.parse(d.expiresAt) - Date.parse(d.previousExpiresAt)) / 1000, 0);
+  const atOnce = op.seconds <= res.extension.withoutApprovalSeconds - addedAtOnce;
   if (!atOnce && !canEverBeApproved(s.policy, res, op.user)) return [422, 'policy_violation'];
   if (!activeNow) return [409, 'conflict'];
   if (atOnce) return [200];

@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { access, makeServer, MIN, type TestServer } from '../helpers/server.js';
 import { openEvents, type SseEvent, type SseStream } from '../helpers/sse.js';
+import { openDatabase } from '../../server/db/open.js';
+import { Store } from '../../server/db/store.js';
+import { Tokens } from '../../server/engine/tokens.js';
 import type { AccessRequest } from '../../server/protocol/index.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -156,6 +159,63 @@ describe('live events', () => {
     assert.equal(again.events[0].data.request.requesterId, 'alice');
   });
 
+  test('lastEventId_aheadOfTheLogsHead_resumesFromTheHead_andLiveEventsFlow', async () => {
+    // e.g. the database was restored from a backup older than the client's last event
+    const { s, url } = await setup();
+    const head = s.services.store.audit.head().seq;
+    const raw = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${s.tokens.alice}`, 'last-event-id': String(head + 1000) } });
+    const reader = raw.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    assert.match(first, new RegExp(`^id: ${head}\\n\\n`), 'the resume point moves back to the head');
+    await reader.cancel();
+    const ahead = await openEvents(url, s.tokens.alice, head + 1000);
+    cleanup.push(() => ahead.close());
+    await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 600), 201);
+    const created = await ahead.waitFor((e) => e.event === 'request.created', 3000, 'a live event after a future Last-Event-ID');
+    assert.ok(Number(created.id) > head && Number(created.id) < head + 1000);
+  });
+
+  test('replay_sendsTheSameBytesAsTheLiveStream_theStateAsItWasWhenEachEventCommitted', async () => {
+    const { s, url, connect } = await setup();
+    const live = await connect('alice');
+    const from = s.services.store.audit.head().seq;
+    const { request } = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 600), 201);
+    await post(s, 'bob', `/v1/requests/${request.id}/approve`, { comment: 'ok' });
+    await live.waitFor((e) => e.event === 'grant.activated');
+    const rawEvents = async (lastId: number): Promise<string> => {
+      const res = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${s.tokens.alice}`, 'last-event-id': String(lastId) } });
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes(': connected')) text += new TextDecoder().decode((await reader.read()).value);
+      await reader.cancel();
+      return text;
+    };
+    const replayed = await rawEvents(from);
+    for (const e of live.events) {
+      assert.ok(replayed.includes(`id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`), `replay of ${e.event} differs from the live event`);
+    }
+    // and the replayed request.created still says "pending", as it was when it committed
+    assert.equal(live.events[0].data.request.status, 'pending');
+  });
+
+  test('tokenRevokedByAnotherProcess_endsItsStreams_fromTheLog_notAtTheNextHeartbeat', async (t) => {
+    // another connection to the same database stands for the CLI: its commit moves SQLite's
+    // data_version, the hub follows the log and ends the revoked token's streams
+    const s = await makeServer({ options: { heartbeatMs: 600_000 } });
+    t.after(() => s.close());
+    const { url } = await s.listen();
+    const { token, info } = s.services.tokens.issue('alice', { actorId: 'test' });
+    const doomed = await openEvents(url, token);
+    const other = await openEvents(url, s.tokens.alice);
+    t.after(() => (doomed.close(), other.close()));
+    const cli = openDatabase(s.dbPath);
+    t.after(() => cli.close());
+    const cliStore = new Store(cli, false);
+    new Tokens(cliStore, s.clock).revoke([info.id], 'cli', 'test');
+    await Promise.race([doomed.ended, new Promise((_, fail) => setTimeout(() => fail(new Error('the revoked token\'s stream is still open')), 10_000))]);
+    assert.equal(other.isEnded(), false, 'the same user\'s other token keeps its stream');
+  });
+
   test('lastEventId_resumesAcrossARestart', async () => {
     const { s, url } = await setup();
     const st = await openEvents(url, s.tokens.alice);
@@ -273,7 +333,10 @@ describe('live events', () => {
       sock.on('data', (d: Buffer) => {
         chunks.push(d);
         seen += d.toString('latin1');
-        for (const w of waiters.splice(0)) (w.re.test(seen) ? w.done() : waiters.push(w));
+        for (const w of waiters.splice(0)) {
+          if (w.re.test(seen)) w.done();
+          else waiters.push(w);
+        }
       });
       const ended = new Promise<Buffer>((resolve) => sock.on('close', () => resolve(Buffer.concat(chunks))));
       // HTTP/1.1 keeps the connection after the last chunk: ask the server to close it then
@@ -363,7 +426,8 @@ describe('live events', () => {
     let n = 0;
     for (; n < 500 && s.services.hub.size === 2; n++) {
       const request = { id: `req_big${n}`, justification: 'x'.repeat(100_000) } as unknown as AccessRequest;
-      s.services.hub.publish([{ event: { seq: 1_000_000 + n, at, actorId: 'system', action: 'request.created', details: {}, prevHash: '', hash: '' }, request }]);
+      const live = JSON.stringify({ type: 'request.created', at, request });
+      s.services.hub.publish([{ seq: 1_000_000 + n, action: 'request.created', actor_id: 'system', resource_id: null, subject_id: null, live }]);
       await new Promise((r) => setImmediate(r));
     }
     assert.equal(s.services.hub.size, 1, `the stuck stream is still subscribed after ${n} events of 100 KB`);

@@ -81,6 +81,9 @@ describe('audit verify', () => {
     ['resource_id', `UPDATE audit SET resource_id = 'reports' WHERE seq = ?`],
     ['request_id', `UPDATE audit SET request_id = 'req_forged' WHERE seq = ?`],
     ['grant_id', `UPDATE audit SET grant_id = 'grt_forged' WHERE seq = ?`],
+    // format 2 hashes whom an event is about (it decides who may read it) and the format itself
+    ['subject_id', `UPDATE audit SET subject_id = 'mallory' WHERE seq = ?`],
+    ['v', `UPDATE audit SET v = 1 WHERE seq = ?`],
     ['hash', `UPDATE audit SET hash = '${'f'.repeat(64)}' WHERE seq = ?`],
     ['prev_hash', `UPDATE audit SET prev_hash = '${'0'.repeat(64)}' WHERE seq = ?`],
   ];
@@ -135,8 +138,9 @@ describe('audit verify', () => {
       const prev = (d.prepare('SELECT hash FROM audit WHERE seq = ?').get(k - 1) as { hash: string }).hash;
       const at = Date.UTC(2026, 0, 5, 9, 0);
       const details = canonicalJson({ userId: 'mallory', role: 'admin' });
-      const fields = { seq: k, at: new Date(at).toISOString(), actorId: 'mallory', action: 'grant.activated', resourceId: 'prod-db', requestId: null, grantId: null };
-      d.prepare(`INSERT INTO audit (seq, at, actor_id, action, resource_id, details, prev_hash, hash) VALUES (?, ?, 'mallory', 'grant.activated', 'prod-db', ?, ?, ?)`).run(
+      // in the format the server writes now (2: the subject is hashed too)
+      const fields = { seq: k, at: new Date(at).toISOString(), actorId: 'mallory', action: 'grant.activated', resourceId: 'prod-db', requestId: null, grantId: null, subjectId: null, v: 2 };
+      d.prepare(`INSERT INTO audit (seq, at, actor_id, action, resource_id, details, prev_hash, hash, v) VALUES (?, ?, 'mallory', 'grant.activated', 'prod-db', ?, ?, ?, 2)`).run(
         k,
         at,
         details,
@@ -167,7 +171,7 @@ describe('audit verify', () => {
       for (const r of all) {
         const h = hashEvent(
           prev,
-          { seq: r.seq, at: new Date(r.at).toISOString(), actorId: r.actor_id, action: r.action, resourceId: r.resource_id, requestId: r.request_id, grantId: r.grant_id },
+          { seq: r.seq, at: new Date(r.at).toISOString(), actorId: r.actor_id, action: r.action, resourceId: r.resource_id, requestId: r.request_id, grantId: r.grant_id, subjectId: r.subject_id, v: r.v },
           r.details,
         );
         d.prepare('UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?').run(prev, h, r.seq);

@@ -100,18 +100,25 @@ function logWith(n: number, { perBatch = 100, stepMs = 37_117 } = {}): { db: Dat
     const batch: AuditInput[] = [];
     for (let i = 0; i < perBatch && done < n; i++, done++) {
       at += stepMs;
-      batch.push({ at, actorId: `user${done % 13}`, action: done % 3 ? 'access.checked' : 'request.created', resourceId: done % 5 ? `res${done % 7}` : undefined, requestId: done % 2 ? `req_${done}` : undefined, details: { n: done, note: done % 11 ? 'ok' : 'quote " é' } });
+      batch.push({ at, actorId: `user${done % 13}`, action: done % 3 ? 'access.checked' : 'request.created', resourceId: done % 5 ? `res${done % 7}` : undefined, requestId: done % 2 ? `req_${done}` : undefined, subjectId: done % 4 ? `user${done % 5}` : undefined, details: { n: done, note: done % 11 ? 'ok' : 'quote " é' } });
     }
     db.transaction(() => log.append(batch))();
   }
   return { db, log, head: log.head() };
 }
 
-/** The chain recomputed the original way, from the rows as stored. */
+/** Format 2 as the contract words it: the canonical JSON of the event with subjectId and v: 2. */
+function referenceHashV2(prev: string, e: Parameters<typeof referenceHash>[1] & { subjectId: string | null }, details: string): string {
+  const body = canonicalJson({ ...e, v: 2, details: JSON.parse(details) });
+  return createHash('sha256').update(prev).update(body).digest('hex');
+}
+
+/** The chain recomputed the original way (format 1) or by the contract's words (format 2), from the rows as stored. */
 function referenceVerify(db: Database): string {
   let prev = GENESIS;
   for (const r of db.prepare('SELECT * FROM audit ORDER BY seq').all() as Array<Record<string, any>>) {
-    const h = referenceHash(prev, { seq: r.seq, at: new Date(r.at).toISOString(), actorId: r.actor_id, action: r.action, resourceId: r.resource_id, requestId: r.request_id, grantId: r.grant_id }, r.details);
+    const fields = { seq: r.seq, at: new Date(r.at).toISOString(), actorId: r.actor_id, action: r.action, resourceId: r.resource_id, requestId: r.request_id, grantId: r.grant_id };
+    const h = r.v === 2 ? referenceHashV2(prev, { ...fields, subjectId: r.subject_id }, r.details) : referenceHash(prev, fields, r.details);
     assert.equal(r.prev_hash, prev);
     assert.equal(r.hash, h, `seq ${r.seq}`);
     prev = h;
@@ -123,7 +130,7 @@ test('verify_acceptsAnIntactChain_ofAnyLengthAroundThePageSize', () => {
   for (const n of [0, 1, 999, 1000, 1001, 2000, 2345]) {
     const { db, log, head } = logWith(n);
     assert.deepEqual(log.verify(), { ok: true, count: n, headHash: n ? head.hash : GENESIS }, `n=${n}`);
-    assert.equal(referenceVerify(db), n ? head.hash : GENESIS, 'append writes the original chain format');
+    assert.equal(referenceVerify(db), n ? head.hash : GENESIS, 'append writes format 2, as the contract words it');
     if (n) {
       assert.equal(log.verify({ seq: head.seq, hash: head.hash }).ok, true);
       assert.equal(log.verify({ hash: head.hash }).ok, true);
@@ -167,3 +174,100 @@ test('verify_findsTheFirstBadRow_atAndAroundPageBoundaries', () => {
 function pick(r: ReturnType<AuditLog['verify']>) {
   return { ok: r.ok, count: r.count, firstBadSeq: r.firstBadSeq, problem: r.problem };
 }
+
+// ---------- hash formats: 1 (every chain written before subject_id was hashed) and 2 ----------
+
+const E1 = { seq: 1, at: '2026-01-02T03:04:05.006Z', actorId: 'alice', action: 'request.created', resourceId: 'db', requestId: 'req_1', grantId: null };
+
+test('hashFormats_arePinned_format1WithoutSubject_format2WithSubjectAndV', () => {
+  // format 1: the first link of a chain as every database written before format 2 holds it
+  assert.equal(hashEvent(GENESIS, E1, '{"role":"read"}'), referenceHash(GENESIS, E1, '{"role":"read"}'));
+  assert.equal(hashEvent(GENESIS, { ...E1, v: 1, subjectId: 'alice' }, '{"role":"read"}'), referenceHash(GENESIS, E1, '{"role":"read"}'), 'format 1 ignores subjectId');
+  // format 2: subjectId and v are hashed, in the canonical key order
+  const v2 = hashEvent(GENESIS, { ...E1, v: 2, subjectId: 'alice' }, '{"role":"read"}');
+  assert.equal(v2, referenceHashV2(GENESIS, { ...E1, subjectId: 'alice' }, '{"role":"read"}'));
+  assert.equal(v2, PINNED_V2);
+  assert.notEqual(hashEvent(GENESIS, { ...E1, v: 2, subjectId: 'bob' }, '{"role":"read"}'), v2, 'the subject is under the hash');
+  assert.notEqual(hashEvent(GENESIS, { ...E1, v: 2, subjectId: null }, '{"role":"read"}'), v2);
+  assert.notEqual(hashEvent(GENESIS, E1, '{"role":"read"}'), v2, 'the formats never hash alike');
+});
+const PINNED_V2 = createHash('sha256')
+  .update(GENESIS)
+  .update('{"action":"request.created","actorId":"alice","at":"2026-01-02T03:04:05.006Z","details":{"role":"read"},"grantId":null,"requestId":"req_1","resourceId":"db","seq":1,"subjectId":"alice","v":2}')
+  .digest('hex');
+
+/** A chain an older server wrote (format 1, v column at its default), then `m` events appended now. */
+function mixedChain(n: number, m: number): { db: Database; log: AuditLog } {
+  const db = openDatabase(':memory:');
+  const log = new AuditLog(db);
+  const ins = db.prepare('INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)');
+  let prev = GENESIS;
+  for (let seq = 1; seq <= n; seq++) {
+    const at = Date.UTC(2025, 11, 1) + seq * 1000;
+    const details = canonicalJson({ n: seq });
+    const h = referenceHash(prev, { seq, at: new Date(at).toISOString(), actorId: 'alice', action: 'request.created', resourceId: 'db', requestId: `req_${seq}`, grantId: null }, details);
+    ins.run(seq, at, 'alice', 'request.created', 'db', `req_${seq}`, 'alice', details, prev, h);
+    prev = h;
+  }
+  for (let i = 0; i < m; i++) log.append([{ at: Date.UTC(2026, 0, 1) + i, actorId: 'bob', action: 'request.created', resourceId: 'db', subjectId: 'bob', details: { i } }]);
+  return { db, log };
+}
+
+test('verify_aChainStartedInFormat1_andContinuedInFormat2_isIntact', () => {
+  const { db, log } = mixedChain(1500, 1500);
+  const formats = db.prepare('SELECT v, COUNT(*) AS n FROM audit GROUP BY v ORDER BY v').all();
+  assert.deepEqual(formats, [{ v: 1, n: 1500 }, { v: 2, n: 1500 }]);
+  assert.equal(log.verify().ok, true);
+  assert.equal(referenceVerify(db), log.head().hash);
+  db.close();
+});
+
+test('verify_subjectIdEdits_areDetectedInFormat2_only', () => {
+  const { db, log } = mixedChain(10, 10);
+  db.exec('DROP TRIGGER audit_no_update');
+  db.prepare(`UPDATE audit SET subject_id = 'mallory' WHERE seq = 5`).run();
+  assert.equal(log.verify().ok, true, 'format 1 leaves subject_id outside the hash (the state check reports it)');
+  db.prepare(`UPDATE audit SET subject_id = 'mallory' WHERE seq = 15`).run();
+  assert.deepEqual(pick(log.verify()), { ok: false, count: 14, firstBadSeq: 15, problem: 'hash mismatch' });
+  db.close();
+});
+
+test('verify_anEventPassedOffAsAnOlderOrUnknownFormat_fails', () => {
+  const { db, log } = mixedChain(10, 10);
+  db.exec('DROP TRIGGER audit_no_update');
+  db.exec('SAVEPOINT t');
+  // a format-1 event relabelled format 2 no longer matches its hash
+  db.prepare('UPDATE audit SET v = 2 WHERE seq = 5').run();
+  assert.deepEqual(pick(log.verify()), { ok: false, count: 4, firstBadSeq: 5, problem: 'hash mismatch' });
+  db.exec('ROLLBACK TO t');
+  // a format-2 event relabelled format 1: refused for its format (its hash would not match either)
+  db.prepare('UPDATE audit SET v = 1 WHERE seq = 15').run();
+  assert.deepEqual(pick(log.verify()), { ok: false, count: 14, firstBadSeq: 15, problem: 'hash format 1 after format 2' });
+  db.exec('ROLLBACK TO t');
+  // even rehashed as format 1 (with every later hash recomputed), it may not follow format 2
+  const rows = db.prepare('SELECT * FROM audit WHERE seq >= 15 ORDER BY seq').all() as Array<Record<string, any>>;
+  let prev = (db.prepare('SELECT hash FROM audit WHERE seq = 14').get() as { hash: string }).hash;
+  for (const r of rows) {
+    const v = r.seq === 15 ? 1 : 2;
+    const h = hashEvent(prev, { seq: r.seq, at: new Date(r.at).toISOString(), actorId: r.actor_id, action: r.action, resourceId: r.resource_id, requestId: r.request_id, grantId: r.grant_id, subjectId: r.subject_id, v }, r.details);
+    db.prepare('UPDATE audit SET v = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(v, prev, h, r.seq);
+    prev = h;
+  }
+  assert.deepEqual(pick(log.verify()), { ok: false, count: 14, firstBadSeq: 15, problem: 'hash format 1 after format 2' });
+  db.exec('ROLLBACK TO t');
+  db.prepare('UPDATE audit SET v = 3 WHERE seq = 12').run();
+  assert.deepEqual(pick(log.verify()), { ok: false, count: 11, firstBadSeq: 12, problem: 'unknown hash format 3' });
+  db.exec('ROLLBACK TO t; RELEASE t');
+  assert.equal(log.verify().ok, true);
+  db.close();
+});
+
+test('rowToEvent_showsSubjectAndFormat_forFormat2Only', () => {
+  const { db, log } = mixedChain(1, 1);
+  const [newer, older] = log.query({ limit: 10 }).events;
+  assert.equal(newer.v, 2);
+  assert.equal(newer.subjectId, 'bob');
+  assert.equal(older.v, undefined);
+  assert.equal(older.subjectId, undefined, 'format 1 does not hash it, so the event does not vouch for it');
+  db.close();
+});

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { evaluateExtension, evaluateRequest, extendedExpiry, extensionChoices } from '../../server/domain/evaluate.js';
+import { evaluateExtension, evaluateRequest, extendedExpiry, maxExpiresAt } from '../../server/domain/evaluate.js';
+import { extendChoices } from '../../server/protocol/rules.js';
 import { parsePolicy } from '../../server/domain/policy.js';
 import type { Policy, RequestInput } from '../../server/domain/types.js';
 
@@ -125,14 +126,14 @@ test('evaluate_whenNobodyButTheRequesterCouldApprove_isRefused', () => {
   const e = evaluateRequest(policy, { resourceId: 'two-keys', role: 'edit', durationSeconds: 600 }, user('bob'), MONDAY_NOON);
   assert.equal(e.allowed, false);
   assert.deepEqual(e.violations, ['two-keys needs 2 approvals from dba or sre, and not enough approvers other than bob exist to give them']);
-  assert.ok(e.reasons.includes('no auto-approval rules for two-keys'), 'reasons still say why it was not auto-approved');
+  assert.ok(e.reasons.includes('nothing on two-keys is approved at once'), 'reasons still say why it was not auto-approved');
 });
 
 test('evaluate_whenEnoughOtherApproversExist_isPendingForTwoApprovals', () => {
   const e = evaluateRequest(policy, { resourceId: 'two-keys', role: 'edit', durationSeconds: 600 }, user('alice'), MONDAY_NOON);
   assert.equal(e.allowed, true);
   assert.equal(e.autoApproved, false);
-  assert.deepEqual(e.reasons, ['no auto-approval rules for two-keys', 'needs 2 approvals from dba or sre']);
+  assert.deepEqual(e.reasons, ['nothing on two-keys is approved at once', 'needs 2 approvals from dba or sre']);
 });
 
 test('evaluate_whenAutoApprovedButNoOtherApproverExists_isStillAllowed', () => {
@@ -166,7 +167,7 @@ test('evaluate_breakGlassResourceWithoutTheFlag_isAnOrdinaryRequest', () => {
   const e = evaluateRequest(policy, { resourceId: 'glass', role: 'responder', durationSeconds: 3600 }, user('alice'), MONDAY_NOON);
   assert.equal(e.allowed, true);
   assert.equal(e.breakGlass, false);
-  assert.deepEqual(e.reasons, ['no auto-approval rules for glass', 'needs 1 approval from sre']);
+  assert.deepEqual(e.reasons, ['nothing on glass is approved at once', 'needs 1 approval from sre']);
 });
 
 // ---------- auto-approval ----------
@@ -176,29 +177,26 @@ test('evaluate_whenARuleMatches_isAutoApprovedAndNamesTheRule', () => {
   assert.equal(e.allowed, true);
   assert.equal(e.autoApproved, true);
   assert.equal(e.autoApproveRule, 0);
-  assert.deepEqual(e.reasons, ['rule 0 matched: read up to 30m (groups [oncall])']);
+  assert.deepEqual(e.reasons, ['approved at once: read up to 30m, for oncall']);
 });
 
 test('evaluate_whenAnEarlierRuleFails_theFirstMatchingRuleByIndexWins', () => {
   // alice is not on call, but short requests within Berlin office hours match rule 1
   const e = evaluateRequest(policy, req({ durationSeconds: 900 }), user('alice'), MONDAY_NOON);
   assert.equal(e.autoApproveRule, 1);
-  assert.deepEqual(e.reasons, ['rule 1 matched: read up to 15m (window Mon-Fri 08:00-18:00 Europe/Berlin)']);
+  assert.deepEqual(e.reasons, ['approved at once: read or write up to 15m, Mon-Fri 08:00-18:00 Europe/Berlin']);
   // dave matches both; rule 0 comes first
   assert.equal(evaluateRequest(policy, req({ durationSeconds: 900 }), user('dave'), MONDAY_NOON).autoApproveRule, 0);
 });
 
-test('evaluate_whenNoRuleMatches_isPendingAndExplainsEachRule', () => {
+test('evaluate_whenNoRuleMatches_isPendingAndExplainsEachRuleInWordsForPeople', () => {
   const e = evaluateRequest(policy, req({ role: 'write', durationSeconds: 3600 }), user('alice'), SATURDAY_NOON);
   assert.equal(e.allowed, true);
   assert.equal(e.autoApproved, false);
   assert.equal(e.autoApproveRule, undefined);
   assert.deepEqual(e.reasons, [
-    'rule 0: role write not in [read]',
-    'rule 0: duration 1h exceeds 30m',
-    'rule 0: alice is not in group [oncall]',
-    'rule 1: duration 1h exceeds 15m',
-    'rule 1: outside window Mon-Fri 08:00-18:00 Europe/Berlin',
+    'read up to 30m, for oncall is approved at once, but it does not cover write and 1h is longer than 30m and alice is not in oncall',
+    'read or write up to 15m, Mon-Fri 08:00-18:00 Europe/Berlin is approved at once, but 1h is longer than 15m and it is outside Mon-Fri 08:00-18:00 Europe/Berlin now',
     'needs 1 approval from dba or carol',
   ]);
 });
@@ -210,7 +208,7 @@ test('evaluate_autoApproveWindow_followsBerlinSummerTime', () => {
   // the previous Monday (CET, UTC+1) the same UTC time is 07:30: outside
   const before = evaluateRequest(policy, input, user('alice'), Date.parse('2026-03-23T06:30:00Z'));
   assert.equal(before.autoApproved, false);
-  assert.ok(before.reasons.includes('rule 1: outside window Mon-Fri 08:00-18:00 Europe/Berlin'));
+  assert.ok(before.reasons.some((r) => r.endsWith('it is outside Mon-Fri 08:00-18:00 Europe/Berlin now')), before.reasons.join('\n'));
   // Monday 2026-10-26, first working day of CET again: 16:30 UTC is 17:30 (inside), 17:00 UTC is 18:00 (outside)
   assert.equal(evaluateRequest(policy, input, user('alice'), Date.parse('2026-10-26T16:30:00Z')).autoApproveRule, 1);
   assert.equal(evaluateRequest(policy, input, user('alice'), Date.parse('2026-10-26T17:00:00Z')).autoApproved, false);
@@ -257,15 +255,29 @@ test('extend_whenWithinWithoutApproval_isAppliedAtOnce', () => {
   assert.equal(e.atOnce, true);
   assert.deepEqual(e.reasons, [
     'would end at 2026-03-02T13:30:00.000Z (in 1h30m), within extension.maxTotal 8h',
-    'applied at once: 30m is within extension.withoutApproval 30m',
+    'applied at once: 30m is within extension.withoutApproval 30m per grant',
   ]);
+});
+
+test('extend_withoutApprovalIsABudgetPerGrant_whatWasAddedAtOnceBeforeCounts', () => {
+  const used = (s: number) => ({ ...grantOf(4), addedWithoutApprovalSeconds: s });
+  const partly = evaluateExtension(res('prod-db'), used(1200), 600, START + 3 * HOUR);
+  assert.equal(partly.atOnce, true);
+  assert.equal(partly.reasons[1], 'applied at once: 10m plus 20m added before is within extension.withoutApproval 30m per grant');
+  const over = evaluateExtension(res('prod-db'), used(1200), 900, START + 3 * HOUR);
+  assert.equal(over.allowed, true);
+  assert.equal(over.atOnce, false);
+  assert.deepEqual(over.reasons.slice(1), ['20m already added without approval; 15m more exceeds extension.withoutApproval 30m per grant (10m left)', 'needs 1 approval from dba or carol']);
+  const spent = evaluateExtension(res('prod-db'), used(1800), 60, START + 3 * HOUR);
+  assert.equal(spent.atOnce, false);
+  assert.match(spent.reasons[1], /^30m already added without approval; 1m more exceeds extension\.withoutApproval 30m per grant$/);
 });
 
 test('extend_whenLongerThanWithoutApproval_needsApproval', () => {
   const e = evaluateExtension(res('prod-db'), grantOf(4), 3600, START + 3 * HOUR);
   assert.equal(e.allowed, true);
   assert.equal(e.atOnce, false);
-  assert.deepEqual(e.reasons.slice(1), ['1h exceeds extension.withoutApproval 30m', 'needs 1 approval from dba or carol']);
+  assert.deepEqual(e.reasons.slice(1), ['1h exceeds extension.withoutApproval 30m per grant', 'needs 1 approval from dba or carol']);
 });
 
 test('extend_whenWithoutApprovalIsZero_alwaysNeedsApproval', () => {
@@ -294,31 +306,36 @@ test('extendedExpiry_isCappedByMaxTotal', () => {
   assert.equal(extendedExpiry(res('prod-db'), grantOf(7.5), 3600), START + 8 * HOUR);
 });
 
-test('extensionChoices_offersWhatStillFits_withTheAtOnceFlag', () => {
-  assert.deepEqual(extensionChoices(res('prod-db'), grantOf(5), START + 4 * HOUR), [
+// the extend picker's choices (server/protocol/rules.ts, shared with the editor) against the server's evaluation
+const choicesFor = (grant: { startsAt: number; expiresAt: number }, now: number, presets?: number[]) =>
+  extendChoices({ status: 'active', expiresAt: grant.expiresAt, maxExpiresAt: maxExpiresAt(res('prod-db'), grant) }, res('prod-db').extension.withoutApprovalSeconds, now, presets)
+    .choices.map((c) => ({ seconds: c.seconds, atOnce: c.atOnce }));
+
+test('extendChoices_offersWhatStillFits_withTheAtOnceFlag', () => {
+  assert.deepEqual(choicesFor(grantOf(5), START + 4 * HOUR), [
     { seconds: 900, atOnce: true },
     { seconds: 1800, atOnce: true },
     { seconds: 3600, atOnce: false },
     { seconds: 7200, atOnce: false },
     { seconds: 10800, atOnce: false },
   ]);
-  assert.deepEqual(extensionChoices(res('prod-db'), grantOf(7.75), START, [600, 3600]), [
+  assert.deepEqual(choicesFor(grantOf(7.75), START, [600, 3600]), [
     { seconds: 600, atOnce: true },
     { seconds: 900, atOnce: true },
   ]);
 });
 
-test('extensionChoices_whenGrantEndedOrAtMaxTotal_isEmpty', () => {
-  assert.deepEqual(extensionChoices(res('prod-db'), grantOf(8), START), []);
-  assert.deepEqual(extensionChoices(res('prod-db'), grantOf(2), START + 2 * HOUR), []);
+test('extendChoices_whenGrantEndedOrAtMaxTotal_isEmpty', () => {
+  assert.deepEqual(choicesFor(grantOf(8), START), []);
+  assert.deepEqual(choicesFor(grantOf(2), START + 2 * HOUR), []);
 });
 
-test('extensionChoices_everyChoiceEvaluatesAsOffered', () => {
+test('extendChoices_everyChoiceEvaluatesAsOffered', () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 8 * 3600 }), fc.integer({ min: 0, max: 8 * 3600 }), (lengthSeconds, elapsed) => {
       const grant = { startsAt: START, expiresAt: START + lengthSeconds * 1000 };
       const now = START + elapsed * 1000;
-      return extensionChoices(res('prod-db'), grant, now).every((c) => {
+      return choicesFor(grant, now).every((c) => {
         const e = evaluateExtension(res('prod-db'), grant, c.seconds, now);
         return e.allowed && e.atOnce === c.atOnce;
       });

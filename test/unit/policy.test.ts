@@ -470,3 +470,12 @@ test('describeApprovers_namesGroupsUsersAndRoles', () => {
   assert.equal(describeApprovers(res('default')), 'admin');
   assert.equal(describeApprovers({ ...res('prod-db'), approval: { ...res('prod-db').approval, approvers: ['group:a', 'user:b', 'role:admin'] } }), 'a, b or admin');
 });
+
+test('parsePolicy_commandProviderEnv_acceptsVariableNames_refusesOthersAndElevateVariables', () => {
+  ok(parsePolicy(withResource('    provider: { type: command, command: [/bin/true], env: [AWS_PROFILE, _X1] }\n')));
+  const errors = errorsOf(parsePolicy(withResource('    provider: { type: command, command: [/bin/true], env: ["A B", ELEVATE_DB] }\n')));
+  assert.deepEqual(errors, [
+    'resources[0].provider.env[0]: must be an environment variable name like AWS_PROFILE',
+    'resources[0].provider.env[1]: ELEVATE_* variables are set by Elevate for each event and cannot be passed through',
+  ]);
+});

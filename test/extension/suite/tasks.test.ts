@@ -37,7 +37,6 @@ describe('Elevate tasks', function () {
     const lines: string[] = [];
     const sub = api.context.tasks.onDidWrite((l) => lines.push(l));
     const ended = nextRun();
-    let credentialsDuringTheRun: CredentialsResponse | undefined;
     const task = api.context.tasks.create({
       type: 'elevate', resource: 'pg-db', role: 'write', duration: '10m',
       // a real command: records the PG* variables it was given, then lingers so the test can read the grant's credentials
@@ -52,7 +51,7 @@ describe('Elevate tasks', function () {
     assert.equal(request.durationSeconds, 600);
     await waitFor(`the waiting line in ${JSON.stringify(lines)}`, () => lines.some((l) => /waiting for approval by group dba \(0 of 1\)/.test(l)));
     const { grant } = await http<{ grant: Grant }>('bob', 'POST', `/v1/requests/${request.id}/approve`, {});
-    credentialsDuringTheRun = await waitFor('the grant\'s credentials', () => http<CredentialsResponse>('alice', 'GET', `/v1/grants/${grant.id}/credentials`).catch(() => undefined));
+    const credentialsDuringTheRun = await waitFor('the grant\'s credentials', () => http<CredentialsResponse>('alice', 'GET', `/v1/grants/${grant.id}/credentials`).catch(() => undefined));
 
     const run = await within('the task to end', ended, 40_000);
     sub.dispose();

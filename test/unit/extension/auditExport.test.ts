@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AuditEvent } from '../../../server/protocol';
-import { summarizeDetails, toCsv, toJsonl } from '../../../extension/model/auditExport';
+import { detailFields, exportFileName, toCsv, toJsonl } from '../../../extension/model/auditExport';
 
 const event = (over: Partial<AuditEvent> = {}): AuditEvent => ({
   seq: 1, at: '2026-11-23T12:00:00.000Z', actorId: 'alice', action: 'request.created', resourceId: 'prod-db',
@@ -25,7 +25,18 @@ describe('audit export', () => {
     const csv = toCsv([event({ actorId: '=HYPERLINK("x")' })]);
     assert.ok(csv.includes(`"'=HYPERLINK(""x"")"`));
   });
-  it('summarizeDetails_skipsEmptyValues', () => {
-    assert.equal(summarizeDetails({ a: 'x', b: null, c: '', d: 3 }), 'a=x · d=3');
+  it('detailFields_areReadableFields_skippingEmptyValues', () => {
+    assert.deepEqual(detailFields({ reason: 'x', b: null, c: '', durationSeconds: 3, groups: ['dba', 'sre'] }), [
+      ['reason', 'x'],
+      ['duration seconds', '3'],
+      ['groups', 'dba, sre'],
+    ]);
+  });
+});
+
+describe('export file name', () => {
+  it('exportFileName_isDated_andNamesTheFormat', () => {
+    assert.equal(exportFileName('csv', Date.parse('2026-12-06T07:00:00Z')), 'elevate-audit-2026-12-06.csv');
+    assert.equal(exportFileName('jsonl', Date.parse('2026-12-06T07:00:00Z')), 'elevate-audit-2026-12-06.jsonl');
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { autoApprovalFor, durationChoices, extendChoices } from '../../../extension/model/choices';
+import { durationChoices, extendChoices, roleChoices } from '../../../extension/model/choices';
 import { T0, grant, iso, resource } from './fakes';
 
 describe('extend choices', () => {
@@ -39,28 +39,34 @@ describe('extend choices', () => {
   });
 });
 
-describe('request duration choices', () => {
+describe('request choices: the same matching as the dry run, for this person, now', () => {
+  const alice = { id: 'alice', groups: ['developers'] };
+  const dave = { id: 'dave', groups: ['oncall'] };
+  const MONDAY_NOON_UTC = Date.parse('2026-11-23T12:00:00.000Z');
+  const SATURDAY_NOON_UTC = Date.parse('2026-11-28T12:00:00.000Z');
+
   it('durationChoices_stayWithinMaxDurationAndIncludeDefaultAndMax', () => {
     const r = resource({ maxDurationSeconds: 5400, defaultDurationSeconds: 2700 });
-    const choices = durationChoices(r, 'write', { groups: [] });
+    const choices = durationChoices(r, 'write', alice, T0);
     assert.ok(choices.every((c) => c.seconds <= 5400));
     assert.ok(choices.some((c) => c.seconds === 2700 && c.isDefault));
     assert.ok(choices.some((c) => c.seconds === 5400 && c.isMax));
     assert.deepEqual(choices.map((c) => c.seconds), [...choices.map((c) => c.seconds)].sort((a, b) => a - b));
   });
   it('durationChoices_markWhatARuleApprovesAtOnce', () => {
-    const choices = durationChoices(resource(), 'read', { groups: [] });
-    assert.equal(choices.find((c) => c.seconds === 1800)?.autoApproval, 'yes');
-    assert.equal(choices.find((c) => c.seconds === 3600)?.autoApproval, 'no');
+    const choices = durationChoices(resource(), 'read', alice, T0);
+    assert.equal(choices.find((c) => c.seconds === 1800)?.atOnce, true);
+    assert.equal(choices.find((c) => c.seconds === 3600)?.atOnce, false);
   });
-  it('autoApprovalFor_ruleWithGroups_onlyForMembers', () => {
+  it('roleChoices_ruleForAnotherGroup_needsApprovalForOutsiders_andNotForMembers', () => {
     const r = resource({ approval: { required: 1, approvers: ['group:dba'], autoApprove: [{ roles: ['read'], maxDurationSeconds: 1800, groups: ['oncall'] }] } });
-    assert.equal(autoApprovalFor(r, 'read', 900, { groups: ['developers'] }), 'no');
-    assert.equal(autoApprovalFor(r, 'read', 900, { groups: ['oncall'] }), 'yes');
+    assert.deepEqual(roleChoices(r, alice, T0), [{ role: 'read', atOnceUpToSeconds: 0 }, { role: 'write', atOnceUpToSeconds: 0 }]);
+    assert.deepEqual(roleChoices(r, dave, T0), [{ role: 'read', atOnceUpToSeconds: 1800 }, { role: 'write', atOnceUpToSeconds: 0 }]);
   });
-  it('autoApprovalFor_ruleWithWindow_isOnlyMaybe', () => {
+  it('roleChoices_ruleWithAWindow_isAtOnceOnlyInsideIt', () => {
     const r = resource({ approval: { required: 1, approvers: [], autoApprove: [{ roles: ['read'], maxDurationSeconds: 1800, window: 'Mon-Fri 08:00-18:00 UTC' }] } });
-    assert.equal(autoApprovalFor(r, 'read', 900, { groups: [] }), 'maybe');
-    assert.equal(autoApprovalFor(r, 'write', 900, { groups: [] }), 'no');
+    assert.equal(roleChoices(r, alice, MONDAY_NOON_UTC)[0].atOnceUpToSeconds, 1800);
+    assert.equal(roleChoices(r, alice, SATURDAY_NOON_UTC)[0].atOnceUpToSeconds, 0);
+    assert.equal(durationChoices(r, 'read', alice, SATURDAY_NOON_UTC).some((c) => c.atOnce), false);
   });
 });

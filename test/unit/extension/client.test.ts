@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ElevateClient, originOf } from '../../../extension/api/client';
+import { ElevateClient, originOf, probeServer } from '../../../extension/api/client';
 import { ApiError } from '../../../extension/api/errors';
 import { grant, iso, me, request, T0 } from './fakes';
 
@@ -87,5 +87,26 @@ describe('ElevateClient', () => {
     const c = new ElevateClient({ serverUrl: 'http://x.test', token: 't', fetch: f.fn });
     await c.getRequest('../admin?x');
     assert.equal(f.calls[0].url, 'http://x.test/v1/requests/..%2Fadmin%3Fx');
+  });
+});
+
+describe('probeServer (the sign-in URL step)', () => {
+  it('probeServer_anElevateServer_isFine', async () => {
+    const f = fakeFetch((url) => (url.pathname === '/healthz' ? json(200, { ok: true }) : json(404, {})));
+    assert.equal(await probeServer('http://x.test', f.fn), undefined);
+    assert.equal(f.calls[0].url, 'http://x.test/healthz');
+    assert.equal(new Headers(f.calls[0].init.headers).get('authorization'), null, 'no token goes to a server not yet known to be Elevate');
+  });
+  it('probeServer_somethingElse_saysItIsNotAnElevateServer', async () => {
+    assert.match((await probeServer('http://x.test', fakeFetch(() => new Response('<html>', { status: 404 })).fn))!, /is not an Elevate server/);
+    assert.match((await probeServer('http://x.test', fakeFetch(() => json(200, { status: 'up' })).fn))!, /is not an Elevate server/);
+  });
+  it('probeServer_nothingListening_saysItCannotBeReached', async () => {
+    const down = (async () => { throw new TypeError('fetch failed'); }) as typeof fetch;
+    assert.match((await probeServer('http://x.test', down))!, /^Cannot reach http:\/\/x\.test/);
+  });
+  it('anAnswerWithoutAnElevateErrorBody_404_isNotAnElevateServer_notAnHttpCode', async () => {
+    const c = new ElevateClient({ serverUrl: 'http://x.test', token: 't', fetch: fakeFetch(() => new Response('nope', { status: 404 })).fn });
+    await assert.rejects(c.me(), (e: ApiError) => e.message === 'http://x.test is not an Elevate server (it has no /v1/me)');
   });
 });

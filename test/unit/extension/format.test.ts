@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { asSentence, formatDuration, formatMinutesLeft, formatTimeLeft, parseDuration } from '../../../extension/model/format';
+import { asSentence, formatDuration, formatMinutesLeft, formatTimeLeft } from '../../../extension/model/format';
+import { parsePolicyDuration, parseTypedDuration as parseDuration } from '../../../server/protocol/duration';
 
 describe('formatTimeLeft', () => {
   it('formatTimeLeft_underAnHour_isMinutesAndSeconds', () => {
@@ -25,9 +26,11 @@ describe('formatTimeLeft', () => {
 });
 
 describe('formatMinutesLeft', () => {
-  it('formatMinutesLeft_isMinuteGrained', () => {
-    assert.equal(formatMinutesLeft(14 * 60_000 + 1), '15 min');
+  it('formatMinutesLeft_isWholeMinutesLeft_agreeingWithTheStatusBarsCountdown', () => {
+    assert.equal(formatMinutesLeft(3 * 60_000 + 9_000), '3 min'); // the status bar shows 3:09
+    assert.equal(formatMinutesLeft(14 * 60_000 + 1), '14 min');
     assert.equal(formatMinutesLeft(65 * 60_000), '1h 05m');
+    assert.equal(formatMinutesLeft(30_000), '<1 min');
     assert.equal(formatMinutesLeft(-1), '0 min');
   });
 });
@@ -51,6 +54,12 @@ describe('formatDuration / parseDuration', () => {
   });
   it('parseDuration_rejectsGarbageAndZero', () => {
     for (const bad of ['', 'abc', '1x', 'h', '1h foo', '0m', '-5m']) assert.equal(parseDuration(bad), undefined, bad);
+  });
+  it('theTwoGrammars_differOnABareNumber_andNeitherTakesItSilently', () => {
+    // typed into the editor: minutes (the pickers show "Use 45m"); in the policy file: seconds
+    assert.equal(parseDuration('45'), 45 * 60);
+    assert.equal(parsePolicyDuration('45'), 45);
+    assert.equal(parsePolicyDuration('45m'), parseDuration('45m'));
   });
   it('formatDuration_roundTripsThroughParseDuration', () => {
     for (const s of [60, 900, 3600, 5400, 86400, 90000]) assert.equal(parseDuration(formatDuration(s).replace(' ', '')), s);

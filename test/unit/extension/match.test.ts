@@ -71,13 +71,13 @@ describe('matching a refusal to resources', () => {
 describe('one-click duration', () => {
   const auto = { ...res('auto-db'), defaultDurationSeconds: 3600, approval: { required: 1, approvers: [], autoApprove: [{ roles: ['read'], maxDurationSeconds: 1800 }] } };
   it('shortensTheDefault_toWhatIsApprovedAtOnce', () => {
-    assert.equal(oneClickDuration(auto, 'read', { groups: [] }), 1800);
+    assert.equal(oneClickDuration(auto, 'read', { id: 'alice', groups: [] }, Date.now()), 1800);
   });
   it('keepsTheDefault_whenNothingIsApprovedAtOnceForTheRole', () => {
-    assert.equal(oneClickDuration(auto, 'write', { groups: [] }), 3600);
+    assert.equal(oneClickDuration(auto, 'write', { id: 'alice', groups: [] }, Date.now()), 3600);
   });
   it('takesTheManifestsDuration_butNeverPastTheMaximum', () => {
-    assert.equal(oneClickDuration(auto, 'read', { groups: [] }, 600), 600);
-    assert.equal(oneClickDuration(auto, 'read', { groups: [] }, 99999), 3600);
+    assert.equal(oneClickDuration(auto, 'read', { id: 'alice', groups: [] }, Date.now(), 600), 600);
+    assert.equal(oneClickDuration(auto, 'read', { id: 'alice', groups: [] }, Date.now(), 99999), 3600);
   });
 });

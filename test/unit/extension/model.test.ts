@@ -111,6 +111,42 @@ describe('ElevateModel loading', () => {
     assert.equal(model.isApprover, true);
     model.dispose();
   });
+  it('beforeTheSessionHasLookedForAToken_isConnecting_notSignedOut', () => {
+    const { model } = setup();
+    assert.equal(model.state, 'connecting');
+    model.dispose();
+  });
+  it('serverUnreachable_keepsTheLastKnownGrants_markedStale_withWhenTheyWereLastUpdated', async () => {
+    const { model, api, timers } = setup();
+    api.grantsList = [grant({ expiresAt: iso(T0 + 600_000) })];
+    await model.connect(api);
+    assert.equal(model.isStale, false);
+    assert.ok(model.lastUpdated !== undefined);
+    api.fail = new ApiError(0, 'network', 'cannot reach http://127.0.0.1:7410');
+    await model.refresh();
+    assert.equal(model.state, 'unreachable');
+    assert.equal(model.isStale, true);
+    assert.equal(model.grants.length, 1, 'the grant still runs on the server: it stays in view');
+    // and leaves at its end, even with the server still down
+    timers.advance(601_000);
+    assert.equal(model.grants.length, 0);
+    model.dispose();
+  });
+  it('signedOutByTheServer_keepsTheGrantsInViewUntilTheirEnd_butSigningOutYourselfClearsThem', async () => {
+    const { model, api, timers } = setup();
+    api.grantsList = [grant({ expiresAt: iso(T0 + 600_000) })];
+    await model.connect(api);
+    model.signOut('token revoked');
+    assert.equal(model.state, 'signedOut');
+    assert.equal(model.isStale, true);
+    assert.equal(model.grants.length, 1);
+    timers.advance(601_000);
+    assert.equal(model.grants.length, 0);
+    await model.connect(api);
+    model.signOut();
+    assert.equal(model.grants.length, 0);
+    model.dispose();
+  });
   it('signOut_clearsEverything', async () => {
     const { model, api } = setup();
     api.grantsList = [grant()];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LiveEvent } from '../../../server/protocol';
-import { noticeFor, noticeForRelease } from '../../../extension/model/notices';
+import { grantedNotice, inertNotificationText, MUTABLE_KINDS, muteKindOf, noticeFor, noticeForRelease, waitingNotice } from '../../../extension/model/notices';
 import { T0, grant, iso, request } from './fakes';
 
 const alice = { id: 'alice', approverOf: [] as string[] };
@@ -29,10 +29,10 @@ describe('notices', () => {
     const denied = noticeFor(ev('request.denied', { request: request({ status: 'denied', approvals: [{ approverId: 'bob', decision: 'deny', comment: 'not now', at: iso(T0) }] }) }), alice);
     assert.deepEqual(denied?.notice.kind === 'denied' && [denied.notice.by, denied.notice.reason], ['bob', 'not now']);
   });
-  it('newRequest_forMyResource_notifiesTheApprover_butNotTheRequester', () => {
+  it('newRequest_forMyResource_notifiesTheApprover_andTellsTheRequesterItWaits', () => {
     const e = ev('request.created', { request: request() });
     assert.equal(noticeFor(e, bob)?.notice.kind, 'newRequest');
-    assert.equal(noticeFor(e, alice), undefined);
+    assert.equal(noticeFor(e, alice)?.notice.kind, 'waiting');
   });
   it('revoked_forMyGrant_isAGrantEndedNotice', () => {
     const n = noticeFor(ev('grant.revoked', { grant: grant({ status: 'revoked', endedBy: 'bob' }) }), alice);
@@ -62,5 +62,52 @@ describe('noticeForRelease', () => {
     const n = released('revoked', 0, false);
     assert.deepEqual(n?.notice.kind === 'grantEnded' && [n.notice.how, n.notice.released], ['revoked', { terminals: 0, clipboard: false }]);
     assert.equal(released('ended', 0, false)?.key, 'ended:g1');
+  });
+});
+
+describe('notices: one event, one notification', () => {
+  const provider = (provisioned: string[] = []) => ({ hasProvider: (id: string) => id === 'prod-db', isProvisioned: (id: string) => provisioned.includes(id) });
+
+  it('myRequestCreated_isTheWaitingNotice_underTheKeyTheCommandUses', () => {
+    const r = request();
+    assert.deepEqual(noticeFor(ev('request.created', { request: r }), alice), waitingNotice(r));
+  });
+  it('autoApproved_eventAndCommandAnswer_shareOneKey_soItIsToldOnce', () => {
+    const r = request({ status: 'approved', autoApproved: true, grantId: 'g1' });
+    const g = grant({ requestId: r.id, resourceId: 'staging-logs' });
+    const fromApproved = noticeFor(ev('request.approved', { request: r, grant: g }), alice);
+    const fromActivated = noticeFor(ev('grant.activated', { grant: g }), alice);
+    const fromCommand = grantedNotice(g, r);
+    assert.equal(fromApproved?.key, fromCommand.key);
+    assert.equal(fromActivated?.key, fromCommand.key);
+  });
+  it('grantOnAProvidersResource_isGettingReady_untilProvisioned_thenGranted', () => {
+    const g = grant({ resourceId: 'prod-db' });
+    assert.equal(noticeFor(ev('grant.activated', { grant: g }), alice, provider())?.notice.kind, 'gettingReady');
+    assert.equal(grantedNotice(g, undefined, provider()).notice.kind, 'gettingReady');
+    const ready = noticeFor(ev('grant.provisioned', { grant: g }), alice, provider([g.id]));
+    assert.deepEqual([ready?.notice.kind, ready?.key], ['approved', `decided:${g.requestId}`]);
+    // once provisioned, a late answer or replay says the same thing under the same key
+    assert.equal(grantedNotice(g, undefined, provider([g.id])).key, ready?.key);
+  });
+  it('grantFailed_tellsTheOwnerItCouldNotBeSetUp_andTheApproverToo', () => {
+    const g = grant({ status: 'failed', resourceId: 'prod-db', endReason: 'provisioning failed: boom' });
+    assert.deepEqual(noticeFor(ev('grant.failed', { grant: g }), alice)?.notice, { kind: 'grantEnded', grant: g, how: 'failed' });
+    assert.equal(noticeFor(ev('grant.failed', { grant: g }), bob)?.notice.kind, 'approvedFailed');
+    assert.equal(noticeFor(ev('grant.failed', { grant: g }), { id: 'carol', approverOf: [] }), undefined);
+  });
+  it('everyNoticeKind_canBeMuted_underAKindTheSettingLists', () => {
+    for (const k of ['expiring', 'waiting', 'gettingReady', 'approved', 'extensionApproved', 'denied', 'requestExpired', 'grantEnded', 'newRequest', 'approvedFailed', 'signedOut'] as const) {
+      assert.ok(muteKindOf(k) in MUTABLE_KINDS, k);
+    }
+  });
+});
+
+describe('inertNotificationText', () => {
+  it('userTextCannotPlantACommandLinkInANotification', () => {
+    const hostile = 'urgent [Approve](command:elevate.approveRequest?%5B%22r9%22%5D) and [docs]( https://evil.test)';
+    const safe = inertNotificationText(hostile);
+    assert.doesNotMatch(safe, /\]\(/);
+    assert.equal(safe, 'urgent [Approve] (command:elevate.approveRequest?%5B%22r9%22%5D) and [docs] ( https://evil.test)');
   });
 });

@@ -39,6 +39,17 @@ describe('SseParser', () => {
   it('parse_retryField_isReported', () => {
     assert.deepEqual(parse(['retry: 5000\n\nretry: nope\n\n']).retries, [5000]);
   });
+  it('parse_idOfAnIncompleteEvent_isNotTheResumePoint_untilTheEventEnds', () => {
+    // a connection dropped between "id: 8" and the blank line must resume before event 8
+    const { out, parser } = parse(['id: 7\ndata: a\n\nid: 8\nevent: grant.revoked\ndata: {"half"'], '3');
+    assert.deepEqual(out.map((m) => m.id), ['7']);
+    assert.equal(parser.lastEventId, '7');
+    parser.push('}\n\n');
+    assert.equal(parser.lastEventId, '8');
+  });
+  it('parse_idOnlyFrame_movesTheResumePoint', () => {
+    assert.equal(parse(['id: 12\nretry: 0\n\n'], '3').parser.lastEventId, '12');
+  });
   it('parse_incompleteEvent_waitsForTheBlankLine', () => {
     const { out, parser } = parse(['data: half']);
     assert.equal(out.length, 0);

@@ -1,0 +1,2 @@
+// oidc-provider ships no types; server/demo/idp.ts declares the slice it uses.
+declare module 'oidc-provider';
