@@ -101,8 +101,9 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   push(model.onDidChange((k) => (k.has('reviewable') || k.has('connection')) && updateBadge()));
   const statusBar = push(new GrantStatusBar(model, ticker, thresholds));
   push(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(`${CONFIG_SECTION}.${Settings.expiryWarningMinutes}`) && (statusBar.update(true), myAccess.refresh())));
-  const details = push(new RequestDetailPanel(model, session, log));
-  const audit = push(new AuditLogPanel(model, session, log));
+  const panelIcon = vscode.Uri.joinPath(context.extensionUri, 'media', 'elevate.svg');
+  const details = push(new RequestDetailPanel(model, session, log, panelIcon));
+  const audit = push(new AuditLogPanel(model, session, log, panelIcon));
   // before LiveNotifications: it must notice a grant's end before that grant's event is announced
   const credentials = push(new GrantCredentials(model, log, context.secrets));
   // credentials copied before a reload or restart are still cleared when their grant ends

@@ -4,6 +4,9 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { randomBytes } from 'node:crypto';
+import { matchedRoutes } from 'hono/route';
+import { canReadMetrics } from './domain/rights.js';
+import { policyHash } from './domain/policyHash.js';
 import { authenticate } from './http/auth.js';
 import { isAllowedHost, publicHostNames } from './http/host.js';
 import type { AppDeps, Env } from './http/context.js';
@@ -51,6 +54,13 @@ function checkBody(c: Context, method: string): Response | undefined {
     }
   }
   return undefined;
+}
+
+/** The route pattern that answered (e.g. /v1/grants/:id), or "unmatched": a label with few values. */
+function routeOf(c: Context): string {
+  const routes = matchedRoutes(c);
+  for (let i = routes.length - 1; i >= 0; i--) if (routes[i].method !== 'ALL') return routes[i].path;
+  return 'unmatched';
 }
 
 /** The names this server answers to (see http/host.ts), recomputed when the policy is reloaded. */
@@ -123,7 +133,8 @@ export function createApp(deps: AppDeps) {
     // anyway): they log at debug level so they do not drown everything else.
     const status = c.res.status;
     const path = c.req.path;
-    const routine = status < 400 && (path === '/v1/check' || path === '/healthz');
+    deps.metrics?.observeHttp(method, routeOf(c), status, (performance.now() - started) / 1000);
+    const routine = status < 400 && (path === '/v1/check' || path === '/healthz' || path === '/readyz' || path === '/metrics');
     if (routine && deps.logger.enabled?.('debug') === false) return;
     deps.logger.log(routine ? 'debug' : 'info', 'request', {
       id: c.get('requestId'),
@@ -135,11 +146,26 @@ export function createApp(deps: AppDeps) {
     });
   });
 
-  app.get('/healthz', (c) => c.json({ ok: true as const }, 200));
+  // alive, and which policy it serves (replicas serving the same rules report the same hash)
+  app.get('/healthz', (c) => c.json({ ok: true as const, policyHash: policyHash(deps.policy()) }, 200));
+  // ready to serve: the database answers, its schema is this server's, the startup catch-up is done
+  app.get('/readyz', (c) => {
+    const r = deps.readiness?.() ?? { ready: true, checks: {}, problems: [] };
+    return c.json(r.ready ? { ready: true, checks: r.checks } : { ready: false, checks: r.checks, problems: r.problems }, r.ready ? 200 : 503);
+  });
   // sign-in itself needs no token (registered before the authentication below); logout does
   app.route('/', authRoutes(deps));
-  app.use('/v1/*', authenticate(deps));
+  const auth = authenticate(deps);
+  app.use('/v1/*', auth);
   app.route('/', logoutRoute(deps));
+  // Prometheus scrapes with a service token (docs/DEPLOY.md says why not anonymously)
+  app.use('/metrics', auth);
+  app.get('/metrics', async (c) => {
+    if (!canReadMetrics(c.get('actor').user)) return errorResponse(c, 403, 'forbidden', 'metrics need the service or admin role');
+    if (!deps.metrics) return errorResponse(c, 404, 'not_found', 'metrics are not enabled');
+    const { body, contentType } = await deps.metrics.render();
+    return c.body(body, 200, { 'Content-Type': contentType });
+  });
 
   app.route('/', metaRoutes(deps));
   app.route('/', requestRoutes(deps));

@@ -2,7 +2,7 @@
 import { serve } from '@hono/node-server';
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Duplex } from 'node:stream';
 import { VERSION } from './app.js';
@@ -16,6 +16,9 @@ import { SAFETY_AUTOCHECKPOINT_PAGES, runCheckpointer, startCheckpointer } from 
 import { isMainThread, workerData } from 'node:worker_threads';
 import { Store } from './db/store.js';
 import { exportAudit } from './cli/export.js';
+import { exitQuietlyOnClosedPipe } from './cli/output.js';
+import { defaultConfig, defaultDb } from './cli/paths.js';
+import { policyHash } from './domain/policyHash.js';
 import { printVerification } from './cli/verify.js';
 import { verifyAudit } from './db/stateCheck.js';
 import { Tokens } from './engine/tokens.js';
@@ -35,19 +38,31 @@ Usage:
   elevate-server start [--config F] [--db F] [--port N] [--host H] [--tls-cert F --tls-key F] [--insecure-listen]
   elevate-server demo [--with-postgres] [--with-oidc] [--port N] [--host H]
   elevate-server token issue <userId> [--ttl 90d] [--label L]
-  elevate-server token list [--user userId]
+  elevate-server token list [--user userId] [--format text|json]
   elevate-server token revoke <tokenId> | --user <userId>
   elevate-server user disable <userId> [--reason TEXT]
-  elevate-server check-config [--config F]
+  elevate-server check-config [--config F] [--format text|json]
   elevate-server audit verify [--head HASH] [--state] [--format text|json]
-  elevate-server audit head
+  elevate-server audit head [--format text|json]
   elevate-server audit export --format jsonl|csv [--from T] [--to T]
   elevate-server backup <file>
 
 Every command takes --config/--db, or ELEVATE_CONFIG/ELEVATE_DB (flag, then environment, then
-./elevate.yaml and .elevate/elevate.db). ELEVATE_PORT and ELEVATE_HOST likewise (7410, 127.0.0.1).`;
+./elevate.yaml and .elevate/elevate.db; where only the demo ran, its .elevate/demo-policy.yaml and
+.elevate/demo.db). ELEVATE_PORT and ELEVATE_HOST likewise (7410, 127.0.0.1). Read-only commands
+(audit verify|head|export, token list, backup) never create a database: a missing one is exit 2.`;
 
+/** A mistake in how the command was called: one line, a hint, exit 2. */
 class UsageError extends Error {}
+/** A failure the user can act on, told in one line without a stack (exit 1 unless said). */
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
 
 const options = {
   config: { type: 'string' },
@@ -76,8 +91,32 @@ type Flags = ReturnType<typeof parse>['values'];
 const parse = (argv: string[]) => parseArgs({ args: argv, options, allowPositionals: true, strict: true });
 
 const env = process.env;
-const configPath = (f: Flags) => resolve(f.config ?? (env.ELEVATE_CONFIG || 'elevate.yaml'));
-const dbPath = (f: Flags) => resolve(f.db ?? (env.ELEVATE_DB || '.elevate/elevate.db'));
+let toldDemoDefault = false;
+/** a default taken from the demo's files is said once, on stderr (stdout may be a token) */
+const fromDemo = (d: { path: string; demo: boolean }) => {
+  if (d.demo && !toldDemoDefault) {
+    toldDemoDefault = true;
+    process.stderr.write(`elevate-server: no ./elevate.yaml here: using the demo's files (${defaultConfig().path}, ${defaultDb().path})\n`);
+  }
+  return d.path;
+};
+const configPath = (f: Flags) => resolve(f.config ?? (env.ELEVATE_CONFIG || fromDemo(defaultConfig())));
+const dbPath = (f: Flags) => resolve(f.db ?? (env.ELEVATE_DB || fromDemo(defaultDb())));
+/** The database of a read-only command: it must exist (opening would create an empty one). */
+function existingDbPath(f: Flags): string {
+  const path = dbPath(f);
+  if (!existsSync(path)) {
+    throw new CliError(`no database at ${path}: give --db or ELEVATE_DB (the server creates it on its first start)`, 2);
+  }
+  return path;
+}
+/** --format of the listing and verify commands. */
+function textOrJson(f: Flags): 'text' | 'json' {
+  const v = f.format ?? 'text';
+  if (v !== 'text' && v !== 'json') throw new UsageError(`--format: expected text or json, got "${v}"`);
+  return v;
+}
+const printJson = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 const host = (f: Flags) => f.host ?? (env.ELEVATE_HOST || '127.0.0.1');
 function port(f: Flags): number {
   const raw = f.port ?? (env.ELEVATE_PORT || '7410');
@@ -121,6 +160,7 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
     serverKey,
     verifyAudit: (o) => verifyInWorker(dbPath(f), __filename, o),
     options: { listenHost: h },
+    defaultMetrics: true,
   });
   services.start();
 
@@ -149,7 +189,13 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   });
   await new Promise<void>((resolveListen, reject) => {
     server.once('listening', resolveListen);
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      const where = `${h.includes(':') ? `[${h}]` : h}:${p}`;
+      if (e.code === 'EADDRINUSE') reject(new CliError(`cannot listen on ${where}: the port is already in use (another elevate-server?); choose another with --port or ELEVATE_PORT`));
+      else if (e.code === 'EACCES') reject(new CliError(`cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose another with --port or ELEVATE_PORT`));
+      else if (e.code === 'EADDRNOTAVAIL') reject(new CliError(`cannot listen on ${where}: no network interface has that address; check --host or ELEVATE_HOST`));
+      else reject(e);
+    });
   });
   // Started once serving: loading the bundle in a worker and checkpointing the catch-up's pages
   // would otherwise compete with the catch-up and the first requests for the same core.
@@ -217,7 +263,7 @@ async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined,
   const baseText = pgsrv ? postgresDemoPolicy(demoPolicyText, pgsrv.adminUrlFile) : demoPolicyText;
   if (!existsSync(policyPath)) writeFileSync(policyPath, oidc ? oidcDemoPolicy(baseText, oidc.idp.issuer, oidc.secretFile) : baseText);
   const parsed = parsePolicy(readFileSync(policyPath, 'utf8'));
-  if (!parsed.ok) throw new UsageError(`invalid demo policy ${policyPath}:\n  - ${parsed.errors.join('\n  - ')}`);
+  if (!parsed.ok) throw new CliError(`invalid demo policy ${policyPath}:\n  - ${parsed.errors.join('\n  - ')}`);
   const dbFile = f.db ?? (env.ELEVATE_DB || `${dir}/demo.db`);
   const flags = { ...f, db: dbFile };
 
@@ -231,6 +277,8 @@ async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined,
   for (const u of parsed.policy.users.values()) minted[u.id] = tokens.issue(u.id, { ttlSeconds: 30 * 86400, label: 'demo', actorId: 'cli' }).token;
   db.close();
 
+  // how this program was started, so the printed commands work as they are
+  const self = /server\.js$/.test(process.argv[1] ?? '') ? `node ${relative(process.cwd(), process.argv[1]) || process.argv[1]}` : 'elevate-server';
   await serveCommand(flags, policyPath, parsed.policy, (url) => {
     const file = `${dir}/demo-tokens.json`;
     writeFileSync(file, JSON.stringify({ url, tokens: minted }, null, 2) + '\n', { mode: 0o600 });
@@ -246,6 +294,8 @@ async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined,
         `Policy: ${policyPath} (edit it, then send SIGHUP to reload)\n\n` +
         `Tokens for the demo users (also in ${file}, mode 0600):\n${lines.join('\n')}\n\n` +
         `In VS Code: "Elevate: Sign In", server ${url}, paste a token (alice requests, bob approves).\n` +
+        `More tokens, from this folder (it uses the demo's policy and database): ${self} token issue alice\n` +
+        `  or from anywhere: ${self} token issue alice --config ${policyPath} --db ${resolve(dbFile)}\n` +
         (pgsrv ? `\n${postgresHint(pgsrv, policyPath)}\n` : '') +
         (oidc ? `\n${oidc.hint()}\n` : '') +
         `Stop with Ctrl+C.\n\n`,
@@ -271,12 +321,13 @@ async function main(argv: string[]) {
     case 'demo':
       return demo(f);
     case 'check-config': {
+      const format = textOrJson(f);
       const path = configPath(f);
       const r = loadPolicyFile(path);
-      if (!r.ok) {
-        process.stderr.write(`${r.errors.join('\n')}\n`);
-        process.exitCode = 1;
-      } else process.stdout.write(`${path}: ok (${r.policy.users.size} users, ${r.policy.resources.size} resources)\n`);
+      if (format === 'json') printJson(r.ok ? { ok: true, path, users: r.policy.users.size, resources: r.policy.resources.size, policyHash: policyHash(r.policy) } : { ok: false, path, errors: r.errors });
+      else if (!r.ok) process.stderr.write(`${r.errors.join('\n')}\n`);
+      else process.stdout.write(`${path}: ok (${r.policy.users.size} users, ${r.policy.resources.size} resources)\n`);
+      if (!r.ok) process.exitCode = 1;
       return;
     }
     case 'token':
@@ -288,7 +339,7 @@ async function main(argv: string[]) {
     case 'backup': {
       if (!sub) throw new UsageError('backup: give the file to write, e.g. elevate-server backup /var/backups/elevate.db');
       if (existsSync(sub)) throw new UsageError(`backup: ${sub} already exists; refusing to overwrite it`);
-      const db = openDatabase(dbPath(f));
+      const db = openDatabase(existingDbPath(f));
       mkdirSync(dirname(resolve(sub)), { recursive: true });
       // the copy holds token hashes, sealed credentials and every justification: like the database
       // it is 0600 from its first byte (created empty with that mode; SQLite keeps a file's mode)
@@ -306,7 +357,10 @@ async function main(argv: string[]) {
 }
 
 function tokenCommand(f: Flags, sub: string | undefined, arg: string | undefined) {
-  const db = openDatabase(dbPath(f));
+  if (sub !== 'issue' && sub !== 'list' && sub !== 'revoke') throw new UsageError('token: expected issue, list or revoke');
+  const format = sub === 'list' ? textOrJson(f) : 'text';
+  // only issuing may start a database; listing and revoking need the one that holds the tokens
+  const db = openDatabase(sub === 'issue' ? dbPath(f) : existingDbPath(f));
   try {
     const tokens = new Tokens(new Store(db), systemClock);
     if (sub === 'issue') {
@@ -323,6 +377,9 @@ function tokenCommand(f: Flags, sub: string | undefined, arg: string | undefined
       process.stdout.write(`${token}\n`);
       process.stderr.write(`token ${info.id} for ${arg}, expires ${info.expiresAt}\n`);
     } else if (sub === 'list') {
+      const state = (t: { revokedAt?: string | null; expiresAt?: string | null }) =>
+        t.revokedAt ? 'revoked' : t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? 'expired' : 'active';
+      if (format === 'json') return void printJson({ tokens: tokens.list(f.user).map((t) => ({ ...t, state: state(t) })) });
       for (const t of tokens.list(f.user)) {
         const state = t.revokedAt ? `revoked ${t.revokedAt}` : t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? 'expired' : 'active';
         process.stdout.write(`${t.id}\t${t.userId}\t${state}\texpires ${t.expiresAt ?? 'never'}\tlast used ${t.lastUsedAt ?? 'never'}${t.label ? `\t${t.label}` : ''}\n`);
@@ -343,7 +400,7 @@ function tokenCommand(f: Flags, sub: string | undefined, arg: string | undefined
 function userCommand(f: Flags, sub: string | undefined, arg: string | undefined) {
   if (sub !== 'disable') throw new UsageError('user: expected disable');
   if (!arg) throw new UsageError('user disable: give the user id, e.g. elevate-server user disable alice');
-  const db = openDatabase(dbPath(f));
+  const db = openDatabase(existingDbPath(f));
   try {
     const r = disableUser(new Store(db), new IdentityStore(db), systemClock.now(), arg, 'cli', f.reason ?? 'disabled from the command line');
     process.stderr.write(
@@ -355,7 +412,9 @@ function userCommand(f: Flags, sub: string | undefined, arg: string | undefined)
 }
 
 async function auditCommand(f: Flags, sub: string | undefined) {
-  const db = openDatabase(dbPath(f));
+  if (sub !== 'verify' && sub !== 'head' && sub !== 'export') throw new UsageError('audit: expected verify, head or export');
+  const format = sub === 'export' ? undefined : textOrJson(f);
+  const db = openDatabase(existingDbPath(f));
   try {
     const store = new Store(db);
     if (sub === 'verify') {
@@ -367,22 +426,23 @@ async function auditCommand(f: Flags, sub: string | undefined) {
         if (!/^[0-9a-f]{64}$/.test(hash)) throw new UsageError('--head: expected a 64-hex-digit hash (or "seq hash" from audit head)');
         head = { hash, ...(parts.length === 2 && /^\d+$/.test(parts[0]) && { seq: Number(parts[0]) }) };
       }
-      const format = f.format ?? 'text';
-      if (format !== 'text' && format !== 'json') throw new UsageError('--format: expected text or json');
+      // format: checked (text|json) before the database is opened
       const r = verifyAudit(db, { head, state: f.state === true });
-      process.exitCode = printVerification(r, format, (t) => process.stdout.write(t));
+      process.exitCode = printVerification(r, format ?? 'text', (t) => process.stdout.write(t));
     } else if (sub === 'head') {
       const h = store.audit.head();
-      process.stdout.write(`${h.seq} ${h.hash}\n`);
+      if (format === 'json') printJson({ seq: h.seq, hash: h.hash });
+      else process.stdout.write(`${h.seq} ${h.hash}\n`);
     } else if (sub === 'export') {
       const format = f.format ?? 'jsonl';
-      if (format !== 'jsonl' && format !== 'csv') throw new UsageError('--format: expected jsonl or csv');
+      if (format !== 'jsonl' && format !== 'csv') throw new UsageError(`--format: expected jsonl or csv, got "${format}"`);
       const time = (v: string | undefined, name: string) => {
         if (v === undefined) return undefined;
         const t = Date.parse(v);
         if (Number.isNaN(t)) throw new UsageError(`--${name}: expected an ISO-8601 time, got "${v}"`);
         return t;
       };
+      exitQuietlyOnClosedPipe();
       await exportAudit(store.audit, format, { from: time(f.from, 'from'), to: time(f.to, 'to') }, process.stdout);
     } else throw new UsageError('audit: expected verify, head or export');
   } finally {
@@ -396,8 +456,13 @@ if (job?.elevateCheckpointer) runCheckpointer(job.elevateCheckpointer);
 else if (job?.elevateVerify) runVerifyWorker(job.elevateVerify, job.elevateVerifyState);
 else main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
-    process.stderr.write(`elevate-server: ${(e as Error).message}\n\n${USAGE}\n`);
+    // one line and where to look, not the whole usage text
+    process.stderr.write(`elevate-server: ${(e as Error).message.split('\n')[0]}\nRun "elevate-server --help" for usage.\n`);
     process.exit(2);
+  }
+  if (e instanceof CliError) {
+    process.stderr.write(`elevate-server: ${e.message}\n`);
+    process.exit(e.exitCode);
   }
   process.stderr.write(`elevate-server: ${(e as Error)?.stack ?? String(e)}\n`);
   process.exit(1);

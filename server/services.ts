@@ -16,7 +16,9 @@ import { Scheduler } from './engine/scheduler.js';
 import { Tokens } from './engine/tokens.js';
 import { IdentityStore } from './db/identity.js';
 import { Identity } from './identity/service.js';
-import type { AppDeps } from './http/context.js';
+import type { AppDeps, Readiness } from './http/context.js';
+import { migrations } from './db/migrations.js';
+import { Metrics } from './metrics.js';
 import type { Logger } from './logger.js';
 import { errorFields } from './logger.js';
 import { type ProviderRegistry, defaultProviders } from './providers/index.js';
@@ -36,6 +38,8 @@ export interface ServicesOptions {
   listenUrl?: string;
   /** recomputes the audit chain for GET /v1/audit/verify; the server's runs in a worker thread, the default on this thread */
   verifyAudit?: (opts: { state: boolean }) => Promise<AuditVerification>;
+  /** process metrics (CPU, memory, event-loop lag) in /metrics; main.ts turns them on (they watch the whole process) */
+  defaultMetrics?: boolean;
 }
 
 /** How often the event streams look for commits by other processes (the CLI). */
@@ -89,6 +93,26 @@ export function createServices(o: ServicesOptions) {
     return p;
   };
 
+  // /metrics: gauges read at scrape time; expiry lag and revocation failures from what committed
+  const metrics = new Metrics({ counts: (now) => store.opsCounts(now), sseClients: () => hub.size, now: () => o.clock.now() }, { defaultMetrics: o.defaultMetrics ?? false });
+  engine.onCommit((items) => metrics.onCommit(items));
+  let ready = false;
+  const readiness = (): Readiness => {
+    const problems: string[] = [];
+    let database = false;
+    let migrationsCurrent = false;
+    try {
+      const version = store.schemaVersion();
+      database = true;
+      migrationsCurrent = version === migrations.length;
+      if (!migrationsCurrent) problems.push(`database schema is version ${version}, this server expects ${migrations.length}`);
+    } catch (e) {
+      problems.push(`database unreachable: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (!ready) problems.push('startup catch-up (expiring what ended while the server was down) has not finished');
+    return { ready: database && migrationsCurrent && ready, checks: { database, migrations: migrationsCurrent, caughtUp: ready }, problems };
+  };
+
   const deps: AppDeps = {
     store,
     engine,
@@ -101,6 +125,8 @@ export function createServices(o: ServicesOptions) {
     logger: o.logger,
     credentials,
     verifyAudit,
+    metrics,
+    readiness,
     options: o.options,
   };
   const app = createApp(deps);
@@ -139,6 +165,7 @@ export function createServices(o: ServicesOptions) {
         }
       }, OTHER_WRITERS_POLL_MS);
       othersTimer.unref();
+      ready = true;
       return caughtUp;
     },
     /** Applies a new, already validated policy (SIGHUP). */

@@ -31,6 +31,8 @@ export class AuditLogPanel extends Disposable {
     private readonly model: ElevateModel,
     private readonly session: Session,
     private readonly log: vscode.LogOutputChannel,
+    /** the editor tab's icon: a file, since a ThemeIcon there needs a newer VS Code than engines.vscode */
+    private readonly icon?: vscode.Uri,
   ) {
     super();
     this.register({ dispose: () => this.panel?.dispose() });
@@ -58,7 +60,7 @@ export class AuditLogPanel extends Disposable {
       localResourceRoots: [],
     });
     this.panel = panel;
-    panel.iconPath = new vscode.ThemeIcon('list-flat');
+    if (this.icon) panel.iconPath = this.icon;
     panel.onDidDispose(() => { this.panel = undefined; });
     panel.webview.onDidReceiveMessage((m: Msg) => void this.onMessage(m));
     panel.webview.html = this.html(panel.webview);

@@ -42,7 +42,7 @@ export function resourceTooltip(resource: ResourceView): vscode.MarkdownString {
   if (resource.extension.maxTotalSeconds) {
     const w = resource.extension.withoutApprovalSeconds;
     md.appendMarkdown(`- ${w
-      ? vscode.l10n.t('Extensions up to {0} in total; up to {1} at a time without approval', formatDuration(resource.extension.maxTotalSeconds), formatDuration(w))
+      ? vscode.l10n.t('Extensions up to {0} in total; up to {1} of them per grant without approval', formatDuration(resource.extension.maxTotalSeconds), formatDuration(w))
       : vscode.l10n.t('Extensions up to {0} in total; every extension needs approval', formatDuration(resource.extension.maxTotalSeconds))}\n`);
   }
   if (resource.requireTicket) md.appendMarkdown(`- ${vscode.l10n.t('A ticket is required')}\n`);

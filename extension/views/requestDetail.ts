@@ -23,6 +23,8 @@ export class RequestDetailPanel extends Disposable {
     private readonly model: ElevateModel,
     private readonly session: Session,
     private readonly log: vscode.LogOutputChannel,
+    /** the editor tab's icon: a file, since a ThemeIcon there needs a newer VS Code than engines.vscode */
+    private readonly icon?: vscode.Uri,
   ) {
     super();
     this.register(
@@ -47,7 +49,7 @@ export class RequestDetailPanel extends Disposable {
         enableScripts: true,
         localResourceRoots: [],
       });
-      this.panel.iconPath = new vscode.ThemeIcon('shield');
+      if (this.icon) this.panel.iconPath = this.icon;
       this.panel.onDidDispose(() => { this.panel = undefined; });
       this.panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m));
     } else {

@@ -14,7 +14,7 @@ export function printVerification(r: AuditVerification, format: 'text' | 'json',
   write(r.ok ? `ok: ${r.count} events, head ${r.headHash}\n` : `FAILED at seq ${r.firstBadSeq}: ${r.problem}\n`);
   const s = r.state;
   if (s) {
-    const rows = `${s.rows.requests} requests, ${s.rows.approvals} approvals, ${s.rows.grants} grants, ${s.rows.tokens} tokens`;
+    const rows = `${s.rows.requests} requests, ${s.rows.approvals} approvals, ${s.rows.grants} grants, ${s.rows.tokens} tokens, ${s.rows.idpUsers} identity-provider users`;
     if (s.ok) write(`state ok: the log explains all ${rows}\n`);
     else {
       write(`state FAILED: ${s.problems.length} row(s) the log does not explain (of ${rows}):\n`);

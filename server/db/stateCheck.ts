@@ -9,6 +9,7 @@ import { AuditLog, type ChainVerification } from './audit.js';
 import {
   type ApprovalState,
   type GrantState,
+  type IdpUserState,
   type LogEvent,
   type RequestState,
   type StateProblem,
@@ -21,7 +22,7 @@ import {
 export interface StateCheck {
   ok: boolean;
   /** rows compared, per table */
-  rows: { requests: number; approvals: number; grants: number; tokens: number };
+  rows: { requests: number; approvals: number; grants: number; tokens: number; idpUsers: number };
   problems: StateProblem[];
 }
 
@@ -47,6 +48,10 @@ const STATE_ACTIONS = [
   'grant.revoke_failed',
   'token.issued',
   'token.revoked',
+  'auth.signed_in',
+  'auth.signed_out',
+  'user.disabled',
+  'auth.device_approved',
 ];
 
 type EventTuple = [number, number, string, string, string | null, string | null, string | null, string | null, string];
@@ -91,10 +96,11 @@ export function checkState(db: Database): StateCheck {
     const tokens = (db.prepare('SELECT * FROM tokens ORDER BY created_at, id').all() as (Omit<TokenState, 'hash'> & { hash: Buffer })[]).map(
       (t): TokenState => ({ ...t, hash: sha256Hex(Buffer.isBuffer(t.hash) ? t.hash : String(t.hash)) }),
     );
-    problems.push(...compareState(replay.result(), { requests, approvals, grants, tokens }));
+    const idpUsers = db.prepare('SELECT * FROM idp_users ORDER BY id').all() as IdpUserState[];
+    problems.push(...compareState(replay.result(), { requests, approvals, grants, tokens, idpUsers }));
     return {
       ok: problems.length === 0,
-      rows: { requests: requests.length, approvals: approvals.length, grants: grants.length, tokens: tokens.length },
+      rows: { requests: requests.length, approvals: approvals.length, grants: grants.length, tokens: tokens.length, idpUsers: idpUsers.length },
       problems,
     };
   })();

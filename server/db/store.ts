@@ -124,6 +124,14 @@ export class Store {
       requestsByRequesterStatus: p('SELECT * FROM requests WHERE requester_id = ? AND status = ? ORDER BY seq DESC LIMIT ?'),
       pendingExtensionFor: p(`SELECT * FROM requests WHERE grant_id = ? AND kind = 'extension' AND status = 'pending'`),
       // through the requester's index: a user's requests are few, every request's grant_id is not indexed
+      // for /metrics, once per scrape; each count has its partial index but revoke_pending
+      opsCounts: p(`SELECT
+        (SELECT COUNT(*) FROM grants WHERE status = 'active' AND expires_at > ?) AS activeGrants,
+        (SELECT COUNT(*) FROM requests WHERE status = 'pending') AS pendingRequests,
+        (SELECT COUNT(*) FROM outbox WHERE done_at IS NULL) AS outboxDepth,
+        (SELECT MIN(created_at) FROM outbox WHERE done_at IS NULL) AS outboxOldestCreatedAt,
+        (SELECT COUNT(*) FROM grants WHERE revoke_pending = 1) AS revokePending`),
+      schemaVersion: p('PRAGMA user_version'),
       approvedExtensionSeconds: p(`SELECT COALESCE(SUM(duration_s), 0) AS s FROM requests
         WHERE requester_id = ? AND grant_id = ? AND kind = 'extension' AND status = 'approved'`),
       duePendingRequests: p(`SELECT * FROM requests WHERE status = 'pending' AND pending_until <= ? ORDER BY pending_until LIMIT ?`),
@@ -287,6 +295,14 @@ export class Store {
     const marks = resourceIds.map(() => '?').join(',');
     const sql = `SELECT * FROM requests WHERE resource_id IN (${marks})${status ? ' AND status = ?' : ''} ORDER BY seq DESC LIMIT ?`;
     return this.db.prepare(sql).all(...resourceIds, ...(status ? [status] : []), limit) as RequestRow[];
+  }
+  /** Counts for the metrics gauges. */
+  opsCounts(now: number): { activeGrants: number; pendingRequests: number; outboxDepth: number; outboxOldestCreatedAt: number | null; revokePending: number } {
+    return this.s.opsCounts.get(now) as ReturnType<Store['opsCounts']>;
+  }
+  /** The schema version of the database (PRAGMA user_version), read from the database itself. */
+  schemaVersion(): number {
+    return (this.s.schemaVersion.get() as { user_version: number }).user_version;
   }
   /**
    * Seconds added to the grant without an approver: everything past its first end that no

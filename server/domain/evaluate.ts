@@ -73,6 +73,14 @@ export function evaluateRequest(policy: Policy, input: RequestInput, requester: 
   return { allowed: true, violations: [], autoApproved: false, breakGlass: false, reasons };
 }
 
+/**
+ * What a dry run tells the requester: the refusal reasons first, then how the request would be
+ * decided, each reason once (a refusal is both a violation and a reason of the evaluation).
+ */
+export function dryRunReasons(ev: Pick<RequestEvaluation, 'violations' | 'reasons'>): string[] {
+  return [...new Set([...ev.violations, ...ev.reasons])];
+}
+
 /** The latest instant a grant may ever reach: startsAt + extension.maxTotal. */
 export function maxExpiresAt(resource: Resource, grant: { startsAt: number }): number {
   return grant.startsAt + resource.extension.maxTotalSeconds * 1000;

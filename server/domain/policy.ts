@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { userRoles } from '../protocol/index.js';
 import { formatDuration, parseDuration, parseDurationOrZero } from './duration.js';
 import type { AutoApproveRule, Policy, PolicyUser, ProviderConfig, Resource } from './types.js';
-import { parseWindow } from './window.js';
+import { checkWindow } from './window.js';
 import { parseCidr } from './network.js';
 import { providerRoleProblems, providerSchemas, providerTypes } from '../providers/config.js';
 import { NotifyConfig } from '../notify/config.js';
@@ -45,13 +45,12 @@ const Duration = durationField(parseDuration);
 /** zero allowed: for extension.withoutApproval, where 0 means "every extension needs approval" */
 const DurationOrZero = durationField(parseDurationOrZero);
 
+// every problem of the window string is its own line in check-config
 const Window = z.string().transform((s, ctx) => {
-  try {
-    return parseWindow(s);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : 'invalid window' });
-    return z.NEVER;
-  }
+  const r = checkWindow(s);
+  if (r.ok) return r.window;
+  for (const message of r.problems) ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
 });
 
 /** "group:dba", "user:carol", "role:admin"; whether user:X names a known user is a cross-field check */

@@ -73,6 +73,12 @@ export const canSeeAllAudit = (u: PolicyUser): boolean => isAdmin(u) || isAudito
 export const canCheck = (u: PolicyUser): boolean => u.roles.includes('service') || isAdmin(u);
 
 /**
+ * metrics (GET /metrics): the service role (a Prometheus scraper's token) and admins. Counts of
+ * grants and requests say who is busy when; they are not for every user.
+ */
+export const canReadMetrics = (u: PolicyUser): boolean => u.roles.includes('service') || isAdmin(u);
+
+/**
  * Which grants `scope=all` lists: every grant for admins and auditors, those of the resources
  * they approve for approvers, and null (403) for anyone else.
  */

@@ -81,10 +81,24 @@ export interface TokenState {
   hash: string;
 }
 
+/** Someone the identity provider vouched for (server/identity/), or a user disabled on this server. */
+export interface IdpUserState {
+  id: string;
+  issuer: string | null;
+  subject: string | null;
+  name: string;
+  email: string | null;
+  /** JSON arrays, as stored */
+  groups: string;
+  roles: string;
+  last_sign_in_at: number | null;
+  disabled_at: number | null;
+}
+
 /** A row as the log says it must be; `undefined`: the log does not say (older events). */
 export type Expected<T> = { [K in keyof T]: T[K] | undefined };
 
-export type StateTable = 'requests' | 'approvals' | 'grants' | 'tokens' | 'audit';
+export type StateTable = 'requests' | 'approvals' | 'grants' | 'tokens' | 'idp_users' | 'audit';
 
 export interface StateProblem {
   table: StateTable;
@@ -100,6 +114,7 @@ export interface ExpectedState {
   approvals: Map<string, Expected<ApprovalState>>;
   grants: Map<string, Expected<GrantState>>;
   tokens: Map<string, Expected<TokenState>>;
+  idpUsers: Map<string, Expected<IdpUserState>>;
   /** events whose subject_id (outside the hash in format 1) is not whom the log says they are about */
   subjects: StateProblem[];
 }
@@ -124,7 +139,7 @@ const msOrNull = (v: unknown): number | null | undefined => (v === null ? null :
  * more memory than the rows it explains). `result()` is the expected state.
  */
 export class StateReplay {
-  private readonly state: ExpectedState = { requests: new Map(), approvals: new Map(), grants: new Map(), tokens: new Map(), subjects: [] };
+  private readonly state: ExpectedState = { requests: new Map(), approvals: new Map(), grants: new Map(), tokens: new Map(), idpUsers: new Map(), subjects: [] };
   /** reasons of requests whose request.created predates the autoApproved detail: their approval tells the rest */
   private readonly legacy = new Map<string, unknown[] | undefined>();
 
@@ -280,10 +295,61 @@ export class StateReplay {
         });
         return userId;
       }
-      case 'token.revoked': {
+      // a sign-in session is a token too (server/identity/)
+      case 'auth.signed_in': {
+        const id = str(d.tokenId);
+        const userId = str(d.userId);
+        if (id === undefined) return userId;
+        tokens.set(id, {
+          id,
+          user_id: userId,
+          label: str(d.label),
+          created_at: e.at,
+          expires_at: ms(d.expiresAt),
+          revoked_at: null,
+          hash: str(d.fingerprint),
+        });
+        return userId;
+      }
+      case 'token.revoked':
+      case 'auth.signed_out': {
         const t = tokens.get(str(d.tokenId) ?? '');
         if (t) t.revoked_at = e.at;
         return t?.user_id;
+      }
+      case 'user.disabled': {
+        const revoked = Array.isArray(d.tokensRevoked) ? d.tokensRevoked : [];
+        for (const id of revoked) {
+          const t = typeof id === 'string' ? tokens.get(id) : undefined;
+          if (t) t.revoked_at = e.at;
+        }
+        const userId = str(d.userId);
+        if (userId === undefined) return undefined;
+        // disabling someone never seen records them; disabling again keeps the first time
+        const u = this.state.idpUsers.get(userId);
+        if (u) u.disabled_at ??= e.at;
+        else {
+          const none = JSON.stringify([]);
+          this.state.idpUsers.set(userId, { id: userId, issuer: null, subject: null, name: userId, email: null, groups: none, roles: none, last_sign_in_at: null, disabled_at: e.at });
+        }
+        return userId;
+      }
+      case 'auth.device_approved': {
+        const userId = str(d.userId);
+        if (userId === undefined) return undefined;
+        const list = (v: unknown) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? JSON.stringify(v) : undefined);
+        this.state.idpUsers.set(userId, {
+          id: userId,
+          issuer: strOrNull(d.issuer),
+          subject: strOrNull(d.subject),
+          name: str(d.name),
+          email: strOrNull(d.email),
+          groups: list(d.groups),
+          roles: list(d.roles),
+          last_sign_in_at: e.at,
+          disabled_at: this.state.idpUsers.get(userId)?.disabled_at ?? null,
+        });
+        return userId;
       }
       default:
         return undefined;
@@ -324,6 +390,7 @@ export interface ActualState {
   approvals: Iterable<ApprovalState>;
   grants: Iterable<GrantState>;
   tokens: Iterable<TokenState>;
+  idpUsers: Iterable<IdpUserState>;
 }
 
 /**
@@ -356,5 +423,6 @@ export function compareState(expected: ExpectedState, actual: ActualState): Stat
   table('approvals', expected.approvals, actual.approvals, (a) => approvalKey(a.request_id, a.approver_id));
   table('grants', expected.grants, actual.grants, (g) => g.id);
   table('tokens', expected.tokens, actual.tokens, (t) => t.id);
+  table('idp_users', expected.idpUsers, actual.idpUsers, (u) => u.id);
   return problems;
 }

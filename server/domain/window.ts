@@ -1,2 +1,2 @@
 // Time windows are shared with the extension: they live in server/protocol/window.ts.
-export { isWithinWindow, parseWindow } from '../protocol/window.js';
+export { checkWindow, isWithinWindow, parseWindow } from '../protocol/window.js';

@@ -5,7 +5,7 @@ import { ApiError, conflict, forbidden, notFound, policyViolation } from '../err
 import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
-import { evaluateExtension, evaluateRequest } from '../domain/evaluate.js';
+import { dryRunReasons, evaluateExtension, evaluateRequest } from '../domain/evaluate.js';
 import { canEverBeApproved } from '../domain/policy.js';
 import { allGrantsScope, approvedResources, approves, canCancel, tallyApprovals, canRevoke, canViewGrant, canViewRequest, decideRight, isOwner } from '../domain/rights.js';
 import type { Policy, PolicyUser, ProviderConfig, Resource } from '../domain/types.js';
@@ -226,7 +226,7 @@ export class Engine {
       allowed: ev.allowed,
       autoApproved: ev.allowed && (ev.autoApproved || ev.breakGlass),
       ...(ev.autoApproveRule !== undefined && { autoApproveRule: ev.autoApproveRule }),
-      reasons: [...ev.violations, ...ev.reasons],
+      reasons: dryRunReasons(ev),
       resourceId: res.id,
     };
   }

@@ -10,6 +10,13 @@ import type { EventHub } from '../engine/hub.js';
 import type { Tokens } from '../engine/tokens.js';
 import type { Identity } from '../identity/service.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+
+export interface Readiness {
+  ready: boolean;
+  checks: { database: boolean; migrations: boolean; caughtUp: boolean };
+  problems: string[];
+}
 
 /** Everything the HTTP layer needs, injected by main.ts (or a test). */
 export interface AppDeps {
@@ -28,6 +35,10 @@ export interface AppDeps {
   /** recomputes the whole audit chain, off the request path where the server can */
   /** the chain, and with `state` the rows against it (server/db/stateCheck.ts) */
   verifyAudit(opts: { state: boolean }): Promise<AuditVerification>;
+  /** Prometheus metrics (GET /metrics and HTTP latency); absent: no /metrics */
+  metrics?: Metrics;
+  /** whether the server is ready to serve (GET /readyz): database, schema, startup catch-up */
+  readiness?: () => Readiness;
   options?: {
     /** failed sign-ins per client per minute before 429 */
     authFailuresPerMinute?: number;

@@ -41,6 +41,7 @@ export function publicHostNames(publicUrl: string | undefined, listenHost: strin
       // validated by the policy schema; an unparsable one names nothing
     }
   }
-  if (listenHost) names.push(listenHost);
-  return names;
+  // a loopback or IP listening address is accepted anyway
+  if (listenHost && !isLoopbackName(listenHost) && isIP(listenHost) === 0) names.push(listenHost);
+  return [...new Set(names)];
 }

@@ -10,6 +10,7 @@
 // SHA-256 hash; codes and attempts are single-use; sign-ins, sign-outs and failures are audited.
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import { sha256Bytes } from '../crypto/sha256.js';
+import { tokenFingerprint } from '../engine/tokens.js';
 import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
@@ -239,6 +240,16 @@ export class Identity {
       const approved = this.d.store.tx(() => {
         if (!this.d.ids.approveDevice(device.id, u.id)) return false;
         this.d.ids.recordSignIn({ id: u.id, issuer: u.issuer, subject: u.subject, name: u.name, email: u.email, groups: u.groups, roles: u.roles }, now);
+        // the user record decides groups and roles (admin included): it changes with its event (rule 3)
+        this.d.store.audit.append([
+          {
+            at: now,
+            actorId: u.id,
+            action: 'auth.device_approved',
+            subjectId: u.id,
+            details: { userId: u.id, deviceId: device.id, issuer: u.issuer, subject: u.subject, name: u.name, email: u.email, groups: u.groups, roles: u.roles },
+          },
+        ]);
         return true;
       });
       if (!approved) return fail('the code of this sign-in was already used', device);
@@ -278,16 +289,18 @@ export class Identity {
     const token = `elv_${random()}`;
     const tokenId = newId('tok');
     const expiresAt = now + ttl * 1000;
+    const tokenHash = hash(token);
     const issued = this.d.store.tx(() => {
       if (!this.d.ids.consumeDevice(device.id)) return false;
-      this.d.store.insertToken({ id: tokenId, user_id: userId, hash: hash(token), label: SESSION_LABEL, created_at: now, expires_at: expiresAt });
+      this.d.store.insertToken({ id: tokenId, user_id: userId, hash: tokenHash, label: SESSION_LABEL, created_at: now, expires_at: expiresAt });
       this.d.store.audit.append([
         {
           at: now,
           actorId: userId,
           action: 'auth.signed_in',
           subjectId: userId,
-          details: { userId, via: 'oidc', issuer: user.issuer, subject: user.subject, groups: user.groups, roles: user.roles, tokenId, expiresAt: iso(expiresAt), ip },
+          // label and fingerprint: what the state check (domain/stateReplay.ts) compares the token row with
+          details: { userId, via: 'oidc', issuer: user.issuer, subject: user.subject, groups: user.groups, roles: user.roles, tokenId, expiresAt: iso(expiresAt), label: SESSION_LABEL, fingerprint: tokenFingerprint(tokenHash), ip },
         },
       ]);
       return true;

@@ -268,7 +268,7 @@ export const AuditVerifyQuery = z.object({
   state: z.enum(['true', 'false']).optional(),
 });
 export const StateProblem = z.object({
-  table: z.enum(['requests', 'approvals', 'grants', 'tokens', 'audit']),
+  table: z.enum(['requests', 'approvals', 'grants', 'tokens', 'idp_users', 'audit']),
   /** the row's id; approvals "requestId/approverId"; audit the event's seq */
   id: z.string(),
   kind: z.enum(['unexplained', 'missing', 'differs']),
@@ -283,7 +283,7 @@ export const AuditVerifyResponse = z.object({
   state: z
     .object({
       ok: z.boolean(),
-      rows: z.object({ requests: z.number().int(), approvals: z.number().int(), grants: z.number().int(), tokens: z.number().int() }),
+      rows: z.object({ requests: z.number().int(), approvals: z.number().int(), grants: z.number().int(), tokens: z.number().int(), idpUsers: z.number().int() }),
       problemCount: z.number().int(),
       /** the first 1,000 problems (`audit verify --state` on the host lists them all) */
       problems: z.array(StateProblem),

@@ -21,27 +21,40 @@ const FORMAT_HINT = 'expected a window like "Mon-Fri 08:00-18:00 Europe/Berlin"'
 
 function dayNumber(name: string): number {
   const i = DAY_NAMES.indexOf(name.toLowerCase() as (typeof DAY_NAMES)[number]);
-  if (i < 0) throw new Error(`unknown day "${name}" (use Mon, Tue, Wed, Thu, Fri, Sat, Sun); ${FORMAT_HINT}`);
+  if (i < 0) throw new Error(`unknown day "${name}" (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)`);
   return i + 1;
 }
 
-/** "Mon,Wed,Fri", "Sat-Sun", "Fri-Mon" (wraps past Sunday), "Mon-Wed,Fri" → ISO weekdays, sorted. */
-function parseDays(spec: string): number[] {
+/**
+ * "Mon,Wed,Fri", "Sat-Sun", "Fri-Mon" (wraps past Sunday), "Mon-Wed,Fri" → ISO weekdays, sorted.
+ * Every unknown day and bad range is added to `problems`.
+ */
+function parseDays(spec: string, problems: string[]): number[] {
   const days = new Set<number>();
+  const day = (name: string) => {
+    try {
+      return dayNumber(name);
+    } catch (e) {
+      problems.push((e as Error).message);
+      return undefined;
+    }
+  };
   for (const part of spec.split(',')) {
     const range = part.split('-');
     if (range.length === 1) {
-      days.add(dayNumber(range[0]));
+      const d = day(range[0]);
+      if (d !== undefined) days.add(d);
     } else if (range.length === 2) {
-      const from = dayNumber(range[0]);
-      const to = dayNumber(range[1]);
+      const from = day(range[0]);
+      const to = day(range[1]);
+      if (from === undefined || to === undefined) continue;
       // Walk forward from `from`, wrapping Sun → Mon, so "Fri-Mon" is Fri, Sat, Sun, Mon.
       for (let d = from; ; d = (d % 7) + 1) {
         days.add(d);
         if (d === to) break;
       }
     } else {
-      throw new Error(`bad day range "${part}"; ${FORMAT_HINT}`);
+      problems.push(`bad day range "${part}"`);
     }
   }
   return [...days].sort((a, b) => a - b);
@@ -49,11 +62,11 @@ function parseDays(spec: string): number[] {
 
 function parseClock(s: string, allow24: boolean): number {
   const m = /^(\d{2}):(\d{2})$/.exec(s);
-  if (!m) throw new Error(`bad time "${s}" (use HH:MM, 24-hour); ${FORMAT_HINT}`);
+  if (!m) throw new Error(`bad time "${s}" (use HH:MM, 24-hour)`);
   const h = Number(m[1]);
   const min = Number(m[2]);
   if (allow24 && h === 24 && min === 0) return 24 * 60;
-  if (h > 23 || min > 59) throw new Error(`bad time "${s}" (use HH:MM, 24-hour); ${FORMAT_HINT}`);
+  if (h > 23 || min > 59) throw new Error(`bad time "${s}" (use HH:MM, 24-hour)`);
   return h * 60 + min;
 }
 
@@ -86,23 +99,46 @@ function checkTimeZone(zone: string): string {
   }
 }
 
-/** Parses "[days] HH:MM-HH:MM Zone"; throws an Error whose message says what is wrong. */
-export function parseWindow(s: string): TimeWindow {
+/**
+ * Reads "[days] HH:MM-HH:MM Zone" and reports every problem in it (days, each time, the zone),
+ * not only the first, so one round of `check-config` shows all there is to fix.
+ */
+export function checkWindow(s: string): { ok: true; window: TimeWindow } | { ok: false; problems: string[] } {
   const parts = s.trim().split(/\s+/);
-  if (parts.length < 2 || parts.length > 3) throw new Error(FORMAT_HINT);
+  if (parts.length < 2 || parts.length > 3) return { ok: false, problems: [FORMAT_HINT] };
   const [daysSpec, timeSpec, zone] = parts.length === 3 ? parts : [undefined, parts[0], parts[1]];
-  const times = timeSpec.split('-');
-  if (times.length !== 2) throw new Error(`bad time range "${timeSpec}"; ${FORMAT_HINT}`);
-  const startMinute = parseClock(times[0], false);
-  const endMinute = parseClock(times[1], true);
-  if (startMinute === endMinute) throw new Error(`time range "${timeSpec}" is empty: start and end are equal`);
-  return {
-    source: s.trim(),
-    days: daysSpec === undefined ? [...ALL_DAYS] : parseDays(daysSpec),
-    startMinute,
-    endMinute,
-    timeZone: checkTimeZone(zone),
+  const problems: string[] = [];
+  const attempt = <T>(f: () => T): T | undefined => {
+    try {
+      return f();
+    } catch (e) {
+      problems.push((e as Error).message);
+      return undefined;
+    }
   };
+  const days = daysSpec === undefined ? [...ALL_DAYS] : parseDays(daysSpec, problems);
+  const times = timeSpec.split('-');
+  let startMinute: number | undefined;
+  let endMinute: number | undefined;
+  if (times.length !== 2) problems.push(`bad time range "${timeSpec}"`);
+  else {
+    startMinute = attempt(() => parseClock(times[0], false));
+    endMinute = attempt(() => parseClock(times[1], true));
+    if (startMinute !== undefined && startMinute === endMinute) problems.push(`time range "${timeSpec}" is empty: start and end are equal`);
+  }
+  const timeZone = attempt(() => checkTimeZone(zone));
+  if (problems.length || startMinute === undefined || endMinute === undefined || timeZone === undefined) {
+    // the format hint once, after the last problem
+    return { ok: false, problems: problems.map((p, i) => (i === problems.length - 1 ? `${p}; ${FORMAT_HINT}` : p)) };
+  }
+  return { ok: true, window: { source: s.trim(), days, startMinute, endMinute, timeZone } };
+}
+
+/** Parses "[days] HH:MM-HH:MM Zone"; throws an Error whose message names every problem. */
+export function parseWindow(s: string): TimeWindow {
+  const r = checkWindow(s);
+  if (!r.ok) throw new Error(r.problems.join('; '));
+  return r.window;
 }
 
 /** Local ISO weekday (1 = Mon) and minute of the day of an instant in a zone. */

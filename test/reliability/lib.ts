@@ -99,8 +99,9 @@ export function errorShapeProblem(status: number, body: unknown): string | null 
     return `${status} without the error shape: ${JSON.stringify(body)?.slice(0, 200)}`;
   }
   const expected: Record<string, number[]> = {
-    // 431: request line or headers over Node's 16 KiB, answered before the app (main.ts)
-    invalid_request: [400, 431],
+    // 431: request line or headers over Node's 16 KiB, answered before the app (main.ts);
+    // 421: a Host the server does not answer to (server/http/host.ts)
+    invalid_request: [400, 421, 431],
     unauthenticated: [401],
     forbidden: [403],
     self_approval: [403],

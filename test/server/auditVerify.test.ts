@@ -85,7 +85,7 @@ test('auditVerify_overHttp_servesOtherRequestsMeanwhile_answersTwoCallsAtOnceAli
   const state = await http(server.url, auditor, 'GET', '/v1/audit/verify?state=true');
   assert.equal(state.status, 200);
   assert.equal(state.body.ok, true, JSON.stringify(state.body.state));
-  assert.deepEqual(state.body.state, { ok: true, rows: { requests: 0, approvals: 0, grants: 0, tokens: 3 }, problemCount: 0, problems: [] });
+  assert.deepEqual(state.body.state, { ok: true, rows: { requests: 0, approvals: 0, grants: 0, tokens: 3, idpUsers: 0 }, problemCount: 0, problems: [] });
 
   // an edit behind the server's back (triggers dropped) is found by the worker, at its seq
   const k = 77_777;

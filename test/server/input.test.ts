@@ -298,10 +298,10 @@ describe('bad input over a real socket', () => {
       });
     const replies = [
       await send('GARBAGE\r\n\r\n'),
-      await send(`POST /v1/requests HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n{"a":1,"b":2}`),
-      await send(`POST /v1/requests HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":`),
-      await send(`POST /v1/requests HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n{}`),
-      await send(`GET /v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n${'X-Pad: ' + 'p'.repeat(8000) + '\r\n'}\r\n`),
+      await send(`POST /v1/requests HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n{"a":1,"b":2}`),
+      await send(`POST /v1/requests HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":`),
+      await send(`POST /v1/requests HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n{}`),
+      await send(`GET /v1/me HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n${'X-Pad: ' + 'p'.repeat(8000) + '\r\n'}\r\n`),
     ];
     for (const r of replies) assert.ok(!/^HTTP\/1\.1 5\d\d/.test(r), r.slice(0, 200));
     assert.match(replies[3], /^HTTP\/1\.1 413/, 'Content-Length over the limit');

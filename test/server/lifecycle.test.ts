@@ -158,6 +158,15 @@ resources:
     const refused = await ok(s, 'alice', 'POST', '/v1/requests?dryRun=true', access('prod-db', 'read', 99 * 3600));
     assert.equal(refused.evaluation.allowed, false);
     assert.ok(refused.evaluation.reasons.some((x: string) => /maxDuration/.test(x)));
+    // every refusal reason once (issue 14, item 12): a wrong role, a missing ticket and a long duration
+    const many = await ok(s, 'alice', 'POST', '/v1/requests?dryRun=true', access('payments', 'write', 99 * 3600));
+    assert.deepEqual(many.evaluation.reasons, [
+      'role must be one of read (got write for payments)',
+      'durationSeconds 356400 exceeds maxDuration 1h for payments',
+      'payments requires a ticket',
+    ]);
+    const stuck = await ok(s, 'erin', 'POST', '/v1/requests?dryRun=true', access('prod-k8s', 'view', 600));
+    assert.equal(new Set(stuck.evaluation.reasons).size, stuck.evaluation.reasons.length, stuck.evaluation.reasons.join('\n'));
     const glass = await ok(s, 'dave', 'POST', '/v1/requests?dryRun=true', access('incident', 'admin', 600, { breakGlass: true }));
     assert.equal(glass.evaluation.autoApproved, true);
     s.services.batcher.flush();

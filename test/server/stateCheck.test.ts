@@ -14,6 +14,9 @@ import { verifyAudit } from '../../server/db/stateCheck.js';
 import { hashToken } from '../../server/engine/tokens.js';
 import { TEST_POLICY } from '../helpers/policy.js';
 import { HOUR, MIN, access, buildServer, cli, makeServer, policyOf, tempDir } from '../helpers/server.js';
+import { api, signIn, startOidcWorld } from '../helpers/oidc.js';
+import { IdentityStore } from '../../server/db/identity.js';
+import { disableUser } from '../../server/identity/service.js';
 
 let dir: string;
 let pristine: string;
@@ -121,7 +124,7 @@ describe('audit verify --state', () => {
     }
     const r = verifyState(pristine);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^ok: \d+ events, head [0-9a-f]{64}\nstate ok: the log explains all \d+ requests, \d+ approvals, \d+ grants, \d+ tokens\n$/);
+    assert.match(r.stdout, /^ok: \d+ events, head [0-9a-f]{64}\nstate ok: the log explains all \d+ requests, \d+ approvals, \d+ grants, \d+ tokens, 0 identity-provider users\n$/);
   });
 
   test('stateCheck_aGrantRowInsertedBehindTheServersBack_isReported', () => {
@@ -278,5 +281,39 @@ describe('audit verify --state on a log written before hash format 2', () => {
     });
     assert.equal(cli(['audit', 'verify', '--db', file]).code, 0, 'the format-1 chain does not cover it');
     assertReported(file, [/^ {2}audit \d+: subject_id is "erin", the log says "alice"$/m]);
+  });
+});
+
+describe('audit verify --state with sign-in sessions', () => {
+  test('stateCheck_sessionsSignedInOutAndEndedByDisablingTheUser_areExplained_aSessionGivenToAnotherUserIsNot', async () => {
+    const w = await startOidcWorld({ sessionTtl: '15m' });
+    try {
+      const alice = await signIn(w, 'alice');
+      await signIn(w, 'carol');
+      await signIn(w, 'dave');
+      assert.equal((await api(w, alice, 'POST', '/v1/auth/logout')).status, 200);
+      disableUser(w.s.services.store, new IdentityStore(w.s.db), w.clock.now(), 'dave', 'cli', 'left the company');
+      await w.s.services.store.settled();
+      const clean = verifyAudit(w.s.db, { state: true });
+      assert.deepEqual(clean.state?.problems, []);
+      assert.equal((w.s.db.prepare(`SELECT COUNT(*) AS n FROM tokens WHERE label = 'sso' AND revoked_at IS NOT NULL`).get() as { n: number }).n, 2);
+      assert.equal(clean.state?.rows.idpUsers, 3);
+      // behind the server's back: carol's session handed to erin, alice made admin, dave enabled again
+      const raw = new Database(w.s.dbPath);
+      try {
+        raw.prepare(`UPDATE tokens SET user_id = 'erin' WHERE label = 'sso' AND user_id = 'carol'`).run();
+        raw.prepare(`UPDATE idp_users SET roles = '["admin"]' WHERE id = 'alice'`).run();
+        raw.prepare(`UPDATE idp_users SET disabled_at = NULL WHERE id = 'dave'`).run();
+      } finally {
+        raw.close();
+      }
+      const tampered = verifyAudit(w.s.db, { state: true });
+      assert.deepEqual(
+        tampered.state?.problems.map((p) => `${p.table} ${p.id.startsWith('tok_') ? 'tok' : p.id} ${p.kind} ${p.columns?.map((c) => `${c.column}:${c.expected}->${c.actual}`).join()}`),
+        ['tokens tok differs user_id:carol->erin', 'idp_users alice differs roles:[]->["admin"]', `idp_users dave differs disabled_at:${w.clock.now()}->null`],
+      );
+    } finally {
+      await w.close();
+    }
   });
 });

@@ -239,9 +239,24 @@ test('parsePolicy_whenAWindowIsInvalid_reportsWhy', () => {
       ),
     ),
   );
-  assert.equal(errors.length, 2);
+  assert.equal(errors.length, 3);
   assert.match(errors[0], /^resources\[0\]\.approval\.autoApprove\[0\]\.window: unknown time zone "Mars\/Base"/);
   assert.match(errors[1], /^resources\[0\]\.approval\.autoApprove\[1\]\.window: bad time "8" \(use HH:MM, 24-hour\)/);
+  assert.match(errors[2], /^resources\[0\]\.approval\.autoApprove\[1\]\.window: bad time "18" \(use HH:MM, 24-hour\)/);
+});
+
+test('parsePolicy_aWindowWithSeveralProblems_listsEveryOne', () => {
+  const errors = errorsOf(
+    parsePolicy(withResource('    approval:\n      autoApprove:\n        - roles: [read]\n          maxDuration: 1h\n          window: "Mon-Fro,Sun-Xyz 25:00-18:99 Europe/Berln"\n')),
+  );
+  const at = 'resources[0].approval.autoApprove[0].window: ';
+  assert.deepEqual(errors, [
+    `${at}unknown day "Fro" (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)`,
+    `${at}unknown day "Xyz" (use Mon, Tue, Wed, Thu, Fri, Sat, Sun)`,
+    `${at}bad time "25:00" (use HH:MM, 24-hour)`,
+    `${at}bad time "18:99" (use HH:MM, 24-hour)`,
+    `${at}unknown time zone "Europe/Berln" (use an IANA name like Europe/Berlin or UTC); expected a window like "Mon-Fri 08:00-18:00 Europe/Berlin"`,
+  ]);
 });
 
 // ---------- cross-field errors ----------

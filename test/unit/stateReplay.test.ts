@@ -53,7 +53,7 @@ function rows() {
     status: 'relinquished', extensions: 1, ended_at: T0 + 6 * MIN, ended_by: 'alice', end_reason: 'relinquished by owner',
   }];
   const tokens: TokenState[] = [{ id: 'tok_1', user_id: 'alice', label: null, created_at: T0, expires_at: T0 + 90 * 86_400_000, revoked_at: T0 + 7 * MIN, hash: 'f'.repeat(64) }];
-  return { requests, approvals, grants, tokens };
+  return { requests, approvals, grants, tokens, idpUsers: [] };
 }
 
 test('compareState_rowsAsTheEngineLeftThem_haveNoProblem', () => {
@@ -169,6 +169,7 @@ test('replayState_eventsWrittenBeforeTheStateDetails_leaveOnlyThoseColumnsOpen',
     approvals: [],
     grants: [{ id: 'grt_b', request_id: 'req_b', user_id: 'dave', resource_id: 'incident', role: 'admin', starts_at: T0, expires_at: T0 + 10 * MIN, status: 'expired', extensions: 0, ended_at: T0 + 10 * MIN, ended_by: 'system', end_reason: 'expired' }],
     tokens: [{ id: 'tok_d', user_id: 'carol', label: 'laptop', created_at: T0, expires_at: null, revoked_at: null, hash: 'b'.repeat(64) }],
+    idpUsers: [],
   });
   assert.deepEqual(problems, [{ table: 'tokens', id: 'tok_d', kind: 'differs', columns: [{ column: 'user_id', expected: 'dave', actual: 'carol' }] }]);
 });
@@ -210,4 +211,36 @@ test('replayState_detailsOfTheWrongType_leaveTheColumnOpen_andNeverThrow', () =>
   const r = s.requests.get('req_x')!;
   assert.deepEqual([r.duration_s, r.evaluation, r.resource_id], [undefined, undefined, undefined]);
   assert.equal(s.grants.size, 0);
+});
+
+test('replayState_signInSessions_signOut_andDisablingAUser_explainTheirTokens', () => {
+  seq = 0;
+  const s = replayState([
+    ev(T0, 'carol', 'auth.signed_in', { subjectId: 'carol' }, { userId: 'carol', via: 'oidc', tokenId: 'tok_s1', expiresAt: iso(T0 + 15 * MIN), label: 'sso', fingerprint: 'c'.repeat(64) }),
+    ev(T0, 'dave', 'auth.signed_in', { subjectId: 'dave' }, { userId: 'dave', via: 'oidc', tokenId: 'tok_s2', expiresAt: iso(T0 + 15 * MIN), label: 'sso', fingerprint: 'd'.repeat(64) }),
+    ev(T0 + MIN, 'carol', 'auth.signed_out', { subjectId: 'carol' }, { userId: 'carol', tokenId: 'tok_s1' }),
+    ev(T0 + 2 * MIN, 'cli', 'user.disabled', { subjectId: 'dave' }, { userId: 'dave', reason: 'left', tokensRevoked: ['tok_s2'] }),
+  ]);
+  assert.deepEqual({ ...s.tokens.get('tok_s1') }, { id: 'tok_s1', user_id: 'carol', label: 'sso', created_at: T0, expires_at: T0 + 15 * MIN, revoked_at: T0 + MIN, hash: 'c'.repeat(64) });
+  assert.equal(s.tokens.get('tok_s2')!.revoked_at, T0 + 2 * MIN);
+  assert.deepEqual(s.subjects, []);
+});
+
+test('replayState_identityProviderUsers_areRecordedBySignIn_andDisabling_andAnAddedRoleIsReported', () => {
+  seq = 0;
+  const events = [
+    ev(T0, 'carol', 'auth.device_approved', { subjectId: 'carol' }, { userId: 'carol', deviceId: 'dev_1', issuer: 'https://idp', subject: 'c-1', name: 'Carol', email: null, groups: ['engineering'], roles: [] }),
+    ev(T0 + MIN, 'cli', 'user.disabled', { subjectId: 'carol' }, { userId: 'carol', reason: 'left', tokensRevoked: [] }),
+    ev(T0 + 2 * MIN, 'cli', 'user.disabled', { subjectId: 'zed' }, { userId: 'zed', reason: 'never seen', tokensRevoked: [] }),
+  ];
+  const carol = { id: 'carol', issuer: 'https://idp', subject: 'c-1', name: 'Carol', email: null, groups: '["engineering"]', roles: '[]', last_sign_in_at: T0, disabled_at: T0 + MIN };
+  const zed = { id: 'zed', issuer: null, subject: null, name: 'zed', email: null, groups: '[]', roles: '[]', last_sign_in_at: null, disabled_at: T0 + 2 * MIN };
+  const none = { requests: [], approvals: [], grants: [], tokens: [] };
+  assert.deepEqual(compareState(replayState(events), { ...none, idpUsers: [carol, zed] }), []);
+  // carol made admin and enabled again, a user the log never saw added
+  const mallory = { ...zed, id: 'mallory', name: 'mallory', roles: '["admin"]', disabled_at: null };
+  assert.deepEqual(compareState(replayState(events), { ...none, idpUsers: [{ ...carol, roles: '["admin"]', disabled_at: null }, zed, mallory] }), [
+    { table: 'idp_users', id: 'carol', kind: 'differs', columns: [{ column: 'roles', expected: '[]', actual: '["admin"]' }, { column: 'disabled_at', expected: T0 + MIN, actual: null }] },
+    { table: 'idp_users', id: 'mallory', kind: 'unexplained' },
+  ]);
 });

@@ -1,7 +1,7 @@
 // The manifest and the code name the same things: every id in constants.ts is contributed,
 // palette commands are categorised and guarded, item-only ones are hidden.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Commands, Views } from '../../../extension/constants';
@@ -55,5 +55,48 @@ describe('manifest', () => {
   });
   it('extensionKind_prefersTheUiSide', () => {
     assert.deepEqual(pkg.extensionKind, ['ui', 'workspace']);
+  });
+});
+
+// Installing where users are (issue 14, item 15). The type check (npm test's static gate)
+// compiles the extension against @types/vscode at exactly the engines version, so an API newer
+// than the oldest supported editor does not compile.
+describe('marketplace package', () => {
+  const root = join(__dirname, '../../..');
+  const readme = readFileSync(join(root, 'extension/README.md'), 'utf8');
+  const ignore = readFileSync(join(root, '.vscodeignore'), 'utf8').split('\n');
+  const packaged = (file: string) => ignore.includes(`!${file}`);
+
+  it('enginesVscode_isTheOldestSupported_andTypesVscodeIsExactlyThatVersion', () => {
+    // 1.93: the terminal shell-execution events the refusal flow follows are the newest API used
+    assert.equal(pkg.engines.vscode, '^1.93.0');
+    assert.equal(pkg.devDependencies['@types/vscode'], '1.93.0', 'exact, and no newer than engines.vscode');
+    const installed = JSON.parse(readFileSync(join(root, 'node_modules/@types/vscode/package.json'), 'utf8')).version;
+    assert.equal(installed, '1.93.0', 'the type check runs against the engines version');
+  });
+  it('isBuiltBeforePackaging_andCarriesLicenseChangelogAndKeywords', () => {
+    assert.equal(pkg.scripts['vscode:prepublish'], 'node scripts/build.mjs extension');
+    for (const f of ['LICENSE', 'CHANGELOG.md']) {
+      assert.ok(existsSync(join(root, f)), f);
+      assert.ok(packaged(f), `${f} goes into the .vsix`);
+    }
+    assert.match(readFileSync(join(root, 'LICENSE'), 'utf8'), new RegExp(`^${pkg.license} License`));
+    assert.ok(pkg.keywords.length >= 5 && pkg.keywords.length <= 30, 'the marketplace takes up to 30 keywords');
+    assert.doesNotMatch(pkg.scripts.package, /--skip-license/);
+  });
+  it('readme_showsScreenshotsThatArePackaged', () => {
+    const images = [...readme.matchAll(/!\[[^\]]+\]\(([^)]+)\)/g)].map((m) => m[1]);
+    assert.ok(images.length >= 2, 'screenshots in the marketplace README');
+    for (const img of images) {
+      assert.ok(existsSync(join(root, img)), img);
+      assert.ok(packaged(img), `${img} goes into the .vsix`);
+    }
+  });
+  it('readme_firstStepsWorkWithOnlyTheVsix_noPackageThatDoesNotExist', () => {
+    // elevate-server is not published on npm: `npx elevate-server demo` fails for a newcomer
+    assert.doesNotMatch(readme, /npx elevate-server/);
+    assert.equal(pkg.private, true, 'the server package is not published, so the README must not pretend it is');
+    assert.match(readme, /npm run demo/);
+    assert.match(readme, /Requires VS Code 1\.93 or newer/);
   });
 });
