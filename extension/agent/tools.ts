@@ -7,6 +7,7 @@
 import * as vscode from 'vscode';
 import { client, type Deps } from '../commands/deps';
 import { formatClockTime, formatDuration } from '../model/format';
+import { lmTools, type LmTool } from './lm';
 import { escapeMarkdown, planRequest, type RequestAccessInput } from './plan';
 import { approversText } from '../views/describe';
 import { Disposable } from '../util/lifecycle';
@@ -14,21 +15,23 @@ import { Disposable } from '../util/lifecycle';
 export const Tools = { listAccess: 'elevate_listAccess', requestAccess: 'elevate_requestAccess' } as const;
 
 export class AgentTools extends Disposable {
-  readonly listAccess: vscode.LanguageModelTool<Record<string, never>>;
-  readonly requestAccess: vscode.LanguageModelTool<RequestAccessInput>;
+  readonly listAccess: LmTool<Record<string, never>>;
+  readonly requestAccess: LmTool<RequestAccessInput>;
 
   constructor(
     private readonly deps: Deps,
     private readonly ticket: () => string | undefined,
   ) {
     super();
-    const text = (s: string) => new vscode.LanguageModelToolResult([new vscode.LanguageModelTextPart(s)]);
+    const lm = lmTools();
+    // without the API (an editor before 1.95) nothing calls these; the text parts are then plain objects
+    const text = (s: string) => (lm ? new lm.LanguageModelToolResult([new lm.LanguageModelTextPart(s)]) : { content: [{ value: s }] });
     this.listAccess = {
       prepareInvocation: () => ({ invocationMessage: vscode.l10n.t('Reading your Elevate access') }),
       invoke: async () => text(this.describeAccess()),
     };
     this.requestAccess = {
-      prepareInvocation: async (options) => {
+      prepareInvocation: async (options: { input: RequestAccessInput }) => {
         const plan = planRequest(this.deps, options.input, this.ticket());
         if ('error' in plan) return { invocationMessage: plan.error };
         const { body, name } = plan;
@@ -50,7 +53,7 @@ export class AgentTools extends Disposable {
           confirmationMessages: { title: vscode.l10n.t('Request access with Elevate?'), message: md },
         };
       },
-      invoke: async (options) => {
+      invoke: async (options: { input: RequestAccessInput }) => {
         const plan = planRequest(this.deps, options.input, this.ticket());
         if ('error' in plan) return text(plan.error);
         const { model, notifier } = this.deps;
@@ -67,9 +70,9 @@ export class AgentTools extends Disposable {
           (result.request.status === 'pending' ? `, waiting for approval by ${r ? approversText(r) : 'an approver'} (${result.request.requiredApprovals} needed). Ask the user to check back; do not request it again.` : '.'));
       },
     };
-    if (typeof vscode.lm?.registerTool === 'function') {
-      this.register(vscode.lm.registerTool(Tools.listAccess, this.listAccess));
-      this.register(vscode.lm.registerTool(Tools.requestAccess, this.requestAccess));
+    if (lm) {
+      this.register(lm.lm.registerTool(Tools.listAccess, this.listAccess));
+      this.register(lm.lm.registerTool(Tools.requestAccess, this.requestAccess));
     } else deps.log.warn('this editor has no language-model tools API: the Elevate agent tools are not registered');
   }
 
