@@ -109,7 +109,10 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   // credentials copied before a reload or restart are still cleared when their grant ends
   void credentials.restoreClipboardHold();
   // `where` is read only when a flow asks for its prefill, after it is built just below
-  const deps: Deps = { context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show(), prefill: () => where.prefill(), announce: (d) => notices.announce(d) };
+  const deps: Deps = {
+    context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show(),
+    prefill: () => where.prefill(), grantTerminalOpened: (t, g) => where.giveBack.track(t, g), announce: (d) => notices.announce(d),
+  };
   // access where the work is (issue 15); before LiveNotifications, whose "approved" notice a
   // refused command's Re-run notice replaces
   const where = push(new WorkContext(deps));

@@ -28,6 +28,8 @@ export interface Deps {
   showAuditLog(): void;
   /** the ticket and justification the current branch suggests (issue 15), prefilled, never sent unasked */
   prefill?(): { ticket: string; justification: string } | undefined;
+  /** a terminal carrying a grant's credentials was opened: offer to give the grant back when it closes (issue 15) */
+  grantTerminalOpened?(terminal: vscode.Terminal, grant: Grant): void;
 }
 
 /** The user dismissed a picker or input: stop quietly. */

@@ -172,6 +172,7 @@ export class RefusalFlow extends Disposable {
       const name = this.deps.model.resourceName(grant.resourceId);
       const creds = await fetchCredentials(() => client(this.deps).credentials(grant.id), name, { attempts: 4, delayMs: 500 }).catch(() => undefined);
       const target = creds ? this.deps.credentials.openTerminal(this.deps.model.grant(grant.id) ?? grant, creds) : terminal;
+      if (creds) this.deps.grantTerminalOpened?.(target, grant);
       if (target.exitStatus !== undefined) throw new Error(vscode.l10n.t('The terminal the command ran in is closed.'));
       target.show();
       run(target, command);

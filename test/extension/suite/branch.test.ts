@@ -4,8 +4,6 @@
 // with the ticket and justification filled in, and accepting every step as it is submits them.
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { AccessRequest } from '../../../server/protocol';
 import type { ElevateApi } from '../../../extension/extension';
@@ -31,7 +29,11 @@ describe('Branch → ticket', function () {
     await waitFor('the branch seen through the Git extension', () => api.context.prefill()?.ticket === 'INC-4711', 30_000);
   });
   after(async () => {
-    if (dir) rmSync(join(dir, '.git'), { recursive: true, force: true });
+    // back on a branch without a ticket, so no later suite gets one prefilled; the repository stays
+    // (the workspace is a temporary directory): deleting .git under the Git extension's feet makes
+    // it fail on the next file the suites open
+    if (dir) execFileSync('git', ['checkout', '-q', 'main'], { cwd: dir });
+    if (api) await waitFor('no ticket prefilled on main', () => api.context.prefill() === undefined, 30_000);
     if (TOKENS.alice) await cleanUp('alice');
   });
 
