@@ -8,18 +8,7 @@ import * as vscode from 'vscode';
 import type { AccessRequest, Grant } from '../../../server/protocol';
 import type { ElevateApi } from '../../../extension/extension';
 import { Browser, field, formAction } from '../../helpers/browser';
-
-const SERVER = process.env.ELEVATE_TEST_URL ?? '';
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { SERVER, waitFor } from './lib';
 
 /** What a person does in the browser the editor opened: check the code, continue, log in. */
 async function completeInBrowser(url: string, user: string, password: string): Promise<string> {
