@@ -53,7 +53,7 @@ let outBuf = '';
 const write = process.stdout.write.bind(process.stdout);
 process.stdout.write = (chunk, ...rest) => {
   outBuf = (outBuf + chunk).slice(-4096);
-  for (const m of outBuf.matchAll(/EXTHOST-RESULT passed=(\d+) failed=(\d+)/g)) result = { passed: +m[1], failed: +m[2] };
+  for (const m of outBuf.matchAll(/EXTHOST-RESULT passed=(\d+) failed=(\d+) pending=(\d+)/g)) result = { passed: +m[1], failed: +m[2], pending: +m[3] };
   return write(chunk, ...rest);
 };
 
@@ -207,6 +207,9 @@ const outcome = await Promise.race([main().then(() => 'done', (e) => e), limit])
 clearTimeout(limitTimer);
 if (outcome === 'limit') finish(`TIME LIMIT: extension tests did not finish within ${LIMIT_MS / 1000}s`);
 else if (outcome instanceof Error) finish(`FAILED: ${outcome.message}`);
+// A test that skipped itself did not run. With PostgreSQL on (as `npm test` runs it) the harness
+// gives every suite its server, tokens and database, so a guard that fires means something is missing.
+else if (result?.pending && process.env.ELEVATE_TEST_POSTGRES === '1') finish(`${result.pending} test(s) skipped themselves instead of running (see "pending" above)`);
 else finish(result ? undefined : 'no EXTHOST-RESULT line: the suite never reported (see the output above)');
 log(`extension tests took ${((Date.now() - t0) / 1000).toFixed(1)}s`);
 process.stdout.write = write;
