@@ -376,6 +376,14 @@ export interface Tx {
 
 // ---------------------------------------------------------------- the store
 
+/**
+ * The `code` of the Error a store rejects with when the database cannot be reached or cannot
+ * take the change right now (PostgreSQL down or restarting, connection lost mid-transaction):
+ * nothing was changed, or the outcome is unknown and was not acknowledged. The server answers
+ * 503. (SQLite's own codes, SQLITE_FULL, SQLITE_BUSY, …, mean the same and stay as they are.)
+ */
+export const STORE_UNAVAILABLE = 'STORE_UNAVAILABLE';
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /**

@@ -1,0 +1,243 @@
+// The Store on PostgreSQL: any number of replicas on one database.
+//
+// Isolation: READ COMMITTED. Every write the engine makes is conditional on the state its
+// decision read (UPDATE … WHERE status = 'pending', … AND expires_at = $from), and READ
+// COMMITTED re-checks that condition against the row a concurrent writer committed, so a
+// write that lost the race reports false instead of overwriting. Row locks are taken only
+// where a decision reads rows that another writer could change without touching the rows it
+// writes (write skew):
+//  - approvals.add locks the request first (two approvers counting each other's approvals);
+//  - due work (grants.expireDue, requests.duePending, grants.dueWarnings, outbox.claim) is
+//    claimed FOR UPDATE SKIP LOCKED, so concurrent claimers split the rows;
+//  - audit appends take one advisory lock (audit.ts), held to commit: seq in commit order;
+//  - storing a credential reads its grant FOR SHARE (migration 2's trigger).
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { type Logger, errorFields, silentLogger } from '../../logger.js';
+import type { AuditVerification, OpsCounts, Store, Tx } from '../types.js';
+import { PgAudit, verifyChain } from './audit.js';
+import { translate } from './errors.js';
+import { PgCredentials, PgGrants } from './grants.js';
+import { CommitListener } from './listener.js';
+import { LOCK_ONCE_CLASS } from './locks.js';
+import { migrations, schemaVersion } from './migrations.js';
+import { PgIdentity, PgOutbox, PgTokens, PgUsers } from './others.js';
+import { PgApprovals, PgRequests } from './requests.js';
+import { Ctx, sql } from './sql.js';
+import { checkState } from './stateCheck.js';
+import { scrub } from './url.js';
+
+/** The channel every transaction that wrote notifies on (delivered only if it commits). */
+export const COMMIT_CHANNEL = 'elevate_commits';
+
+const S = {
+  opsCounts: sql(`SELECT
+    (SELECT COUNT(*) FROM grants WHERE status = 'active' AND expires_at > $1) AS "activeGrants",
+    (SELECT COUNT(*) FROM requests WHERE status = 'pending') AS "pendingRequests",
+    (SELECT COUNT(*) FROM outbox WHERE done_at IS NULL) AS "outboxDepth",
+    (SELECT MIN(created_at) FROM outbox WHERE done_at IS NULL) AS "outboxOldestCreatedAt",
+    (SELECT COUNT(*) FROM grants WHERE revoke_pending) AS "revokePending"`),
+};
+
+class PgTx implements Tx {
+  readonly requests;
+  readonly approvals;
+  readonly grants;
+  readonly tokens;
+  readonly users;
+  readonly outbox;
+  readonly audit;
+  readonly identity;
+  readonly credentials;
+
+  constructor(c: Ctx, verify: PgStore['verifyAudit']) {
+    this.requests = new PgRequests(c);
+    this.approvals = new PgApprovals(c);
+    this.grants = new PgGrants(c);
+    this.tokens = new PgTokens(c);
+    this.users = new PgUsers(c);
+    this.outbox = new PgOutbox(c);
+    this.audit = new PgAudit(c, (head) => verify({ head }));
+    this.identity = new PgIdentity(c);
+    this.credentials = new PgCredentials(c);
+  }
+}
+
+export interface PgStoreParts {
+  pool: pg.Pool;
+  /** the connection settings, for the listener's own connection */
+  config: pg.ClientConfig;
+  password: string | undefined;
+  logger?: Logger;
+}
+
+export class PgStore implements Store {
+  readonly kind = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private readonly password: string | undefined;
+  private readonly logger: Logger;
+  private readonly listeners = new Set<() => void>();
+  private readonly listener: CommitListener;
+  /** marks this process's notifications (it has woken its own listeners already) */
+  private readonly mark = `${randomUUID().slice(0, 8)}:`;
+  private wakePending = false;
+  private closed = false;
+
+  constructor(parts: PgStoreParts) {
+    this.pool = parts.pool;
+    this.password = parts.password;
+    this.logger = parts.logger ?? silentLogger;
+    this.listener = new CommitListener(parts.config, COMMIT_CHANNEL, this.mark, () => this.wake(), this.logger, (t) => scrub(t, this.password));
+  }
+
+  /** Starts following commits (after migrations: the schema is there). */
+  async start(): Promise<void> {
+    await this.listener.start();
+  }
+
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    const c = new Ctx(client, true);
+    let result: T;
+    try {
+      await client.query('BEGIN');
+      result = await fn(new PgTx(c, (o) => this.verifyAudit(o)));
+      // The notification goes out with the commit and only if it commits; one round trip.
+      // The payload is our mark and the head seq (a constant we built: no injection).
+      const commit = c.wrote ? `SELECT pg_notify('${COMMIT_CHANNEL}', '${this.mark}${c.appended ?? ''}'); COMMIT` : 'COMMIT';
+      const res = (await client.query(commit)) as pg.QueryResult | pg.QueryResult[];
+      const last = Array.isArray(res) ? res[res.length - 1] : res;
+      // COMMIT of a transaction an earlier error aborted answers ROLLBACK, not an error
+      if (last.command !== 'COMMIT') throw new Error('the transaction was rolled back (a statement in it had failed)');
+    } catch (e) {
+      await this.rollback(client, e);
+      throw translate(e, this.password);
+    }
+    client.release();
+    if (c.wrote) this.wake();
+    return result;
+  }
+
+  async read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    try {
+      return await fn(new PgTx(new Ctx(this.pool, false), (o) => this.verifyAudit(o)));
+    } catch (e) {
+      throw translate(e, this.password);
+    }
+  }
+
+  async once<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
+    // a session lock on a client of its own, held while fn runs (fn uses other connections)
+    const client = await this.connect();
+    let locked = false;
+    try {
+      const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_ONCE_CLASS, name]);
+      locked = r.rows[0]?.ok === true;
+    } catch (e) {
+      client.release(true);
+      throw translate(e, this.password);
+    }
+    if (!locked) {
+      client.release();
+      return undefined;
+    }
+    try {
+      return await fn();
+    } finally {
+      try {
+        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_ONCE_CLASS, name]);
+        client.release();
+      } catch {
+        // the connection is gone, and the lock with it
+        client.release(true);
+      }
+    }
+  }
+
+  onCommitted(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async opsCounts(now: number): Promise<OpsCounts> {
+    return this.read(async () => {
+      const r = (await this.pool.query<OpsCounts>({ ...S.opsCounts, values: [now] })).rows[0];
+      return r;
+    });
+  }
+
+  async schema(): Promise<{ version: number; expected: number }> {
+    try {
+      return { version: await schemaVersion(this.pool), expected: migrations.length };
+    } catch (e) {
+      throw translate(e, this.password);
+    }
+  }
+
+  async verifyAudit(opts: { state?: boolean; head?: { seq?: number; hash: string } } = {}): Promise<AuditVerification> {
+    // one snapshot for every page of the chain and every row of the state: REPEATABLE READ,
+    // read only (it takes no locks and never blocks a writer)
+    const client = await this.connect();
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const c = new Ctx(client, false);
+      const chain = await verifyChain(c, opts.head);
+      const out: AuditVerification = opts.state ? { ...chain, state: await checkState(c) } : chain;
+      await client.query('COMMIT');
+      client.release();
+      return out;
+    } catch (e) {
+      await this.rollback(client, e);
+      throw translate(e, this.password);
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.pool.query('SELECT 1');
+    } catch (e) {
+      throw translate(e, this.password);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.listener.close();
+    await this.pool.end();
+  }
+
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (e) {
+      throw translate(e, this.password);
+    }
+  }
+
+  private async rollback(client: pg.PoolClient, cause: unknown): Promise<void> {
+    try {
+      await client.query('ROLLBACK');
+      client.release();
+    } catch {
+      // the connection is broken: drop it from the pool rather than reuse it
+      client.release(cause instanceof Error ? cause : true);
+    }
+  }
+
+  /** Calls the listeners once on the next turn, however many commits arrive until then. */
+  private wake(): void {
+    if (this.wakePending || this.closed) return;
+    this.wakePending = true;
+    setImmediate(() => {
+      this.wakePending = false;
+      for (const l of [...this.listeners]) {
+        try {
+          l();
+        } catch (e) {
+          this.logger.log('error', 'commit listener failed', errorFields(e));
+        }
+      }
+    });
+  }
+}
