@@ -1,13 +1,14 @@
 // openStore(spec, opts): the one place that turns --db / ELEVATE_DB into a Store. A
 // `postgres://` or `postgresql://` URL opens PostgreSQL; anything else is a SQLite file path.
 //
-// The PostgreSQL implementation lives in server/store/postgres/ (branch core-pg) and is loaded
-// only when asked for, so SQLite users never load `pg`. Its module must export:
+// The PostgreSQL implementation is loaded only when asked for, so SQLite users never load `pg`:
 //
-//     export function openPostgresStore(url: string, opts: OpenStoreOptions): Promise<Store & { kind: 'postgres' }>;
+//     const { openPostgresStore } = await import('./postgres/index.js');
+//     openPostgresStore(url: string, opts: PostgresStoreOptions): Promise<Store>
 //
-// from server/store/postgres/index.ts, taking the same OpenStoreOptions as below (it reads
-// `role` and `password`, and ignores the SQLite-only fields).
+// It gets the OpenStoreOptions below as they are: it reads `password`, `logger` and `poolSize`
+// and ignores the SQLite-only fields (`role` makes no difference there: any number of replicas).
+import type { Logger } from '../logger.js';
 import type { Store } from './types.js';
 import { SqliteStore } from './sqlite/store.js';
 
@@ -29,6 +30,10 @@ export interface OpenStoreOptions {
   verifyInline?: boolean;
   /** PostgreSQL: the password when the URL has none (--db-password-file); never logged. */
   password?: string;
+  /** PostgreSQL: where connection losses and reconnections are told. */
+  logger?: Logger;
+  /** PostgreSQL: connections per process. */
+  poolSize?: number;
 }
 
 /** What openStore returns: the SQLite store's extras (backup) are reached by checking `kind`. */
@@ -36,21 +41,12 @@ export type OpenedStore = SqliteStore | (Store & { kind: 'postgres' });
 
 export const isPostgresUrl = (spec: string) => /^postgres(ql)?:\/\//i.test(spec);
 
-interface PostgresModule {
-  openPostgresStore(url: string, opts: OpenStoreOptions): Promise<Store & { kind: 'postgres' }>;
-}
-
-/**
- * The specifier of the PostgreSQL module. Not a literal import (yet) because that module lands
- * with the core-pg branch: once server/store/postgres/index.ts exists, replace this with
- * `await import('./postgres/index.js')` so esbuild bundles it.
- */
-const POSTGRES_MODULE: string = './postgres/index.js';
-
 export async function openStore(spec: string, opts: OpenStoreOptions): Promise<OpenedStore> {
   if (isPostgresUrl(spec)) {
-    const pg = (await import(POSTGRES_MODULE)) as PostgresModule;
-    return pg.openPostgresStore(spec, opts);
+    const { openPostgresStore } = await import('./postgres/index.js');
+    const store = await openPostgresStore(spec, opts);
+    if (store.kind !== 'postgres') throw new Error('the PostgreSQL module opened something else');
+    return store as Store & { kind: 'postgres' };
   }
   const server = opts.role === 'server';
   return new SqliteStore(spec, {

@@ -241,6 +241,41 @@ describe('sqlite: commits seen', () => {
   });
 });
 
+describe('sqlite: listeners and background work', () => {
+  test('aListenerThatWritesOnCommit_neverInterleavesWithTheQueue', async () => {
+    const path = tempFile();
+    const store = open(path);
+    let follow: Promise<void> | undefined;
+    store.onCommitted(() => {
+      follow ??= store.transaction(async (tx) => {
+        await tx.requests.insert(newRequest({ id: 'from-listener' }));
+        await tx.audit.append([{ at: 1, actorId: 'system', action: 'test.follow', details: {} }]);
+      });
+    });
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        store.transaction(async (tx) => {
+          await tx.requests.insert(newRequest({ id: `r${i}` }));
+          await tx.audit.append([{ at: 1, actorId: 'alice', action: 'test.write', details: { i } }]);
+        }),
+      ),
+    );
+    await waitFor(() => follow !== undefined, 'the listener');
+    await follow;
+    assert.equal((await store.read((tx) => tx.requests.allPending())).length, 11);
+    const v = await store.verifyAudit();
+    assert.equal(v.ok, true);
+    assert.equal(v.count, 11);
+  });
+
+  test('theServersCheckpointer_takesOverFromSqlitesOwnCheckpoints_onceTheServerWrites', async () => {
+    const store = open(tempFile(), { ...SERVER, checkpointer: true });
+    assert.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 1000, 'SQLite checkpoints itself at first');
+    for (let i = 0; i < 200; i++) await store.transaction((tx) => tx.tokens.touch('none', i));
+    assert.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 10_000, 'only a safety net once the worker runs');
+  });
+});
+
 describe('sqlite: audit verification', () => {
   test('verifyAudit_onAWorker_answersAsTheInlineVerification', async () => {
     const path = tempFile();

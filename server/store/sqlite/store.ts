@@ -35,7 +35,10 @@ export interface SqliteStoreOptions {
   groupCommit: boolean;
   /** Take the one-server lock on the file (open.ts takeServerLock): the server does, the CLI does not. */
   serverLock: boolean;
-  /** Run passive WAL checkpoints on a worker thread (the server) instead of inside commits. */
+  /**
+   * Run passive WAL checkpoints on a worker thread (the server) instead of inside commits,
+   * from the CHECKPOINTER_AFTER_COMMITS-th commit on.
+   */
   checkpointer: boolean;
   /** Where verifyAudit runs: a worker thread (default; never blocks writers) or this thread. */
   verify: 'worker' | 'inline';
@@ -48,6 +51,12 @@ const lostTransaction = () => Object.assign(new Error('the transaction was rolle
 
 /** How often another process's commits are looked for (PRAGMA data_version). */
 const POLL_MS = 500;
+/**
+ * Commits before the checkpointer worker starts. Until then SQLite's own automatic checkpoint
+ * (every 1,000 WAL pages) is cheap enough; a server under write load gets there in a moment,
+ * while a short-lived server (a test, a demo that is looked at) never pays for the thread.
+ */
+const CHECKPOINTER_AFTER_COMMITS = 200;
 
 interface Job {
   fn: (tx: Tx) => Promise<unknown>;
@@ -88,7 +97,8 @@ export class SqliteStore implements Store {
   private readonly writeTx: Tx;
   private readonly readTx: Tx | undefined;
   private readonly lock: ServerLock | undefined;
-  private readonly checkpointWorker: Worker | undefined;
+  private checkpointWorker: Worker | undefined;
+  private commitsBeforeCheckpointer: number;
   private readonly workerEntry: string | undefined;
 
   private readonly begin: Statement;
@@ -144,10 +154,7 @@ export class SqliteStore implements Store {
       (SELECT MIN(created_at) FROM outbox WHERE done_at IS NULL) AS outboxOldestCreatedAt,
       (SELECT COUNT(*) FROM grants WHERE revoke_pending = 1) AS revokePending`);
     this.workerEntry = opts.workerEntry ?? defaultWorkerEntry();
-    if (opts.checkpointer && !memory) {
-      this.db.pragma(`wal_autocheckpoint = ${SAFETY_AUTOCHECKPOINT_PAGES}`);
-      if (this.workerEntry) this.checkpointWorker = startCheckpointer(path, this.workerEntry);
-    }
+    this.commitsBeforeCheckpointer = opts.checkpointer && !memory && this.workerEntry ? CHECKPOINTER_AFTER_COMMITS : Infinity;
   }
 
   // ------------------------------------------------------------ transactions
@@ -160,8 +167,9 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Starts the next queued transaction; called whenever no fn is running. */
+  /** Starts the next queued transaction, unless a fn is running (it calls this when it ends). */
   private next(): void {
+    if (this.running) return;
     if (this.group?.turnEnded) this.commitGroup();
     const job = this.queue.shift();
     if (!job) {
@@ -336,18 +344,38 @@ export class SqliteStore implements Store {
     }
     if (v === this.lastDataVersion) return;
     this.lastDataVersion = v;
-    this.notifyCommitted();
+    this.wake();
   }
 
+  /** After one of this store's own commits. */
   private notifyCommitted(): void {
-    for (const l of this.listeners) {
-      try {
-        l();
-      } catch (e) {
-        // a wake-up that fails must not undo or hide the commit that triggered it
-        process.emitWarning(`an onCommitted listener threw: ${String(e)}`);
+    if (--this.commitsBeforeCheckpointer === 0) this.startCheckpointer();
+    this.wake();
+  }
+
+  /** Wakes the listeners, in a microtask: never inside the queue's own bookkeeping. */
+  private wake(): void {
+    if (this.listeners.size === 0 || this.notifyQueued) return;
+    this.notifyQueued = true;
+    queueMicrotask(() => {
+      this.notifyQueued = false;
+      for (const l of this.listeners) {
+        try {
+          l();
+        } catch (e) {
+          // a wake-up that fails must not undo or hide the commit that triggered it
+          process.emitWarning(`an onCommitted listener threw: ${String(e)}`);
+        }
       }
-    }
+    });
+  }
+  private notifyQueued = false;
+
+  private startCheckpointer(): void {
+    if (this.closed || !this.workerEntry) return;
+    // from now on checkpoints run off the event loop; SQLite's own stays only as a safety net
+    this.db.pragma(`wal_autocheckpoint = ${SAFETY_AUTOCHECKPOINT_PAGES}`);
+    this.checkpointWorker = startCheckpointer(this.path, this.workerEntry);
   }
 
   private stopPoll(): void {
