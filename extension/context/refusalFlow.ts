@@ -169,9 +169,13 @@ export class RefusalFlow extends Disposable {
    */
   async rerun(grant: Grant, command: string, terminal: vscode.Terminal): Promise<vscode.Terminal | undefined> {
     try {
-      const name = this.deps.model.resourceName(grant.resourceId);
-      const creds = await fetchCredentials(() => client(this.deps).credentials(grant.id), name, { attempts: 4, delayMs: 500 }).catch(() => undefined);
-      const target = creds ? this.deps.credentials.openTerminal(this.deps.model.grant(grant.id) ?? grant, creds) : terminal;
+      const { model } = this.deps;
+      // only a resource with a provider can issue credentials: asking for others' would only wait
+      // out the retries on 409s before running the command where it failed
+      const creds = model.hasProvider(grant.resourceId)
+        ? await fetchCredentials(() => client(this.deps).credentials(grant.id), model.resourceName(grant.resourceId), { attempts: 4, delayMs: 500 }).catch(() => undefined)
+        : undefined;
+      const target = creds ? this.deps.credentials.openTerminal(model.grant(grant.id) ?? grant, creds) : terminal;
       if (creds) this.deps.grantTerminalOpened?.(target, grant);
       if (target.exitStatus !== undefined) throw new Error(vscode.l10n.t('The terminal the command ran in is closed.'));
       target.show();
