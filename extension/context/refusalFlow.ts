@@ -13,7 +13,6 @@ import { client, reportError, withProgress, type Deps } from '../commands/deps';
 import { fetchCredentials } from '../model/credentials';
 import { formatClockTime } from '../model/format';
 import { Disposable, Emitter } from '../util/lifecycle';
-import { approversText } from '../views/describe';
 import { candidatesFor, oneClickDuration, refusalJustification, refusalSentence, type Candidate, type NeedLike } from './match';
 import { matchRefusal, MAX_OUTPUT, redactCommand, type Refusal } from './refusals';
 
@@ -130,10 +129,9 @@ export class RefusalFlow extends Disposable {
         notifier.markShown(`decided:${result.request.id}`);
         this.offerRerun(result.grant, original, terminal);
       } else if (result.request.status === 'pending') {
+        // the request's own "Waiting for approval" notice says so (and is replaced by Re-run once
+        // granted); a second toast here would outlive the truth it tells
         this.waiting.set(result.request.id, { command: original, terminal });
-        void vscode.window.showInformationMessage(
-          vscode.l10n.t('Waiting for approval by {0} ({1} needed). You can re-run the command when it is granted.', approversText(resource), result.request.requiredApprovals),
-        );
       }
       return result.request;
     } catch (err) {
