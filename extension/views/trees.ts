@@ -9,6 +9,7 @@ import { iconFor } from '../model/icons';
 import { severityFor, type Thresholds } from '../model/statusBarState';
 import type { Ticker } from '../model/ticker';
 import { Disposable, type IDisposable } from '../util/lifecycle';
+import { withoutApprovalLeft } from '../../server/protocol/rules';
 import { approvalProgress, approversText, codeSpan, escapeMd, markdownQuote, requestTitle, resourceTooltip } from './describe';
 
 export type ResourceNode = { kind: 'resource'; id: string; resource: ResourceView };
@@ -218,6 +219,11 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode | StatusNode
     md.appendMarkdown(`- ${vscode.l10n.t('Granted {0}', formatClockTime(grant.startsAt, now))}\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Ends {0} ({1})', formatClockTime(grant.expiresAt, now), timeText)}\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Can be extended until {0}', formatClockTime(grant.maxExpiresAt, now))}\n`);
+    const budget = this.model.resource(grant.resourceId)?.extension.withoutApprovalSeconds ?? 0;
+    if (budget > 0) {
+      const left = withoutApprovalLeft(budget, grant.addedWithoutApprovalSeconds);
+      md.appendMarkdown(`- ${left > 0 ? vscode.l10n.t('Up to {0} more applies at once; beyond, an approver decides', formatDuration(left)) : vscode.l10n.t('Further extensions need approval (the {0} that apply at once are used)', formatDuration(budget))}\n`);
+    }
     if (grant.extensions) md.appendMarkdown(`- ${grant.extensions === 1 ? vscode.l10n.t('Extended once') : vscode.l10n.t('Extended {0} times', grant.extensions)}\n`);
     if (extension) md.appendMarkdown(`- ${vscode.l10n.t('Extension by {0} waiting for approval', formatDuration(extension.durationSeconds))}\n`);
     if (!ready) md.appendMarkdown(`- ${vscode.l10n.t('Being set up on the target system')}\n`);
