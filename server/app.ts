@@ -124,10 +124,8 @@ export function createApp(deps: AppDeps) {
     if (refused) c.res = refused;
     else if (!bodyless && c.req.header('content-length') === undefined) await limitStream(c, next);
     else await next();
-    // Every answer waits for the commit of what it wrote (and of anything it may have read that
-    // another request of the same turn wrote): see Store.tx. A failed commit turns it into 503.
-    const settled = deps.store.settled();
-    if (settled) await settled.catch((e: unknown) => void (c.res = handleError(e, c, deps.logger)));
+    // Every answer was made after the commit of what it wrote (Store.transaction resolves only
+    // then; a failed commit rejects, and the error handler makes that a 503)
     // no headers, no query values, no bodies: tokens and justifications stay out of the log.
     // Successful access checks and health probes are machine traffic (checks are audited
     // anyway): they log at debug level so they do not drown everything else.
@@ -149,8 +147,8 @@ export function createApp(deps: AppDeps) {
   // alive, and which policy it serves (replicas serving the same rules report the same hash)
   app.get('/healthz', (c) => c.json({ ok: true as const, policyHash: policyHash(deps.policy()) }, 200));
   // ready to serve: the database answers, its schema is this server's, the startup catch-up is done
-  app.get('/readyz', (c) => {
-    const r = deps.readiness?.() ?? { ready: true, checks: {}, problems: [] };
+  app.get('/readyz', async (c) => {
+    const r = (await deps.readiness?.()) ?? { ready: true, checks: {}, problems: [] };
     return c.json(r.ready ? { ready: true, checks: r.checks } : { ready: false, checks: r.checks, problems: r.problems }, r.ready ? 200 : 503);
   });
   // sign-in itself needs no token (registered before the authentication below); logout does

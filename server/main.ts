@@ -10,17 +10,14 @@ import { GuardedClock, systemClock } from './domain/clock.js';
 import { parseDuration } from './domain/duration.js';
 import { loadPolicyFile, parsePolicy } from './domain/policy.js';
 import type { Policy } from './domain/types.js';
-import { openDatabase } from './db/open.js';
-import { runVerifyWorker, verifyInWorker } from './db/verifyWorker.js';
-import { SAFETY_AUTOCHECKPOINT_PAGES, runCheckpointer, startCheckpointer } from './db/checkpointer.js';
 import { isMainThread, workerData } from 'node:worker_threads';
-import { Store } from './db/store.js';
+import { type OpenedStore, isPostgresUrl as isPostgres, openStore } from './store/open.js';
+import { runStoreWorker } from './store/sqlite/worker.js';
 import { exportAudit } from './cli/export.js';
 import { exitQuietlyOnClosedPipe } from './cli/output.js';
 import { defaultConfig, defaultDb } from './cli/paths.js';
 import { policyHash } from './domain/policyHash.js';
 import { printVerification } from './cli/verify.js';
-import { verifyAudit } from './db/stateCheck.js';
 import { Tokens } from './engine/tokens.js';
 import { jsonLogger } from './logger.js';
 import { createServices } from './services.js';
@@ -29,7 +26,6 @@ import { loadOrCreateServerKey, serverKeyPath } from './crypto/serverKey.js';
 import demoPolicyText from './demo/policy.yaml';
 import { postgresDemoPolicy, postgresHint, startDemoPostgres, type DemoPostgres } from './demo/postgres.js';
 import { oidcDemoPolicy, startDemoOidc, type DemoOidc } from './demo/idp.js';
-import { IdentityStore } from './db/identity.js';
 import { disableUser } from './identity/service.js';
 
 const USAGE = `elevate-server ${VERSION} — just-in-time privileged access
@@ -50,7 +46,11 @@ Usage:
 Every command takes --config/--db, or ELEVATE_CONFIG/ELEVATE_DB (flag, then environment, then
 ./elevate.yaml and .elevate/elevate.db; where only the demo ran, its .elevate/demo-policy.yaml and
 .elevate/demo.db). ELEVATE_PORT and ELEVATE_HOST likewise (7410, 127.0.0.1). Read-only commands
-(audit verify|head|export, token list, backup) never create a database: a missing one is exit 2.`;
+(audit verify|head|export, token list, backup) never create a database: a missing one is exit 2.
+--db takes a SQLite file or a postgres:// (postgresql://) URL; the PostgreSQL password comes from
+the URL, PGPASSWORD/PGPASSFILE, or --db-password-file F, and is never logged. A SQLite database
+serves one server process; PostgreSQL any number of replicas. backup is for SQLite (PostgreSQL:
+pg_dump).`;
 
 /** A mistake in how the command was called: one line, a hint, exit 2. */
 class UsageError extends Error {}
@@ -67,6 +67,7 @@ class CliError extends Error {
 const options = {
   config: { type: 'string' },
   db: { type: 'string' },
+  'db-password-file': { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
   ttl: { type: 'string' },
@@ -101,14 +102,49 @@ const fromDemo = (d: { path: string; demo: boolean }) => {
   return d.path;
 };
 const configPath = (f: Flags) => resolve(f.config ?? (env.ELEVATE_CONFIG || fromDemo(defaultConfig())));
-const dbPath = (f: Flags) => resolve(f.db ?? (env.ELEVATE_DB || fromDemo(defaultDb())));
-/** The database of a read-only command: it must exist (opening would create an empty one). */
-function existingDbPath(f: Flags): string {
-  const path = dbPath(f);
-  if (!existsSync(path)) {
-    throw new CliError(`no database at ${path}: give --db or ELEVATE_DB (the server creates it on its first start)`, 2);
+/** --db / ELEVATE_DB: a SQLite file (made absolute) or a postgres:// URL (as given). */
+const dbSpec = (f: Flags) => {
+  const spec = f.db ?? (env.ELEVATE_DB || fromDemo(defaultDb()));
+  return isPostgres(spec) ? spec : resolve(spec);
+};
+/** The database of a read-only command: it must exist (opening a SQLite file would create an empty one). */
+function existingDbSpec(f: Flags): string {
+  const spec = dbSpec(f);
+  if (!isPostgres(spec) && !existsSync(spec)) {
+    throw new CliError(`no database at ${spec}: give --db or ELEVATE_DB (the server creates it on its first start)`, 2);
   }
-  return path;
+  return spec;
+}
+/** What the logs may say about the database: a PostgreSQL URL without its password. */
+function dbForLog(spec: string): string {
+  if (!isPostgres(spec)) return spec;
+  try {
+    const u = new URL(spec);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
+/** --db-password-file: the PostgreSQL password kept out of argv, the URL and the environment. */
+function dbPassword(f: Flags): string | undefined {
+  const file = f['db-password-file'];
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (e) {
+    throw new CliError(`--db-password-file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+}
+/** Opens the store of a command (each commits its writes at once), runs fn and closes it. */
+async function withStore<T>(f: Flags, spec: string, fn: (store: OpenedStore) => Promise<T>): Promise<T> {
+  const password = dbPassword(f);
+  const store = await openStore(spec, { role: 'cli', verifyInline: true, ...(password !== undefined && { password }) });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
 }
 /** --format of the listing and verify commands. */
 function textOrJson(f: Flags): 'text' | 'json' {
@@ -146,23 +182,25 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
     );
   }
   const logger = jsonLogger((env.ELEVATE_LOG_LEVEL as 'info' | undefined) ?? 'info');
-  const db = openDatabase(dbPath(f));
-  db.pragma(`wal_autocheckpoint = ${SAFETY_AUTOCHECKPOINT_PAGES}`);
-  // created 0600 on first start, next to the database; seals provider-issued credentials at rest
-  const serverKey = loadOrCreateServerKey(serverKeyPath(dbPath(f)));
+  const spec = dbSpec(f);
+  // the server's store: group commit, and this bundle as the body of its worker threads
+  const password = dbPassword(f);
+  const store = await openStore(spec, { role: 'server', workerEntry: __filename, ...(password !== undefined && { password }) });
+  // created 0600 on first start, next to the database (PostgreSQL: next to the policy file; every
+  // replica needs the same one); seals provider-issued credentials at rest
+  const serverKey = loadOrCreateServerKey(serverKeyPath(isPostgres(spec) ? policyPath : spec));
   const url = `${tls ? 'https' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${p}`;
-  const services = createServices({
+  const services = await createServices({
     listenUrl: url,
-    db,
+    store,
     policy,
     clock: new GuardedClock(),
     logger,
     serverKey,
-    verifyAudit: (o) => verifyInWorker(dbPath(f), __filename, o),
     options: { listenHost: h },
     defaultMetrics: true,
   });
-  services.start();
+  await services.start();
 
   const server = serve({
     fetch: services.app.fetch,
@@ -197,10 +235,7 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
       else reject(e);
     });
   });
-  // Started once serving: loading the bundle in a worker and checkpointing the catch-up's pages
-  // would otherwise compete with the catch-up and the first requests for the same core.
-  const checkpointer = startCheckpointer(dbPath(f), __filename);
-  logger.log('info', 'listening', { url, policy: policyPath, db: dbPath(f), pid: process.pid });
+  logger.log('info', 'listening', { url, policy: policyPath, db: dbForLog(spec), pid: process.pid });
   onListening?.(url);
 
   process.on('SIGHUP', () => {
@@ -217,8 +252,10 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
       usersRemoved: [...before.users.keys()].filter((u) => !next.users.has(u)),
       resourcesRemoved: [...before.resources.keys()].filter((x) => !r.policy.resources.has(x)),
     };
-    services.reload(r.policy, summary);
-    logger.log('info', 'policy reloaded', { policy: policyPath, ...summary });
+    services.reload(r.policy, summary).then(
+      () => logger.log('info', 'policy reloaded', { policy: policyPath, ...summary }),
+      (e: unknown) => logger.log('error', 'policy reload failed', { policy: policyPath, error: String(e) }),
+    );
   });
 
   let stopping = false;
@@ -229,8 +266,7 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
     // stop taking connections, end event streams so close() can finish, flush batched audits
     server.close();
     void services.stop().then(async () => {
-      await checkpointer.terminate();
-      db.close();
+      await store.close();
       await onShutdown?.().catch((e: unknown) => logger.log('error', 'shutdown step failed', { error: String(e) }));
       process.exit(0);
     });
@@ -268,14 +304,13 @@ async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined,
   const flags = { ...f, db: dbFile };
 
   // fresh tokens for the demo users; the previous demo tokens stop working
-  const db = openDatabase(resolve(dbFile));
-  const store = new Store(db);
-  const tokens = new Tokens(store, systemClock);
-  const old = store.tokens().filter((t) => t.label === 'demo' && t.revoked_at === null).map((t) => t.id);
-  tokens.revoke(old, 'cli', 'replaced by a new demo run');
   const minted: Record<string, string> = {};
-  for (const u of parsed.policy.users.values()) minted[u.id] = tokens.issue(u.id, { ttlSeconds: 30 * 86400, label: 'demo', actorId: 'cli' }).token;
-  db.close();
+  await withStore(f, resolve(dbFile), async (store) => {
+    const tokens = new Tokens(store, systemClock);
+    const old = (await tokens.list()).filter((t) => t.label === 'demo' && t.revokedAt === null).map((t) => t.id);
+    await tokens.revoke(old, 'cli', 'replaced by a new demo run');
+    for (const u of parsed.policy.users.values()) minted[u.id] = (await tokens.issue(u.id, { ttlSeconds: 30 * 86400, label: 'demo', actorId: 'cli' })).token;
+  });
 
   // how this program was started, so the printed commands work as they are
   const self = /server\.js$/.test(process.argv[1] ?? '') ? `node ${relative(process.cwd(), process.argv[1]) || process.argv[1]}` : 'elevate-server';
@@ -339,15 +374,20 @@ async function main(argv: string[]) {
     case 'backup': {
       if (!sub) throw new UsageError('backup: give the file to write, e.g. elevate-server backup /var/backups/elevate.db');
       if (existsSync(sub)) throw new UsageError(`backup: ${sub} already exists; refusing to overwrite it`);
-      const db = openDatabase(existingDbPath(f));
-      mkdirSync(dirname(resolve(sub)), { recursive: true });
-      // the copy holds token hashes, sealed credentials and every justification: like the database
-      // it is 0600 from its first byte (created empty with that mode; SQLite keeps a file's mode)
-      closeSync(openSync(sub, 'wx', 0o600));
-      chmodSync(sub, 0o600);
-      // SQLite's online backup API: a consistent copy while the server keeps writing
-      await db.backup(sub);
-      db.close();
+      const spec = existingDbSpec(f);
+      if (isPostgres(spec)) {
+        throw new CliError('backup copies a SQLite database; for PostgreSQL use its own tools, e.g. pg_dump --format=custom --file=elevate.dump <database>');
+      }
+      await withStore(f, spec, async (store) => {
+        if (store.kind !== 'sqlite') throw new CliError('backup copies a SQLite database; for PostgreSQL use pg_dump');
+        mkdirSync(dirname(resolve(sub)), { recursive: true });
+        // the copy holds token hashes, sealed credentials and every justification: like the database
+        // it is 0600 from its first byte (created empty with that mode; SQLite keeps a file's mode)
+        closeSync(openSync(sub, 'wx', 0o600));
+        chmodSync(sub, 0o600);
+        // SQLite's online backup API: a consistent copy while the server keeps writing
+        await store.backup(sub);
+      });
       process.stderr.write(`backup written to ${sub}\n`);
       return;
     }
@@ -356,13 +396,12 @@ async function main(argv: string[]) {
   }
 }
 
-function tokenCommand(f: Flags, sub: string | undefined, arg: string | undefined) {
+async function tokenCommand(f: Flags, sub: string | undefined, arg: string | undefined) {
   if (sub !== 'issue' && sub !== 'list' && sub !== 'revoke') throw new UsageError('token: expected issue, list or revoke');
   const format = sub === 'list' ? textOrJson(f) : 'text';
   // only issuing may start a database; listing and revoking need the one that holds the tokens
-  const db = openDatabase(sub === 'issue' ? dbPath(f) : existingDbPath(f));
-  try {
-    const tokens = new Tokens(new Store(db), systemClock);
+  await withStore(f, sub === 'issue' ? dbSpec(f) : existingDbSpec(f), async (store) => {
+    const tokens = new Tokens(store, systemClock);
     if (sub === 'issue') {
       if (!arg) throw new UsageError('token issue: give the user id, e.g. elevate-server token issue alice');
       const policy = loadPolicyOrExit(configPath(f));
@@ -373,50 +412,42 @@ function tokenCommand(f: Flags, sub: string | undefined, arg: string | undefined
       } catch (e) {
         throw new UsageError(`--ttl: ${(e as Error).message}`);
       }
-      const { token, info } = tokens.issue(arg, { ttlSeconds: ttl, label: f.label, actorId: 'cli' });
+      const { token, info } = await tokens.issue(arg, { ttlSeconds: ttl, label: f.label, actorId: 'cli' });
       process.stdout.write(`${token}\n`);
       process.stderr.write(`token ${info.id} for ${arg}, expires ${info.expiresAt}\n`);
     } else if (sub === 'list') {
       const state = (t: { revokedAt?: string | null; expiresAt?: string | null }) =>
         t.revokedAt ? 'revoked' : t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? 'expired' : 'active';
-      if (format === 'json') return void printJson({ tokens: tokens.list(f.user).map((t) => ({ ...t, state: state(t) })) });
-      for (const t of tokens.list(f.user)) {
+      const list = await tokens.list(f.user);
+      if (format === 'json') return void printJson({ tokens: list.map((t) => ({ ...t, state: state(t) })) });
+      for (const t of list) {
         const state = t.revokedAt ? `revoked ${t.revokedAt}` : t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? 'expired' : 'active';
         process.stdout.write(`${t.id}\t${t.userId}\t${state}\texpires ${t.expiresAt ?? 'never'}\tlast used ${t.lastUsedAt ?? 'never'}${t.label ? `\t${t.label}` : ''}\n`);
       }
     } else if (sub === 'revoke') {
-      const ids = f.user ? tokens.list(f.user).filter((t) => !t.revokedAt).map((t) => t.id) : arg ? [arg] : [];
+      const ids = f.user ? (await tokens.list(f.user)).filter((t) => !t.revokedAt).map((t) => t.id) : arg ? [arg] : [];
       if (!ids.length && !f.user) throw new UsageError('token revoke: give a token id or --user <userId>');
-      const done = tokens.revoke(ids, 'cli', 'revoked from the command line');
+      const done = await tokens.revoke(ids, 'cli', 'revoked from the command line');
       if (arg && !done.length) throw new UsageError(`token revoke: no active token ${arg}`);
       process.stderr.write(`revoked ${done.length} token(s)${done.length ? `: ${done.join(', ')}` : ''}\n`);
     } else throw new UsageError('token: expected issue, list or revoke');
-  } finally {
-    db.close();
-  }
+  });
 }
 
 /** `user disable <id>`: no more sign-ins, every token and session of the user revoked, audited. */
-function userCommand(f: Flags, sub: string | undefined, arg: string | undefined) {
+async function userCommand(f: Flags, sub: string | undefined, arg: string | undefined) {
   if (sub !== 'disable') throw new UsageError('user: expected disable');
   if (!arg) throw new UsageError('user disable: give the user id, e.g. elevate-server user disable alice');
-  const db = openDatabase(existingDbPath(f));
-  try {
-    const r = disableUser(new Store(db), new IdentityStore(db), systemClock.now(), arg, 'cli', f.reason ?? 'disabled from the command line');
-    process.stderr.write(
-      `${r.changed ? `disabled ${arg}` : `${arg} was already disabled`}; revoked ${r.tokensRevoked.length} token(s)${r.tokensRevoked.length ? `: ${r.tokensRevoked.join(', ')}` : ''}\n`,
-    );
-  } finally {
-    db.close();
-  }
+  const r = await withStore(f, existingDbSpec(f), (store) => disableUser(store, systemClock.now(), arg, 'cli', f.reason ?? 'disabled from the command line'));
+  process.stderr.write(
+    `${r.changed ? `disabled ${arg}` : `${arg} was already disabled`}; revoked ${r.tokensRevoked.length} token(s)${r.tokensRevoked.length ? `: ${r.tokensRevoked.join(', ')}` : ''}\n`,
+  );
 }
 
 async function auditCommand(f: Flags, sub: string | undefined) {
   if (sub !== 'verify' && sub !== 'head' && sub !== 'export') throw new UsageError('audit: expected verify, head or export');
   const format = sub === 'export' ? undefined : textOrJson(f);
-  const db = openDatabase(existingDbPath(f));
-  try {
-    const store = new Store(db);
+  await withStore(f, existingDbSpec(f), async (store) => {
     if (sub === 'verify') {
       let head: { seq?: number; hash: string } | undefined;
       if (f.head) {
@@ -427,10 +458,10 @@ async function auditCommand(f: Flags, sub: string | undefined) {
         head = { hash, ...(parts.length === 2 && /^\d+$/.test(parts[0]) && { seq: Number(parts[0]) }) };
       }
       // format: checked (text|json) before the database is opened
-      const r = verifyAudit(db, { head, state: f.state === true });
+      const r = await store.verifyAudit({ ...(head && { head }), state: f.state === true });
       process.exitCode = printVerification(r, format ?? 'text', (t) => process.stdout.write(t));
     } else if (sub === 'head') {
-      const h = store.audit.head();
+      const h = await store.read((tx) => tx.audit.head());
       if (format === 'json') printJson({ seq: h.seq, hash: h.hash });
       else process.stdout.write(`${h.seq} ${h.hash}\n`);
     } else if (sub === 'export') {
@@ -443,18 +474,13 @@ async function auditCommand(f: Flags, sub: string | undefined) {
         return t;
       };
       exitQuietlyOnClosedPipe();
-      await exportAudit(store.audit, format, { from: time(f.from, 'from'), to: time(f.to, 'to') }, process.stdout);
+      await exportAudit(store, format, { from: time(f.from, 'from'), to: time(f.to, 'to') }, process.stdout);
     } else throw new UsageError('audit: expected verify, head or export');
-  } finally {
-    db.close();
-  }
+  });
 }
 
 // the same bundle is the CLI and the body of the server's worker threads
-const job = isMainThread ? null : (workerData as { elevateCheckpointer?: string; elevateVerify?: string; elevateVerifyState?: boolean } | null);
-if (job?.elevateCheckpointer) runCheckpointer(job.elevateCheckpointer);
-else if (job?.elevateVerify) runVerifyWorker(job.elevateVerify, job.elevateVerifyState);
-else main(process.argv.slice(2)).catch((e: unknown) => {
+if (isMainThread || !runStoreWorker(workerData)) main(process.argv.slice(2)).catch((e: unknown) => {
   if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
     // one line and where to look, not the whole usage text
     process.stderr.write(`elevate-server: ${(e as Error).message.split('\n')[0]}\nRun "elevate-server --help" for usage.\n`);

@@ -4,10 +4,11 @@
 // a series per grant).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Committed } from './engine/engine.js';
+import type { OpsCounts } from './store/types.js';
 
 /** What the gauges read at scrape time. */
 export interface MetricsSource {
-  counts(now: number): { activeGrants: number; pendingRequests: number; outboxDepth: number; outboxOldestCreatedAt: number | null; revokePending: number };
+  counts(now: number): Promise<OpsCounts>;
   sseClients(): number;
   now(): number;
 }
@@ -22,29 +23,29 @@ export class Metrics {
     const registers = [this.registry];
     if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'elevate_' });
     // one read of the counts per scrape, shared by the gauges below
-    let snapshot: { at: number; value: ReturnType<MetricsSource['counts']> } | undefined;
+    let snapshot: { at: number; value: Promise<OpsCounts> } | undefined;
     const counts = () => {
       const now = source.now();
       if (!snapshot || snapshot.at !== now) snapshot = { at: now, value: source.counts(now) };
       return snapshot.value;
     };
-    const gauge = (name: string, help: string, read: () => number) =>
+    const gauge = (name: string, help: string, read: () => number | Promise<number>) =>
       new Gauge({
         name,
         help,
         registers,
-        collect() {
-          this.set(read());
+        async collect() {
+          this.set(await read());
         },
       });
-    gauge('elevate_active_grants', 'Grants active now', () => counts().activeGrants);
-    gauge('elevate_pending_requests', 'Requests waiting for a decision', () => counts().pendingRequests);
-    gauge('elevate_outbox_depth', 'Outbox rows (provider work, notifications) not yet done', () => counts().outboxDepth);
-    gauge('elevate_outbox_oldest_age_seconds', 'Age of the oldest outbox row not yet done (0 when empty)', () => {
-      const c = counts();
+    gauge('elevate_active_grants', 'Grants active now', async () => (await counts()).activeGrants);
+    gauge('elevate_pending_requests', 'Requests waiting for a decision', async () => (await counts()).pendingRequests);
+    gauge('elevate_outbox_depth', 'Outbox rows (provider work, notifications) not yet done', async () => (await counts()).outboxDepth);
+    gauge('elevate_outbox_oldest_age_seconds', 'Age of the oldest outbox row not yet done (0 when empty)', async () => {
+      const c = await counts();
       return c.outboxOldestCreatedAt === null ? 0 : Math.max(0, (source.now() - c.outboxOldestCreatedAt) / 1000);
     });
-    gauge('elevate_grants_revoke_pending', 'Ended grants whose revocation on the target system has not succeeded yet', () => counts().revokePending);
+    gauge('elevate_grants_revoke_pending', 'Ended grants whose revocation on the target system has not succeeded yet', async () => (await counts()).revokePending);
     gauge('elevate_sse_clients', 'Open event streams', () => source.sseClients());
     this.revokeFailures = new Counter({ name: 'elevate_revocation_failures_total', help: 'Failed revocation attempts on target systems (each is retried)', registers });
     this.expiryLag = new Histogram({

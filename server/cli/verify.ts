@@ -1,7 +1,7 @@
 // What `audit verify` prints: one line for the chain, and with --state one line for the state
 // check followed by one line per row the log does not explain. `--format json` prints the
 // whole result as one JSON object instead.
-import type { AuditVerification } from '../db/stateCheck.js';
+import type { AuditVerification } from '../store/types.js';
 import type { StateProblem } from '../domain/stateReplay.js';
 
 /** Writes the result; returns the exit code (1 when the chain or the state check failed). */

@@ -95,6 +95,20 @@ export class FakeClock implements Clock {
     this.current = target;
   }
 
+  /**
+   * Fires the earliest timer due at or before `upTo` (now() becomes its due time); false when
+   * there is none. For code whose timers start asynchronous work: the caller lets that work
+   * finish before the next timer, as if time passed in real life.
+   */
+  fireNext(upTo: number): boolean {
+    const due = this.timers.filter((t) => t.at <= upTo).sort((a, b) => a.at - b.at || a.id - b.id)[0];
+    if (!due) return false;
+    this.timers = this.timers.filter((t) => t !== due);
+    this.current = Math.max(this.current, due.at);
+    due.fn();
+    return true;
+  }
+
   /** Jumps the wall clock without firing timers (simulates a clock step). */
   set(ms: number): void {
     this.current = ms;

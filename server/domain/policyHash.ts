@@ -2,7 +2,7 @@
 // sorted entries, keys sorted), so every replica serving the same rules reports the same hash
 // however the file is formatted, and `check-config --format json` prints the hash a file would
 // have once loaded. /healthz reports it.
-import { canonicalJson } from '../db/audit.js';
+import { canonicalJson } from '../store/auditChain.js';
 import { sha256Hex } from '../crypto/sha256.js';
 import type { Policy } from './types.js';
 

@@ -1,12 +1,15 @@
 // Fans the log's stream events out to the open event streams. The hub follows the audit log:
-// after every commit it reads the stream events past the last one it sent (their payloads were
-// stored with them, see live.ts) and hands each to the streams it concerns, decided per event by
-// domain/rights.ts with the policy in force and the user as it knows them now. So a demoted
-// admin's stream stops carrying everyone's requests at the next event, a user who left the
-// policy has their streams closed, and live delivery and replay send the very same bytes.
-import type { AuditLog, FollowedRow, LiveRow } from '../db/audit.js';
+// woken after every commit (this process's, and any other's through Store.onCommitted), it reads
+// the stream events past the last one it handled (their payloads were stored with them, see
+// live.ts) and hands each to the streams it concerns, decided per event by domain/rights.ts with
+// the policy in force and the user as it knows them now. So a demoted admin's stream stops
+// carrying everyone's requests at the next event, a user who left the policy has their streams
+// closed, and live delivery and replay send the very same bytes. Stream controls (a token
+// revoked, a user disabled, wherever it was written) end the streams they concern and are handed
+// to `onControl` (the token cache).
 import { receivesEvent } from '../domain/rights.js';
 import type { Policy, PolicyUser } from '../domain/types.js';
+import type { FollowedEvent, Store } from '../store/types.js';
 
 export interface Subscriber {
   userId: string;
@@ -15,53 +18,90 @@ export interface Subscriber {
   close(): void;
 }
 
+/** Who a logged event is about, as far as receiving it goes. */
+export type EventWho = Pick<FollowedEvent, 'action' | 'actorId' | 'resourceId' | 'subjectId'>;
+
 /** Rows read from the log per query while catching up. */
 const FOLLOW_BATCH = 500;
 
 export class EventHub {
   private subs = new Set<Subscriber>();
-  /** the last log seq handed to the streams (or known to concern nobody) */
-  private cursor: number;
+  /** the last log seq handled (sent to the streams, or known to concern nobody); null before start() */
+  private cursor: number | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private scheduled = false;
 
   constructor(
     private readonly policy: () => Policy,
-    private readonly log: Pick<AuditLog, 'liveAfter' | 'head'>,
-  ) {
-    this.cursor = log.head().seq;
-  }
+    private readonly store: Pick<Store, 'read'>,
+    private readonly onError: (e: unknown) => void,
+    private readonly onControl: (e: FollowedEvent) => void = () => {},
+  ) {}
 
   get size(): number {
     return this.subs.size;
   }
 
+  /** Starts following the log from its head now. */
+  async start(): Promise<void> {
+    this.cursor = (await this.store.read((tx) => tx.audit.head())).seq;
+  }
+
   add(s: Subscriber): () => void {
-    // nobody was following: the new stream replayed up to the head, go on from there
-    if (this.subs.size === 0) this.cursor = this.log.head().seq;
     this.subs.add(s);
     return () => this.subs.delete(s);
   }
 
   /**
-   * Sends the stream events committed since the last call, in log order. `committedUpTo` is the
-   * highest seq the caller just committed: with nobody listening the hub only moves past it.
+   * Something committed: read the log past the cursor soon. Wake-ups in one event-loop turn share
+   * one read (every change and the store's own notice of it call this).
    */
-  follow(committedUpTo = 0): void {
-    if (this.subs.size === 0) {
-      this.cursor = Math.max(this.cursor, committedUpTo);
-      return;
+  wake(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.follow();
+    });
+  }
+
+  /** Reads and hands on everything committed past the cursor; resolves once caught up. */
+  follow(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
     }
-    for (;;) {
-      const rows = this.log.liveAfter(this.cursor, FOLLOW_BATCH);
-      this.publish(rows);
-      if (rows.length < FOLLOW_BATCH) break;
+    this.running = this.drain().finally(() => {
+      this.running = null;
+      if (this.again) {
+        this.again = false;
+        void this.follow();
+      }
+    });
+    return this.running;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.cursor === null) return;
+    try {
+      for (;;) {
+        const from = this.cursor;
+        const rows = await this.store.read((tx) => tx.audit.followAfter(from, FOLLOW_BATCH));
+        this.publish(rows);
+        if (rows.length < FOLLOW_BATCH) break;
+      }
+    } catch (e) {
+      // the database is unavailable: the next commit wakes the hub again, from the same cursor
+      this.onError(e);
     }
   }
 
   /** Hands logged stream events to the streams they concern, now, and applies stream controls. */
-  publish(rows: readonly (LiveRow | FollowedRow)[]): void {
+  publish(rows: readonly FollowedEvent[]): void {
     const policy = this.policy();
     for (const row of rows) {
-      this.cursor = Math.max(this.cursor, row.seq);
+      this.cursor = Math.max(this.cursor ?? 0, row.seq);
       if (row.live === null) {
         this.control(row);
         continue;
@@ -75,19 +115,20 @@ export class EventHub {
   }
 
   /** Whether this logged event is for this user now; false for a user the policy no longer has. */
-  receives(userId: string, row: Omit<LiveRow, 'live' | 'seq'>): boolean {
+  receives(userId: string, row: EventWho): boolean {
     const policy = this.policy();
     const user = policy.users.get(userId);
     return user !== undefined && concerns(policy, user, row);
   }
 
-  /** A token revoked or a user disabled, by this process or another (the CLI): their streams end. */
-  private control(row: Extract<FollowedRow, { live: null }>): void {
-    const details = JSON.parse(row.details) as { tokenId?: unknown; userId?: unknown };
+  /** A token revoked or a user disabled, by this process or another (the CLI, a replica): their streams end. */
+  private control(row: FollowedEvent): void {
+    const details = row.details ?? {};
     if (row.action === 'token.revoked' && typeof details.tokenId === 'string') this.closeToken(details.tokenId);
     if (row.action === 'user.disabled' && typeof details.userId === 'string') {
       for (const s of [...this.subs]) if (s.userId === details.userId) s.close();
     }
+    this.onControl(row);
   }
 
   /** Ends every stream opened with this token (it was revoked). */
@@ -106,5 +147,5 @@ export class EventHub {
   }
 }
 
-const concerns = (policy: Policy, user: PolicyUser, row: Omit<LiveRow, 'live' | 'seq'>): boolean =>
-  receivesEvent(policy, user, { action: row.action, actorId: row.actor_id, resourceId: row.resource_id, subjectId: row.subject_id });
+const concerns = (policy: Policy, user: PolicyUser, row: EventWho): boolean =>
+  receivesEvent(policy, user, { action: row.action, actorId: row.actorId, resourceId: row.resourceId, subjectId: row.subjectId });

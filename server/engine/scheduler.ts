@@ -14,8 +14,12 @@ const MAX_SLEEP_MS = 1000;
 export class Scheduler {
   private cancel: (() => void) | null = null;
   private armedFor: number | null = null;
-  private running = false;
-  private stopped = false;
+  private stopped = true;
+  /** the sweep running now */
+  private sweeping: Promise<void> | null = null;
+  /** a look at the next due instant after a poke */
+  private peeking: Promise<void> | null = null;
+  private pokedMeanwhile = false;
 
   constructor(
     private readonly engine: Engine,
@@ -32,13 +36,39 @@ export class Scheduler {
     this.stopped = true;
     this.cancel?.();
     this.cancel = null;
+    this.armedFor = null;
+  }
+
+  /** A sweep or a look at the next instant is under way. */
+  get busy(): boolean {
+    return this.sweeping !== null || this.peeking !== null;
+  }
+
+  /** Resolves once no sweep and no look at the next instant is under way (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.sweeping || this.peeking) await (this.sweeping ?? this.peeking);
   }
 
   /** Something changed: re-arm if the next due instant moved earlier. */
   poke(): void {
-    if (this.stopped || this.running) return;
-    const next = this.engine.nextDue();
-    if (next !== null && (this.armedFor === null || next < this.armedFor)) this.arm(next);
+    if (this.stopped) return;
+    if (this.sweeping || this.peeking) {
+      // a change during a sweep or a look may have moved the next instant: look again after it
+      this.pokedMeanwhile = true;
+      return;
+    }
+    this.pokedMeanwhile = false;
+    this.peeking = this.engine
+      .nextDue()
+      .then((next) => {
+        if (this.stopped || this.sweeping) return;
+        if (next !== null && (this.armedFor === null || next < this.armedFor)) this.arm(next);
+      })
+      .catch((e: unknown) => this.onError(e))
+      .finally(() => {
+        this.peeking = null;
+        if (this.pokedMeanwhile) this.poke();
+      });
   }
 
   private arm(at: number): void {
@@ -49,28 +79,34 @@ export class Scheduler {
   }
 
   private run(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.sweeping) return;
     this.cancel = null;
     this.armedFor = null;
-    this.running = true;
+    this.pokedMeanwhile = false;
+    this.sweeping = this.pass().finally(() => {
+      this.sweeping = null;
+      if (this.pokedMeanwhile) this.poke();
+    });
+  }
+
+  private async pass(): Promise<void> {
     let failed = false;
     try {
-      this.engine.sweep();
+      await this.engine.sweep();
     } catch (e) {
       failed = true;
       this.onError(e);
-    } finally {
-      this.running = false;
+    }
+    if (this.stopped) return;
+    let next: number | null = null;
+    try {
+      next = await this.engine.nextDue();
+    } catch (e) {
+      failed = true;
+      this.onError(e);
     }
     if (this.stopped) return;
     const now = this.clock.now();
-    let next: number | null = null;
-    try {
-      next = this.engine.nextDue();
-    } catch (e) {
-      failed = true;
-      this.onError(e);
-    }
     // after a failure (e.g. the database is unavailable) retry in a second, not in a tight loop
     this.arm(failed ? now + 1000 : (next ?? now + MAX_SLEEP_MS));
   }

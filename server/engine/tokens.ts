@@ -6,7 +6,7 @@ import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
 import type { Policy, PolicyUser } from '../domain/types.js';
-import type { Store, TokenRow } from '../db/store.js';
+import type { FollowedEvent, Store, TokenRecord, Tx } from '../store/types.js';
 
 export const TOKEN_PATTERN = /^elv_[A-Za-z0-9_-]{43}$/;
 const TOUCH_EVERY_MS = 60_000;
@@ -25,15 +25,30 @@ export interface TokenInfo {
   lastUsedAt: string | null;
 }
 
-export const tokenInfo = (t: TokenRow): TokenInfo => ({
+export const tokenInfo = (t: TokenRecord): TokenInfo => ({
   id: t.id,
-  userId: t.user_id,
+  userId: t.userId,
   label: t.label,
-  createdAt: iso(t.created_at),
-  expiresAt: t.expires_at === null ? null : iso(t.expires_at),
-  revokedAt: t.revoked_at === null ? null : iso(t.revoked_at),
-  lastUsedAt: t.last_used_at === null ? null : iso(t.last_used_at),
+  createdAt: iso(t.createdAt),
+  expiresAt: t.expiresAt === null ? null : iso(t.expiresAt),
+  revokedAt: t.revokedAt === null ? null : iso(t.revokedAt),
+  lastUsedAt: t.lastUsedAt === null ? null : iso(t.lastUsedAt),
 });
+
+/**
+ * Revokes these tokens in the transaction, each with its `token.revoked` event; returns the ids
+ * actually revoked (one already revoked by someone else has their event, not ours).
+ */
+export async function revokeTokens(tx: Tx, ids: string[], now: number, actorId: string, reason: string): Promise<string[]> {
+  const done: string[] = [];
+  for (const id of ids) {
+    const t = await tx.tokens.get(id);
+    if (!t || !(await tx.tokens.revoke(id, now))) continue;
+    done.push(id);
+    await tx.audit.append([{ at: now, actorId, action: 'token.revoked', subjectId: t.userId, details: { tokenId: id, userId: t.userId, reason } }]);
+  }
+  return done;
+}
 
 /** Cached token rows at most; past this the cache starts over (it only saves a lookup). */
 const CACHE_MAX = 10_000;
@@ -42,96 +57,95 @@ export class Tokens {
   /** last time last_used_at was written per token: at most once a minute, not on every request */
   private touched = new Map<string, number>();
   /**
-   * Token rows by hash (hex), so a request costs no row lookup. Emptied whenever a token may have
-   * changed: a revocation through this process (Store.takeTokensWritten) or any commit by another
-   * connection, such as `elevate-server token revoke` (PRAGMA data_version, read per request), so
-   * a revocation applies to the very next request exactly as without the cache. Expiry and the
-   * user's presence in the policy are checked on every request, as before.
+   * Token records by hash (hex), so a request costs no lookup. Emptied whenever a token may have
+   * changed: a revocation through this process (revoke(), forget()) at once, and one written by
+   * any other process (`elevate-server token revoke`, `user disable`, another replica) as soon as
+   * the log follower reads its `token.revoked` or `user.disabled` event (onControl), which it does
+   * on the store's notice of that commit. Expiry and the user's presence in the policy are
+   * checked on every request.
    */
-  private cache = new Map<string, TokenRow>();
-  private cacheVersion = -1;
+  private cache = new Map<string, TokenRecord>();
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
   ) {}
 
-  issue(userId: string, opts: { ttlSeconds?: number; label?: string; actorId: string }): { token: string; info: TokenInfo } {
+  async issue(userId: string, opts: { ttlSeconds?: number; label?: string; actorId: string }): Promise<{ token: string; info: TokenInfo }> {
     const now = this.clock.now();
     const token = `elv_${randomBytes(32).toString('base64url')}`;
     const id = newId('tok');
     const expiresAt = opts.ttlSeconds ? now + opts.ttlSeconds * 1000 : null;
     const hash = hashToken(token);
-    this.store.tx(() => {
-      this.store.insertToken({ id, user_id: userId, hash, label: opts.label ?? null, created_at: now, expires_at: expiresAt });
+    const record = await this.store.transaction(async (tx) => {
+      await tx.tokens.insert({ id, userId, hash, label: opts.label ?? null, createdAt: now, expiresAt });
       // the fingerprint lets the state check tell a swapped hash; it is a hash of the stored
       // hash, so the log gives no more towards the token than the database does
       const details = { tokenId: id, userId, label: opts.label ?? null, expiresAt: expiresAt === null ? null : iso(expiresAt), fingerprint: tokenFingerprint(hash) };
-      this.store.audit.append([{ at: now, actorId: opts.actorId, action: 'token.issued', subjectId: userId, details }]);
+      await tx.audit.append([{ at: now, actorId: opts.actorId, action: 'token.issued', subjectId: userId, details }]);
+      return (await tx.tokens.get(id))!;
     });
-    return { token, info: tokenInfo(this.store.token(id)!) };
+    return { token, info: tokenInfo(record) };
   }
 
   /** Revokes tokens by id; returns the ids actually revoked. */
-  revoke(ids: string[], actorId: string, reason: string): string[] {
+  async revoke(ids: string[], actorId: string, reason: string): Promise<string[]> {
     const now = this.clock.now();
-    const done: string[] = [];
-    this.store.tx(() => {
-      for (const id of ids) {
-        const t = this.store.token(id);
-        if (!t || !this.store.revokeToken(id, now)) continue;
-        done.push(id);
-        this.store.audit.append([{ at: now, actorId, action: 'token.revoked', subjectId: t.user_id, details: { tokenId: id, userId: t.user_id, reason } }]);
-      }
-    });
+    const done = await this.store.transaction((tx) => revokeTokens(tx, ids, now, actorId, reason));
+    if (done.length) this.forget();
     return done;
   }
 
-  list(userId?: string): TokenInfo[] {
-    return this.store.tokens(userId).map(tokenInfo);
+  async list(userId?: string): Promise<TokenInfo[]> {
+    return (await this.store.read((tx) => tx.tokens.list(userId))).map(tokenInfo);
   }
 
   /** The user behind a presented token, or null (unknown, revoked, expired, or the user left the policy). */
-  authenticate(presented: string, policy: Policy): { user: PolicyUser; tokenId: string } | null {
+  async authenticate(presented: string, policy: Policy): Promise<{ user: PolicyUser; tokenId: string } | null> {
     if (!TOKEN_PATTERN.test(presented)) return null;
-    const row = this.lookup(hashToken(presented));
-    if (!row) return null;
-    const now = this.clock.now();
-    if (row.revoked_at !== null || (row.expires_at !== null && now >= row.expires_at)) return null;
-    const user = policy.users.get(row.user_id);
-    if (!user) return null;
-    const last = this.touched.get(row.id) ?? row.last_used_at ?? 0;
-    if (now - last >= TOUCH_EVERY_MS) {
-      this.touched.set(row.id, now);
-      try {
-        this.store.touchToken(row.id, now);
-      } catch {
-        // bookkeeping only: a database that cannot be written right now must not fail a read
+    const hash = hashToken(presented);
+    const key = hash.toString('hex');
+    let t = this.cache.get(key);
+    if (!t) {
+      const generation = this.generation;
+      t = await this.store.read((tx) => tx.tokens.byHash(hash));
+      // the index found it by equality; compare again in constant time before trusting it
+      if (!t || !timingSafeEqual(t.hash, hash)) return null;
+      // a revocation heard while we read may be newer than what we read: then do not keep it
+      if (generation === this.generation) {
+        if (this.cache.size >= CACHE_MAX) this.cache.clear();
+        this.cache.set(key, t);
       }
     }
-    return { user, tokenId: row.id };
+    const now = this.clock.now();
+    if (t.revokedAt !== null || (t.expiresAt !== null && now >= t.expiresAt)) return null;
+    const user = policy.users.get(t.userId);
+    if (!user) return null;
+    const last = this.touched.get(t.id) ?? t.lastUsedAt ?? 0;
+    if (now - last >= TOUCH_EVERY_MS) {
+      this.touched.set(t.id, now);
+      const id = t.id;
+      // bookkeeping only, not awaited: a database that cannot be written right now must not fail a read
+      this.store.transaction((tx) => tx.tokens.touch(id, now)).catch(() => {});
+    }
+    return { user, tokenId: t.id };
   }
 
-  private lookup(hash: Buffer): TokenRow | undefined {
-    const version = this.store.dataVersion();
-    if (version !== this.cacheVersion || this.store.takeTokensWritten() || this.cache.size >= CACHE_MAX) {
-      this.cache.clear();
-      this.cacheVersion = version;
-    }
-    const key = hash.toString('hex');
-    let row = this.cache.get(key);
-    if (!row) {
-      row = this.store.tokenByHash(hash);
-      // the index found it by equality; compare again in constant time before trusting it
-      if (!row || !timingSafeEqual(row.hash, hash)) return undefined;
-      this.cache.set(key, row);
-    }
-    return row;
+  /** Forgets every cached token (one may have been revoked). */
+  forget(): void {
+    this.cache.clear();
+    this.generation++;
+  }
+  private generation = 0;
+
+  /** Log follower: a token revoked or a user disabled anywhere (another process, another replica). */
+  onControl(e: Pick<FollowedEvent, 'action'>): void {
+    if (e.action === 'token.revoked' || e.action === 'user.disabled') this.forget();
   }
 
   /** Still valid? (event streams re-check on every heartbeat, so a CLI revocation closes them too) */
-  isValid(tokenId: string): boolean {
-    const t = this.store.token(tokenId);
-    return !!t && t.revoked_at === null && (t.expires_at === null || this.clock.now() < t.expires_at);
+  async isValid(tokenId: string): Promise<boolean> {
+    const t = await this.store.read((tx) => tx.tokens.get(tokenId));
+    return !!t && t.revokedAt === null && (t.expiresAt === null || this.clock.now() < t.expiresAt);
   }
 }

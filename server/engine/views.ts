@@ -1,57 +1,56 @@
-// Row → wire conversions. Rule 1 lives here too: a grant read at or after its expiresAt is
+// Domain record → wire conversions. Rule 1 lives here too: a grant read at or after its expiresAt is
 // presented as expired even if the sweep has not committed that yet.
 import { iso } from '../domain/clock.js';
 import type { Resource } from '../domain/types.js';
 import type { AccessRequest, Grant, ResourceView } from '../protocol/index.js';
-import type { ApprovalRow, GrantRow, RequestRow } from '../db/store.js';
+import type { ApprovalRecord, GrantRecord, RequestRecord } from '../store/types.js';
 
-/** `addedWithoutApprovalSeconds`: Store.secondsAddedWithoutApproval(g), for active grants. */
-export function grantView(g: GrantRow, now: number, addedWithoutApprovalSeconds = 0): Grant {
-  const lapsed = g.status === 'active' && now >= g.expires_at;
+/** `addedWithoutApprovalSeconds`: what the engine computes for an active grant (0 for ended ones). */
+export function grantView(g: GrantRecord, now: number, addedWithoutApprovalSeconds = 0): Grant {
+  const lapsed = g.status === 'active' && now >= g.expiresAt;
   const ended = !lapsed && g.status !== 'active';
   return {
     id: g.id,
-    requestId: g.request_id,
-    userId: g.user_id,
-    resourceId: g.resource_id,
+    requestId: g.requestId,
+    userId: g.userId,
+    resourceId: g.resourceId,
     role: g.role,
-    startsAt: iso(g.starts_at),
-    expiresAt: iso(g.expires_at),
-    maxExpiresAt: iso(g.max_expires_at),
+    startsAt: iso(g.startsAt),
+    expiresAt: iso(g.expiresAt),
+    maxExpiresAt: iso(g.maxExpiresAt),
     status: lapsed ? 'expired' : g.status,
     extensions: g.extensions,
     addedWithoutApprovalSeconds,
-    revokePending: g.revoke_pending === 1,
-    ...(lapsed && { endedAt: iso(g.expires_at), endedBy: 'system', endReason: 'expired' }),
-    ...(ended && g.ended_at !== null && { endedAt: iso(g.ended_at) }),
-    ...(ended && g.ended_by !== null && { endedBy: g.ended_by }),
-    ...(ended && g.end_reason !== null && { endReason: g.end_reason }),
+    revokePending: g.revokePending,
+    ...(lapsed && { endedAt: iso(g.expiresAt), endedBy: 'system', endReason: 'expired' }),
+    ...(ended && g.endedAt !== null && { endedAt: iso(g.endedAt) }),
+    ...(ended && g.endedBy !== null && { endedBy: g.endedBy }),
+    ...(ended && g.endReason !== null && { endReason: g.endReason }),
   };
 }
 
-export function requestView(r: RequestRow, approvals: ApprovalRow[], now: number): AccessRequest {
+export function requestView(r: RequestRecord, approvals: ApprovalRecord[], now: number): AccessRequest {
   // a pending request past its deadline is expired whatever the sweep is doing
-  const status = r.status === 'pending' && now >= r.pending_until ? 'expired' : r.status;
-  const evaluation = JSON.parse(r.evaluation) as AccessRequest['evaluation'];
+  const status = r.status === 'pending' && now >= r.pendingUntil ? 'expired' : r.status;
   return {
     id: r.id,
-    requesterId: r.requester_id,
-    resourceId: r.resource_id,
+    requesterId: r.requesterId,
+    resourceId: r.resourceId,
     role: r.role,
-    durationSeconds: r.duration_s,
+    durationSeconds: r.durationS,
     justification: r.justification,
     ticket: r.ticket,
     status,
     kind: r.kind,
-    ...(r.grant_id !== null && { grantId: r.grant_id }),
-    approvals: approvals.map((a) => ({ approverId: a.approver_id, decision: a.decision, comment: a.comment, at: iso(a.at) })),
+    ...(r.grantId !== null && { grantId: r.grantId }),
+    approvals: approvals.map((a) => ({ approverId: a.approverId, decision: a.decision, comment: a.comment, at: iso(a.at) })),
     requiredApprovals: r.required,
-    autoApproved: r.auto_approved === 1,
-    breakGlass: r.break_glass === 1,
-    evaluation,
-    createdAt: iso(r.created_at),
-    decidedAt: r.decided_at === null ? (status === 'expired' ? iso(r.pending_until) : null) : iso(r.decided_at),
-    pendingUntil: iso(r.pending_until),
+    autoApproved: r.autoApproved,
+    breakGlass: r.breakGlass,
+    evaluation: r.evaluation,
+    createdAt: iso(r.createdAt),
+    decidedAt: r.decidedAt === null ? (status === 'expired' ? iso(r.pendingUntil) : null) : iso(r.decidedAt),
+    pendingUntil: iso(r.pendingUntil),
   };
 }
 

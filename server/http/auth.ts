@@ -69,7 +69,7 @@ export function authenticate(deps: AppDeps): MiddlewareHandler<Env> {
     if (header === undefined) return errorResponse(c, 401, 'unauthenticated', 'missing "Authorization: Bearer <token>" header');
     const policy = deps.policy();
     const m = /^Bearer (\S+)$/i.exec(header);
-    const found = m ? deps.tokens.authenticate(m[1], policy) : null;
+    const found = m ? await deps.tokens.authenticate(m[1], policy) : null;
     const ip = requestClient(c, policy);
     const userAgent = c.req.header('user-agent')?.slice(0, 200);
     if (!found) {

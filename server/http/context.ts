@@ -2,8 +2,7 @@ import type { HttpBindings } from '@hono/node-server';
 import type { Clock } from '../domain/clock.js';
 import type { CredentialVault } from '../crypto/vault.js';
 import type { Policy } from '../domain/types.js';
-import type { Store } from '../db/store.js';
-import type { AuditVerification } from '../db/stateCheck.js';
+import type { AuditVerification, Store } from '../store/types.js';
 import type { AuditBatcher } from '../engine/auditBatcher.js';
 import type { Actor, Engine } from '../engine/engine.js';
 import type { EventHub } from '../engine/hub.js';
@@ -33,12 +32,12 @@ export interface AppDeps {
   /** sign-in through the company's OpenID provider (identity: in the policy) */
   identity: Identity;
   /** recomputes the whole audit chain, off the request path where the server can */
-  /** the chain, and with `state` the rows against it (server/db/stateCheck.ts) */
+  /** the chain, and with `state` the rows against it (Store.verifyAudit) */
   verifyAudit(opts: { state: boolean }): Promise<AuditVerification>;
   /** Prometheus metrics (GET /metrics and HTTP latency); absent: no /metrics */
   metrics?: Metrics;
   /** whether the server is ready to serve (GET /readyz): database, schema, startup catch-up */
-  readiness?: () => Readiness;
+  readiness?: () => Promise<Readiness>;
   options?: {
     /** failed sign-ins per client per minute before 429 */
     authFailuresPerMinute?: number;

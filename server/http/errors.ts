@@ -4,6 +4,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import { ApiError } from '../errors.js';
+import { STORE_UNAVAILABLE } from '../store/types.js';
 import type { ErrorBody } from '../protocol/index.js';
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
@@ -21,10 +22,19 @@ export function zodDetails(error: ZodError, where: string): { path: string; mess
 }
 
 /**
- * SQLite failures that mean "cannot write right now", not "bug": full disk, read-only, I/O, busy,
- * or a group commit's transaction that SQLite rolled back after one of those (Store.tx).
+ * Storage failures that mean "cannot write right now", not "bug". SQLite: full disk, read-only,
+ * I/O, busy, or a group commit's transaction that SQLite rolled back after one of those.
+ * PostgreSQL: the connection failed or was refused (class 08, ECONNREFUSED/RESET), the server is
+ * shutting down or starting (57P0x), out of resources (53xxx), a serialization failure or
+ * deadlock that outlived its retries (40001, 40P01). A store marks its own such errors with
+ * STORE_UNAVAILABLE.
  */
-const UNAVAILABLE = /^SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN|CORRUPT|NOTADB|PERM|ABORT_ROLLBACK)/;
+const UNAVAILABLE = /^(SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN|CORRUPT|NOTADB|PERM|ABORT_ROLLBACK)|08|57P0|53|40001|40P01|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT)/;
+
+export function isUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return code === STORE_UNAVAILABLE || (typeof code === 'string' && UNAVAILABLE.test(code));
+}
 
 export function handleError(err: unknown, c: Context, logger: Logger) {
   if (err instanceof ApiError) return errorResponse(c, err.status, err.code, err.message, err.details);
@@ -36,8 +46,7 @@ export function handleError(err: unknown, c: Context, logger: Logger) {
       return errorResponse(c, 400, 'invalid_request', err.message || 'invalid request', [{ path: 'body', message: err.message }]);
     }
   }
-  const code = (err as { code?: unknown })?.code;
-  if (typeof code === 'string' && UNAVAILABLE.test(code)) {
+  if (isUnavailable(err)) {
     logger.log('error', 'storage unavailable', errorFields(err));
     return errorResponse(c, 503, 'unavailable', 'the audit log cannot be written right now; nothing was changed, try again later');
   }

@@ -15,9 +15,7 @@ import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
 import type { Policy } from '../domain/types.js';
-import type { IdentityStore, DeviceCode, IdpUser } from '../db/identity.js';
-import type { Store } from '../db/store.js';
-import type { AuditInput } from '../db/audit.js';
+import type { AuditInput, DeviceCode, IdpUser, Store } from '../store/types.js';
 import { ApiError } from '../errors.js';
 import { OidcRelyingParty, SignInRefused } from './oidc.js';
 import { userFromClaims, withIdpUsers } from './users.js';
@@ -57,7 +55,6 @@ export interface DeviceAuthorization {
 
 export interface IdentityDeps {
   store: Store;
-  ids: IdentityStore;
   clock: Clock;
   /** the policy file as loaded (the IdP's users are added by withIdpUsers, not here) */
   filePolicy: () => Policy;
@@ -73,10 +70,13 @@ export interface IdentityDeps {
 
 export class Identity {
   private rp: { key: unknown; url: string; party: OidcRelyingParty } | undefined;
-  private idpUsers: IdpUser[];
+  private idpUsers: IdpUser[] = [];
 
-  constructor(private readonly d: IdentityDeps) {
-    this.idpUsers = d.ids.users();
+  constructor(private readonly d: IdentityDeps) {}
+
+  /** Reads the IdP's users (before the effective policy is first asked for). */
+  async load(): Promise<void> {
+    this.idpUsers = await this.d.store.read((tx) => tx.identity.users());
   }
 
   /** The policy the engine works with: the file's plus the users the IdP vouched for. */
@@ -124,16 +124,16 @@ export class Identity {
 
   // ---------- 1. device authorization ----------
 
-  startDevice(client: { ip: string; name?: string }): DeviceAuthorization {
+  async startDevice(client: { ip: string; name?: string }): Promise<DeviceAuthorization> {
     this.oidc();
     const now = this.d.clock.now();
     const deviceCode = random();
     let userCode = '';
     for (let i = 0; i < 8; i++) userCode += USER_CODE_ALPHABET[randomInt(USER_CODE_ALPHABET.length)];
-    this.d.store.tx(() => {
+    await this.d.store.transaction(async (tx) => {
       // codes and attempts that ended an hour ago are of no use to anyone
-      this.d.ids.purge(now - 3_600_000);
-      this.d.ids.insertDevice({
+      await tx.identity.purge(now - 3_600_000);
+      await tx.identity.insertDevice({
         id: newId('dev'),
         deviceHash: hash(deviceCode),
         userCodeHash: hash(userCode),
@@ -158,10 +158,10 @@ export class Identity {
   // ---------- 2. the browser confirms the code ----------
 
   /** The pending, unexpired device code behind a user code, or why there is none. */
-  lookUpUserCode(userCode: string): { ok: true; device: DeviceCode; code: string } | { ok: false; reason: string } {
+  async lookUpUserCode(userCode: string): Promise<{ ok: true; device: DeviceCode; code: string } | { ok: false; reason: string }> {
     const code = normalizeUserCode(userCode);
     if (code.length !== 8) return { ok: false, reason: 'A code has 8 letters, like BCDF-GHJK.' };
-    const device = this.d.ids.deviceByUserCode(hash(code));
+    const device = await this.d.store.read((tx) => tx.identity.deviceByUserCode(hash(code)));
     if (!device) return { ok: false, reason: 'There is no such code. Check it against the one your editor shows.' };
     if (device.expiresAt <= this.d.clock.now()) return { ok: false, reason: 'This code has expired. Start signing in again from your editor.' };
     if (device.status !== 'pending') return { ok: false, reason: 'This code has already been used. Start signing in again from your editor.' };
@@ -179,8 +179,8 @@ export class Identity {
     const nonce = random();
     const codeVerifier = OidcRelyingParty.newVerifier();
     const url = await rp.authorizationUrl({ state, nonce, codeVerifier });
-    this.d.store.tx(() =>
-      this.d.ids.insertLogin(hash(state), {
+    await this.d.store.transaction((tx) =>
+      tx.identity.insertLogin(hash(state), {
         deviceId: device.id,
         browserHash: hash(browserSecret),
         nonce,
@@ -201,15 +201,15 @@ export class Identity {
    */
   async finishLogin(query: URLSearchParams, browserSecret: string | undefined, ip: string): Promise<{ userId: string }> {
     const now = this.d.clock.now();
-    const fail = (reason: string, device?: DeviceCode): never => {
-      if (device) this.d.store.tx(() => this.d.ids.denyDevice(device.id, reason));
+    const fail = async (reason: string, device?: DeviceCode): Promise<never> => {
+      if (device) await this.d.store.transaction((tx) => tx.identity.denyDevice(device.id, reason));
       this.d.auditLater({ at: now, actorId: 'anonymous', action: 'auth.failed', details: { ip, reason, via: 'oidc', ...(device && { deviceId: device.id }) } });
       throw new SignInRefused(reason);
     };
     const state = query.get('state');
     if (!state) return fail('the sign-in response has no state');
     const stateHash = hash(state);
-    const login = this.d.ids.login(stateHash);
+    const login = await this.d.store.read((tx) => tx.identity.login(stateHash));
     if (!login) return fail('the sign-in response does not match any sign-in started here (unknown state)');
     const replayed = () => fail('this sign-in response was already used (a replayed callback)');
     if (login.usedAt !== null) return replayed();
@@ -217,8 +217,8 @@ export class Identity {
     if (!browserSecret || !timingSafeEqual(hash(browserSecret), login.browserHash)) {
       return fail('the sign-in response came to a different browser than the one that started it');
     }
-    if (!this.d.store.tx(() => this.d.ids.useLogin(stateHash, now))) return replayed();
-    const device = this.d.ids.device(login.deviceId);
+    if (!(await this.d.store.transaction((tx) => tx.identity.useLogin(stateHash, now)))) return replayed();
+    const device = await this.d.store.read((tx) => tx.identity.device(login.deviceId));
     if (login.expiresAt <= now || !device || device.expiresAt <= now) return fail('the sign-in took too long and its code expired; start again from your editor', device);
     if (device.status !== 'pending') return fail('the code of this sign-in was already used', device);
 
@@ -229,19 +229,19 @@ export class Identity {
       callback.search = query.toString();
       claims = await this.relyingParty().redeem(callback, { state, nonce: login.nonce, codeVerifier: login.codeVerifier });
       const decision = userFromClaims(claims, oidc, this.d.filePolicy());
-      if (!decision.ok) return fail(decision.reason, device);
+      if (!decision.ok) return await fail(decision.reason, device);
       const u = decision.user;
-      const known = this.d.ids.user(u.id);
-      if (known?.disabledAt != null) return fail(`${u.id} is disabled on this server (elevate-server user disable)`, device);
+      const known = await this.d.store.read((tx) => tx.identity.user(u.id));
+      if (known?.disabledAt != null) return await fail(`${u.id} is disabled on this server (elevate-server user disable)`, device);
       // a user id stays bound to one IdP account: a reassigned username does not inherit access
       if (known?.subject != null && (known.subject !== u.subject || known.issuer !== u.issuer)) {
-        return fail(`the user id ${u.id} already belongs to another account of the identity provider`, device);
+        return await fail(`the user id ${u.id} already belongs to another account of the identity provider`, device);
       }
-      const approved = this.d.store.tx(() => {
-        if (!this.d.ids.approveDevice(device.id, u.id)) return false;
-        this.d.ids.recordSignIn({ id: u.id, issuer: u.issuer, subject: u.subject, name: u.name, email: u.email, groups: u.groups, roles: u.roles }, now);
+      const approved = await this.d.store.transaction(async (tx) => {
+        if (!(await tx.identity.approveDevice(device.id, u.id))) return false;
+        await tx.identity.recordSignIn({ id: u.id, issuer: u.issuer, subject: u.subject, name: u.name, email: u.email, groups: u.groups, roles: u.roles }, now);
         // the user record decides groups and roles (admin included): it changes with its event (rule 3)
-        this.d.store.audit.append([
+        await tx.audit.append([
           {
             at: now,
             actorId: u.id,
@@ -252,37 +252,37 @@ export class Identity {
         ]);
         return true;
       });
-      if (!approved) return fail('the code of this sign-in was already used', device);
-      this.refreshUsers();
+      if (!approved) return await fail('the code of this sign-in was already used', device);
+      await this.refreshUsers();
       return { userId: u.id };
     } catch (e) {
-      if (e instanceof SignInRefused && this.d.ids.device(device.id)?.status !== 'pending') throw e; // already failed above
-      return fail(e instanceof SignInRefused ? e.reason : e instanceof ApiError ? e.message : `sign-in failed: ${e instanceof Error ? e.message : String(e)}`, device);
+      if (e instanceof SignInRefused && (await this.d.store.read((tx) => tx.identity.device(device.id)))?.status !== 'pending') throw e; // already failed above
+      return await fail(e instanceof SignInRefused ? e.reason : e instanceof ApiError ? e.message : `sign-in failed: ${e instanceof Error ? e.message : String(e)}`, device);
     }
   }
 
   // ---------- 4. the client's poll ----------
 
-  poll(deviceCode: string, ip: string): PollResult {
+  async poll(deviceCode: string, ip: string): Promise<PollResult> {
     const now = this.d.clock.now();
-    const device = this.d.ids.deviceByHash(hash(deviceCode));
+    const device = await this.d.store.read((tx) => tx.identity.deviceByHash(hash(deviceCode)));
     if (!device) return { ok: false, error: 'invalid_grant', description: 'unknown device_code' };
     if (device.expiresAt <= now) return { ok: false, error: 'expired_token', description: 'the device code has expired; start signing in again' };
     if (device.status === 'consumed') return { ok: false, error: 'invalid_grant', description: 'the device code was already used' };
     if (device.status === 'denied') return { ok: false, error: 'access_denied', description: device.deniedReason ?? 'sign-in was refused' };
     if (device.lastPolledAt !== null && now - device.lastPolledAt < device.intervalS * 1000) {
       const interval = device.intervalS + SLOW_DOWN_STEP_SECONDS;
-      this.d.store.tx(() => this.d.ids.recordPoll(device.id, now, interval));
+      await this.d.store.transaction((tx) => tx.identity.recordPoll(device.id, now, interval));
       return { ok: false, error: 'slow_down', description: `polling too fast; wait at least ${interval} seconds between requests` };
     }
-    this.d.store.tx(() => this.d.ids.recordPoll(device.id, now, device.intervalS));
+    await this.d.store.transaction((tx) => tx.identity.recordPoll(device.id, now, device.intervalS));
     if (device.status === 'pending') return { ok: false, error: 'authorization_pending', description: 'waiting for the user to sign in in the browser' };
 
     // approved: exactly one poll turns it into a session
     const userId = device.userId!;
-    const user = this.d.ids.user(userId);
+    const user = await this.d.store.read((tx) => tx.identity.user(userId));
     if (!user || user.disabledAt !== null) {
-      this.d.store.tx(() => this.d.ids.consumeDevice(device.id));
+      await this.d.store.transaction((tx) => tx.identity.consumeDevice(device.id));
       return { ok: false, error: 'access_denied', description: `${userId} is disabled on this server` };
     }
     const ttl = this.d.filePolicy().identity.sessionTtlSeconds;
@@ -290,10 +290,10 @@ export class Identity {
     const tokenId = newId('tok');
     const expiresAt = now + ttl * 1000;
     const tokenHash = hash(token);
-    const issued = this.d.store.tx(() => {
-      if (!this.d.ids.consumeDevice(device.id)) return false;
-      this.d.store.insertToken({ id: tokenId, user_id: userId, hash: tokenHash, label: SESSION_LABEL, created_at: now, expires_at: expiresAt });
-      this.d.store.audit.append([
+    const issued = await this.d.store.transaction(async (tx) => {
+      if (!(await tx.identity.consumeDevice(device.id))) return false;
+      await tx.tokens.insert({ id: tokenId, userId, hash: tokenHash, label: SESSION_LABEL, createdAt: now, expiresAt });
+      await tx.audit.append([
         {
           at: now,
           actorId: userId,
@@ -315,14 +315,14 @@ export class Identity {
    * Ends the session the caller presented. An API token (`token issue`, service accounts) is not
    * a session: signing out of an editor must not destroy it, so that is a 409.
    */
-  signOut(actor: { userId: string; tokenId: string; ip?: string }): void {
-    if (this.d.store.token(actor.tokenId)?.label !== SESSION_LABEL) {
+  async signOut(actor: { userId: string; tokenId: string; ip?: string }): Promise<void> {
+    if ((await this.d.store.read((tx) => tx.tokens.get(actor.tokenId)))?.label !== SESSION_LABEL) {
       throw new ApiError('conflict', 'this is an API token, not a sign-in session; revoke it with elevate-server token revoke');
     }
     const now = this.d.clock.now();
-    const done = this.d.store.tx(() => {
-      if (!this.d.store.revokeToken(actor.tokenId, now)) return false;
-      this.d.store.audit.append([
+    const done = await this.d.store.transaction(async (tx) => {
+      if (!(await tx.tokens.revoke(actor.tokenId, now))) return false;
+      await tx.audit.append([
         { at: now, actorId: actor.userId, action: 'auth.signed_out', subjectId: actor.userId, details: { userId: actor.userId, tokenId: actor.tokenId, ip: actor.ip ?? null } },
       ]);
       return true;
@@ -331,8 +331,8 @@ export class Identity {
   }
 
   /** Reloads the IdP's users from the store and rebuilds the effective policy. */
-  refreshUsers(): void {
-    this.idpUsers = this.d.ids.users();
+  async refreshUsers(): Promise<void> {
+    this.idpUsers = await this.d.store.read((tx) => tx.identity.users());
     this.d.onUsersChanged();
   }
 }
@@ -342,16 +342,15 @@ export class Identity {
  * (the server refuses them at the next request and ends their event streams), all audited in
  * one transaction. Works for IdP users and for users of the policy file alike.
  */
-export function disableUser(store: Store, ids: IdentityStore, now: number, userId: string, actorId: string, reason: string): { changed: boolean; tokensRevoked: string[] } {
-  return store.tx(() => {
-    const changed = ids.disable(userId, now);
-    const revoked = store
-      .tokens(userId)
-      .filter((t) => t.revoked_at === null && (t.expires_at === null || t.expires_at > now))
-      .map((t) => t.id)
-      .filter((id) => store.revokeToken(id, now));
+export function disableUser(store: Store, now: number, userId: string, actorId: string, reason: string): Promise<{ changed: boolean; tokensRevoked: string[] }> {
+  return store.transaction(async (tx) => {
+    const changed = await tx.identity.disable(userId, now);
+    const revoked: string[] = [];
+    for (const t of await tx.tokens.list(userId)) {
+      if (t.revokedAt === null && (t.expiresAt === null || t.expiresAt > now) && (await tx.tokens.revoke(t.id, now))) revoked.push(t.id);
+    }
     if (changed || revoked.length) {
-      store.audit.append([{ at: now, actorId, action: 'user.disabled', subjectId: userId, details: { userId, reason, tokensRevoked: revoked } }]);
+      await tx.audit.append([{ at: now, actorId, action: 'user.disabled', subjectId: userId, details: { userId, reason, tokensRevoked: revoked } }]);
     }
     return { changed, tokensRevoked: revoked };
   });

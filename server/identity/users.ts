@@ -7,7 +7,7 @@ import { RESERVED_USER_IDS } from '../domain/policy.js';
 import type { Policy, PolicyUser, UserRole } from '../domain/types.js';
 import { userRoles } from '../protocol/index.js';
 import type { OidcSettings } from './config.js';
-import type { IdpUser } from '../db/identity.js';
+import type { IdpUser } from '../store/types.js';
 
 /** The same ids the policy file accepts for users. */
 const USER_ID = /^[A-Za-z0-9._@-]{1,200}$/;

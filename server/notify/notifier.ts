@@ -4,7 +4,8 @@
 // left unannounced, a rolled-back one never announced), then delivered after commit, retried with
 // backoff, and signed like the webhook provider when the target has a secret.
 import type { Policy } from '../domain/types.js';
-import type { Store } from '../db/store.js';
+import type { Change } from '../engine/engine.js';
+import type { Tx } from '../store/types.js';
 import { formatDuration } from '../domain/duration.js';
 import type { AuditEvent } from '../protocol/index.js';
 import { readSecret, resolveUrl } from '../providers/config.js';
@@ -37,10 +38,7 @@ export function requestLink(baseUrl: string, requestId: string): string {
 }
 
 export class Notifier {
-  constructor(
-    private readonly store: Store,
-    private readonly policy: () => Policy,
-  ) {}
+  constructor(private readonly policy: () => Policy) {}
 
   private config(): NotifyConfig | undefined {
     const raw = this.policy().notify;
@@ -50,23 +48,23 @@ export class Notifier {
   }
 
   /** What an audit event means to approvers, if anything. Runs inside the transaction. */
-  private classify(ev: AuditEvent): NotifyEvent | null {
+  private async classify(tx: Tx, ev: AuditEvent): Promise<NotifyEvent | null> {
     if (ev.action === 'request.created') {
       if (ev.details.breakGlass === true) return 'break_glass';
       // auto-approved at once: nobody has anything to decide
-      const r = ev.requestId ? this.store.request(ev.requestId) : undefined;
+      const r = ev.requestId ? await tx.requests.get(ev.requestId) : undefined;
       return r?.status === 'pending' ? 'request.created' : null;
     }
     if (ev.action === 'grant.revoke_failed') return 'grant.revoke_failed';
     return null;
   }
 
-  private message(kind: NotifyEvent, ev: AuditEvent, baseUrl: string): SlackMessage {
+  private async message(tx: Tx, kind: NotifyEvent, ev: AuditEvent, baseUrl: string): Promise<SlackMessage> {
     const d = ev.details;
-    const grant = ev.grantId ? this.store.grant(ev.grantId) : undefined;
-    const requestId = ev.requestId ?? grant?.request_id;
+    const grant = ev.grantId ? await tx.grants.get(ev.grantId) : undefined;
+    const requestId = ev.requestId ?? grant?.requestId;
     const link = requestId ? requestLink(baseUrl, requestId) : undefined;
-    const resource = ev.resourceId ?? grant?.resource_id ?? '';
+    const resource = ev.resourceId ?? grant?.resourceId ?? '';
     const name = this.policy().resources.get(resource)?.name ?? resource;
     const seconds = typeof d.durationSeconds === 'number' ? d.durationSeconds : undefined;
     const forHow = seconds ? ` for ${formatDuration(seconds)}` : '';
@@ -79,7 +77,7 @@ export class Notifier {
       const what = d.kind === 'extension' ? `an extension of *${esc(str(d.role))}*` : `*${esc(str(d.role))}*`;
       text = `*${esc(ev.actorId)}* requests ${what} on *${esc(name)}*${forHow}${ticket}${why}`;
     } else {
-      const who = grant ? ` (${esc(grant.user_id)}, ${esc(grant.role)} on ${esc(name)})` : '';
+      const who = grant ? ` (${esc(grant.userId)}, ${esc(grant.role)} on ${esc(name)})` : '';
       text = `:warning: *Revocation failed* for grant ${esc(ev.grantId ?? '')}${who}: ${esc(str(d.error))}. Elevate keeps retrying; the grant shows revokePending until it succeeds.`;
     }
     const full = link ? `${text}\nOpen in VS Code: ${link}` : text;
@@ -92,19 +90,19 @@ export class Notifier {
   }
 
   /** Engine append hook: queues one outbox row per matching target, in the change's transaction. */
-  enqueue(events: AuditEvent[], now: number): void {
+  async enqueue(c: Change, events: AuditEvent[]): Promise<void> {
     const cfg = this.config();
     if (!cfg?.slack?.length) return;
     for (const ev of events) {
-      const kind = this.classify(ev);
+      const kind = await this.classify(c.tx, ev);
       if (!kind) continue;
-      const message = this.message(kind, ev, cfg.baseUrl ?? DEFAULT_BASE_URL);
-      cfg.slack.forEach((t, i) => {
-        if (t.events && !t.events.includes(kind)) return;
-        if (t.resources && !t.resources.includes(message.elevate.resourceId ?? '')) return;
+      const message = await this.message(c.tx, kind, ev, cfg.baseUrl ?? DEFAULT_BASE_URL);
+      for (const [i, t] of cfg.slack.entries()) {
+        if (t.events && !t.events.includes(kind)) continue;
+        if (t.resources && !t.resources.includes(message.elevate.resourceId ?? '')) continue;
         const payload: NotifyPayload = { target: { url: t.url, ...(t.secret && { secret: t.secret }) }, key: `${ev.seq}:${i}`, message };
-        this.store.enqueue(NOTIFY_KIND, null, payload, now);
-      });
+        await c.enqueue(NOTIFY_KIND, null, payload);
+      }
     }
   }
 

@@ -35,7 +35,7 @@ export function auditRoutes(deps: AppDeps) {
       request: { query: AuditQuery },
       responses: { 200: json(AuditResponse, 'A page of events'), 400: errors[400], 401: errors[401] },
     }),
-    (c) => {
+    async (c) => {
       const q = c.req.valid('query');
       const u = c.get('actor').user;
       let before: number | undefined;
@@ -44,8 +44,8 @@ export function auditRoutes(deps: AppDeps) {
         before = Number(q.cursor);
       }
       // flush batched access-check audits so a reader sees its own recent checks
-      deps.batcher.flush();
-      const page = deps.store.audit.query({
+      await deps.batcher.flush();
+      const page = await deps.store.read((tx) => tx.audit.query({
         actorId: q.actorId,
         resourceId: q.resourceId,
         action: q.action,
@@ -54,7 +54,7 @@ export function auditRoutes(deps: AppDeps) {
         before,
         limit: q.limit,
         visibleTo: canSeeAllAudit(u) ? undefined : u.id,
-      });
+      }));
       return c.json({ ...page, events: page.events.map((e) => readableBy(u, e)) }, 200);
     },
   );
@@ -72,8 +72,7 @@ export function auditRoutes(deps: AppDeps) {
       if (!canSeeAllAudit(c.get('actor').user)) throw forbidden('verifying the audit log needs the auditor or admin role');
       const withState = c.req.valid('query').state === 'true';
       // everything audited so far is committed before the verifier takes its snapshot
-      deps.batcher.flush();
-      await deps.store.settled();
+      await deps.batcher.flush();
       const { problem: _, state, ...chain } = await deps.verifyAudit({ state: withState });
       if (!state) return c.json(chain, 200);
       return c.json(

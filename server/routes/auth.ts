@@ -69,7 +69,7 @@ export function authRoutes(deps: AppDeps) {
       return errorResponse(c, 400, 'invalid_request', `invalid request: ${details.map((d) => `${d.path}: ${d.message}`).join('; ')}`, details);
     }
     deviceBudget.spend(ip, now);
-    return c.json(identity.startDevice({ ip, name: body.data.client_name }), 200);
+    return c.json(await identity.startDevice({ ip, name: body.data.client_name }), 200);
   });
 
   app.post('/v1/auth/token', async (c) => {
@@ -78,7 +78,7 @@ export function authRoutes(deps: AppDeps) {
     if (!body.success) return oauthError('invalid_request', 'expected grant_type and device_code');
     if (body.data.grant_type !== DEVICE_GRANT_TYPE) return oauthError('unsupported_grant_type', `only ${DEVICE_GRANT_TYPE} is supported here`);
     if (!identity.enabled()) return oauthError('invalid_grant', 'this server does not offer sign-in through an identity provider');
-    const r = identity.poll(body.data.device_code, ipOf(c));
+    const r = await identity.poll(body.data.device_code, ipOf(c));
     if (!r.ok) return oauthError(r.error, r.description);
     return c.json({ access_token: r.accessToken, token_type: 'Bearer' as const, expires_in: r.expiresIn }, 200);
   });
@@ -92,7 +92,7 @@ export function authRoutes(deps: AppDeps) {
     const ip = ipOf(c);
     const now = deps.clock.now();
     if (pageBudget.blocked(ip, now)) return send(c, messagePage(429, 'Too many attempts', 'Too many wrong codes from this address; wait a minute and try again.'));
-    const found = identity.lookUpUserCode(given);
+    const found = await identity.lookUpUserCode(given);
     if (!found.ok) {
       pageBudget.spend(ip, now);
       return send(c, enterCodePage(found.reason));
@@ -137,7 +137,7 @@ export function authRoutes(deps: AppDeps) {
       return send(c, messagePage(403, 'Please confirm the code again', 'This confirmation did not come from the sign-in page of this server. Open the link your editor shows and check the code again.'));
     }
     deleteCookie(c, cookie('csrf'), cookieOptions());
-    const found = identity.lookUpUserCode(form.data.user_code);
+    const found = await identity.lookUpUserCode(form.data.user_code);
     if (!found.ok) return send(c, enterCodePage(found.reason));
     const browserSecret = randomBytes(32).toString('base64url');
     let to: URL;
@@ -175,9 +175,9 @@ export function authRoutes(deps: AppDeps) {
 /** POST /v1/auth/logout: ends the session (or token) the request was made with. */
 export function logoutRoute(deps: AppDeps) {
   const app = new Hono<Env>();
-  app.post('/v1/auth/logout', (c) => {
+  app.post('/v1/auth/logout', async (c) => {
     const actor = c.get('actor');
-    deps.identity.signOut({ userId: actor.user.id, tokenId: actor.tokenId, ...(actor.ip && { ip: actor.ip }) });
+    await deps.identity.signOut({ userId: actor.user.id, tokenId: actor.tokenId, ...(actor.ip && { ip: actor.ip }) });
     return c.json({ signedOut: true as const }, 200);
   });
   return app;

@@ -26,14 +26,14 @@ export function credentialRoutes(deps: AppDeps) {
         409: json(errors[409].content['application/json'].schema, 'conflict: the grant is not active, or no credentials were issued (yet)'),
       },
     }),
-    (c) => {
+    async (c) => {
       const id = c.req.valid('param').id;
       const actor = c.get('actor');
       // 404 for a grant the caller may not see, before anything else
-      const grant = deps.engine.getGrant(actor, id);
+      const grant = await deps.engine.getGrant(actor, id);
       if (!isOwner(actor.user, grant)) throw forbidden('only the grant owner can read its credentials');
       if (grant.status !== 'active') throw conflict(`grant is ${grant.status}`);
-      const creds = deps.credentials?.get(id);
+      const creds = await deps.credentials?.get(id);
       if (!creds) throw conflict('no credentials were issued for this grant (yet)');
       // who fetched secrets, and when, belongs in the audit trail (never the secrets themselves)
       deps.batcher.add({

@@ -7,7 +7,7 @@ import type { AppDeps, Env } from '../http/context.js';
 import type { Actor } from '../engine/engine.js';
 import { isSseType, liveEventJson } from '../engine/live.js';
 import { grantView, requestView } from '../engine/views.js';
-import type { AuditRow } from '../db/audit.js';
+import type { StoredAuditEvent } from '../store/types.js';
 import type { SseEventType } from '../protocol/index.js';
 import { errors, security } from './openapi.js';
 
@@ -126,14 +126,12 @@ export function eventRoutes(deps: AppDeps) {
   return app;
 }
 
-function legacyPayload(deps: AppDeps, row: AuditRow & { action: SseEventType }, now: number): string {
-  const req = row.request_id ? deps.store.request(row.request_id) : undefined;
-  const g = row.grant_id ? deps.store.grant(row.grant_id) : undefined;
-  return liveEventJson(
-    { action: row.action, at: row.at, details: JSON.parse(row.details) as Record<string, unknown> },
-    req && requestView(req, deps.store.approvals(req.id), now),
-    g && grantView(g, now, deps.store.secondsAddedWithoutApproval(g)),
-  );
+async function legacyPayload(deps: AppDeps, row: StoredAuditEvent & { action: SseEventType }, now: number): Promise<string> {
+  const { req, approvals, g } = await deps.store.read(async (tx) => {
+    const req = row.requestId ? await tx.requests.get(row.requestId) : undefined;
+    return { req, approvals: req ? await tx.approvals.of(req.id) : [], g: row.grantId ? await tx.grants.get(row.grantId) : undefined };
+  });
+  return liveEventJson({ action: row.action, at: Date.parse(row.at), details: row.details }, req && requestView(req, approvals, now), g && grantView(g, now, 0));
 }
 
 /** Replays what the client missed, then follows live events with heartbeats until closed. */
@@ -159,38 +157,60 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
     if (sink.buffered() > MAX_BUFFERED_BYTES) finish(true);
   };
 
-  // Replay and subscribe without an await in between, so no live event can slip through. A long
-  // backlog is sent in slices, each bounded in events sent and rows read (so an old
+  // Subscribe first and hold what the hub hands over while the log is read: the replay (or the
+  // head, for a new stream) then covers everything up to where the hub takes over, and the held
+  // events go out after it, those already sent dropped by their id. Nothing slips through between.
+  // A long backlog is sent in slices, each bounded in events sent and rows read (so an old
   // Last-Event-ID cannot make one request scan the whole log while everyone waits): the slice
   // ends with an id-only frame at the last row read and "retry: 0", and the client reconnects
   // from there, so nothing is skipped.
-  // A Last-Event-ID past the log's head comes from another timeline (a restored backup, another
-  // database): nothing of ours is after it, and holding to it would silence every live event up
-  // to it. Resume from the head instead, and move the client's resume point there.
-  if (lastId !== undefined && lastId > deps.store.audit.head().seq) {
-    lastSent = deps.store.audit.head().seq;
-    sink.write(`id: ${lastSent}\n\n`);
-  } else if (lastId !== undefined) {
-    const now = deps.clock.now();
-    let n = 0;
-    let scanned = 0;
-    for (const row of deps.store.audit.iterate({ afterSeq: lastId })) {
-      if (++scanned > REPLAY_SCAN_LIMIT) {
-        sink.write(`id: ${row.seq - 1}\nretry: 0\n\n`);
-        return finish();
-      }
-      if (!isSseType(row.action) || !deps.hub.receives(actor.user.id, row)) continue;
-      // the payload the live stream sent, from the log; only events logged before it kept
-      // payloads (migration 4) are rebuilt, from the request and grant as they are now
-      send(row.seq, row.action, row.live ?? legacyPayload(deps, { ...row, action: row.action }, now));
-      if (++n >= REPLAY_LIMIT) {
-        sink.write('retry: 0\n\n');
-        return finish();
+  let held: [number, string, string][] | null = [];
+  remove = deps.hub.add({
+    userId: actor.user.id,
+    tokenId: actor.tokenId,
+    send: (id, event, data) => (held ? held.push([id, event, data]) : send(id, event, data)),
+    close: finish,
+  });
+  try {
+    const head = (await deps.store.read((tx) => tx.audit.head())).seq;
+    // A Last-Event-ID past the log's head comes from another timeline (a restored backup, another
+    // database): nothing of ours is after it, and holding to it would silence every live event up
+    // to it. Resume from the head instead, and move the client's resume point there.
+    if (lastId !== undefined && lastId > head) {
+      lastSent = head;
+      sink.write(`id: ${lastSent}\n\n`);
+    } else if (lastId === undefined) {
+      // a new stream carries what commits from now on
+      lastSent = head;
+    } else {
+      const now = deps.clock.now();
+      let n = 0;
+      let scanned = 0;
+      const rows = await deps.store.read((tx) => collect(tx.audit.iterate({ afterSeq: lastId }), REPLAY_SCAN_LIMIT + 1));
+      for (const row of rows) {
+        if (++scanned > REPLAY_SCAN_LIMIT) {
+          sink.write(`id: ${row.seq - 1}\nretry: 0\n\n`);
+          return finish();
+        }
+        if (!isSseType(row.action) || !deps.hub.receives(actor.user.id, { ...row, resourceId: row.resourceId ?? null, subjectId: row.storedSubjectId })) continue;
+        // the payload the live stream sent, from the log; only events logged before it kept
+        // payloads (migration 4) are rebuilt, from the request and grant as they are now
+        send(row.seq, row.action, row.live ?? (await legacyPayload(deps, { ...row, action: row.action }, now)));
+        if (closed) return;
+        if (++n >= REPLAY_LIMIT) {
+          sink.write('retry: 0\n\n');
+          return finish();
+        }
       }
     }
+  } catch {
+    // the database cannot be read right now: the client reconnects from its Last-Event-ID
+    return finish(true);
   }
+  const caught = held;
+  held = null;
+  for (const [id, event, data] of caught) send(id, event, data);
   if (closed) return;
-  remove = deps.hub.add({ userId: actor.user.id, tokenId: actor.tokenId, send, close: finish });
   sink.write(': connected\n\n');
 
   while (!closed) {
@@ -203,8 +223,18 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
     });
     if (closed) break;
     // a token revoked elsewhere (e.g. by the CLI), or a user the policy dropped, ends the stream
-    if (!deps.tokens.isValid(actor.tokenId) || !deps.policy().users.has(actor.user.id)) break;
+    if (!(await deps.tokens.isValid(actor.tokenId).catch(() => true)) || !deps.policy().users.has(actor.user.id)) break;
     sink.write(': ping\n\n');
   }
   finish();
+}
+
+/** Up to `max` items of an async iterable, read inside one read transaction. */
+async function collect<T>(it: AsyncIterable<T>, max: number): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) {
+    out.push(x);
+    if (out.length >= max) break;
+  }
+  return out;
 }

@@ -17,9 +17,9 @@ export function grantRoutes(deps: AppDeps) {
       request: { query: ListGrantsQuery },
       responses: { 200: json(GrantsResponse, 'Grants, newest first, with the server clock'), 400: errors[400], 401: errors[401], 403: errors[403] },
     }),
-    (c) => {
+    async (c) => {
       const q = c.req.valid('query');
-      return c.json({ ...engine.listGrants(c.get('actor'), q), serverTime: serverTime(deps) }, 200);
+      return c.json({ ...(await engine.listGrants(c.get('actor'), q)), serverTime: serverTime(deps) }, 200);
     },
   );
 
@@ -31,7 +31,7 @@ export function grantRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 200: json(GrantResponse, 'The grant and the server clock'), 401: errors[401], 404: errors[404] },
     }),
-    (c) => c.json({ grant: engine.getGrant(c.get('actor'), c.req.valid('param').id), serverTime: serverTime(deps) }, 200),
+    async (c) => c.json({ grant: await engine.getGrant(c.get('actor'), c.req.valid('param').id), serverTime: serverTime(deps) }, 200),
   );
 
   app.openapi(
@@ -43,8 +43,8 @@ export function grantRoutes(deps: AppDeps) {
       request: { params: IdParam, body: body(ExtendBody) },
       responses: { 200: json(GrantResponse, 'Extended at once'), 202: json(RequestResponse, 'Needs approval: the extension request'), ...errors },
     }),
-    (c) => {
-      const r = engine.extend(c.get('actor'), c.req.valid('param').id, c.req.valid('json'));
+    async (c) => {
+      const r = await engine.extend(c.get('actor'), c.req.valid('param').id, c.req.valid('json'));
       return r.status === 200 ? c.json({ grant: r.grant }, 200) : c.json({ request: r.request }, 202);
     },
   );
@@ -57,7 +57,7 @@ export function grantRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 200: json(GrantResponse, 'Ended by its owner'), ...errors },
     }),
-    (c) => c.json(engine.relinquish(c.get('actor'), c.req.valid('param').id), 200),
+    async (c) => c.json(await engine.relinquish(c.get('actor'), c.req.valid('param').id), 200),
   );
 
   app.openapi(
@@ -68,7 +68,7 @@ export function grantRoutes(deps: AppDeps) {
       request: { params: IdParam, body: body(RevokeBody) },
       responses: { 200: json(GrantResponse, 'Revoked'), ...errors },
     }),
-    (c) => c.json(engine.revoke(c.get('actor'), c.req.valid('param').id, c.req.valid('json').reason), 200),
+    async (c) => c.json(await engine.revoke(c.get('actor'), c.req.valid('param').id, c.req.valid('json').reason), 200),
   );
 
   return app;

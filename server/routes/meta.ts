@@ -33,11 +33,11 @@ export function metaRoutes(deps: AppDeps) {
       request: { query: CheckQuery },
       responses: { 200: json(CheckResponse, 'Decision at call time'), 400: errors[400], 401: errors[401], 403: errors[403] },
     }),
-    (c) => {
+    async (c) => {
       const actor = c.get('actor');
       if (!canCheck(actor.user)) throw forbidden('checking access needs the service or admin role');
       const q = c.req.valid('query');
-      const result = deps.engine.check(q.userId, q.resourceId, q.role);
+      const result = await deps.engine.check(q.userId, q.resourceId, q.role);
       deps.batcher.add({
         at: deps.clock.now(),
         actorId: actor.user.id,

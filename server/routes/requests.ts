@@ -31,13 +31,13 @@ export function requestRoutes(deps: AppDeps) {
         ...errors,
       },
     }),
-    (c) => {
+    async (c) => {
       const input = c.req.valid('json');
       if (c.req.valid('query').dryRun === 'true') {
         const { resourceId: _, ...evaluation } = engine.dryRun(c.get('actor'), input);
         return c.json({ evaluation }, 200);
       }
-      return c.json(engine.createRequest(c.get('actor'), input), 201);
+      return c.json(await engine.createRequest(c.get('actor'), input), 201);
     },
   );
 
@@ -50,9 +50,9 @@ export function requestRoutes(deps: AppDeps) {
       request: { query: ListRequestsQuery },
       responses: { 200: json(RequestsResponse, 'Requests, newest first'), 400: errors[400], 401: errors[401] },
     }),
-    (c) => {
+    async (c) => {
       const q = c.req.valid('query');
-      return c.json({ requests: engine.listRequests(c.get('actor'), q.scope, q.status) }, 200);
+      return c.json({ requests: await engine.listRequests(c.get('actor'), q.scope, q.status) }, 200);
     },
   );
 
@@ -65,7 +65,7 @@ export function requestRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 200: json(RequestDetailResponse, 'The request'), 401: errors[401], 404: errors[404] },
     }),
-    (c) => c.json(engine.getRequest(c.get('actor'), c.req.valid('param').id), 200),
+    async (c) => c.json(await engine.getRequest(c.get('actor'), c.req.valid('param').id), 200),
   );
 
   app.openapi(
@@ -76,7 +76,7 @@ export function requestRoutes(deps: AppDeps) {
       request: { params: IdParam, body: body(ApproveBody, false) },
       responses: { 200: json(RequestResponse, 'Approval recorded; `grant` present when this approval completed it'), ...errors },
     }),
-    (c) => c.json(engine.approve(c.get('actor'), c.req.valid('param').id, c.req.valid('json').comment), 200),
+    async (c) => c.json(await engine.approve(c.get('actor'), c.req.valid('param').id, c.req.valid('json').comment), 200),
   );
 
   app.openapi(
@@ -87,7 +87,7 @@ export function requestRoutes(deps: AppDeps) {
       request: { params: IdParam, body: body(DenyBody) },
       responses: { 200: json(RequestResponse, 'Denied'), ...errors },
     }),
-    (c) => c.json(engine.deny(c.get('actor'), c.req.valid('param').id, c.req.valid('json').reason), 200),
+    async (c) => c.json(await engine.deny(c.get('actor'), c.req.valid('param').id, c.req.valid('json').reason), 200),
   );
 
   app.openapi(
@@ -98,7 +98,7 @@ export function requestRoutes(deps: AppDeps) {
       request: { params: IdParam },
       responses: { 200: json(RequestResponse, 'Cancelled'), ...errors },
     }),
-    (c) => c.json(engine.cancel(c.get('actor'), c.req.valid('param').id), 200),
+    async (c) => c.json(await engine.cancel(c.get('actor'), c.req.valid('param').id), 200),
   );
 
   return app;

@@ -1,6 +1,7 @@
 // Test harnesses for the server.
-//  - makeServer(): the whole server in-process on a real SQLite file in a fresh temp dir, driven
-//    through services.app.request() (no port), with a FakeClock that tests move instead of sleeping.
+//  - makeServer(): the whole server in-process on a real SQLite file in a fresh temp dir (opened
+//    through openStore, as the CLI does), driven through services.app.request() (no port), with a
+//    FakeClock that tests move instead of sleeping.
 //  - spawnServer(): the bundled CLI (dist/server.js) as a child process on a free loopback port.
 import { serve } from '@hono/node-server';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -12,7 +13,8 @@ import type { Database } from 'better-sqlite3';
 import { FakeClock } from '../../server/domain/clock.js';
 import { parsePolicy } from '../../server/domain/policy.js';
 import type { Policy } from '../../server/domain/types.js';
-import { openDatabase } from '../../server/db/open.js';
+import { openStore } from '../../server/store/open.js';
+import type { Store } from '../../server/store/types.js';
 import { silentLogger } from '../../server/logger.js';
 import { createServices, type Services, type ServicesOptions } from '../../server/services.js';
 import { TEST_POLICY } from './policy.js';
@@ -48,7 +50,13 @@ export interface MakeServerOptions {
 export interface TestServer {
   readonly services: Services;
   readonly clock: FakeClock;
-  readonly db: Database;
+  /** the server's store (what the engine sees) */
+  readonly store: Store;
+  /**
+   * SQLite only: the store's own write connection, for tests that inspect rows with SQL or inject
+   * storage faults (triggers, pragmas). Everything else goes through `store`.
+   */
+  readonly sqlite: Database;
   readonly dir: string;
   readonly dbPath: string;
   /** one token per policy user */
@@ -60,8 +68,15 @@ export interface TestServer {
    * is sent as is, anything else as JSON; `headers` override the defaults (e.g. authorization).
    */
   call<T = any>(user: string | null, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Reply<T>>;
+  /**
+   * Moves the fake clock forward and lets the server's background work (sweeps, outbox, the log
+   * follower) run at each instant a timer of it comes due, as if that time had passed.
+   */
+  advance(ms: number): Promise<void>;
+  /** Lets the background work started so far finish. */
+  settle(): Promise<void>;
   /** Closes the services and the database, then opens them again on the same file (a restart). */
-  restart(): Promise<ReturnType<Services['start']>>;
+  restart(): ReturnType<Services['start']>;
   /** Serves the app on a loopback port (for SSE over real HTTP). */
   listen(): Promise<{ url: string; close(): Promise<void> }>;
   close(): Promise<void>;
@@ -72,13 +87,14 @@ export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer>
   const dir = o.dir ?? tempDir();
   const dbPath = join(dir, 'elevate.db');
   let policy = policyOf(o.policy ?? TEST_POLICY);
-  let db = openDatabase(dbPath);
-  let services = createServices({ db, policy, clock, logger: silentLogger, options: { authFailuresPerMinute: 1_000_000, ...o.options } });
-  services.start();
+  let store = await openStore(dbPath, { role: 'server' });
+  let services = await createServices({ store, policy, clock, logger: silentLogger, options: { authFailuresPerMinute: 1_000_000, ...o.options } });
+  await services.start();
+  await services.idle(); // the scheduler's first pass, so tests start from a quiet server
   const tokens: Record<string, string> = {};
   const tokenIds: Record<string, string> = {};
   for (const u of policy.users.values()) {
-    const { token, info } = services.tokens.issue(u.id, { actorId: 'test' });
+    const { token, info } = await services.tokens.issue(u.id, { actorId: 'test' });
     tokens[u.id] = token;
     tokenIds[u.id] = info.id;
   }
@@ -89,8 +105,11 @@ export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer>
     get services() {
       return services;
     },
-    get db() {
-      return db;
+    get store() {
+      return store;
+    },
+    get sqlite() {
+      return sqliteConnection(store);
     },
     clock,
     dir,
@@ -103,6 +122,8 @@ export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer>
     set policy(p: Policy) {
       policy = p;
     },
+    advance: (ms) => advanceClock(clock, () => services.idle(), ms),
+    settle: () => services.idle(),
     async call(user, method, path, body, headers = {}) {
       const h: Record<string, string> = {};
       if (user !== null) {
@@ -129,10 +150,12 @@ export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer>
     },
     async restart() {
       await services.stop();
-      db.close();
-      db = openDatabase(dbPath);
-      services = createServices({ db, policy, clock, logger: silentLogger, options: { authFailuresPerMinute: 1_000_000, ...o.options } });
-      return services.start();
+      await store.close();
+      store = await openStore(dbPath, { role: 'server' });
+      services = await createServices({ store, policy, clock, logger: silentLogger, options: { authFailuresPerMinute: 1_000_000, ...o.options } });
+      const caughtUp = await services.start();
+      await services.idle();
+      return caughtUp;
     },
     async listen() {
       // the Node bindings too (c.env.outgoing), as in production: SSE writes to the socket through them
@@ -159,11 +182,30 @@ export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer>
       closed = true;
       for (const l of listeners) await l.close();
       await services.stop();
-      db.close();
+      await store.close();
       if (!o.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
   return srv;
+}
+
+/**
+ * Moves a FakeClock forward by `ms`, one due timer at a time, letting `settle` (the server's
+ * background work) finish after each: asynchronous work a timer starts sees its own instant.
+ */
+export async function advanceClock(clock: FakeClock, settle: () => Promise<void>, ms: number): Promise<void> {
+  const target = clock.now() + ms;
+  await settle();
+  while (clock.fireNext(target)) await settle();
+  clock.advance(target - clock.now());
+  await settle();
+}
+
+/** SQLite only: the store's write connection (tests that inspect rows with SQL or inject faults). */
+export function sqliteConnection(store: Store): Database {
+  const db = (store as { db?: unknown }).db;
+  if (store.kind !== 'sqlite' || typeof db !== 'object' || db === null) throw new Error('this test needs SQL on a SQLite store');
+  return db as Database;
 }
 
 /** Asserts the contract's error shape and returns the code. */

@@ -9,12 +9,13 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { FakeClock } from '../../server/domain/clock.js';
 import { parsePolicy } from '../../server/domain/policy.js';
-import { openDatabase } from '../../server/db/open.js';
+import { openStore } from '../../server/store/open.js';
 import { loadOrCreateServerKey, serverKeyPath } from '../../server/crypto/serverKey.js';
 import type { Logger } from '../../server/logger.js';
 import { type ProviderRegistry, defaultProviders } from '../../server/providers/index.js';
-import { createServices } from '../../server/services.js';
+import { createServices, type Services } from '../../server/services.js';
 import { pgCluster } from '../../server/demo/pgCluster.js';
+import { advanceClock } from '../helpers/server.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -94,7 +95,7 @@ export async function startPostgres(): Promise<TestPostgres> {
 }
 
 export interface Elevate {
-  services: ReturnType<typeof createServices>;
+  services: Services;
   clock: FakeClock;
   dbPath: string;
   logs: string[];
@@ -116,28 +117,21 @@ export async function startElevate(
   if (!parsed.ok) throw new Error(`test policy is invalid:\n${parsed.errors.join('\n')}`);
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'elevate-srv-'));
   const dbPath = join(dir, 'elevate.db');
-  const db = openDatabase(dbPath);
+  const store = await openStore(dbPath, { role: 'server' });
   const clock = opts.clock ?? new FakeClock(Date.now());
   const logs: string[] = [];
   const logger: Logger = { log: (level, msg, fields) => void logs.push(JSON.stringify({ level, msg, ...fields })) };
-  const services = createServices({ db, policy: parsed.policy, clock, logger, providers: opts.providers ?? defaultProviders(), serverKey: loadOrCreateServerKey(serverKeyPath(dbPath)) });
-  services.start();
+  const services = await createServices({ store, policy: parsed.policy, clock, logger, providers: opts.providers ?? defaultProviders(), serverKey: loadOrCreateServerKey(serverKeyPath(dbPath)) });
+  await services.start();
+  // one token per policy user, issued up front
   const tokens = new Map<string, string>();
+  for (const u of parsed.policy.users.keys()) tokens.set(u, (await services.tokens.issue(u, { actorId: 'test' })).token);
   const token = (user: string) => {
-    let t = tokens.get(user);
-    if (!t) {
-      t = services.tokens.issue(user, { actorId: 'test' }).token;
-      tokens.set(user, t);
-    }
+    const t = tokens.get(user);
+    if (!t) throw new Error(`no user ${user} in the test policy`);
     return t;
   };
-  const settle = async () => {
-    for (let i = 0; i < 10; i++) {
-      await services.outbox.idle();
-      await new Promise((r) => setImmediate(r));
-      if (!(services.outbox as unknown as { busy: unknown }).busy) break;
-    }
-  };
+  const settle = () => services.idle();
   let stopped = false;
   return {
     services,
@@ -155,15 +149,12 @@ export async function startElevate(
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     },
     settle,
-    async advance(ms) {
-      clock.advance(ms);
-      await settle();
-    },
+    advance: (ms) => advanceClock(clock, settle, ms),
     async stop() {
       if (stopped) return;
       stopped = true;
       await services.stop();
-      db.close();
+      await store.close();
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };

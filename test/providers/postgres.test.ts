@@ -264,5 +264,5 @@ test('failedProvisioning_marksTheGrantFailed_requestStaysApproved_noCredentials'
   assert.match(JSON.parse(failed.details).error, /ECONNREFUSED|connect/);
   assert.equal((await credentialsOf(e, 'alice', grant.id)).status, 409);
   // the check endpoint agrees: no access
-  assert.equal(e.services.engine.check('alice', 'broken-db', 'write').allowed, false);
+  assert.equal((await e.services.engine.check('alice', 'broken-db', 'write')).allowed, false);
 });

@@ -69,29 +69,29 @@ for (const fault of faults) {
     const s = await makeServer();
     t.after(() => s.close());
     const f = await fixtures(s);
-    fault.apply(s.db);
-    const before = snapshot(s.db);
+    fault.apply(s.sqlite);
+    const before = snapshot(s.sqlite);
     for (const [user, method, path, body] of writes(f)) {
       const r = await s.call(user, method, path, body);
       assert.equal(r.status, 503, `${method} ${path}: ${JSON.stringify(r.body)}`);
       assert.equal(errorShapeProblem(r.status, r.body), null);
       assert.equal(errorCode(r), 'unavailable');
-      assert.equal(snapshot(s.db), before, `${method} ${path} changed the database`);
+      assert.equal(snapshot(s.sqlite), before, `${method} ${path} changed the database`);
     }
     for (const [user, path] of reads(f)) {
       const r = await s.call(user, 'GET', path);
       assert.equal(r.status, 200, `GET ${path} during the fault: ${JSON.stringify(r.body)}`);
     }
     // the sweep fails quietly and retries; it must not half-expire anything either
-    s.clock.advance(3600_000);
-    assert.equal(snapshot(s.db), before, 'a failing sweep changed the database');
-    fault.lift(s.db);
+    await s.advance(3600_000);
+    assert.equal(snapshot(s.sqlite), before, 'a failing sweep changed the database');
+    fault.lift(s.sqlite);
     const after = await s.call('bob', 'POST', `/v1/requests/${f.requestId}/approve`, { comment: 'after the fault' });
     assert.equal(after.status, 409, 'the request lapsed while the server could not write; now it is expired');
     const fresh = await s.call('alice', 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: 60, justification: 'after the fault' });
     assert.equal(fresh.status, 201);
-    s.services.batcher.flush();
-    const v = s.services.store.audit.verify();
+    await s.services.batcher.flush();
+    const v = (await s.store.read((tx) => tx.audit.verify()));
     assert.equal(v.ok, true, JSON.stringify(v));
     report('audit-failure', { fault: fault.name, writesRefused: writes(f).length, readsServed: reads(f).length, chainAfter: v.count });
   });
@@ -120,31 +120,30 @@ test('auditWriteImpossible_diskFull_eachChangeCommitsWholeOrIs503AndChangesNothi
   const s = await makeServer();
   t.after(() => s.close());
   const f = await fixtures(s);
-  await s.services.store.settled();
-  fillDisk(s.db);
+  fillDisk(s.sqlite);
   let refused = 0;
   let committed = 0;
   for (let i = 0; i < 100 && refused < 3; i++) {
-    const before = snapshot(s.db);
+    const before = snapshot(s.sqlite);
     const justification = `${i} ${'the disk is full '.repeat(200)}`.slice(0, 2000);
     const r = await s.call('alice', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'read', durationSeconds: 60, justification });
     if (r.status === 503) {
       refused++;
       assert.equal(errorShapeProblem(r.status, r.body), null);
       assert.equal(errorCode(r), 'unavailable');
-      assert.equal(snapshot(s.db), before, 'a refused change left something behind');
+      assert.equal(snapshot(s.sqlite), before, 'a refused change left something behind');
     } else {
       assert.equal(r.status, 201, JSON.stringify(r.body));
       committed++;
       const id = r.body.request.id as string;
-      const events = s.db.prepare(`SELECT count(*) AS n FROM audit WHERE request_id = ? AND action = 'request.created'`).get(id) as { n: number };
+      const events = s.sqlite.prepare(`SELECT count(*) AS n FROM audit WHERE request_id = ? AND action = 'request.created'`).get(id) as { n: number };
       assert.equal(events.n, 1, 'a committed request without its audit event');
     }
   }
   assert.ok(refused > 0, `the full disk never refused a change (${committed} committed)`);
   // several at once share one transaction (group commit): when one of them fills the disk,
   // SQLite may roll back the others' writes too, and then they must not answer 201 either
-  const count = () => s.db.prepare(`SELECT (SELECT count(*) FROM requests) AS r, (SELECT count(*) FROM audit WHERE action = 'request.created') AS a`).get() as { r: number; a: number };
+  const count = () => s.sqlite.prepare(`SELECT (SELECT count(*) FROM requests) AS r, (SELECT count(*) FROM audit WHERE action = 'request.created') AS a`).get() as { r: number; a: number };
   const at = count();
   const together = await Promise.all(
     Array.from({ length: 6 }, (_, i) =>
@@ -158,12 +157,12 @@ test('auditWriteImpossible_diskFull_eachChangeCommitsWholeOrIs503AndChangesNothi
     const r = await s.call(user, 'GET', path);
     assert.equal(r.status, 200, `GET ${path} during the fault: ${JSON.stringify(r.body)}`);
   }
-  s.db.pragma('max_page_count = 1073741823');
-  s.db.exec('DROP TABLE ballast');
+  s.sqlite.pragma('max_page_count = 1073741823');
+  s.sqlite.exec('DROP TABLE ballast');
   const fresh = await s.call('alice', 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: 60, justification: 'after the fault' });
   assert.equal(fresh.status, 201);
-  s.services.batcher.flush();
-  const v = s.services.store.audit.verify();
+  await s.services.batcher.flush();
+  const v = (await s.store.read((tx) => tx.audit.verify()));
   assert.equal(v.ok, true, JSON.stringify(v));
   report('audit-failure', { fault: 'disk full (max_page_count)', refused, committedWhileFull: committed, chainAfter: v.count });
 });
@@ -173,10 +172,10 @@ test('auditWriteImpossible_readsByATokenDueForItsLastUsedTouch_keepWorking', asy
   const s = await makeServer();
   t.after(() => s.close());
   await s.call('alice', 'GET', '/v1/me');
-  s.db.pragma('query_only = ON');
-  s.clock.advance(61_000);
+  s.sqlite.pragma('query_only = ON');
+  await s.advance(61_000);
   const r = await s.call('alice', 'GET', '/v1/me');
-  s.db.pragma('query_only = OFF');
+  s.sqlite.pragma('query_only = OFF');
   assert.equal(r.status, 200, JSON.stringify(r.body));
 });
 
@@ -185,17 +184,17 @@ test(
   async (t) => {
     const s = await makeServer();
     t.after(() => s.close());
-    const count = (action: string) => (s.db.prepare('SELECT count(*) AS n FROM audit WHERE action = ?').get(action) as { n: number }).n;
+    const count = (action: string) => (s.sqlite.prepare('SELECT count(*) AS n FROM audit WHERE action = ?').get(action) as { n: number }).n;
     const before = { failed: count('auth.failed'), checked: count('access.checked') };
-    s.db.pragma('query_only = ON');
+    s.sqlite.pragma('query_only = ON');
     for (let i = 0; i < 3; i++) assert.equal((await s.call(null, 'GET', '/v1/me', undefined, { authorization: 'Bearer elv_guess' })).status, 401);
     for (let i = 0; i < 2; i++) assert.equal((await s.call('svc', 'GET', '/v1/check?userId=alice&resourceId=staging-db&role=read')).status, 200);
-    s.services.batcher.flush(); // fails: the database is read-only
-    s.db.pragma('query_only = OFF');
+    await s.services.batcher.flush(); // fails: the database is read-only
+    s.sqlite.pragma('query_only = OFF');
     await new Promise((r) => setTimeout(r, 200));
-    s.services.batcher.flush();
+    await s.services.batcher.flush();
     assert.equal(count('auth.failed') - before.failed, 3, 'failed sign-ins during the outage');
     assert.equal(count('access.checked') - before.checked, 2, 'access checks during the outage');
-    assert.equal(s.services.store.audit.verify().ok, true);
+    assert.equal((await s.store.read((tx) => tx.audit.verify())).ok, true);
   },
 );

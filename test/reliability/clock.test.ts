@@ -7,10 +7,10 @@ import { test } from 'node:test';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GuardedClock } from '../../server/domain/clock.js';
-import { openDatabase } from '../../server/db/open.js';
+import { openStore } from '../../server/store/open.js';
 import { silentLogger } from '../../server/logger.js';
 import { createServices } from '../../server/services.js';
-import { policyOf, tempDir } from '../helpers/server.js';
+import { policyOf, sqliteConnection, tempDir } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
 import { report, sleep } from './lib.js';
 
@@ -21,14 +21,14 @@ async function clockServer(t: { after(fn: () => unknown): void }) {
     () => Date.now() + offsets.wall,
     () => performance.now() + offsets.mono,
   );
-  const db = openDatabase(join(dir, 'elevate.db'));
-  const services = createServices({ db, policy: policyOf(TEST_POLICY), clock, logger: silentLogger });
-  services.start();
+  const store = await openStore(join(dir, 'elevate.db'), { role: 'server' });
+  const services = await createServices({ store, policy: policyOf(TEST_POLICY), clock, logger: silentLogger });
+  await services.start();
   const tokens: Record<string, string> = {};
-  for (const u of ['alice', 'bob', 'svc']) tokens[u] = services.tokens.issue(u, { actorId: 'test' }).token;
+  for (const u of ['alice', 'bob', 'svc']) tokens[u] = (await services.tokens.issue(u, { actorId: 'test' })).token;
   t.after(async () => {
     await services.stop();
-    db.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const call = async (user: string, method: string, path: string, body?: unknown) => {
@@ -45,6 +45,7 @@ async function clockServer(t: { after(fn: () => unknown): void }) {
     return r.body.grant as { id: string; startsAt: string; expiresAt: string };
   };
   const allowed = async (resourceId = 'staging-db') => (await call('svc', 'GET', `/v1/check?userId=alice&resourceId=${resourceId}&role=read`)).body.allowed as boolean;
+  const db = sqliteConnection(store);
   const row = (id: string) => db.prepare('SELECT status, ended_at, expires_at FROM grants WHERE id = ?').get(id) as { status: string; ended_at: number | null; expires_at: number };
   const expiredEvent = (id: string) => {
     const e = db.prepare(`SELECT details FROM audit WHERE grant_id = ? AND action = 'grant.expired'`).get(id) as { details: string } | undefined;
@@ -91,7 +92,7 @@ test('clock_wallJumpsForward_grantEndsEarlyAndItsExpiryCarriesClockJumpMs', asyn
   assert.equal(await s.allowed('prod-db'), true, 'the 4 h grant still does');
   const gv = (await s.call('alice', 'GET', `/v1/grants/${g.id}`)).body.grant;
   assert.equal(gv.status, 'expired', 'the 1 h grant reads as expired right after a 2 h forward step');
-  s.services.engine.sweep();
+  await s.services.engine.sweep();
   assert.equal(s.row(g.id).status, 'expired');
   assert.equal(s.row(other.id).status, 'active');
   const d = s.expiredEvent(g.id)!;

@@ -216,19 +216,19 @@ test('fuzz_inProcess_generatedRequests_never5xx_alwaysErrorShape_rejectedChangeN
   }
   // every token used once, so no later request writes its first last_used_at
   for (const u of USERS) assert.equal((await s.call(u, 'GET', '/v1/me')).status, 200);
-  const totalChanges = s.db.prepare('SELECT total_changes() AS n, (SELECT max(seq) FROM audit) AS seq');
-  const batchedSince = s.db.prepare(`SELECT count(*) AS n FROM audit WHERE seq > ? AND action IN ('auth.failed', 'access.checked')`);
+  const totalChanges = s.sqlite.prepare('SELECT total_changes() AS n, (SELECT max(seq) FROM audit) AS seq');
+  const batchedSince = s.sqlite.prepare(`SELECT count(*) AS n FROM audit WHERE seq > ? AND action IN ('auth.failed', 'access.checked')`);
   /** rows written since `since`, not counting the batched audit rows that rejected requests may add */
-  const changes = (since?: { n: number; seq: number }) => {
-    s.services.batcher.flush();
+  const changes = async (since?: { n: number; seq: number }) => {
+    await s.services.batcher.flush();
     const now = totalChanges.get() as { n: number; seq: number };
     if (!since) return { ...now, changed: 0 };
     return { ...now, changed: now.n - since.n - (batchedSince.get(since.seq) as { n: number }).n };
   };
   // the detector itself: a request that does change something is seen to
-  const probe = changes();
+  const probe = (await changes());
   assert.equal((await s.call('dave', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'write', durationSeconds: 60, justification: 'probe' })).status, 201);
-  assert.ok(changes(probe).changed > 0, 'the change detector sees a committed request');
+  assert.ok((await changes(probe)).changed > 0, 'the change detector sees a committed request');
   const statuses = new Map<number, number>();
   let rejected = 0;
   let streams = 0;
@@ -238,7 +238,7 @@ test('fuzz_inProcess_generatedRequests_never5xx_alwaysErrorShape_rejectedChangeN
   await fc.assert(
     fc.asyncProperty(requestArb(ids), async (g) => {
       if (++done % 10_000 === 0) console.log(`[fuzz] ${done} requests, ${Math.round(done / ((Date.now() - started) / 1000))}/s`);
-      const before = changes();
+      const before = (await changes());
       let res: Response;
       try {
         res = await s.services.app.request(g.path, { method: g.method, headers: headersFor(g, s.tokens), body: g.method === 'GET' || g.method === 'HEAD' ? undefined : g.body });
@@ -256,7 +256,7 @@ test('fuzz_inProcess_generatedRequests_never5xx_alwaysErrorShape_rejectedChangeN
       if (v) problems.push(v);
       if (res.status >= 400) {
         rejected++;
-        const { changed } = changes(before);
+        const { changed } = (await changes(before));
         if (changed !== 0) problems.push(`${res.status} for ${g.method} ${g.path.slice(0, 120)} changed ${changed} rows`);
       }
       return problems.length === 0;
@@ -269,9 +269,9 @@ test('fuzz_inProcess_generatedRequests_never5xx_alwaysErrorShape_rejectedChangeN
   // nothing reached Object.prototype
   assert.deepEqual(Object.keys(Object.prototype), []);
   assert.equal(({} as Record<string, unknown>).isAdmin, undefined);
-  assert.deepEqual(stateAuditProblems(s.db), []);
-  s.services.batcher.flush();
-  assert.equal(s.services.store.audit.verify().ok, true);
+  assert.deepEqual(stateAuditProblems(s.sqlite), []);
+  await s.services.batcher.flush();
+  assert.equal((await s.store.read((tx) => tx.audit.verify())).ok, true);
   const seconds = Math.round((Date.now() - started) / 100) / 10;
   report('fuzz', { inProcess: IN_PROCESS, rejected, streams, statuses: Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])), seconds, perSecond: Math.round(IN_PROCESS / seconds) });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { cli, issueToken, ROOT, SERVER_JS, tempDir, writePolicy } from '../helpers/server.js';
 import { TEST_POLICY, USERS } from '../helpers/policy.js';
 import { describeProblem } from '../../server/cli/verify.js';
-import { checkState } from '../../server/db/stateCheck.js';
+import { verifyAudit } from '../../server/store/sqlite/stateCheck.js';
 
 export { TEST_POLICY, USERS };
 
@@ -229,7 +229,7 @@ function stateAuditProblemsIn(db: Database.Database): string[] {
   }
   if (issued.size !== tokens.length) problems.push(`${issued.size} token.issued events for ${tokens.length} tokens`);
   // the product's own state check (audit verify --state) must agree under every load these suites make
-  for (const p of checkState(db).problems) problems.push(`state check: ${describeProblem(p)}`);
+  for (const p of verifyAudit(db, { state: true }).state?.problems ?? []) problems.push(`state check: ${describeProblem(p)}`);
   return problems;
 }
 

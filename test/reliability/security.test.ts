@@ -241,8 +241,8 @@ test('eventStream_lastEventIdZero_doesNotStallTheServerOnALongLog', async (t) =>
   const s = await makeServer();
   t.after(() => s.close());
   const noise = Array.from({ length: 50_000 }, (_, i) => ({ at: s.clock.now(), actorId: 'alice', action: 'grant.expired', subjectId: 'alice', resourceId: 'staging-db', details: { i } }));
-  s.services.store.tx(() => s.services.store.audit.append(noise));
-  const first = s.services.store.audit.head().seq - noise.length;
+  await s.store.transaction((tx) => tx.audit.append(noise));
+  const first = (await s.store.read((tx) => tx.audit.head())).seq - noise.length;
   const res = await s.services.app.request('/v1/events', { headers: { authorization: `Bearer ${s.tokens.dave}`, 'last-event-id': String(first) } });
   const text = await res.text();
   const resume = /^id: (\d+)\nretry: 0$/m.exec(text);

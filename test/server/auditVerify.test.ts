@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { AuditLog } from '../../server/db/audit.js';
-import { openDatabase } from '../../server/db/open.js';
+import { openStore } from '../../server/store/open.js';
 import { buildServer, http, issueToken, spawnServer, tempDir, writePolicy } from '../helpers/server.js';
 
 // enough events that recomputing them takes a good part of a second, even on a fast machine
@@ -20,14 +19,13 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Appends `n` access-check events to the chain, as the server would have written them. */
-function fillChain(dbPath: string, n: number): void {
-  const db = openDatabase(dbPath);
+async function fillChain(dbPath: string, n: number): Promise<void> {
+  const store = await openStore(dbPath, { role: 'cli' });
   try {
-    const log = new AuditLog(db);
     const t0 = Date.parse('2026-01-01T00:00:00Z');
-    db.transaction(() => {
+    await store.transaction(async (tx) => {
       for (let i = 0; i < n; i += 1000) {
-        log.append(
+        await tx.audit.append(
           Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({
             at: t0 + (i + k) * 1000,
             actorId: 'svc',
@@ -38,9 +36,9 @@ function fillChain(dbPath: string, n: number): void {
           })),
         );
       }
-    })();
+    });
   } finally {
-    db.close();
+    await store.close();
   }
 }
 
@@ -50,7 +48,7 @@ test('auditVerify_overHttp_servesOtherRequestsMeanwhile_answersTwoCallsAtOnceAli
   const auditor = issueToken(policyPath, dbPath, 'audrey'); // creates the database (and audits the issue)
   const alice = issueToken(policyPath, dbPath, 'alice');
   const svc = issueToken(policyPath, dbPath, 'svc');
-  fillChain(dbPath, EVENTS);
+  await fillChain(dbPath, EVENTS);
   const server = await spawnServer({ policyPath, dbPath, t });
 
   // while the chain is recomputed, the server keeps answering (on its own thread it could not)

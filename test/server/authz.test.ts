@@ -237,11 +237,11 @@ describe('authorization matrix (route × caller)', () => {
       const limited = await t.call(null, 'GET', '/v1/me', undefined, wrong);
       assert.deepEqual([limited.status, errorCode(limited)], [429, 'rate_limited']);
       assert.equal((await t.call('alice', 'GET', '/v1/me')).status, 200, 'a valid token from the same client is never refused');
-      t.services.batcher.flush();
-      const failed = t.db.prepare(`SELECT details FROM audit WHERE action = 'auth.failed'`).all() as { details: string }[];
+      await t.services.batcher.flush();
+      const failed = t.sqlite.prepare(`SELECT details FROM audit WHERE action = 'auth.failed'`).all() as { details: string }[];
       assert.equal(failed.length, 3);
       assert.ok(failed.every((f) => !f.details.includes('elv_')), 'the presented token is never audited');
-      t.clock.advance(60_000);
+      await t.advance(60_000);
       assert.equal((await t.call(null, 'GET', '/v1/me', undefined, wrong)).status, 401, 'the window passes');
     } finally {
       await t.close();
@@ -249,12 +249,12 @@ describe('authorization matrix (route × caller)', () => {
   });
 
   test('tokens_expire_andAreStoredOnlyAsHashes', async () => {
-    const { token } = s.services.tokens.issue('dave', { ttlSeconds: 60, actorId: 'test' });
+    const { token } = (await s.services.tokens.issue('dave', { ttlSeconds: 60, actorId: 'test' }));
     const me = () => s.services.app.request('/v1/me', { headers: { authorization: `Bearer ${token}` } });
     assert.equal((await me()).status, 200);
-    s.clock.advance(60_000);
+    await s.advance(60_000);
     assert.equal((await me()).status, 401);
-    const rows = s.db.prepare('SELECT * FROM tokens').all() as Record<string, unknown>[];
+    const rows = s.sqlite.prepare('SELECT * FROM tokens').all() as Record<string, unknown>[];
     const text = JSON.stringify(rows, (_k, v) => (Buffer.isBuffer(v) ? v.toString('latin1') : v));
     for (const t of [token, ...Object.values(s.tokens)]) assert.ok(!text.includes(t) && !text.includes(t.slice(4)), 'a token is stored in clear');
   });

@@ -7,8 +7,7 @@ import { existsSync, mkdirSync, statSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { SERVER_JS, buildServer, cleanEnv, cli, freePort, issueToken, tempDir, writePolicy } from '../helpers/server.js';
-import { openDatabase } from '../../server/db/open.js';
-import { Store } from '../../server/db/store.js';
+import { openStore } from '../../server/store/open.js';
 import { Tokens } from '../../server/engine/tokens.js';
 import { systemClock } from '../../server/domain/clock.js';
 
@@ -89,13 +88,13 @@ test('usageErrors_areOneLineAndAHint_notTheWholeUsage', () => {
   }
 });
 
-test('auditExport_intoAReaderThatStopsEarly_endsQuietly', () => {
+test('auditExport_intoAReaderThatStopsEarly_endsQuietly', async () => {
   const dbPath = join(dir, 'big.db');
-  const db = openDatabase(dbPath);
-  const tokens = new Tokens(new Store(db), systemClock);
+  const store = await openStore(dbPath, { role: 'cli' });
+  const tokens = new Tokens(store, systemClock);
   // enough events that the export outruns the pipe's buffer after the reader has gone
-  for (let i = 0; i < 2000; i++) tokens.issue('alice', { actorId: 'test', label: `bulk-${i}-${'x'.repeat(60)}` });
-  db.close();
+  for (let i = 0; i < 2000; i++) await tokens.issue('alice', { actorId: 'test', label: `bulk-${i}-${'x'.repeat(60)}` });
+  await store.close();
   for (const format of ['jsonl', 'csv']) {
     const r = spawnSync('/bin/bash', ['-c', `set -o pipefail; "${process.execPath}" "${SERVER_JS}" audit export --format ${format} --db "${dbPath}" | head -1`], { encoding: 'utf8', env: cleanEnv() });
     assert.equal(r.stderr, '', `no stack trace (${format})`);

@@ -9,12 +9,12 @@ import { makeServer, type TestServer } from '../helpers/server.js';
 const access = (resourceId: string, role: string, durationSeconds = 600) => ({ resourceId, role, durationSeconds, justification: 'conflict test' });
 
 function counts(s: TestServer) {
-  const n = (sql: string) => (s.db.prepare(sql).get() as { n: number }).n;
+  const n = (sql: string) => (s.sqlite.prepare(sql).get() as { n: number }).n;
   return { audit: n('SELECT count(*) AS n FROM audit'), grants: n('SELECT count(*) AS n FROM grants'), approvals: n('SELECT count(*) AS n FROM approvals'), outbox: n('SELECT count(*) AS n FROM outbox') };
 }
 
 function otherWriterWins(s: TestServer, table: 'requests' | 'grants', when: string): void {
-  s.db.exec(`CREATE TRIGGER other_writer BEFORE UPDATE ON ${table} WHEN ${when} BEGIN SELECT RAISE(IGNORE); END`);
+  s.sqlite.exec(`CREATE TRIGGER other_writer BEFORE UPDATE ON ${table} WHEN ${when} BEGIN SELECT RAISE(IGNORE); END`);
 }
 
 test('approve_whenTheRequestWasDecidedMeanwhile_is409_andWritesNothing', async (t) => {
@@ -22,13 +22,13 @@ test('approve_whenTheRequestWasDecidedMeanwhile_is409_andWritesNothing', async (
   t.after(() => s.close());
   const r = await s.call('alice', 'POST', '/v1/requests', access('prod-db', 'read'));
   const id = r.body.request.id as string;
-  s.services.batcher.flush();
+  await s.services.batcher.flush();
   const before = counts(s);
   otherWriterWins(s, 'requests', `NEW.status = 'approved'`);
   const approve = await s.call('bob', 'POST', `/v1/requests/${id}/approve`, { comment: 'race' });
   assert.deepEqual([approve.status, approve.body.error?.code], [409, 'conflict']);
   assert.deepEqual(counts(s), before, 'no approval, grant or event without the decision');
-  s.db.exec('DROP TRIGGER other_writer');
+  s.sqlite.exec('DROP TRIGGER other_writer');
   assert.equal((await s.call('bob', 'POST', `/v1/requests/${id}/approve`, {})).body.request.status, 'approved', 'the next try goes through');
 });
 
@@ -36,7 +36,7 @@ test('relinquish_whenTheGrantEndedMeanwhile_is409_andWritesNothing', async (t) =
   const s = await makeServer();
   t.after(() => s.close());
   const { grant } = (await s.call('alice', 'POST', '/v1/requests', access('staging-db', 'read'))).body;
-  s.services.batcher.flush();
+  await s.services.batcher.flush();
   const before = counts(s);
   otherWriterWins(s, 'grants', `NEW.status <> 'active'`);
   const r = await s.call('alice', 'POST', `/v1/grants/${grant.id}/relinquish`);
@@ -48,7 +48,7 @@ test('extend_whenTheGrantEndedMeanwhile_is409_andWritesNothing', async (t) => {
   const s = await makeServer();
   t.after(() => s.close());
   const { grant } = (await s.call('alice', 'POST', '/v1/requests', access('staging-db', 'read'))).body;
-  s.services.batcher.flush();
+  await s.services.batcher.flush();
   const before = counts(s);
   otherWriterWins(s, 'grants', `NEW.expires_at <> OLD.expires_at`);
   const r = await s.call('alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 600 });

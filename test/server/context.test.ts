@@ -19,7 +19,7 @@ after(async () => {
 });
 
 const createdDetails = (requestId: string): Record<string, unknown> =>
-  JSON.parse((s.db.prepare(`SELECT details FROM audit WHERE action = 'request.created' AND request_id = ?`).get(requestId) as { details: string }).details);
+  JSON.parse((s.sqlite.prepare(`SELECT details FROM audit WHERE action = 'request.created' AND request_id = ?`).get(requestId) as { details: string }).details);
 
 describe('resource hints', () => {
   test('getResources_servesEachResourcesHints_andNoneWhereThePolicyGivesNone', async () => {

@@ -7,7 +7,6 @@ import { FakeClock } from '../../server/domain/clock.js';
 import { access, errorCode, HOUR, makeServer, MIN, policyOf, type TestServer } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
 import { parsePolicy } from '../../server/domain/policy.js';
-import type { AuditRow } from '../../server/db/audit.js';
 
 const open: TestServer[] = [];
 async function server(o: Parameters<typeof makeServer>[0] = {}): Promise<TestServer> {
@@ -19,11 +18,24 @@ afterEach(async () => {
   while (open.length) await open.pop()!.close();
 });
 
-type Row = AuditRow;
+/** An audit row as SQLite stores it (this suite reads them with SQL). */
+interface Row {
+  seq: number;
+  at: number;
+  actor_id: string;
+  action: string;
+  resource_id: string | null;
+  request_id: string | null;
+  grant_id: string | null;
+  subject_id: string | null;
+  details: string;
+  prev_hash: string;
+  hash: string;
+}
 /** Audit rows straight from the database (batched ones flushed first). */
-function audit(s: TestServer, where: { action?: string; requestId?: string; grantId?: string } = {}): (Row & { d: any })[] {
-  s.services.batcher.flush();
-  const rows = s.db.prepare('SELECT * FROM audit ORDER BY seq').all() as Row[];
+async function audit(s: TestServer, where: { action?: string; requestId?: string; grantId?: string } = {}): Promise<(Row & { d: any })[]> {
+  await s.services.batcher.flush();
+  const rows = s.sqlite.prepare('SELECT * FROM audit ORDER BY seq').all() as Row[];
   return rows
     .filter((r) => (where.action === undefined || r.action === where.action) && (where.requestId === undefined || r.request_id === where.requestId) && (where.grantId === undefined || r.grant_id === where.grantId))
     .map((r) => ({ ...r, d: JSON.parse(r.details) }));
@@ -67,10 +79,10 @@ describe('requests', () => {
     assert.equal(Date.parse(r.grant.expiresAt), t0 + 1800_000);
     assert.equal(r.request.grantId, r.grant.id);
     assert.deepEqual(
-      audit(s, { requestId: r.request.id }).map((e) => e.action),
+      (await audit(s, { requestId: r.request.id })).map((e) => e.action),
       ['request.created', 'request.approved', 'grant.activated'],
     );
-    const approved = audit(s, { action: 'request.approved', requestId: r.request.id })[0];
+    const approved = (await audit(s, { action: 'request.approved', requestId: r.request.id }))[0];
     assert.equal(approved.actor_id, 'system');
     assert.equal(approved.d.how, 'auto');
     assert.equal(approved.d.autoApproveRule, 0);
@@ -105,7 +117,7 @@ describe('requests', () => {
 
   test('request_overMaxDuration_orWithoutRequiredTicket_orWrongRole_isRefusedWith422AndCreatesNothing', async () => {
     const s = await server();
-    const before = (s.db.prepare('SELECT COUNT(*) AS n FROM requests').get() as { n: number }).n;
+    const before = (s.sqlite.prepare('SELECT COUNT(*) AS n FROM requests').get() as { n: number }).n;
     const over = await fails(s, 'alice', 'POST', '/v1/requests', access('prod-db', 'read', 4 * 3600 + 1), 422, 'policy_violation');
     assert.match(over.error.message, /maxDuration/);
     const noTicket = await fails(s, 'alice', 'POST', '/v1/requests', access('payments', 'read', 600), 422, 'policy_violation');
@@ -113,10 +125,10 @@ describe('requests', () => {
     await fails(s, 'alice', 'POST', '/v1/requests', access('payments', 'read', 600, { ticket: '   ' }), 422, 'policy_violation');
     await fails(s, 'alice', 'POST', '/v1/requests', access('prod-db', 'superuser', 600), 422, 'policy_violation');
     await fails(s, 'alice', 'POST', '/v1/requests', access('prod-db', 'read', 600, { breakGlass: true }), 422, 'policy_violation');
-    assert.equal((s.db.prepare('SELECT COUNT(*) AS n FROM requests').get() as { n: number }).n, before);
+    assert.equal((s.sqlite.prepare('SELECT COUNT(*) AS n FROM requests').get() as { n: number }).n, before);
     const withTicket = await request(s, 'alice', access('payments', 'read', 600, { ticket: 'OPS-1' }));
     assert.equal(withTicket.request.ticket, 'OPS-1');
-    assert.equal(audit(s, { action: 'request.created', requestId: withTicket.request.id })[0].d.ticket, 'OPS-1');
+    assert.equal((await audit(s, { action: 'request.created', requestId: withTicket.request.id }))[0].d.ticket, 'OPS-1');
   });
 
   test('request_thatCouldNeverGatherRequiredApprovals_isRefusedWith422', async () => {
@@ -146,8 +158,8 @@ resources:
 
   test('dryRun_createsNothing_andAnswers200AlsoWhenRefused', async () => {
     const s = await server();
-    const count = () => (s.db.prepare('SELECT (SELECT COUNT(*) FROM requests) + (SELECT COUNT(*) FROM grants) + (SELECT COUNT(*) FROM audit) AS n').get() as { n: number }).n;
-    s.services.batcher.flush();
+    const count = () => (s.sqlite.prepare('SELECT (SELECT COUNT(*) FROM requests) + (SELECT COUNT(*) FROM grants) + (SELECT COUNT(*) FROM audit) AS n').get() as { n: number }).n;
+    await s.services.batcher.flush();
     const before = count();
     const auto = await ok(s, 'alice', 'POST', '/v1/requests?dryRun=true', access('staging-db', 'read', 600));
     assert.deepEqual({ ...auto.evaluation, reasons: undefined }, { allowed: true, autoApproved: true, autoApproveRule: 0, reasons: undefined });
@@ -169,7 +181,7 @@ resources:
     assert.equal(new Set(stuck.evaluation.reasons).size, stuck.evaluation.reasons.length, stuck.evaluation.reasons.join('\n'));
     const glass = await ok(s, 'dave', 'POST', '/v1/requests?dryRun=true', access('incident', 'admin', 600, { breakGlass: true }));
     assert.equal(glass.evaluation.autoApproved, true);
-    s.services.batcher.flush();
+    await s.services.batcher.flush();
     assert.equal(count(), before);
   });
 });
@@ -178,14 +190,14 @@ describe('decisions', () => {
   test('approve_clockStartsWhenTheGrantActivates_notWhenRequested', async () => {
     const s = await server();
     const { request: req } = await request(s, 'alice', access('prod-db', 'write', 3600));
-    s.clock.advance(10 * MIN);
+    await s.advance(10 * MIN);
     const approvedAt = s.clock.now();
     const r = await ok(s, 'bob', 'POST', `/v1/requests/${req.id}/approve`, { comment: 'looks fine' });
     assert.equal(r.request.status, 'approved');
     assert.equal(Date.parse(r.grant.startsAt), approvedAt);
     assert.equal(Date.parse(r.grant.expiresAt), approvedAt + HOUR);
     assert.deepEqual(r.request.approvals.map((a: any) => [a.approverId, a.decision, a.comment]), [['bob', 'approve', 'looks fine']]);
-    const e = audit(s, { action: 'request.approved', requestId: req.id })[0];
+    const e = (await audit(s, { action: 'request.approved', requestId: req.id }))[0];
     assert.equal(e.actor_id, 'bob');
     assert.equal(e.d.comment, 'looks fine');
   });
@@ -207,9 +219,9 @@ describe('decisions', () => {
     const second = await ok(s, 'frank', 'POST', `/v1/requests/${req.id}/approve`, {});
     assert.equal(second.request.status, 'approved');
     assert.equal(second.grant.status, 'active');
-    const e = audit(s, { action: 'request.approved', requestId: req.id })[0];
+    const e = (await audit(s, { action: 'request.approved', requestId: req.id }))[0];
     assert.deepEqual(e.d.approvers, ['erin', 'frank']);
-    assert.equal(audit(s, { action: 'request.approval_recorded', requestId: req.id }).length, 1);
+    assert.equal((await audit(s, { action: 'request.approval_recorded', requestId: req.id })).length, 1);
     await fails(s, 'frank', 'POST', `/v1/requests/${req.id}/approve`, {}, 409, 'conflict');
   });
 
@@ -221,10 +233,10 @@ describe('decisions', () => {
     const r = await ok(s, 'bob', 'POST', `/v1/requests/${req.id}/deny`, { reason: 'not today' });
     assert.equal(r.request.status, 'denied');
     assert.ok(r.request.decidedAt);
-    assert.equal(audit(s, { action: 'request.denied', requestId: req.id })[0].d.reason, 'not today');
+    assert.equal((await audit(s, { action: 'request.denied', requestId: req.id }))[0].d.reason, 'not today');
     await fails(s, 'bob', 'POST', `/v1/requests/${req.id}/approve`, {}, 409, 'conflict');
     await fails(s, 'alice', 'POST', `/v1/requests/${req.id}/cancel`, undefined, 409, 'conflict');
-    assert.equal((s.db.prepare('SELECT COUNT(*) AS n FROM grants').get() as { n: number }).n, 0);
+    assert.equal((s.sqlite.prepare('SELECT COUNT(*) AS n FROM grants').get() as { n: number }).n, 0);
   });
 
   test('deny_byOneOfTwoRequiredApprovers_endsTheRequest', async () => {
@@ -242,7 +254,7 @@ describe('decisions', () => {
     assert.equal(r.request.status, 'cancelled');
     await fails(s, 'alice', 'POST', `/v1/requests/${req.id}/cancel`, undefined, 409, 'conflict');
     await fails(s, 'bob', 'POST', `/v1/requests/${req.id}/approve`, {}, 409, 'conflict');
-    const e = audit(s, { action: 'request.cancelled', requestId: req.id });
+    const e = (await audit(s, { action: 'request.cancelled', requestId: req.id }));
     assert.equal(e.length, 1);
     assert.equal(e[0].actor_id, 'alice');
   });
@@ -251,11 +263,11 @@ describe('decisions', () => {
     const s = await server();
     const { request: req } = await request(s, 'alice', access('prod-db', 'read', 600)); // pendingTtl 30m
     assert.equal(Date.parse(req.pendingUntil), s.clock.now() + 30 * MIN);
-    s.clock.advance(30 * MIN - 1);
-    assert.equal(audit(s, { action: 'request.expired' }).length, 0);
+    await s.advance(30 * MIN - 1);
+    assert.equal((await audit(s, { action: 'request.expired' })).length, 0);
     assert.equal((await ok(s, 'alice', 'GET', `/v1/requests/${req.id}`)).request.status, 'pending');
-    s.clock.advance(1);
-    const e = audit(s, { action: 'request.expired', requestId: req.id });
+    await s.advance(1);
+    const e = (await audit(s, { action: 'request.expired', requestId: req.id }));
     assert.equal(e.length, 1, 'the scheduler expired it at its deadline');
     assert.equal(e[0].at, s.clock.now());
     assert.equal((await ok(s, 'alice', 'GET', `/v1/requests/${req.id}`)).request.status, 'expired');
@@ -266,11 +278,11 @@ describe('decisions', () => {
     const s = await server();
     const { request: req } = await request(s, 'alice', access('prod-db', 'read', 600));
     s.services.scheduler.stop();
-    s.clock.advance(30 * MIN);
+    await s.advance(30 * MIN);
     assert.equal((await ok(s, 'bob', 'GET', `/v1/requests/${req.id}`)).request.status, 'expired');
     await fails(s, 'bob', 'POST', `/v1/requests/${req.id}/approve`, {}, 409, 'conflict');
-    assert.equal(audit(s, { action: 'request.expired', requestId: req.id }).length, 1);
-    assert.equal((s.db.prepare('SELECT COUNT(*) AS n FROM grants').get() as { n: number }).n, 0);
+    assert.equal((await audit(s, { action: 'request.expired', requestId: req.id })).length, 1);
+    assert.equal((s.sqlite.prepare('SELECT COUNT(*) AS n FROM grants').get() as { n: number }).n, 0);
   });
 });
 
@@ -281,14 +293,14 @@ describe('break glass', () => {
     assert.equal(r.request.status, 'approved');
     assert.equal(r.request.breakGlass, true);
     assert.equal(r.grant.status, 'active');
-    const created = audit(s, { action: 'request.created', requestId: r.request.id })[0];
+    const created = (await audit(s, { action: 'request.created', requestId: r.request.id }))[0];
     assert.equal(created.d.breakGlass, true);
     assert.equal(created.d.justification, 'prod is down');
-    const approved = audit(s, { action: 'request.approved', requestId: r.request.id })[0];
+    const approved = (await audit(s, { action: 'request.approved', requestId: r.request.id }))[0];
     assert.equal(approved.actor_id, 'dave');
     assert.equal(approved.d.how, 'break-glass');
     assert.equal(approved.d.breakGlass, true);
-    assert.equal(audit(s, { action: 'grant.activated', requestId: r.request.id })[0].d.breakGlass, true);
+    assert.equal((await audit(s, { action: 'grant.activated', requestId: r.request.id }))[0].d.breakGlass, true);
     // approvers and admins see it (the live announcement is covered in sse.test.ts)
     for (const who of ['erin', 'frank', 'carol']) assert.equal((await s.call(who, 'GET', `/v1/requests/${r.request.id}`)).status, 200, who);
     assert.equal((await s.call('bob', 'GET', `/v1/requests/${r.request.id}`)).status, 404);
@@ -306,11 +318,11 @@ describe('extensions', () => {
   test('extend_withinWithoutApproval_isAppliedAtOnce', async () => {
     const s = await server();
     const { grant } = await request(s, 'alice', access('staging-db', 'read', 3600));
-    s.clock.advance(10 * MIN);
+    await s.advance(10 * MIN);
     const r = await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800, justification: 'more' });
     assert.equal(Date.parse(r.grant.expiresAt), Date.parse(grant.expiresAt) + 1800_000);
     assert.equal(r.grant.extensions, 1);
-    const e = audit(s, { action: 'grant.extended', grantId: grant.id })[0];
+    const e = (await audit(s, { action: 'grant.extended', grantId: grant.id }))[0];
     assert.equal(e.d.previousExpiresAt, grant.expiresAt);
     assert.equal(e.d.expiresAt, r.grant.expiresAt);
     assert.equal((await check(s, 'alice', 'staging-db', 'read')).expiresAt, r.grant.expiresAt);
@@ -341,7 +353,7 @@ describe('extensions', () => {
     assert.deepEqual(statuses, [200, 202, ...Array(13).fill(409)], 'one at once, one waits for approval, the rest conflict with it');
     const now = (await ok(s, 'alice', 'GET', `/v1/grants/${grant.id}`)).grant;
     assert.equal(Date.parse(now.expiresAt) - Date.parse(grant.expiresAt), 1800_000, 'only 30 minutes were added without an approver');
-    assert.equal(audit(s, { action: 'grant.extended', grantId: grant.id }).length, 1);
+    assert.equal((await audit(s, { action: 'grant.extended', grantId: grant.id })).length, 1);
     // smaller steps spend the same budget: 10m + 10m after the 30m are no longer at once
     const pending = replies.find((r) => r.status === 202)!.body.request;
     assert.match(pending.evaluation.reasons.join(' '), /30m already added without approval; 30m more exceeds extension\.withoutApproval 30m per grant/);
@@ -394,7 +406,7 @@ describe('extensions', () => {
     await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 }); // now 1.5h (the whole at-once budget)
     const r = await ok(s, 'bob', 'POST', `/v1/requests/${pending.body.request.id}/approve`, {});
     assert.equal(Date.parse(r.grant.expiresAt), start + 3 * HOUR, 'capped at startsAt + maxTotal');
-    assert.equal(audit(s, { action: 'grant.extended', requestId: pending.body.request.id })[0].d.capped, true);
+    assert.equal((await audit(s, { action: 'grant.extended', requestId: pending.body.request.id }))[0].d.capped, true);
     await fails(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1 }, 422, 'policy_violation');
   });
 
@@ -422,13 +434,13 @@ resources:
       assert.equal(p.status, 202);
       if (how === 'relinquish') await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/relinquish`);
       if (how === 'revoke') await ok(s, 'bob', 'POST', `/v1/grants/${grant.id}/revoke`, { reason: 'incident over' });
-      if (how === 'expiry') s.clock.advance(HOUR);
+      if (how === 'expiry') await s.advance(HOUR);
       const req = (await ok(s, 'alice', 'GET', `/v1/requests/${p.body.request.id}`)).request;
       assert.equal(req.status, 'cancelled');
-      const e = audit(s, { action: 'request.cancelled', requestId: req.id });
+      const e = (await audit(s, { action: 'request.cancelled', requestId: req.id }));
       assert.equal(e.length, 1);
       assert.equal(e[0].actor_id, 'system');
-      assert.equal(audit(s, { action: 'request.expired', requestId: req.id }).length, 0);
+      assert.equal((await audit(s, { action: 'request.expired', requestId: req.id })).length, 0);
       await fails(s, 'bob', 'POST', `/v1/requests/${req.id}/approve`, {}, 409, 'conflict');
     });
   }
@@ -438,7 +450,7 @@ describe('endings', () => {
   test('relinquish_byTheOwner_endsTheGrantAtOnce', async () => {
     const s = await server();
     const grant = await prodGrant(s);
-    s.clock.advance(5 * MIN);
+    await s.advance(5 * MIN);
     const r = await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/relinquish`);
     assert.equal(r.grant.status, 'relinquished');
     assert.equal(r.grant.endedBy, 'alice');
@@ -446,7 +458,7 @@ describe('endings', () => {
     assert.deepEqual(await check(s, 'alice', 'prod-db', 'read'), { allowed: false });
     await fails(s, 'alice', 'POST', `/v1/grants/${grant.id}/relinquish`, undefined, 409, 'conflict');
     await fails(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 60 }, 409, 'conflict');
-    assert.equal(audit(s, { action: 'grant.relinquished', grantId: grant.id }).length, 1);
+    assert.equal((await audit(s, { action: 'grant.relinquished', grantId: grant.id })).length, 1);
   });
 
   test('revoke_byApproverOrAdmin_endsTheGrantWithTheReason', async () => {
@@ -457,7 +469,7 @@ describe('endings', () => {
       assert.equal(r.grant.status, 'revoked');
       assert.equal(r.grant.endedBy, who);
       assert.equal(r.grant.endReason, `revoked by ${who}`);
-      const e = audit(s, { action: 'grant.revoked', grantId: grant.id });
+      const e = (await audit(s, { action: 'grant.revoked', grantId: grant.id }));
       assert.equal(e.length, 1);
       assert.equal(e[0].d.reason, `revoked by ${who}`);
       await fails(s, who, 'POST', `/v1/grants/${grant.id}/revoke`, { reason: 'again' }, 409, 'conflict');
@@ -472,9 +484,9 @@ describe('exact expiry (rule 1)', () => {
     const grant = await prodGrant(s, 600);
     const end = Date.parse(grant.expiresAt);
     s.services.scheduler.stop(); // the sweep is stalled
-    s.clock.advance(end - 1 - s.clock.now());
+    await s.advance(end - 1 - s.clock.now());
     assert.equal((await check(s, 'alice', 'prod-db', 'read')).allowed, true, '1 ms before the end');
-    s.clock.advance(1);
+    await s.advance(1);
     assert.deepEqual(await check(s, 'alice', 'prod-db', 'read'), { allowed: false });
     const g = (await ok(s, 'alice', 'GET', `/v1/grants/${grant.id}`)).grant;
     assert.equal(g.status, 'expired');
@@ -488,10 +500,11 @@ describe('exact expiry (rule 1)', () => {
     await fails(s, 'alice', 'POST', `/v1/grants/${grant.id}/relinquish`, undefined, 409, 'conflict');
     await fails(s, 'bob', 'POST', `/v1/grants/${grant.id}/revoke`, { reason: 'x' }, 409, 'conflict');
     await fails(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 60 }, 409, 'conflict');
-    assert.equal(audit(s, { action: 'grant.expired' }).length, 0, 'nothing swept yet');
+    assert.equal((await audit(s, { action: 'grant.expired' })).length, 0, 'nothing swept yet');
     // the sweep catches up when it runs again
     s.services.scheduler.start();
-    const e = audit(s, { action: 'grant.expired', grantId: grant.id });
+    await s.settle();
+    const e = (await audit(s, { action: 'grant.expired', grantId: grant.id }));
     assert.equal(e.length, 1);
     assert.equal(e[0].d.endedAt, grant.expiresAt);
   });
@@ -499,13 +512,13 @@ describe('exact expiry (rule 1)', () => {
   test('theSweep_expiresAGrantAtItsExpiresAt_withItsEvent', async () => {
     const s = await server();
     const grant = await prodGrant(s, 600);
-    s.clock.advance(600_000);
-    const e = audit(s, { action: 'grant.expired', grantId: grant.id });
+    await s.advance(600_000);
+    const e = (await audit(s, { action: 'grant.expired', grantId: grant.id }));
     assert.equal(e.length, 1);
     assert.equal(e[0].at, Date.parse(grant.expiresAt), 'swept at the due instant, not on a poll');
     assert.equal(e[0].d.lateMs, 0);
     assert.equal(e[0].actor_id, 'system');
-    assert.equal((s.db.prepare('SELECT status FROM grants WHERE id = ?').get(grant.id) as { status: string }).status, 'expired');
+    assert.equal((s.sqlite.prepare('SELECT status FROM grants WHERE id = ?').get(grant.id) as { status: string }).status, 'expired');
   });
 
   test('afterARestart_grantsThatEndedWhileDown_areExpiredAtOnceAndMarkedRecovered', async () => {
@@ -513,10 +526,10 @@ describe('exact expiry (rule 1)', () => {
     const short = await prodGrant(s, 60);
     const long = await prodGrant(s, 3600);
     await s.services.stop();
-    s.clock.advance(10 * MIN); // down: no scheduler
+    await s.advance(10 * MIN); // down: no scheduler
     const caught = await s.restart();
     assert.equal(caught.grants, 1);
-    const e = audit(s, { action: 'grant.expired', grantId: short.id });
+    const e = (await audit(s, { action: 'grant.expired', grantId: short.id }));
     assert.equal(e.length, 1);
     assert.equal(e[0].d.recovered, true);
     assert.equal(e[0].d.lateMs, 10 * MIN - 60_000);
@@ -526,43 +539,43 @@ describe('exact expiry (rule 1)', () => {
 });
 
 describe('expiry warnings', () => {
-  const warnings = (s: TestServer, grantId: string) => audit(s, { action: 'grant.expiring', grantId }).map((e) => [e.d.threshold, e.d.secondsLeft, e.at]);
+  const warnings = async (s: TestServer, grantId: string) => (await audit(s, { action: 'grant.expiring', grantId })).map((e) => [e.d.threshold, e.d.secondsLeft, e.at]);
 
   test('grantExpiring_isRaisedAt5AndAt1MinuteBeforeTheEnd', async () => {
     const s = await server();
     const grant = await prodGrant(s, 10 * 60);
     const end = Date.parse(grant.expiresAt);
-    s.clock.advance(end - 5 * MIN - 1 - s.clock.now());
-    assert.deepEqual(warnings(s, grant.id), []);
-    s.clock.advance(1);
-    assert.deepEqual(warnings(s, grant.id), [[300, 300, end - 5 * MIN]]);
-    s.clock.advance(4 * MIN);
-    assert.deepEqual(warnings(s, grant.id), [
+    await s.advance(end - 5 * MIN - 1 - s.clock.now());
+    assert.deepEqual((await warnings(s, grant.id)), []);
+    await s.advance(1);
+    assert.deepEqual((await warnings(s, grant.id)), [[300, 300, end - 5 * MIN]]);
+    await s.advance(4 * MIN);
+    assert.deepEqual((await warnings(s, grant.id)), [
       [300, 300, end - 5 * MIN],
       [60, 60, end - MIN],
     ]);
-    s.clock.advance(MIN);
-    assert.equal(warnings(s, grant.id).length, 2);
+    await s.advance(MIN);
+    assert.equal((await warnings(s, grant.id)).length, 2);
   });
 
   test('grantExpiring_aGrantShorterThanAThreshold_getsNoEventForIt', async () => {
     const s = await server();
     const three = await prodGrant(s, 3 * 60);
     const half = await prodGrant(s, 30);
-    s.clock.advance(10 * MIN);
-    assert.deepEqual(warnings(s, three.id).map((w) => w[0]), [60]);
-    assert.deepEqual(warnings(s, half.id), []);
+    await s.advance(10 * MIN);
+    assert.deepEqual((await warnings(s, three.id)).map((w) => w[0]), [60]);
+    assert.deepEqual((await warnings(s, half.id)), []);
   });
 
   test('grantExpiring_afterAnExtension_isRaisedAgainForTheNewEnd', async () => {
     const s = await server();
     const { grant } = await request(s, 'alice', access('staging-db', 'read', 10 * 60));
-    s.clock.advance(6 * MIN); // 4 min left: the 5-minute warning went out
-    assert.equal(warnings(s, grant.id).length, 1);
+    await s.advance(6 * MIN); // 4 min left: the 5-minute warning went out
+    assert.equal((await warnings(s, grant.id)).length, 1);
     const r = await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 });
     const end = Date.parse(r.grant.expiresAt);
-    s.clock.advance(end - s.clock.now());
-    assert.deepEqual(warnings(s, grant.id).map((w) => [w[0], w[2]]), [
+    await s.advance(end - s.clock.now());
+    assert.deepEqual((await warnings(s, grant.id)).map((w) => [w[0], w[2]]), [
       [300, Date.parse(grant.expiresAt) - 5 * MIN],
       [300, end - 5 * MIN],
       [60, end - MIN],
@@ -586,7 +599,7 @@ describe('validation', () => {
     const big = JSON.stringify(access('prod-db', 'read', 600, { justification: 'x'.repeat(65 * 1024) }));
     const r = await s.call('alice', 'POST', '/v1/requests', big);
     assert.deepEqual([r.status, errorCode(r)], [413, 'payload_too_large']);
-    assert.equal((s.db.prepare('SELECT COUNT(*) AS n FROM requests').get() as { n: number }).n, 0);
+    assert.equal((s.sqlite.prepare('SELECT COUNT(*) AS n FROM requests').get() as { n: number }).n, 0);
   });
 });
 
@@ -604,7 +617,7 @@ describe('policy reload', () => {
     const policy = policyOf(next);
     assert.ok(!policy.users.has('alice') && !policy.resources.has('staging-db'), 'test policy edit');
     s.policy = policy;
-    s.services.reload(policy, { usersRemoved: ['alice'], resourcesRemoved: ['staging-db'] });
+    await s.services.reload(policy, { usersRemoved: ['alice'], resourcesRemoved: ['staging-db'] });
 
     for (const [id, who] of [
       [aliceGrant.id, 'carol'],
@@ -620,10 +633,10 @@ describe('policy reload', () => {
     assert.equal((await ok(s, 'dave', 'GET', `/v1/grants/${daveProd.id}`)).grant.status, 'active', 'untouched');
     const who = await s.call('alice', 'GET', '/v1/me');
     assert.deepEqual([who.status, errorCode(who)], [401, 'unauthenticated']);
-    assert.equal(audit(s, { action: 'token.revoked' }).filter((e) => e.d.userId === 'alice' && e.d.reason === 'policy').length, 1);
-    assert.equal((s.db.prepare('SELECT revoked_at FROM tokens WHERE id = ?').get(s.tokenIds.alice) as { revoked_at: number | null }).revoked_at, s.clock.now());
-    assert.equal(audit(s, { action: 'policy.reloaded' }).length, 1);
-    assert.equal(audit(s, { action: 'grant.revoked' }).filter((e) => e.d.reason === 'policy').length, 2);
+    assert.equal((await audit(s, { action: 'token.revoked' })).filter((e) => e.d.userId === 'alice' && e.d.reason === 'policy').length, 1);
+    assert.equal((s.sqlite.prepare('SELECT revoked_at FROM tokens WHERE id = ?').get(s.tokenIds.alice) as { revoked_at: number | null }).revoked_at, s.clock.now());
+    assert.equal((await audit(s, { action: 'policy.reloaded' })).length, 1);
+    assert.equal((await audit(s, { action: 'grant.revoked' })).filter((e) => e.d.reason === 'policy').length, 2);
     assert.deepEqual(await check(s, 'alice', 'prod-db', 'read'), { allowed: false });
     assert.deepEqual((await ok(s, 'carol', 'GET', '/v1/audit/verify')).ok, true);
   });
@@ -637,12 +650,12 @@ describe('policy changes and pending work (rule 4)', () => {
       const { request: req } = await request(s, 'alice', access('prod-db', 'read', 4 * 3600));
       const cut = policyOf(TEST_POLICY.replace('maxDuration: 4h', 'maxDuration: 1h'));
       s.policy = cut;
-      s.services.reload(cut, {});
+      await s.services.reload(cut, {});
       const r = await s.call('bob', 'POST', `/v1/requests/${req.id}/approve`, {});
       assert.deepEqual([r.status, errorCode(r)], [409, 'conflict']);
       const after = await s.call('alice', 'GET', `/v1/requests/${req.id}`);
       assert.equal(after.body.request.status, 'cancelled');
-      assert.ok(audit(s).some((e) => e.action === 'request.cancelled' && e.request_id === req.id && JSON.parse(e.details).reason === 'policy'));
+      assert.ok((await audit(s)).some((e) => e.action === 'request.cancelled' && e.request_id === req.id && JSON.parse(e.details).reason === 'policy'));
     },
   );
 
@@ -655,7 +668,7 @@ describe('policy changes and pending work (rule 4)', () => {
       assert.equal(p.status, 202);
       const cut = policyOf(TEST_POLICY.replace('maxTotal: 3h', 'maxTotal: 2h'));
       s.policy = cut;
-      s.services.reload(cut, {});
+      await s.services.reload(cut, {});
       const r = await s.call('bob', 'POST', `/v1/requests/${p.body.request.id}/approve`, {});
       if (r.status === 200) assert.ok(Date.parse(r.body.grant.expiresAt) <= Date.parse(grant.startsAt) + 2 * HOUR, `extended to ${r.body.grant.expiresAt}, past startsAt + 2h`);
       else assert.deepEqual([r.status, errorCode(r)], [422, 'policy_violation']);
@@ -674,7 +687,7 @@ describe('policy changes and pending work (rule 4)', () => {
       await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 }); // 2.5h of 3h
       const raised = policyOf(roomy.replace('maxTotal: 3h', 'maxTotal: 6h'));
       s.policy = raised;
-      s.services.reload(raised, {});
+      await s.services.reload(raised, {});
       await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 }); // 3h: the old limit
       const before = Date.parse((await ok(s, 'alice', 'GET', `/v1/grants/${grant.id}`)).grant.expiresAt);
       const r = await s.call('alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 }); // 3.5h, within the new 6h
@@ -687,12 +700,12 @@ describe('policy changes and pending work (rule 4)', () => {
 describe('audit', () => {
   async function activity(s: TestServer) {
     await request(s, 'alice', access('staging-db', 'read', 600));
-    s.clock.advance(MIN);
+    await s.advance(MIN);
     const g = await prodGrant(s);
-    s.clock.advance(MIN);
+    await s.advance(MIN);
     await request(s, 'dave', access('staging-db', 'read', 600));
     await request(s, 'dave', access('incident', 'admin', 600, { breakGlass: true }));
-    s.clock.advance(MIN);
+    await s.advance(MIN);
     await ok(s, 'bob', 'POST', `/v1/grants/${g.id}/revoke`, { reason: 'done' });
     await check(s, 'alice', 'prod-db', 'read');
     await check(s, 'dave', 'incident', 'admin');
@@ -701,7 +714,7 @@ describe('audit', () => {
   test('query_filtersByActorResourceActionAndTime_andPagesWithoutGapsOrDuplicates', async () => {
     const s = await server();
     await activity(s);
-    const all = audit(s);
+    const all = (await audit(s));
     const everything = await ok(s, 'audrey', 'GET', '/v1/audit?limit=1000');
     assert.deepEqual(everything.events.map((e: any) => e.seq), all.map((r) => r.seq).reverse(), 'newest first, complete');
 
@@ -740,7 +753,7 @@ describe('audit', () => {
   test('query_byAnyoneElse_showsOnlyEventsAboutThemselves_includingAccessChecks', async () => {
     const s = await server();
     await activity(s);
-    const all = audit(s);
+    const all = (await audit(s));
     for (const user of ['alice', 'dave', 'bob', 'erin']) {
       const mine = await ok(s, user, 'GET', '/v1/audit?limit=1000');
       const expected = all.filter((r) => r.actor_id === user || r.subject_id === user).map((r) => r.seq).reverse();
@@ -770,8 +783,8 @@ describe('audit', () => {
     const s = await server();
     await activity(s);
     const r = await ok(s, 'audrey', 'GET', '/v1/audit/verify');
-    const rows = audit(s);
-    assert.deepEqual(r, { ok: true, count: rows.length, headHash: (s.db.prepare('SELECT hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { hash: string }).hash });
-    assert.equal(s.services.store.audit.verify().ok, true);
+    const rows = (await audit(s));
+    assert.deepEqual(r, { ok: true, count: rows.length, headHash: (s.sqlite.prepare('SELECT hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { hash: string }).hash });
+    assert.equal((await s.store.read((tx) => tx.audit.verify())).ok, true);
   });
 });

@@ -20,9 +20,9 @@ async function withServer(policy: string, fn: (t: TestServer, url: string) => Pr
   }
 }
 
-function failedSignIns(t: TestServer): { ip: string; reason: string }[] {
-  t.services.batcher.flush();
-  return (t.db.prepare(`SELECT details FROM audit WHERE action = 'auth.failed' ORDER BY seq`).all() as { details: string }[]).map(
+async function failedSignIns(t: TestServer): Promise<{ ip: string; reason: string }[]> {
+  await t.services.batcher.flush();
+  return (t.sqlite.prepare(`SELECT details FROM audit WHERE action = 'auth.failed' ORDER BY seq`).all() as { details: string }[]).map(
     (r) => JSON.parse(r.details) as { ip: string; reason: string },
   );
 }
@@ -58,7 +58,7 @@ describe('direct clients (no trusted proxy)', () => {
       const ok = await rawRequest(url, { path, headers: { authorization: `Bearer ${t.tokens[user]}` }, localAddress: from });
       assert.equal(ok.status, 200, `${path} with a valid token after an anonymous flood`);
     }
-    assert.equal(failedSignIns(t).filter((f) => f.ip.endsWith(from)).length, 0, 'requests without a token are not sign-in attempts');
+    assert.equal((await failedSignIns(t)).filter((f) => f.ip.endsWith(from)).length, 0, 'requests without a token are not sign-in attempts');
   });
 
   test('wrongTokens_blockOnlyFurtherWrongTokens_aValidTokenFromTheSameClientStillWorks', async () => {
@@ -70,9 +70,9 @@ describe('direct clients (no trusted proxy)', () => {
     assert.deepEqual(statuses, [...Array(LIMIT).fill(401), ...Array(LIMIT).fill(429)]);
     const valid = await rawRequest(url, { path: '/v1/me', headers: { authorization: `Bearer ${t.tokens.alice}` }, localAddress: from });
     assert.equal(valid.status, 200, 'a valid token is never refused because of failures');
-    const audited = failedSignIns(t).filter((f) => f.ip.endsWith(from));
+    const audited = (await failedSignIns(t)).filter((f) => f.ip.endsWith(from));
     assert.equal(audited.length, LIMIT, 'failures are audited until the block, then bounded');
-    t.clock.advance(60_000);
+    await t.advance(60_000);
     assert.equal((await rawRequest(url, { path: '/v1/me', headers: { authorization: wrongToken() }, localAddress: from })).status, 401, 'the window passes');
   });
 
@@ -84,7 +84,7 @@ describe('direct clients (no trusted proxy)', () => {
       statuses.push((await rawRequest(url, { path: '/v1/me', headers: forged, localAddress: from })).status);
     }
     assert.equal(statuses.at(-1), 429, `forged X-Forwarded-For must not reset the limit: ${statuses.join(',')}`);
-    assert.ok(failedSignIns(t).filter((f) => f.ip.includes('198.51.100.')).length === 0, 'the audit records the real peer');
+    assert.ok((await failedSignIns(t)).filter((f) => f.ip.includes('198.51.100.')).length === 0, 'the audit records the real peer');
   });
 });
 
@@ -99,7 +99,7 @@ describe('behind a trusted proxy (server.trustedProxies)', () => {
       assert.equal((await via('203.0.113.9', wrongToken())).status, 429, 'the guessing client is limited');
       assert.equal((await via('203.0.113.10', wrongToken())).status, 401, 'another client of the same proxy is not');
       assert.equal((await via('203.0.113.9', `Bearer ${t.tokens.alice}`)).status, 200);
-      const ips = new Set(failedSignIns(t).map((f) => f.ip));
+      const ips = new Set((await failedSignIns(t)).map((f) => f.ip));
       assert.deepEqual([...ips].sort(), ['203.0.113.10', '203.0.113.9'], 'the audit names the client, not the proxy');
     }));
 
@@ -109,7 +109,7 @@ describe('behind a trusted proxy (server.trustedProxies)', () => {
       // proxy appended the real one, which is the rightmost untrusted hop
       const headers = { authorization: wrongToken(), 'x-forwarded-for': '192.0.2.66, 203.0.113.50, 10.1.2.3' };
       assert.equal((await rawRequest(url, { path: '/v1/me', headers, localAddress: '127.0.0.31' })).status, 401);
-      assert.deepEqual(failedSignIns(t).map((f) => f.ip), ['203.0.113.50']);
+      assert.deepEqual((await failedSignIns(t)).map((f) => f.ip), ['203.0.113.50']);
     }));
 
   test('actionsAreAuditedWithTheClientAddress_behindTheProxy', () =>
@@ -123,7 +123,7 @@ describe('behind a trusted proxy (server.trustedProxies)', () => {
         localAddress: '127.0.0.31',
       });
       assert.equal(r.status, 201, r.text);
-      const created = t.db.prepare(`SELECT details FROM audit WHERE action = 'request.created'`).get() as { details: string } | undefined;
+      const created = t.sqlite.prepare(`SELECT details FROM audit WHERE action = 'request.created'`).get() as { details: string } | undefined;
       assert.ok(created, 'request.created audited');
       assert.match(created.details, /203\.0\.113\.77/);
     }));

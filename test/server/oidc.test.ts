@@ -2,11 +2,9 @@
 // driven over HTTP by an editor (the RFC 8628 device grant) and a browser keeping cookies.
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { Browser, field } from '../helpers/browser.js';
 import { api, confirmCode, logInAtIdp, poll, post, signIn, signInInBrowser, startDevice, startOidcWorld, type OidcWorld } from '../helpers/oidc.js';
-import { IdentityStore } from '../../server/db/identity.js';
-import { Store } from '../../server/db/store.js';
+import { openStore } from '../../server/store/open.js';
 import { disableUser } from '../../server/identity/service.js';
 import { openEvents } from '../helpers/sse.js';
 import { AuthConfigResponse } from '../../server/protocol/auth.js';
@@ -21,11 +19,8 @@ afterEach(async () => w && (await w.close()));
 
 /** newest first */
 const auditOf = async (action: string) => {
-  await w.s.services.store.settled();
-  w.s.services.batcher.flush();
-  return w.s.services.store.audit
-    .query({ action, limit: 1000 })
-    .events.map((e) => ({ ...e, details: e.details as Record<string, any> }));
+  await w.s.services.batcher.flush();
+  return (await w.s.store.read((tx) => tx.audit.query({ action, limit: 1000 }))).events.map((e) => ({ ...e, details: e.details as Record<string, any> }));
 };
 const lastFailure = async () => (await auditOf('auth.failed'))[0]?.details;
 
@@ -45,7 +40,7 @@ describe('the device flow, end to end', () => {
     assert.equal(d.verification_uri_complete, `${w.url}/auth/device?user_code=${d.user_code}`);
     assert.equal(d.expires_in, 600);
     assert.equal(d.interval, 5);
-    const row = w.s.db.prepare('SELECT device_hash, user_code_hash FROM device_codes ORDER BY created_at DESC LIMIT 1').get() as { device_hash: Buffer; user_code_hash: Buffer };
+    const row = w.s.sqlite.prepare('SELECT device_hash, user_code_hash FROM device_codes ORDER BY created_at DESC LIMIT 1').get() as { device_hash: Buffer; user_code_hash: Buffer };
     assert.ok(!row.device_hash.toString('latin1').includes(d.device_code), 'only a hash of the device code is stored');
     assert.equal(row.user_code_hash.length, 32);
   });
@@ -56,7 +51,7 @@ describe('the device flow, end to end', () => {
     const page = await signInInBrowser(w, d.verification_uri_complete, 'carol');
     assert.equal(page.status, 200);
     assert.match(page.text, /Signed in as <strong>carol<\/strong> — return to your editor/);
-    w.clock.advance(5_000);
+    await w.s.advance(5_000);
     const r = await poll(w, d.device_code);
     assert.equal(r.status, 200);
     assert.equal(r.body.token_type, 'Bearer');
@@ -69,7 +64,7 @@ describe('the device flow, end to end', () => {
     assert.equal(signedIn.details.issuer, w.idp.issuer);
     assert.equal(signedIn.details.subject, 'carol');
     assert.deepEqual(signedIn.details.groups, ['engineering', 'elevate-admins']);
-    const stored = w.s.db.prepare('SELECT hash, label FROM tokens WHERE id = ?').get(signedIn.details.tokenId) as { hash: Buffer; label: string };
+    const stored = w.s.sqlite.prepare('SELECT hash, label FROM tokens WHERE id = ?').get(signedIn.details.tokenId) as { hash: Buffer; label: string };
     assert.equal(stored.label, 'sso');
     assert.ok(!stored.hash.toString('latin1').includes(r.body.access_token), 'the session token is stored as a hash');
   });
@@ -92,7 +87,7 @@ describe('the device flow, end to end', () => {
     const d = await startDevice(w);
     await signInInBrowser(w, d.verification_uri_complete, 'alice');
     assert.equal((await poll(w, d.device_code)).status, 200);
-    w.clock.advance(5_000);
+    await w.s.advance(5_000);
     const again = await poll(w, d.device_code);
     assert.equal(again.status, 400);
     assert.equal(again.body.error, 'invalid_grant');
@@ -101,19 +96,19 @@ describe('the device flow, end to end', () => {
   test('polling_fasterThanTheInterval_isSlowDown_andTheIntervalGrowsBy5s', async () => {
     const d = await startDevice(w);
     assert.equal((await poll(w, d.device_code)).body.error, 'authorization_pending');
-    w.clock.advance(4_999);
+    await w.s.advance(4_999);
     assert.equal((await poll(w, d.device_code)).body.error, 'slow_down');
-    w.clock.advance(9_999); // the interval is now 10 s
+    await w.s.advance(9_999); // the interval is now 10 s
     const tooSoon = await poll(w, d.device_code);
     assert.equal(tooSoon.body.error, 'slow_down');
     assert.match(tooSoon.body.error_description, /15 seconds/);
-    w.clock.advance(15_000);
+    await w.s.advance(15_000);
     assert.equal((await poll(w, d.device_code)).body.error, 'authorization_pending');
   });
 
   test('deviceCode_afterTenMinutes_isExpiredToken_andItsPageSaysSo', async () => {
     const d = await startDevice(w);
-    w.clock.advance(600_000);
+    await w.s.advance(600_000);
     const r = await poll(w, d.device_code);
     assert.equal(r.status, 400);
     assert.equal(r.body.error, 'expired_token');
@@ -146,14 +141,18 @@ describe('who may sign in', () => {
     const token = await signIn(w, 'dave');
     const stream = await openEvents(w.url, token);
     assert.equal(stream.status, 200);
-    // what `elevate-server user disable dave` does: its own connection and commit
-    const cli = new Database(w.s.dbPath);
+    // what `elevate-server user disable dave` does: its own store (connection) and commit; the
+    // server's group commit goes first (in one process, the CLI's wait for the lock would block it)
+    await w.s.store.transaction(async () => {});
+    const cli = await openStore(w.s.dbPath, { role: 'cli' });
     try {
-      const r = disableUser(new Store(cli), new IdentityStore(cli), Date.now(), 'dave', 'cli', 'left the company');
+      const r = await disableUser(cli, Date.now(), 'dave', 'cli', 'left the company');
       assert.equal(r.tokensRevoked.length, 1);
     } finally {
-      cli.close();
+      await cli.close();
     }
+    // the server hears of another process's commit (SQLite: its data_version poll) and reads the log
+    await w.s.services.follow();
     assert.equal((await api(w, token, 'GET', '/v1/me')).status, 401);
     await stream.ended; // at the next heartbeat
     const d = await startDevice(w);
@@ -169,9 +168,9 @@ describe('sessions', () => {
   test('aSession_endsAtSessionTtl', async () => {
     const token = await signIn(w, 'erin');
     assert.equal((await api(w, token, 'GET', '/v1/me')).status, 200);
-    w.clock.advance(900_000 - 1);
+    await w.s.advance(900_000 - 1);
     assert.equal((await api(w, token, 'GET', '/v1/me')).status, 200);
-    w.clock.advance(1);
+    await w.s.advance(1);
     assert.equal((await api(w, token, 'GET', '/v1/me')).status, 401);
   });
 

@@ -85,7 +85,15 @@ test('userDisable_fromAnotherProcess_endsTheSessionOnTheRunningServer_andIsAudit
   const r = cli(['user', 'disable', 'dave', '--db', '.elevate/demo.db', '--reason', 'left the team'], { cwd: dir });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /disabled dave; revoked \d+ token\(s\)/);
-  assert.equal((await me(token)).status, 401);
+  // the server hears of another process's commit (SQLite: its data_version poll, every 500 ms)
+  // and reads the user.disabled event from the log: from then on the token is refused
+  const deadline = Date.now() + 5000;
+  let status = (await me(token)).status;
+  while (status !== 401 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    status = (await me(token)).status;
+  }
+  assert.equal(status, 401);
   const exported = cli(['audit', 'export', '--format', 'jsonl', '--db', '.elevate/demo.db'], { cwd: dir });
   const disabled = exported.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.action === 'user.disabled');
   assert.equal(disabled.length, 1);

@@ -21,11 +21,10 @@ async function signInWith(kind: Forgery) {
   const b = new Browser();
   const d = await startDevice(w);
   const page = await b.browse(await confirmCode(b, d.verification_uri_complete));
-  w.clock.advance(5_000);
+  await w.s.advance(5_000);
   const polled = await poll(w, d.device_code);
-  await w.s.services.store.settled();
-  w.s.services.batcher.flush();
-  const failure = w.s.services.store.audit.query({ action: 'auth.failed', limit: 1 }).events[0];
+  await w.s.services.batcher.flush();
+  const failure = (await w.s.store.read((tx) => tx.audit.query({ action: 'auth.failed', limit: 1 }))).events[0];
   return { page, polled, reason: String((failure?.details as { reason?: unknown } | undefined)?.reason) };
 }
 

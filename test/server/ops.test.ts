@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { access, buildServer, cli, http, issueToken, makeServer, policyOf, spawnServer, tempDir, writePolicy } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
-import { openDatabase } from '../../server/db/open.js';
+import { openStore } from '../../server/store/open.js';
 import { createServices } from '../../server/services.js';
 import { FakeClock } from '../../server/domain/clock.js';
 import { silentLogger } from '../../server/logger.js';
@@ -76,21 +76,21 @@ test('healthz_readyz_andMetrics_overHttp', { timeout: 60_000 }, async (t) => {
 });
 
 test('readyz_is503WhileTheCatchUpHasNotRun_orTheSchemaIsNotThisServers', async () => {
-  const db = openDatabase(join(dir, 'not-started.db'));
-  const services = createServices({ db, policy: policyOf(TEST_POLICY), clock: new FakeClock(), logger: silentLogger });
+  const store = await openStore(join(dir, 'not-started.db'), { role: 'server' });
+  const services = await createServices({ store, policy: policyOf(TEST_POLICY), clock: new FakeClock(), logger: silentLogger });
   const early = await services.app.request('/readyz');
   assert.equal(early.status, 503);
   assert.deepEqual(((await early.json()) as { checks: unknown }).checks, { database: true, migrations: true, caughtUp: false });
-  services.start();
+  await services.start();
   assert.equal((await services.app.request('/readyz')).status, 200);
   await services.stop();
-  db.close();
+  await store.close();
 
   const s = await makeServer();
   try {
     const ok = await s.call(null, 'GET', '/readyz');
     assert.equal(ok.status, 200);
-    s.db.pragma('user_version = 2');
+    s.sqlite.pragma('user_version = 2');
     const stale = await s.call(null, 'GET', '/readyz');
     assert.equal(stale.status, 503);
     assert.deepEqual(stale.body.checks, { database: true, migrations: false, caughtUp: true });

@@ -9,7 +9,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { canEverBeApproved, isApprover } from '../../server/domain/policy.js';
-import type { GrantRow, RequestRow, ApprovalRow } from '../../server/db/store.js';
+import type { GrantRow, RequestRow } from '../../server/store/sqlite/rows.js';
+
+interface ApprovalRow {
+  request_id: string;
+  approver_id: string;
+  decision: 'approve' | 'deny';
+}
 import { makeServer, type Reply, type TestServer } from '../helpers/server.js';
 
 const RUNS = Number(process.env.ELEVATE_PROPERTY_RUNS ?? 200);
@@ -64,9 +70,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 // ---------- reading the database ----------
 
-const requests = (s: TestServer) => s.db.prepare('SELECT * FROM requests ORDER BY seq').all() as RequestRow[];
-const grants = (s: TestServer) => s.db.prepare('SELECT * FROM grants ORDER BY seq').all() as GrantRow[];
-const approvals = (s: TestServer, id: string) => s.db.prepare('SELECT * FROM approvals WHERE request_id = ?').all(id) as ApprovalRow[];
+const requests = (s: TestServer) => s.sqlite.prepare('SELECT * FROM requests ORDER BY seq').all() as RequestRow[];
+const grants = (s: TestServer) => s.sqlite.prepare('SELECT * FROM grants ORDER BY seq').all() as GrantRow[];
+const approvals = (s: TestServer, id: string) => s.sqlite.prepare('SELECT * FROM approvals WHERE request_id = ?').all(id) as ApprovalRow[];
 interface AuditRow {
   seq: number;
   action: string;
@@ -75,9 +81,9 @@ interface AuditRow {
   grant_id: string | null;
   details: string;
 }
-const auditRows = (s: TestServer) => {
-  s.services.batcher.flush();
-  return s.db.prepare('SELECT seq, action, actor_id, request_id, grant_id, details FROM audit ORDER BY seq').all() as AuditRow[];
+const auditRows = async (s: TestServer) => {
+  await s.services.batcher.flush();
+  return s.sqlite.prepare('SELECT seq, action, actor_id, request_id, grant_id, details FROM audit ORDER BY seq').all() as AuditRow[];
 };
 /** the acting user for an op on something owned by `owner` on `resourceId` */
 function actor(s: TestServer, op: { who: Who; user: string; idx: number }, owner: string, resourceId: string): string {
@@ -136,7 +142,7 @@ function expectGrantOp(s: TestServer, op: Extract<Op, { t: 'extend' | 'revoke' |
   if (g.expires_at + op.seconds * 1000 > g.starts_at + res.extension.maxTotalSeconds * 1000) return [422, 'policy_violation'];
   // extension.withoutApproval is a budget per grant: what at-once extensions (those audited under
   // the grant's own request, not an extension request) added so far counts against it
-  const addedAtOnce = (s.db.prepare(`SELECT request_id, details FROM audit WHERE action = 'grant.extended' AND grant_id = ?`).all(g.id) as { request_id: string; details: string }[])
+  const addedAtOnce = (s.sqlite.prepare(`SELECT request_id, details FROM audit WHERE action = 'grant.extended' AND grant_id = ?`).all(g.id) as { request_id: string; details: string }[])
     .filter((e) => e.request_id === g.request_id)
     .map((e) => JSON.parse(e.details) as { expiresAt: string; previousExpiresAt: string })
     .reduce((sum, d) => sum + (Date.parse(d.expiresAt) - Date.parse(d.previousExpiresAt)) / 1000, 0);
@@ -163,7 +169,7 @@ async function checkRules(s: TestServer, afterTimers: boolean, log: string[]): P
   const now = s.clock.now();
   const rs = requests(s);
   const gs = grants(s);
-  const events = auditRows(s);
+  const events = (await auditRows(s));
   const ctx = () => `\n  steps:\n    ${log.join('\n    ')}`;
 
   // Rule 1: no active grant at or after expiresAt, by the API and /v1/check
@@ -179,7 +185,7 @@ async function checkRules(s: TestServer, afterTimers: boolean, log: string[]): P
   const near = new Set(gs.filter((g) => Math.abs(g.expires_at - now) <= 1000 || (g.status === 'active' && g.expires_at <= now)).map((g) => `${g.user_id}|${g.resource_id}|${g.role}`));
   for (const t of triples) {
     const [u, res, role] = t.split('|');
-    const c = near.has(t) ? await s.call('svc', 'GET', `/v1/check?userId=${u}&resourceId=${res}&role=${role}`) : { status: 200, body: s.services.engine.check(u, res, role) };
+    const c = near.has(t) ? await s.call('svc', 'GET', `/v1/check?userId=${u}&resourceId=${res}&role=${role}`) : { status: 200, body: await s.services.engine.check(u, res, role) };
     assert.equal(c.status, 200);
     const shouldAllow = listed.body.grants.some((g: any) => g.userId === u && g.resourceId === res && g.role === role && g.status === 'active');
     assert.equal(c.body.allowed, shouldAllow, `rule 1: /v1/check ${t}${ctx()}`);
@@ -231,7 +237,7 @@ async function checkRules(s: TestServer, afterTimers: boolean, log: string[]): P
       assert.ok(!rs.some((r) => r.kind === 'extension' && r.grant_id === g.id && r.status === 'pending'), `pending extension outlived ${g.id}${ctx()}`);
     }
   }
-  const v = s.services.store.audit.verify();
+  const v = (await s.store.read((tx) => tx.audit.verify()));
   assert.ok(v.ok, `rule 3: chain broken at ${v.firstBadSeq}: ${v.problem}${ctx()}`);
   assert.equal(v.count, events.length);
 
@@ -309,7 +315,7 @@ async function run(ops: Op[]): Promise<void> {
           break;
         }
         case 'advance':
-          s.clock.advance(op.ms);
+          await s.advance(op.ms);
           afterTimers = true;
           break;
         case 'toExpiry': {
@@ -319,7 +325,7 @@ async function run(ops: Op[]): Promise<void> {
           const target = g.expires_at + op.offset;
           if (op.stall) s.clock.set(target); // the sweep has not run: rule 1 must hold anyway
           else {
-            s.clock.advance(target - s.clock.now());
+            await s.advance(target - s.clock.now());
             afterTimers = true;
           }
           break;

@@ -15,14 +15,14 @@ async function created(s: TestServer, user: string, body: object): Promise<strin
   return r.body.request.id as string;
 }
 
-function reload(s: TestServer, yaml: string): void {
+async function reload(s: TestServer, yaml: string): Promise<void> {
   const policy = policyOf(yaml);
   s.policy = policy;
-  s.services.reload(policy, {});
+  await s.services.reload(policy, {});
 }
 
 function auditDetails(s: TestServer, action: string, requestId: string): Record<string, unknown>[] {
-  return (s.db.prepare('SELECT details FROM audit WHERE action = ? AND request_id = ? ORDER BY seq').all(action, requestId) as { details: string }[]).map(
+  return (s.sqlite.prepare('SELECT details FROM audit WHERE action = ? AND request_id = ? ORDER BY seq').all(action, requestId) as { details: string }[]).map(
     (r) => JSON.parse(r.details) as Record<string, unknown>,
   );
 }
@@ -38,7 +38,7 @@ describe('open event streams follow current rights', () => {
     const first = await created(s, 'alice', access('prod-db', 'read'));
     await carol.waitFor((e) => e.event === 'request.created' && e.data.request.id === first, 3000, 'admin sees the request');
 
-    reload(s, TEST_POLICY.replace('  - id: carol\n    roles: [admin]\n', '  - id: carol\n'));
+    (await reload(s, TEST_POLICY.replace('  - id: carol\n    roles: [admin]\n', '  - id: carol\n')));
     const second = await created(s, 'alice', access('prod-db', 'read'));
     await bob.waitFor((e) => e.event === 'request.created' && e.data.request.id === second, 3000, 'the approver gets it');
     // events reach each stream in log order: once carol has her own later event, she has
@@ -55,7 +55,7 @@ describe('open event streams follow current rights', () => {
     const { url } = await s.listen();
     const dave = await openEvents(url, s.tokens.dave);
     t.after(() => dave.close());
-    reload(s, TEST_POLICY.replace('  - id: dave\n    name: Dave Lister\n    groups: [developers, oncall]\n', ''));
+    (await reload(s, TEST_POLICY.replace('  - id: dave\n    name: Dave Lister\n    groups: [developers, oncall]\n', '')));
     await Promise.race([dave.ended, new Promise((_, fail) => setTimeout(() => fail(new Error('stream still open')), 3000))]);
   });
 
@@ -64,7 +64,7 @@ describe('open event streams follow current rights', () => {
     t.after(() => s.close());
     const { url } = await s.listen();
     const id = await created(s, 'alice', access('prod-db', 'read'));
-    reload(s, TEST_POLICY.replace('  - id: carol\n    roles: [admin]\n', '  - id: carol\n'));
+    (await reload(s, TEST_POLICY.replace('  - id: carol\n    roles: [admin]\n', '  - id: carol\n')));
     const carol = await openEvents(url, s.tokens.carol, 0);
     t.after(() => carol.close());
     await new Promise((r) => setTimeout(r, 300));
@@ -77,19 +77,19 @@ describe('decisions apply the policy in force when they are made', () => {
     const s = await makeServer();
     t.after(() => s.close());
     const id = await created(s, 'alice', access('prod-db', 'read'));
-    reload(
+    (await reload(
       s,
       TEST_POLICY.replace('  - id: erin\n', '  - id: hal\n    groups: [dba]\n  - id: erin\n').replace(
         'pendingTtl: 30m\n    approval:\n      approvers: [group:dba]\n      required: 1',
         'pendingTtl: 30m\n    approval:\n      approvers: [group:dba]\n      required: 2',
       ),
-    );
+    ));
     const afterBob = await s.call('bob', 'POST', `/v1/requests/${id}/approve`, {});
     assert.equal(afterBob.status, 200);
     assert.equal(afterBob.body.request.status, 'pending', 'one approval is no longer enough');
     assert.equal(afterBob.body.grant, undefined);
     assert.equal(auditDetails(s, 'request.approval_recorded', id)[0]?.required, 2);
-    const tokenHal = s.services.tokens.issue('hal', { actorId: 'test' }).token;
+    const tokenHal = (await s.services.tokens.issue('hal', { actorId: 'test' })).token;
     const afterHal = await s.call(null, 'POST', `/v1/requests/${id}/approve`, {}, { authorization: `Bearer ${tokenHal}` });
     assert.equal(afterHal.body.request.status, 'approved');
   });
@@ -99,11 +99,11 @@ describe('decisions apply the policy in force when they are made', () => {
     t.after(() => s.close());
     const id = await created(s, 'alice', access('prod-k8s', 'view')); // 2 approvals from sre
     assert.equal((await s.call('erin', 'POST', `/v1/requests/${id}/approve`, {})).body.request.status, 'pending');
-    reload(s, TEST_POLICY.replace('  - id: erin\n    groups: [sre]\n', '  - id: erin\n    groups: [ops]\n  - id: gina\n    groups: [sre]\n'));
+    (await reload(s, TEST_POLICY.replace('  - id: erin\n    groups: [sre]\n', '  - id: erin\n    groups: [ops]\n  - id: gina\n    groups: [sre]\n')));
     const afterFrank = await s.call('frank', 'POST', `/v1/requests/${id}/approve`, {});
     assert.equal(afterFrank.body.request.status, 'pending', "erin's approval no longer counts");
     assert.deepEqual(auditDetails(s, 'request.approval_recorded', id).at(-1)?.notCounted, ['erin']);
-    const tokenGina = s.services.tokens.issue('gina', { actorId: 'test' }).token;
+    const tokenGina = (await s.services.tokens.issue('gina', { actorId: 'test' })).token;
     const afterGina = await s.call(null, 'POST', `/v1/requests/${id}/approve`, {}, { authorization: `Bearer ${tokenGina}` });
     assert.equal(afterGina.body.request.status, 'approved');
     const approved = auditDetails(s, 'request.approved', id)[0];

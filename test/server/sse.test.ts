@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { access, makeServer, MIN, type TestServer } from '../helpers/server.js';
 import { openEvents, type SseEvent, type SseStream } from '../helpers/sse.js';
-import { openDatabase } from '../../server/db/open.js';
-import { Store } from '../../server/db/store.js';
+import { openStore } from '../../server/store/open.js';
 import { Tokens } from '../../server/engine/tokens.js';
 import type { AccessRequest } from '../../server/protocol/index.js';
 
@@ -38,7 +37,7 @@ async function post(s: TestServer, user: string, path: string, body?: unknown, s
 
 /** Every stream receives policy.reloaded; events arrive in order, so after it nothing earlier is still in flight. */
 async function barrier(s: TestServer, streams: SseStream[]): Promise<void> {
-  s.services.reload(s.policy, { barrier: true });
+  await s.services.reload(s.policy, { barrier: true });
   await Promise.all(streams.map((st) => st.waitFor((e) => e.event === 'policy.reloaded', 3000, 'policy.reloaded')));
 }
 
@@ -122,11 +121,11 @@ describe('live events', () => {
     const { s, connect } = await setup();
     const alice = await connect('alice');
     const { grant } = await post(s, 'alice', '/v1/requests', access('staging-db', 'read', 600), 201);
-    s.clock.advance(5 * MIN);
+    await s.advance(5 * MIN);
     const warn = await alice.waitFor((e) => e.event === 'grant.expiring');
     assert.equal(warn.data.secondsLeft, 300);
     assert.equal(warn.data.grant.id, grant.id);
-    s.clock.advance(5 * MIN);
+    await s.advance(5 * MIN);
     const done = await alice.waitFor((e) => e.event === 'grant.expired');
     assert.equal(done.data.grant.status, 'expired');
     assert.deepEqual(summary(alice.events).map((x) => x.split(' ')[0]), ['request.created', 'request.approved', 'grant.activated', 'grant.expiring', 'grant.expiring', 'grant.expired']);
@@ -169,7 +168,7 @@ describe('live events', () => {
   test('lastEventId_aheadOfTheLogsHead_resumesFromTheHead_andLiveEventsFlow', async () => {
     // e.g. the database was restored from a backup older than the client's last event
     const { s, url } = await setup();
-    const head = s.services.store.audit.head().seq;
+    const head = (await s.store.read((tx) => tx.audit.head())).seq;
     const raw = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${s.tokens.alice}`, 'last-event-id': String(head + 1000) } });
     const reader = raw.body!.getReader();
     const first = new TextDecoder().decode((await reader.read()).value);
@@ -185,7 +184,7 @@ describe('live events', () => {
   test('replay_sendsTheSameBytesAsTheLiveStream_theStateAsItWasWhenEachEventCommitted', async () => {
     const { s, url, connect } = await setup();
     const live = await connect('alice');
-    const from = s.services.store.audit.head().seq;
+    const from = (await s.store.read((tx) => tx.audit.head())).seq;
     const { request } = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 600), 201);
     await post(s, 'bob', `/v1/requests/${request.id}/approve`, { comment: 'ok' });
     await live.waitFor((e) => e.event === 'grant.activated');
@@ -206,19 +205,20 @@ describe('live events', () => {
   });
 
   test('tokenRevokedByAnotherProcess_endsItsStreams_fromTheLog_notAtTheNextHeartbeat', async (t) => {
-    // another connection to the same database stands for the CLI: its commit moves SQLite's
-    // data_version, the hub follows the log and ends the revoked token's streams
+    // another store on the same database stands for the CLI: the server hears of its commit
+    // (SQLite: data_version), the hub follows the log and ends the revoked token's streams
     const s = await makeServer({ options: { heartbeatMs: 600_000 } });
     t.after(() => s.close());
     const { url } = await s.listen();
-    const { token, info } = s.services.tokens.issue('alice', { actorId: 'test' });
+    const { token, info } = (await s.services.tokens.issue('alice', { actorId: 'test' }));
     const doomed = await openEvents(url, token);
     const other = await openEvents(url, s.tokens.alice);
     t.after(() => (doomed.close(), other.close()));
-    const cli = openDatabase(s.dbPath);
+    // the server's group commit goes first (in one process, the CLI's wait for the lock would block it)
+    await s.store.transaction(async () => {});
+    const cli = await openStore(s.dbPath, { role: 'cli' });
     t.after(() => cli.close());
-    const cliStore = new Store(cli, false);
-    new Tokens(cliStore, s.clock).revoke([info.id], 'cli', 'test');
+    await new Tokens(cli, s.clock).revoke([info.id], 'cli', 'test');
     await Promise.race([doomed.ended, new Promise((_, fail) => setTimeout(() => fail(new Error('the revoked token\'s stream is still open')), 10_000))]);
     assert.equal(other.isEnded(), false, 'the same user\'s other token keeps its stream');
   });
@@ -245,12 +245,10 @@ describe('live events', () => {
     'lastEventId_afterMoreThanOneReplayPage_losesNoEvent',
     async () => {
       const { s, url } = await setup();
-      // 1,080 events about alice, in one outer transaction to keep this quick
+      // 1,080 events about alice, in one group commit to keep this quick
       const actor = { user: s.policy.users.get('alice')!, tokenId: s.tokenIds.alice };
-      s.db.transaction(() => {
-        for (let i = 0; i < 360; i++) s.services.engine.createRequest(actor, access('staging-db', 'read', 60 + i));
-      })();
-      const expected = (s.db.prepare(`SELECT seq FROM audit WHERE subject_id = 'alice' AND action IN ('request.created', 'request.approved', 'grant.activated') ORDER BY seq`).all() as { seq: number }[]).map((r) => r.seq);
+      await Promise.all(Array.from({ length: 360 }, (_, i) => s.services.engine.createRequest(actor, access('staging-db', 'read', 60 + i))));
+      const expected = (s.sqlite.prepare(`SELECT seq FROM audit WHERE subject_id = 'alice' AND action IN ('request.created', 'request.approved', 'grant.activated') ORDER BY seq`).all() as { seq: number }[]).map((r) => r.seq);
       assert.ok(expected.length > 1000);
       // a client that stays connected, and reconnects from its last id only when the server ends the stream
       const got: number[] = [];
@@ -263,7 +261,7 @@ describe('live events', () => {
         if (round === 0) {
           await new Promise((r) => setTimeout(r, 500)); // let the replay arrive, then something happens live
           const live = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 60), 201);
-          liveSeq = (s.db.prepare(`SELECT seq FROM audit WHERE request_id = ? AND action = 'request.created'`).get(live.request.id) as { seq: number }).seq;
+          liveSeq = (s.sqlite.prepare(`SELECT seq FROM audit WHERE request_id = ? AND action = 'request.created'`).get(live.request.id) as { seq: number }).seq;
           expected.push(liveSeq);
         }
         await Promise.race([st.ended, st.waitFor((e) => Number(e.id) === liveSeq, 5000).catch(() => undefined)]);
@@ -283,7 +281,7 @@ describe('live events', () => {
     for (let i = 0; i < 6000; i++) {
       s.services.batcher.add({ at: s.clock.now(), actorId: 'svc', action: 'access.checked', resourceId: 'staging-db', subjectId: 'bob', details: { userId: 'bob', role: 'read', allowed: false } });
     }
-    s.services.batcher.flush();
+    await s.services.batcher.flush();
     const mine = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 60), 201);
     const read = async (lastId: number) => {
       const res = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${s.tokens.alice}`, 'last-event-id': String(lastId) } });
@@ -305,7 +303,7 @@ describe('live events', () => {
     const { s, url, connect } = await setup();
     const alice = await connect('alice');
     const dave = await connect('dave');
-    s.services.tokens.revoke([s.tokenIds.alice], 'test', 'lost laptop');
+    await s.services.tokens.revoke([s.tokenIds.alice], 'test', 'lost laptop');
     await Promise.race([alice.ended, new Promise((_, fail) => setTimeout(() => fail(new Error('stream still open 3 s after revocation')), 3000))]);
     assert.equal(dave.isEnded(), false, 'other streams stay open');
     const again = await openEvents(url, s.tokens.alice);
@@ -321,7 +319,7 @@ describe('live events', () => {
     const { TEST_POLICY } = await import('../helpers/policy.js');
     const next = policyOf(TEST_POLICY.replace(/  - id: alice\n    name: Alice Liddell\n    groups: \[developers\]\n/, ''));
     s.policy = next;
-    s.services.reload(next, {});
+    await s.services.reload(next, {});
     await Promise.race([alice.ended, new Promise((_, fail) => setTimeout(() => fail(new Error('stream still open after reload')), 1000))]);
     await dave.waitFor((e) => e.event === 'policy.reloaded');
     assert.equal(dave.isEnded(), false);
@@ -364,7 +362,7 @@ describe('live events', () => {
     const { request } = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 600, { justification }), 201);
     await http11.waitFor(/event: request\.created\n/);
     await http10.waitFor(/event: request\.created\n/);
-    s.services.tokens.revoke([s.tokenIds.alice], 'test', 'end the streams');
+    await s.services.tokens.revoke([s.tokenIds.alice], 'test', 'end the streams');
     const [raw11, raw10] = await Promise.all([http11.ended, http10.ended]);
 
     /** The body of a chunked response, checking every chunk's size line and CRLF and the last chunk. */
@@ -434,7 +432,7 @@ describe('live events', () => {
     for (; n < 500 && s.services.hub.size === 2; n++) {
       const request = { id: `req_big${n}`, justification: 'x'.repeat(100_000) } as unknown as AccessRequest;
       const live = JSON.stringify({ type: 'request.created', at, request });
-      s.services.hub.publish([{ seq: 1_000_000 + n, action: 'request.created', actor_id: 'system', resource_id: null, subject_id: null, live }]);
+      s.services.hub.publish([{ seq: 1_000_000 + n, action: 'request.created', actorId: 'system', resourceId: null, subjectId: null, live }]);
       await new Promise((r) => setImmediate(r));
     }
     assert.equal(s.services.hub.size, 1, `the stuck stream is still subscribed after ${n} events of 100 KB`);

@@ -9,13 +9,12 @@ import assert from 'node:assert/strict';
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { canonicalJson, hashEvent } from '../../server/db/audit.js';
-import { verifyAudit } from '../../server/db/stateCheck.js';
+import { canonicalJson, hashEvent } from '../../server/store/auditChain.js';
+import { verifyAudit } from '../../server/store/sqlite/stateCheck.js';
 import { hashToken } from '../../server/engine/tokens.js';
 import { TEST_POLICY } from '../helpers/policy.js';
 import { HOUR, MIN, access, buildServer, cli, makeServer, policyOf, tempDir } from '../helpers/server.js';
 import { api, signIn, startOidcWorld } from '../helpers/oidc.js';
-import { IdentityStore } from '../../server/db/identity.js';
 import { disableUser } from '../../server/identity/service.js';
 
 let dir: string;
@@ -58,27 +57,27 @@ before(async () => {
   ok(await s.call('erin', 'POST', `/v1/grants/${glass.grant.id}/revoke`, { reason: 'over' }));
   // left pending until it expires; a token issued and one revoked
   ok(await s.call('dave', 'POST', '/v1/requests', access('prod-db', 'read', 600)), 201);
-  s.services.tokens.issue('alice', { ttlSeconds: 3600, label: 'ci', actorId: 'carol' });
-  s.services.tokens.revoke([s.tokenIds.frank], 'carol', 'rotated');
+  (await s.services.tokens.issue('alice', { ttlSeconds: 3600, label: 'ci', actorId: 'carol' }));
+  await s.services.tokens.revoke([s.tokenIds.frank], 'carol', 'rotated');
   // provisioning fails (the outbox worker's calls into the engine): the grant fails, its pending
   // extension is cancelled; a revocation fails once, then succeeds
   const doomed = ok(await s.call('alice', 'POST', '/v1/requests', access('staging-db', 'read', 600)), 201);
   ok(await s.call('alice', 'POST', `/v1/grants/${doomed.grant.id}/extend`, { durationSeconds: 3600 }), 202);
   const provider = { type: 'command' as const };
-  s.services.engine.provisionFailed(0, doomed.grant.id, provider, 'target unavailable');
-  s.services.engine.revokeFailed(0, doomed.grant.id, provider, 'still unavailable', 0, s.clock.now() + MIN);
-  s.services.engine.deprovisioned(0, doomed.grant.id, provider, 1);
+  await s.services.engine.provisionFailed(0, doomed.grant.id, provider, 'target unavailable');
+  await s.services.engine.revokeFailed(0, doomed.grant.id, provider, 'still unavailable', 0, s.clock.now() + MIN);
+  await s.services.engine.deprovisioned(0, doomed.grant.id, provider, 1);
   // time passes: grants end on time, the pending request lapses
-  s.clock.advance(2 * HOUR);
-  s.services.engine.sweep();
+  await s.advance(2 * HOUR);
+  await s.services.engine.sweep();
   // a new grant, then a policy reload removes its owner: grant revoked, pending request cancelled, tokens revoked
   const late = ok(await s.call('dave', 'POST', '/v1/requests', access('staging-db', 'read', 600)), 201);
   ok(await s.call('dave', 'POST', '/v1/requests', access('prod-db', 'write', 600)), 201);
   assert.equal(late.grant.status, 'active');
   const policy = policyOf(TEST_POLICY);
-  s.services.reload({ ...policy, users: new Map([...policy.users].filter(([id]) => id !== 'dave')) }, { usersRemoved: ['dave'] });
-  s.clock.advance(10 * MIN);
-  s.services.engine.sweep();
+  await s.services.reload({ ...policy, users: new Map([...policy.users].filter(([id]) => id !== 'dave')) }, { usersRemoved: ['dave'] });
+  await s.advance(10 * MIN);
+  await s.services.engine.sweep();
   await s.close();
   pristine = join(dir, 'elevate.db');
 });
@@ -264,7 +263,7 @@ describe('audit verify --state on a log written before hash format 2', () => {
       assert.equal(created.status, 201);
       const v = await s.call('audrey', 'GET', '/v1/audit/verify?state=true');
       assert.equal(v.body.ok, true, JSON.stringify(v.body.state?.problems));
-      const formats = s.db.prepare('SELECT v, COUNT(*) AS n FROM audit GROUP BY v ORDER BY v').all() as { v: number; n: number }[];
+      const formats = s.sqlite.prepare('SELECT v, COUNT(*) AS n FROM audit GROUP BY v ORDER BY v').all() as { v: number; n: number }[];
       assert.deepEqual(formats.map((f) => f.v), [1, 2]);
     } finally {
       await s.close();
@@ -292,11 +291,10 @@ describe('audit verify --state with sign-in sessions', () => {
       await signIn(w, 'carol');
       await signIn(w, 'dave');
       assert.equal((await api(w, alice, 'POST', '/v1/auth/logout')).status, 200);
-      disableUser(w.s.services.store, new IdentityStore(w.s.db), w.clock.now(), 'dave', 'cli', 'left the company');
-      await w.s.services.store.settled();
-      const clean = verifyAudit(w.s.db, { state: true });
+      await disableUser(w.s.store, w.clock.now(), 'dave', 'cli', 'left the company');
+      const clean = await w.s.store.verifyAudit({ state: true });
       assert.deepEqual(clean.state?.problems, []);
-      assert.equal((w.s.db.prepare(`SELECT COUNT(*) AS n FROM tokens WHERE label = 'sso' AND revoked_at IS NOT NULL`).get() as { n: number }).n, 2);
+      assert.equal((w.s.sqlite.prepare(`SELECT COUNT(*) AS n FROM tokens WHERE label = 'sso' AND revoked_at IS NOT NULL`).get() as { n: number }).n, 2);
       assert.equal(clean.state?.rows.idpUsers, 3);
       // behind the server's back: carol's session handed to erin, alice made admin, dave enabled again
       const raw = new Database(w.s.dbPath);
@@ -307,7 +305,7 @@ describe('audit verify --state with sign-in sessions', () => {
       } finally {
         raw.close();
       }
-      const tampered = verifyAudit(w.s.db, { state: true });
+      const tampered = await w.s.store.verifyAudit({ state: true });
       assert.deepEqual(
         tampered.state?.problems.map((p) => `${p.table} ${p.id.startsWith('tok_') ? 'tok' : p.id} ${p.kind} ${p.columns?.map((c) => `${c.column}:${c.expected}->${c.actual}`).join()}`),
         ['tokens tok differs user_id:carol->erin', 'idp_users alice differs roles:[]->["admin"]', `idp_users dave differs disabled_at:${w.clock.now()}->null`],

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { canonicalJson, hashEvent } from '../../server/db/audit.js';
+import { canonicalJson, hashEvent } from '../../server/store/auditChain.js';
 import { access, buildServer, cli, makeServer, MIN, tempDir } from '../helpers/server.js';
 
 let dir: string;
@@ -27,7 +27,7 @@ before(async () => {
   await s.call('alice', 'POST', `/v1/grants/${auto.body.grant.id}/extend`, { durationSeconds: 600 });
   await s.call('dave', 'POST', '/v1/requests', access('incident', 'admin', 600, { breakGlass: true }));
   await s.call('svc', 'GET', '/v1/check?userId=alice&resourceId=prod-db&role=write');
-  s.clock.advance(40 * MIN);
+  await s.advance(40 * MIN);
   await s.close();
   pristine = join(dir, 'elevate.db');
   const db = new Database(pristine, { readonly: true });

@@ -1,8 +1,11 @@
-// Token authentication with its cache of token rows (Tokens.lookup): a cached token must stop
-// working on the very next request after any revocation or expiry, wherever it came from.
+// Token authentication with its cache of token records (Tokens.authenticate): a cached token must
+// stop working on the very next request after a revocation or expiry in this process, and as
+// soon as the server has heard of a revocation committed by another process (the CLI, another
+// replica) and read its `token.revoked` event from the log.
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
+import { openStore } from '../../server/store/open.js';
+import { Tokens } from '../../server/engine/tokens.js';
 import { makeServer, type TestServer } from '../helpers/server.js';
 
 let s: TestServer;
@@ -10,18 +13,25 @@ afterEach(async () => s && (await s.close()));
 
 const me = (user = 'alice') => s.call(user, 'GET', '/v1/me').then((r) => r.status);
 
-test('aRevocationByAnotherProcess_appliesToTheNextRequest_evenWithTheTokenCached', async () => {
+test('aRevocationByAnotherProcess_appliesOnceTheServerHasHeardOfIt_evenWithTheTokenCached', async () => {
   s = await makeServer();
   assert.equal(await me(), 200);
   assert.equal(await me(), 200, 'now cached');
-  await s.services.store.settled();
-  // what `elevate-server token revoke` does: its own connection, its own commit
-  const cli = new Database(s.dbPath);
+  const heard = new Promise<void>((resolve) => {
+    const off = s.store.onCommitted(() => (off(), resolve()));
+  });
+  // what `elevate-server token revoke` does: its own store (connection), its own commit; the
+  // server's group commit goes first (in one process, the CLI's wait for the lock would block it)
+  await s.store.transaction(async () => {});
+  const cli = await openStore(s.dbPath, { role: 'cli' });
   try {
-    cli.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ?').run(Date.now(), s.tokenIds.alice);
+    assert.deepEqual(await new Tokens(cli, s.clock).revoke([s.tokenIds.alice], 'cli', 'lost laptop'), [s.tokenIds.alice]);
   } finally {
-    cli.close();
+    await cli.close();
   }
+  // the store's notice of another process's commit (SQLite: its data_version poll), then the log
+  await heard;
+  await s.services.follow();
   assert.equal(await me(), 401);
   assert.equal(await me('dave'), 200, 'other tokens still work');
 });
@@ -29,7 +39,7 @@ test('aRevocationByAnotherProcess_appliesToTheNextRequest_evenWithTheTokenCached
 test('aRevocationInThisProcess_appliesToTheNextRequest', async () => {
   s = await makeServer();
   assert.equal(await me(), 200);
-  s.services.tokens.revoke([s.tokenIds.alice], 'test', 'lost laptop');
+  await s.services.tokens.revoke([s.tokenIds.alice], 'test', 'lost laptop');
   assert.equal(await me(), 401);
 });
 
@@ -39,17 +49,17 @@ test('aTokenRevokedByAPolicyReload_stopsAtOnce', async () => {
   const policy = s.policy;
   const users = new Map(policy.users);
   users.delete('dave');
-  s.services.reload({ ...policy, users }, { usersRemoved: ['dave'] });
+  await s.services.reload({ ...policy, users }, { usersRemoved: ['dave'] });
   assert.equal(await me('dave'), 401);
 });
 
 test('aCachedTokenThatExpires_isRefusedFromItsExpiry', async () => {
   s = await makeServer();
-  const { token } = s.services.tokens.issue('alice', { actorId: 'test', ttlSeconds: 60 });
+  const { token } = (await s.services.tokens.issue('alice', { actorId: 'test', ttlSeconds: 60 }));
   const call = async () => (await s.services.app.request('/v1/me', { headers: { authorization: `Bearer ${token}` } })).status;
   assert.equal(await call(), 200);
-  s.clock.advance(59_999);
+  await s.advance(59_999);
   assert.equal(await call(), 200);
-  s.clock.advance(1);
+  await s.advance(1);
   assert.equal(await call(), 401);
 });

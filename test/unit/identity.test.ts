@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePolicy, approverIds } from '../../server/domain/policy.js';
 import type { Policy } from '../../server/domain/types.js';
-import type { IdpUser } from '../../server/db/identity.js';
+import type { IdpUser } from '../../server/store/types.js';
 import { mappedRoles, userFromClaims, withIdpUsers } from '../../server/identity/users.js';
 
 const base = `
