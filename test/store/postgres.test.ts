@@ -520,26 +520,44 @@ describe('several Store instances on one database (replicas)', () => {
 
   test('approvals_twoApproversNeedingEachOther_onTwoInstances_secondSeesTheFirst', LIMIT, async () => {
     // required: 2. Each approver adds their approval, counts, and approves once there are two.
-    // Under READ COMMITTED without a lock each would count only its own (write skew) and the
-    // request would stay pending forever; approvals.add serialises them on the request row.
+    // Under READ COMMITTED, two approvers that both count before either commits would each see
+    // only their own approval (write skew) and the request would stay pending for good.
+    // approvals.add serialises them on the request row: B waits for A's commit, then counts two.
     const [a, b] = await replicas(2);
     await a.transaction((tx) => tx.requests.insert(request('two', { required: 2 })));
-    const approve = (s: Store, approverId: string, beforeCount: () => Promise<void>) =>
+    const approve = (s: Store, approverId: string, beforeCount: () => Promise<void>, afterCount: () => Promise<void>) =>
       s.transaction(async (tx) => {
         assert.equal(await tx.approvals.add({ requestId: 'two', approverId, decision: 'approve', comment: null, at: T0 }), true);
         await beforeCount();
         const n = (await tx.approvals.of('two')).length;
+        await afterCount();
         return n >= 2 ? tx.requests.decide('two', 'approved', T0, null) : false;
       });
-    let bStarted!: () => void;
-    const bIsRunning = new Promise<void>((r) => (bStarted = r));
-    const first = approve(a, 'bob', async () => {
-      // hold A open until B is in flight: B must then wait for A (a lock), not count past it
-      bStarted();
-      await waitFor(async () => (await lockWaiters()) > 0);
-    });
-    await bIsRunning;
-    const second = approve(b, 'carol', async () => {});
+    let bCounted = false;
+    let aCounted!: () => void;
+    const aHasCounted = new Promise<void>((r) => (aCounted = r));
+    let bStart!: () => void;
+    const bMayStart = new Promise<void>((r) => (bStart = r));
+    const first = approve(
+      a,
+      'bob',
+      async () => {
+        // A holds its approval uncommitted until B is blocked behind it or (without the lock) has counted
+        bStart();
+        await waitFor(async () => bCounted || (await lockWaiters()) > 0);
+      },
+      async () => aCounted(),
+    );
+    await bMayStart;
+    const second = approve(
+      b,
+      'carol',
+      async () => {},
+      async () => {
+        bCounted = true;
+        await aHasCounted;
+      },
+    );
     assert.deepEqual(await Promise.all([first, second]), [false, true]);
     assert.equal((await a.read((tx) => tx.requests.get('two')))?.status, 'approved');
   });
@@ -611,6 +629,12 @@ async function lockWaiters(): Promise<number> {
   return Number(rows[0].n);
 }
 
+/** How many sessions on `database` LISTEN for commits (one per open store). */
+async function listeners(database: string): Promise<number> {
+  const rows = await pg.admin<{ n: string }>('postgres', `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'`, [database]);
+  return Number(rows[0].n);
+}
+
 /** Polls `cond` until it holds (bounded by the test's time limit). */
 async function waitFor(cond: () => Promise<boolean>): Promise<void> {
   while (!(await cond())) await new Promise((r) => setTimeout(r, 20));
@@ -619,7 +643,8 @@ async function waitFor(cond: () => Promise<boolean>): Promise<void> {
 // last: it stops the cluster every other group uses
 describe('PostgreSQL restarting under a running store', () => {
   test('restart_operationsRejectWhileDown_andSucceedAfter_withoutReopening', { timeout: 120_000 }, async () => {
-    const [a, b] = await replicas(2);
+    const db = await pg.freshDatabase();
+    const [a, b] = [await storeOn(db), await storeOn(db)];
     await a.transaction((tx) => tx.audit.append([event(1)]));
     await pg.stop();
     await rejectsUnavailable(a.transaction((tx) => tx.audit.append([event(2)])));
@@ -629,7 +654,9 @@ describe('PostgreSQL restarting under a running store', () => {
     await a.ping();
     const [e] = await a.transaction((tx) => tx.audit.append([event(3)]));
     assert.equal(e.seq, 2, 'nothing half-written while it was down');
-    // B's listener reconnected by itself: a commit on A wakes it again
+    // B's listener reconnects by itself (and wakes once to catch up); then a commit on A wakes it again
+    await waitFor(async () => (await listeners(db)) === 2);
+    await new Promise((r) => setImmediate(r));
     const woken = new Promise<void>((resolve) => {
       const off = b.onCommitted(() => {
         off();

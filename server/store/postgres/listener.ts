@@ -13,6 +13,7 @@ export class CommitListener {
   private closed = false;
   private retryMs = RETRY_FIRST_MS;
   private timer: NodeJS.Timeout | undefined;
+  private connectedBefore = false;
 
   constructor(
     private readonly config: pg.ClientConfig,
@@ -63,8 +64,9 @@ export class CommitListener {
     if (lost || this.closed) return void client.end().catch(() => {});
     this.client = client;
     this.retryMs = RETRY_FIRST_MS;
-    // whatever committed while nobody listened: the followers catch up from the log
-    this.wake();
+    // after a reconnect, whatever committed while nobody listened: the followers catch up from the log
+    if (this.connectedBefore) this.wake();
+    this.connectedBefore = true;
   }
 
   private schedule(): void {
