@@ -11,6 +11,7 @@ import { openDatabase } from '../../server/db/open.js';
 import { openPostgresStore } from '../../server/store/postgres/index.js';
 import { migrations } from '../../server/store/postgres/migrations.js';
 import { type AuditInput, type NewGrant, type NewRequest, STORE_UNAVAILABLE, type Store } from '../../server/store/types.js';
+import { storeContract } from './contract.js';
 import { type EmbeddedPg, startEmbeddedPg } from './embeddedPg.js';
 
 // each test's own limit: a hang fails the test instead of the suite's time limit
@@ -639,6 +640,26 @@ async function listeners(database: string): Promise<number> {
 async function waitFor(cond: () => Promise<boolean>): Promise<void> {
   while (!(await cond())) await new Promise((r) => setTimeout(r, 20));
 }
+
+// The contract every backend keeps, each case on a fresh database: a copy of one migrated
+// template (cheap), dropped afterwards.
+let template: string | undefined;
+storeContract('PostgreSQL', async () => {
+  if (!template) {
+    const name = await pg.freshDatabase('contract_template');
+    await (await openPostgresStore(pg.url(name), { poolSize: 1 })).close();
+    template = name;
+  }
+  const db = await pg.freshDatabase('contract', template);
+  const store = await openPostgresStore(pg.url(db), { poolSize: 4 });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await pg.admin('postgres', `DROP DATABASE ${db}`);
+    },
+  };
+});
 
 // last: it stops the cluster every other group uses
 describe('PostgreSQL restarting under a running store', () => {
