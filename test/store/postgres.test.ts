@@ -173,8 +173,10 @@ describe('opening a PostgreSQL store', () => {
 describe('repositories on PostgreSQL', () => {
   after(closeAll);
   let s: Store;
+  let dbName: string;
   before(async () => {
-    s = await storeOn(await pg.freshDatabase());
+    dbName = await pg.freshDatabase();
+    s = await storeOn(dbName);
   });
 
   test('requests_roundTripAndConditionalDecide', LIMIT, async () => {
@@ -381,6 +383,27 @@ describe('repositories on PostgreSQL', () => {
       }),
     );
     assert.equal(await s.read((tx) => tx.requests.get('dup-other')), undefined);
+  });
+
+  test('transaction_connectionLostMidway_rejectsAsUnavailable_andNothingIsWritten', LIMIT, async () => {
+    let holding!: () => void;
+    const isHolding = new Promise<void>((r) => (holding = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const writing = s.transaction(async (tx) => {
+      await tx.requests.insert(request('lost'));
+      holding();
+      await gate;
+      await tx.requests.insert(request('lost-2'));
+    });
+    await isHolding;
+    // the server ends the session (as a crash or a network cut would)
+    await pg.admin('postgres', `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND state = 'idle in transaction'`, [dbName]);
+    release();
+    await rejectsUnavailable(writing);
+    assert.equal(await s.read((tx) => tx.requests.get('lost')), undefined);
+    await s.transaction((tx) => tx.requests.insert(request('after-loss')));
+    assert.ok(await s.read((tx) => tx.requests.get('after-loss')));
   });
 
   test('opsCounts_countsWhatTheGaugesShow', LIMIT, async () => {
