@@ -174,6 +174,35 @@ describe('sqlite: group commit (server)', () => {
     assert.equal((await store.verifyAudit()).ok, true);
   });
 
+  test('aDatabaseThatRefusesWrites_rejectsEachTransactionWithTheCause_readsGoOn_andWritesResumeAfter', async () => {
+    const store = open(tempFile());
+    await store.transaction((tx) => tx.requests.insert(newRequest({ id: 'before' })));
+    store.db.pragma('query_only = ON');
+    const refused = await Promise.allSettled([1, 2].map((i) => store.transaction((tx) => tx.requests.insert(newRequest({ id: `during-${i}` })))));
+    for (const r of refused) assert.equal(r.status === 'rejected' && (r.reason as { code?: string }).code, 'SQLITE_READONLY');
+    assert.deepEqual((await store.read((tx) => tx.requests.allPending())).map((r) => r.id), ['before']);
+    store.db.pragma('query_only = OFF');
+    await store.transaction((tx) => tx.requests.insert(newRequest({ id: 'after' })));
+    assert.deepEqual((await store.read((tx) => tx.requests.allPending())).map((r) => r.id), ['before', 'after']);
+  });
+
+  test('backup_copiesWhatIsCommitted_notWhatAnOpenTransactionWrote', async () => {
+    const path = tempFile();
+    const store = open(path);
+    await store.transaction((tx) => tx.requests.insert(newRequest({ id: 'committed' })));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const held = store.transaction(async (tx) => {
+      await tx.requests.insert(newRequest({ id: 'uncommitted' }));
+      await gate;
+    });
+    const copy = `${path}.copy`;
+    await store.backup(copy);
+    release();
+    await held;
+    assert.deepEqual(watcher(copy).requests(), ['committed']);
+  });
+
   test('reads_cannotWrite', async () => {
     const store = open(tempFile());
     await assert.rejects(store.read((tx) => tx.requests.insert(newRequest())), /readonly/);

@@ -109,6 +109,7 @@ export class SqliteStore implements Store {
   private readonly rollbackTo: Statement;
   private readonly dataVersion: Statement;
   private readonly opsCountsStmt: Statement;
+  private readonly pingStmt: Statement;
 
   private readonly queue: Job[] = [];
   private running = false;
@@ -153,6 +154,7 @@ export class SqliteStore implements Store {
       (SELECT COUNT(*) FROM outbox WHERE done_at IS NULL) AS outboxDepth,
       (SELECT MIN(created_at) FROM outbox WHERE done_at IS NULL) AS outboxOldestCreatedAt,
       (SELECT COUNT(*) FROM grants WHERE revoke_pending = 1) AS revokePending`);
+    this.pingStmt = (this.reader ?? this.db).prepare('SELECT 1');
     this.workerEntry = opts.workerEntry ?? defaultWorkerEntry();
     this.commitsBeforeCheckpointer = opts.checkpointer && !memory && this.workerEntry ? CHECKPOINTER_AFTER_COMMITS : Infinity;
   }
@@ -402,16 +404,17 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    (this.reader ?? this.db).prepare('SELECT 1').get();
+    this.pingStmt.get();
   }
 
   /**
    * A consistent copy of the database in `file` (SQLite's online backup API) while the server
-   * keeps writing; the caller creates `file` with the permissions it must have.
+   * keeps writing; the caller creates `file` with the permissions it must have. Copied through
+   * the read connection: the write connection's pages may hold an open group's uncommitted writes.
    */
   async backup(file: string): Promise<void> {
-    if (this.path === ':memory:') throw new Error('an in-memory database has no file to back up');
-    await this.db.backup(file);
+    if (!this.reader) throw new Error('an in-memory database has no file to back up');
+    await this.reader.backup(file);
   }
 
   async close(): Promise<void> {
