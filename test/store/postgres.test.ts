@@ -247,7 +247,7 @@ describe('repositories on PostgreSQL', () => {
     assert.equal(await s.transaction((tx) => tx.grants.end('g1', 'relinquished', T0 + 61, 'alice', null, false)), false);
     const ended = await s.read((tx) => tx.grants.get('g1'));
     assert.deepEqual([ended?.status, ended?.endedAt, ended?.endedBy, ended?.endReason, ended?.revokePending], ['revoked', T0 + 60, 'bob', 'done', true]);
-    assert.equal(await s.read((tx) => tx.grants.extend('g1', T0 + 2 * HOUR, T0 + 3 * HOUR, T0 + 4 * HOUR)), false, 'ended');
+    assert.equal(await s.transaction((tx) => tx.grants.extend('g1', T0 + 2 * HOUR, T0 + 3 * HOUR, T0 + 4 * HOUR)), false, 'ended');
   });
 
   test('grants_expiryWarningsAndListing', LIMIT, async () => {
@@ -404,6 +404,12 @@ describe('repositories on PostgreSQL', () => {
     assert.equal(await s.read((tx) => tx.requests.get('lost')), undefined);
     await s.transaction((tx) => tx.requests.insert(request('after-loss')));
     assert.ok(await s.read((tx) => tx.requests.get('after-loss')));
+  });
+
+  test('read_cannotWrite', LIMIT, async () => {
+    await assert.rejects(s.read((tx) => tx.requests.insert(request('from-a-read'))), /readonly/);
+    await assert.rejects(s.read((tx) => tx.audit.append([event(1)])), /readonly/);
+    assert.equal(await s.read((tx) => tx.requests.get('from-a-read')), undefined);
   });
 
   test('opsCounts_countsWhatTheGaugesShow', LIMIT, async () => {
@@ -682,6 +688,21 @@ storeContract('PostgreSQL', async () => {
       await pg.admin('postgres', `DROP DATABASE ${db}`);
     },
   };
+});
+
+describe('closing a PostgreSQL store', () => {
+  after(closeAll);
+  test('close_waitsForTransactionsInFlight_thenRefusesNewOnes', LIMIT, async () => {
+    const db = await pg.freshDatabase();
+    const s = await openPostgresStore(pg.url(db), { poolSize: 2 });
+    const writing = s.transaction((tx) => tx.requests.insert(request('before-close')));
+    await s.close();
+    await writing;
+    await assert.rejects(s.transaction((tx) => tx.requests.get('before-close')), /closed/);
+    await assert.rejects(s.read((tx) => tx.requests.get('before-close')), /closed/);
+    const rows = await pg.admin<{ id: string }>(db, 'SELECT id FROM requests');
+    assert.deepEqual(rows.map((r) => r.id), ['before-close']);
+  });
 });
 
 // last: it stops the cluster every other group uses
