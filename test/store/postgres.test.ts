@@ -160,6 +160,14 @@ describe('opening a PostgreSQL store', () => {
     });
   });
 
+  test('open_malformedUrl_isRefusedWithoutShowingThePassword', LIMIT, async () => {
+    await assert.rejects(openPostgresStore('postgres://u:pw-4713@[not-a-host/db'), (e: unknown) => {
+      assert.match((e as Error).message, /not a valid PostgreSQL URL/);
+      assert.ok(!`${(e as Error).message} ${(e as Error).stack}`.includes('pw-4713'));
+      return true;
+    });
+  });
+
   test('open_nobodyListening_isUnavailable_withTheUrlRedacted', LIMIT, async () => {
     const url = `postgres://postgres:pw-4712@127.0.0.1:1/postgres`;
     await assert.rejects(openPostgresStore(url), (e: unknown) => {
@@ -709,7 +717,9 @@ describe('closing a PostgreSQL store', () => {
 describe('PostgreSQL restarting under a running store', () => {
   test('restart_operationsRejectWhileDown_andSucceedAfter_withoutReopening', { timeout: 120_000 }, async () => {
     const db = await pg.freshDatabase();
-    const [a, b] = [await storeOn(db), await storeOn(db)];
+    const lines: string[] = [];
+    const logger = { log: (level: string, msg: string, fields?: Record<string, unknown>) => void lines.push(JSON.stringify({ level, msg, ...fields })) };
+    const [a, b] = [await storeOn(db, { logger }), await storeOn(db, { logger })];
     await a.transaction((tx) => tx.audit.append([event(1)]));
     await pg.stop();
     await rejectsUnavailable(a.transaction((tx) => tx.audit.append([event(2)])));
@@ -731,5 +741,9 @@ describe('PostgreSQL restarting under a running store', () => {
     await a.transaction((tx) => tx.audit.append([event(4)]));
     await woken;
     assert.equal((await b.verifyAudit()).count, 3);
+    // the outage was told, and no line holds the password
+    assert.ok(lines.some((l) => l.includes('lost the connection that follows commits')), lines.join('\n'));
+    assert.ok(lines.some((l) => l.includes('following commits again')));
+    assert.ok(!lines.some((l) => l.includes(pg.password)));
   });
 });

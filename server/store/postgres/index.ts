@@ -77,7 +77,8 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     await pool.end().catch(() => {});
     const t = translate(e, resolved.password);
     const message = hide(t instanceof Error ? t.message : String(t));
-    throw Object.assign(new Error(`cannot open the PostgreSQL database ${shown}: ${message}`), { code: (t as { code?: unknown }).code, cause: t });
+    // no `cause`: a parser's error may carry the URL as it was given, password and all
+    throw Object.assign(new Error(`cannot open the PostgreSQL database ${shown}: ${message}`), { code: (t as { code?: unknown }).code });
   }
   const store = new PgStore({ pool, config, password: resolved.password, logger });
   await store.start();
