@@ -10,7 +10,7 @@ import { AuditLog } from '../../server/db/audit.js';
 import { openDatabase } from '../../server/db/open.js';
 import { openPostgresStore } from '../../server/store/postgres/index.js';
 import { migrations } from '../../server/store/postgres/migrations.js';
-import { type AuditInput, type NewGrant, type NewRequest, STORE_UNAVAILABLE, type Store } from '../../server/store/types.js';
+import { type AuditInput, type NewGrant, type NewRequest, STORE_CONFLICT, STORE_UNAVAILABLE, type Store } from '../../server/store/types.js';
 import { storeContract } from './contract.js';
 import { type EmbeddedPg, startEmbeddedPg } from './embeddedPg.js';
 
@@ -93,6 +93,7 @@ const event = (i: number, over: Partial<AuditInput> = {}): AuditInput => ({
 });
 
 const rejectsUnavailable = (p: Promise<unknown>) => assert.rejects(p, (e: unknown) => (e as { code?: unknown }).code === STORE_UNAVAILABLE);
+const codeOf = (r: PromiseSettledResult<unknown>) => (r.status === 'rejected' ? (r.reason as { code?: unknown }).code : 'ok');
 
 describe('opening a PostgreSQL store', () => {
   after(closeAll);
@@ -598,6 +599,37 @@ describe('several Store instances on one database (replicas)', () => {
     );
     assert.deepEqual(await Promise.all([first, second]), [false, true]);
     assert.equal((await a.read((tx) => tx.requests.get('two')))?.status, 'approved');
+  });
+
+  test('extensionRequests_twoInstancesCreatingTheOnePendingOneOfAGrant_oneConflicts', LIMIT, async () => {
+    const [a, b] = await replicas(2);
+    const ext = (id: string) => request(id, { kind: 'extension', grantId: 'g-ext', durationS: 900 });
+    const results = await Promise.allSettled([a.transaction((tx) => tx.requests.insert(ext('ext-a'))), b.transaction((tx) => tx.requests.insert(ext('ext-b')))]);
+    assert.deepEqual(results.map(codeOf).sort(), [STORE_CONFLICT, 'ok']);
+    assert.ok(await a.read((tx) => tx.requests.pendingExtension('g-ext')));
+  });
+
+  test('deadlock_betweenTwoInstances_oneTransactionConflicts_theOtherCommitsWhole', LIMIT, async () => {
+    const [a, b] = await replicas(2);
+    await a.transaction(async (tx) => {
+      await tx.requests.insert(request('dx'));
+      await tx.requests.insert(request('dy'));
+    });
+    let arrived = 0;
+    let bothHoldOne!: () => void;
+    const barrier = new Promise<void>((r) => (bothHoldOne = r));
+    const crosswise = (s: Store, first: string, second: string) =>
+      s.transaction(async (tx) => {
+        assert.equal(await tx.requests.decide(first, 'cancelled', T0, null), true);
+        if (++arrived === 2) bothHoldOne();
+        await barrier;
+        return tx.requests.decide(second, 'cancelled', T0, null);
+      });
+    const results = await Promise.allSettled([crosswise(a, 'dx', 'dy'), crosswise(b, 'dy', 'dx')]);
+    assert.deepEqual(results.map(codeOf).sort(), [STORE_CONFLICT, 'ok']);
+    const winner = results.find((r) => r.status === 'fulfilled');
+    assert.equal(winner?.status === 'fulfilled' && winner.value, true);
+    assert.deepEqual(await a.read(async (tx) => [(await tx.requests.get('dx'))?.status, (await tx.requests.get('dy'))?.status]), ['cancelled', 'cancelled']);
   });
 
   test('outbox_claimNotFinished_isClaimableAgainAfterTheLease_notBefore', LIMIT, async () => {
