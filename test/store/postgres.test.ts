@@ -121,6 +121,23 @@ describe('opening a PostgreSQL store', () => {
     await assert.rejects(openPostgresStore(pg.url(db)), /schema version 99 is newer than this server/);
   });
 
+  test('open_forAReadOnlyCommand_neverCreatesTheTables_andNeedsTheCurrentSchema', LIMIT, async () => {
+    const db = await pg.freshDatabase();
+    await assert.rejects(openPostgresStore(pg.url(db), { migrate: false }), (e: unknown) => {
+      assert.equal((e as { code?: unknown }).code, 'NO_DATABASE');
+      assert.match((e as Error).message, /no Elevate tables in this database/);
+      return true;
+    });
+    const tables = await pg.admin<{ n: string }>(db, `SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'`);
+    assert.equal(Number(tables[0].n), 0, 'nothing was created');
+    await (await openPostgresStore(pg.url(db))).close();
+    const s = await openPostgresStore(pg.url(db), { migrate: false });
+    open.push(s);
+    assert.deepEqual(await s.schema(), { version: migrations.length, expected: migrations.length });
+    await pg.admin(db, 'DELETE FROM schema_migrations WHERE version = $1', [migrations.length]);
+    await assert.rejects(openPostgresStore(pg.url(db), { migrate: false }), /is older than this command expects/);
+  });
+
   test('open_passwordFromOption_whenTheUrlHasNone', LIMIT, async () => {
     const db = await pg.freshDatabase();
     const s = await openPostgresStore(pg.bareUrl(db), { password: pg.password });
@@ -690,6 +707,13 @@ describe('several Store instances on one database (replicas)', () => {
     assert.deepEqual(results.filter((r) => r === 'ran').length, 1);
     // released afterwards: the next caller runs
     assert.equal(await stores[1].once('reconcile', async () => 'again'), 'again');
+  });
+
+  test('once_fnsTransactions_doNotWaitForTheLocksConnection', LIMIT, async () => {
+    const db = await pg.freshDatabase();
+    const s = await storeOn(db, { poolSize: 1 });
+    const r = await s.once('reconcile', () => s.transaction(async (tx) => (await tx.requests.allPending()).length));
+    assert.equal(r, 0);
   });
 });
 

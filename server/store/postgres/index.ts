@@ -2,17 +2,18 @@
 // database. Entry point, loaded by server/store/open.ts through a dynamic import (so a SQLite
 // deployment never loads pg):
 //
-//   openPostgresStore(url: string, opts?: { password?: string; logger?: Logger; poolSize?: number }): Promise<Store>
+//   openPostgresStore(url: string, opts?: { password?: string; logger?: Logger; poolSize?: number; migrate?: boolean }): Promise<Store>
 //
 // url: postgres:// or postgresql://. The password comes from the URL, else opts.password
 // (--db-password-file), else PGPASSWORD, else PGPASSFILE / ~/.pgpass (url.ts). Nothing this
 // module logs or throws holds the password: the URL is shown only through redactUrl.
-// Opening migrates the schema (one replica at a time) and starts following commits.
+// Opening migrates the schema (one replica at a time; not with migrate: false, for read-only
+// commands) and starts following commits.
 import pg from 'pg';
 import { type Logger, silentLogger } from '../../logger.js';
 import type { Store } from '../types.js';
 import { translate } from './errors.js';
-import { migrate } from './migrations.js';
+import { migrate, requireCurrent } from './migrations.js';
 import { PgStore } from './store.js';
 import { redactUrl, resolvePassword, scrub } from './url.js';
 
@@ -22,6 +23,12 @@ export interface PostgresStoreOptions {
   logger?: Logger;
   /** connections per process (default 10); one more is held for LISTEN */
   poolSize?: number;
+  /**
+   * false for read-only commands (audit verify|head|export, token list): never create or change
+   * the schema; a database without Elevate's tables is refused with code NO_DATABASE, one at
+   * another schema version with a message saying which side to upgrade. Default true.
+   */
+  migrate?: boolean;
 }
 
 const IDLE_IN_TRANSACTION_MS = 30_000;
@@ -67,7 +74,8 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   try {
     const client = await pool.connect();
     try {
-      await migrate(client);
+      if (opts.migrate === false) await requireCurrent(client);
+      else await migrate(client);
       client.release();
     } catch (e) {
       client.release(true);

@@ -12,7 +12,7 @@
 //  - audit appends take one advisory lock (audit.ts), held to commit: seq in commit order;
 //  - storing a credential reads its grant FOR SHARE (migration 2's trigger).
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import { type Logger, errorFields, silentLogger } from '../../logger.js';
 import type { AuditVerification, OpsCounts, Store, Tx } from '../types.js';
 import { PgAudit, verifyChain } from './audit.js';
@@ -74,6 +74,7 @@ export interface PgStoreParts {
 export class PgStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
+  private readonly config: pg.ClientConfig;
   private readonly password: string | undefined;
   private readonly logger: Logger;
   private readonly listeners = new Set<() => void>();
@@ -85,6 +86,7 @@ export class PgStore implements Store {
 
   constructor(parts: PgStoreParts) {
     this.pool = parts.pool;
+    this.config = parts.config;
     this.password = parts.password;
     this.logger = parts.logger ?? silentLogger;
     this.listener = new CommitListener(parts.config, COMMIT_CHANNEL, this.mark, () => this.wake(), this.logger, (t) => scrub(t, this.password));
@@ -128,30 +130,23 @@ export class PgStore implements Store {
   }
 
   async once<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
-    // a session lock on a client of its own, held while fn runs (fn uses other connections)
-    const client = await this.connect();
-    let locked = false;
+    // A session lock on a connection of its own (not the pool's: fn's transactions need those),
+    // held while fn runs; ending the connection releases it, however fn ends.
+    if (this.closed) throw new Error('the store is closed');
+    const client = new pg.Client(this.config);
+    client.on('error', () => {});
     try {
-      const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_ONCE_CLASS, name]);
-      locked = r.rows[0]?.ok === true;
-    } catch (e) {
-      client.release(true);
-      throw translate(e, this.password);
-    }
-    if (!locked) {
-      client.release();
-      return undefined;
-    }
-    try {
-      return await fn();
-    } finally {
+      let locked: boolean;
       try {
-        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_ONCE_CLASS, name]);
-        client.release();
-      } catch {
-        // the connection is gone, and the lock with it
-        client.release(true);
+        await client.connect();
+        const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_ONCE_CLASS, name]);
+        locked = r.rows[0]?.ok === true;
+      } catch (e) {
+        throw translate(e, this.password);
       }
+      return locked ? await fn() : undefined;
+    } finally {
+      await client.end().catch(() => {});
     }
   }
 
