@@ -2,6 +2,7 @@
 // migrating, every repository, the audit chain (the same hashes as on SQLite), and several
 // Store instances on one database, as several replicas would be.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -512,6 +513,44 @@ describe('the audit chain on PostgreSQL', () => {
     await pg.admin(tampered, `ALTER TABLE audit DISABLE TRIGGER audit_no_update; UPDATE audit SET details = '{"z":99}' WHERE seq = 2`);
     const v = await t.verifyAudit();
     assert.deepEqual([v.ok, v.firstBadSeq, v.problem, v.count], [false, 2, 'hash mismatch', 1]);
+  });
+
+  test('verifyAudit_state_rowsTheLogExplains_agree', LIMIT, async () => {
+    // the rows as PostgreSQL keeps them (booleans, bytea) compare equal to what the log says
+    const fresh = await pg.freshDatabase();
+    const t = await storeOn(fresh);
+    const hash = Buffer.alloc(32, 9);
+    const r = request('rs', { autoApproved: true, breakGlass: false, required: 0, evaluation: { autoApproveRule: 1, reasons: ['rule 1'] } });
+    await t.transaction(async (tx) => {
+      await tx.requests.insert(r);
+      await tx.tokens.insert({ id: 'ts', userId: 'alice', hash, label: null, createdAt: T0, expiresAt: null });
+      await tx.audit.append([
+        {
+          at: T0,
+          actorId: 'alice',
+          action: 'request.created',
+          resourceId: 'prod-db',
+          requestId: 'rs',
+          subjectId: 'alice',
+          details: {
+            kind: 'access',
+            role: 'read',
+            durationSeconds: 3600,
+            justification: r.justification,
+            ticket: r.ticket,
+            required: 0,
+            autoApproved: true,
+            breakGlass: false,
+            autoApproveRule: 1,
+            reasons: ['rule 1'],
+            pendingUntil: new Date(r.pendingUntil).toISOString(),
+          },
+        },
+        { at: T0, actorId: 'admin', action: 'token.issued', subjectId: 'alice', details: { tokenId: 'ts', userId: 'alice', label: null, expiresAt: null, fingerprint: createHash('sha256').update(hash).digest('hex') } },
+      ]);
+    });
+    const v = await t.verifyAudit({ state: true });
+    assert.deepEqual(v.state, { ok: true, rows: { requests: 1, approvals: 0, grants: 0, tokens: 1, idpUsers: 0 }, problems: [] });
   });
 
   test('verifyAudit_state_findsRowsTheLogDoesNotExplain', LIMIT, async () => {
