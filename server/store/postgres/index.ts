@@ -52,7 +52,10 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     connectionString: resolved.url,
     types,
     application_name: 'elevate-server',
+    // TCP keepalive probes after 10 s idle (the OS default waits 2 hours), so a database host that
+    // vanished without closing the sockets is noticed by the OS probes rather than never
     keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     connectionTimeoutMillis: 5000,
   };
   const logger = opts.logger ?? silentLogger;
