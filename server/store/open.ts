@@ -6,7 +6,7 @@
 //     const { openPostgresStore } = await import('./postgres/index.js');
 //     openPostgresStore(url: string, opts: PostgresStoreOptions): Promise<Store>
 //
-// It gets the OpenStoreOptions below as they are: it reads `password`, `logger` and `poolSize`
+// It gets the OpenStoreOptions below as they are: it reads `password`, `logger`, `poolSize`, `migrate`
 // and ignores the SQLite-only fields (`role` makes no difference there: any number of replicas).
 import type { Logger } from '../logger.js';
 import type { Store } from './types.js';
@@ -34,6 +34,11 @@ export interface OpenStoreOptions {
   logger?: Logger;
   /** PostgreSQL: connections per process. */
   poolSize?: number;
+  /**
+   * PostgreSQL: false for read-only commands (audit verify|head|export, token list): no table is
+   * created or changed; a database without Elevate's tables is refused (code NO_DATABASE).
+   */
+  migrate?: boolean;
 }
 
 /** What openStore returns: the SQLite store's extras (backup) are reached by checking `kind`. */
