@@ -435,6 +435,15 @@ describe('repositories on PostgreSQL', () => {
     assert.ok(await s.read((tx) => tx.requests.get('after-loss')));
   });
 
+  test('pooledConnectionsTheServerEnded_areReplaced_withoutAnErrorToTheCaller', LIMIT, async () => {
+    await s.read((tx) => tx.requests.get('warm-up'));
+    // every idle connection of the pool is ended by the server (as a restart does)
+    await pg.admin('postgres', `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND state = 'idle' AND query NOT LIKE 'LISTEN %'`, [dbName]);
+    assert.equal(await s.read((tx) => tx.requests.get('nothing-here')), undefined);
+    await s.transaction((tx) => tx.requests.insert(request('after-terminate')));
+    assert.ok(await s.read((tx) => tx.requests.get('after-terminate')));
+  });
+
   test('read_cannotWrite', LIMIT, async () => {
     await assert.rejects(s.read((tx) => tx.requests.insert(request('from-a-read'))), /readonly/);
     await assert.rejects(s.read((tx) => tx.audit.append([event(1)])), /readonly/);

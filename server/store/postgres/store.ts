@@ -16,7 +16,7 @@ import pg from 'pg';
 import { type Logger, errorFields, silentLogger } from '../../logger.js';
 import type { AuditVerification, OpsCounts, Store, Tx } from '../types.js';
 import { PgAudit, verifyChain } from './audit.js';
-import { translate } from './errors.js';
+import { isUnavailable, translate } from './errors.js';
 import { PgCredentials, PgGrants } from './grants.js';
 import { CommitListener } from './listener.js';
 import { LOCK_ONCE_CLASS } from './locks.js';
@@ -98,11 +98,10 @@ export class PgStore implements Store {
   }
 
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const client = await this.connect();
+    const client = await this.begin();
     const c = new Ctx(client, true);
     let result: T;
     try {
-      await client.query('BEGIN');
       result = await fn(new PgTx(c, (o) => this.verifyAudit(o)));
       // The notification goes out with the commit and only if it commits; one round trip.
       // The payload is our mark and the head seq (a constant we built: no injection).
@@ -122,8 +121,16 @@ export class PgStore implements Store {
 
   async read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('the store is closed');
+    const run = () => fn(new PgTx(new Ctx(this.pool, false), (o) => this.verifyAudit(o)));
     try {
-      return await fn(new PgTx(new Ctx(this.pool, false), (o) => this.verifyAudit(o)));
+      return await run();
+    } catch (e) {
+      // a pooled connection the database had closed (restart) fails on first use; the pool
+      // has dropped it: reading again is harmless (read() cannot write), once
+      if (!isUnavailable(e) || this.closed) throw translate(e, this.password);
+    }
+    try {
+      return await run();
     } catch (e) {
       throw translate(e, this.password);
     }
@@ -201,6 +208,24 @@ export class PgStore implements Store {
     this.closed = true;
     await this.listener.close();
     await this.pool.end();
+  }
+
+  /**
+   * A pooled client in BEGIN. A connection the database closed while it sat in the pool (a
+   * restart) fails on its first statement: nothing of the transaction has been sent yet, so it
+   * is dropped and BEGIN tried once more on another.
+   */
+  private async begin(): Promise<pg.PoolClient> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.connect();
+      try {
+        await client.query('BEGIN');
+        return client;
+      } catch (e) {
+        client.release(true);
+        if (attempt >= 2 || !isUnavailable(e)) throw translate(e, this.password);
+      }
+    }
   }
 
   private async connect(): Promise<pg.PoolClient> {
