@@ -35,8 +35,10 @@ export interface OpenStoreOptions {
   /** PostgreSQL: connections per process. */
   poolSize?: number;
   /**
-   * PostgreSQL: false for read-only commands (audit verify|head|export, token list): no table is
-   * created or changed; a database without Elevate's tables is refused (code NO_DATABASE).
+   * false for read-only commands (audit verify|head|export, token list): a database without
+   * Elevate's tables is refused (code NO_DATABASE). PostgreSQL: no table is created or changed.
+   * SQLite: no file is created (a missing one is NO_DATABASE too); an older Elevate file is
+   * still upgraded, as the CLI always did, so the command can read it.
    */
   migrate?: boolean;
 }
@@ -60,5 +62,6 @@ export async function openStore(spec: string, opts: OpenStoreOptions): Promise<O
     checkpointer: server,
     verify: opts.verifyInline ? 'inline' : 'worker',
     workerEntry: opts.workerEntry,
+    create: opts.migrate !== false,
   });
 }
