@@ -699,6 +699,35 @@ describe('several Store instances on one database (replicas)', () => {
     assert.deepEqual(await a.read(async (tx) => [(await tx.requests.get('dx'))?.status, (await tx.requests.get('dy'))?.status]), ['cancelled', 'cancelled']);
   });
 
+  test('extend_sameGrantOnTwoInstancesAtOnce_exactlyOneApplies', LIMIT, async () => {
+    const [a, b] = await replicas(2);
+    await a.transaction((tx) => tx.grants.insert(grant('gx')));
+    const results = await Promise.all([a, b, a, b].map((s, i) => s.transaction((tx) => tx.grants.extend('gx', T0 + HOUR, T0 + HOUR + (i + 1) * 60_000, T0 + 4 * HOUR))));
+    assert.equal(results.filter(Boolean).length, 1);
+    assert.equal((await a.read((tx) => tx.grants.get('gx')))?.extensions, 1);
+  });
+
+  test('credentials_storedWhileAnotherInstanceEndsTheGrant_doNotOutliveIt', LIMIT, async () => {
+    // A ends the grant and holds its transaction open; B stores credentials for it meanwhile.
+    // B's insert reads the grant FOR SHARE, so it waits for A's commit and then stores nothing.
+    const [a, b] = await replicas(2);
+    await a.transaction((tx) => tx.grants.insert(grant('gc')));
+    let ended!: () => void;
+    const hasEnded = new Promise<void>((r) => (ended = r));
+    let bDone = false;
+    const ending = a.transaction(async (tx) => {
+      assert.equal(await tx.grants.end('gc', 'revoked', T0 + 1, 'bob', 'incident over', false), true);
+      ended();
+      // commit only once B is blocked behind us (or, without the lock, has stored its row)
+      await waitFor(async () => bDone || (await lockWaiters()) > 0);
+    });
+    await hasEnded;
+    const storing = b.transaction((tx) => tx.credentials.put('gc', Buffer.from('sealed'), T0 + 2)).finally(() => (bDone = true));
+    await ending;
+    assert.equal(await storing, false, 'nothing stored for a grant that ended');
+    assert.equal(await a.read((tx) => tx.credentials.sealed('gc')), undefined);
+  });
+
   test('outbox_claimNotFinished_isClaimableAgainAfterTheLease_notBefore', LIMIT, async () => {
     const [a, b] = await replicas(2);
     await a.transaction((tx) => tx.outbox.enqueue('provision', 'g', { n: 1 }, T0));
