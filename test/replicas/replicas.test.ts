@@ -3,10 +3,11 @@
 // answers from whichever replica it likes; nothing here knows which replica did what.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type SpawnedServer, buildServer, cli, http, spawnServer, tempDir, writePolicy } from '../helpers/server.js';
+import { type SpawnedServer, SERVER_JS, buildServer, cleanEnv, cli, freePort, http, spawnServer, tempDir, writePolicy } from '../helpers/server.js';
 import { openEvents, type SseStream } from '../helpers/sse.js';
 import { isSseType } from '../../server/engine/live.js';
 import { startPostgres, type TestPostgres } from '../providers/helpers.js';
@@ -351,4 +352,43 @@ test('afterEverything_theChainVerifies_seqIsGapless_andTheStateMatchesTheLog', a
   assertChainIntact();
   const v = cli(['audit', 'verify', '--state', ...dbArgs(), '--config', policyPath], { timeoutMs: 60_000 });
   assert.equal(v.code, 0, `${v.stdout}${v.stderr}`);
+});
+
+test('demoWithThreeReplicas_servesOneUrl_andKillingAnyReplicaGoesUnnoticed', async () => {
+  const folder = tempDir('elevate-replica-demo-');
+  const port = await freePort();
+  const demo = spawn(process.execPath, [SERVER_JS, 'demo', '--replicas', '3', '--port', String(port)], { cwd: folder, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  demo.stdout!.on('data', (d) => (out += d));
+  demo.stderr!.on('data', (d) => (out += d));
+  try {
+    const deadline = Date.now() + 90_000;
+    while (!/Stop with Ctrl\+C/.test(out)) {
+      assert.ok(demo.exitCode === null, `demo exited:\n${out}`);
+      assert.ok(Date.now() < deadline, `demo not up after 90 s:\n${out}`);
+      await sleep(200);
+    }
+    const { url, tokens: t } = JSON.parse(readFileSync(join(folder, '.elevate', 'demo-tokens.json'), 'utf8')) as { url: string; tokens: Record<string, string> };
+    assert.equal(url, `http://127.0.0.1:${port}`);
+    const pids = [...out.matchAll(/replica \d+: port (\d+), pid (\d+)/g)].map((m) => Number(m[2]));
+    assert.equal(pids.length, 3, out);
+    const stream = await openEvents(url, t.bob);
+    const made = await http(url, t.alice, 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'read', durationSeconds: 600, justification: 'demo' });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    await stream.waitFor((e) => e.event === 'request.created', 10_000);
+    // kill one replica after another; every request in between is answered by the others
+    for (const pid of pids.slice(0, 2)) {
+      process.kill(pid, 'SIGKILL');
+      for (let i = 0; i < 6; i++) {
+        const r = await http(url, t.alice, 'GET', '/v1/me');
+        assert.equal(r.status, 200, `request ${i} after killing ${pid}`);
+      }
+    }
+    const approved = await http(url, t.bob, 'POST', `/v1/requests/${made.body.request.id}/approve`, {});
+    assert.equal(approved.status, 200, JSON.stringify(approved.body));
+    stream.close();
+  } finally {
+    demo.kill('SIGINT');
+    await new Promise((r) => demo.once('exit', r));
+  }
 });
