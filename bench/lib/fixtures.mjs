@@ -1,6 +1,6 @@
 // Databases and policies for the bench. The schema comes from the server itself (its CLI
 // creates and migrates the DB); audit rows are hash-chained with the server's own hashEvent,
-// bundled from server/db/audit.ts into bench/.build so the chain is exactly the server's.
+// bundled from server/store/auditChain.ts into bench/.build so the chain is exactly the server's.
 import Database from 'better-sqlite3';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,12 +14,12 @@ export const ROOT = join(here, '..', '..');
 const BUILD = join(here, '..', '.build');
 
 let auditModule;
-/** The server's audit module (hashEvent, canonicalJson, GENESIS), bundled on first use. */
+/** The server's audit chain (hashEvent, canonicalJson, GENESIS, HASH_FORMAT), bundled on first use. */
 export async function serverAudit() {
   if (auditModule) return auditModule;
   mkdirSync(BUILD, { recursive: true });
   const out = join(BUILD, 'audit.cjs');
-  await esbuild.build({ entryPoints: [join(ROOT, 'server/db/audit.ts')], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['better-sqlite3'], logLevel: 'warning' });
+  await esbuild.build({ entryPoints: [join(ROOT, 'server/store/auditChain.ts')], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['better-sqlite3'], logLevel: 'warning' });
   auditModule = createRequire(import.meta.url)(out);
   return auditModule;
 }
