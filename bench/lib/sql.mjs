@@ -1,6 +1,6 @@
 // B_sql: raw better-sqlite3 costs of the statements Elevate runs (no HTTP, no framework),
 // on a database with the server's own schema and pragmas (WAL, synchronous=NORMAL). The SQL
-// text mirrors the SQLite store (server/store/sqlite/repos.ts and audit.ts).
+// text mirrors server/store/sqlite/ (repos.ts, audit.ts).
 import Database from 'better-sqlite3';
 import { hash as digest, randomBytes } from 'node:crypto';
 import { fillDueGrants } from './fixtures.mjs';

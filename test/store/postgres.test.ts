@@ -10,7 +10,7 @@ import { AuditLog } from '../../server/db/audit.js';
 import { openDatabase } from '../../server/db/open.js';
 import { openPostgresStore } from '../../server/store/postgres/index.js';
 import { migrations } from '../../server/store/postgres/migrations.js';
-import { type AuditInput, type NewGrant, type NewRequest, STORE_UNAVAILABLE, type Store } from '../../server/store/types.js';
+import { type AuditInput, type NewGrant, type NewRequest, STORE_CONFLICT, STORE_UNAVAILABLE, type Store } from '../../server/store/types.js';
 import { storeContract } from './contract.js';
 import { type EmbeddedPg, startEmbeddedPg } from './embeddedPg.js';
 
@@ -93,6 +93,7 @@ const event = (i: number, over: Partial<AuditInput> = {}): AuditInput => ({
 });
 
 const rejectsUnavailable = (p: Promise<unknown>) => assert.rejects(p, (e: unknown) => (e as { code?: unknown }).code === STORE_UNAVAILABLE);
+const codeOf = (r: PromiseSettledResult<unknown>) => (r.status === 'rejected' ? (r.reason as { code?: unknown }).code : 'ok');
 
 describe('opening a PostgreSQL store', () => {
   after(closeAll);
@@ -160,6 +161,14 @@ describe('opening a PostgreSQL store', () => {
     });
   });
 
+  test('open_malformedUrl_isRefusedWithoutShowingThePassword', LIMIT, async () => {
+    await assert.rejects(openPostgresStore('postgres://u:pw-4713@[not-a-host/db'), (e: unknown) => {
+      assert.match((e as Error).message, /not a valid PostgreSQL URL/);
+      assert.ok(!`${(e as Error).message} ${(e as Error).stack}`.includes('pw-4713'));
+      return true;
+    });
+  });
+
   test('open_nobodyListening_isUnavailable_withTheUrlRedacted', LIMIT, async () => {
     const url = `postgres://postgres:pw-4712@127.0.0.1:1/postgres`;
     await assert.rejects(openPostgresStore(url), (e: unknown) => {
@@ -173,8 +182,10 @@ describe('opening a PostgreSQL store', () => {
 describe('repositories on PostgreSQL', () => {
   after(closeAll);
   let s: Store;
+  let dbName: string;
   before(async () => {
-    s = await storeOn(await pg.freshDatabase());
+    dbName = await pg.freshDatabase();
+    s = await storeOn(dbName);
   });
 
   test('requests_roundTripAndConditionalDecide', LIMIT, async () => {
@@ -245,7 +256,7 @@ describe('repositories on PostgreSQL', () => {
     assert.equal(await s.transaction((tx) => tx.grants.end('g1', 'relinquished', T0 + 61, 'alice', null, false)), false);
     const ended = await s.read((tx) => tx.grants.get('g1'));
     assert.deepEqual([ended?.status, ended?.endedAt, ended?.endedBy, ended?.endReason, ended?.revokePending], ['revoked', T0 + 60, 'bob', 'done', true]);
-    assert.equal(await s.read((tx) => tx.grants.extend('g1', T0 + 2 * HOUR, T0 + 3 * HOUR, T0 + 4 * HOUR)), false, 'ended');
+    assert.equal(await s.transaction((tx) => tx.grants.extend('g1', T0 + 2 * HOUR, T0 + 3 * HOUR, T0 + 4 * HOUR)), false, 'ended');
   });
 
   test('grants_expiryWarningsAndListing', LIMIT, async () => {
@@ -381,6 +392,33 @@ describe('repositories on PostgreSQL', () => {
       }),
     );
     assert.equal(await s.read((tx) => tx.requests.get('dup-other')), undefined);
+  });
+
+  test('transaction_connectionLostMidway_rejectsAsUnavailable_andNothingIsWritten', LIMIT, async () => {
+    let holding!: () => void;
+    const isHolding = new Promise<void>((r) => (holding = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const writing = s.transaction(async (tx) => {
+      await tx.requests.insert(request('lost'));
+      holding();
+      await gate;
+      await tx.requests.insert(request('lost-2'));
+    });
+    await isHolding;
+    // the server ends the session (as a crash or a network cut would)
+    await pg.admin('postgres', `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND state = 'idle in transaction'`, [dbName]);
+    release();
+    await rejectsUnavailable(writing);
+    assert.equal(await s.read((tx) => tx.requests.get('lost')), undefined);
+    await s.transaction((tx) => tx.requests.insert(request('after-loss')));
+    assert.ok(await s.read((tx) => tx.requests.get('after-loss')));
+  });
+
+  test('read_cannotWrite', LIMIT, async () => {
+    await assert.rejects(s.read((tx) => tx.requests.insert(request('from-a-read'))), /readonly/);
+    await assert.rejects(s.read((tx) => tx.audit.append([event(1)])), /readonly/);
+    assert.equal(await s.read((tx) => tx.requests.get('from-a-read')), undefined);
   });
 
   test('opsCounts_countsWhatTheGaugesShow', LIMIT, async () => {
@@ -563,6 +601,37 @@ describe('several Store instances on one database (replicas)', () => {
     assert.equal((await a.read((tx) => tx.requests.get('two')))?.status, 'approved');
   });
 
+  test('extensionRequests_twoInstancesCreatingTheOnePendingOneOfAGrant_oneConflicts', LIMIT, async () => {
+    const [a, b] = await replicas(2);
+    const ext = (id: string) => request(id, { kind: 'extension', grantId: 'g-ext', durationS: 900 });
+    const results = await Promise.allSettled([a.transaction((tx) => tx.requests.insert(ext('ext-a'))), b.transaction((tx) => tx.requests.insert(ext('ext-b')))]);
+    assert.deepEqual(results.map(codeOf).sort(), [STORE_CONFLICT, 'ok']);
+    assert.ok(await a.read((tx) => tx.requests.pendingExtension('g-ext')));
+  });
+
+  test('deadlock_betweenTwoInstances_oneTransactionConflicts_theOtherCommitsWhole', LIMIT, async () => {
+    const [a, b] = await replicas(2);
+    await a.transaction(async (tx) => {
+      await tx.requests.insert(request('dx'));
+      await tx.requests.insert(request('dy'));
+    });
+    let arrived = 0;
+    let bothHoldOne!: () => void;
+    const barrier = new Promise<void>((r) => (bothHoldOne = r));
+    const crosswise = (s: Store, first: string, second: string) =>
+      s.transaction(async (tx) => {
+        assert.equal(await tx.requests.decide(first, 'cancelled', T0, null), true);
+        if (++arrived === 2) bothHoldOne();
+        await barrier;
+        return tx.requests.decide(second, 'cancelled', T0, null);
+      });
+    const results = await Promise.allSettled([crosswise(a, 'dx', 'dy'), crosswise(b, 'dy', 'dx')]);
+    assert.deepEqual(results.map(codeOf).sort(), [STORE_CONFLICT, 'ok']);
+    const winner = results.find((r) => r.status === 'fulfilled');
+    assert.equal(winner?.status === 'fulfilled' && winner.value, true);
+    assert.deepEqual(await a.read(async (tx) => [(await tx.requests.get('dx'))?.status, (await tx.requests.get('dy'))?.status]), ['cancelled', 'cancelled']);
+  });
+
   test('outbox_claimNotFinished_isClaimableAgainAfterTheLease_notBefore', LIMIT, async () => {
     const [a, b] = await replicas(2);
     await a.transaction((tx) => tx.outbox.enqueue('provision', 'g', { n: 1 }, T0));
@@ -661,11 +730,28 @@ storeContract('PostgreSQL', async () => {
   };
 });
 
+describe('closing a PostgreSQL store', () => {
+  after(closeAll);
+  test('close_waitsForTransactionsInFlight_thenRefusesNewOnes', LIMIT, async () => {
+    const db = await pg.freshDatabase();
+    const s = await openPostgresStore(pg.url(db), { poolSize: 2 });
+    const writing = s.transaction((tx) => tx.requests.insert(request('before-close')));
+    await s.close();
+    await writing;
+    await assert.rejects(s.transaction((tx) => tx.requests.get('before-close')), /closed/);
+    await assert.rejects(s.read((tx) => tx.requests.get('before-close')), /closed/);
+    const rows = await pg.admin<{ id: string }>(db, 'SELECT id FROM requests');
+    assert.deepEqual(rows.map((r) => r.id), ['before-close']);
+  });
+});
+
 // last: it stops the cluster every other group uses
 describe('PostgreSQL restarting under a running store', () => {
   test('restart_operationsRejectWhileDown_andSucceedAfter_withoutReopening', { timeout: 120_000 }, async () => {
     const db = await pg.freshDatabase();
-    const [a, b] = [await storeOn(db), await storeOn(db)];
+    const lines: string[] = [];
+    const logger = { log: (level: string, msg: string, fields?: Record<string, unknown>) => void lines.push(JSON.stringify({ level, msg, ...fields })) };
+    const [a, b] = [await storeOn(db, { logger }), await storeOn(db, { logger })];
     await a.transaction((tx) => tx.audit.append([event(1)]));
     await pg.stop();
     await rejectsUnavailable(a.transaction((tx) => tx.audit.append([event(2)])));
@@ -687,5 +773,9 @@ describe('PostgreSQL restarting under a running store', () => {
     await a.transaction((tx) => tx.audit.append([event(4)]));
     await woken;
     assert.equal((await b.verifyAudit()).count, 3);
+    // the outage was told, and no line holds the password
+    assert.ok(lines.some((l) => l.includes('lost the connection that follows commits')), lines.join('\n'));
+    assert.ok(lines.some((l) => l.includes('following commits again')));
+    assert.ok(!lines.some((l) => l.includes(pg.password)));
   });
 });

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import { openStore } from '../../server/store/open.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../server/store/sqlite/store.js';
 import type { Store } from '../../server/store/types.js';
@@ -174,6 +175,35 @@ describe('sqlite: group commit (server)', () => {
     assert.equal((await store.verifyAudit()).ok, true);
   });
 
+  test('aDatabaseThatRefusesWrites_rejectsEachTransactionWithTheCause_readsGoOn_andWritesResumeAfter', async () => {
+    const store = open(tempFile());
+    await store.transaction((tx) => tx.requests.insert(newRequest({ id: 'before' })));
+    store.db.pragma('query_only = ON');
+    const refused = await Promise.allSettled([1, 2].map((i) => store.transaction((tx) => tx.requests.insert(newRequest({ id: `during-${i}` })))));
+    for (const r of refused) assert.equal(r.status === 'rejected' && (r.reason as { code?: string }).code, 'SQLITE_READONLY');
+    assert.deepEqual((await store.read((tx) => tx.requests.allPending())).map((r) => r.id), ['before']);
+    store.db.pragma('query_only = OFF');
+    await store.transaction((tx) => tx.requests.insert(newRequest({ id: 'after' })));
+    assert.deepEqual((await store.read((tx) => tx.requests.allPending())).map((r) => r.id), ['before', 'after']);
+  });
+
+  test('backup_copiesWhatIsCommitted_notWhatAnOpenTransactionWrote', async () => {
+    const path = tempFile();
+    const store = open(path);
+    await store.transaction((tx) => tx.requests.insert(newRequest({ id: 'committed' })));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const held = store.transaction(async (tx) => {
+      await tx.requests.insert(newRequest({ id: 'uncommitted' }));
+      await gate;
+    });
+    const copy = `${path}.copy`;
+    await store.backup(copy);
+    release();
+    await held;
+    assert.deepEqual(watcher(copy).requests(), ['committed']);
+  });
+
   test('reads_cannotWrite', async () => {
     const store = open(tempFile());
     await assert.rejects(store.read((tx) => tx.requests.insert(newRequest())), /readonly/);
@@ -188,6 +218,55 @@ describe('sqlite: group commit (server)', () => {
     await assert.rejects(store.transaction((tx) => tx.requests.get('req-1')), /closed/);
     assert.deepEqual(watcher(path).requests(), ['req-1']);
   });
+});
+
+describe('sqlite: any mix of transactions', () => {
+  // Each transaction inserts a few rows, then finishes, throws, or waits a turn or two first;
+  // they start together or across turns. Whatever the mix, in both modes: a transaction that
+  // resolved is in the file (seen from another connection) whole, one that rejected left nothing.
+  type Step = { rows: number; wait: number; fails: boolean; gap: boolean };
+  const step = fc.record({ rows: fc.integer({ min: 1, max: 3 }), wait: fc.integer({ min: 0, max: 2 }), fails: fc.boolean(), gap: fc.boolean() });
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  for (const [mode, opts] of [['server', SERVER], ['cli', CLI]] as const) {
+    test(`${mode}_whatResolvedIsExactlyWhatPersisted`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps: Step[]) => {
+          const path = tempFile();
+          const store = new SqliteStore(path, opts);
+          try {
+            // settled as they start: a rejection must not wait for the loop to be observed
+            const runs: Promise<PromiseSettledResult<string[]>>[] = [];
+            for (const [i, s] of steps.entries()) {
+              if (s.gap) await turn();
+              runs.push(
+                store.transaction(async (tx) => {
+                  const ids = Array.from({ length: s.rows }, (_, k) => `t${i}-${k}`);
+                  for (const id of ids) await tx.requests.insert(newRequest({ id }));
+                  for (let w = 0; w < s.wait; w++) await turn();
+                  if (s.fails) throw new Error(`t${i} refused`);
+                  return ids;
+                }).then(
+                  (value) => ({ status: 'fulfilled' as const, value }),
+                  (reason: unknown) => ({ status: 'rejected' as const, reason }),
+                ),
+              );
+            }
+            const outcomes = await Promise.all(runs);
+            const expected = outcomes.flatMap((o) => (o.status === 'fulfilled' ? o.value : [])).sort();
+            const other = new Database(path, { readonly: true });
+            const persisted = (other.prepare('SELECT id FROM requests').all() as { id: string }[]).map((r) => r.id).sort();
+            other.close();
+            assert.deepEqual(persisted, expected);
+            outcomes.forEach((o, i) => assert.equal(o.status === 'rejected', steps[i].fails, `t${i}`));
+          } finally {
+            await store.close();
+          }
+        }),
+        { numRuns: 40 },
+      );
+    });
+  }
 });
 
 describe('sqlite: cli mode', () => {
@@ -287,6 +366,24 @@ describe('sqlite: audit verification', () => {
     assert.deepEqual(onWorker, inline);
     assert.equal(onWorker.ok, true);
     assert.equal(onWorker.state?.ok, false);
+  });
+
+  test('verifyAudit_runsBesideTheWriters_notBeforeThem', async () => {
+    const store = open(tempFile());
+    for (let b = 0; b < 20; b++) {
+      await store.transaction((tx) => tx.audit.append(Array.from({ length: 1000 }, (_, i) => ({ at: 1_790_000_000_000 + b * 1000 + i, actorId: 'svc', action: 'access.checked', details: { i } }))));
+    }
+    let written = 0;
+    const verifying = store.verifyAudit().then((v) => ({ v, written }));
+    for (let i = 0; i < 20; i++) {
+      await store.transaction((tx) => tx.tokens.touch('none', i));
+      written++;
+    }
+    const { v, written: whenVerified } = await verifying;
+    assert.equal(v.ok, true);
+    assert.equal(v.count, 20_000);
+    // on this thread the whole verification would run before the first of these transactions
+    assert.equal(whenVerified, 20, 'the writers waited for the verification');
   });
 
   test('verify_findsAnEditedEvent', async () => {

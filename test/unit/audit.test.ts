@@ -1,15 +1,18 @@
-// The audit chain's hashing and verification, after the speed-ups of issue 6: the hash bytes
-// must be exactly those of the original createHash-based code (existing databases must still
-// verify), the cached ISO formatting must equal toISOString everywhere, and verify's paged read
-// must catch tampering at, around and across page boundaries.
+// The audit chain's hashing and verification (server/store/auditChain.ts, shared by every
+// backend; read here through the SQLite store): the hash bytes must be exactly those of the
+// original createHash-based code (existing databases must still verify), the cached ISO
+// formatting must equal toISOString everywhere, and verify's paged read must catch tampering at,
+// around and across page boundaries.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import type { Database } from 'better-sqlite3';
 import fc from 'fast-check';
-import { AuditLog, GENESIS, canonicalJson, hashEvent, type AuditInput } from '../../server/db/audit.js';
+import { GENESIS, canonicalJson, hashEvent } from '../../server/store/auditChain.js';
+import { verifyAudit } from '../../server/store/sqlite/stateCheck.js';
+import { SqliteStore } from '../../server/store/sqlite/store.js';
+import type { AuditInput, ChainVerification } from '../../server/store/types.js';
 import { IsoTimes, iso as sharedIso } from '../../server/domain/clock.js';
-import { openDatabase } from '../../server/db/open.js';
 
 const DAY = 86_400_000;
 
@@ -92,9 +95,24 @@ test('canonicalJson_equalsTheOriginal_forAnyDetails', () => {
   fc.assert(fc.property(fc.dictionary(key, tree, { maxKeys: 8 }), (d) => assert.equal(canonicalJson(d), referenceCanonical(d))), { numRuns: 3000 });
 });
 
-function logWith(n: number, { perBatch = 100, stepMs = 37_117 } = {}): { db: Database; log: AuditLog; head: { seq: number; hash: string } } {
-  const db = openDatabase(':memory:');
-  const log = new AuditLog(db);
+/** An in-memory SQLite store, its connection (to tamper with), and verify on that connection (inside a tamperer's savepoint too). */
+function memoryLog() {
+  const store = new SqliteStore(':memory:', { groupCommit: false, serverLock: false, checkpointer: false, verify: 'inline' });
+  const db = store.db;
+  return {
+    store,
+    db,
+    log: {
+      verify: (head?: { seq?: number; hash: string }): ChainVerification => verifyAudit(db, { head }),
+      append: (batch: AuditInput[]) => store.transaction((tx) => tx.audit.append(batch)),
+      head: () => store.read((tx) => tx.audit.head()),
+      query: (f: { limit: number }) => store.read((tx) => tx.audit.query(f)),
+    },
+  };
+}
+
+async function logWith(n: number, { perBatch = 100, stepMs = 37_117 } = {}) {
+  const { store, db, log } = memoryLog();
   let at = Date.UTC(2026, 0, 1) - 5 * 60_000; // crosses midnight early on
   for (let done = 0; done < n; ) {
     const batch: AuditInput[] = [];
@@ -102,9 +120,9 @@ function logWith(n: number, { perBatch = 100, stepMs = 37_117 } = {}): { db: Dat
       at += stepMs;
       batch.push({ at, actorId: `user${done % 13}`, action: done % 3 ? 'access.checked' : 'request.created', resourceId: done % 5 ? `res${done % 7}` : undefined, requestId: done % 2 ? `req_${done}` : undefined, subjectId: done % 4 ? `user${done % 5}` : undefined, details: { n: done, note: done % 11 ? 'ok' : 'quote " é' } });
     }
-    db.transaction(() => log.append(batch))();
+    await log.append(batch);
   }
-  return { db, log, head: log.head() };
+  return { store, db, log, head: await log.head() };
 }
 
 /** Format 2 as the contract words it: the canonical JSON of the event with subjectId and v: 2. */
@@ -126,9 +144,9 @@ function referenceVerify(db: Database): string {
   return prev;
 }
 
-test('verify_acceptsAnIntactChain_ofAnyLengthAroundThePageSize', () => {
+test('verify_acceptsAnIntactChain_ofAnyLengthAroundThePageSize', async () => {
   for (const n of [0, 1, 999, 1000, 1001, 2000, 2345]) {
-    const { db, log, head } = logWith(n);
+    const { store, db, log, head } = await logWith(n);
     assert.deepEqual(log.verify(), { ok: true, count: n, headHash: n ? head.hash : GENESIS }, `n=${n}`);
     assert.equal(referenceVerify(db), n ? head.hash : GENESIS, 'append writes format 2, as the contract words it');
     if (n) {
@@ -138,12 +156,12 @@ test('verify_acceptsAnIntactChain_ofAnyLengthAroundThePageSize', () => {
       assert.equal(r.ok, false);
       assert.equal(r.problem, 'the expected head is no longer in the chain');
     }
-    db.close();
+    await store.close();
   }
 });
 
-test('verify_findsTheFirstBadRow_atAndAroundPageBoundaries', () => {
-  const { db, log } = logWith(2345);
+test('verify_findsTheFirstBadRow_atAndAroundPageBoundaries', async () => {
+  const { store, db, log } = await logWith(2345);
   db.exec('DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;');
   const attack = (sql: string, ...args: unknown[]) => {
     db.exec('SAVEPOINT t');
@@ -168,10 +186,10 @@ test('verify_findsTheFirstBadRow_atAndAroundPageBoundaries', () => {
     assert.deepEqual(pick(r), { ok: false, count: 0, firstBadSeq: 1, problem: `sequence gap: expected 1, found ${seq}` });
   }
   assert.equal(log.verify().ok, true, 'every attack was rolled back');
-  db.close();
+  await store.close();
 });
 
-function pick(r: ReturnType<AuditLog['verify']>) {
+function pick(r: ChainVerification) {
   return { ok: r.ok, count: r.count, firstBadSeq: r.firstBadSeq, problem: r.problem };
 }
 
@@ -197,9 +215,8 @@ const PINNED_V2 = createHash('sha256')
   .digest('hex');
 
 /** A chain an older server wrote (format 1, v column at its default), then `m` events appended now. */
-function mixedChain(n: number, m: number): { db: Database; log: AuditLog } {
-  const db = openDatabase(':memory:');
-  const log = new AuditLog(db);
+async function mixedChain(n: number, m: number) {
+  const { store, db, log } = memoryLog();
   const ins = db.prepare('INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)');
   let prev = GENESIS;
   for (let seq = 1; seq <= n; seq++) {
@@ -209,31 +226,31 @@ function mixedChain(n: number, m: number): { db: Database; log: AuditLog } {
     ins.run(seq, at, 'alice', 'request.created', 'db', `req_${seq}`, 'alice', details, prev, h);
     prev = h;
   }
-  for (let i = 0; i < m; i++) log.append([{ at: Date.UTC(2026, 0, 1) + i, actorId: 'bob', action: 'request.created', resourceId: 'db', subjectId: 'bob', details: { i } }]);
-  return { db, log };
+  for (let i = 0; i < m; i++) await log.append([{ at: Date.UTC(2026, 0, 1) + i, actorId: 'bob', action: 'request.created', resourceId: 'db', subjectId: 'bob', details: { i } }]);
+  return { store, db, log };
 }
 
-test('verify_aChainStartedInFormat1_andContinuedInFormat2_isIntact', () => {
-  const { db, log } = mixedChain(1500, 1500);
+test('verify_aChainStartedInFormat1_andContinuedInFormat2_isIntact', async () => {
+  const { store, db, log } = await mixedChain(1500, 1500);
   const formats = db.prepare('SELECT v, COUNT(*) AS n FROM audit GROUP BY v ORDER BY v').all();
   assert.deepEqual(formats, [{ v: 1, n: 1500 }, { v: 2, n: 1500 }]);
   assert.equal(log.verify().ok, true);
-  assert.equal(referenceVerify(db), log.head().hash);
-  db.close();
+  assert.equal(referenceVerify(db), (await log.head()).hash);
+  await store.close();
 });
 
-test('verify_subjectIdEdits_areDetectedInFormat2_only', () => {
-  const { db, log } = mixedChain(10, 10);
+test('verify_subjectIdEdits_areDetectedInFormat2_only', async () => {
+  const { store, db, log } = await mixedChain(10, 10);
   db.exec('DROP TRIGGER audit_no_update');
   db.prepare(`UPDATE audit SET subject_id = 'mallory' WHERE seq = 5`).run();
   assert.equal(log.verify().ok, true, 'format 1 leaves subject_id outside the hash (the state check reports it)');
   db.prepare(`UPDATE audit SET subject_id = 'mallory' WHERE seq = 15`).run();
   assert.deepEqual(pick(log.verify()), { ok: false, count: 14, firstBadSeq: 15, problem: 'hash mismatch' });
-  db.close();
+  await store.close();
 });
 
-test('verify_anEventPassedOffAsAnOlderOrUnknownFormat_fails', () => {
-  const { db, log } = mixedChain(10, 10);
+test('verify_anEventPassedOffAsAnOlderOrUnknownFormat_fails', async () => {
+  const { store, db, log } = await mixedChain(10, 10);
   db.exec('DROP TRIGGER audit_no_update');
   db.exec('SAVEPOINT t');
   // a format-1 event relabelled format 2 no longer matches its hash
@@ -259,15 +276,15 @@ test('verify_anEventPassedOffAsAnOlderOrUnknownFormat_fails', () => {
   assert.deepEqual(pick(log.verify()), { ok: false, count: 11, firstBadSeq: 12, problem: 'unknown hash format 3' });
   db.exec('ROLLBACK TO t; RELEASE t');
   assert.equal(log.verify().ok, true);
-  db.close();
+  await store.close();
 });
 
-test('rowToEvent_showsSubjectAndFormat_forFormat2Only', () => {
-  const { db, log } = mixedChain(1, 1);
-  const [newer, older] = log.query({ limit: 10 }).events;
+test('storedEvents_showSubjectAndFormat_forFormat2Only', async () => {
+  const { store, log } = await mixedChain(1, 1);
+  const [newer, older] = (await log.query({ limit: 10 })).events;
   assert.equal(newer.v, 2);
   assert.equal(newer.subjectId, 'bob');
   assert.equal(older.v, undefined);
   assert.equal(older.subjectId, undefined, 'format 1 does not hash it, so the event does not vouch for it');
-  db.close();
+  await store.close();
 });

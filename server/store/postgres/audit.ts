@@ -91,7 +91,7 @@ export class PgAudit implements AuditRepo {
   }
 
   async append(inputs: AuditInput[]): Promise<AuditEvent[]> {
-    if (!this.c.inTx) throw new Error('audit events are appended inside a transaction');
+    if (!this.c.inTx) throw new Error('read() is readonly: audit events are appended inside store.transaction()');
     if (inputs.length === 0) return [];
     const { rows, events } = sealEvents(await this.lockedHead(), inputs);
     const cols: unknown[][] = Array.from({ length: 13 }, () => []);

@@ -24,6 +24,8 @@ export interface PostgresStoreOptions {
   poolSize?: number;
 }
 
+const IDLE_IN_TRANSACTION_MS = 30_000;
+
 /** bigint columns (epoch ms, seq, counts) as numbers: every value Elevate stores is below 2^53. */
 const INT8 = 20;
 const types: pg.CustomTypesConfig = {
@@ -48,7 +50,15 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
   };
   const logger = opts.logger ?? silentLogger;
   const hide = (text: string) => scrub(text, resolved.password);
-  const pool = new pg.Pool({ ...config, max: opts.poolSize ?? 10, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({
+    ...config,
+    // A replica that stops mid-transaction without closing its socket (frozen, paused VM) would
+    // hold its row locks, and the audit append lock, for every replica; the server ends such a
+    // transaction after this long idle. Ours never wait between statements except on the database.
+    options: `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_MS}`,
+    max: opts.poolSize ?? 10,
+    idleTimeoutMillis: 30_000,
+  });
   // A connection that breaks while idle, or while checked out between queries, emits 'error':
   // unhandled, that would end the process. The next query on it fails and is reported there.
   pool.on('error', (e) => logger.log('warn', 'database connection lost', { error: hide(e.message) }));
@@ -67,7 +77,8 @@ export async function openPostgresStore(url: string, opts: PostgresStoreOptions 
     await pool.end().catch(() => {});
     const t = translate(e, resolved.password);
     const message = hide(t instanceof Error ? t.message : String(t));
-    throw Object.assign(new Error(`cannot open the PostgreSQL database ${shown}: ${message}`), { code: (t as { code?: unknown }).code, cause: t });
+    // no `cause`: a parser's error may carry the URL as it was given, password and all
+    throw Object.assign(new Error(`cannot open the PostgreSQL database ${shown}: ${message}`), { code: (t as { code?: unknown }).code });
   }
   const store = new PgStore({ pool, config, password: resolved.password, logger });
   await store.start();

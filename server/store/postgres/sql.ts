@@ -40,15 +40,21 @@ export class Ctx {
 
   /** Runs a write; returns how many rows it changed. */
   async run(s: Sql | string, values: unknown[] = []): Promise<number> {
-    this.wrote = true;
+    this.writing();
     const q = typeof s === 'string' ? { text: s, values } : { name: s.name, text: s.text, values };
     return (await this.db.query(q)).rowCount ?? 0;
   }
 
   /** Runs a write that returns rows (UPDATE … RETURNING). */
   async writeRows<R extends pg.QueryResultRow>(s: Sql, values: unknown[] = []): Promise<R[]> {
-    this.wrote = true;
+    this.writing();
     return this.rows<R>(s, values);
+  }
+
+  /** Writes only inside transaction(): outside, each statement would commit on its own and nobody would be woken. */
+  private writing(): void {
+    if (!this.inTx) throw new Error('read() is readonly: writes belong in store.transaction()');
+    this.wrote = true;
   }
 }
 

@@ -119,6 +119,7 @@ export class PgStore implements Store {
   }
 
   async read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error('the store is closed');
     try {
       return await fn(new PgTx(new Ctx(this.pool, false), (o) => this.verifyAudit(o)));
     } catch (e) {
@@ -208,6 +209,7 @@ export class PgStore implements Store {
   }
 
   private async connect(): Promise<pg.PoolClient> {
+    if (this.closed) throw new Error('the store is closed');
     try {
       return await this.pool.connect();
     } catch (e) {

@@ -109,6 +109,7 @@ export class SqliteStore implements Store {
   private readonly rollbackTo: Statement;
   private readonly dataVersion: Statement;
   private readonly opsCountsStmt: Statement;
+  private readonly pingStmt: Statement;
 
   private readonly queue: Job[] = [];
   private running = false;
@@ -153,6 +154,7 @@ export class SqliteStore implements Store {
       (SELECT COUNT(*) FROM outbox WHERE done_at IS NULL) AS outboxDepth,
       (SELECT MIN(created_at) FROM outbox WHERE done_at IS NULL) AS outboxOldestCreatedAt,
       (SELECT COUNT(*) FROM grants WHERE revoke_pending = 1) AS revokePending`);
+    this.pingStmt = (this.reader ?? this.db).prepare('SELECT 1');
     this.workerEntry = opts.workerEntry ?? defaultWorkerEntry();
     this.commitsBeforeCheckpointer = opts.checkpointer && !memory && this.workerEntry ? CHECKPOINTER_AFTER_COMMITS : Infinity;
   }
@@ -212,29 +214,42 @@ export class SqliteStore implements Store {
 
   private finish(job: Job, failed: boolean, outcome: unknown): void {
     this.running = false;
-    const inTx = this.db.inTransaction;
-    if (!this.opts.groupCommit) {
-      if (failed || !inTx) {
-        if (inTx) this.rollback.run();
-        job.reject(failed ? outcome : lostTransaction());
-      } else {
-        try {
-          this.commit.run();
-        } catch (e) {
-          if (this.db.inTransaction) this.rollback.run();
-          job.reject(e);
-          return this.next();
-        }
-        job.resolve(outcome);
-        this.notifyCommitted();
-      }
-      return this.next();
+    try {
+      if (this.opts.groupCommit) this.settleInGroup(job, failed, outcome);
+      else this.settleAlone(job, failed, outcome);
+    } catch (e) {
+      // a ROLLBACK TO, RELEASE or ROLLBACK that failed (I/O error): the transaction cannot be
+      // trusted any more, so everything in it is undone and hears why; the queue goes on
+      job.reject(e);
+      this.loseGroup(e);
+      if (this.db.inTransaction) this.rollbackQuietly();
     }
+    this.next();
+  }
+
+  /** Without group commit: fn's own transaction commits now, or rolls back. */
+  private settleAlone(job: Job, failed: boolean, outcome: unknown): void {
+    if (failed || !this.db.inTransaction) {
+      if (this.db.inTransaction) this.rollback.run();
+      return job.reject(failed ? outcome : lostTransaction());
+    }
+    try {
+      this.commit.run();
+    } catch (e) {
+      if (this.db.inTransaction) this.rollback.run();
+      return job.reject(e);
+    }
+    job.resolve(outcome);
+    this.notifyCommitted();
+  }
+
+  /** With group commit: fn's savepoint is released into the group (or undone) to commit at the turn's end. */
+  private settleInGroup(job: Job, failed: boolean, outcome: unknown): void {
     const g = this.group;
     const inSavepoint = this.inSavepoint;
     this.inSavepoint = false;
     // (a full rollback by SQLite ends the transaction, and with it the savepoint)
-    if (g && inTx && inSavepoint) {
+    if (g && this.db.inTransaction && inSavepoint) {
       if (failed) {
         // undo only this fn's writes
         this.rollbackTo.run();
@@ -244,14 +259,21 @@ export class SqliteStore implements Store {
         this.release.run();
         g.members.push({ job, value: outcome });
       }
-    } else {
-      // SQLite rolled back the whole transaction under fn (SQLITE_FULL, IOERR, …): what the
-      // group wrote is gone, so everyone in it hears why
-      const why = failed ? outcome : lostTransaction();
-      job.reject(why);
-      this.loseGroup(why);
+      return;
     }
-    this.next();
+    // SQLite rolled back the whole transaction under fn (SQLITE_FULL, IOERR, …): what the
+    // group wrote is gone, so everyone in it hears why
+    const why = failed ? outcome : lostTransaction();
+    job.reject(why);
+    this.loseGroup(why);
+  }
+
+  private rollbackQuietly(): void {
+    try {
+      this.rollback.run();
+    } catch {
+      // nothing more can be done here; the next BEGIN reports the connection's state
+    }
   }
 
   private commitGroup(): void {
@@ -262,7 +284,7 @@ export class SqliteStore implements Store {
       this.commit.run();
     } catch (e) {
       // e.g. a deferred constraint checked at COMMIT: nothing of the group persists
-      if (this.db.inTransaction) this.rollback.run();
+      if (this.db.inTransaction) this.rollbackQuietly();
       return this.failMembers(g, e);
     }
     for (const m of g.members) m.job.resolve(m.value);
@@ -272,7 +294,7 @@ export class SqliteStore implements Store {
   private loseGroup(why: unknown): void {
     const g = this.group;
     this.group = null;
-    if (this.db.inTransaction) this.rollback.run();
+    if (this.db.inTransaction) this.rollbackQuietly();
     if (g) this.failMembers(g, why);
   }
 
@@ -402,16 +424,17 @@ export class SqliteStore implements Store {
   }
 
   async ping(): Promise<void> {
-    (this.reader ?? this.db).prepare('SELECT 1').get();
+    this.pingStmt.get();
   }
 
   /**
    * A consistent copy of the database in `file` (SQLite's online backup API) while the server
-   * keeps writing; the caller creates `file` with the permissions it must have.
+   * keeps writing; the caller creates `file` with the permissions it must have. Copied through
+   * the read connection: the write connection's pages may hold an open group's uncommitted writes.
    */
   async backup(file: string): Promise<void> {
-    if (this.path === ':memory:') throw new Error('an in-memory database has no file to back up');
-    await this.db.backup(file);
+    if (!this.reader) throw new Error('an in-memory database has no file to back up');
+    await this.reader.backup(file);
   }
 
   async close(): Promise<void> {
