@@ -80,7 +80,7 @@ export function openGrantTerminal(opts: { name: string; env: Record<string, stri
     end: async (line) => {
       if (ended) return false;
       ended = true;
-      const wrapper = await terminal.processId;
+      const wrapperPid = await terminal.processId;
       let shellPid: number | undefined;
       try {
         const text = readFileSync(join(dir, 'pid'), 'utf8').trim();
@@ -88,7 +88,7 @@ export function openGrantTerminal(opts: { name: string; env: Record<string, stri
       } catch {
         shellPid = undefined;
       }
-      if (!wrapper || !shellPid || !alive(shellPid)) {
+      if (!wrapperPid || !shellPid || !alive(shellPid)) {
         // the shell is not (or no longer) there to hang up: closing is the safe way to end it
         opts.log.warn('a grant terminal\'s shell could not be found; closing the terminal instead');
         terminal.dispose();
@@ -97,7 +97,7 @@ export function openGrantTerminal(opts: { name: string; env: Record<string, stri
       }
       writeFileSync(join(dir, 'ended'), line, { mode: 0o600 });
       try {
-        process.kill(wrapper, 'SIGUSR1');
+        process.kill(wrapperPid, 'SIGUSR1');
         process.kill(shellPid, 'SIGHUP');
       } catch (err) {
         opts.log.warn(`could not end a grant terminal's shell (${err instanceof Error ? err.message : String(err)}); closing the terminal instead`);
@@ -107,7 +107,7 @@ export function openGrantTerminal(opts: { name: string; env: Record<string, stri
       }
       const pid = shellPid;
       // still the wrapper's child (not a new process that reused the pid): it ignored the hangup
-      setTimeout(() => { if (alive(pid) && childOf(pid, wrapper)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ } }, KILL_AFTER_MS).unref();
+      setTimeout(() => { if (alive(pid) && childOf(pid, wrapperPid)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ } }, KILL_AFTER_MS).unref();
       return true;
     },
   };
