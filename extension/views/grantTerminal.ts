@@ -7,10 +7,11 @@
 // (a real pty, job control and Ctrl+C as usual) and writes that shell's pid into a 0700 directory
 // of its own. The wrapper lives in that directory under the shell's own name (`bash`, `zsh`, …)
 // and passes its arguments and environment on unchanged: VS Code then injects its shell
-// integration exactly as for the shell itself, so command detection and Re-run keep working. At the end the extension writes the line there, tells the wrapper (SIGUSR1: "the end
-// is ours, not an exit") and hangs up the shell (SIGHUP, which an interactive shell passes on to
-// its jobs; SIGKILL if it is still there after a grace period). The wrapper then prints the line,
-// turns echo off and replaces itself with an idle process started with an empty environment.
+// integration exactly as for the shell itself, so command detection and Re-run keep working.
+// At the end the extension writes the line there, tells the wrapper (SIGUSR1: "the end is ours,
+// not an exit") and hangs up the shell (SIGHUP, which an interactive shell passes on to its jobs;
+// SIGKILL if it is still there after a grace period). The wrapper then prints the line, turns
+// echo off and replaces itself with an idle process started with an empty environment.
 // Where there is no POSIX sh (Windows), the terminal is closed instead, as before.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
