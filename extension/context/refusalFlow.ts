@@ -13,7 +13,6 @@ import { client, reportError, withProgress, type Deps } from '../commands/deps';
 import { fetchCredentials } from '../model/credentials';
 import { formatClockTime } from '../model/format';
 import { Disposable, Emitter } from '../util/lifecycle';
-import { approversText } from '../views/describe';
 import { candidatesFor, oneClickDuration, refusalJustification, refusalSentence, type Candidate, type NeedLike } from './match';
 import { matchRefusal, MAX_OUTPUT, redactCommand, type Refusal } from './refusals';
 
@@ -130,10 +129,9 @@ export class RefusalFlow extends Disposable {
         notifier.markShown(`decided:${result.request.id}`);
         this.offerRerun(result.grant, original, terminal);
       } else if (result.request.status === 'pending') {
+        // the request's own "Waiting for approval" notice says so (and is replaced by Re-run once
+        // granted); a second toast here would outlive the truth it tells
         this.waiting.set(result.request.id, { command: original, terminal });
-        void vscode.window.showInformationMessage(
-          vscode.l10n.t('Waiting for approval by {0} ({1} needed). You can re-run the command when it is granted.', approversText(resource), result.request.requiredApprovals),
-        );
       }
       return result.request;
     } catch (err) {
@@ -169,9 +167,13 @@ export class RefusalFlow extends Disposable {
    */
   async rerun(grant: Grant, command: string, terminal: vscode.Terminal): Promise<vscode.Terminal | undefined> {
     try {
-      const name = this.deps.model.resourceName(grant.resourceId);
-      const creds = await fetchCredentials(() => client(this.deps).credentials(grant.id), name, { attempts: 4, delayMs: 500 }).catch(() => undefined);
-      const target = creds ? this.deps.credentials.openTerminal(this.deps.model.grant(grant.id) ?? grant, creds) : terminal;
+      const { model } = this.deps;
+      // only a resource with a provider can issue credentials: asking for others' would only wait
+      // out the retries on 409s before running the command where it failed
+      const creds = model.hasProvider(grant.resourceId)
+        ? await fetchCredentials(() => client(this.deps).credentials(grant.id), model.resourceName(grant.resourceId), { attempts: 4, delayMs: 500 }).catch(() => undefined)
+        : undefined;
+      const target = creds ? this.deps.credentials.openTerminal(model.grant(grant.id) ?? grant, creds) : terminal;
       if (creds) this.deps.grantTerminalOpened?.(target, grant);
       if (target.exitStatus !== undefined) throw new Error(vscode.l10n.t('The terminal the command ran in is closed.'));
       target.show();

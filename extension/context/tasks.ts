@@ -77,13 +77,15 @@ export class ElevateTasks extends Disposable implements vscode.TaskProvider {
       this.deps.log.warn(`task "${task.name}": ${def.error}`);
       return undefined;
     }
-    return this.create(def, task.scope ?? vscode.TaskScope.Workspace, task.name);
+    // VS Code drops a resolved task (silently) unless it carries the very definition object it
+    // was given: the checked copy drives the run, the original stays the task's identity
+    return this.create(def, task.scope ?? vscode.TaskScope.Workspace, task.name, task.definition);
   }
 
   /** A runnable task for a definition (also for tests and keybindings). */
-  create(def: ElevateTaskDefinition, scope: vscode.WorkspaceFolder | vscode.TaskScope, name: string): vscode.Task {
+  create(def: ElevateTaskDefinition, scope: vscode.WorkspaceFolder | vscode.TaskScope, name: string, definition: vscode.TaskDefinition = def): vscode.Task {
     const cwd = typeof scope === 'object' ? scope.uri.fsPath : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const task = new vscode.Task(def, scope, name, 'elevate', new vscode.CustomExecution(async () => new ElevatePty(this.deps, def, cwd, this.ticket, (l) => this.writeEmitter.fire(l), (r) => this.endEmitter.fire(r))));
+    const task = new vscode.Task(definition, scope, name, 'elevate', new vscode.CustomExecution(async () => new ElevatePty(this.deps, def, cwd, this.ticket, (l) => this.writeEmitter.fire(l), (r) => this.endEmitter.fire(r))));
     task.detail = `${def.role} on ${def.resource}: ${redactCommand(def.command, 80)}`;
     return task;
   }
@@ -169,7 +171,10 @@ class ElevatePty implements vscode.Pseudoterminal {
     }
     this.run.grantId = grant.id;
 
-    const creds = await fetchCredentials(() => client(this.deps).credentials(grant.id), `your ${def.role} access to ${r.name}`, { attempts: 6, delayMs: 500 }).catch(() => undefined);
+    // only a resource with a provider can issue credentials (asking for others' waits out retries)
+    const creds = model.hasProvider(r.id)
+      ? await fetchCredentials(() => client(this.deps).credentials(grant.id), `your ${def.role} access to ${r.name}`, { attempts: 6, delayMs: 500 }).catch(() => undefined)
+      : undefined;
     const env = creds ? terminalEnv(creds.credentials) : {};
     this.line(creds ? `Elevate: running with the grant's credentials (${Object.keys(env).sort().join(', ')}).` : `Elevate: ${r.name} issues no credentials; running as you are.`);
     this.line(`$ ${redactCommand(def.command)}`);

@@ -53,6 +53,11 @@ export class WorkspaceNeeds extends Disposable implements vscode.TreeDataProvide
     this.register(watcher.onDidCreate((uri) => void this.load(uri)));
     this.register(watcher.onDidChange((uri) => void this.load(uri)));
     this.register(watcher.onDidDelete((uri) => this.forget(uri)));
+    // a .vscode folder that arrives with its manifest already in it (a checkout, a copy): a
+    // recursive watcher can miss a file written before it watches the new folder
+    const [dir, file] = MANIFEST_PATH.split('/');
+    const folders = this.register(vscode.workspace.createFileSystemWatcher(`**/${dir}`, false, true, true));
+    this.register(folders.onDidCreate((uri) => void this.load(vscode.Uri.joinPath(uri, file))));
     this.register(vscode.workspace.onDidChangeTextDocument((e) => this.isManifest(e.document.uri) && this.set(e.document.uri, e.document.getText())));
     this.register(vscode.workspace.onDidChangeWorkspaceFolders(() => void this.loadAll()));
     this.register(deps.model.onDidChange((k) => {

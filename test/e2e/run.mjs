@@ -12,6 +12,11 @@
 //   6. bob revokes alice's grant from Others' Access (a reason, one confirmation) and her editor shows it
 //   7. the server is stopped and restarted (same database and port): both editors show the unreachable state, then recover
 //   8. alice asks for a role that is approved at once on a resource with several roles: the labels say so, one notification
+//   9. curl refused by a web console in alice's real terminal: the notification, Request, bob approves from his notification,
+//      Re-run succeeds in the same terminal (issue 15)
+//  10. the workspace's .vscode/elevate.json: This Workspace lists each need with its state; Request All with one justification
+//  11. an "elevate" task from .vscode/tasks.json run from the palette: approval progress in its terminal, the command
+//      succeeds, the access is given back
 // It counts the interactions (clicks and key presses; typed text counted apart) each flow takes and times how long a
 // decision takes to show on the other side; prints a table and writes test-artifacts/e2e/figures.json.
 // Screenshots of every step go to test-artifacts/e2e/ (gitignored); a failure prints its screenshot and log paths and
@@ -22,6 +27,7 @@
 // E2E_UPDATE_SCREENSHOTS=1 copies the README's screenshots from this run into docs/screenshots/.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join, relative } from 'node:path';
 import {
   ROOT, CODE_SERVER_BIN, freePort, spawnGroup, stopGroup, waitForHttp, tempDir, tail, log, sleep,
@@ -51,6 +57,9 @@ const STEPS = {
   6: 'approver revokes the grant and the requester\'s editor shows it',
   7: 'server stopped and restarted: both editors show unreachable, then recover by themselves',
   8: 'auto-approvable request on a resource with several roles: labels promise it, one notification tells it',
+  9: 'a command refused in a real terminal: notification → Request → approver approves → Re-run succeeds',
+  10: 'the workspace manifest: This Workspace shows each need\'s state, Request All asks once',
+  11: 'an elevate task from tasks.json waits for approval, runs the command and gives the access back',
 };
 const results = {}; // step -> { ok, reason }
 const shots = []; // paths of this run's screenshots
@@ -60,11 +69,12 @@ let server, editors = {}, browser, pages = {}, work, serverUrl, serverPort, db;
 const rel = (p) => relative(ROOT, p);
 const secs = (ms) => `${(ms / 1000).toFixed(1)}s`;
 
-async function shot(page, name) {
+/** A screenshot into test-artifacts/e2e/; `clip` ({x, y, width, height}) keeps a part (small enough for the README). */
+async function shot(page, name, clip) {
   const path = join(ART, `${name}.png`);
   try {
     await page.mouse.move(1000, 250); // no hover tooltip left over from the last click
-    await page.screenshot({ path, animations: 'disabled', timeout: 15000 });
+    await page.screenshot({ path, animations: 'disabled', timeout: 15000, ...(clip && { clip }) });
     shots.push(path);
     return path;
   } catch (e) {
@@ -234,7 +244,7 @@ async function setup() {
   serverPort = await freePort();
   serverUrl = `http://127.0.0.1:${serverPort}`;
   const tokens = {};
-  for (const user of ['alice', 'bob']) {
+  for (const user of ['alice', 'bob', 'orders-app']) {
     tokens[user] = execFileSync(node, ['dist/server.js', 'token', 'issue', user, '--config', POLICY, '--db', db],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20000 }).trim();
   }
@@ -243,7 +253,15 @@ async function setup() {
   await startServer();
   log(`Elevate server up at ${serverUrl} (log ${rel(SERVER_LOG)})`);
 
-  const settings = { 'elevate.serverUrl': serverUrl, 'elevate.expiryWarningMinutes': WARN_MINUTES, 'workbench.colorTheme': 'Default Dark Modern' };
+  await startOrdersConsole();
+  log(`orders console up at ${orders.url}`);
+
+  const settings = {
+    'elevate.serverUrl': serverUrl, 'elevate.expiryWarningMinutes': WARN_MINUTES, 'workbench.colorTheme': 'Default Dark Modern',
+    // a bash with shell integration (what the refusal flow reads), drawn as text the test can read
+    'terminal.integrated.defaultProfile.linux': 'bash', 'terminal.integrated.gpuAcceleration': 'off',
+    'remote.autoForwardPorts': false, // the orders console is on this machine: nothing to forward
+  };
   const people = { requester: 'alice', approver: 'bob' };
   // install both first (CPU-bound), then start both code-servers side by side
   const dirs = {};
@@ -254,8 +272,10 @@ async function setup() {
     mkdirSync(dirs[role].folder, { recursive: true });
     writeFileSync(join(dirs[role].folder, 'README.md'), `# ${role}'s project\n`);
     writeFileSync(join(dirs[role].folder, 'slow-orders.sql'), SQL);
+    if (role === 'requester') writeTasksJson(dirs[role].folder);
     installExtension(vsix, dirs[role]);
   }
+  state.folders = Object.fromEntries(Object.entries(dirs).map(([role, d]) => [role, d.folder]));
   log('installed the extension into both editors');
   await Promise.all(Object.keys(people).map(async (role) => {
     // the requester works in a dark theme, the approver in a light one: every screenshot of a fixed
@@ -667,9 +687,195 @@ async function step8() {
   for (const g of grants) await api('alice', 'POST', `/v1/grants/${g.id}/relinquish`, {});
 }
 
+// ---------------------------------------------------------------- access where the work is (issue 15)
+/**
+ * The target system of steps 9-11: a web console on loopback that serves /orders only to a caller
+ * Elevate says holds orders-console read right now (/v1/check with its service token). Every
+ * answer it gave is kept, so a step can tell a refusal from a success server-side.
+ */
+const orders = { server: undefined, url: '', served: [] };
+async function startOrdersConsole() {
+  orders.server = createServer((req, res) => {
+    void (async () => {
+      const check = await api('orders-app', 'GET', '/v1/check?userId=alice&resourceId=orders-console&role=read').catch(() => ({ allowed: false }));
+      orders.served.push(check.allowed ? 200 : 403);
+      res.writeHead(check.allowed ? 200 : 403, { 'content-type': 'text/plain' });
+      res.end(check.allowed ? 'orders: 42 open\n' : 'forbidden\n');
+    })();
+  });
+  await new Promise((resolve) => orders.server.listen(0, '127.0.0.1', resolve));
+  orders.url = `http://localhost:${orders.server.address().port}/orders`;
+}
+
+// parts of the 1280×760 workbench, for the README's screenshots
+const PANEL_AREA = { x: 352, y: 480, width: 928, height: 250 }; // the terminal and the notifications over it
+const ABOVE_PANEL = { x: 0, y: 0, width: 1280, height: 480 }; // the sidebar and the editor
+const SIDEBAR = { x: 0, y: 36, width: 350, height: 460 };
+const WITHOUT_SIDEBAR = { x: 352, y: 36, width: 928, height: 694 }; // the editor and the panel
+
+/** The text of the terminal shown in the panel (terminal.integrated.gpuAcceleration off draws it as DOM text). */
+async function terminalText(page) {
+  return page.locator('.part.panel .terminal-wrapper.active .xterm-rows').first().innerText({ timeout: 2000 }).catch(() => '');
+}
+async function waitForTerminal(page, re, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await terminalText(page);
+    if (re.test(text)) return text;
+    if (Date.now() > end) throw new Error(`the terminal does not show ${re}; it shows:\n${text.trimEnd().split('\n').slice(-8).join('\n')}`);
+    await sleep(250);
+  }
+}
+
+/** An elevate task (step 11): it names what it needs; the command itself knows nothing of Elevate. */
+function writeTasksJson(folder) {
+  const tasks = {
+    version: '2.0.0',
+    tasks: [{ label: 'Export open orders', type: 'elevate', resource: 'orders-console', role: 'read', duration: '10m', command: `curl -fsS ${orders.url}`, problemMatcher: [] }],
+  };
+  mkdirSync(join(folder, '.vscode'), { recursive: true });
+  writeFileSync(join(folder, '.vscode/tasks.json'), JSON.stringify(tasks, null, 2) + '\n');
+}
+
+/** bob approves alice's request from his notification's Approve link, without a comment (2 interactions). */
+async function approveFromNotification(title, flowName) {
+  const page = pages.approver;
+  const flow = new Flow(flowName);
+  const note = toast(page, new RegExp(`New request from alice: ${title}`));
+  await note.waitFor({ timeout: 30000 });
+  await flow.click(note.getByRole('link', { name: 'Approve' }), 'Approve (notification)');
+  await quickInput(page).locator('.quick-input-title, .quick-input-message', { hasText: /Approve|Comment/ }).first().waitFor({ timeout: 20000 });
+  await flow.press(page, 'Enter', 'Enter (approve, no comment)');
+  await note.waitFor({ state: 'hidden', timeout: 20000 });
+  flow.record();
+}
+
+/** alice holds and waits for nothing afterwards (the next step starts from a clean slate). */
+async function giveEverythingBack() {
+  const { grants } = await api('alice', 'GET', '/v1/grants?scope=mine&status=active');
+  for (const g of grants) await api('alice', 'POST', `/v1/grants/${g.id}/relinquish`, {});
+  const { requests } = await api('alice', 'GET', '/v1/requests?scope=mine&status=pending');
+  for (const r of requests) await api('alice', 'POST', `/v1/requests/${r.id}/cancel`, {});
+}
+
+async function step9() {
+  const page = pages.requester;
+  await giveEverythingBack(); // whatever an earlier step left
+  for (const p of Object.values(pages)) await closeToasts(p);
+  const flow = new Flow('refused command → access → re-run (requester; needs approval)');
+  // a developer's terminal, and a command that the console refuses
+  await runCommand(page, 'Terminal: Create New Terminal', { timeoutMs: 60000 });
+  await waitForTerminal(page, /[$#]\s*$/, 30000);
+  const command = `curl -fsS ${orders.url}`;
+  await page.keyboard.type(command);
+  await page.keyboard.press('Enter');
+  const refused = toast(page, /curl was refused with 403 Forbidden — Request read on Orders console\?/);
+  await refused.waitFor({ timeout: 30000 });
+  if (orders.served.at(-1) !== 403) throw new Error(`the console did not refuse the command (answers: ${orders.served})`);
+  await waitForTerminal(page, /returned error: 403/, 5000);
+  await shot(page, '9-requester-refusal-notice');
+  state.refusalShot = await shot(page, '9-doc-refusal-notice', PANEL_AREA);
+  await flow.click(refused.getByRole('button', { name: 'Request', exact: true }), 'Request (notification)');
+  // bob decides in his own editor
+  await toast(pages.approver, /New request from alice: Orders console \(read\) for 15m/).waitFor({ timeout: 30000 });
+  await shot(pages.approver, '9-approver-new-request');
+  await approveFromNotification('Orders console \\(read\\) for 15m', 'refused command → access (approver)');
+  // granted: one notice offers to run the command again, in the terminal it failed in
+  const rerun = toast(page, /Access to Orders console \(read\) granted until .* re-run .?curl -fsS http:\/\/localhost:\d+\/orders/);
+  await rerun.waitFor({ timeout: 30000 });
+  await shot(page, '9-requester-rerun-notice');
+  state.rerunShot = await shot(page, '9-doc-rerun-notice', PANEL_AREA);
+  const before = orders.served.length;
+  await flow.click(rerun.getByRole('link', { name: 'Re-run' }), 'Re-run (notification)');
+  await waitForTerminal(page, /orders: 42 open/, 30000);
+  if (!orders.served.slice(before).includes(200)) throw new Error(`the re-run was not served (answers since: ${orders.served.slice(before)})`);
+  flow.record('the command typed in the terminal is the work itself, not counted; Re-run is optional');
+  await sleep(300);
+  await shot(page, '9-requester-rerun-succeeded');
+  // told once: Re-run took the place of the waiting notice and of the usual "approved" one
+  const stale = (await notificationCentre(page)).filter((t) => /Orders console \(read\)/.test(t));
+  if (stale.length) throw new Error(`the notification centre still tells of this request: ${JSON.stringify(stale)}`);
+  await giveEverythingBack();
+}
+
+async function step10() {
+  const page = pages.requester;
+  const manifest = {
+    needs: [
+      { resource: 'prod-db', role: 'read', duration: '15m', justification: 'INC-4711: reading the slow-query plans' },
+      { resource: 'orders-console', role: 'read', duration: '30m', justification: 'INC-4711: checking the affected orders' },
+    ],
+  };
+  await giveEverythingBack(); // whatever an earlier step left
+  // both people's repositories declare the same needs: alice's dark and bob's light editor show them
+  for (const folder of Object.values(state.folders)) {
+    mkdirSync(join(folder, '.vscode'), { recursive: true });
+    writeFileSync(join(folder, '.vscode/elevate.json'), JSON.stringify(manifest, null, 2) + '\n');
+  }
+  for (const [role, p] of Object.entries(pages)) {
+    await closeToasts(p);
+    await openActivityContainer(p, 'Elevate');
+    await expandPane(p, 'This Workspace');
+    await viewRow(p, 'This Workspace', /Production database · read\s*not requested/).waitFor({ timeout: 30000 });
+    await viewRow(p, 'This Workspace', /Orders console · read\s*not requested/).waitFor({ timeout: 10000 });
+    if (role === 'approver') {
+      await shot(p, '10-approver-this-workspace');
+      state.workspaceLightShot = await shot(p, '10-doc-this-workspace-light', SIDEBAR);
+    }
+  }
+  // a need's row opens the manifest, where it is declared
+  await viewRow(page, 'This Workspace', 'Orders console · read').click();
+  await page.locator('.editor-instance .view-lines', { hasText: 'orders-console' }).first().waitFor({ timeout: 15000 });
+  await shot(page, '10-requester-this-workspace');
+  const flow = new Flow('Request All (This Workspace)');
+  const header = paneOf(page, 'This Workspace').locator('.pane-header').first();
+  await header.hover();
+  await flow.click(header.locator('.action-label[aria-label="Request All"]'), 'Request All (view title)');
+  const box = quickInputBox(page);
+  await quickInput(page).locator('.quick-input-title', { hasText: /Request All \(Production database read, Orders console read\)/ }).waitFor({ timeout: 20000 });
+  const prefilled = await box.inputValue();
+  if (!/reading the slow-query plans; INC-4711: checking the affected orders/.test(prefilled)) throw new Error(`the justification is not prefilled from the manifest: "${prefilled}"`);
+  await flow.press(page, 'Enter', 'Enter (the prefilled justification)');
+  await viewRow(page, 'This Workspace', /Production database · read\s*held until \d/).waitFor({ timeout: 20000 });
+  await viewRow(page, 'This Workspace', /Orders console · read\s*pending/).waitFor({ timeout: 20000 });
+  await toast(page, /Requested 2: 1 granted at once, 1 waiting for approval/).waitFor({ timeout: 20000 });
+  flow.record('the justification is prefilled from the manifest');
+  await shot(page, '10-requester-request-all');
+  state.requestAllShot = await shot(page, '10-doc-request-all', ABOVE_PANEL);
+  await giveEverythingBack();
+  await viewRow(page, 'This Workspace', /Production database · read\s*not requested/).waitFor({ timeout: 20000 });
+}
+
+async function step11() {
+  const page = pages.requester;
+  await giveEverythingBack(); // whatever an earlier step left
+  for (const p of Object.values(pages)) await closeToasts(p);
+  // alice's .vscode/tasks.json (written at setup) holds the task; open beside the terminal for the screenshots
+  await page.keyboard.press('Control+P');
+  await quickInputBox(page).fill('tasks.json');
+  await quickRow(page, 'tasks.json').waitFor({ timeout: 10000 }).then(() => page.keyboard.press('Enter'), () => page.keyboard.press('Escape'));
+  await page.locator('.editor-instance .view-lines', { hasText: 'Export open orders' }).first().waitFor({ timeout: 10000 }).catch(() => {});
+  const flow = new Flow('elevate task from tasks.json (requester; needs approval)');
+  await flow.command(page, 'Tasks: Run Task');
+  const row = quickRow(page, 'Export open orders');
+  await row.waitFor({ timeout: 30000 });
+  await flow.click(row, 'Export open orders');
+  await waitForTerminal(page, /waiting for approval by group dba \(0 of 1\)/, 30000);
+  await shot(page, '11-requester-task-waiting');
+  await approveFromNotification('Orders console \\(read\\) for 10m', 'elevate task (approver)');
+  const text = await waitForTerminal(page, /given back/, 30000);
+  if (!/orders: 42 open/.test(text)) throw new Error(`the task's command did not succeed:\n${text}`);
+  flow.record();
+  await shot(page, '11-requester-task-done');
+  state.taskShot = await shot(page, '11-doc-task-done', WITHOUT_SIDEBAR);
+  const { grants } = await api('alice', 'GET', '/v1/grants?scope=mine&status=active');
+  if (grants.some((g) => g.resourceId === 'orders-console')) throw new Error('the task ended but its access was not given back');
+}
+
 // ---------------------------------------------------------------- runner
 const order = [
   [1, step1, [0]], [2, step2, [1]], [3, step3, [2]], [4, step4, [3]], [5, step5, [0]], [6, step6, [3]], [7, step7, [0]], [8, step8, [0]],
+  [9, step9, [0]], [10, step10, [0]], [11, step11, [0]],
 ];
 
 /** This run's logs: the Elevate server's, each code-server's, and (copied there when the editors stop) VS Code's own. */
@@ -722,7 +928,12 @@ async function runStep(n, fn, needs) {
 
 /** E2E_UPDATE_SCREENSHOTS=1: copies the README's screenshots from this run into docs/screenshots/. */
 function updateReadmeScreenshots() {
-  const wanted = { 'my-access-countdown.png': state.grantShot, 'request-detail.png': state.detailShot, 'status-bar-warning.png': state.warnShot };
+  const wanted = {
+    'my-access-countdown.png': state.grantShot, 'request-detail.png': state.detailShot, 'status-bar-warning.png': state.warnShot,
+    // access where the work is (issue 15)
+    'refusal-notice.png': state.refusalShot, 'refusal-rerun.png': state.rerunShot, 'this-workspace.png': state.requestAllShot,
+    'this-workspace-light.png': state.workspaceLightShot, 'elevate-task.png': state.taskShot,
+  };
   const dir = join(ROOT, 'docs/screenshots');
   mkdirSync(dir, { recursive: true });
   for (const [name, from] of Object.entries(wanted)) {
@@ -755,6 +966,7 @@ function printFigures() {
 
 async function cleanup() {
   try { await browser?.close(); } catch {}
+  orders.server?.close();
   await Promise.all(Object.values(editors).map((e) => e.stop().catch(() => {})));
   if (server) await stopGroup(server.pid);
   if (work) rmSync(work, { recursive: true, force: true });

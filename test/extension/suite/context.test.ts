@@ -16,7 +16,7 @@ import * as vscode from 'vscode';
 import type { AccessRequest } from '../../../server/protocol';
 import type { ElevateApi } from '../../../extension/extension';
 import type { Notice } from '../../../extension/views/notifier';
-import { cleanUp, http, PG_URL, SERVER, signedIn, TOKENS, waitFor, within } from './lib';
+import { cleanUp, http, PG_URL, SERVER, signedIn, TOKENS, waitFor, watchingRequests, within } from './lib';
 
 /** A bash terminal whose shell integration is active (VS Code injects it into bash). */
 async function shellTerminal(name: string, env: Record<string, string> = {}): Promise<vscode.Terminal> {
@@ -94,7 +94,7 @@ describe('Permission denied → request', function () {
     });
     after(() => { consoleServer?.close(); });
 
-    it('refusedCurl_oneNotice_oneClickIsAccessAtOnce_reRunSucceedsInTheSameTerminal', async () => {
+    it('refusedCurl_oneNotice_oneClickIsAccessAtOnce_reRunSucceedsInTheSameTerminal_withoutAskingForCredentials', async () => {
       const terminal = await shellTerminal('refusals');
       terminals.push(terminal);
       const offered = nextNotice(api, /^curl was refused/);
@@ -128,8 +128,9 @@ describe('Permission denied → request', function () {
           resolve({ exitCode: e.exitCode, output });
         });
       });
-      const target = await rerun.actions![0].run();
+      const { result: target, urls } = await watchingRequests(() => rerun.actions![0].run());
       assert.equal(target, terminal, 'auto-db issues no credentials: the command runs again where it failed');
+      assert.deepEqual(urls.filter((u) => u.endsWith('/credentials')), [], 'auto-db has no provider: Re-run does not wait on asking for credentials');
       const result = await within('the re-run to finish', again, 20_000);
       assert.equal(result.exitCode, 0, result.output);
       assert.match(result.output, /orders: 42/);

@@ -65,3 +65,21 @@ export async function auditOf(action: string, requestId: string): Promise<{ deta
   const { events } = await http<{ events: { action: string; requestId?: string; details: Record<string, unknown> }[] }>('carol', 'GET', `/v1/audit?action=${encodeURIComponent(action)}&limit=1000`);
   return events.filter((e) => e.requestId === requestId);
 }
+
+/**
+ * Runs `action` while recording every URL this extension host fetches (the extension's client
+ * calls the global fetch, and the suites share the extension host with it).
+ */
+export async function watchingRequests<T>(action: () => Promise<T> | T): Promise<{ result: T; urls: string[] }> {
+  const urls: string[] = [];
+  const real = globalThis.fetch;
+  globalThis.fetch = (input, init) => {
+    urls.push(input instanceof Request ? input.url : String(input));
+    return real(input, init);
+  };
+  try {
+    return { result: await action(), urls };
+  } finally {
+    globalThis.fetch = real;
+  }
+}

@@ -5,15 +5,17 @@
 // a task with "keep" keeps it and the next run reuses it; closing a grant's
 // terminal offers to give the grant back.
 import * as assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 import * as vscode from 'vscode';
 import type { AccessRequest, CredentialsResponse, Grant } from '../../../server/protocol';
 import type { ElevateApi } from '../../../extension/extension';
 import type { TaskRun } from '../../../extension/context/tasks';
 import type { Notice } from '../../../extension/views/notifier';
-import { cleanUp, http, SERVER, signedIn, TOKENS, waitFor, within } from './lib';
+import { cleanUp, http, PG_URL, SERVER, signedIn, TOKENS, waitFor, watchingRequests, within, workspaceFolder } from './lib';
 
 describe('Elevate tasks', function () {
   this.timeout(90_000);
@@ -66,18 +68,62 @@ describe('Elevate tasks', function () {
     assert.match(lines.at(-1) ?? '', /the command ended \(exit 0\); your write access to Team database was given back/);
   });
 
-  it('taskWithKeep_keepsTheGrant_andTheNextRunReusesIt', async () => {
+  it('taskWithKeep_keepsTheGrant_andTheNextRunReusesIt_withoutAskingForCredentials', async () => {
     const task = api.context.tasks.create({ type: 'elevate', resource: 'auto-db', role: 'read', duration: '15m', command: 'echo report done', keep: true }, vscode.TaskScope.Workspace, 'report');
     let ended = nextRun();
-    await vscode.tasks.executeTask(task);
-    const first = await within('the first run', ended, 30_000);
+    const { result: first, urls } = await watchingRequests(async () => {
+      await vscode.tasks.executeTask(task);
+      return within('the first run', ended, 30_000);
+    });
     assert.deepEqual([first.exitCode, first.relinquished, first.reused], [0, undefined, undefined]);
+    assert.deepEqual(urls.filter((u) => u.endsWith('/credentials')), [], 'auto-db has no provider: the task does not wait on asking for credentials');
     assert.ok(api.model.grant(first.grantId!), 'kept');
 
     ended = nextRun();
     await vscode.tasks.executeTask(task);
     const second = await within('the second run', ended, 30_000);
     assert.deepEqual([second.grantId, second.reused, second.relinquished], [first.grantId, true, undefined]);
+  });
+
+  it('taskFromTasksJson_isFetched_runsPsqlWithTheGrantsLogin_andGivesTheGrantBack', async function () {
+    if (!PG_URL) this.skip();
+    const out = join(tmpdir(), `elevate-tasksjson-${Date.now()}.txt`);
+    const tasksJson = vscode.Uri.joinPath(workspaceFolder(), '.vscode/tasks.json');
+    // as a user writes it: the task names what it needs, the command knows nothing of Elevate
+    await vscode.workspace.fs.writeFile(tasksJson, new TextEncoder().encode(JSON.stringify({
+      version: '2.0.0',
+      tasks: [{
+        label: 'count notes', type: 'elevate', resource: 'pg-db', role: 'read', duration: '10m',
+        command: `psql -v ON_ERROR_STOP=1 -tAc "SELECT current_user || ' ' || count(*) FROM notes" > ${JSON.stringify(out)}`,
+      }],
+    }, null, 2)));
+    const admin = new pg.Client({ connectionString: PG_URL });
+    await admin.connect();
+    try {
+      const task = await waitFor('the task from tasks.json', async () =>
+        (await vscode.tasks.fetchTasks({ type: 'elevate' })).find((t) => t.name === 'count notes'), 30_000);
+      assert.equal(task.definition.resource, 'pg-db');
+      const ended = nextRun();
+      await vscode.tasks.executeTask(task);
+
+      const request = await waitFor('the task\'s request', async () =>
+        (await http<{ requests: AccessRequest[] }>('alice', 'GET', '/v1/requests?scope=mine&status=pending')).requests.find((r) => r.resourceId === 'pg-db'));
+      assert.deepEqual([request.role, request.durationSeconds], ['read', 600]);
+      const { grant } = await http<{ grant: Grant }>('bob', 'POST', `/v1/requests/${request.id}/approve`, {});
+
+      const run = await within('the task to end', ended, 40_000);
+      assert.deepEqual([run.grantId, run.exitCode, run.relinquished], [grant.id, 0, true]);
+      // psql logged in as the grant's own PostgreSQL role (the postgres provider names it after the grant)
+      const login = `elevate_alice_${createHash('sha256').update(grant.id).digest('hex').slice(0, 16)}`;
+      assert.match(readFileSync(out, 'utf8').trim(), new RegExp(`^${login} \\d+$`));
+      assert.equal((await http<{ grant: Grant }>('alice', 'GET', `/v1/grants/${grant.id}`)).grant.status, 'relinquished');
+      // the provider takes the login away just after the grant ends
+      await waitFor(`${login} to lose its login`, async () => (await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1 AND rolcanlogin', [login])).rowCount === 0);
+    } finally {
+      rmSync(out, { force: true });
+      await admin.end();
+      await vscode.workspace.fs.delete(tasksJson).then(undefined, () => undefined);
+    }
   });
 
   it('closingAGrantsTerminal_offersToGiveTheGrantBack', async () => {
