@@ -9,7 +9,7 @@
 //   3. alice sees the grant in My Access, the status-bar countdown ticking, and a notification
 //   4. alice runs "Elevate: Extend Grant" from the palette and the countdown moves
 //   5. a 90 s auto-approved grant runs out: warning then error colour, then the item disappears and My Access updates
-//   6. bob revokes alice's grant and her editor shows it
+//   6. bob revokes alice's grant from Others' Access (a reason, one confirmation) and her editor shows it
 //   7. the server is stopped and restarted (same database and port): both editors show the unreachable state, then recover
 //   8. alice asks for a role that is approved at once on a resource with several roles: the labels say so, one notification
 //   9. curl refused by a web console in alice's real terminal: the notification, Request, bob approves from his notification,
@@ -556,22 +556,30 @@ async function step5() {
 async function step6() {
   const page = pages.approver;
   const requester = pages.requester;
-  const flow = new Flow('revoke from the palette');
+  const flow = new Flow('revoke from Others\' Access (row → revoked)');
   await closeToasts(page);
   await closeToasts(requester);
-  await flow.command(page, 'Elevate: Revoke Grant');
-  const pick = quickRow(page, /alice: Production database · read/);
-  await pick.waitFor({ timeout: 20000 });
-  await flow.click(pick, 'alice: Production database · read');
+  // the approver's list of the access they may end: who, time left, resource and role
+  await expandPane(page, 'Others\' Access');
+  const row = viewRow(page, 'Others\' Access', /alice · [\s\S]* left · read[\s\S]*Production database/);
+  await row.waitFor({ timeout: 20000 });
+  await shot(page, '6-approver-others-access');
+  await clickInlineAction(page, row, 'Revoke Grant…', flow);
   await quickInput(page).locator('.quick-input-title, .quick-input-message', { hasText: /Revoke|Reason/ }).first().waitFor({ timeout: 20000 });
   await flow.type(quickInputBox(page), 'INC-4711 resolved', 'reason');
   await shot(page, '6-approver-revoke-reason');
+  await flow.press(page, 'Enter', 'Enter (reason)');
+  // destructive: it asks once
+  const confirm = page.locator('.monaco-dialog-box .monaco-button', { hasText: /^Revoke$/ }).first();
+  await confirm.waitFor({ timeout: 20000 });
+  await shot(page, '6-approver-revoke-confirm');
   const gone = whenState(viewRow(requester, 'My Access', grantRow('Production database', 'read')), 'hidden', 30000);
   gone.catch(() => {});
   const t0 = Date.now();
-  await flow.press(page, 'Enter', 'Enter (revoke)');
+  await flow.click(confirm, 'Revoke (confirm)');
   flow.record('reason typed, not counted');
   figures.latencyMs['approver revoke → grant gone from requester\'s My Access'] = (await gone) - t0;
+  await row.waitFor({ state: 'hidden', timeout: 20000 });
   await toast(requester, /Your read access to Production database was revoked by bob: INC-4711 resolved/).waitFor({ timeout: 20000 });
   await statusItem(requester, /Production database/).waitFor({ state: 'hidden', timeout: 10000 });
   await welcome(requester, 'My Access', /no active access/).waitFor({ timeout: 10000 });
