@@ -36,6 +36,8 @@ export const Views = {
   resources: 'elevate.resources',
   myAccess: 'elevate.myAccess',
   approvals: 'elevate.approvals',
+  /** other people's active grants the signed-in user may revoke */
+  othersAccess: 'elevate.othersAccess',
   workspace: 'elevate.workspace',
 } as const;
 
@@ -47,6 +49,8 @@ export const ContextKeys = {
   /** the configured server offers sign-in through an identity provider */
   browserSignIn: 'elevate.browserSignIn',
   isApprover: 'elevate.isApprover',
+  /** an admin or an approver: may revoke other people's grants (the Others' Access view) */
+  canRevoke: 'elevate.canRevoke',
   hasActiveGrants: 'elevate.hasActiveGrants',
   hasPendingRequests: 'elevate.hasPendingRequests',
   hasReviewable: 'elevate.hasReviewable',
@@ -60,6 +64,8 @@ export const ItemContext = {
   grantActive: 'grant.active',
   /** an active grant whose resource's provider may hand out credentials (Copy Credentials, Open Terminal) */
   grantActiveWithCredentials: 'grant.active.credentials',
+  /** someone else's active grant the signed-in user may revoke */
+  grantRevocable: 'grant.revocable',
   requestMine: 'request.mine',
   requestReviewable: 'request.reviewable',
   message: 'message',

@@ -34,7 +34,7 @@ import { LiveNotifications } from './views/liveNotifications';
 import { Notifier, type Notice, type OpenNotice } from './views/notifier';
 import { RequestDetailPanel } from './views/requestDetail';
 import { GrantStatusBar } from './views/statusBar';
-import { ApprovalsTree, MyAccessTree, ResourcesTree } from './views/trees';
+import { ApprovalsTree, MyAccessTree, OthersAccessTree, ResourcesTree } from './views/trees';
 import { logText } from '../server/protocol/escape/logLine';
 import { WorkContext } from './context/workContext';
 
@@ -48,7 +48,7 @@ export interface ElevateApi {
   /** Signs in without the input boxes (same checks as the Sign In command). */
   signIn(serverUrl: string, token: string): Promise<void>;
   readonly statusBar: GrantStatusBar;
-  readonly trees: { readonly resources: ResourcesTree; readonly myAccess: MyAccessTree; readonly approvals: ApprovalsTree };
+  readonly trees: { readonly resources: ResourcesTree; readonly myAccess: MyAccessTree; readonly approvals: ApprovalsTree; readonly othersAccess: OthersAccessTree };
   /** Terminals and the clipboard holding grant credentials, let go of when the grant ends. */
   readonly credentials: GrantCredentials;
   /** Every notification asked for, before the once-and-focused rule. */
@@ -83,16 +83,18 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   const resources = push(new ResourcesTree(model));
   const myAccess = push(new MyAccessTree(model, ticker, thresholds));
   const approvals = push(new ApprovalsTree(model));
+  const othersAccess = push(new OthersAccessTree(model, ticker));
   const resourcesView = push(vscode.window.createTreeView(Views.resources, { treeDataProvider: resources, showCollapseAll: false }));
   const myAccessView = push(vscode.window.createTreeView(Views.myAccess, { treeDataProvider: myAccess }));
   const approvalsView = push(vscode.window.createTreeView(Views.approvals, { treeDataProvider: approvals }));
+  const othersAccessView = push(vscode.window.createTreeView(Views.othersAccess, { treeDataProvider: othersAccess }));
   // why the welcome view is showing (e.g. the server's "token revoked"), in each view's header.
   // Not TreeView.message: VS Code shows no welcome content (Sign In, Retry, Open Settings) while a
   // tree view has a message.
   push(model.onDidChange((k) => {
     if (!k.has('connection')) return;
     const message = model.state === 'ready' || model.state === 'connecting' ? undefined : model.message;
-    for (const view of [resourcesView, myAccessView, approvalsView]) view.description = message;
+    for (const view of [resourcesView, myAccessView, approvalsView, othersAccessView]) view.description = message;
   }));
   const updateBadge = () => {
     const n = model.reviewable.length;
@@ -155,7 +157,7 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
     model,
     signIn: async (url, token) => { await session.signIn(url, token); },
     statusBar,
-    trees: { resources, myAccess, approvals },
+    trees: { resources, myAccess, approvals, othersAccess },
     credentials,
     onDidNotify: notifier.onDidNotify,
     auth,

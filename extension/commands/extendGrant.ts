@@ -1,10 +1,10 @@
 // Elevate: Extend Grant — choices show the new end, which apply at once and which need approval;
 // nothing past the grant's maxExpiresAt is offered.
 import * as vscode from 'vscode';
-import { MAX_TEXT } from '../../server/protocol';
+import { MAX_TEXT, type Grant, type ResourceView } from '../../server/protocol';
 import { ApiError } from '../api/errors';
 import { Commands } from '../constants';
-import { extendChoices } from '../model/choices';
+import { extendAppliesAtOnce, extendChoices } from '../model/choices';
 import { formatClockTime, formatDuration } from '../model/format';
 import { approversText } from '../views/describe';
 import { waitingNotice } from '../model/notices';
@@ -39,21 +39,18 @@ export function registerExtendGrant(deps: Deps): vscode.Disposable {
       }
       // the same step frame as Request Access: presets, a typed length ("20m" offers "Use +20m"),
       // "Other duration…", Back from the reason to the length
-      const withoutApproval = resource?.extension.withoutApprovalSeconds ?? 0;
+      const atOnce = (s: number) => extendAppliesAtOnce(grant, resource, s);
       const room = choices.at(-1)!.seconds;
       const title = vscode.l10n.t('Extend {0} ({1}), ends {2}', name, grant.role, formatClockTime(grant.expiresAt, now));
-      const describe = (s: number) => ({
-        description: vscode.l10n.t('until {0}', formatClockTime(Date.parse(grant.expiresAt) + s * 1000, now)) + (s === room ? ` · ${vscode.l10n.t('the limit')}` : ''),
-        detail: s <= withoutApproval ? vscode.l10n.t('Applies at once') : vscode.l10n.t('Needs approval by {0}', resource ? approversText(resource) : vscode.l10n.t('an approver')),
-      });
+      const describe = extendLabel(grant, resource, now, room);
       let justification = opts.justification;
-      const needsReason = () => seconds! > withoutApproval && opts.justification === undefined;
+      const needsReason = () => !atOnce(seconds!) && opts.justification === undefined;
       const steps: Step[] = [
         async () => {
           const picked = await durationStep({
             title, step: 1, totalSteps: needsReason() ? 2 : 1, canGoBack: false,
             placeholder: vscode.l10n.t('Add how much time? Pick or type a length'),
-            options: choices.map((c) => ({ seconds: c.seconds, ...describe(c.seconds) })),
+            options: extendPickerOptions(grant, resource, now),
             current: seconds,
             maxSeconds: room,
             describe,
@@ -88,4 +85,24 @@ export function registerExtendGrant(deps: Deps): vscode.Disposable {
     }
     return result;
   });
+}
+
+/**
+ * How the Extend picker describes a length: its new end, and whether it applies at once by the
+ * server's own rule (rules.ts extendsAtOnce: within what is left of this grant's withoutApproval
+ * budget) or needs an approver.
+ */
+export function extendLabel(grant: Grant, resource: ResourceView | undefined, now: number, room: number) {
+  return (s: number) => ({
+    description: vscode.l10n.t('until {0}', formatClockTime(Date.parse(grant.expiresAt) + s * 1000, now)) + (s === room ? ` · ${vscode.l10n.t('the limit')}` : ''),
+    detail: extendAppliesAtOnce(grant, resource, s) ? vscode.l10n.t('Applies at once') : vscode.l10n.t('Needs approval by {0}', resource ? approversText(resource) : vscode.l10n.t('an approver')),
+  });
+}
+
+/** The lengths the Extend picker offers for a grant now, as it shows them. */
+export function extendPickerOptions(grant: Grant, resource: ResourceView | undefined, now: number): { seconds: number; description: string; detail: string }[] {
+  const { choices } = extendChoices(grant, resource, now);
+  const room = choices.at(-1)?.seconds ?? 0;
+  const describe = extendLabel(grant, resource, now, room);
+  return choices.map((c) => ({ seconds: c.seconds, ...describe(c.seconds) }));
 }

@@ -2,7 +2,7 @@
 // in server/protocol/rules.ts (the server's dry run uses the same matching); this adapts the wire
 // shapes the extension holds (pure, no vscode import).
 import type { Grant, Me, ResourceView } from '../../server/protocol';
-import { atOnceLimit, durationChoices as sharedDurationChoices, extendChoices as sharedExtendChoices, type DurationChoice, type ExtendChoices } from '../../server/protocol/rules';
+import { atOnceLimit, durationChoices as sharedDurationChoices, extendChoices as sharedExtendChoices, extendsAtOnce, type DurationChoice, type ExtendChoices } from '../../server/protocol/rules';
 
 export type { DurationChoice, ExtendChoices } from '../../server/protocol/rules';
 
@@ -24,11 +24,16 @@ export function durationChoices(resource: ResourceView, role: string, user: User
   return sharedDurationChoices(resource, role, user, now);
 }
 
-/** Extension lengths for a grant; nothing past its maxExpiresAt. */
+/** Extension lengths for a grant, marked at once only within what is left of its budget; nothing past its maxExpiresAt. */
 export function extendChoices(grant: Grant, resource: ResourceView | undefined, now: number): ExtendChoices {
   return sharedExtendChoices(
-    { status: grant.status, expiresAt: Date.parse(grant.expiresAt), maxExpiresAt: Date.parse(grant.maxExpiresAt) },
+    { status: grant.status, expiresAt: Date.parse(grant.expiresAt), maxExpiresAt: Date.parse(grant.maxExpiresAt), addedWithoutApprovalSeconds: grant.addedWithoutApprovalSeconds },
     resource?.extension.withoutApprovalSeconds ?? 0,
     now,
   );
+}
+
+/** Whether extending this grant by `seconds` (a typed length too) applies at once, as the server decides it. */
+export function extendAppliesAtOnce(grant: Grant, resource: ResourceView | undefined, seconds: number): boolean {
+  return extendsAtOnce(seconds, resource?.extension.withoutApprovalSeconds ?? 0, grant.addedWithoutApprovalSeconds);
 }

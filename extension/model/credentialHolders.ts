@@ -23,7 +23,7 @@ export interface Released {
   /** the grant as the model saw it end (with who ended it and why), else as it was when held */
   grant: Grant;
   reason: EndReason;
-  /** terminals closed */
+  /** terminals whose credentials were ended (their shell hung up, or the terminal closed) */
   terminals: number;
   /** whether the clipboard was cleared */
   clipboard: boolean;
@@ -134,7 +134,7 @@ export class CredentialHolders<M extends HoldersModel = HoldersModel> extends Di
     const terminals = outcomes.filter((o) => o.kind === 'terminal' && o.released).length;
     const clipboard = outcomes.some((o) => o.kind === 'clipboard' && o.released);
     const done = [
-      ...(outcomes.some((o) => o.kind === 'terminal') ? [terminals === 1 ? 'closed 1 terminal' : `closed ${terminals} terminals`] : []),
+      ...(outcomes.some((o) => o.kind === 'terminal') ? [terminals === 1 ? 'ended 1 terminal' : `ended ${terminals} terminals`] : []),
       ...(outcomes.some((o) => o.kind === 'clipboard') ? [clipboard ? 'cleared the clipboard' : 'left the clipboard alone (it no longer holds the copied credentials)'] : []),
     ];
     this.log.info(`grant ${id} ${reason}: ${done.join(', ')}`);

@@ -11,7 +11,7 @@ import { logText } from '../../server/protocol/escape/logLine';
 
 export type ConnectionState = 'signedOut' | 'connecting' | 'ready' | 'unreachable' | 'error';
 export type User = Me['user'];
-export type ChangeKind = 'connection' | 'me' | 'resources' | 'grants' | 'myRequests' | 'reviewable' | 'live';
+export type ChangeKind = 'connection' | 'me' | 'resources' | 'grants' | 'myRequests' | 'reviewable' | 'revocable' | 'live';
 
 /** What the model needs of the API client (a fake in unit tests). */
 export type ModelApi = Pick<ElevateClient, 'origin' | 'me' | 'resources' | 'listRequests' | 'listGrants' | 'openEvents'>;
@@ -35,6 +35,15 @@ const byEnd = (a: Grant, b: Grant) => Date.parse(a.expiresAt) - Date.parse(b.exp
 const byNewest = (a: AccessRequest, b: AccessRequest) => Date.parse(b.createdAt) - Date.parse(a.createdAt) || a.id.localeCompare(b.id);
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
+/**
+ * Whether this person may end someone else's grant: an admin, or an approver of its resource. The
+ * server decides it (server/domain/rights.ts canRevoke) and answers accordingly; this mirrors it
+ * from /v1/me so the editor lists only what a Revoke can succeed on.
+ */
+export function mayRevoke(me: Pick<User, 'id' | 'roles' | 'approverOf'> | undefined, grant: Pick<Grant, 'userId' | 'resourceId'>): boolean {
+  return !!me && grant.userId !== me.id && (me.roles.includes('admin') || me.approverOf.includes(grant.resourceId));
+}
+
 export class ElevateModel extends Disposable {
   private readonly changeEmitter = this.register(new Emitter<ReadonlySet<ChangeKind>>());
   private readonly eventEmitter = this.register(new Emitter<ModelEvent>());
@@ -54,6 +63,7 @@ export class ElevateModel extends Disposable {
   private grantsValue: Grant[] = [];
   private myRequestsValue: AccessRequest[] = [];
   private reviewableValue: AccessRequest[] = [];
+  private revocableValue: Grant[] = [];
   private liveValue: StreamState | 'off' = 'off';
 
   private api: ModelApi | undefined;
@@ -103,6 +113,10 @@ export class ElevateModel extends Disposable {
   get myRequests(): readonly AccessRequest[] { return this.myRequestsValue; }
   /** Pending requests I may decide, newest first. */
   get reviewable(): readonly AccessRequest[] { return this.reviewableValue; }
+  /** Other people's active grants I may revoke, soonest end first (empty unless I may revoke any). */
+  get revocable(): readonly Grant[] { return this.revocableValue; }
+  /** Whether I may revoke anyone's grants at all: an admin, or an approver of some resource. */
+  get mayRevokeOthers(): boolean { return !!this.meValue && (this.meValue.roles.includes('admin') || this.meValue.approverOf.length > 0); }
   get live(): StreamState | 'off' { return this.liveValue; }
   /** When the server last answered in full (local ms since the epoch); undefined before that. */
   get lastUpdated(): number | undefined { return this.updatedAt; }
@@ -168,6 +182,7 @@ export class ElevateModel extends Disposable {
     if (message) this.scheduleExpiry();
     this.replace('myRequests', [], kinds);
     this.replace('reviewable', [], kinds);
+    this.replace('revocable', [], kinds);
     this.stateValue = 'signedOut';
     this.messageValue = message;
     this.liveValue = 'off';
@@ -221,6 +236,9 @@ export class ElevateModel extends Disposable {
         api.listRequests('reviewable', 'pending'),
       ]);
       if (gen !== this.generation) return;
+      // others' grants only for those who may revoke some (anyone else would get a 403)
+      const all = me.roles.includes('admin') || me.approverOf.length > 0 ? (await api.listGrants({ scope: 'all', status: 'active', limit: 500 })).grants : [];
+      if (gen !== this.generation) return;
       const kinds = new Set<ChangeKind>();
       if (!same(me, this.meValue)) { this.meValue = me; kinds.add('me'); }
       this.replace('resources', [...resources].sort((a, b) => a.name.localeCompare(b.name)), kinds);
@@ -229,6 +247,7 @@ export class ElevateModel extends Disposable {
       this.replace('grants', grants.grants.filter((g) => g.status === 'active' && Date.parse(g.expiresAt) > this.clock.now()).filter(open('grant')).sort(byEnd), kinds);
       this.replace('myRequests', mine.filter((r) => r.status === 'pending').filter(open('request')).sort(byNewest), kinds);
       this.replace('reviewable', this.reviewableOnly(reviewable, me).filter(open('request')).sort(byNewest), kinds);
+      this.replace('revocable', all.filter((g) => g.status === 'active' && Date.parse(g.expiresAt) > this.clock.now() && mayRevoke(me, g)).filter(open('grant')).sort(byEnd), kinds);
       this.updatedAt = Date.now();
       if (this.stateValue !== 'ready' || this.messageValue) { this.stateValue = 'ready'; this.messageValue = undefined; kinds.add('connection'); }
       this.scheduleExpiry();
@@ -257,7 +276,7 @@ export class ElevateModel extends Disposable {
     return requests.filter((r) => r.status === 'pending' && r.requesterId !== me?.id && !r.approvals.some((a) => a.approverId === me?.id));
   }
 
-  private replace<K extends 'resources' | 'grants' | 'myRequests' | 'reviewable'>(kind: K, value: never[] | ResourceView[] | Grant[] | AccessRequest[], kinds: Set<ChangeKind>): void {
+  private replace<K extends 'resources' | 'grants' | 'myRequests' | 'reviewable' | 'revocable'>(kind: K, value: never[] | ResourceView[] | Grant[] | AccessRequest[], kinds: Set<ChangeKind>): void {
     const field = `${kind}Value` as const;
     if (same(this[field], value)) return;
     (this as unknown as Record<string, unknown>)[field] = value;
@@ -285,23 +304,30 @@ export class ElevateModel extends Disposable {
     }, this.pollIntervalMs);
   }
 
-  /** Drops grants at their end even if no event says so (the stream may be down). */
+  /** Drops grants (mine and those I may revoke) at their end even if no event says so (the stream may be down). */
   private scheduleExpiry(): void {
     this.timers.clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
-    const next = this.grantsValue[0];
-    if (!next) return;
-    const delay = Math.max(0, Date.parse(next.expiresAt) - this.clock.now());
+    const ends = [this.grantsValue[0], this.revocableValue[0]].filter((g) => g !== undefined).map((g) => Date.parse(g.expiresAt));
+    if (!ends.length) return;
+    const delay = Math.max(0, Math.min(...ends) - this.clock.now());
     this.expiryTimer = this.timers.setTimeout(() => this.pruneExpired(), Math.min(delay + 50, 2 ** 31 - 1));
   }
 
   private pruneExpired(): void {
     const now = this.clock.now();
+    const kinds = new Set<ChangeKind>();
     const left = this.grantsValue.filter((g) => Date.parse(g.expiresAt) > now);
     if (left.length !== this.grantsValue.length) {
       this.grantsValue = left;
-      this.changeEmitter.fire(new Set(['grants']));
+      kinds.add('grants');
     }
+    const others = this.revocableValue.filter((g) => Date.parse(g.expiresAt) > now);
+    if (others.length !== this.revocableValue.length) {
+      this.revocableValue = others;
+      kinds.add('revocable');
+    }
+    if (kinds.size) this.changeEmitter.fire(kinds);
     this.scheduleExpiry();
   }
 
@@ -373,7 +399,7 @@ export class ElevateModel extends Disposable {
     if (event.grant) this.applyGrant(event.grant, kinds);
     if (event.request) this.applyRequest(event.request, kinds);
     if (event.type === 'policy.reloaded') void this.refresh();
-    if (kinds.has('grants')) this.scheduleExpiry();
+    if (kinds.has('grants') || kinds.has('revocable')) this.scheduleExpiry();
     if (kinds.size) this.changeEmitter.fire(kinds);
     this.eventEmitter.fire({ event, seq });
   }
@@ -382,7 +408,7 @@ export class ElevateModel extends Disposable {
   upsertGrant(grant: Grant): void {
     const kinds = new Set<ChangeKind>();
     this.applyGrant(grant, kinds);
-    if (kinds.has('grants')) this.scheduleExpiry();
+    if (kinds.has('grants') || kinds.has('revocable')) this.scheduleExpiry();
     if (kinds.size) this.changeEmitter.fire(kinds);
   }
 
@@ -395,7 +421,8 @@ export class ElevateModel extends Disposable {
 
   private applyGrant(grant: Grant, kinds: Set<ChangeKind>): void {
     const me = this.meValue;
-    if (!me || grant.userId !== me.id) return;
+    if (!me) return;
+    if (grant.userId !== me.id) return this.applyOthersGrant(me, grant, kinds);
     const key = `grant:${grant.id}`;
     const live = grant.status === 'active' && Date.parse(grant.expiresAt) > this.clock.now();
     if (!live) this.ended.add(key);
@@ -416,6 +443,23 @@ export class ElevateModel extends Disposable {
     if (!same(next, this.grantsValue)) {
       this.grantsValue = next;
       kinds.add('grants');
+    }
+  }
+
+  /** Someone else's grant (an approver follows those they may revoke): in the list while live. */
+  private applyOthersGrant(me: User, grant: Grant, kinds: Set<ChangeKind>): void {
+    const key = `grant:${grant.id}`;
+    const live = grant.status === 'active' && Date.parse(grant.expiresAt) > this.clock.now() && mayRevoke(me, grant);
+    if (grant.status !== 'active') this.ended.add(key);
+    else if (this.ended.has(key)) return;
+    const current = this.revocableValue.find((g) => g.id === grant.id);
+    // an older snapshot (e.g. replayed) must not shorten a grant that was extended since
+    if (live && current && Date.parse(current.expiresAt) > Date.parse(grant.expiresAt) && current.extensions > grant.extensions) return;
+    const others = this.revocableValue.filter((g) => g.id !== grant.id);
+    const next = live ? [...others, grant].sort(byEnd) : others;
+    if (!same(next, this.revocableValue)) {
+      this.revocableValue = next;
+      kinds.add('revocable');
     }
   }
 

@@ -24,6 +24,7 @@ export class ContextKeySync extends Disposable {
     this.set(ContextKeys.state, m.state);
     this.set(ContextKeys.signedIn, m.state !== 'signedOut');
     this.set(ContextKeys.isApprover, m.state !== 'signedOut' && m.isApprover);
+    this.set(ContextKeys.canRevoke, m.state !== 'signedOut' && m.mayRevokeOthers);
     this.set(ContextKeys.hasActiveGrants, m.grants.length > 0);
     this.set(ContextKeys.hasPendingRequests, m.myRequests.length > 0);
     this.set(ContextKeys.hasReviewable, m.reviewable.length > 0);

@@ -6,6 +6,7 @@ import type { CredentialHolders } from '../model/credentialHolders';
 import { asSentence, formatClockTime, formatDuration } from '../model/format';
 import type { ElevateModel } from '../model/model';
 import { extendChoices } from '../model/choices';
+import { terminalsKeepOutput } from './grantTerminal';
 import { noticeFor, noticeForRelease, type NoticeDescriptor, type NoticeKind } from '../model/notices';
 import { Disposable } from '../util/lifecycle';
 import type { Notice, Notifier } from './notifier';
@@ -90,9 +91,14 @@ export class LiveNotifications extends Disposable {
         const held = this.holders.holdersOf(grant.id);
         const terminals = held.filter((h) => h.kind === 'terminal').length;
         const clipboard = held.some((h) => h.kind === 'clipboard');
+        // says what will happen then (views/grantTerminal.ts): the terminal's session ends and it
+        // stays open to be read, or (without a POSIX sh) it closes
+        const term = terminalsKeepOutput
+          ? t("Then its terminal's session ends (the output stays readable)")
+          : t('Then its terminal closes');
         const then = terminals && clipboard
-          ? t('Then its terminal closes and the copied credentials are cleared.')
-          : terminals ? t('Then its terminal closes.') : clipboard ? t('Then the copied credentials are cleared from the clipboard.') : '';
+          ? t('{0} and the copied credentials are cleared.', term)
+          : terminals ? `${term}.` : clipboard ? t('Then the copied credentials are cleared from the clipboard.') : '';
         // one click extends by what the policy applies at once; "Other…" opens the picker
         const atOnce = extendChoices(grant, model.resource(grant.resourceId), now).choices.filter((c) => c.atOnce).at(-1);
         const actions = atOnce
@@ -259,12 +265,13 @@ export class LiveNotifications extends Disposable {
   /** What was let go of when a grant ended, as a sentence (undefined: nothing). */
   private letGo(terminals: number, clipboard: boolean): string | undefined {
     const t = vscode.l10n.t;
-    if (terminals && clipboard) {
-      return terminals === 1
-        ? t('Its terminal was closed and the copied credentials were cleared from the clipboard.')
-        : t('Its {0} terminals were closed and the copied credentials were cleared from the clipboard.', terminals);
-    }
-    if (terminals) return terminals === 1 ? t('Its terminal was closed.') : t('Its {0} terminals were closed.', terminals);
+    const term = terminalsKeepOutput
+      ? terminals === 1
+        ? t("Its terminal's session was ended (the output stays readable)")
+        : t('The sessions of its {0} terminals were ended (the output stays readable)', terminals)
+      : terminals === 1 ? t('Its terminal was closed') : t('Its {0} terminals were closed', terminals);
+    if (terminals && clipboard) return t('{0} and the copied credentials were cleared from the clipboard.', term);
+    if (terminals) return `${term}.`;
     return clipboard ? t('The copied credentials were cleared from the clipboard.') : undefined;
   }
 }

@@ -1,4 +1,4 @@
-// The three sidebar trees. They render the model and nothing else: no fetching, no timers of
+// The sidebar trees. They render the model and nothing else: no fetching, no timers of
 // their own (time-left descriptions ride the shared ticker, refreshed per item at most once a minute).
 import * as vscode from 'vscode';
 import type { AccessRequest, Grant, ResourceView } from '../../server/protocol';
@@ -9,14 +9,17 @@ import { iconFor } from '../model/icons';
 import { severityFor, type Thresholds } from '../model/statusBarState';
 import type { Ticker } from '../model/ticker';
 import { Disposable, type IDisposable } from '../util/lifecycle';
+import { withoutApprovalLeft } from '../../server/protocol/rules';
 import { approvalProgress, approversText, codeSpan, escapeMd, markdownQuote, requestTitle, resourceTooltip } from './describe';
 
 export type ResourceNode = { kind: 'resource'; id: string; resource: ResourceView };
 export type GrantNode = { kind: 'grant'; id: string; grant: Grant };
+/** someone else's active grant that I may revoke */
+export type OthersGrantNode = { kind: 'othersGrant'; id: string; grant: Grant };
 export type RequestNode = { kind: 'request'; id: string; request: AccessRequest; reviewable: boolean };
 /** Why My Access shows last-known data (offline, signed out by the server), with the way back. */
 export type StatusNode = { kind: 'status'; id: string };
-export type ElevateNode = ResourceNode | GrantNode | RequestNode | StatusNode;
+export type ElevateNode = ResourceNode | GrantNode | OthersGrantNode | RequestNode | StatusNode;
 
 abstract class ModelTree<T extends ElevateNode> extends Disposable implements vscode.TreeDataProvider<T> {
   protected readonly changeEmitter = this.register(new vscode.EventEmitter<T | T[] | undefined>());
@@ -180,8 +183,7 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode | StatusNode
   }
 
   private timeText(grant: Grant, now: number): string {
-    const left = Date.parse(grant.expiresAt) - now;
-    return left > 0 ? vscode.l10n.t('{0} left', formatMinutesLeft(left)) : vscode.l10n.t('ended');
+    return timeLeftText(grant, now);
   }
 
   getTreeItem(node: GrantNode | RequestNode | StatusNode): vscode.TreeItem {
@@ -217,6 +219,11 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode | StatusNode
     md.appendMarkdown(`- ${vscode.l10n.t('Granted {0}', formatClockTime(grant.startsAt, now))}\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Ends {0} ({1})', formatClockTime(grant.expiresAt, now), timeText)}\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Can be extended until {0}', formatClockTime(grant.maxExpiresAt, now))}\n`);
+    const budget = this.model.resource(grant.resourceId)?.extension.withoutApprovalSeconds ?? 0;
+    if (budget > 0) {
+      const left = withoutApprovalLeft(budget, grant.addedWithoutApprovalSeconds);
+      md.appendMarkdown(`- ${left > 0 ? vscode.l10n.t('Up to {0} more applies at once; beyond, an approver decides', formatDuration(left)) : vscode.l10n.t('Further extensions need approval (the {0} that apply at once are used)', formatDuration(budget))}\n`);
+    }
     if (grant.extensions) md.appendMarkdown(`- ${grant.extensions === 1 ? vscode.l10n.t('Extended once') : vscode.l10n.t('Extended {0} times', grant.extensions)}\n`);
     if (extension) md.appendMarkdown(`- ${vscode.l10n.t('Extension by {0} waiting for approval', formatDuration(extension.durationSeconds))}\n`);
     if (!ready) md.appendMarkdown(`- ${vscode.l10n.t('Being set up on the target system')}\n`);
@@ -241,6 +248,77 @@ export class ApprovalsTree extends ModelTree<RequestNode> {
   getTreeItem(node: RequestNode): vscode.TreeItem {
     return requestItem(this.model, node);
   }
+}
+
+/**
+ * Other people's active grants that I may revoke (approvers and admins): who, what, time left,
+ * with Revoke Grant… on each. Follows the event stream like the other trees; time left is the same
+ * minute-grained text as My Access, each row refreshed only when its text changes.
+ */
+export class OthersAccessTree extends ModelTree<OthersGrantNode> {
+  private readonly rendered = new Map<string, string>();
+  private tick: IDisposable | undefined;
+
+  constructor(model: ElevateModel, private readonly ticker: Ticker) {
+    super(model, ['revocable', 'resources']);
+    this.register({ dispose: () => this.tick?.dispose() });
+    this.register(model.onDidChange((kinds) => (kinds.has('revocable') || kinds.has('connection')) && this.followTicker()));
+  }
+
+  private followTicker(): void {
+    const need = this.model.revocable.length > 0;
+    if (need && !this.tick) this.tick = this.ticker.subscribe(() => this.onTick());
+    if (!need && this.tick) {
+      this.tick.dispose();
+      this.tick = undefined;
+    }
+  }
+
+  private onTick(): void {
+    const now = this.model.now();
+    const due = [...this.nodes.values()].filter((n) => this.rendered.has(n.id) && timeLeftText(n.grant, now) !== this.rendered.get(n.id));
+    if (due.length) this.changeEmitter.fire(due);
+  }
+
+  protected build(): OthersGrantNode[] {
+    const nodes: OthersGrantNode[] = this.model.revocable.map((grant) => ({ kind: 'othersGrant', id: `others:${grant.id}`, grant }));
+    for (const id of this.rendered.keys()) if (!nodes.some((n) => n.id === id)) this.rendered.delete(id);
+    return nodes;
+  }
+
+  getTreeItem(node: OthersGrantNode): vscode.TreeItem {
+    const { grant } = node;
+    const now = this.model.now();
+    const name = this.model.resourceName(grant.resourceId);
+    const timeText = timeLeftText(grant, now);
+    this.rendered.set(node.id, timeText);
+    // who and time left first: in a narrow sidebar the end of the row is what gets cut off
+    const item = new vscode.TreeItem(`${grant.userId} · ${timeText}`, vscode.TreeItemCollapsibleState.None);
+    item.id = node.id;
+    const until = vscode.l10n.t('until {0}', formatClockTime(grant.expiresAt, now));
+    item.description = [`${name} (${grant.role})`, until, grant.revokePending ? vscode.l10n.t('revoking…') : ''].filter(Boolean).join(' · ');
+    const resource = this.model.resource(grant.resourceId);
+    item.iconPath = grant.revokePending ? new vscode.ThemeIcon('loading~spin') : new vscode.ThemeIcon(resource ? iconFor(resource) : 'shield');
+    const md = new vscode.MarkdownString(undefined, true);
+    md.appendMarkdown(`**${escapeMd(grant.userId)}** — ${escapeMd(name)} (${escapeMd(grant.role)})\n\n`);
+    md.appendMarkdown(`- ${vscode.l10n.t('Granted {0}', formatClockTime(grant.startsAt, now))}\n`);
+    md.appendMarkdown(`- ${vscode.l10n.t('Ends {0} ({1})', formatClockTime(grant.expiresAt, now), timeText)}\n`);
+    if (grant.extensions) md.appendMarkdown(`- ${grant.extensions === 1 ? vscode.l10n.t('Extended once') : vscode.l10n.t('Extended {0} times', grant.extensions)}\n`);
+    md.appendMarkdown(`- ${vscode.l10n.t('Id {0}', codeSpan(grant.id))}\n`);
+    item.tooltip = md;
+    item.contextValue = ItemContext.grantRevocable;
+    // Enter (or a click) shows the request behind the grant (who asked, why, who approved);
+    // revoking is destructive and stays an explicit action on the row
+    item.command = { command: Commands.showRequestDetail, title: vscode.l10n.t('Show Request Details'), arguments: [grant.requestId] };
+    item.accessibilityInformation = { label: vscode.l10n.t('{0} has {1} access to {2}, {3}, {4}', grant.userId, grant.role, name, timeText, until) };
+    return item;
+  }
+}
+
+/** "12 min left" (minute-grained, as the status bar counts down), or "ended". */
+function timeLeftText(grant: Grant, now: number): string {
+  const left = Date.parse(grant.expiresAt) - now;
+  return left > 0 ? vscode.l10n.t('{0} left', formatMinutesLeft(left)) : vscode.l10n.t('ended');
 }
 
 function requestItem(model: ElevateModel, node: RequestNode): vscode.TreeItem {

@@ -5,7 +5,7 @@ import { iso } from './clock.js';
 import { formatDuration } from './duration.js';
 import { canEverBeApproved, describeApprovers } from './policy.js';
 import type { ExtensionEvaluation, Policy, PolicyUser, RequestEvaluation, RequestInput, Resource } from './types.js';
-import { describeRule, mismatchReason, ruleMismatches } from '../protocol/rules.js';
+import { describeRule, extendsAtOnce, mismatchReason, ruleMismatches, withoutApprovalLeft } from '../protocol/rules.js';
 
 const approvalsNeeded = (resource: Resource) => {
   const n = resource.approval.required;
@@ -124,8 +124,9 @@ export function evaluateExtension(
   const endsIn = newEnd > now ? ` (in ${formatDuration(Math.floor((newEnd - now) / 1000))})` : '';
   const reasons = [`would end at ${iso(newEnd)}${endsIn}, within extension.maxTotal ${formatDuration(maxTotalSeconds)}`];
   const used = Math.max(0, grant.addedWithoutApprovalSeconds ?? 0);
-  const left = Math.max(0, withoutApprovalSeconds - used);
-  const atOnce = d <= left;
+  const left = withoutApprovalLeft(withoutApprovalSeconds, used);
+  // the same rule as the extend picker's "applies at once" labels
+  const atOnce = extendsAtOnce(d, withoutApprovalSeconds, used);
   const budget = `extension.withoutApproval ${formatDuration(withoutApprovalSeconds)} per grant`;
   if (atOnce) {
     reasons.push(`applied at once: ${formatDuration(d)}${used ? ` plus ${formatDuration(used)} added before` : ''} is within ${budget}`);

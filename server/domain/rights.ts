@@ -89,16 +89,22 @@ export function allGrantsScope(policy: Policy, u: PolicyUser): { resourceIds?: s
 }
 
 /**
+ * A grant's life as those who may revoke it follow it (their list of access they may end): it
+ * starts, is extended, ends. Not its expiry warnings or provisioning steps, which are the owner's.
+ */
+const GRANT_LIFE = new Set(['grant.activated', 'grant.extended', 'grant.expired', 'grant.revoked', 'grant.relinquished']);
+
+/**
  * Whether a live event (or its replay) goes to this user: admins get everything; the requester
- * or owner their own; approvers of a resource its requests and its failed provisionings (access
- * they approved that could not be set up). Failed revocations are for admins.
+ * or owner their own; approvers of a resource its requests, the life of its grants (they may
+ * revoke them) and its failed provisionings (access they approved that could not be set up).
+ * Failed revocations are for admins.
  */
 export function receivesEvent(policy: Policy, u: PolicyUser, e: EventSubject): boolean {
   if (isAdmin(u) || e.action === 'policy.reloaded') return true;
   if (e.action === 'grant.revoke_failed') return false;
   if (e.subjectId === u.id) return true;
-  // approvers follow a resource's requests, and learn when access they approved could not be set up
-  const forApprovers = e.action.startsWith('request.') || e.action === 'grant.failed';
+  const forApprovers = e.action.startsWith('request.') || e.action === 'grant.failed' || GRANT_LIFE.has(e.action);
   return forApprovers && !!e.resourceId && approves(policy, u, e.resourceId);
 }
 

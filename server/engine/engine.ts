@@ -108,7 +108,8 @@ export class Engine {
   }
 
   private grantNow(id: string, now: number): Grant {
-    return grantView(this.store.grant(id)!, now);
+    const g = this.store.grant(id)!;
+    return grantView(g, now, this.store.secondsAddedWithoutApproval(g));
   }
 
   // ---------- visibility (the rights themselves are decided in domain/rights.ts) ----------
@@ -169,7 +170,8 @@ export class Engine {
   }
 
   getGrant(actor: Actor, id: string): Grant {
-    return grantView(this.visibleGrant(actor, id), this.clock.now());
+    const g = this.visibleGrant(actor, id);
+    return grantView(g, this.clock.now(), this.store.secondsAddedWithoutApproval(g));
   }
 
   listGrants(
@@ -195,7 +197,7 @@ export class Engine {
       const dbStatus = want === 'active' ? 'active' : want === 'expired' ? undefined : want;
       const rows = this.store.listGrants({ ...filter, status: dbStatus, beforeSeq: cursorSeq, limit: q.limit + 1 });
       for (const row of rows) {
-        const g = grantView(row, now);
+        const g = grantView(row, now, row.status === 'active' ? this.store.secondsAddedWithoutApproval(row) : 0);
         cursorSeq = row.seq;
         if (want && g.status !== want) continue;
         if (out.length === q.limit) {

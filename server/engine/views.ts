@@ -5,7 +5,8 @@ import type { Resource } from '../domain/types.js';
 import type { AccessRequest, Grant, ResourceView } from '../protocol/index.js';
 import type { ApprovalRow, GrantRow, RequestRow } from '../db/store.js';
 
-export function grantView(g: GrantRow, now: number): Grant {
+/** `addedWithoutApprovalSeconds`: Store.secondsAddedWithoutApproval(g), for active grants. */
+export function grantView(g: GrantRow, now: number, addedWithoutApprovalSeconds = 0): Grant {
   const lapsed = g.status === 'active' && now >= g.expires_at;
   const ended = !lapsed && g.status !== 'active';
   return {
@@ -19,6 +20,7 @@ export function grantView(g: GrantRow, now: number): Grant {
     maxExpiresAt: iso(g.max_expires_at),
     status: lapsed ? 'expired' : g.status,
     extensions: g.extensions,
+    addedWithoutApprovalSeconds,
     revokePending: g.revoke_pending === 1,
     ...(lapsed && { endedAt: iso(g.expires_at), endedBy: 'system', endReason: 'expired' }),
     ...(ended && g.ended_at !== null && { endedAt: iso(g.ended_at) }),

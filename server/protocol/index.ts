@@ -136,6 +136,12 @@ export const Grant = z.object({
   status: GrantStatus,
   /** number of extensions applied */
   extensions: z.number().int(),
+  /**
+   * seconds added to this grant without an approver so far: `extension.withoutApproval` is a
+   * budget per grant (rules.ts extendsAtOnce). Kept up to date for active grants; 0 from servers
+   * that predate it.
+   */
+  addedWithoutApprovalSeconds: z.number().int().nonnegative().default(0),
   revokePending: z.boolean(),
   endedAt: isoTime.optional(),
   /** user id, or "system" for expiry/policy */

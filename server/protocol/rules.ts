@@ -130,6 +130,23 @@ export function durationChoices(resource: ResourceShape, role: string, requester
     }));
 }
 
+/**
+ * `extension.withoutApproval` is a budget per grant: what it may still get without an approver,
+ * once `addedSeconds` were added that way before.
+ */
+export function withoutApprovalLeft(withoutApprovalSeconds: number, addedSeconds: number): number {
+  return Math.max(0, withoutApprovalSeconds - Math.max(0, addedSeconds));
+}
+
+/**
+ * Whether an extension of `seconds` applies at once: it fits in what is left of the grant's
+ * withoutApproval budget. The server's evaluation (domain/evaluate.ts) and the extend picker's
+ * labels both decide with this.
+ */
+export function extendsAtOnce(seconds: number, withoutApprovalSeconds: number, addedSeconds: number): boolean {
+  return seconds > 0 && seconds <= withoutApprovalLeft(withoutApprovalSeconds, addedSeconds);
+}
+
 export interface ExtendChoice {
   seconds: number;
   /** applied at once (within extension.withoutApproval) or needs an approver */
@@ -144,28 +161,33 @@ export interface ExtendChoices {
   choices: ExtendChoice[];
   /** seconds the grant may still be extended by (to maxExpiresAt) */
   roomSeconds: number;
+  /** seconds still applied at once (what is left of the grant's withoutApproval budget) */
+  atOnceLeftSeconds: number;
   /** why nothing can be offered, when `choices` is empty */
   reason?: 'ended' | 'atLimit';
 }
 
 /**
- * Extension lengths for a grant (times in ms): presets, the length that applies without approval
- * and the length that reaches the limit, never anything past `maxExpiresAt`.
+ * Extension lengths for a grant (times in ms): presets, what is left of the grant's at-once budget
+ * (`addedWithoutApprovalSeconds` of `withoutApprovalSeconds` spent) and the length that reaches
+ * the limit, never anything past `maxExpiresAt`.
  */
 export function extendChoices(
-  grant: { status: string; expiresAt: number; maxExpiresAt: number },
+  grant: { status: string; expiresAt: number; maxExpiresAt: number; addedWithoutApprovalSeconds?: number },
   withoutApprovalSeconds: number,
   now: number,
   presets: readonly number[] = EXTEND_PRESETS,
 ): ExtendChoices {
   const room = Math.floor((grant.maxExpiresAt - grant.expiresAt) / 1000);
-  if (grant.status !== 'active' || grant.expiresAt <= now) return { choices: [], roomSeconds: Math.max(0, room), reason: 'ended' };
-  if (room <= 0) return { choices: [], roomSeconds: 0, reason: 'atLimit' };
+  const added = grant.addedWithoutApprovalSeconds ?? 0;
+  const atOnceLeftSeconds = Math.min(withoutApprovalLeft(withoutApprovalSeconds, added), Math.max(0, room));
+  if (grant.status !== 'active' || grant.expiresAt <= now) return { choices: [], roomSeconds: Math.max(0, room), atOnceLeftSeconds: 0, reason: 'ended' };
+  if (room <= 0) return { choices: [], roomSeconds: 0, atOnceLeftSeconds: 0, reason: 'atLimit' };
   const set = new Set(presets.filter((s) => s > 0 && s <= room));
-  if (withoutApprovalSeconds > 0 && withoutApprovalSeconds <= room) set.add(withoutApprovalSeconds);
+  if (atOnceLeftSeconds > 0) set.add(atOnceLeftSeconds);
   set.add(room);
   const choices = [...set]
     .sort((a, b) => a - b)
-    .map((seconds) => ({ seconds, atOnce: seconds <= withoutApprovalSeconds, newExpiresAt: grant.expiresAt + seconds * 1000, toLimit: seconds === room }));
-  return { choices, roomSeconds: room };
+    .map((seconds) => ({ seconds, atOnce: extendsAtOnce(seconds, withoutApprovalSeconds, added), newExpiresAt: grant.expiresAt + seconds * 1000, toLimit: seconds === room }));
+  return { choices, roomSeconds: room, atOnceLeftSeconds };
 }

@@ -132,7 +132,7 @@ function legacyPayload(deps: AppDeps, row: AuditRow & { action: SseEventType }, 
   return liveEventJson(
     { action: row.action, at: row.at, details: JSON.parse(row.details) as Record<string, unknown> },
     req && requestView(req, deps.store.approvals(req.id), now),
-    g && grantView(g, now),
+    g && grantView(g, now, deps.store.secondsAddedWithoutApproval(g)),
   );
 }
 

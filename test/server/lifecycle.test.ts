@@ -361,6 +361,20 @@ describe('extensions', () => {
     assert.equal((await s.call('alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 60 })).status, 202);
   });
 
+  test('grant_reportsTheSecondsAddedWithoutApproval_soThePickerCanLabelWhatIsLeft', async () => {
+    const s = await server();
+    const { grant } = await request(s, 'alice', access('staging-db', 'read', 1800)); // withoutApproval 30m
+    assert.equal(grant.addedWithoutApprovalSeconds, 0);
+    const asked = await s.call('alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 3600 });
+    await ok(s, 'bob', 'POST', `/v1/requests/${asked.body.request.id}/approve`, {});
+    const extended = await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1200 });
+    // approved time is not part of it; the at-once 20m is, in every view of the grant
+    assert.equal(extended.grant.addedWithoutApprovalSeconds, 1200);
+    assert.equal((await ok(s, 'alice', 'GET', `/v1/grants/${grant.id}`)).grant.addedWithoutApprovalSeconds, 1200);
+    const listed = (await ok(s, 'alice', 'GET', '/v1/grants?scope=mine&status=active')).grants.find((g: { id: string }) => g.id === grant.id);
+    assert.equal(listed.addedWithoutApprovalSeconds, 1200);
+  });
+
   test('extend_pastMaxTotal_is422_evenWhenAnExtensionIsPending (422 before 409)', async () => {
     const s = await server();
     const { grant } = await request(s, 'alice', access('staging-db', 'read', 3600)); // maxTotal 3h

@@ -69,10 +69,17 @@ describe('live events', () => {
         'request.approved dave:staging-db',
         'grant.activated dave:staging-db',
       ],
-      // approvers get the requests of their resources, not the grants
-      bob: ['request.created alice:prod-db', 'request.approved alice:prod-db', 'request.created dave:staging-db', 'request.approved dave:staging-db'],
-      erin: ['request.created dave:incident', 'request.approved dave:incident'],
-      frank: ['request.created dave:incident', 'request.approved dave:incident'],
+      // approvers get the requests of their resources and the life of its grants (they may revoke them)
+      bob: [
+        'request.created alice:prod-db',
+        'request.approved alice:prod-db',
+        'grant.activated alice:prod-db',
+        'request.created dave:staging-db',
+        'request.approved dave:staging-db',
+        'grant.activated dave:staging-db',
+      ],
+      erin: ['request.created dave:incident', 'request.approved dave:incident', 'grant.activated dave:incident'],
+      frank: ['request.created dave:incident', 'request.approved dave:incident', 'grant.activated dave:incident'],
       carol: [
         'request.created alice:prod-db',
         'request.created dave:incident',

@@ -307,8 +307,8 @@ test('extendedExpiry_isCappedByMaxTotal', () => {
 });
 
 // the extend picker's choices (server/protocol/rules.ts, shared with the editor) against the server's evaluation
-const choicesFor = (grant: { startsAt: number; expiresAt: number }, now: number, presets?: number[]) =>
-  extendChoices({ status: 'active', expiresAt: grant.expiresAt, maxExpiresAt: maxExpiresAt(res('prod-db'), grant) }, res('prod-db').extension.withoutApprovalSeconds, now, presets)
+const choicesFor = (grant: { startsAt: number; expiresAt: number; addedWithoutApprovalSeconds?: number }, now: number, presets?: number[]) =>
+  extendChoices({ status: 'active', expiresAt: grant.expiresAt, maxExpiresAt: maxExpiresAt(res('prod-db'), grant), addedWithoutApprovalSeconds: grant.addedWithoutApprovalSeconds }, res('prod-db').extension.withoutApprovalSeconds, now, presets)
     .choices.map((c) => ({ seconds: c.seconds, atOnce: c.atOnce }));
 
 test('extendChoices_offersWhatStillFits_withTheAtOnceFlag', () => {
@@ -325,6 +325,20 @@ test('extendChoices_offersWhatStillFits_withTheAtOnceFlag', () => {
   ]);
 });
 
+test('extendChoices_afterPartOfTheBudgetIsSpent_markAtOnceOnlyWhatIsLeft_andOfferIt', () => {
+  // prod-db: withoutApproval 30m per grant; 20m of it already added at once
+  assert.deepEqual(choicesFor({ ...grantOf(5), addedWithoutApprovalSeconds: 1200 }, START + 4 * HOUR), [
+    { seconds: 600, atOnce: true },
+    { seconds: 900, atOnce: false },
+    { seconds: 1800, atOnce: false },
+    { seconds: 3600, atOnce: false },
+    { seconds: 7200, atOnce: false },
+    { seconds: 10800, atOnce: false },
+  ]);
+  // all of it spent: nothing is at once any more
+  assert.ok(choicesFor({ ...grantOf(5), addedWithoutApprovalSeconds: 1800 }, START + 4 * HOUR).every((c) => !c.atOnce));
+});
+
 test('extendChoices_whenGrantEndedOrAtMaxTotal_isEmpty', () => {
   assert.deepEqual(choicesFor(grantOf(8), START), []);
   assert.deepEqual(choicesFor(grantOf(2), START + 2 * HOUR), []);
@@ -332,8 +346,8 @@ test('extendChoices_whenGrantEndedOrAtMaxTotal_isEmpty', () => {
 
 test('extendChoices_everyChoiceEvaluatesAsOffered', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 8 * 3600 }), fc.integer({ min: 0, max: 8 * 3600 }), (lengthSeconds, elapsed) => {
-      const grant = { startsAt: START, expiresAt: START + lengthSeconds * 1000 };
+    fc.property(fc.integer({ min: 1, max: 8 * 3600 }), fc.integer({ min: 0, max: 8 * 3600 }), fc.integer({ min: 0, max: 3600 }), (lengthSeconds, elapsed, added) => {
+      const grant = { startsAt: START, expiresAt: START + lengthSeconds * 1000, addedWithoutApprovalSeconds: added };
       const now = START + elapsed * 1000;
       return choicesFor(grant, now).every((c) => {
         const e = evaluateExtension(res('prod-db'), grant, c.seconds, now);

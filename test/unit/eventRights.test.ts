@@ -1,5 +1,5 @@
 // Who hears of what on the live stream (domain/rights.ts), for issue 16: approvers hear when access
-// they let through could not be set up, and nobody else does.
+// they let through could not be set up, and follow the life of the grants they may revoke.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parsePolicy } from '../../server/domain/policy.js';
@@ -25,8 +25,14 @@ test('grantFailed_reachesTheOwnerAndTheResourcesApprovers_andNobodyElse', () => 
   assert.deepEqual(['alice', 'bob', 'erin'].map((id) => receivesEvent(policy, u(id), about('grant.failed'))), [true, true, false]);
 });
 
-test('grantProvisioned_andTheOtherGrantEvents_reachOnlyTheOwner', () => {
-  for (const action of ['grant.provisioned', 'grant.activated', 'grant.expired', 'grant.revoked']) {
+test('grantLife_reachesTheOwnerAndThoseWhoMayRevokeIt_soTheirListOfRevocableAccessFollowsIt', () => {
+  for (const action of ['grant.activated', 'grant.extended', 'grant.expired', 'grant.revoked', 'grant.relinquished']) {
+    assert.deepEqual(['alice', 'bob', 'erin'].map((id) => receivesEvent(policy, u(id), about(action))), [true, true, false], action);
+  }
+});
+
+test('grantProvisioned_andExpiring_reachOnlyTheOwner', () => {
+  for (const action of ['grant.provisioned', 'grant.expiring']) {
     assert.deepEqual(['alice', 'bob', 'erin'].map((id) => receivesEvent(policy, u(id), about(action))), [true, false, false], action);
   }
 });

@@ -60,7 +60,7 @@ test('receivesEvent_owner_approversOfRequests_admins', () => {
   const created = { action: 'request.created', actorId: 'alice', resourceId: 'db', subjectId: 'alice' };
   assert.deepEqual(['alice', 'bob', 'carol', 'audrey', 'erin'].map((id) => receivesEvent(policy, u(id), created)), [true, true, true, false, false]);
   const activated = { action: 'grant.activated', actorId: 'bob', resourceId: 'db', subjectId: 'alice' };
-  assert.deepEqual(['alice', 'bob', 'carol'].map((id) => receivesEvent(policy, u(id), activated)), [true, false, true]);
+  assert.deepEqual(['alice', 'bob', 'carol', 'audrey', 'erin'].map((id) => receivesEvent(policy, u(id), activated)), [true, true, true, false, false]);
   const failed = { action: 'grant.revoke_failed', actorId: 'system', resourceId: 'db', subjectId: 'alice' };
   assert.deepEqual(['alice', 'carol'].map((id) => receivesEvent(policy, u(id), failed)), [false, true]);
 });

@@ -8,39 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import type { AccessRequest, Grant } from '../../../server/protocol';
 import type { ElevateApi } from '../../../extension/extension';
-
-const SERVER = process.env.ELEVATE_TEST_URL ?? '';
-const TOKENS: Record<string, string> = JSON.parse(process.env.ELEVATE_TEST_TOKENS || '{}');
-
-async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Calls the server directly, as another user or to clean up. */
-async function http<T = unknown>(user: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(new URL(path, SERVER), {
-    method,
-    headers: { authorization: `Bearer ${TOKENS[user]}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = (await res.json()) as T;
-  if (!res.ok) throw new Error(`${method} ${path} as ${user}: HTTP ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-/** Ends every active grant and pending request of a user, so no test depends on another's leftovers. */
-async function cleanUp(user: string): Promise<void> {
-  const { grants } = await http<{ grants: Grant[] }>(user, 'GET', '/v1/grants?scope=mine&status=active');
-  for (const g of grants) await http(user, 'POST', `/v1/grants/${g.id}/relinquish`, {}).catch(() => undefined);
-  const { requests } = await http<{ requests: AccessRequest[] }>(user, 'GET', '/v1/requests?scope=mine&status=pending');
-  for (const r of requests) await http(user, 'POST', `/v1/requests/${r.id}/cancel`, {}).catch(() => undefined);
-}
+import { SERVER, TOKENS, cleanUp, http, waitFor } from './lib';
 
 describe('Elevate against a live server', function () {
   this.timeout(60_000);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { durationChoices, extendChoices, roleChoices } from '../../../extension/model/choices';
+import { durationChoices, extendAppliesAtOnce, extendChoices, roleChoices } from '../../../extension/model/choices';
 import { T0, grant, iso, resource } from './fakes';
 
 describe('extend choices', () => {
@@ -21,7 +21,7 @@ describe('extend choices', () => {
   });
   it('extendChoices_atTheLimit_offerNothingAndSayWhy', () => {
     const g = grant({ expiresAt: iso(T0 + 3600_000), maxExpiresAt: iso(T0 + 3600_000) });
-    assert.deepEqual(extendChoices(g, resource(), T0), { choices: [], roomSeconds: 0, reason: 'atLimit' });
+    assert.deepEqual(extendChoices(g, resource(), T0), { choices: [], roomSeconds: 0, atOnceLeftSeconds: 0, reason: 'atLimit' });
   });
   it('extendChoices_endedGrant_offerNothing', () => {
     const g = grant({ expiresAt: iso(T0) });
@@ -33,6 +33,15 @@ describe('extend choices', () => {
     const c = extendChoices(grant(), r, T0).choices.find((x) => x.seconds === 1200);
     assert.ok(c);
     assert.equal(c.atOnce, true);
+  });
+  it('extendChoices_afterTheBudgetIsSpent_noLongerSayAtOnce', () => {
+    // resource(): withoutApproval 30m per grant
+    assert.deepEqual(extendChoices(grant({ addedWithoutApprovalSeconds: 1800 }), resource(), T0).choices.filter((c) => c.atOnce), []);
+    const partly = extendChoices(grant({ addedWithoutApprovalSeconds: 1500 }), resource(), T0);
+    assert.deepEqual(partly.choices.filter((c) => c.atOnce).map((c) => c.seconds), [300]);
+    assert.equal(partly.atOnceLeftSeconds, 300);
+    assert.equal(extendAppliesAtOnce(grant({ addedWithoutApprovalSeconds: 1500 }), resource(), 300), true);
+    assert.equal(extendAppliesAtOnce(grant({ addedWithoutApprovalSeconds: 1500 }), resource(), 301), false);
   });
   it('extendChoices_unknownResource_needApprovalForAll', () => {
     assert.ok(extendChoices(grant(), undefined, T0).choices.every((c) => !c.atOnce));

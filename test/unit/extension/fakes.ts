@@ -72,6 +72,7 @@ export function grant(over: Partial<Grant> = {}): Grant {
     maxExpiresAt: iso(T0 + 2 * 3600_000),
     status: 'active',
     extensions: 0,
+    addedWithoutApprovalSeconds: 0,
     revokePending: false,
     ...over,
   };

@@ -178,6 +178,40 @@ describe('ElevateModel live events', () => {
     assert.equal(model.grants.length, 0);
     model.dispose();
   });
+  it('othersGrants_forAnApproverOfTheirResource_followTheEvents_intoRevocable', async () => {
+    const { model, api, changes } = setup();
+    api.user = me({ id: 'bob', approverOf: ['prod-db'] });
+    await model.connect(api);
+    changes.length = 0;
+    model.applyEvent(ev('grant.activated', { grant: grant() }), 1);
+    model.applyEvent(ev('grant.activated', { grant: grant({ id: 'g2', resourceId: 'other-db' }) }), 2);
+    assert.deepEqual(model.revocable.map((g) => g.id), ['g1'], 'only grants on resources bob approves');
+    assert.deepEqual(model.grants, [], 'not in my own grants');
+    model.applyEvent(ev('grant.extended', { grant: grant({ expiresAt: iso(T0 + 30 * 60_000), extensions: 1 }) }), 3);
+    assert.equal(model.revocable[0]?.expiresAt, iso(T0 + 30 * 60_000));
+    model.applyEvent(ev('grant.revoked', { grant: grant({ status: 'revoked' }) }), 4);
+    assert.deepEqual(model.revocable, []);
+    assert.deepEqual(changes, [['revocable'], ['revocable'], ['revocable']]);
+    model.dispose();
+  });
+  it('othersGrants_leaveRevocable_atTheirEnd_withoutAnEvent', async () => {
+    const { model, api, timers } = setup();
+    api.user = me({ id: 'bob', approverOf: ['prod-db'] });
+    api.grantsList = [grant()];
+    await model.connect(api);
+    assert.deepEqual(model.revocable.map((g) => g.id), ['g1']);
+    timers.advance(15 * 60_000 + 100);
+    assert.deepEqual(model.revocable, []);
+    model.dispose();
+  });
+  it('someoneWhoMayRevokeNothing_neverListsOthersGrants', async () => {
+    const { model, api } = setup();
+    await model.connect(api);
+    assert.equal(model.mayRevokeOthers, false);
+    model.applyEvent(ev('grant.activated', { grant: grant({ userId: 'bob' }) }), 1);
+    assert.deepEqual(model.revocable, []);
+    model.dispose();
+  });
   it('replayedEvent_withAnOldSeq_isIgnored', async () => {
     const { model, api } = setup();
     await model.connect(api);
