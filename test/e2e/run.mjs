@@ -565,7 +565,7 @@ async function step6() {
   const flow = new Flow('revoke from the palette');
   await closeToasts(page);
   await closeToasts(requester);
-  await flow.command(page, 'Elevate: Revoke Grant');
+  await flow.command(page, 'Elevate: Revoke Grant…');
   const pick = quickRow(page, /alice: Production database · read/);
   await pick.waitFor({ timeout: 20000 });
   await flow.click(pick, 'alice: Production database · read');
@@ -574,8 +574,12 @@ async function step6() {
   await shot(page, '6-approver-revoke-reason');
   const gone = whenState(viewRow(requester, 'My Access', grantRow('Production database', 'read')), 'hidden', 30000);
   gone.catch(() => {});
+  await flow.press(page, 'Enter', 'Enter (reason)');
+  // destructive: one confirmation, which repeats the reason
+  const dialog = page.locator('.monaco-dialog-box', { hasText: /Revoke alice's read access to Production database now\?/ });
+  await dialog.waitFor({ timeout: 20000 });
   const t0 = Date.now();
-  await flow.press(page, 'Enter', 'Enter (revoke)');
+  await flow.click(dialog.locator('.monaco-button', { hasText: /^Revoke$/ }).first(), 'Revoke (confirmation)');
   flow.record('reason typed, not counted');
   figures.latencyMs['approver revoke → grant gone from requester\'s My Access'] = (await gone) - t0;
   await toast(requester, /Your read access to Production database was revoked by bob: INC-4711 resolved/).waitFor({ timeout: 20000 });
@@ -708,7 +712,7 @@ async function startOrdersConsole() {
 // parts of the 1280×760 workbench, for the README's screenshots
 const PANEL_AREA = { x: 352, y: 480, width: 928, height: 250 }; // the terminal and the notifications over it
 const ABOVE_PANEL = { x: 0, y: 0, width: 1280, height: 480 }; // the sidebar and the editor
-const SIDEBAR = { x: 0, y: 36, width: 350, height: 460 };
+const SIDEBAR = { x: 0, y: 36, width: 350, height: 694 }; // all of it: with Approvals and Others' Access above, This Workspace sits low
 const WITHOUT_SIDEBAR = { x: 352, y: 36, width: 928, height: 694 }; // the editor and the panel
 const CHAT = { x: 985, y: 36, width: 295, height: 694 }; // the chat on the right
 
