@@ -21,7 +21,9 @@ export async function freshPgDatabase(): Promise<string> {
   const base = process.env.ELEVATE_TEST_PG_URL;
   if (!base) throw new Error('ELEVATE_TEST_PG_URL is not set: run through test/helpers/withPostgres.ts');
   const name = `t_${randomBytes(6).toString('hex')}`;
-  const c = new pg.Client({ connectionString: base, password: testPgPassword() });
+  // fields, not a connectionString: pg lets the URL's (absent) password override `password`
+  const u0 = new URL(base);
+  const c = new pg.Client({ host: u0.hostname, port: Number(u0.port), user: decodeURIComponent(u0.username), database: u0.pathname.slice(1) || 'postgres', password: testPgPassword() });
   await c.connect();
   try {
     await c.query(`CREATE DATABASE ${name}`);

@@ -759,10 +759,18 @@ describe('several Store instances on one database (replicas)', () => {
         resolve();
       });
     });
-    await a.transaction((tx) => tx.audit.append([event(1)]));
+    // a batch of access checks (no stream event) wakes no one: nobody else acts on it
+    let quiet = 0;
+    const offQuiet = b.onCommitted(() => quiet++);
+    await a.transaction((tx) => tx.audit.append([event(1, { action: 'access.checked' })]));
+    await new Promise((r) => setTimeout(r, 300));
+    offQuiet();
+    assert.equal(quiet, 0, 'a commit with nothing to follow woke another instance');
+    // a stream event does
+    await a.transaction((tx) => tx.audit.append([event(2, { action: 'request.created', live: '{}' })]));
     await woken;
     const seen = await b.read((tx) => tx.audit.followAfter(0, 10).then(() => tx.audit.head()));
-    assert.equal(seen.seq, 1);
+    assert.equal(seen.seq, 2);
   });
 
   test('once_threeConcurrentCallers_exactlyOneRuns', LIMIT, async () => {
@@ -873,7 +881,7 @@ describe('PostgreSQL restarting under a running store', () => {
         resolve();
       });
     });
-    await a.transaction((tx) => tx.audit.append([event(4)]));
+    await a.transaction((tx) => tx.audit.append([event(4, { action: 'request.created', live: '{}' })]));
     await woken;
     assert.equal((await b.verifyAudit()).count, 3);
     // the outage was told, and no line holds the password
