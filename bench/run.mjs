@@ -2,13 +2,16 @@
 // Elevate benchmarks: every figure of issue 6, each against a baseline measured in the same run
 // on the same machine. Usage (from the repo root, after `node scripts/build.mjs`):
 //   node bench/run.mjs [--quick] [--as-test] [--only a,b]
-// Phases: baselines, throughput, expiry, push, catchup, audit, extension.
+// Phases: baselines, throughput, expiry, push, catchup, audit, extension, pgbaseline, pgreplicas
+// (`--only pg` runs both PostgreSQL phases).
 import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { arch, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { addTokens, craftGrants, craftPending, fillAudit, fillDueGrants, ROOT, serverAudit, USERS_N, writePolicy } from './lib/fixtures.mjs';
-import { CORES, LOAD_CORE, SERVER_CORE, cpuModel, freePort, hasTaskset, killAll, memOf, pinSelf, pinned, run, sleep, start, stop, waitHttp } from './lib/proc.mjs';
+import { addPgTokens, serverPg, startCluster, stopCluster, stopClusterSync } from './lib/pg.mjs';
+import { pgBaselines } from './lib/pgsql.mjs';
+import { CORES, LOAD_CORE, SERVER_CORE, cpuModel, cpuMsOf, freePort, hasTaskset, killAll, memOf, pinSelf, pinned, run, sleep, start, stop, waitHttp } from './lib/proc.mjs';
 import { subscribe } from './lib/sse.mjs';
 import { rawVerifyMs, sqlBaselines } from './lib/sql.mjs';
 
@@ -18,11 +21,13 @@ const AS_TEST = argv.includes('--as-test');
 const PROFILE = argv.includes('--profile');
 const PROFILE_DIR = join(ROOT, 'bench/results/profiles');
 const ONLY = argv.includes('--only') ? argv[argv.indexOf('--only') + 1].split(',') : null;
-const want = (phase) => !ONLY || ONLY.includes(phase);
+const want = (phase) => !ONLY || ONLY.includes(phase) || (ONLY.includes('pg') && phase.startsWith('pg'));
 
 const P = QUICK
-  ? { loadS: 2, warmS: 0.5, approveN: 400, expiryN: 500, expiryWindowMs: 3000, subscribers: 200, dueGrants: 5_000, auditN: 20_000, queryS: 1 }
-  : { loadS: 10, warmS: 2, approveN: 5000, expiryN: 10_000, expiryWindowMs: 10_000, subscribers: 1000, dueGrants: 100_000, auditN: 1_000_000, queryS: 5 };
+  ? { loadS: 2, warmS: 0.5, approveN: 400, expiryN: 500, expiryWindowMs: 3000, subscribers: 200, dueGrants: 5_000, auditN: 20_000, queryS: 1, pgLoadS: 2, pgSubscribers: 200 }
+  : { loadS: 10, warmS: 2, approveN: 5000, expiryN: 10_000, expiryWindowMs: 10_000, subscribers: 1000, dueGrants: 100_000, auditN: 1_000_000, queryS: 5, pgLoadS: 10, pgSubscribers: 1000 };
+// the test suite's run (--as-test) only proves the PostgreSQL phases still run: shorter loads
+if (AS_TEST) Object.assign(P, { pgLoadS: 1, pgSubscribers: 100 });
 
 const SERVER = join(ROOT, 'dist/server.js');
 const NODE = process.execPath;
@@ -76,13 +81,13 @@ async function freshDb(policy) {
   return { db, admin: r.stdout.trim() };
 }
 
-async function startServer(policy, db, { label = 'server' } = {}) {
+async function startServer(policy, db, { label = 'server', args = [] } = {}) {
   const port = await freePort();
   const logFile = join(tmp, `${label}-${port}.log`);
   const t0 = performance.now();
   const t0Epoch = Date.now();
   const prof = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${label}.cpuprofile`] : [];
-  const child = start(NODE, [...prof, SERVER, 'start', '--config', policy, '--db', db, '--port', String(port)], { core: SERVER_CORE, logFile });
+  const child = start(NODE, [...prof, SERVER, 'start', '--config', policy, '--db', db, ...args, '--port', String(port)], { core: SERVER_CORE, logFile });
   const url = `http://127.0.0.1:${port}`;
   const startMs = await waitHttp(`${url}/healthz`, { since: t0, timeoutMs: 120_000, child, intervalMs: 2 });
   return { child, url, port, logFile, startMs, t0Epoch };
@@ -452,6 +457,148 @@ function phaseExtension() {
   row({ figure: 'extension activation in a real VS Code (activate() → views registered)', value: ms, unit: 'ms', baseline: null, baselineName: '—', ratio: null, target: '≤ 50 ms', met: ms === null ? null : ms <= 50, note: ms === null ? 'not measured here: needs the extension harness to write test-artifacts/activation.json {"activateMs": N}' : `from ${act}` });
 }
 
+// ---------- PostgreSQL ----------
+// One embedded PostgreSQL for both phases, started on first use and stopped at the end of the
+// run (also on error and Ctrl+C, see cleanup).
+let pgc;
+async function cluster() {
+  if (pgc) return pgc;
+  log('postgres: starting an embedded PostgreSQL (initdb)');
+  const t = performance.now();
+  pgc = await startCluster();
+  log(`postgres: ready on 127.0.0.1:${pgc.port} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  // the replicas read the password from a 0600 file (never argv, never their environment)
+  pgc.passwordFile = join(tmp, 'pg-password');
+  writeFileSync(pgc.passwordFile, pgc.password, { mode: 0o600 });
+  return pgc;
+}
+
+async function phasePgBaseline() {
+  const c = await cluster();
+  const db = await c.freshDatabase('bench_raw');
+  log('baselines: B_pg (raw pg, the PostgreSQL store\'s statements)');
+  baselines.B_pg = await pgBaselines(c.url(db), await serverPg(), { quick: QUICK, short: AS_TEST, seconds: AS_TEST ? 0.5 : P.pgLoadS, clusterCpuMs: c.cpuMs });
+}
+
+/** Waits for /readyz (startup catch-up done) when the server has it; /healthz has answered. */
+async function waitReady(srv) {
+  for (const t0 = performance.now(); performance.now() - t0 < 30_000; await sleep(20)) {
+    const r = await fetch(`${srv.url}/readyz`).catch(() => null);
+    if (!r) continue;
+    await r.arrayBuffer();
+    if (r.ok || r.status === 404) return;
+  }
+  throw new Error(`${srv.url}/readyz did not answer 200 within 30 s`);
+}
+
+/** CPU time (ms) the server processes have used so far. */
+const serversCpuMs = (servers) => servers.reduce((n, s) => n + (cpuMsOf(s.child.pid) ?? NaN), 0);
+
+/** A load over the replicas (connections dealt round robin), warmed first, with CPU per request. */
+async function measuredLoad(c, servers, cfg) {
+  const urls = servers.map((s) => s.url + cfg.path);
+  await load({ ...cfg, urls, duration: P.warmS }); // JIT, plans, pools: not measured
+  const cpu0 = serversCpuMs(servers);
+  const db0 = c.cpuMs();
+  const r = await load({ ...cfg, urls, duration: P.pgLoadS });
+  const cpu1 = serversCpuMs(servers);
+  const db1 = c.cpuMs();
+  return { ...r, cpuUs: ((cpu1 - cpu0) * 1000) / r.requests, dbCpuUs: db0 != null && db1 != null ? ((db1 - db0) * 1000) / r.requests : null };
+}
+
+async function phasePgReplicas() {
+  const c = await cluster();
+  const measured = {};
+  const bp = baselines.B_pg;
+  for (const n of [1, 3]) {
+    const db = await c.freshDatabase(`bench_r${n}`);
+    const url = c.url(db);
+    const [svc] = await addPgTokens(url, 'svc', 1);
+    const [u0] = await addPgTokens(url, 'u0', 1);
+    const [u1] = await addPgTokens(url, 'u1', 1);
+    const admins = await addPgTokens(url, 'admin', 20);
+    const servers = [];
+    let clients;
+    try {
+      for (let i = 0; i < n; i++) {
+        const srv = await startServer(policy, c.bareUrl(db), { label: `pg${n}-${i}`, args: ['--db-password-file', c.passwordFile] });
+        servers.push(srv);
+        await waitReady(srv);
+      }
+      const on = n === 1 ? '1 replica' : `${n} replicas`;
+      await api(servers[0], u0, 'POST', '/v1/requests', REQ_BODY); // so the check finds a grant
+      // what the replicas burn with no requests at all (timers, following the log): spread over
+      // fewer requests, it weighs on the CPU per request of a slower configuration
+      const idleS = AS_TEST ? 0.5 : 1;
+      const idle0 = serversCpuMs(servers);
+      await sleep(idleS * 1000);
+      const idleMs = (serversCpuMs(servers) - idle0) / idleS / n;
+
+      log(`postgres, ${on}: GET /v1/check @16`);
+      const chkCfg = { path: '/v1/check?userId=u0&resourceId=auto&role=read', headers: auth(svc), connections: 16 };
+      const postCfg = { path: '/v1/requests', method: 'POST', headers: jsonHeaders(u1), body: REQ_BODY, connections: 16 };
+      const chk = await measuredLoad(c, servers, chkCfg);
+      log(`postgres, ${on}: POST /v1/requests (auto-approved) @16`);
+      const post = await measuredLoad(c, servers, postCfg);
+      measured[n] = { chk, post, idleMs };
+      const cpuNote = (r) => `server CPU ${fmt(r.cpuUs, 'µs')}/request${r.dbCpuUs != null ? `, PostgreSQL CPU ${fmt(r.dbCpuUs, 'µs')}/request` : ''}; idle ${fmt(idleMs, 'ms')} CPU/s per replica`;
+      const scale = n === 1 ? '' : `; ${n} replicas, all pinned to core ${SERVER_CORE}${CORES <= 2 ? ` (${CORES} cores: more replicas cannot add throughput here, only show what they cost)` : ''}, connections dealt round robin`;
+      if (n === 1) {
+        row({ figure: 'PostgreSQL, 1 replica: GET /v1/check @16 (audited)', value: chk.rps, unit: 'req/s', baseline: bp?.check.rate, baselineName: 'B_pg check SELECT', ratio: bp ? chk.rps / bp.check.rate : null, target: '—', met: null, note: `p99 ${fmt(chk.p99, 'ms')}; ${cpuNote(chk)}; non-2xx ${chk.requests - chk.ok}` });
+        row({ figure: 'PostgreSQL, 1 replica: POST /v1/requests auto-approved @16', value: post.rps, unit: 'req/s', baseline: bp?.create.rate, baselineName: 'B_pg request tx', ratio: bp ? post.rps / bp.create.rate : null, target: '—', met: null, note: `p99 ${fmt(post.p99, 'ms')}; ${cpuNote(post)}; non-2xx ${post.requests - post.ok}` });
+        continue;
+      }
+      const one = measured[1];
+      // what the others pay for one replica's work: replica A alone under load, B and C idle
+      // but following A's commits (woken by its NOTIFY, reading the log)
+      const follow = {};
+      for (const [key, cfg] of [['chk', chkCfg], ['post', postCfg]]) {
+        const others = servers.slice(1);
+        const o0 = serversCpuMs(others);
+        const r = await load({ ...cfg, url: servers[0].url + cfg.path, duration: P.pgLoadS });
+        follow[key] = { rps: r.rps, us: (((serversCpuMs(others) - o0) - idleMs * others.length * r.seconds) * 1000) / r.requests };
+      }
+      row({ figure: `PostgreSQL, ${on}: GET /v1/check @16 total`, value: chk.rps, unit: 'req/s', baseline: one?.chk.rps, baselineName: '1 replica', ratio: one ? chk.rps / one.chk.rps : null, target: '—', met: null, note: `p99 ${fmt(chk.p99, 'ms')}; ${cpuNote(chk)}; non-2xx ${chk.requests - chk.ok}${scale}` });
+      row({ figure: `PostgreSQL, ${on}: POST /v1/requests auto-approved @16 total`, value: post.rps, unit: 'req/s', baseline: one?.post.rps, baselineName: '1 replica', ratio: one ? post.rps / one.post.rps : null, target: '—', met: null, note: `p99 ${fmt(post.p99, 'ms')}; ${cpuNote(post)}; non-2xx ${post.requests - post.ok}${scale}` });
+      for (const [what, key] of [['check', 'chk'], ['auto-approved POST', 'post']]) {
+        const v = measured[n][key].cpuUs;
+        const b = one?.[key].cpuUs;
+        const f = follow[key];
+        row({ figure: `PostgreSQL: server CPU per ${what}, ${n} replicas vs 1`, value: v, unit: 'µs', baseline: b, baselineName: '1 replica', ratio: b ? v / b : null, target: '≤ 1.2 × 1 replica', met: b ? v / b <= 1.2 : null, note: `sum of the replicas' CPU time (/proc/<pid>/stat) over the measured load ÷ requests; idle ${fmt(idleMs, 'ms')} CPU/s per replica (1 replica: ${fmt(one?.idleMs, 'ms')}); following another replica's work: while A alone served ${fmt(f.rps, 'req/s')}, B and C together used ${fmt(f.us, 'µs')} CPU per A's request beyond their idle` });
+      }
+
+      // cross-replica push: subscribers on replica A, the triggering POST on replica B
+      const N = P.pgSubscribers;
+      const [a, b] = servers;
+      log(`postgres, ${on}: ${N} subscribers on replica A, the POST on replica B`);
+      clients = start(NODE, [join(ROOT, 'bench/lib/sse-clients.mjs'), `${a.url}/v1/events`, JSON.stringify(admins), String(N), 'request.created', '30000'], { core: LOAD_CORE, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      await new Promise((resolve, reject) => {
+        clients.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('ready\n')) resolve();
+        });
+        clients.once('exit', (code) => reject(new Error(`subscriber process exited (${code}) before all were connected`)));
+        setTimeout(() => reject(new Error('subscribers did not connect within 60 s')), 60_000).unref();
+      });
+      await sleep(1000);
+      const sent = Date.now();
+      await api(b, u0, 'POST', '/v1/requests', REQ_BODY);
+      await new Promise((resolve) => {
+        const check = () => (out.split('\n').some((l) => l.startsWith('{')) ? resolve() : setTimeout(check, 20));
+        check();
+      });
+      const { arrivals, sinceCommit } = JSON.parse(out.split('\n').find((l) => l.startsWith('{')));
+      const lat = arrivals.map((t) => t - sent);
+      const p99 = pct(lat, 99);
+      row({ figure: `PostgreSQL: live push across replicas, one event to ${N.toLocaleString('en')} subscribers on A, POST on B (p99)`, value: p99, unit: 'ms', baseline: null, baselineName: '—', ratio: null, target: '≤ 100 ms', met: lat.length === N && p99 <= 100, note: `p50 ${fmt(pct(lat, 50), 'ms')}, max ${fmt(lat.length ? Math.max(...lat) : null, 'ms')}, ${lat.length}/${N} received (from the triggering POST being sent to B); from the event's own \`at\`: p50 ${fmt(pct(sinceCommit, 50), 'ms')}, p99 ${fmt(pct(sinceCommit, 99), 'ms')}` });
+    } finally {
+      if (clients) await stop(clients);
+      await Promise.all(servers.map((s) => stop(s.child)));
+    }
+  }
+}
+
 // ---------- main ----------
 function machine() {
   return { cpu: cpuModel(), cores: CORES, memGB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, os: `${process.platform} ${release()} ${arch()}`, taskset: hasTaskset, pinning: pinned ? `server core ${SERVER_CORE}, load core ${LOAD_CORE}` : 'none' };
@@ -481,6 +628,7 @@ function markdown(m) {
   if (b.B_bare) out.push(`- B_bare: ${b.B_bare.rps.toFixed(0)} req/s @16, p50 ${fmt(b.B_bare.p50, 'ms')}, p99 ${fmt(b.B_bare.p99, 'ms')}`);
   if (b.B_write) out.push(`- B_write: ${b.B_write.rps.toFixed(0)} req/s @16, p50 ${fmt(b.B_write.p50, 'ms')}, p99 ${fmt(b.B_write.p99, 'ms')}`);
   if (b.B_sql) for (const [k, v] of Object.entries(b.B_sql.lines ?? {})) out.push(`- B_sql ${k}: ${v}`);
+  if (b.B_pg) for (const [k, v] of Object.entries(b.B_pg.lines ?? {})) out.push(`- B_pg ${k}: ${v}`);
   if (b.startEmptyMs) out.push(`- server start, empty DB → /healthz: ${fmt(b.startEmptyMs, 'ms')}`);
   const busy = rows.filter((r) => r.loadavg1 > CORES);
   if (busy.length) out.push('', `Note: the machine was busy with other work during ${busy.length} of ${rows.length} figures (1-min load average above ${CORES}, up to ${Math.max(...busy.map((r) => r.loadavg1))}); ratios are sturdier than absolute figures then.`);
@@ -490,11 +638,12 @@ function markdown(m) {
 let crashed = false;
 const cleanup = () => {
   killAll();
+  stopClusterSync();
   try {
     rmSync(tmp, { recursive: true, force: true });
   } catch {}
 };
-process.on('exit', killAll);
+process.on('exit', () => (killAll(), stopClusterSync()));
 for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => (cleanup(), process.exit(130)));
 
 try {
@@ -510,6 +659,8 @@ try {
     ['catchup', phaseCatchup],
     ['audit', phaseAudit],
     ['extension', phaseExtension],
+    ['pgbaseline', phasePgBaseline],
+    ['pgreplicas', phasePgReplicas],
   ];
   for (const [name, fn] of phases) {
     if (!want(name)) continue;
@@ -521,6 +672,10 @@ try {
       log(`phase ${name} FAILED: ${e?.stack ?? e}`);
       killAll();
     }
+  }
+  if (pgc) {
+    log('postgres: stopping');
+    await stopCluster();
   }
   const md = markdown(m);
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });

@@ -14,7 +14,7 @@ export const ROOT = join(here, '..', '..');
 const BUILD = join(here, '..', '.build');
 
 let auditModule;
-/** The server's audit module (hashEvent, canonicalJson, GENESIS), bundled on first use. */
+/** The server's audit chain (hashEvent, canonicalJson, GENESIS, HASH_FORMAT), bundled on first use. */
 export async function serverAudit() {
   if (auditModule) return auditModule;
   mkdirSync(BUILD, { recursive: true });

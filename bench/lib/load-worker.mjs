@@ -40,10 +40,26 @@ if (cfg.paths) {
   base.requests = [{ setupRequest: (req) => ({ ...req, path: cfg.pathCycle[i++ % cfg.pathCycle.length] }) }];
 }
 
-if (cfg.warmupSeconds && !cfg.paths) await once({ ...base, duration: cfg.warmupSeconds }, false);
+// cfg.urls: several servers (replicas) at once, the connections dealt round robin (16 over three:
+// 6, 5, 5), one autocannon instance per server; the figures are the totals over all of them
+const targets = cfg.urls ?? [cfg.url];
+if (cfg.urls && (cfg.paths || cfg.amount || cfg.overallRate)) throw new Error('urls cannot be combined with paths, amount or overallRate');
+const split = (opts) =>
+  targets
+    .map((url, i) => ({ ...opts, url, connections: Math.floor(opts.connections / targets.length) + (i < opts.connections % targets.length ? 1 : 0) }))
+    .filter((o) => o.connections > 0);
+async function all(opts, record) {
+  const parts = await Promise.all(split(opts).map((o) => once(o, record)));
+  const sum = (k) => parts.reduce((n, p) => n + (p.res[k]?.total ?? p.res[k] ?? 0), 0);
+  const statuses = {};
+  for (const p of parts) for (const [s, c] of Object.entries(p.statuses)) statuses[s] = (statuses[s] ?? 0) + c;
+  return { res: { requests: { total: sum('requests') }, errors: sum('errors'), timeouts: sum('timeouts') }, lat: parts.flatMap((p) => p.lat), statuses };
+}
+
+if (cfg.warmupSeconds && !cfg.paths) await all({ ...base, duration: cfg.warmupSeconds }, false);
 const run = cfg.paths ? { ...base } : { ...base, ...(cfg.amount ? { amount: cfg.amount } : { duration: cfg.duration ?? 5 }) };
 const t0 = performance.now();
-const { res, lat, statuses } = await once(run, true);
+const { res, lat, statuses } = await all(run, true);
 const secs = (performance.now() - t0) / 1000;
 lat.sort((a, b) => a - b);
 const ok = Object.entries(statuses).filter(([s]) => s[0] === '2').reduce((n, [, c]) => n + c, 0);

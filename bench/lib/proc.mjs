@@ -1,7 +1,7 @@
 // Child processes for the bench: every one is tracked and killed (process group) at the end, on
 // error and on Ctrl+C; CPU pinning with taskset when available; RSS from /proc.
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, existsSync, openSync, closeSync } from 'node:fs';
+import { readFileSync, readdirSync, existsSync, openSync, closeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 
@@ -140,4 +140,43 @@ export function cpuModel() {
   } catch {
     return cpus()[0]?.model ?? 'unknown';
   }
+}
+
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** utime, stime, cutime, cstime (clock ticks) and the parent pid from /proc/<pid>/stat, or null. */
+function statOf(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+    return { ppid: Number(f[1]), utime: Number(f[11]), stime: Number(f[12]), cutime: Number(f[13]), cstime: Number(f[14]) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU time (user + system, ms) a process has used so far, or null when /proc is not there. With
+ * `children`: also what its children used, the live ones (read now) and the exited ones it
+ * reaped (cutime/cstime), so a child that exits between two readings is still counted once.
+ */
+export function cpuMsOf(pid, { children = false } = {}) {
+  const me = statOf(pid);
+  if (!me) return null;
+  let ticks = me.utime + me.stime;
+  if (children) {
+    ticks += me.cutime + me.cstime;
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      const c = statOf(d);
+      if (c && c.ppid === pid) ticks += c.utime + c.stime;
+    }
+  }
+  return (ticks * 1000) / CLK_TCK;
 }

@@ -30,7 +30,7 @@ export interface StateCheck {
  * The actions that change requests, approvals, grants or tokens. Other events are read only in
  * format 1, whose subject_id is outside the hash and so checked against the log here.
  */
-export const STATE_ACTIONS = [
+const STATE_ACTIONS = [
   'request.created',
   'request.approved',
   'request.approval_recorded',

@@ -6,7 +6,7 @@
 //     const { openPostgresStore } = await import('./postgres/index.js');
 //     openPostgresStore(url: string, opts: PostgresStoreOptions): Promise<Store>
 //
-// It gets the OpenStoreOptions below as they are: it reads `password`, `logger` and `poolSize`
+// It gets the OpenStoreOptions below as they are: it reads `password`, `logger`, `poolSize`, `migrate`
 // and ignores the SQLite-only fields (`role` makes no difference there: any number of replicas).
 import type { Logger } from '../logger.js';
 import type { Store } from './types.js';
@@ -34,6 +34,13 @@ export interface OpenStoreOptions {
   logger?: Logger;
   /** PostgreSQL: connections per process. */
   poolSize?: number;
+  /**
+   * false for read-only commands (audit verify|head|export, token list): a database without
+   * Elevate's tables is refused (code NO_DATABASE). PostgreSQL: no table is created or changed.
+   * SQLite: no file is created (a missing one is NO_DATABASE too); an older Elevate file is
+   * still upgraded, as the CLI always did, so the command can read it.
+   */
+  migrate?: boolean;
 }
 
 /** What openStore returns: the SQLite store's extras (backup) are reached by checking `kind`. */
@@ -55,5 +62,6 @@ export async function openStore(spec: string, opts: OpenStoreOptions): Promise<O
     checkpointer: server,
     verify: opts.verifyInline ? 'inline' : 'worker',
     workerEntry: opts.workerEntry,
+    create: opts.migrate !== false,
   });
 }

@@ -384,6 +384,16 @@ export interface Tx {
  */
 export const STORE_UNAVAILABLE = 'STORE_UNAVAILABLE';
 
+/**
+ * The `code` of the Error a store rejects with when the change collided with a concurrent one
+ * from another writer and the database refused it whole: a unique key another transaction took
+ * meanwhile (two replicas creating the one pending extension of a grant), a deadlock or a
+ * serialization failure. Nothing of the transaction was written; the server answers 409
+ * `conflict`, as for a conditional update that did not apply. (SQLite, one writer, raises its
+ * own constraint codes only for what a single writer can collide with.)
+ */
+export const STORE_CONFLICT = 'STORE_CONFLICT';
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /**

@@ -30,6 +30,8 @@ export async function freePort(): Promise<number> {
 
 export interface TestPostgres {
   port: number;
+  /** the temp dir holding its data (removed by destroy) */
+  dir: string;
   adminUrl: (database?: string) => string;
   admin: <T = Record<string, unknown>>(sql: string, params?: unknown[], database?: string) => Promise<T[]>;
   stop: () => Promise<void>;
@@ -68,6 +70,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   };
   const t = {
     port,
+    dir,
     adminUrl,
     admin,
     log: () => log,

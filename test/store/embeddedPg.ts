@@ -15,8 +15,8 @@ export interface EmbeddedPg {
   url(database: string): string;
   /** the URL of `database` without a password */
   bareUrl(database: string): string;
-  /** creates a fresh, empty database and returns its name */
-  freshDatabase(prefix?: string): Promise<string>;
+  /** creates a fresh database (empty, or a copy of `template`) and returns its name */
+  freshDatabase(prefix?: string, template?: string): Promise<string>;
   /** runs SQL as the superuser */
   admin<T extends pg.QueryResultRow = pg.QueryResultRow>(database: string, text: string, values?: unknown[]): Promise<T[]>;
   stop(): Promise<void>;
@@ -69,9 +69,9 @@ export async function startEmbeddedPg(): Promise<EmbeddedPg> {
     url,
     bareUrl,
     admin,
-    async freshDatabase(prefix = 'db') {
+    async freshDatabase(prefix = 'db', template?: string) {
       const name = `${prefix}_${++n}_${randomBytes(3).toString('hex')}`;
-      await admin('postgres', `CREATE DATABASE ${name}`);
+      await admin('postgres', `CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
       return name;
     },
     stop: () => cluster.stop(),

@@ -1,7 +1,7 @@
 // openStore(spec): --db / ELEVATE_DB picks the backend. A path is a SQLite file; a postgres://
 // or postgresql:// URL is PostgreSQL (loaded only then), whose errors never show the password.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -18,6 +18,29 @@ test('aPath_opensSqlite_inTheRoleAsked', async () => {
     assert.equal(cli.kind, 'sqlite');
     await cli.close();
     await server.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('readOnlyCommands_migrateFalse_refuseAMissingOrForeignSqliteFile_andCreateNothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'elevate-open-'));
+  try {
+    const missing = join(dir, 'sub', 'missing.db');
+    await assert.rejects(openStore(missing, { role: 'cli', migrate: false }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'NO_DATABASE');
+      assert.match(e.message, /no Elevate database at .*missing\.db/);
+      return true;
+    });
+    assert.equal(existsSync(join(dir, 'sub')), false, 'nothing created');
+    const empty = join(dir, 'empty.db');
+    writeFileSync(empty, '');
+    await assert.rejects(openStore(empty, { role: 'cli', migrate: false }), { code: 'NO_DATABASE' });
+    const real = join(dir, 'elevate.db');
+    await (await openStore(real, { role: 'cli' })).close();
+    const reopened = await openStore(real, { role: 'cli', migrate: false, verifyInline: true });
+    assert.deepEqual(await reopened.schema(), { version: 6, expected: 6 });
+    await reopened.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,6 +2,7 @@
 // migrating, every repository, the audit chain (the same hashes as on SQLite), and several
 // Store instances on one database, as several replicas would be.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,8 @@ import { AuditLog } from '../../server/db/audit.js';
 import { openDatabase } from '../../server/db/open.js';
 import { openPostgresStore } from '../../server/store/postgres/index.js';
 import { migrations } from '../../server/store/postgres/migrations.js';
-import { type AuditInput, type NewGrant, type NewRequest, STORE_UNAVAILABLE, type Store } from '../../server/store/types.js';
+import { type AuditInput, type NewGrant, type NewRequest, STORE_CONFLICT, STORE_UNAVAILABLE, type Store } from '../../server/store/types.js';
+import { storeContract } from './contract.js';
 import { type EmbeddedPg, startEmbeddedPg } from './embeddedPg.js';
 
 // each test's own limit: a hang fails the test instead of the suite's time limit
@@ -27,7 +29,9 @@ before(async () => {
 
 /** Closes every store opened so far (each group closes its own: the cluster allows 100 connections). */
 async function closeAll(): Promise<void> {
-  while (open.length) await open.pop()!.close().catch(() => {});
+  // a failed test may leave a transaction open, which close() would wait for: give up after a while
+  const giveUp = () => new Promise<void>((r) => setTimeout(r, 5000).unref());
+  while (open.length) await Promise.race([open.pop()!.close().catch(() => {}), giveUp()]);
 }
 
 after(async () => {
@@ -92,6 +96,7 @@ const event = (i: number, over: Partial<AuditInput> = {}): AuditInput => ({
 });
 
 const rejectsUnavailable = (p: Promise<unknown>) => assert.rejects(p, (e: unknown) => (e as { code?: unknown }).code === STORE_UNAVAILABLE);
+const codeOf = (r: PromiseSettledResult<unknown>) => (r.status === 'rejected' ? (r.reason as { code?: unknown }).code : 'ok');
 
 describe('opening a PostgreSQL store', () => {
   after(closeAll);
@@ -117,6 +122,23 @@ describe('opening a PostgreSQL store', () => {
     await (await storeOn(db)).close();
     await pg.admin(db, 'INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)');
     await assert.rejects(openPostgresStore(pg.url(db)), /schema version 99 is newer than this server/);
+  });
+
+  test('open_forAReadOnlyCommand_neverCreatesTheTables_andNeedsTheCurrentSchema', LIMIT, async () => {
+    const db = await pg.freshDatabase();
+    await assert.rejects(openPostgresStore(pg.url(db), { migrate: false }), (e: unknown) => {
+      assert.equal((e as { code?: unknown }).code, 'NO_DATABASE');
+      assert.match((e as Error).message, /no Elevate tables in this database/);
+      return true;
+    });
+    const tables = await pg.admin<{ n: string }>(db, `SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'`);
+    assert.equal(Number(tables[0].n), 0, 'nothing was created');
+    await (await openPostgresStore(pg.url(db))).close();
+    const s = await openPostgresStore(pg.url(db), { migrate: false });
+    open.push(s);
+    assert.deepEqual(await s.schema(), { version: migrations.length, expected: migrations.length });
+    await pg.admin(db, 'DELETE FROM schema_migrations WHERE version = $1', [migrations.length]);
+    await assert.rejects(openPostgresStore(pg.url(db), { migrate: false }), /is older than this command expects/);
   });
 
   test('open_passwordFromOption_whenTheUrlHasNone', LIMIT, async () => {
@@ -159,6 +181,14 @@ describe('opening a PostgreSQL store', () => {
     });
   });
 
+  test('open_malformedUrl_isRefusedWithoutShowingThePassword', LIMIT, async () => {
+    await assert.rejects(openPostgresStore('postgres://u:pw-4713@[not-a-host/db'), (e: unknown) => {
+      assert.match((e as Error).message, /not a valid PostgreSQL URL/);
+      assert.ok(!`${(e as Error).message} ${(e as Error).stack}`.includes('pw-4713'));
+      return true;
+    });
+  });
+
   test('open_nobodyListening_isUnavailable_withTheUrlRedacted', LIMIT, async () => {
     const url = `postgres://postgres:pw-4712@127.0.0.1:1/postgres`;
     await assert.rejects(openPostgresStore(url), (e: unknown) => {
@@ -172,8 +202,10 @@ describe('opening a PostgreSQL store', () => {
 describe('repositories on PostgreSQL', () => {
   after(closeAll);
   let s: Store;
+  let dbName: string;
   before(async () => {
-    s = await storeOn(await pg.freshDatabase());
+    dbName = await pg.freshDatabase();
+    s = await storeOn(dbName);
   });
 
   test('requests_roundTripAndConditionalDecide', LIMIT, async () => {
@@ -244,7 +276,7 @@ describe('repositories on PostgreSQL', () => {
     assert.equal(await s.transaction((tx) => tx.grants.end('g1', 'relinquished', T0 + 61, 'alice', null, false)), false);
     const ended = await s.read((tx) => tx.grants.get('g1'));
     assert.deepEqual([ended?.status, ended?.endedAt, ended?.endedBy, ended?.endReason, ended?.revokePending], ['revoked', T0 + 60, 'bob', 'done', true]);
-    assert.equal(await s.read((tx) => tx.grants.extend('g1', T0 + 2 * HOUR, T0 + 3 * HOUR, T0 + 4 * HOUR)), false, 'ended');
+    assert.equal(await s.transaction((tx) => tx.grants.extend('g1', T0 + 2 * HOUR, T0 + 3 * HOUR, T0 + 4 * HOUR)), false, 'ended');
   });
 
   test('grants_expiryWarningsAndListing', LIMIT, async () => {
@@ -382,6 +414,42 @@ describe('repositories on PostgreSQL', () => {
     assert.equal(await s.read((tx) => tx.requests.get('dup-other')), undefined);
   });
 
+  test('transaction_connectionLostMidway_rejectsAsUnavailable_andNothingIsWritten', LIMIT, async () => {
+    let holding!: () => void;
+    const isHolding = new Promise<void>((r) => (holding = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const writing = s.transaction(async (tx) => {
+      await tx.requests.insert(request('lost'));
+      holding();
+      await gate;
+      await tx.requests.insert(request('lost-2'));
+    });
+    await isHolding;
+    // the server ends the session (as a crash or a network cut would)
+    await pg.admin('postgres', `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND state = 'idle in transaction'`, [dbName]);
+    release();
+    await rejectsUnavailable(writing);
+    assert.equal(await s.read((tx) => tx.requests.get('lost')), undefined);
+    await s.transaction((tx) => tx.requests.insert(request('after-loss')));
+    assert.ok(await s.read((tx) => tx.requests.get('after-loss')));
+  });
+
+  test('pooledConnectionsTheServerEnded_areReplaced_withoutAnErrorToTheCaller', LIMIT, async () => {
+    await s.read((tx) => tx.requests.get('warm-up'));
+    // every idle connection of the pool is ended by the server (as a restart does)
+    await pg.admin('postgres', `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND state = 'idle' AND query NOT LIKE 'LISTEN %'`, [dbName]);
+    assert.equal(await s.read((tx) => tx.requests.get('nothing-here')), undefined);
+    await s.transaction((tx) => tx.requests.insert(request('after-terminate')));
+    assert.ok(await s.read((tx) => tx.requests.get('after-terminate')));
+  });
+
+  test('read_cannotWrite', LIMIT, async () => {
+    await assert.rejects(s.read((tx) => tx.requests.insert(request('from-a-read'))), /readonly/);
+    await assert.rejects(s.read((tx) => tx.audit.append([event(1)])), /readonly/);
+    assert.equal(await s.read((tx) => tx.requests.get('from-a-read')), undefined);
+  });
+
   test('opsCounts_countsWhatTheGaugesShow', LIMIT, async () => {
     const c = await s.opsCounts(T0);
     assert.equal(typeof c.activeGrants, 'number');
@@ -456,6 +524,44 @@ describe('the audit chain on PostgreSQL', () => {
     assert.deepEqual([v.ok, v.firstBadSeq, v.problem, v.count], [false, 2, 'hash mismatch', 1]);
   });
 
+  test('verifyAudit_state_rowsTheLogExplains_agree', LIMIT, async () => {
+    // the rows as PostgreSQL keeps them (booleans, bytea) compare equal to what the log says
+    const fresh = await pg.freshDatabase();
+    const t = await storeOn(fresh);
+    const hash = Buffer.alloc(32, 9);
+    const r = request('rs', { autoApproved: true, breakGlass: false, required: 0, evaluation: { autoApproveRule: 1, reasons: ['rule 1'] } });
+    await t.transaction(async (tx) => {
+      await tx.requests.insert(r);
+      await tx.tokens.insert({ id: 'ts', userId: 'alice', hash, label: null, createdAt: T0, expiresAt: null });
+      await tx.audit.append([
+        {
+          at: T0,
+          actorId: 'alice',
+          action: 'request.created',
+          resourceId: 'prod-db',
+          requestId: 'rs',
+          subjectId: 'alice',
+          details: {
+            kind: 'access',
+            role: 'read',
+            durationSeconds: 3600,
+            justification: r.justification,
+            ticket: r.ticket,
+            required: 0,
+            autoApproved: true,
+            breakGlass: false,
+            autoApproveRule: 1,
+            reasons: ['rule 1'],
+            pendingUntil: new Date(r.pendingUntil).toISOString(),
+          },
+        },
+        { at: T0, actorId: 'admin', action: 'token.issued', subjectId: 'alice', details: { tokenId: 'ts', userId: 'alice', label: null, expiresAt: null, fingerprint: createHash('sha256').update(hash).digest('hex') } },
+      ]);
+    });
+    const v = await t.verifyAudit({ state: true });
+    assert.deepEqual(v.state, { ok: true, rows: { requests: 1, approvals: 0, grants: 0, tokens: 1, idpUsers: 0 }, problems: [] });
+  });
+
   test('verifyAudit_state_findsRowsTheLogDoesNotExplain', LIMIT, async () => {
     const fresh = await pg.freshDatabase();
     const t = await storeOn(fresh);
@@ -520,28 +626,106 @@ describe('several Store instances on one database (replicas)', () => {
 
   test('approvals_twoApproversNeedingEachOther_onTwoInstances_secondSeesTheFirst', LIMIT, async () => {
     // required: 2. Each approver adds their approval, counts, and approves once there are two.
-    // Under READ COMMITTED without a lock each would count only its own (write skew) and the
-    // request would stay pending forever; approvals.add serialises them on the request row.
+    // Under READ COMMITTED, two approvers that both count before either commits would each see
+    // only their own approval (write skew) and the request would stay pending for good.
+    // approvals.add serialises them on the request row: B waits for A's commit, then counts two.
     const [a, b] = await replicas(2);
     await a.transaction((tx) => tx.requests.insert(request('two', { required: 2 })));
-    const approve = (s: Store, approverId: string, beforeCount: () => Promise<void>) =>
+    const approve = (s: Store, approverId: string, beforeCount: () => Promise<void>, afterCount: () => Promise<void>) =>
       s.transaction(async (tx) => {
         assert.equal(await tx.approvals.add({ requestId: 'two', approverId, decision: 'approve', comment: null, at: T0 }), true);
         await beforeCount();
         const n = (await tx.approvals.of('two')).length;
+        await afterCount();
         return n >= 2 ? tx.requests.decide('two', 'approved', T0, null) : false;
       });
-    let bStarted!: () => void;
-    const bIsRunning = new Promise<void>((r) => (bStarted = r));
-    const first = approve(a, 'bob', async () => {
-      // hold A open until B is in flight: B must then wait for A (a lock), not count past it
-      bStarted();
-      await waitFor(async () => (await lockWaiters()) > 0);
-    });
-    await bIsRunning;
-    const second = approve(b, 'carol', async () => {});
+    let bCounted = false;
+    let aCounted!: () => void;
+    const aHasCounted = new Promise<void>((r) => (aCounted = r));
+    let bStart!: () => void;
+    const bMayStart = new Promise<void>((r) => (bStart = r));
+    const first = approve(
+      a,
+      'bob',
+      async () => {
+        // A holds its approval uncommitted until B is blocked behind it or (without the lock) has counted
+        bStart();
+        await waitFor(async () => bCounted || (await lockWaiters()) > 0);
+      },
+      async () => aCounted(),
+    );
+    await bMayStart;
+    const second = approve(
+      b,
+      'carol',
+      async () => {},
+      async () => {
+        bCounted = true;
+        await aHasCounted;
+      },
+    );
     assert.deepEqual(await Promise.all([first, second]), [false, true]);
     assert.equal((await a.read((tx) => tx.requests.get('two')))?.status, 'approved');
+  });
+
+  test('extensionRequests_twoInstancesCreatingTheOnePendingOneOfAGrant_oneConflicts', LIMIT, async () => {
+    const [a, b] = await replicas(2);
+    const ext = (id: string) => request(id, { kind: 'extension', grantId: 'g-ext', durationS: 900 });
+    const results = await Promise.allSettled([a.transaction((tx) => tx.requests.insert(ext('ext-a'))), b.transaction((tx) => tx.requests.insert(ext('ext-b')))]);
+    assert.deepEqual(results.map(codeOf).sort(), [STORE_CONFLICT, 'ok']);
+    assert.ok(await a.read((tx) => tx.requests.pendingExtension('g-ext')));
+  });
+
+  test('deadlock_betweenTwoInstances_oneTransactionConflicts_theOtherCommitsWhole', LIMIT, async () => {
+    const [a, b] = await replicas(2);
+    await a.transaction(async (tx) => {
+      await tx.requests.insert(request('dx'));
+      await tx.requests.insert(request('dy'));
+    });
+    let arrived = 0;
+    let bothHoldOne!: () => void;
+    const barrier = new Promise<void>((r) => (bothHoldOne = r));
+    const crosswise = (s: Store, first: string, second: string) =>
+      s.transaction(async (tx) => {
+        assert.equal(await tx.requests.decide(first, 'cancelled', T0, null), true);
+        if (++arrived === 2) bothHoldOne();
+        await barrier;
+        return tx.requests.decide(second, 'cancelled', T0, null);
+      });
+    const results = await Promise.allSettled([crosswise(a, 'dx', 'dy'), crosswise(b, 'dy', 'dx')]);
+    assert.deepEqual(results.map(codeOf).sort(), [STORE_CONFLICT, 'ok']);
+    const winner = results.find((r) => r.status === 'fulfilled');
+    assert.equal(winner?.status === 'fulfilled' && winner.value, true);
+    assert.deepEqual(await a.read(async (tx) => [(await tx.requests.get('dx'))?.status, (await tx.requests.get('dy'))?.status]), ['cancelled', 'cancelled']);
+  });
+
+  test('extend_sameGrantOnTwoInstancesAtOnce_exactlyOneApplies', LIMIT, async () => {
+    const [a, b] = await replicas(2);
+    await a.transaction((tx) => tx.grants.insert(grant('gx')));
+    const results = await Promise.all([a, b, a, b].map((s, i) => s.transaction((tx) => tx.grants.extend('gx', T0 + HOUR, T0 + HOUR + (i + 1) * 60_000, T0 + 4 * HOUR))));
+    assert.equal(results.filter(Boolean).length, 1);
+    assert.equal((await a.read((tx) => tx.grants.get('gx')))?.extensions, 1);
+  });
+
+  test('credentials_storedWhileAnotherInstanceEndsTheGrant_doNotOutliveIt', LIMIT, async () => {
+    // A ends the grant and holds its transaction open; B stores credentials for it meanwhile.
+    // B's insert reads the grant FOR SHARE, so it waits for A's commit and then stores nothing.
+    const [a, b] = await replicas(2);
+    await a.transaction((tx) => tx.grants.insert(grant('gc')));
+    let ended!: () => void;
+    const hasEnded = new Promise<void>((r) => (ended = r));
+    let bDone = false;
+    const ending = a.transaction(async (tx) => {
+      assert.equal(await tx.grants.end('gc', 'revoked', T0 + 1, 'bob', 'incident over', false), true);
+      ended();
+      // commit only once B is blocked behind us (or, without the lock, has stored its row)
+      await waitFor(async () => bDone || (await lockWaiters()) > 0);
+    });
+    await hasEnded;
+    const storing = b.transaction((tx) => tx.credentials.put('gc', Buffer.from('sealed'), T0 + 2)).finally(() => (bDone = true));
+    await ending;
+    assert.equal(await storing, false, 'nothing stored for a grant that ended');
+    assert.equal(await a.read((tx) => tx.credentials.sealed('gc')), undefined);
   });
 
   test('outbox_claimNotFinished_isClaimableAgainAfterTheLease_notBefore', LIMIT, async () => {
@@ -603,6 +787,13 @@ describe('several Store instances on one database (replicas)', () => {
     // released afterwards: the next caller runs
     assert.equal(await stores[1].once('reconcile', async () => 'again'), 'again');
   });
+
+  test('once_fnsTransactions_doNotWaitForTheLocksConnection', LIMIT, async () => {
+    const db = await pg.freshDatabase();
+    const s = await storeOn(db, { poolSize: 1 });
+    const r = await s.once('reconcile', () => s.transaction(async (tx) => (await tx.requests.allPending()).length));
+    assert.equal(r, 0);
+  });
 });
 
 /** How many sessions wait for a lock right now (on any database of the cluster). */
@@ -611,15 +802,59 @@ async function lockWaiters(): Promise<number> {
   return Number(rows[0].n);
 }
 
+/** How many sessions on `database` LISTEN for commits (one per open store). */
+async function listeners(database: string): Promise<number> {
+  const rows = await pg.admin<{ n: string }>('postgres', `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN %'`, [database]);
+  return Number(rows[0].n);
+}
+
 /** Polls `cond` until it holds (bounded by the test's time limit). */
 async function waitFor(cond: () => Promise<boolean>): Promise<void> {
   while (!(await cond())) await new Promise((r) => setTimeout(r, 20));
 }
 
+// The contract every backend keeps, each case on a fresh database: a copy of one migrated
+// template (cheap), dropped afterwards.
+let template: string | undefined;
+storeContract('PostgreSQL', async () => {
+  if (!template) {
+    const name = await pg.freshDatabase('contract_template');
+    await (await openPostgresStore(pg.url(name), { poolSize: 1 })).close();
+    template = name;
+  }
+  const db = await pg.freshDatabase('contract', template);
+  const store = await openPostgresStore(pg.url(db), { poolSize: 4 });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      await pg.admin('postgres', `DROP DATABASE ${db}`);
+    },
+  };
+});
+
+describe('closing a PostgreSQL store', () => {
+  after(closeAll);
+  test('close_waitsForTransactionsInFlight_thenRefusesNewOnes', LIMIT, async () => {
+    const db = await pg.freshDatabase();
+    const s = await openPostgresStore(pg.url(db), { poolSize: 2 });
+    const writing = s.transaction((tx) => tx.requests.insert(request('before-close')));
+    await s.close();
+    await writing;
+    await assert.rejects(s.transaction((tx) => tx.requests.get('before-close')), /closed/);
+    await assert.rejects(s.read((tx) => tx.requests.get('before-close')), /closed/);
+    const rows = await pg.admin<{ id: string }>(db, 'SELECT id FROM requests');
+    assert.deepEqual(rows.map((r) => r.id), ['before-close']);
+  });
+});
+
 // last: it stops the cluster every other group uses
 describe('PostgreSQL restarting under a running store', () => {
   test('restart_operationsRejectWhileDown_andSucceedAfter_withoutReopening', { timeout: 120_000 }, async () => {
-    const [a, b] = await replicas(2);
+    const db = await pg.freshDatabase();
+    const lines: string[] = [];
+    const logger = { log: (level: string, msg: string, fields?: Record<string, unknown>) => void lines.push(JSON.stringify({ level, msg, ...fields })) };
+    const [a, b] = [await storeOn(db, { logger }), await storeOn(db, { logger })];
     await a.transaction((tx) => tx.audit.append([event(1)]));
     await pg.stop();
     await rejectsUnavailable(a.transaction((tx) => tx.audit.append([event(2)])));
@@ -629,7 +864,9 @@ describe('PostgreSQL restarting under a running store', () => {
     await a.ping();
     const [e] = await a.transaction((tx) => tx.audit.append([event(3)]));
     assert.equal(e.seq, 2, 'nothing half-written while it was down');
-    // B's listener reconnected by itself: a commit on A wakes it again
+    // B's listener reconnects by itself (and wakes once to catch up); then a commit on A wakes it again
+    await waitFor(async () => (await listeners(db)) === 2);
+    await new Promise((r) => setImmediate(r));
     const woken = new Promise<void>((resolve) => {
       const off = b.onCommitted(() => {
         off();
@@ -639,5 +876,9 @@ describe('PostgreSQL restarting under a running store', () => {
     await a.transaction((tx) => tx.audit.append([event(4)]));
     await woken;
     assert.equal((await b.verifyAudit()).count, 3);
+    // the outage was told, and no line holds the password
+    assert.ok(lines.some((l) => l.includes('lost the connection that follows commits')), lines.join('\n'));
+    assert.ok(lines.some((l) => l.includes('following commits again')));
+    assert.ok(!lines.some((l) => l.includes(pg.password)));
   });
 });

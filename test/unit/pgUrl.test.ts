@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isUnavailable, translate } from '../../server/store/postgres/errors.js';
 import { pgpassMatch, redactUrl, resolvePassword, scrub } from '../../server/store/postgres/url.js';
-import { STORE_UNAVAILABLE } from '../../server/store/types.js';
+import { STORE_CONFLICT, STORE_UNAVAILABLE } from '../../server/store/types.js';
 
 test('redactUrl_passwordInUserinfo_isReplaced', () => {
   assert.equal(redactUrl('postgres://elevate:s3cret@db.example:5432/elevate'), 'postgres://elevate:***@db.example:5432/elevate');
@@ -60,7 +60,14 @@ test('translate_connectionFailures_becomeStoreUnavailable_withoutThePassword', (
   assert.ok(!t.message.includes('hunter2'));
   assert.ok(isUnavailable(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })));
   assert.ok(isUnavailable(new Error('Connection terminated unexpectedly')));
-  // a constraint violation is the caller's problem, not unavailability
-  const unique = Object.assign(new Error('duplicate key'), { code: '23505' });
-  assert.equal(translate(unique, 'x'), unique);
+  // a syntax error is a bug, passed on as it is
+  const bug = Object.assign(new Error('syntax error'), { code: '42601' });
+  assert.equal(translate(bug, 'x'), bug);
+});
+
+test('translate_uniqueViolationDeadlockSerialization_becomeStoreConflict', () => {
+  for (const code of ['23505', '40P01', '40001']) {
+    const t = translate(Object.assign(new Error(`failed (${code})`), { code }), 'x') as Error & { code?: string };
+    assert.equal(t.code, STORE_CONFLICT, code);
+  }
 });

@@ -5,9 +5,8 @@
 // next appender waits until this transaction has committed (or rolled back), then reads the
 // head it left. So seq is gapless and in commit order, and a reader that sees seq n has seen
 // every event before it (the lock is released only after the commit is visible).
-import { GENESIS, HASH_FORMAT, STREAM_CONTROL_ACTIONS, type AuditRow, canonicalJson, hashEvent, rowToEvent } from '../../db/audit.js';
-import { IsoTimes, iso } from '../../domain/clock.js';
 import type { AuditEvent } from '../../protocol/index.js';
+import { ChainVerifier, GENESIS, STREAM_CONTROL_ACTIONS, type SealedEvent, sealEvents, toAuditEvent, toStoredEvent } from '../auditChain.js';
 import type { AuditFilter, AuditInput, AuditRepo, ChainVerification, FollowedEvent, StoredAuditEvent } from '../types.js';
 import { LOCK_AUDIT, LOCK_CLASS } from './locks.js';
 import { type Ctx, sql } from './sql.js';
@@ -25,11 +24,44 @@ const S = {
       $9::text[], $10::text[], $11::text[], $12::text[], $13::integer[])`),
   follow: sql(`SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
     WHERE seq > $1 AND (live IS NOT NULL OR action = ANY($2::text[])) ORDER BY seq LIMIT $3`),
-  page: sql(`SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, v, details, prev_hash, hash FROM audit
+  page: sql(`SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, v, details, prev_hash, hash, NULL AS live FROM audit
     WHERE seq > $1 ORDER BY seq LIMIT $2`),
 };
 
 const CONTROLS: string[] = [...STREAM_CONTROL_ACTIONS];
+
+/** An audit row as PostgreSQL returns it. */
+interface AuditRow {
+  seq: number;
+  at: number;
+  actor_id: string;
+  action: string;
+  resource_id: string | null;
+  request_id: string | null;
+  grant_id: string | null;
+  subject_id: string | null;
+  details: string;
+  prev_hash: string;
+  hash: string;
+  live: string | null;
+  v: number;
+}
+
+const sealed = (r: AuditRow): SealedEvent => ({
+  seq: r.seq,
+  at: r.at,
+  actorId: r.actor_id,
+  action: r.action,
+  resourceId: r.resource_id,
+  requestId: r.request_id,
+  grantId: r.grant_id,
+  subjectId: r.subject_id,
+  details: r.details,
+  prevHash: r.prev_hash,
+  hash: r.hash,
+  live: r.live,
+  v: r.v,
+});
 
 type Head = { seq: number; hash: string };
 
@@ -59,49 +91,20 @@ export class PgAudit implements AuditRepo {
   }
 
   async append(inputs: AuditInput[]): Promise<AuditEvent[]> {
-    if (!this.c.inTx) throw new Error('audit events are appended inside a transaction');
+    if (!this.c.inTx) throw new Error('read() is readonly: audit events are appended inside store.transaction()');
     if (inputs.length === 0) return [];
-    let { seq, hash } = await this.lockedHead();
+    const { rows, events } = sealEvents(await this.lockedHead(), inputs);
     const cols: unknown[][] = Array.from({ length: 13 }, () => []);
-    const out: AuditEvent[] = [];
-    for (const e of inputs) {
-      seq += 1;
-      const at = iso(e.at);
-      const details = canonicalJson(e.details);
-      const fields = {
-        seq,
-        at,
-        actorId: e.actorId,
-        action: e.action,
-        resourceId: e.resourceId ?? null,
-        requestId: e.requestId ?? null,
-        grantId: e.grantId ?? null,
-        subjectId: e.subjectId ?? null,
-        v: HASH_FORMAT,
-      };
-      const h = hashEvent(hash, fields, details);
-      const values = [seq, e.at, e.actorId, e.action, fields.resourceId, fields.requestId, fields.grantId, fields.subjectId, details, hash, h, e.live ?? null, HASH_FORMAT];
+    for (const r of rows) {
+      const values = [r.seq, r.at, r.actorId, r.action, r.resourceId, r.requestId, r.grantId, r.subjectId, r.details, r.prevHash, r.hash, r.live, r.v];
       for (let i = 0; i < values.length; i++) cols[i].push(values[i]);
-      out.push({
-        seq,
-        at,
-        actorId: e.actorId,
-        action: e.action,
-        ...(e.resourceId !== undefined && { resourceId: e.resourceId }),
-        ...(e.requestId !== undefined && { requestId: e.requestId }),
-        ...(e.grantId !== undefined && { grantId: e.grantId }),
-        ...(e.subjectId !== undefined && { subjectId: e.subjectId }),
-        v: HASH_FORMAT,
-        details: e.details,
-        prevHash: hash,
-        hash: h,
-      });
-      hash = h;
     }
     await this.c.run(S.insert, cols);
-    this.c.head = { seq, hash };
-    this.c.appended = seq;
-    return out;
+    const last = rows[rows.length - 1];
+    this.c.head = { seq: last.seq, hash: last.hash };
+    this.c.appended = last.seq;
+    if (inputs.some((e) => e.live !== undefined || (STREAM_CONTROL_ACTIONS as readonly string[]).includes(e.action))) this.c.notify = true;
+    return events;
   }
 
   async followAfter(seq: number, limit: number): Promise<FollowedEvent[]> {
@@ -145,7 +148,7 @@ export class PgAudit implements AuditRepo {
     const rows = await this.c.rows<AuditRow>(text, args);
     const more = rows.length > f.limit;
     const page = more ? rows.slice(0, f.limit) : rows;
-    return { events: page.map(rowToEvent), nextCursor: more ? String(page[page.length - 1].seq) : null };
+    return { events: page.map((r) => toAuditEvent(sealed(r))), nextCursor: more ? String(page[page.length - 1].seq) : null };
   }
 
   async *iterate(opts: { from?: number; to?: number; afterSeq?: number } = {}): AsyncIterable<StoredAuditEvent> {
@@ -159,7 +162,7 @@ export class PgAudit implements AuditRepo {
     // a page at a time, each after the last seq read: memory stays flat however long the log
     for (let last = opts.afterSeq ?? -1; ; ) {
       const rows = await this.c.rows<AuditRow>(text, [...args, last]);
-      for (const r of rows) yield { ...rowToEvent(r), storedSubjectId: r.subject_id, live: r.live ?? null };
+      for (const r of rows) yield toStoredEvent(sealed(r));
       if (rows.length < PAGE_ROWS) return;
       last = rows[rows.length - 1].seq;
     }
@@ -170,78 +173,15 @@ export class PgAudit implements AuditRepo {
   }
 }
 
-type ChainRow = Pick<AuditRow, 'seq' | 'at' | 'actor_id' | 'action' | 'resource_id' | 'request_id' | 'grant_id' | 'subject_id' | 'v' | 'details' | 'prev_hash' | 'hash'>;
-
-/**
- * Recomputes the chain a page at a time (the caller reads the pages in one snapshot): the same
- * checks as on SQLite, so a log verifies, or fails at the same seq, on both backends.
- */
-export class ChainCheck {
-  private prev = GENESIS;
-  private count = 0;
-  private expectedSeq = 1;
-  private format = 1;
-  private sawHead: boolean;
-  private readonly times = new IsoTimes();
-  failure: ChainVerification | undefined;
-
-  constructor(private readonly expectHead?: { seq?: number; hash: string }) {
-    this.sawHead = expectHead === undefined;
-  }
-
-  /** The seq to read the next page after (the first page from the lowest, so a row with seq < 1 is read and fails). */
-  get after(): number {
-    return this.expectedSeq === 1 ? Number.MIN_SAFE_INTEGER : this.expectedSeq - 1;
-  }
-
-  /** Checks one page; false once the chain has failed (see `failure`). */
-  page(rows: ChainRow[]): boolean {
-    for (const r of rows) {
-      const fields = {
-        seq: r.seq,
-        at: this.times.format(r.at),
-        actorId: r.actor_id,
-        action: r.action,
-        resourceId: r.resource_id,
-        requestId: r.request_id,
-        grantId: r.grant_id,
-        subjectId: r.subject_id,
-        v: r.v,
-      };
-      let problem: string | undefined;
-      if (r.seq !== this.expectedSeq) problem = `sequence gap: expected ${this.expectedSeq}, found ${r.seq}`;
-      else if (r.v !== 1 && r.v !== 2) problem = `unknown hash format ${r.v}`;
-      else if (r.v < this.format) problem = `hash format ${r.v} after format ${this.format}`;
-      else if (r.prev_hash !== this.prev || hashEvent(this.prev, fields, r.details) !== r.hash) problem = 'hash mismatch';
-      if (problem !== undefined) {
-        this.failure = { ok: false, count: this.count, headHash: this.prev, firstBadSeq: this.expectedSeq, problem };
-        return false;
-      }
-      this.format = r.v;
-      const want = this.expectHead;
-      if (!this.sawHead && want && r.hash === want.hash && (want.seq === undefined || want.seq === r.seq)) this.sawHead = true;
-      this.prev = r.hash;
-      this.count++;
-      this.expectedSeq++;
-    }
-    return true;
-  }
-
-  result(): ChainVerification {
-    if (this.failure) return this.failure;
-    if (!this.sawHead) {
-      return { ok: false, count: this.count, headHash: this.prev, firstBadSeq: this.expectHead!.seq ?? this.expectedSeq, problem: 'the expected head is no longer in the chain' };
-    }
-    return { ok: true, count: this.count, headHash: this.prev };
-  }
-}
-
 /** Verifies the chain on `c` (a REPEATABLE READ transaction: one snapshot for every page). */
 export async function verifyChain(c: Ctx, expectHead?: { seq?: number; hash: string }): Promise<ChainVerification> {
-  const check = new ChainCheck(expectHead);
-  for (;;) {
-    const rows = await c.rows<ChainRow>(S.page, [check.after, PAGE_ROWS]);
-    if (!check.page(rows) || rows.length < PAGE_ROWS) break;
+  const check = new ChainVerifier(expectHead);
+  // the first page from the lowest seq, so a row with seq < 1 is read and fails
+  for (let after = Number.MIN_SAFE_INTEGER; ; after = check.nextSeq - 1) {
+    const rows = await c.rows<AuditRow>(S.page, [after, PAGE_ROWS]);
+    for (const r of rows) {
+      if (!check.add(r.seq, r.at, r.actor_id, r.action, r.resource_id, r.request_id, r.grant_id, r.subject_id, r.v, r.details, r.prev_hash, r.hash)) return check.result();
+    }
+    if (rows.length < PAGE_ROWS) return check.result();
   }
-  return check.result();
 }

@@ -1,8 +1,11 @@
-// Which PostgreSQL failures mean "the database is unavailable right now" (the server answers 503)
-// rather than a bug: the connection refused, lost or reset, the server shutting down or not yet
-// accepting connections, too many connections. They are rethrown as STORE_UNAVAILABLE errors
-// whose message never holds the password.
-import { STORE_UNAVAILABLE } from '../types.js';
+// Which PostgreSQL failures are not bugs, and what the caller sees of them:
+//  - the database is unavailable right now (503): the connection refused, lost or reset, the
+//    server shutting down or not yet accepting connections, too many connections. Rethrown as
+//    STORE_UNAVAILABLE, the message scrubbed of the password.
+//  - the change collided with a concurrent writer's (409): a unique key taken meanwhile, a
+//    deadlock (PostgreSQL ended one of the two), a serialization failure. Rethrown as
+//    STORE_CONFLICT; the whole transaction was rolled back.
+import { STORE_CONFLICT, STORE_UNAVAILABLE } from '../types.js';
 import { scrub } from './url.js';
 
 const NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -21,9 +24,16 @@ export function isUnavailable(e: unknown): boolean {
   return LOST.test(e.message);
 }
 
-/** `e` as the error the caller sees: unavailability as STORE_UNAVAILABLE (cause kept), anything else as it is. */
+/** unique_violation, serialization_failure, deadlock_detected */
+const CONFLICTS = new Set(['23505', '40001', '40P01']);
+
+/** `e` as the error the caller sees: STORE_UNAVAILABLE, STORE_CONFLICT (cause kept), anything else as it is. */
 export function translate(e: unknown, password: string | undefined): unknown {
-  if (!isUnavailable(e) || (e as { code?: unknown }).code === STORE_UNAVAILABLE) return e;
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (e instanceof Error && typeof code === 'string' && CONFLICTS.has(code)) {
+    return Object.assign(new Error(`the change collided with a concurrent one and was not made: ${scrub(e.message, password)}`), { code: STORE_CONFLICT, cause: e });
+  }
+  if (!isUnavailable(e) || code === STORE_UNAVAILABLE) return e;
   const reason = scrub(e instanceof Error ? e.message : String(e), password);
   return Object.assign(new Error(`the database is unavailable: ${reason}`), { code: STORE_UNAVAILABLE, cause: e });
 }

@@ -13,6 +13,9 @@ export class CommitListener {
   private closed = false;
   private retryMs = RETRY_FIRST_MS;
   private timer: NodeJS.Timeout | undefined;
+  private connectedBefore = false;
+  /** a LISTEN connection is working */
+  private up = false;
 
   constructor(
     private readonly config: pg.ClientConfig,
@@ -29,11 +32,6 @@ export class CommitListener {
     await this.connect();
   }
 
-  /** Whether the LISTEN connection is up (for readiness). */
-  get listening(): boolean {
-    return this.client !== undefined;
-  }
-
   private async connect(): Promise<void> {
     if (this.closed) return;
     const client = new pg.Client(this.config);
@@ -45,7 +43,9 @@ export class CommitListener {
       client.removeAllListeners('notification');
       void client.end().catch(() => {});
       if (this.closed) return;
-      if (e !== undefined) this.logger.log('warn', 'database listener lost its connection; reconnecting', { error: this.scrub(errorFields(e).error) });
+      // told once per outage (when a working connection is lost), not at every retry
+      if (this.up) this.logger.log('warn', 'lost the connection that follows commits; reconnecting', e === undefined ? {} : { error: this.scrub(errorFields(e).error) });
+      this.up = false;
       this.schedule();
     };
     client.on('error', onLost);
@@ -63,8 +63,13 @@ export class CommitListener {
     if (lost || this.closed) return void client.end().catch(() => {});
     this.client = client;
     this.retryMs = RETRY_FIRST_MS;
-    // whatever committed while nobody listened: the followers catch up from the log
-    this.wake();
+    this.up = true;
+    // after a reconnect, whatever committed while nobody listened: the followers catch up from the log
+    if (this.connectedBefore) {
+      this.logger.log('info', 'following commits again');
+      this.wake();
+    }
+    this.connectedBefore = true;
   }
 
   private schedule(): void {

@@ -222,9 +222,10 @@ const CREATE_VERSIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (
 
 /** The schema version recorded in the database (0: none yet). */
 export async function schemaVersion(db: Pick<pg.ClientBase, 'query'>): Promise<number> {
-  const r = await db.query<{ v: number | null }>(
-    `SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 ELSE (SELECT COALESCE(max(version), 0) FROM schema_migrations) END AS v`,
-  );
+  // two statements: a query naming a missing table fails when parsed, whatever CASE says
+  const exists = await db.query<{ t: string | null }>(`SELECT to_regclass('schema_migrations')::text AS t`);
+  if (exists.rows[0]?.t == null) return 0;
+  const r = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
   return r.rows[0]?.v ?? 0;
 }
 
@@ -251,5 +252,17 @@ export async function migrate(client: pg.ClientBase, now: () => number = Date.no
     return migrations.length;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_CLASS, LOCK_MIGRATE]).catch(() => {});
+  }
+}
+
+/** For read-only commands: the schema must be there and at this code's version; nothing is created. */
+export async function requireCurrent(db: Pick<pg.ClientBase, 'query'>): Promise<void> {
+  const version = await schemaVersion(db);
+  if (version === 0) {
+    throw Object.assign(new Error('no Elevate tables in this database: the server creates them on its first start'), { code: 'NO_DATABASE' });
+  }
+  if (version > migrations.length) throw new Error(`database schema version ${version} is newer than this server (${migrations.length}); upgrade Elevate`);
+  if (version < migrations.length) {
+    throw new Error(`database schema version ${version} is older than this command expects (${migrations.length}): start the server of this version once to migrate it`);
   }
 }

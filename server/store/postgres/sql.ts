@@ -20,6 +20,13 @@ export class Ctx {
   wrote = false;
   /** the chain's head once this transaction holds the append lock (no one else can move it) */
   head: { seq: number; hash: string } | undefined;
+  /**
+   * it logged something the other replicas act on (a stream event or a stream control): only
+   * then does its commit notify them. High-volume writes that change no state others follow
+   * (batched access-check audits, token last-use times) wake no one: waking every replica for
+   * each cost them more CPU than the request itself (bench: 3 replicas at ~2x CPU per request).
+   */
+  notify = false;
   /** the last seq this transaction appended (the notification's payload) */
   appended: number | undefined;
 
@@ -40,15 +47,21 @@ export class Ctx {
 
   /** Runs a write; returns how many rows it changed. */
   async run(s: Sql | string, values: unknown[] = []): Promise<number> {
-    this.wrote = true;
+    this.writing();
     const q = typeof s === 'string' ? { text: s, values } : { name: s.name, text: s.text, values };
     return (await this.db.query(q)).rowCount ?? 0;
   }
 
   /** Runs a write that returns rows (UPDATE … RETURNING). */
   async writeRows<R extends pg.QueryResultRow>(s: Sql, values: unknown[] = []): Promise<R[]> {
-    this.wrote = true;
+    this.writing();
     return this.rows<R>(s, values);
+  }
+
+  /** Writes only inside transaction(): outside, each statement would commit on its own and nobody would be woken. */
+  private writing(): void {
+    if (!this.inTx) throw new Error('read() is readonly: writes belong in store.transaction()');
+    this.wrote = true;
   }
 }
 

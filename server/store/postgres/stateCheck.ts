@@ -3,7 +3,7 @@
 // so the log and the rows agree with each other even while replicas write. Rows are handed
 // over in the SQLite shape the replay speaks (0/1 flags, JSON text, token hashes as SHA-256).
 import { sha256Hex } from '../../crypto/sha256.js';
-import { STATE_ACTIONS } from '../../db/stateCheck.js';
+import { STATE_ACTIONS } from '../auditChain.js';
 import { type ApprovalState, type GrantState, type IdpUserState, type RequestState, type StateProblem, type TokenState, StateReplay, compareState } from '../../domain/stateReplay.js';
 import type { StateCheck } from '../types.js';
 import { PAGE_ROWS } from './audit.js';
@@ -37,7 +37,7 @@ export async function checkState(c: Ctx): Promise<StateCheck> {
   const replay = new StateReplay();
   const problems: StateProblem[] = [];
   for (let after = Number.MIN_SAFE_INTEGER; ; ) {
-    const rows = await c.rows<EventRow>(S.events, [after, STATE_ACTIONS, PAGE_ROWS]);
+    const rows = await c.rows<EventRow>(S.events, [after, [...STATE_ACTIONS], PAGE_ROWS]);
     for (const r of rows) {
       const details = parseDetails(r.details);
       if (details === undefined) {

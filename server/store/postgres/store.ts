@@ -12,11 +12,11 @@
 //  - audit appends take one advisory lock (audit.ts), held to commit: seq in commit order;
 //  - storing a credential reads its grant FOR SHARE (migration 2's trigger).
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
+import pg from 'pg';
 import { type Logger, errorFields, silentLogger } from '../../logger.js';
 import type { AuditVerification, OpsCounts, Store, Tx } from '../types.js';
 import { PgAudit, verifyChain } from './audit.js';
-import { translate } from './errors.js';
+import { isUnavailable, translate } from './errors.js';
 import { PgCredentials, PgGrants } from './grants.js';
 import { CommitListener } from './listener.js';
 import { LOCK_ONCE_CLASS } from './locks.js';
@@ -74,6 +74,7 @@ export interface PgStoreParts {
 export class PgStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
+  private readonly config: pg.ClientConfig;
   private readonly password: string | undefined;
   private readonly logger: Logger;
   private readonly listeners = new Set<() => void>();
@@ -85,6 +86,7 @@ export class PgStore implements Store {
 
   constructor(parts: PgStoreParts) {
     this.pool = parts.pool;
+    this.config = parts.config;
     this.password = parts.password;
     this.logger = parts.logger ?? silentLogger;
     this.listener = new CommitListener(parts.config, COMMIT_CHANNEL, this.mark, () => this.wake(), this.logger, (t) => scrub(t, this.password));
@@ -96,15 +98,14 @@ export class PgStore implements Store {
   }
 
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const client = await this.connect();
+    const client = await this.begin();
     const c = new Ctx(client, true);
     let result: T;
     try {
-      await client.query('BEGIN');
       result = await fn(new PgTx(c, (o) => this.verifyAudit(o)));
       // The notification goes out with the commit and only if it commits; one round trip.
       // The payload is our mark and the head seq (a constant we built: no injection).
-      const commit = c.wrote ? `SELECT pg_notify('${COMMIT_CHANNEL}', '${this.mark}${c.appended ?? ''}'); COMMIT` : 'COMMIT';
+      const commit = c.notify ? `SELECT pg_notify('${COMMIT_CHANNEL}', '${this.mark}${c.appended ?? ''}'); COMMIT` : 'COMMIT';
       const res = (await client.query(commit)) as pg.QueryResult | pg.QueryResult[];
       const last = Array.isArray(res) ? res[res.length - 1] : res;
       // COMMIT of a transaction an earlier error aborted answers ROLLBACK, not an error
@@ -119,38 +120,40 @@ export class PgStore implements Store {
   }
 
   async read<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error('the store is closed');
+    const run = () => fn(new PgTx(new Ctx(this.pool, false), (o) => this.verifyAudit(o)));
     try {
-      return await fn(new PgTx(new Ctx(this.pool, false), (o) => this.verifyAudit(o)));
+      return await run();
+    } catch (e) {
+      // a pooled connection the database had closed (restart) fails on first use; the pool
+      // has dropped it: reading again is harmless (read() cannot write), once
+      if (!isUnavailable(e) || this.closed) throw translate(e, this.password);
+    }
+    try {
+      return await run();
     } catch (e) {
       throw translate(e, this.password);
     }
   }
 
   async once<T>(name: string, fn: () => Promise<T>): Promise<T | undefined> {
-    // a session lock on a client of its own, held while fn runs (fn uses other connections)
-    const client = await this.connect();
-    let locked = false;
+    // A session lock on a connection of its own (not the pool's: fn's transactions need those),
+    // held while fn runs; ending the connection releases it, however fn ends.
+    if (this.closed) throw new Error('the store is closed');
+    const client = new pg.Client(this.config);
+    client.on('error', () => {});
     try {
-      const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_ONCE_CLASS, name]);
-      locked = r.rows[0]?.ok === true;
-    } catch (e) {
-      client.release(true);
-      throw translate(e, this.password);
-    }
-    if (!locked) {
-      client.release();
-      return undefined;
-    }
-    try {
-      return await fn();
-    } finally {
+      let locked: boolean;
       try {
-        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_ONCE_CLASS, name]);
-        client.release();
-      } catch {
-        // the connection is gone, and the lock with it
-        client.release(true);
+        await client.connect();
+        const r = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_ONCE_CLASS, name]);
+        locked = r.rows[0]?.ok === true;
+      } catch (e) {
+        throw translate(e, this.password);
       }
+      return locked ? await fn() : undefined;
+    } finally {
+      await client.end().catch(() => {});
     }
   }
 
@@ -207,7 +210,26 @@ export class PgStore implements Store {
     await this.pool.end();
   }
 
+  /**
+   * A pooled client in BEGIN. A connection the database closed while it sat in the pool (a
+   * restart) fails on its first statement: nothing of the transaction has been sent yet, so it
+   * is dropped and BEGIN tried once more on another.
+   */
+  private async begin(): Promise<pg.PoolClient> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.connect();
+      try {
+        await client.query('BEGIN');
+        return client;
+      } catch (e) {
+        client.release(true);
+        if (attempt >= 2 || !isUnavailable(e)) throw translate(e, this.password);
+      }
+    }
+  }
+
   private async connect(): Promise<pg.PoolClient> {
+    if (this.closed) throw new Error('the store is closed');
     try {
       return await this.pool.connect();
     } catch (e) {

@@ -1,12 +1,21 @@
 // Opening the SQLite database file: the settings Elevate relies on, the migrations, the read
 // connection, and the lock that keeps a second server process off the file.
 import Database from 'better-sqlite3';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrate } from './migrations.js';
 
-/** Opens (creating if needed) the database for writing, migrated to the current schema. */
-export function openWriteConnection(path: string): Database.Database {
+const noDatabase = (path: string) =>
+  Object.assign(new Error(`no Elevate database at ${path}: the server creates it on its first start`), { code: 'NO_DATABASE' });
+
+/**
+ * Opens the database for writing, migrated to the current schema. With `create` (the server,
+ * `token issue`) a missing file is created; without (read-only commands) a missing file or one
+ * without Elevate's schema is refused with code NO_DATABASE and nothing is created. An older
+ * Elevate file is upgraded either way, as the CLI always did, so every command can read it.
+ */
+export function openWriteConnection(path: string, create = true): Database.Database {
+  if (!create && path !== ':memory:' && !existsSync(path)) throw noDatabase(path);
   if (path !== ':memory:') {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     // token hashes, sealed credentials and the audit trail: readable by the server's user only
@@ -24,6 +33,10 @@ export function openWriteConnection(path: string): Database.Database {
   db.pragma('cache_size = -32768');
   // savepoints (one per transaction under group commit) keep their undo pages in memory
   db.pragma('temp_store = MEMORY');
+  if (!create && db.pragma('user_version', { simple: true }) === 0) {
+    db.close();
+    throw noDatabase(path);
+  }
   migrate(db);
   return db;
 }

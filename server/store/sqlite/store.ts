@@ -44,6 +44,8 @@ export interface SqliteStoreOptions {
   verify: 'worker' | 'inline';
   /** The file worker threads start from (worker.ts); default: workerMain next to worker.ts. */
   workerEntry?: string;
+  /** false: refuse a missing file or one without Elevate's schema (read-only commands); see open.ts */
+  create?: boolean;
 }
 
 /** The group's transaction is gone (SQLite rolled it back): the storage failed, so 503 to everyone in it. */
@@ -132,7 +134,7 @@ export class SqliteStore implements Store {
     // the lock first: a second server must not even migrate the file under the first one
     this.lock = opts.serverLock && !memory ? takeServerLock(path) : undefined;
     try {
-      this.db = openWriteConnection(path);
+      this.db = openWriteConnection(path, opts.create !== false);
       this.reader = memory ? undefined : openReadConnection(path);
     } catch (e) {
       this.lock?.release();
