@@ -58,8 +58,17 @@ export function decideRight(policy: Policy, u: PolicyUser, r: RequestSubject): '
 /** cancel a request: its requester. */
 export const canCancel = (u: PolicyUser, r: RequestSubject): boolean => r.requesterId === u.id;
 
-/** extend, relinquish, readCredentials: the grant's owner only (nobody else holds the access). */
+/** The grant's owner: the only one who holds the access. */
 export const isOwner = (u: PolicyUser, g: GrantSubject): boolean => g.userId === u.id;
+
+/** extend a grant: its owner (others ask for access of their own). */
+export const canExtend = (u: PolicyUser, g: GrantSubject): boolean => isOwner(u, g);
+
+/** relinquish a grant: its owner (others revoke, which needs canRevoke). */
+export const canRelinquish = (u: PolicyUser, g: GrantSubject): boolean => isOwner(u, g);
+
+/** readCredentials of a grant: its owner only (not even admins: secrets are for who holds the access). */
+export const canReadCredentials = (u: PolicyUser, g: GrantSubject): boolean => isOwner(u, g);
 
 /** revoke: an approver of the resource or an admin. */
 export function canRevoke(policy: Policy, u: PolicyUser, g: GrantSubject): boolean {

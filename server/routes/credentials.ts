@@ -2,7 +2,7 @@
 // login), for the grant's owner only and only while the grant is active.
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { conflict, forbidden } from '../errors.js';
-import { isOwner } from '../domain/rights.js';
+import { canReadCredentials } from '../domain/rights.js';
 import type { AppDeps, Env } from '../http/context.js';
 import { CredentialsResponse, IdParam } from '../protocol/index.js';
 
@@ -31,7 +31,7 @@ export function credentialRoutes(deps: AppDeps) {
       const actor = c.get('actor');
       // 404 for a grant the caller may not see, before anything else
       const grant = await deps.engine.getGrant(actor, id);
-      if (!isOwner(actor.user, grant)) throw forbidden('only the grant owner can read its credentials');
+      if (!canReadCredentials(actor.user, grant)) throw forbidden('only the grant owner can read its credentials');
       if (grant.status !== 'active') throw conflict(`grant is ${grant.status}`);
       const creds = await deps.credentials?.get(id);
       if (!creds) throw conflict('no credentials were issued for this grant (yet)');

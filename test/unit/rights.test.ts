@@ -10,6 +10,9 @@ import {
   canViewRequest,
   decideRight,
   isOwner,
+  canExtend,
+  canRelinquish,
+  canReadCredentials,
   receivesEvent,
   seesClientOf,
   tallyApprovals,
@@ -48,6 +51,8 @@ test('decide_isForOtherApprovers_theRequesterIsTold_self', () => {
 
 test('ownerRights_revoke_check_audit_andScopeAll', () => {
   assert.deepEqual([isOwner(u('alice'), grantOnDb), isOwner(u('bob'), grantOnDb)], [true, false]);
+  // extend, relinquish and readCredentials are the owner's alone: not the approver's, not even an admin's
+  for (const right of [canExtend, canRelinquish, canReadCredentials]) assert.deepEqual(['alice', 'bob', 'carol'].map((id) => right(u(id), grantOnDb)), [true, false, false]);
   assert.deepEqual(['alice', 'bob', 'carol', 'audrey'].map((id) => canRevoke(policy, u(id), grantOnDb)), [false, true, true, false]);
   assert.deepEqual(['svc', 'carol', 'audrey', 'alice'].map((id) => canCheck(u(id))), [true, true, false, false]);
   assert.deepEqual(['audrey', 'carol', 'bob'].map((id) => canSeeAllAudit(u(id))), [true, true, false]);

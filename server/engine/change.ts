@@ -1,0 +1,138 @@
+// One state change: a store transaction with the audit events and outbox rows that commit with
+// it (rule 3). Use cases write through a Change; listeners (the event hub, the scheduler, the
+// outbox worker, metrics) hear about it only once it has committed.
+import { conflict } from '../errors.js';
+import type { Clock } from '../domain/clock.js';
+import type { Policy, PolicyUser } from '../domain/types.js';
+import type { AuditInput, GrantRecord, Store, Tx } from '../store/types.js';
+import type { AccessRequest, AuditEvent, Grant, SseEventType } from '../protocol/index.js';
+import type { Emitted } from './events.js';
+import { isSseType, liveEventJson } from './live.js';
+import { grantView, requestView } from './views.js';
+
+/** Who is calling, as established by authentication. */
+export interface Actor {
+  user: PolicyUser;
+  tokenId: string;
+  ip?: string;
+  userAgent?: string;
+}
+
+/** An audit event that was committed. */
+export interface Committed {
+  event: AuditEvent;
+  subjectId?: string;
+}
+
+/** What a committed change wrote besides its events: whether it queued outbox work. */
+export interface CommitInfo {
+  outbox: boolean;
+}
+
+export type CommitListener = (items: Committed[], info: CommitInfo) => void;
+
+/** One state change in progress: its transaction, its instant, and what it records. */
+export interface Change {
+  readonly tx: Tx;
+  readonly now: number;
+  emit(e: Emitted): void;
+  enqueue(kind: string, grantId: string | null, payload: unknown): Promise<void>;
+}
+
+export type AppendHook = (c: Change, events: AuditEvent[]) => Promise<void>;
+
+/** What every use case works with: the store, the clock and the policy in force now. */
+export interface Core {
+  readonly store: Store;
+  readonly clock: Clock;
+  policy(): Policy;
+  change<T>(fn: (c: Change) => Promise<T>, now?: number): Promise<T>;
+}
+
+/**
+ * Every state change is a conditional update (on the state its decision read). One that did not
+ * apply means another writer changed the row first: the whole change rolls back as a 409, never
+ * a silent half-change.
+ */
+export function applied(ok: boolean, what: string): void {
+  if (!ok) throw conflict(what);
+}
+
+/**
+ * Seconds added to the grant without an approver: everything past its first end that no
+ * approved extension request accounts for (at-once extensions create no request).
+ */
+export async function addedWithoutApproval(tx: Tx, g: GrantRecord): Promise<number> {
+  const first = await tx.requests.get(g.requestId);
+  if (!first) return 0;
+  const approved = await tx.requests.approvedExtensionSeconds(g.userId, g.id);
+  return Math.max(0, Math.round((g.expiresAt - g.startsAt) / 1000) - first.durationS - approved);
+}
+
+/** A grant's wire view, with what it has added without approval so far (active grants only). */
+export async function grantNow(tx: Tx, g: GrantRecord, now: number): Promise<Grant> {
+  return grantView(g, now, g.status === 'active' ? await addedWithoutApproval(tx, g) : 0);
+}
+
+export async function requestNow(tx: Tx, id: string, now: number): Promise<AccessRequest> {
+  return requestView((await tx.requests.get(id))!, await tx.approvals.of(id), now);
+}
+
+/** Runs changes: one transaction each, events appended with their live payloads, listeners after commit. */
+export class ChangeRunner {
+  private listeners: CommitListener[] = [];
+  private appendHooks: AppendHook[] = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  onCommit(l: CommitListener): void {
+    this.listeners.push(l);
+  }
+
+  onAppend(h: AppendHook): void {
+    this.appendHooks.push(h);
+  }
+
+  async run<T>(fn: (c: Change) => Promise<T>, now = this.clock.now()): Promise<T> {
+    let committed: Committed[] = [];
+    let outbox = false;
+    const result = await this.store.transaction(async (tx) => {
+      const emitted: Emitted[] = [];
+      outbox = false;
+      const c: Change = {
+        tx,
+        now,
+        emit: (e) => void emitted.push(e),
+        enqueue: async (kind, grantId, payload) => {
+          outbox = true;
+          await tx.outbox.enqueue(kind, grantId, payload, now);
+        },
+      };
+      const r = await fn(c);
+      // stream events carry their payload into the log, with the request and grant as they are
+      // at the end of this transaction: exactly the state that commits with the event
+      const inputs: AuditInput[] = [];
+      for (const e of emitted) {
+        const action = e.audit.action;
+        inputs.push(isSseType(action) ? { ...e.audit, live: await live(tx, e, action, now) } : e.audit);
+      }
+      const events = await tx.audit.append(inputs);
+      for (const h of this.appendHooks) await h(c, events);
+      committed = events.map((event, i) => ({ event, subjectId: emitted[i].audit.subjectId }));
+      return r;
+    });
+    if (committed.length || outbox) for (const l of this.listeners) l(committed, { outbox });
+    return result;
+  }
+}
+
+async function live(tx: Tx, e: Emitted, action: SseEventType, now: number): Promise<string> {
+  const request = e.request === undefined ? undefined : await requestNow(tx, e.request, now);
+  let grant: Grant | undefined;
+  if (typeof e.grant === 'string') grant = await grantNow(tx, (await tx.grants.get(e.grant))!, now);
+  else if (e.grant) grant = grantView(e.grant, now);
+  return liveEventJson({ action, at: e.audit.at, details: e.audit.details }, request, grant);
+}

@@ -1,0 +1,74 @@
+// Time: every due grant expires and every lapsed request expires at its instant, due expiry
+// warnings are raised, in batches of one transaction each (also the catch-up after downtime,
+// rule 6). The claim of due grants never hands one grant to two writers (Store contract).
+import type { RequestRecord } from '../store/types.js';
+import type { Core } from './change.js';
+import { events } from './events.js';
+import { WARNINGS, expireRequest, grantEnded } from './steps.js';
+
+const SWEEP_BATCH = 1000;
+
+/** Expires what is due and raises due warnings; returns how many of each. */
+export async function sweep(core: Core): Promise<{ grants: number; requests: number; warnings: number }> {
+  // one instant for the whole sweep: what was due when it began
+  const at = core.clock.now();
+  let grants = 0;
+  let requests = 0;
+  // a forward step of the wall clock ends grants early: say so in their audit events
+  const clockJumpMs = core.clock.takeForwardJump?.() ?? 0;
+  // one transaction per batch: 100,000 grants ended after downtime must not become one
+  // transaction holding the write lock
+  for (;;) {
+    const n = await core.change(async (c) => {
+      const { tx, now } = c;
+      const policy = core.policy();
+      const deprovisioned = [...policy.resources.values()].filter((r) => r.provider.type !== 'none').map((r) => r.id);
+      const ended = await tx.grants.expireDue(now, SWEEP_BATCH, deprovisioned);
+      const extensions = ended.length ? await tx.requests.pendingExtensions(ended.map((g) => g.id)) : new Map<string, RequestRecord>();
+      for (const g of ended) {
+        const lateMs = now - g.expiresAt;
+        await grantEnded(c, policy, g, extensions.get(g.id), {
+          lateMs,
+          // more than a few seconds late means the server was down or stalled at expiry
+          ...(lateMs > 5000 && clockJumpMs === 0 && { recovered: true }),
+          ...(clockJumpMs > 0 && { clockJumpMs }),
+        });
+      }
+      return ended.length;
+    }, at);
+    grants += n;
+    if (n < SWEEP_BATCH) break;
+  }
+  for (;;) {
+    const n = await core.change(async (c) => {
+      const due = await c.tx.requests.duePending(c.now, SWEEP_BATCH);
+      for (const r of due) await expireRequest(c, r);
+      return due.length;
+    }, at);
+    requests += n;
+    if (n < SWEEP_BATCH) break;
+  }
+  const warnings = await core.change(async (c) => {
+    const { tx, now } = c;
+    let count = 0;
+    for (const w of WARNINGS) {
+      for (const g of await tx.grants.dueWarnings(now, w.seconds * 1000, w.bit)) {
+        await tx.grants.setWarned(g.id, g.warned | w.bit);
+        c.emit(events.grantExpiring(now, g, w.seconds));
+        count++;
+      }
+    }
+    return count;
+  }, at);
+  return { grants, requests, warnings };
+}
+
+/** The next instant at which sweep() has work, or null. */
+export function nextDue(core: Core): Promise<number | null> {
+  return core.store.read(async (tx) => {
+    const candidates = [await tx.grants.nextExpiry(), await tx.requests.nextPendingDeadline()];
+    for (const w of WARNINGS) candidates.push(await tx.grants.nextWarning(w.seconds * 1000, w.bit));
+    const ts = candidates.filter((t): t is number => t !== null);
+    return ts.length ? Math.min(...ts) : null;
+  });
+}
