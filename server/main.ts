@@ -26,6 +26,7 @@ import { loadOrCreateServerKey, serverKeyPath } from './crypto/serverKey.js';
 import demoPolicyText from './demo/policy.yaml';
 import { postgresDemoPolicy, postgresHint, startDemoPostgres, type DemoPostgres } from './demo/postgres.js';
 import { oidcDemoPolicy, startDemoOidc, type DemoOidc } from './demo/idp.js';
+import { startReplicaDemo } from './demo/replicas.js';
 import { disableUser } from './identity/service.js';
 
 const USAGE = `elevate-server ${VERSION} — just-in-time privileged access
@@ -33,6 +34,7 @@ const USAGE = `elevate-server ${VERSION} — just-in-time privileged access
 Usage:
   elevate-server start [--config F] [--db F] [--port N] [--host H] [--tls-cert F --tls-key F] [--insecure-listen]
   elevate-server demo [--with-postgres] [--with-oidc] [--port N] [--host H]
+  elevate-server demo --replicas N [--port N]   N servers on an embedded PostgreSQL behind one URL
   elevate-server token issue <userId> [--ttl 90d] [--label L]
   elevate-server token list [--user userId] [--format text|json]
   elevate-server token revoke <tokenId> | --user <userId>
@@ -48,7 +50,8 @@ Every command takes --config/--db, or ELEVATE_CONFIG/ELEVATE_DB (flag, then envi
 .elevate/demo.db). ELEVATE_PORT and ELEVATE_HOST likewise (7410, 127.0.0.1). Read-only commands
 (audit verify|head|export, token list, backup) never create a database: a missing one is exit 2.
 --db takes a SQLite file or a postgres:// (postgresql://) URL; the PostgreSQL password comes from
-the URL, PGPASSWORD/PGPASSFILE, or --db-password-file F, and is never logged. A SQLite database
+the URL, PGPASSWORD/PGPASSFILE, or --db-password-file F (ELEVATE_DB_PASSWORD_FILE), and is never
+logged. The server key (--key-file F, ELEVATE_KEY_FILE) must be the same file on every replica. A SQLite database
 serves one server process; PostgreSQL any number of replicas. backup is for SQLite (PostgreSQL:
 pg_dump).`;
 
@@ -68,6 +71,8 @@ const options = {
   config: { type: 'string' },
   db: { type: 'string' },
   'db-password-file': { type: 'string' },
+  'key-file': { type: 'string' },
+  replicas: { type: 'string' },
   port: { type: 'string' },
   host: { type: 'string' },
   ttl: { type: 'string' },
@@ -128,7 +133,7 @@ function dbForLog(spec: string): string {
 }
 /** --db-password-file: the PostgreSQL password kept out of argv, the URL and the environment. */
 function dbPassword(f: Flags): string | undefined {
-  const file = f['db-password-file'];
+  const file = f['db-password-file'] ?? (env.ELEVATE_DB_PASSWORD_FILE || undefined);
   if (file === undefined) return undefined;
   try {
     return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
@@ -188,7 +193,7 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
   const store = await openStore(spec, { role: 'server', workerEntry: __filename, ...(password !== undefined && { password }) });
   // created 0600 on first start, next to the database (PostgreSQL: next to the policy file; every
   // replica needs the same one); seals provider-issued credentials at rest
-  const serverKey = loadOrCreateServerKey(serverKeyPath(isPostgres(spec) ? policyPath : spec));
+  const serverKey = loadOrCreateServerKey(resolve(f['key-file'] ?? (env.ELEVATE_KEY_FILE || serverKeyPath(isPostgres(spec) ? policyPath : spec))));
   const url = `${tls ? 'https' : 'http'}://${h.includes(':') ? `[${h}]` : h}:${p}`;
   const services = await createServices({
     listenUrl: url,
@@ -279,6 +284,7 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
 async function demo(f: Flags) {
   const dir = resolve('.elevate');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (f.replicas !== undefined) return replicaDemo(f, dir);
   // --with-postgres: a real PostgreSQL (server/demo/postgres.ts) behind prod-db and staging-db
   const pgsrv: DemoPostgres | undefined = f['with-postgres'] ? await startDemoPostgres(dir) : undefined;
   // --with-oidc: a demo identity provider (server/demo/idp.ts) on the next port
@@ -338,6 +344,58 @@ async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined,
   }, async () => {
     await oidc?.idp.stop();
     await pgsrv?.stop();
+  });
+}
+
+/**
+ * `demo --replicas N`: N `start` processes on an embedded PostgreSQL behind a loopback balancer
+ * (server/demo/replicas.ts), with fresh demo tokens; what README "Several replicas" walks through.
+ */
+async function replicaDemo(f: Flags, dir: string) {
+  const count = Number(f.replicas);
+  if (!Number.isInteger(count) || count < 1 || count > 9) throw new UsageError(`--replicas: expected a number of replicas from 1 to 9, got "${f.replicas}"`);
+  if (f['with-postgres'] || f['with-oidc']) throw new UsageError('--replicas runs on its own: without --with-postgres and --with-oidc');
+  const policyPath = resolve(f.config ?? (env.ELEVATE_CONFIG || `${dir}/demo-policy.yaml`));
+  if (!existsSync(policyPath)) writeFileSync(policyPath, demoPolicyText);
+  const parsed = parsePolicy(readFileSync(policyPath, 'utf8'));
+  if (!parsed.ok) throw new CliError(`invalid demo policy ${policyPath}:\n  - ${parsed.errors.join('\n  - ')}`);
+  const minted: Record<string, string> = {};
+  const h = host(f);
+  const p = port(f);
+  const demo = await startReplicaDemo({
+    dir,
+    host: h,
+    port: p,
+    count,
+    policyPath,
+    script: resolve(process.argv[1]),
+    log: (line) => process.stderr.write(`${line}\n`),
+    // the database's tables and fresh tokens for the demo users, before any replica starts
+    prepare: (dbUrl, passwordFile) =>
+      withStore({ ...f, 'db-password-file': passwordFile }, dbUrl, async (store) => {
+        const tokens = new Tokens(store, systemClock);
+        const old = (await tokens.list()).filter((t) => t.label === 'demo' && t.revokedAt === null).map((t) => t.id);
+        await tokens.revoke(old, 'cli', 'replaced by a new demo run');
+        for (const u of parsed.policy.users.values()) minted[u.id] = (await tokens.issue(u.id, { ttlSeconds: 30 * 86400, label: 'demo', actorId: 'cli' })).token;
+      }),
+  });
+  const url = `http://${h}:${p}`;
+  const file = `${dir}/demo-tokens.json`;
+  writeFileSync(file, JSON.stringify({ url, tokens: minted }, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  const lines = [...parsed.policy.users.values()].map((u) => `  ${u.id.padEnd(8)}  ${minted[u.id]}`);
+  const replicas = demo.replicas().map((r, i) => `  replica ${i + 1}: port ${r.port}, pid ${r.pid}`);
+  process.stdout.write(
+    `\nElevate demo: ${count} replicas on one PostgreSQL, behind ${url}\n${replicas.join('\n')}\n` +
+      `Database: ${demo.dbUrl} (password in ${demo.passwordFile}, mode 0600)\n` +
+      `Policy: ${policyPath}\n\nTokens for the demo users (also in ${file}, mode 0600):\n${lines.join('\n')}\n\n` +
+      `In VS Code: "Elevate: Sign In", server ${url}. Kill any replica (kill -9 <pid>): the others\n` +
+      `keep serving, open editors do not notice, and the demo starts it again.\nStop with Ctrl+C.\n\n`,
+  );
+  await new Promise<void>((done) => {
+    const stop = () => void demo.stop().finally(done);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
   });
 }
 

@@ -153,7 +153,18 @@ export async function createServices(o: ServicesOptions) {
       // Other processes (the CLI, other replicas) write to the same database: what they log,
       // such as a token revoked or a user disabled, reaches the token cache and the open
       // streams as soon as the store hears of their commit.
-      unfollow ??= store.onCommitted(() => hub.wake());
+      // Other replicas (PostgreSQL) also create grants and queue provider work: their commits
+      // move this replica's next due instant too, and work a replica that died had claimed is
+      // due here once its lease ends. (On SQLite the only other writer is the CLI, which
+      // neither grants nor queues, and this process's own commits poke both already.)
+      const replicated = store.kind === 'postgres';
+      unfollow ??= store.onCommitted(() => {
+        hub.wake();
+        if (replicated) {
+          scheduler.poke();
+          outbox.poke();
+        }
+      });
       scheduler.start();
       outbox.start();
       ready = true;

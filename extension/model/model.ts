@@ -44,6 +44,9 @@ export function mayRevoke(me: Pick<User, 'id' | 'roles' | 'approverOf'> | undefi
   return !!me && grant.userId !== me.id && (me.roles.includes('admin') || me.approverOf.includes(grant.resourceId));
 }
 
+/** Whether this person may revoke anyone's grants at all (mayRevoke for some grant). */
+const revokesAny = (me: Pick<User, 'roles' | 'approverOf'> | undefined): boolean => !!me && (me.roles.includes('admin') || me.approverOf.length > 0);
+
 export class ElevateModel extends Disposable {
   private readonly changeEmitter = this.register(new Emitter<ReadonlySet<ChangeKind>>());
   private readonly eventEmitter = this.register(new Emitter<ModelEvent>());
@@ -116,7 +119,7 @@ export class ElevateModel extends Disposable {
   /** Other people's active grants I may revoke, soonest end first (empty unless I may revoke any). */
   get revocable(): readonly Grant[] { return this.revocableValue; }
   /** Whether I may revoke anyone's grants at all: an admin, or an approver of some resource. */
-  get mayRevokeOthers(): boolean { return !!this.meValue && (this.meValue.roles.includes('admin') || this.meValue.approverOf.length > 0); }
+  get mayRevokeOthers(): boolean { return revokesAny(this.meValue); }
   get live(): StreamState | 'off' { return this.liveValue; }
   /** When the server last answered in full (local ms since the epoch); undefined before that. */
   get lastUpdated(): number | undefined { return this.updatedAt; }
@@ -237,7 +240,7 @@ export class ElevateModel extends Disposable {
       ]);
       if (gen !== this.generation) return;
       // others' grants only for those who may revoke some (anyone else would get a 403)
-      const all = me.roles.includes('admin') || me.approverOf.length > 0 ? (await api.listGrants({ scope: 'all', status: 'active', limit: 500 })).grants : [];
+      const all = revokesAny(me) ? (await api.listGrants({ scope: 'all', status: 'active', limit: 500 })).grants : [];
       if (gen !== this.generation) return;
       const kinds = new Set<ChangeKind>();
       if (!same(me, this.meValue)) { this.meValue = me; kinds.add('me'); }

@@ -7,10 +7,11 @@
 // (a real pty, job control and Ctrl+C as usual) and writes that shell's pid into a 0700 directory
 // of its own. The wrapper lives in that directory under the shell's own name (`bash`, `zsh`, …)
 // and passes its arguments and environment on unchanged: VS Code then injects its shell
-// integration exactly as for the shell itself, so command detection and Re-run keep working. At the end the extension writes the line there, tells the wrapper (SIGUSR1: "the end
-// is ours, not an exit") and hangs up the shell (SIGHUP, which an interactive shell passes on to
-// its jobs; SIGKILL if it is still there after a grace period). The wrapper then prints the line,
-// turns echo off and replaces itself with an idle process started with an empty environment.
+// integration exactly as for the shell itself, so command detection and Re-run keep working.
+// At the end the extension writes the line there, tells the wrapper (SIGUSR1: "the end is ours,
+// not an exit") and hangs up the shell (SIGHUP, which an interactive shell passes on to its jobs;
+// SIGKILL if it is still there after a grace period). The wrapper then prints the line, turns
+// echo off and replaces itself with an idle process started with an empty environment.
 // Where there is no POSIX sh (Windows), the terminal is closed instead, as before.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,7 +81,7 @@ export function openGrantTerminal(opts: { name: string; env: Record<string, stri
     end: async (line) => {
       if (ended) return false;
       ended = true;
-      const wrapper = await terminal.processId;
+      const wrapperPid = await terminal.processId;
       let shellPid: number | undefined;
       try {
         const text = readFileSync(join(dir, 'pid'), 'utf8').trim();
@@ -88,7 +89,7 @@ export function openGrantTerminal(opts: { name: string; env: Record<string, stri
       } catch {
         shellPid = undefined;
       }
-      if (!wrapper || !shellPid || !alive(shellPid)) {
+      if (!wrapperPid || !shellPid || !alive(shellPid)) {
         // the shell is not (or no longer) there to hang up: closing is the safe way to end it
         opts.log.warn('a grant terminal\'s shell could not be found; closing the terminal instead');
         terminal.dispose();
@@ -97,7 +98,7 @@ export function openGrantTerminal(opts: { name: string; env: Record<string, stri
       }
       writeFileSync(join(dir, 'ended'), line, { mode: 0o600 });
       try {
-        process.kill(wrapper, 'SIGUSR1');
+        process.kill(wrapperPid, 'SIGUSR1');
         process.kill(shellPid, 'SIGHUP');
       } catch (err) {
         opts.log.warn(`could not end a grant terminal's shell (${err instanceof Error ? err.message : String(err)}); closing the terminal instead`);
@@ -107,7 +108,7 @@ export function openGrantTerminal(opts: { name: string; env: Record<string, stri
       }
       const pid = shellPid;
       // still the wrapper's child (not a new process that reused the pid): it ignored the hangup
-      setTimeout(() => { if (alive(pid) && childOf(pid, wrapper)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ } }, KILL_AFTER_MS).unref();
+      setTimeout(() => { if (alive(pid) && childOf(pid, wrapperPid)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ } }, KILL_AFTER_MS).unref();
       return true;
     },
   };

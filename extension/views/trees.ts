@@ -292,11 +292,11 @@ export class OthersAccessTree extends ModelTree<OthersGrantNode> {
     const name = this.model.resourceName(grant.resourceId);
     const timeText = timeLeftText(grant, now);
     this.rendered.set(node.id, timeText);
-    // who and time left first: in a narrow sidebar the end of the row is what gets cut off
-    const item = new vscode.TreeItem(`${grant.userId} · ${timeText}`, vscode.TreeItemCollapsibleState.None);
+    // who, time left and role first: in a narrow sidebar the end of the row is what gets cut off
+    const item = new vscode.TreeItem(`${grant.userId} · ${timeText} · ${grant.role}`, vscode.TreeItemCollapsibleState.None);
     item.id = node.id;
     const until = vscode.l10n.t('until {0}', formatClockTime(grant.expiresAt, now));
-    item.description = [`${name} (${grant.role})`, until, grant.revokePending ? vscode.l10n.t('revoking…') : ''].filter(Boolean).join(' · ');
+    item.description = [name, until, grant.revokePending ? vscode.l10n.t('revoking…') : ''].filter(Boolean).join(' · ');
     const resource = this.model.resource(grant.resourceId);
     item.iconPath = grant.revokePending ? new vscode.ThemeIcon('loading~spin') : new vscode.ThemeIcon(resource ? iconFor(resource) : 'shield');
     const md = new vscode.MarkdownString(undefined, true);

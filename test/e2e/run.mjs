@@ -9,7 +9,7 @@
 //   3. alice sees the grant in My Access, the status-bar countdown ticking, and a notification
 //   4. alice runs "Elevate: Extend Grant" from the palette and the countdown moves
 //   5. a 90 s auto-approved grant runs out: warning then error colour, then the item disappears and My Access updates
-//   6. bob revokes alice's grant and her editor shows it
+//   6. bob revokes alice's grant from Others' Access (a reason, one confirmation) and her editor shows it
 //   7. the server is stopped and restarted (same database and port): both editors show the unreachable state, then recover
 //   8. alice asks for a role that is approved at once on a resource with several roles: the labels say so, one notification
 //   9. curl refused by a web console in alice's real terminal: the notification, Request, bob approves from his notification,
@@ -17,6 +17,8 @@
 //  10. the workspace's .vscode/elevate.json: This Workspace lists each need with its state; Request All with one justification
 //  11. an "elevate" task from .vscode/tasks.json run from the palette: approval progress in its terminal, the command
 //      succeeds, the access is given back
+//  12. an agent's call of elevate_requestAccess in the chat: the chat shows the tool's confirmation, the person confirms,
+//      the request is made and audited as made by an agent (a chat participant stands in for the model: none runs here)
 // It counts the interactions (clicks and key presses; typed text counted apart) each flow takes and times how long a
 // decision takes to show on the other side; prints a table and writes test-artifacts/e2e/figures.json.
 // Screenshots of every step go to test-artifacts/e2e/ (gitignored); a failure prints its screenshot and log paths and
@@ -26,7 +28,7 @@
 // Env: E2E_KEEP_GOING=1 runs steps whose prerequisites failed anyway; E2E_ONLY=1,2 runs only those steps (debugging);
 // E2E_UPDATE_SCREENSHOTS=1 copies the README's screenshots from this run into docs/screenshots/.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, relative } from 'node:path';
 import {
@@ -60,6 +62,7 @@ const STEPS = {
   9: 'a command refused in a real terminal: notification → Request → approver approves → Re-run succeeds',
   10: 'the workspace manifest: This Workspace shows each need\'s state, Request All asks once',
   11: 'an elevate task from tasks.json waits for approval, runs the command and gives the access back',
+  12: 'an agent\'s elevate_requestAccess in the chat: the confirmation shows the request, Allow makes it (via: agent)',
 };
 const results = {}; // step -> { ok, reason }
 const shots = []; // paths of this run's screenshots
@@ -238,6 +241,7 @@ async function setup() {
   if (spawnSync(node, ['scripts/build.mjs'], { stdio: 'inherit' }).status !== 0) throw new Error('scripts/build.mjs failed');
   const vsix = packageExtension({ out: join(ROOT, 'dist/elevate.vsix') });
   log(`packaged ${rel(vsix)}`);
+  const standIn = packageExtension({ cwd: join(ROOT, 'test/e2e/agent-stand-in'), out: join(ROOT, 'dist/agent-stand-in.vsix') });
 
   work = tempDir('elevate-e2e-');
   db = join(work, 'e2e.db');
@@ -273,9 +277,11 @@ async function setup() {
     writeFileSync(join(dirs[role].folder, 'README.md'), `# ${role}'s project\n`);
     writeFileSync(join(dirs[role].folder, 'slow-orders.sql'), SQL);
     if (role === 'requester') writeTasksJson(dirs[role].folder);
+    if (role === 'requester') installExtension(standIn, dirs[role]);
     installExtension(vsix, dirs[role]);
   }
   state.folders = Object.fromEntries(Object.entries(dirs).map(([role, d]) => [role, d.folder]));
+  state.userDataDirs = Object.fromEntries(Object.entries(dirs).map(([role, d]) => [role, d.userDataDir]));
   log('installed the extension into both editors');
   await Promise.all(Object.keys(people).map(async (role) => {
     // the requester works in a dark theme, the approver in a light one: every screenshot of a fixed
@@ -556,22 +562,30 @@ async function step5() {
 async function step6() {
   const page = pages.approver;
   const requester = pages.requester;
-  const flow = new Flow('revoke from the palette');
+  const flow = new Flow('revoke from Others\' Access (row → revoked)');
   await closeToasts(page);
   await closeToasts(requester);
-  await flow.command(page, 'Elevate: Revoke Grant');
-  const pick = quickRow(page, /alice: Production database · read/);
-  await pick.waitFor({ timeout: 20000 });
-  await flow.click(pick, 'alice: Production database · read');
+  // the approver's list of the access they may end: who, time left, resource and role
+  await expandPane(page, 'Others\' Access');
+  const row = viewRow(page, 'Others\' Access', /alice · [\s\S]* left · read[\s\S]*Production database/);
+  await row.waitFor({ timeout: 20000 });
+  await shot(page, '6-approver-others-access');
+  await clickInlineAction(page, row, 'Revoke Grant…', flow);
   await quickInput(page).locator('.quick-input-title, .quick-input-message', { hasText: /Revoke|Reason/ }).first().waitFor({ timeout: 20000 });
   await flow.type(quickInputBox(page), 'INC-4711 resolved', 'reason');
   await shot(page, '6-approver-revoke-reason');
+  await flow.press(page, 'Enter', 'Enter (reason)');
+  // destructive: it asks once
+  const confirm = page.locator('.monaco-dialog-box .monaco-button', { hasText: /^Revoke$/ }).first();
+  await confirm.waitFor({ timeout: 20000 });
+  await shot(page, '6-approver-revoke-confirm');
   const gone = whenState(viewRow(requester, 'My Access', grantRow('Production database', 'read')), 'hidden', 30000);
   gone.catch(() => {});
   const t0 = Date.now();
-  await flow.press(page, 'Enter', 'Enter (revoke)');
+  await flow.click(confirm, 'Revoke (confirm)');
   flow.record('reason typed, not counted');
   figures.latencyMs['approver revoke → grant gone from requester\'s My Access'] = (await gone) - t0;
+  await row.waitFor({ state: 'hidden', timeout: 20000 });
   await toast(requester, /Your read access to Production database was revoked by bob: INC-4711 resolved/).waitFor({ timeout: 20000 });
   await statusItem(requester, /Production database/).waitFor({ state: 'hidden', timeout: 10000 });
   await welcome(requester, 'My Access', /no active access/).waitFor({ timeout: 10000 });
@@ -702,8 +716,9 @@ async function startOrdersConsole() {
 // parts of the 1280×760 workbench, for the README's screenshots
 const PANEL_AREA = { x: 352, y: 480, width: 928, height: 250 }; // the terminal and the notifications over it
 const ABOVE_PANEL = { x: 0, y: 0, width: 1280, height: 480 }; // the sidebar and the editor
-const SIDEBAR = { x: 0, y: 36, width: 350, height: 460 };
+const SIDEBAR = { x: 0, y: 36, width: 350, height: 694 }; // all of it: with Approvals and Others' Access above, This Workspace sits low
 const WITHOUT_SIDEBAR = { x: 352, y: 36, width: 928, height: 694 }; // the editor and the panel
+const CHAT = { x: 985, y: 36, width: 295, height: 694 }; // the chat on the right
 
 /** The text of the terminal shown in the panel (terminal.integrated.gpuAcceleration off draws it as DOM text). */
 async function terminalText(page) {
@@ -864,10 +879,71 @@ async function step11() {
   if (grants.some((g) => g.resourceId === 'orders-console')) throw new Error('the task ended but its access was not given back');
 }
 
+
+async function step12() {
+  const page = pages.requester;
+  await giveEverythingBack();
+  for (const p of Object.values(pages)) await closeToasts(p);
+  const file = join(state.userDataDirs.requester, 'User/settings.json');
+  // chat is off in every test editor; alice turns it on, which takes a reload of the window
+  writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), 'chat.disableAIFeatures': false }, null, 2));
+  await sleep(1000);
+  await runCommand(page, 'Developer: Reload Window', { timeoutMs: 30000 });
+  await page.locator('#workbench\\.parts\\.statusbar').waitFor({ timeout: 90000 });
+  await statusItem(page, /./).waitFor({ timeout: 30000 });
+  await runCommand(page, 'Chat: Open Chat', { timeoutMs: 60000 });
+  const chat = page.locator('.part.auxiliarybar');
+  const input = chat.locator('.interactive-input-editor').first();
+  await input.waitFor({ timeout: 30000 });
+  const ask = async () => {
+    await input.click();
+    // after a first request the participant stays in the input (it is sticky)
+    const sticky = /@agent-stand-in/.test(await input.innerText());
+    await page.keyboard.type(`${sticky ? '' : '@agent-stand-in '}prod-db read 15m INC-4711: read the slow-query plans`, { delay: 10 });
+    await page.keyboard.press('Enter');
+  };
+  await ask();
+  // the chat sends nothing without a model, and it lists the stand-in's only once a request found
+  // none ("Language model unavailable"): then it is picked, and the request is made again
+  await chat.getByText(/Request access with Elevate\?|Language model unavailable/).filter({ visible: true }).first().waitFor({ timeout: 30000 });
+  if (await chat.getByText('Language model unavailable').filter({ visible: true }).first().isVisible()) {
+    log('harness retry: the chat had no model for the first request; asking again once the stand-in model is picked');
+    figures.harnessRetries = (figures.harnessRetries ?? 0) + 1;
+    await chat.getByText('Stand-in model').filter({ visible: true }).first().waitFor({ timeout: 20000 });
+    await ask();
+  }
+  // the chat asks before the tool runs, with what prepareInvocation says
+  // (the chat also keeps hidden copies of its text for screen readers: only what is shown counts)
+  await chat.getByText('Request access with Elevate?').filter({ visible: true }).first().waitFor({ timeout: 30000 });
+  const allow = chat.getByRole('button', { name: /^Allow/ }).filter({ visible: true }).first();
+  await allow.waitFor({ timeout: 10000 });
+  await chat.getByText(/marked as made by an agent/).filter({ visible: true }).first().waitFor({ timeout: 10000 });
+  const text = (await chat.innerText()).replace(/\s+/g, ' ');
+  for (const want of [/An agent asks for read access to Production database for 15m/, /Justification: INC-4711: read the slow-query plans/, /The policy approves it at once/, /marked as made by an agent/]) {
+    if (!want.test(text)) throw new Error(`the confirmation does not say ${want}: "${text}"`);
+  }
+  const early = [...(await api('alice', 'GET', '/v1/requests?scope=mine&status=pending')).requests, ...(await api('alice', 'GET', '/v1/grants?scope=mine&status=active')).grants];
+  if (early.length) throw new Error(`something was requested before the person confirmed: ${JSON.stringify(early.map((x) => x.id))}`);
+  await shot(page, '12-requester-agent-confirmation');
+  state.agentShot = await shot(page, '12-doc-agent-confirmation', CHAT);
+  const flow = new Flow('agent request (confirm in the chat)');
+  await flow.click(allow, 'Allow (chat confirmation)');
+  await chat.getByText(/Elevate answered:/).filter({ visible: true }).first().waitFor({ timeout: 30000 });
+  flow.record();
+  await shot(page, '12-requester-agent-done');
+  const { grants } = await api('alice', 'GET', '/v1/grants?scope=mine&status=active');
+  const grant = grants.find((g) => g.resourceId === 'prod-db' && g.role === 'read');
+  if (!grant) throw new Error('confirmed, yet no read grant on prod-db');
+  const { events } = await api('alice', 'GET', '/v1/audit?action=request.created&limit=50');
+  const created = events.find((e) => e.requestId === grant.requestId);
+  if (created?.details?.via !== 'agent') throw new Error(`the audit log does not mark the request as made by an agent: ${JSON.stringify(created?.details)}`);
+  await giveEverythingBack();
+}
+
 // ---------------------------------------------------------------- runner
 const order = [
   [1, step1, [0]], [2, step2, [1]], [3, step3, [2]], [4, step4, [3]], [5, step5, [0]], [6, step6, [3]], [7, step7, [0]], [8, step8, [0]],
-  [9, step9, [0]], [10, step10, [0]], [11, step11, [0]],
+  [9, step9, [0]], [10, step10, [0]], [11, step11, [0]], [12, step12, [0]],
 ];
 
 /** This run's logs: the Elevate server's, each code-server's, and (copied there when the editors stop) VS Code's own. */
@@ -924,7 +1000,7 @@ function updateReadmeScreenshots() {
     'my-access-countdown.png': state.grantShot, 'request-detail.png': state.detailShot, 'status-bar-warning.png': state.warnShot,
     // access where the work is (issue 15)
     'refusal-notice.png': state.refusalShot, 'refusal-rerun.png': state.rerunShot, 'this-workspace.png': state.requestAllShot,
-    'this-workspace-light.png': state.workspaceLightShot, 'elevate-task.png': state.taskShot,
+    'this-workspace-light.png': state.workspaceLightShot, 'elevate-task.png': state.taskShot, 'agent-confirmation.png': state.agentShot,
   };
   const dir = join(ROOT, 'docs/screenshots');
   mkdirSync(dir, { recursive: true });

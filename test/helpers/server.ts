@@ -18,6 +18,7 @@ import type { Store } from '../../server/store/types.js';
 import { silentLogger } from '../../server/logger.js';
 import { createServices, type Services, type ServicesOptions } from '../../server/services.js';
 import { TEST_POLICY } from './policy.js';
+import { testDatabase } from './backend.js';
 
 export const ROOT = resolve(__dirname, '..', '..');
 export const SERVER_JS = join(ROOT, 'dist', 'server.js');
@@ -45,6 +46,8 @@ export interface MakeServerOptions {
   options?: ServicesOptions['options'];
   /** reuse an existing directory (its elevate.db), e.g. to reopen after a test closed it */
   dir?: string;
+  /** reuse a database (the `db` of an earlier server), e.g. to reopen after a test closed it */
+  dbSpec?: { spec: string; password?: string; args: string[] };
 }
 
 export interface TestServer {
@@ -59,6 +62,8 @@ export interface TestServer {
   readonly sqlite: Database;
   readonly dir: string;
   readonly dbPath: string;
+  /** the CLI flags that reach this server's database (--db, and on PostgreSQL --db-password-file) */
+  readonly dbArgs: string[];
   /** one token per policy user */
   readonly tokens: Record<string, string>;
   readonly tokenIds: Record<string, string>;
@@ -85,9 +90,12 @@ export interface TestServer {
 export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer> {
   const clock = o.clock ?? new FakeClock();
   const dir = o.dir ?? tempDir();
-  const dbPath = join(dir, 'elevate.db');
+  // a SQLite file in dir, or (server-pg, reliability-pg) a fresh PostgreSQL database
+  const db = o.dbSpec ?? (await testDatabase(dir));
+  const dbPath = db.spec;
+  const storeOptions = { role: 'server' as const, ...(db.password !== undefined && { password: db.password }) };
   let policy = policyOf(o.policy ?? TEST_POLICY);
-  let store = await openStore(dbPath, { role: 'server' });
+  let store = await openStore(dbPath, storeOptions);
   let services = await createServices({ store, policy, clock, logger: silentLogger, options: { authFailuresPerMinute: 1_000_000, ...o.options } });
   await services.start();
   await services.idle(); // the scheduler's first pass, so tests start from a quiet server
@@ -114,6 +122,7 @@ export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer>
     clock,
     dir,
     dbPath,
+    dbArgs: db.args,
     tokens,
     tokenIds,
     get policy() {
@@ -151,7 +160,7 @@ export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer>
     async restart() {
       await services.stop();
       await store.close();
-      store = await openStore(dbPath, { role: 'server' });
+      store = await openStore(dbPath, storeOptions);
       services = await createServices({ store, policy, clock, logger: silentLogger, options: { authFailuresPerMinute: 1_000_000, ...o.options } });
       const caughtUp = await services.start();
       await services.idle();

@@ -13,19 +13,21 @@ if (!cmd) {
   process.stderr.write('usage: withPostgres.ts <command> [args…]\n');
   process.exit(2);
 }
-const pg = await startPostgres();
-const admin = new URL(pg.adminUrl());
-const passwordFile = join(pg.dir, 'password');
-writeFileSync(passwordFile, `${decodeURIComponent(admin.password)}\n`, { mode: 0o600 });
-admin.password = '';
-const child = spawn(cmd, args, {
-  stdio: 'inherit',
-  env: { ...process.env, ELEVATE_TEST_STORE: 'postgres', ELEVATE_TEST_PG_URL: admin.toString(), ELEVATE_TEST_PG_PASSWORD_FILE: passwordFile },
-});
-const stop = async (code: number) => {
-  await pg.destroy().catch(() => {});
-  rmSync(passwordFile, { force: true });
-  process.exit(code);
-};
-for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => child.kill(s));
-child.on('exit', (code, signal) => void stop(code ?? (signal ? 1 : 0)));
+void (async () => {
+  const pg = await startPostgres();
+  const admin = new URL(pg.adminUrl());
+  const passwordFile = join(pg.dir, 'password');
+  writeFileSync(passwordFile, `${decodeURIComponent(admin.password)}\n`, { mode: 0o600 });
+  admin.password = '';
+  const child = spawn(cmd, args, {
+    stdio: 'inherit',
+    env: { ...process.env, ELEVATE_TEST_STORE: 'postgres', ELEVATE_TEST_PG_URL: admin.toString(), ELEVATE_TEST_PG_PASSWORD_FILE: passwordFile },
+  });
+  const stop = async (code: number) => {
+    await pg.destroy().catch(() => {});
+    rmSync(passwordFile, { force: true });
+    process.exit(code);
+  };
+  for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => child.kill(s));
+  child.on('exit', (code, signal) => void stop(code ?? (signal ? 1 : 0)));
+})();

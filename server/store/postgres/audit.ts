@@ -103,6 +103,7 @@ export class PgAudit implements AuditRepo {
     const last = rows[rows.length - 1];
     this.c.head = { seq: last.seq, hash: last.hash };
     this.c.appended = last.seq;
+    if (inputs.some((e) => e.live !== undefined || (STREAM_CONTROL_ACTIONS as readonly string[]).includes(e.action))) this.c.notify = true;
     return events;
   }
 

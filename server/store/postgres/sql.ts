@@ -20,6 +20,13 @@ export class Ctx {
   wrote = false;
   /** the chain's head once this transaction holds the append lock (no one else can move it) */
   head: { seq: number; hash: string } | undefined;
+  /**
+   * it logged something the other replicas act on (a stream event or a stream control): only
+   * then does its commit notify them. High-volume writes that change no state others follow
+   * (batched access-check audits, token last-use times) wake no one: waking every replica for
+   * each cost them more CPU than the request itself (bench: 3 replicas at ~2x CPU per request).
+   */
+  notify = false;
   /** the last seq this transaction appended (the notification's payload) */
   appended: number | undefined;
 

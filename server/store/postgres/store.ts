@@ -105,7 +105,7 @@ export class PgStore implements Store {
       result = await fn(new PgTx(c, (o) => this.verifyAudit(o)));
       // The notification goes out with the commit and only if it commits; one round trip.
       // The payload is our mark and the head seq (a constant we built: no injection).
-      const commit = c.wrote ? `SELECT pg_notify('${COMMIT_CHANNEL}', '${this.mark}${c.appended ?? ''}'); COMMIT` : 'COMMIT';
+      const commit = c.notify ? `SELECT pg_notify('${COMMIT_CHANNEL}', '${this.mark}${c.appended ?? ''}'); COMMIT` : 'COMMIT';
       const res = (await client.query(commit)) as pg.QueryResult | pg.QueryResult[];
       const last = Array.isArray(res) ? res[res.length - 1] : res;
       // COMMIT of a transaction an earlier error aborted answers ROLLBACK, not an error
