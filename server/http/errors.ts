@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ZodError } from 'zod';
 import { ApiError } from '../errors.js';
-import { STORE_UNAVAILABLE } from '../store/types.js';
+import { STORE_CONFLICT, STORE_UNAVAILABLE } from '../store/types.js';
 import type { ErrorBody } from '../protocol/index.js';
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
@@ -45,6 +45,10 @@ export function handleError(err: unknown, c: Context, logger: Logger) {
     if (status >= 400 && status < 500) {
       return errorResponse(c, 400, 'invalid_request', err.message || 'invalid request', [{ path: 'body', message: err.message }]);
     }
+  }
+  // another replica's change got there first and the database refused this one whole
+  if ((err as { code?: unknown })?.code === STORE_CONFLICT) {
+    return errorResponse(c, 409, 'conflict', 'a concurrent change got there first; nothing was changed, reload and try again');
   }
   if (isUnavailable(err)) {
     logger.log('error', 'storage unavailable', errorFields(err));
