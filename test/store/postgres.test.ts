@@ -759,7 +759,8 @@ describe('several Store instances on one database (replicas)', () => {
         resolve();
       });
     });
-    await a.transaction((tx) => tx.audit.append([event(1)]));
+    // a stream event: what the other replicas act on (only such commits notify them)
+    await a.transaction((tx) => tx.audit.append([event(1, { live: '{"type":"x"}' })]));
     await woken;
     const seen = await b.read((tx) => tx.audit.followAfter(0, 10).then(() => tx.audit.head()));
     assert.equal(seen.seq, 1);
@@ -873,7 +874,7 @@ describe('PostgreSQL restarting under a running store', () => {
         resolve();
       });
     });
-    await a.transaction((tx) => tx.audit.append([event(4)]));
+    await a.transaction((tx) => tx.audit.append([event(4, { live: '{"type":"x"}' })]));
     await woken;
     assert.equal((await b.verifyAudit()).count, 3);
     // the outage was told, and no line holds the password
