@@ -766,6 +766,17 @@ describe('several Store instances on one database (replicas)', () => {
     assert.equal(seen.seq, 1);
   });
 
+  test('onCommitted_aCommitNobodyFollows_wakesNoOtherInstance', LIMIT, async () => {
+    const [a, b] = await replicas(2);
+    let woken = 0;
+    const off = b.onCommitted(() => woken++);
+    // a batch of access checks and a token's last use: high volume, and no replica acts on them
+    await a.transaction((tx) => tx.audit.append([event(1, { action: 'access.checked' }), event(2, { action: 'access.checked' })]));
+    await new Promise((r) => setTimeout(r, 500));
+    off();
+    assert.equal(woken, 0);
+  });
+
   test('once_threeConcurrentCallers_exactlyOneRuns', LIMIT, async () => {
     const stores = await replicas(3);
     let runs = 0;
