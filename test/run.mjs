@@ -22,7 +22,6 @@ const nodeTest = (dir, extra = []) => {
 };
 
 const build = ['node', ['scripts/build.mjs']];
-const onPostgres = (c) => (c ? ['node', ['--import', 'tsx', 'test/helpers/withPostgres.ts', c[0], ...c[1]]] : null);
 // name, command, time limit (minutes), steps run first
 const suites = [
   // first: strict types and the type-aware lint, so nothing else runs on code that does not check
@@ -36,10 +35,6 @@ const suites = [
   // with a real PostgreSQL behind one resource: psql in the grant's terminal writes a row (issue 5)
   { name: 'extension', cmd: () => (existsSync('test/extension/run.mjs') ? ['node', ['test/extension/run.mjs']] : null), minutes: 20, before: [build], env: { ELEVATE_TEST_POSTGRES: '1' } },
   { name: 'reliability', cmd: () => nodeTest('test/reliability'), minutes: 12, before: [build] },
-  // the same server and reliability suites on the PostgreSQL store: one embedded cluster for the
-  // suite, a fresh database per test server (test/helpers/withPostgres.ts)
-  { name: 'server-pg', cmd: () => onPostgres(nodeTest('test/server')), minutes: 15, before: [build] },
-  { name: 'reliability-pg', cmd: () => onPostgres(nodeTest('test/reliability')), minutes: 12, before: [build] },
   // three `elevate-server start` processes on one PostgreSQL (issue 12)
   { name: 'replicas', cmd: () => nodeTest('test/replicas'), minutes: 10, before: [build] },
   { name: 'e2e', cmd: () => (existsSync('test/e2e/run.mjs') ? ['node', ['test/e2e/run.mjs']] : null), minutes: 15, before: [build] },
