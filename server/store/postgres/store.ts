@@ -115,7 +115,10 @@ export class PgStore implements Store {
       throw translate(e, this.password);
     }
     client.release();
-    if (c.wrote) this.wake();
+    // this process's listeners hear of the same commits the other replicas do: a commit nobody
+    // follows (an empty sweep's UPDATE, access checks) wakes no one, else a woken scheduler's
+    // own empty sweep would wake it again, forever
+    if (c.notify) this.wake();
     return result;
   }
 
