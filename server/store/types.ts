@@ -410,8 +410,9 @@ export interface Store {
    */
   once<T>(name: string, fn: () => Promise<T>): Promise<T | undefined>;
   /**
-   * Calls `listener` soon after anything commits, in this process or in another (SQLite: a poll
-   * of data_version; PostgreSQL: LISTEN/NOTIFY). Only a wake-up: the log is the truth.
+   * Calls `listener` soon after a change commits, in this process or in another (SQLite: a poll
+   * of data_version; PostgreSQL: LISTEN/NOTIFY, sent only by commits that log a stream event or
+   * a stream control, what followers act on). Only a wake-up: the log is the truth.
    */
   onCommitted(listener: () => void): () => void;
   /** Counts for the metrics gauges. */

@@ -168,7 +168,11 @@ export function storeContract(name: string, makeStore: MakeStore): void {
       it('onCommitted_isCalledAfterThisProcesssOwnCommit_andNotAfterUnsubscribing', async (store) => {
         let calls = 0;
         const off = store.onCommitted(() => calls++);
-        await store.transaction((tx) => tx.requests.insert(newRequest()));
+        // a change with a stream event: what followers act on (PostgreSQL wakes only for those)
+        await store.transaction(async (tx) => {
+          await tx.requests.insert(newRequest());
+          await tx.audit.append([{ at: T0, actorId: 'alice', action: 'request.created', requestId: 'req-1', subjectId: 'alice', details: {}, live: '{}' }]);
+        });
         await waitFor(() => calls > 0, 'onCommitted after a commit');
         off();
         const before = calls;
