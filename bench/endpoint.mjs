@@ -49,7 +49,8 @@ try {
 
   const port = await freePort();
   const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${what}.cpuprofile`] : [];
-  const serverArgs = what === 'bare' ? [join(ROOT, 'bench/baselines/bare.mjs'), String(port)] : [SERVER, 'start', '--config', policy, '--db', db, '--port', String(port)];
+  const serverArgs =
+    what === 'bare' ? [join(ROOT, 'bench/baselines/bare.mjs'), String(port)] : [SERVER, 'start', '--config', policy, '--db', db, '--port', String(port)];
   const child = start(process.execPath, [...prof, ...serverArgs], { core: SERVER_CORE, logFile: join(tmp, 'server.log') });
   const url = `http://127.0.0.1:${port}`;
   try {
@@ -65,7 +66,14 @@ try {
       me: { url: `${url}/v1/me`, headers: { authorization: `Bearer ${svc}` }, ...timed },
       check: { url: `${url}/v1/check?userId=u0&resourceId=auto&role=read`, headers: { authorization: `Bearer ${svc}` }, ...timed },
       post: { url: `${url}/v1/requests`, method: 'POST', headers: json(u1), body, ...timed },
-      approve: { url, method: 'POST', headers: json(approver), body: { comment: 'ok' }, connections: 16, paths: pending.map((id) => `/v1/requests/${id}/approve`) },
+      approve: {
+        url,
+        method: 'POST',
+        headers: json(approver),
+        body: { comment: 'ok' },
+        connections: 16,
+        paths: pending.map((id) => `/v1/requests/${id}/approve`),
+      },
     }[what];
     writeFileSync(join(tmp, 'load.json'), JSON.stringify(cfg));
     const cpu0 = cpuTicks(child.pid);

@@ -11,7 +11,24 @@ import { join } from 'node:path';
 import { addTokens, craftGrants, craftPending, fillAudit, fillDueGrants, ROOT, serverAudit, USERS_N, writePolicy } from './lib/fixtures.mjs';
 import { addPgTokens, serverPg, startCluster, stopCluster, stopClusterSync } from './lib/pg.mjs';
 import { pgBaselines } from './lib/pgsql.mjs';
-import { CORES, LOAD_CORE, SERVER_CORE, cpuModel, cpuMsOf, freePort, hasTaskset, killAll, memOf, pinSelf, pinned, run, sleep, start, stop, waitHttp } from './lib/proc.mjs';
+import {
+  CORES,
+  LOAD_CORE,
+  SERVER_CORE,
+  cpuModel,
+  cpuMsOf,
+  freePort,
+  hasTaskset,
+  killAll,
+  memOf,
+  pinSelf,
+  pinned,
+  run,
+  sleep,
+  start,
+  stop,
+  waitHttp,
+} from './lib/proc.mjs';
 import { subscribe } from './lib/sse.mjs';
 import { rawVerifyMs, sqlBaselines } from './lib/sql.mjs';
 
@@ -24,8 +41,32 @@ const ONLY = argv.includes('--only') ? argv[argv.indexOf('--only') + 1].split(',
 const want = (phase) => !ONLY || ONLY.includes(phase) || (ONLY.includes('pg') && phase.startsWith('pg'));
 
 const P = QUICK
-  ? { loadS: 2, warmS: 0.5, approveN: 400, expiryN: 500, expiryWindowMs: 3000, subscribers: 200, dueGrants: 5_000, auditN: 20_000, queryS: 1, pgLoadS: 2, pgSubscribers: 200 }
-  : { loadS: 10, warmS: 2, approveN: 5000, expiryN: 10_000, expiryWindowMs: 10_000, subscribers: 1000, dueGrants: 100_000, auditN: 1_000_000, queryS: 5, pgLoadS: 10, pgSubscribers: 1000 };
+  ? {
+      loadS: 2,
+      warmS: 0.5,
+      approveN: 400,
+      expiryN: 500,
+      expiryWindowMs: 3000,
+      subscribers: 200,
+      dueGrants: 5_000,
+      auditN: 20_000,
+      queryS: 1,
+      pgLoadS: 2,
+      pgSubscribers: 200,
+    }
+  : {
+      loadS: 10,
+      warmS: 2,
+      approveN: 5000,
+      expiryN: 10_000,
+      expiryWindowMs: 10_000,
+      subscribers: 1000,
+      dueGrants: 100_000,
+      auditN: 1_000_000,
+      queryS: 5,
+      pgLoadS: 10,
+      pgSubscribers: 1000,
+    };
 // the test suite's run (--as-test) only proves the PostgreSQL phases still run: shorter loads
 if (AS_TEST) Object.assign(P, { pgLoadS: 1, pgSubscribers: 100 });
 
@@ -43,7 +84,9 @@ const errors = [];
 function row(r) {
   r.loadavg1 = +loadavg()[0].toFixed(2); // other work on the machine while this was measured
   rows.push(r);
-  log(`${r.figure}: ${fmt(r.value, r.unit)}${r.baseline != null ? ` (baseline ${fmt(r.baseline, r.unit)})` : ''} -> ${r.met === null ? 'n/a' : r.met ? 'met' : 'MISSED'}`);
+  log(
+    `${r.figure}: ${fmt(r.value, r.unit)}${r.baseline != null ? ` (baseline ${fmt(r.baseline, r.unit)})` : ''} -> ${r.met === null ? 'n/a' : r.met ? 'met' : 'MISSED'}`,
+  );
 }
 const fmt = (v, unit) => {
   if (v === null || v === undefined) return 'n/a';
@@ -107,9 +150,11 @@ const api = async (srv, token, method, path, body) => {
 /** Runs `n` calls of fn(i) with `c` in flight. */
 async function pool(n, c, fn) {
   let next = 0;
-  await Promise.all(Array.from({ length: c }, async () => {
-    for (let i; (i = next++) < n; ) await fn(i);
-  }));
+  await Promise.all(
+    Array.from({ length: c }, async () => {
+      for (let i; (i = next++) < n;) await fn(i);
+    }),
+  );
 }
 
 const auth = (t) => ({ authorization: `Bearer ${t}` });
@@ -128,7 +173,12 @@ async function phaseBaselines() {
     const child = start(NODE, [join(ROOT, 'bench/baselines/bare.mjs'), String(port)], { core: SERVER_CORE });
     try {
       await waitHttp(`http://127.0.0.1:${port}/healthz`, { child });
-      const r = await load({ url: `http://127.0.0.1:${port}/check?userId=u0&resourceId=auto&role=read`, connections: 16, duration: P.loadS, warmupSeconds: P.warmS });
+      const r = await load({
+        url: `http://127.0.0.1:${port}/check?userId=u0&resourceId=auto&role=read`,
+        connections: 16,
+        duration: P.loadS,
+        warmupSeconds: P.warmS,
+      });
       baselines.B_bare = { rps: r.rps, p99: r.p99, p50: r.p50 };
     } finally {
       await stop(child);
@@ -141,7 +191,15 @@ async function phaseBaselines() {
     const child = start(NODE, [join(ROOT, 'bench/baselines/write.mjs'), String(port), join(tmp, 'bwrite', 'b.db')], { core: SERVER_CORE });
     try {
       await waitHttp(`http://127.0.0.1:${port}/healthz`, { child });
-      const r = await load({ url: `http://127.0.0.1:${port}/requests`, method: 'POST', headers: { 'content-type': 'application/json' }, body: REQ_BODY, connections: 16, duration: P.loadS, warmupSeconds: P.warmS });
+      const r = await load({
+        url: `http://127.0.0.1:${port}/requests`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: REQ_BODY,
+        connections: 16,
+        duration: P.loadS,
+        warmupSeconds: P.warmS,
+      });
       baselines.B_write = { rps: r.rps, p99: r.p99, p50: r.p50 };
     } finally {
       await stop(child);
@@ -169,18 +227,72 @@ async function phaseThroughput() {
     await api(srv, u0, 'POST', '/v1/requests', REQ_BODY); // so the check finds a grant
 
     log('product: GET /v1/check @16');
-    const chk = await load({ url: `${srv.url}/v1/check?userId=u0&resourceId=auto&role=read`, headers: auth(svc), connections: 16, duration: P.loadS, warmupSeconds: P.warmS });
+    const chk = await load({
+      url: `${srv.url}/v1/check?userId=u0&resourceId=auto&role=read`,
+      headers: auth(svc),
+      connections: 16,
+      duration: P.loadS,
+      warmupSeconds: P.warmS,
+    });
     ctx.checkRps = chk.rps;
     const bb = baselines.B_bare;
-    row({ figure: 'GET /v1/check throughput @16 conns (audited)', value: chk.rps, unit: 'req/s', baseline: bb?.rps, baselineName: 'B_bare', ratio: bb ? chk.rps / bb.rps : null, target: '≥ 0.6 × B_bare', met: bb ? chk.rps / bb.rps >= 0.6 : null, note: `non-2xx ${chk.requests - chk.ok}` });
-    row({ figure: 'GET /v1/check p99 @16 conns', value: chk.p99, unit: 'ms', baseline: bb?.p99, baselineName: 'B_bare', ratio: bb ? chk.p99 / bb.p99 : null, target: '≤ 5 ms', met: chk.p99 <= 5, note: `p50 ${fmt(chk.p50, 'ms')}` });
+    row({
+      figure: 'GET /v1/check throughput @16 conns (audited)',
+      value: chk.rps,
+      unit: 'req/s',
+      baseline: bb?.rps,
+      baselineName: 'B_bare',
+      ratio: bb ? chk.rps / bb.rps : null,
+      target: '≥ 0.6 × B_bare',
+      met: bb ? chk.rps / bb.rps >= 0.6 : null,
+      note: `non-2xx ${chk.requests - chk.ok}`,
+    });
+    row({
+      figure: 'GET /v1/check p99 @16 conns',
+      value: chk.p99,
+      unit: 'ms',
+      baseline: bb?.p99,
+      baselineName: 'B_bare',
+      ratio: bb ? chk.p99 / bb.p99 : null,
+      target: '≤ 5 ms',
+      met: chk.p99 <= 5,
+      note: `p50 ${fmt(chk.p50, 'ms')}`,
+    });
 
     log('product: POST /v1/requests (auto-approved) @16');
-    const post = await load({ url: `${srv.url}/v1/requests`, method: 'POST', headers: jsonHeaders(u1), body: REQ_BODY, connections: 16, duration: P.loadS, warmupSeconds: P.warmS });
+    const post = await load({
+      url: `${srv.url}/v1/requests`,
+      method: 'POST',
+      headers: jsonHeaders(u1),
+      body: REQ_BODY,
+      connections: 16,
+      duration: P.loadS,
+      warmupSeconds: P.warmS,
+    });
     ctx.postRps = post.rps;
     const bw = baselines.B_write;
-    row({ figure: 'POST /v1/requests auto-approved (request+grant+audit) @16', value: post.rps, unit: 'req/s', baseline: bw?.rps, baselineName: 'B_write', ratio: bw ? post.rps / bw.rps : null, target: '≥ 0.6 × B_write', met: bw ? post.rps / bw.rps >= 0.6 : null, note: `non-2xx ${post.requests - post.ok}` });
-    row({ figure: 'POST /v1/requests p99 @16', value: post.p99, unit: 'ms', baseline: bw?.p99, baselineName: 'B_write', ratio: bw ? post.p99 / bw.p99 : null, target: '≤ 20 ms', met: post.p99 <= 20, note: `p50 ${fmt(post.p50, 'ms')}` });
+    row({
+      figure: 'POST /v1/requests auto-approved (request+grant+audit) @16',
+      value: post.rps,
+      unit: 'req/s',
+      baseline: bw?.rps,
+      baselineName: 'B_write',
+      ratio: bw ? post.rps / bw.rps : null,
+      target: '≥ 0.6 × B_write',
+      met: bw ? post.rps / bw.rps >= 0.6 : null,
+      note: `non-2xx ${post.requests - post.ok}`,
+    });
+    row({
+      figure: 'POST /v1/requests p99 @16',
+      value: post.p99,
+      unit: 'ms',
+      baseline: bw?.p99,
+      baselineName: 'B_write',
+      ratio: bw ? post.p99 / bw.p99 : null,
+      target: '≤ 20 ms',
+      met: post.p99 <= 20,
+      note: `p50 ${fmt(post.p50, 'ms')}`,
+    });
 
     // a few through the API (so the path is exercised end to end), the rest written directly
     log(`product: ${P.approveN} pending requests to approve`);
@@ -188,8 +300,28 @@ async function phaseThroughput() {
     await pool(100, 16, async () => ids.push((await api(srv, u2, 'POST', '/v1/requests', { ...REQ_BODY, resourceId: 'manual' })).request.id));
     ids.push(...craftPending(db, P.approveN - ids.length, 'u2'));
     log('product: POST /v1/requests/:id/approve @16');
-    const appr = await load({ url: srv.url, method: 'POST', headers: jsonHeaders(approver), body: { comment: 'ok' }, connections: 16, paths: ids.map((id) => `/v1/requests/${id}/approve`) }, 300_000);
-    row({ figure: 'POST /v1/requests/:id/approve @16', value: appr.rps, unit: 'req/s', baseline: bw?.rps, baselineName: 'B_write', ratio: bw ? appr.rps / bw.rps : null, target: '≥ 0.5 × B_write', met: bw ? appr.rps / bw.rps >= 0.5 : null, note: `p99 ${fmt(appr.p99, 'ms')}, ${appr.ok}/${ids.length} approved` });
+    const appr = await load(
+      {
+        url: srv.url,
+        method: 'POST',
+        headers: jsonHeaders(approver),
+        body: { comment: 'ok' },
+        connections: 16,
+        paths: ids.map((id) => `/v1/requests/${id}/approve`),
+      },
+      300_000,
+    );
+    row({
+      figure: 'POST /v1/requests/:id/approve @16',
+      value: appr.rps,
+      unit: 'req/s',
+      baseline: bw?.rps,
+      baselineName: 'B_write',
+      ratio: bw ? appr.rps / bw.rps : null,
+      target: '≥ 0.5 × B_write',
+      met: bw ? appr.rps / bw.rps >= 0.5 : null,
+      note: `p99 ${fmt(appr.p99, 'ms')}, ${appr.ok}/${ids.length} approved`,
+    });
   } finally {
     await stop(srv.child);
   }
@@ -229,7 +361,13 @@ async function phaseExpiry() {
     const half = Math.max(1, Math.round((ctx.checkRps ?? 2000) / 2));
     const loadS = Math.ceil((T0 + P.expiryWindowMs + 3000 - Date.now()) / 1000);
     log(`expiry: half load ${half} checks/s for ${loadS}s while the grants end`);
-    const loadP = load({ url: `${srv.url}/v1/check?userId=u0&resourceId=auto&role=read`, headers: auth(svc), connections: 8, overallRate: half, duration: loadS });
+    const loadP = load({
+      url: `${srv.url}/v1/check?userId=u0&resourceId=auto&role=read`,
+      headers: auth(svc),
+      connections: 8,
+      overallRate: half,
+      duration: loadS,
+    });
     const halfLoad = await loadP;
     await Promise.race([allInP, sleep(Math.max(0, T0 + P.expiryWindowMs + 10_000 - Date.now()))]);
     const p99 = pct(lags, 99);
@@ -243,7 +381,16 @@ async function phaseExpiry() {
       target: '≤ 50 ms',
       met: lags.length === N && p99 !== null && p99 <= 50,
       note: `p50 ${fmt(pct(lags, 50), 'ms')}, max ${fmt(Math.max(...lags), 'ms')}, ${lags.length}/${N} events; server-side (event at − expiresAt) p99 ${fmt(pct(serverLags, 99), 'ms')}; load ${halfLoad.rps.toFixed(0)} checks/s, p99 ${fmt(halfLoad.p99, 'ms')}`,
-      detail: { p50: pct(lags, 50), p99, max: Math.max(...lags), received: lags.length, expected: N, serverP99: pct(serverLags, 99), halfLoadRps: halfLoad.rps, halfLoadP99: halfLoad.p99 },
+      detail: {
+        p50: pct(lags, 50),
+        p99,
+        max: Math.max(...lags),
+        received: lags.length,
+        expected: N,
+        serverP99: pct(serverLags, 99),
+        halfLoadRps: halfLoad.rps,
+        halfLoadP99: halfLoad.p99,
+      },
     });
   } finally {
     closeSse?.();
@@ -266,7 +413,11 @@ async function phasePush() {
     await sleep(500);
     const before = memOf(srv.child.pid);
     log(`push: connecting ${N} subscribers`);
-    clients = start(NODE, [join(ROOT, 'bench/lib/sse-clients.mjs'), `${srv.url}/v1/events`, JSON.stringify(adminTokens), String(N), 'request.created', '30000'], { core: LOAD_CORE, stdio: ['ignore', 'pipe', 'inherit'] });
+    clients = start(
+      NODE,
+      [join(ROOT, 'bench/lib/sse-clients.mjs'), `${srv.url}/v1/events`, JSON.stringify(adminTokens), String(N), 'request.created', '30000'],
+      { core: LOAD_CORE, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     const ready = new Promise((resolve, reject) => {
       clients.stdout.on('data', (d) => {
@@ -288,9 +439,29 @@ async function phasePush() {
     const { arrivals, sinceCommit } = JSON.parse(out.split('\n').find((l) => l.startsWith('{')));
     const lat = arrivals.map((a) => a - sent);
     const p99 = pct(lat, 99);
-    row({ figure: `live push: one event to ${N.toLocaleString('en')} subscribers (p99)`, value: p99, unit: 'ms', baseline: null, baselineName: '—', ratio: null, target: '≤ 100 ms', met: lat.length === N && p99 <= 100, note: `p50 ${fmt(pct(lat, 50), 'ms')}, max ${fmt(Math.max(...lat), 'ms')}, ${lat.length}/${N} received (from the triggering POST being sent); from the event's own \`at\`: p50 ${fmt(pct(sinceCommit, 50), 'ms')}, p99 ${fmt(pct(sinceCommit, 99), 'ms')}` });
+    row({
+      figure: `live push: one event to ${N.toLocaleString('en')} subscribers (p99)`,
+      value: p99,
+      unit: 'ms',
+      baseline: null,
+      baselineName: '—',
+      ratio: null,
+      target: '≤ 100 ms',
+      met: lat.length === N && p99 <= 100,
+      note: `p50 ${fmt(pct(lat, 50), 'ms')}, max ${fmt(Math.max(...lat), 'ms')}, ${lat.length}/${N} received (from the triggering POST being sent); from the event's own \`at\`: p50 ${fmt(pct(sinceCommit, 50), 'ms')}, p99 ${fmt(pct(sinceCommit, 99), 'ms')}`,
+    });
     const perConn = before && after ? (after.rss - before.rss) / N / 1024 : null;
-    row({ figure: 'live push: server memory per connection', value: perConn, unit: 'KB', baseline: null, baselineName: '—', ratio: null, target: '≤ 64 KB', met: perConn === null ? null : perConn <= 64, note: before && after ? `VmRSS ${(before.rss / 2 ** 20).toFixed(1)} → ${(after.rss / 2 ** 20).toFixed(1)} MB` : 'no /proc' });
+    row({
+      figure: 'live push: server memory per connection',
+      value: perConn,
+      unit: 'KB',
+      baseline: null,
+      baselineName: '—',
+      ratio: null,
+      target: '≤ 64 KB',
+      met: perConn === null ? null : perConn <= 64,
+      note: before && after ? `VmRSS ${(before.rss / 2 ** 20).toFixed(1)} → ${(after.rss / 2 ** 20).toFixed(1)} MB` : 'no /proc',
+    });
   } finally {
     if (clients) await stop(clients);
     await stop(srv.child);
@@ -356,13 +527,23 @@ async function phaseAudit() {
 
   const srv = await startServer(policy, db, { label: 'audit' });
   try {
-    row({ figure: `server start with a ${label}-event database → /healthz`, value: srv.startMs, unit: 'ms', baseline: baselines.startEmptyMs, baselineName: 'start, empty DB', ratio: baselines.startEmptyMs ? srv.startMs / baselines.startEmptyMs : null, target: '≤ 1 s', met: srv.startMs <= 1000, note: 'process spawn → first 200 from /healthz' });
+    row({
+      figure: `server start with a ${label}-event database → /healthz`,
+      value: srv.startMs,
+      unit: 'ms',
+      baseline: baselines.startEmptyMs,
+      baselineName: 'start, empty DB',
+      ratio: baselines.startEmptyMs ? srv.startMs / baselines.startEmptyMs : null,
+      target: '≤ 1 s',
+      met: srv.startMs <= 1000,
+      note: 'process spawn → first 200 from /healthz',
+    });
 
     const users = Array.from({ length: 50 }, (_, i) => `/v1/audit?actorId=user${i * 7}`);
     const resources = Array.from({ length: 20 }, (_, i) => `/v1/audit?resourceId=res${i}`);
     const hour = 3600_000;
     const windows = Array.from({ length: 50 }, (_, i) => {
-      const from = gen.from + Math.floor(((i * 37) % 97) / 97 * (gen.to - gen.from - hour));
+      const from = gen.from + Math.floor((((i * 37) % 97) / 97) * (gen.to - gen.from - hour));
       return `/v1/audit?from=${new Date(from).toISOString()}&to=${new Date(from + hour).toISOString()}`;
     });
     for (const [name, paths, sqlKey] of [
@@ -373,7 +554,17 @@ async function phaseAudit() {
       log(`audit: query ${name}`);
       const r = await load({ url: srv.url, headers: auth(admin), connections: 1, duration: P.queryS, warmupSeconds: P.warmS, pathCycle: paths });
       const raw = await rawAuditQueryP99(db, sqlKey, gen);
-      row({ figure: `audit query ${name} over ${label} events (p99, 1 conn, 100/page)`, value: r.p99, unit: 'ms', baseline: raw, baselineName: 'B_sql same SELECT', ratio: raw ? r.p99 / raw : null, target: '≤ 5 ms', met: r.p99 <= 5, note: `p50 ${fmt(r.p50, 'ms')}, ${r.rps.toFixed(0)} req/s, non-2xx ${r.requests - r.ok}` });
+      row({
+        figure: `audit query ${name} over ${label} events (p99, 1 conn, 100/page)`,
+        value: r.p99,
+        unit: 'ms',
+        baseline: raw,
+        baselineName: 'B_sql same SELECT',
+        ratio: raw ? r.p99 / raw : null,
+        target: '≤ 5 ms',
+        met: r.p99 <= 5,
+        note: `p50 ${fmt(r.p50, 'ms')}, ${r.rps.toFixed(0)} req/s, non-2xx ${r.requests - r.ok}`,
+      });
     }
   } finally {
     await stop(srv.child);
@@ -410,13 +601,33 @@ async function phaseAudit() {
   const base = await exportPeak(emptyDb);
   const big = await exportPeak(db);
   const growMB = (big.peak - base.peak) / 2 ** 20;
-  row({ figure: `audit export of ${label} events (jsonl): memory growth`, value: growMB, unit: 'MB', baseline: base.peak / 2 ** 20, baselineName: 'peak RSS, empty DB', ratio: big.peak / base.peak, target: 'streamed; ≤ 100 MB growth', met: growMB <= 100, note: `peak RSS ${(big.peak / 2 ** 20).toFixed(0)} MB vs ${(base.peak / 2 ** 20).toFixed(0)} MB; took ${(big.ms / 1000).toFixed(1)} s` });
+  row({
+    figure: `audit export of ${label} events (jsonl): memory growth`,
+    value: growMB,
+    unit: 'MB',
+    baseline: base.peak / 2 ** 20,
+    baselineName: 'peak RSS, empty DB',
+    ratio: big.peak / base.peak,
+    target: 'streamed; ≤ 100 MB growth',
+    met: growMB <= 100,
+    note: `peak RSS ${(big.peak / 2 ** 20).toFixed(0)} MB vs ${(base.peak / 2 ** 20).toFixed(0)} MB; took ${(big.ms / 1000).toFixed(1)} s`,
+  });
 
   log('audit: verify');
   const v = await cli(['audit', 'verify', '--config', policy, '--db', db]);
   if (!v.stdout.startsWith('ok:')) throw new Error(`audit verify did not pass: ${v.stdout}`);
   const raw = rawVerifyMs(db);
-  row({ figure: `audit verify of ${label} events`, value: v.ms, unit: 'ms', baseline: raw, baselineName: 'B_sql scan + SHA-256', ratio: v.ms / raw, target: '≤ 5 s', met: v.ms <= 5000, note: `CLI wall time incl. process start; ${v.stdout.trim().slice(0, 40)}…` });
+  row({
+    figure: `audit verify of ${label} events`,
+    value: v.ms,
+    unit: 'ms',
+    baseline: raw,
+    baselineName: 'B_sql scan + SHA-256',
+    ratio: v.ms / raw,
+    target: '≤ 5 s',
+    met: v.ms <= 5000,
+    note: `CLI wall time incl. process start; ${v.stdout.trim().slice(0, 40)}…`,
+  });
 }
 
 async function rawAuditQueryP99(dbFile, key, gen) {
@@ -424,10 +635,13 @@ async function rawAuditQueryP99(dbFile, key, gen) {
   const sql = {
     auditByUser: ['SELECT * FROM audit WHERE actor_id = ? ORDER BY seq DESC LIMIT 101', (i) => [`user${(i * 7) % 1000}`]],
     auditByResource: ['SELECT * FROM audit WHERE resource_id = ? ORDER BY seq DESC LIMIT 101', (i) => [`res${i % 20}`]],
-    auditByWindow: ['SELECT * FROM audit WHERE at >= ? AND at < ? ORDER BY seq DESC LIMIT 101', (i) => {
-      const from = gen.from + Math.floor(((i * 37) % 97) / 97 * (gen.to - gen.from - 3600_000));
-      return [from, from + 3600_000];
-    }],
+    auditByWindow: [
+      'SELECT * FROM audit WHERE at >= ? AND at < ? ORDER BY seq DESC LIMIT 101',
+      (i) => {
+        const from = gen.from + Math.floor((((i * 37) % 97) / 97) * (gen.to - gen.from - 3600_000));
+        return [from, from + 3600_000];
+      },
+    ],
   }[key];
   const stmt = d.prepare(sql[0]);
   const times = [];
@@ -444,9 +658,29 @@ function phaseExtension() {
   const bundle = join(ROOT, 'dist/extension.js');
   if (existsSync(bundle)) {
     const kb = statSync(bundle).size / 1024;
-    row({ figure: 'extension bundle dist/extension.js (minified)', value: kb, unit: 'KB', baseline: null, baselineName: '—', ratio: null, target: '≤ 250 KB', met: kb <= 250, note: `built ${statSync(bundle).mtime.toISOString()}` });
+    row({
+      figure: 'extension bundle dist/extension.js (minified)',
+      value: kb,
+      unit: 'KB',
+      baseline: null,
+      baselineName: '—',
+      ratio: null,
+      target: '≤ 250 KB',
+      met: kb <= 250,
+      note: `built ${statSync(bundle).mtime.toISOString()}`,
+    });
   } else {
-    row({ figure: 'extension bundle dist/extension.js (minified)', value: null, unit: 'KB', baseline: null, baselineName: '—', ratio: null, target: '≤ 250 KB', met: null, note: 'n/a: dist/extension.js not built (node scripts/build.mjs extension)' });
+    row({
+      figure: 'extension bundle dist/extension.js (minified)',
+      value: null,
+      unit: 'KB',
+      baseline: null,
+      baselineName: '—',
+      ratio: null,
+      target: '≤ 250 KB',
+      met: null,
+      note: 'n/a: dist/extension.js not built (node scripts/build.mjs extension)',
+    });
   }
   // the extension test harness may leave its activation measurement here (see bench/README.md)
   const act = join(ROOT, 'test-artifacts/activation.json');
@@ -454,7 +688,17 @@ function phaseExtension() {
   try {
     ms = JSON.parse(readFileSync(act, 'utf8')).activateMs ?? null;
   } catch {}
-  row({ figure: 'extension activation in a real VS Code (activate() → views registered)', value: ms, unit: 'ms', baseline: null, baselineName: '—', ratio: null, target: '≤ 50 ms', met: ms === null ? null : ms <= 50, note: ms === null ? 'not measured here: needs the extension harness to write test-artifacts/activation.json {"activateMs": N}' : `from ${act}` });
+  row({
+    figure: 'extension activation in a real VS Code (activate() → views registered)',
+    value: ms,
+    unit: 'ms',
+    baseline: null,
+    baselineName: '—',
+    ratio: null,
+    target: '≤ 50 ms',
+    met: ms === null ? null : ms <= 50,
+    note: ms === null ? 'not measured here: needs the extension harness to write test-artifacts/activation.json {"activateMs": N}' : `from ${act}`,
+  });
 }
 
 // ---------- PostgreSQL ----------
@@ -476,7 +720,7 @@ async function cluster() {
 async function phasePgBaseline() {
   const c = await cluster();
   const db = await c.freshDatabase('bench_raw');
-  log('baselines: B_pg (raw pg, the PostgreSQL store\'s statements)');
+  log("baselines: B_pg (raw pg, the PostgreSQL store's statements)");
   baselines.B_pg = await pgBaselines(c.url(db), await serverPg(), { quick: QUICK, short: AS_TEST, seconds: AS_TEST ? 0.5 : P.pgLoadS, clusterCpuMs: c.cpuMs });
 }
 
@@ -541,37 +785,100 @@ async function phasePgReplicas() {
       log(`postgres, ${on}: POST /v1/requests (auto-approved) @16`);
       const post = await measuredLoad(c, servers, postCfg);
       measured[n] = { chk, post, idleMs };
-      const cpuNote = (r) => `server CPU ${fmt(r.cpuUs, 'µs')}/request${r.dbCpuUs != null ? `, PostgreSQL CPU ${fmt(r.dbCpuUs, 'µs')}/request` : ''}; idle ${fmt(idleMs, 'ms')} CPU/s per replica`;
-      const scale = n === 1 ? '' : `; ${n} replicas, all pinned to core ${SERVER_CORE}${CORES <= 2 ? ` (${CORES} cores: more replicas cannot add throughput here, only show what they cost)` : ''}, connections dealt round robin`;
+      const cpuNote = (r) =>
+        `server CPU ${fmt(r.cpuUs, 'µs')}/request${r.dbCpuUs != null ? `, PostgreSQL CPU ${fmt(r.dbCpuUs, 'µs')}/request` : ''}; idle ${fmt(idleMs, 'ms')} CPU/s per replica`;
+      const scale =
+        n === 1
+          ? ''
+          : `; ${n} replicas, all pinned to core ${SERVER_CORE}${CORES <= 2 ? ` (${CORES} cores: more replicas cannot add throughput here, only show what they cost)` : ''}, connections dealt round robin`;
       if (n === 1) {
-        row({ figure: 'PostgreSQL, 1 replica: GET /v1/check @16 (audited)', value: chk.rps, unit: 'req/s', baseline: bp?.check.rate, baselineName: 'B_pg check SELECT', ratio: bp ? chk.rps / bp.check.rate : null, target: '—', met: null, note: `p99 ${fmt(chk.p99, 'ms')}; ${cpuNote(chk)}; non-2xx ${chk.requests - chk.ok}` });
-        row({ figure: 'PostgreSQL, 1 replica: POST /v1/requests auto-approved @16', value: post.rps, unit: 'req/s', baseline: bp?.create.rate, baselineName: 'B_pg request tx', ratio: bp ? post.rps / bp.create.rate : null, target: '—', met: null, note: `p99 ${fmt(post.p99, 'ms')}; ${cpuNote(post)}; non-2xx ${post.requests - post.ok}` });
+        row({
+          figure: 'PostgreSQL, 1 replica: GET /v1/check @16 (audited)',
+          value: chk.rps,
+          unit: 'req/s',
+          baseline: bp?.check.rate,
+          baselineName: 'B_pg check SELECT',
+          ratio: bp ? chk.rps / bp.check.rate : null,
+          target: '—',
+          met: null,
+          note: `p99 ${fmt(chk.p99, 'ms')}; ${cpuNote(chk)}; non-2xx ${chk.requests - chk.ok}`,
+        });
+        row({
+          figure: 'PostgreSQL, 1 replica: POST /v1/requests auto-approved @16',
+          value: post.rps,
+          unit: 'req/s',
+          baseline: bp?.create.rate,
+          baselineName: 'B_pg request tx',
+          ratio: bp ? post.rps / bp.create.rate : null,
+          target: '—',
+          met: null,
+          note: `p99 ${fmt(post.p99, 'ms')}; ${cpuNote(post)}; non-2xx ${post.requests - post.ok}`,
+        });
         continue;
       }
       const one = measured[1];
       // what the others pay for one replica's work: replica A alone under load, B and C idle
       // but following A's commits (woken by its NOTIFY, reading the log)
       const follow = {};
-      for (const [key, cfg] of [['chk', chkCfg], ['post', postCfg]]) {
+      for (const [key, cfg] of [
+        ['chk', chkCfg],
+        ['post', postCfg],
+      ]) {
         const others = servers.slice(1);
         const o0 = serversCpuMs(others);
         const r = await load({ ...cfg, url: servers[0].url + cfg.path, duration: P.pgLoadS });
-        follow[key] = { rps: r.rps, us: (((serversCpuMs(others) - o0) - idleMs * others.length * r.seconds) * 1000) / r.requests };
+        follow[key] = { rps: r.rps, us: ((serversCpuMs(others) - o0 - idleMs * others.length * r.seconds) * 1000) / r.requests };
       }
-      row({ figure: `PostgreSQL, ${on}: GET /v1/check @16 total`, value: chk.rps, unit: 'req/s', baseline: one?.chk.rps, baselineName: '1 replica', ratio: one ? chk.rps / one.chk.rps : null, target: '—', met: null, note: `p99 ${fmt(chk.p99, 'ms')}; ${cpuNote(chk)}; non-2xx ${chk.requests - chk.ok}${scale}` });
-      row({ figure: `PostgreSQL, ${on}: POST /v1/requests auto-approved @16 total`, value: post.rps, unit: 'req/s', baseline: one?.post.rps, baselineName: '1 replica', ratio: one ? post.rps / one.post.rps : null, target: '—', met: null, note: `p99 ${fmt(post.p99, 'ms')}; ${cpuNote(post)}; non-2xx ${post.requests - post.ok}${scale}` });
-      for (const [what, key] of [['check', 'chk'], ['auto-approved POST', 'post']]) {
+      row({
+        figure: `PostgreSQL, ${on}: GET /v1/check @16 total`,
+        value: chk.rps,
+        unit: 'req/s',
+        baseline: one?.chk.rps,
+        baselineName: '1 replica',
+        ratio: one ? chk.rps / one.chk.rps : null,
+        target: '—',
+        met: null,
+        note: `p99 ${fmt(chk.p99, 'ms')}; ${cpuNote(chk)}; non-2xx ${chk.requests - chk.ok}${scale}`,
+      });
+      row({
+        figure: `PostgreSQL, ${on}: POST /v1/requests auto-approved @16 total`,
+        value: post.rps,
+        unit: 'req/s',
+        baseline: one?.post.rps,
+        baselineName: '1 replica',
+        ratio: one ? post.rps / one.post.rps : null,
+        target: '—',
+        met: null,
+        note: `p99 ${fmt(post.p99, 'ms')}; ${cpuNote(post)}; non-2xx ${post.requests - post.ok}${scale}`,
+      });
+      for (const [what, key] of [
+        ['check', 'chk'],
+        ['auto-approved POST', 'post'],
+      ]) {
         const v = measured[n][key].cpuUs;
         const b = one?.[key].cpuUs;
         const f = follow[key];
-        row({ figure: `PostgreSQL: server CPU per ${what}, ${n} replicas vs 1`, value: v, unit: 'µs', baseline: b, baselineName: '1 replica', ratio: b ? v / b : null, target: '≤ 1.2 × 1 replica', met: b ? v / b <= 1.2 : null, note: `sum of the replicas' CPU time (/proc/<pid>/stat) over the measured load ÷ requests; idle ${fmt(idleMs, 'ms')} CPU/s per replica (1 replica: ${fmt(one?.idleMs, 'ms')}); following another replica's work: while A alone served ${fmt(f.rps, 'req/s')}, B and C together used ${fmt(f.us, 'µs')} CPU per A's request beyond their idle` });
+        row({
+          figure: `PostgreSQL: server CPU per ${what}, ${n} replicas vs 1`,
+          value: v,
+          unit: 'µs',
+          baseline: b,
+          baselineName: '1 replica',
+          ratio: b ? v / b : null,
+          target: '≤ 1.2 × 1 replica',
+          met: b ? v / b <= 1.2 : null,
+          note: `sum of the replicas' CPU time (/proc/<pid>/stat) over the measured load ÷ requests; idle ${fmt(idleMs, 'ms')} CPU/s per replica (1 replica: ${fmt(one?.idleMs, 'ms')}); following another replica's work: while A alone served ${fmt(f.rps, 'req/s')}, B and C together used ${fmt(f.us, 'µs')} CPU per A's request beyond their idle`,
+        });
       }
 
       // cross-replica push: subscribers on replica A, the triggering POST on replica B
       const N = P.pgSubscribers;
       const [a, b] = servers;
       log(`postgres, ${on}: ${N} subscribers on replica A, the POST on replica B`);
-      clients = start(NODE, [join(ROOT, 'bench/lib/sse-clients.mjs'), `${a.url}/v1/events`, JSON.stringify(admins), String(N), 'request.created', '30000'], { core: LOAD_CORE, stdio: ['ignore', 'pipe', 'inherit'] });
+      clients = start(NODE, [join(ROOT, 'bench/lib/sse-clients.mjs'), `${a.url}/v1/events`, JSON.stringify(admins), String(N), 'request.created', '30000'], {
+        core: LOAD_CORE,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let out = '';
       await new Promise((resolve, reject) => {
         clients.stdout.on('data', (d) => {
@@ -591,7 +898,17 @@ async function phasePgReplicas() {
       const { arrivals, sinceCommit } = JSON.parse(out.split('\n').find((l) => l.startsWith('{')));
       const lat = arrivals.map((t) => t - sent);
       const p99 = pct(lat, 99);
-      row({ figure: `PostgreSQL: live push across replicas, one event to ${N.toLocaleString('en')} subscribers on A, POST on B (p99)`, value: p99, unit: 'ms', baseline: null, baselineName: '—', ratio: null, target: '≤ 100 ms', met: lat.length === N && p99 <= 100, note: `p50 ${fmt(pct(lat, 50), 'ms')}, max ${fmt(lat.length ? Math.max(...lat) : null, 'ms')}, ${lat.length}/${N} received (from the triggering POST being sent to B); from the event's own \`at\`: p50 ${fmt(pct(sinceCommit, 50), 'ms')}, p99 ${fmt(pct(sinceCommit, 99), 'ms')}` });
+      row({
+        figure: `PostgreSQL: live push across replicas, one event to ${N.toLocaleString('en')} subscribers on A, POST on B (p99)`,
+        value: p99,
+        unit: 'ms',
+        baseline: null,
+        baselineName: '—',
+        ratio: null,
+        target: '≤ 100 ms',
+        met: lat.length === N && p99 <= 100,
+        note: `p50 ${fmt(pct(lat, 50), 'ms')}, max ${fmt(lat.length ? Math.max(...lat) : null, 'ms')}, ${lat.length}/${N} received (from the triggering POST being sent to B); from the event's own \`at\`: p50 ${fmt(pct(sinceCommit, 50), 'ms')}, p99 ${fmt(pct(sinceCommit, 99), 'ms')}`,
+      });
     } finally {
       if (clients) await stop(clients);
       await Promise.all(servers.map((s) => stop(s.child)));
@@ -601,7 +918,15 @@ async function phasePgReplicas() {
 
 // ---------- main ----------
 function machine() {
-  return { cpu: cpuModel(), cores: CORES, memGB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, os: `${process.platform} ${release()} ${arch()}`, taskset: hasTaskset, pinning: pinned ? `server core ${SERVER_CORE}, load core ${LOAD_CORE}` : 'none' };
+  return {
+    cpu: cpuModel(),
+    cores: CORES,
+    memGB: +(totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    os: `${process.platform} ${release()} ${arch()}`,
+    taskset: hasTaskset,
+    pinning: pinned ? `server core ${SERVER_CORE}, load core ${LOAD_CORE}` : 'none',
+  };
 }
 
 function table() {
@@ -620,9 +945,15 @@ function table() {
 }
 
 function markdown(m) {
-  const out = [`Machine: ${m.cpu}, ${m.cores} cores, ${m.memGB} GB, Node ${m.node}, ${m.os}; pinning: ${m.pinning}. Mode: ${QUICK ? 'quick' : 'full'}. ${new Date().toISOString()}`, ''];
+  const out = [
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGB} GB, Node ${m.node}, ${m.os}; pinning: ${m.pinning}. Mode: ${QUICK ? 'quick' : 'full'}. ${new Date().toISOString()}`,
+    '',
+  ];
   out.push('| figure | value | baseline | ratio | target | met | note |', '|---|---|---|---|---|---|---|');
-  for (const r of rows) out.push(`| ${r.figure} | ${fmt(r.value, r.unit)} | ${r.baseline == null ? '—' : `${fmt(r.baseline, r.unit)} (${r.baselineName})`} | ${r.ratio == null ? '—' : `${r.ratio.toFixed(2)}×`} | ${r.target} | ${r.met === null ? 'n/a' : r.met ? 'yes' : '**no**'} | ${r.note ?? ''} |`);
+  for (const r of rows)
+    out.push(
+      `| ${r.figure} | ${fmt(r.value, r.unit)} | ${r.baseline == null ? '—' : `${fmt(r.baseline, r.unit)} (${r.baselineName})`} | ${r.ratio == null ? '—' : `${r.ratio.toFixed(2)}×`} | ${r.target} | ${r.met === null ? 'n/a' : r.met ? 'yes' : '**no**'} | ${r.note ?? ''} |`,
+    );
   out.push('', 'Baselines:', '');
   const b = baselines;
   if (b.B_bare) out.push(`- B_bare: ${b.B_bare.rps.toFixed(0)} req/s @16, p50 ${fmt(b.B_bare.p50, 'ms')}, p99 ${fmt(b.B_bare.p99, 'ms')}`);
@@ -631,7 +962,11 @@ function markdown(m) {
   if (b.B_pg) for (const [k, v] of Object.entries(b.B_pg.lines ?? {})) out.push(`- B_pg ${k}: ${v}`);
   if (b.startEmptyMs) out.push(`- server start, empty DB → /healthz: ${fmt(b.startEmptyMs, 'ms')}`);
   const busy = rows.filter((r) => r.loadavg1 > CORES);
-  if (busy.length) out.push('', `Note: the machine was busy with other work during ${busy.length} of ${rows.length} figures (1-min load average above ${CORES}, up to ${Math.max(...busy.map((r) => r.loadavg1))}); ratios are sturdier than absolute figures then.`);
+  if (busy.length)
+    out.push(
+      '',
+      `Note: the machine was busy with other work during ${busy.length} of ${rows.length} figures (1-min load average above ${CORES}, up to ${Math.max(...busy.map((r) => r.loadavg1))}); ratios are sturdier than absolute figures then.`,
+    );
   return out.join('\n');
 }
 
@@ -679,11 +1014,25 @@ try {
   }
   const md = markdown(m);
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  const result = { mode: QUICK ? 'quick' : 'full', at: new Date().toISOString(), seconds: (Date.now() - started) / 1000, machine: m, params: P, baselines, rows, errors, commit: gitHead() };
+  const result = {
+    mode: QUICK ? 'quick' : 'full',
+    at: new Date().toISOString(),
+    seconds: (Date.now() - started) / 1000,
+    machine: m,
+    params: P,
+    baselines,
+    rows,
+    errors,
+    commit: gitHead(),
+  };
   writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(result, null, 2) + '\n');
   writeFileSync(join(ROOT, 'bench/results/latest.md'), md + '\n');
-  process.stdout.write(`\nElevate bench (${QUICK ? 'quick' : 'full'}) — ${m.cpu}, ${m.cores} cores, Node ${m.node}, pinning: ${m.pinning}\n\n${table()}\n\n${md.split('Baselines:')[1].trim()}\n\n`);
-  process.stdout.write(`${rows.filter((r) => r.met === false).length} target(s) missed; ${errors.length} phase error(s); ${((Date.now() - started) / 1000).toFixed(0)} s; bench/results/latest.json\n`);
+  process.stdout.write(
+    `\nElevate bench (${QUICK ? 'quick' : 'full'}) — ${m.cpu}, ${m.cores} cores, Node ${m.node}, pinning: ${m.pinning}\n\n${table()}\n\n${md.split('Baselines:')[1].trim()}\n\n`,
+  );
+  process.stdout.write(
+    `${rows.filter((r) => r.met === false).length} target(s) missed; ${errors.length} phase error(s); ${((Date.now() - started) / 1000).toFixed(0)} s; bench/results/latest.json\n`,
+  );
 } catch (e) {
   crashed = true;
   process.stderr.write(`bench crashed: ${e?.stack ?? e}\n`);

@@ -48,7 +48,12 @@ export interface ElevateApi {
   /** Signs in without the input boxes (same checks as the Sign In command). */
   signIn(serverUrl: string, token: string): Promise<void>;
   readonly statusBar: GrantStatusBar;
-  readonly trees: { readonly resources: ResourcesTree; readonly myAccess: MyAccessTree; readonly approvals: ApprovalsTree; readonly othersAccess: OthersAccessTree };
+  readonly trees: {
+    readonly resources: ResourcesTree;
+    readonly myAccess: MyAccessTree;
+    readonly approvals: ApprovalsTree;
+    readonly othersAccess: OthersAccessTree;
+  };
   /** Terminals and the clipboard holding grant credentials, let go of when the grant ends. */
   readonly credentials: GrantCredentials;
   /** Every notification asked for, before the once-and-focused rule. */
@@ -91,18 +96,26 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   // why the welcome view is showing (e.g. the server's "token revoked"), in each view's header.
   // Not TreeView.message: VS Code shows no welcome content (Sign In, Retry, Open Settings) while a
   // tree view has a message.
-  push(model.onDidChange((k) => {
-    if (!k.has('connection')) return;
-    const message = model.state === 'ready' || model.state === 'connecting' ? undefined : model.message;
-    for (const view of [resourcesView, myAccessView, approvalsView, othersAccessView]) view.description = message;
-  }));
+  push(
+    model.onDidChange((k) => {
+      if (!k.has('connection')) return;
+      const message = model.state === 'ready' || model.state === 'connecting' ? undefined : model.message;
+      for (const view of [resourcesView, myAccessView, approvalsView, othersAccessView]) view.description = message;
+    }),
+  );
   const updateBadge = () => {
     const n = model.reviewable.length;
-    approvalsView.badge = n ? { value: n, tooltip: n === 1 ? vscode.l10n.t('1 request waiting for your review') : vscode.l10n.t('{0} requests waiting for your review', n) } : undefined;
+    approvalsView.badge = n
+      ? { value: n, tooltip: n === 1 ? vscode.l10n.t('1 request waiting for your review') : vscode.l10n.t('{0} requests waiting for your review', n) }
+      : undefined;
   };
   push(model.onDidChange((k) => (k.has('reviewable') || k.has('connection')) && updateBadge()));
   const statusBar = push(new GrantStatusBar(model, ticker, thresholds));
-  push(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(`${CONFIG_SECTION}.${Settings.expiryWarningMinutes}`) && (statusBar.update(true), myAccess.refresh())));
+  push(
+    vscode.workspace.onDidChangeConfiguration(
+      (e) => e.affectsConfiguration(`${CONFIG_SECTION}.${Settings.expiryWarningMinutes}`) && (statusBar.update(true), myAccess.refresh()),
+    ),
+  );
   const panelIcon = vscode.Uri.joinPath(context.extensionUri, 'media', 'elevate.svg');
   const details = push(new RequestDetailPanel(model, session, log, panelIcon));
   const audit = push(new AuditLogPanel(model, session, log, panelIcon));
@@ -112,8 +125,17 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   void credentials.restoreClipboardHold();
   // `where` is read only when a flow asks for its prefill, after it is built just below
   const deps: Deps = {
-    context, model, session, log, notifier, credentials, showRequestDetail: (id) => details.show(id), showAuditLog: () => audit.show(),
-    prefill: () => where.prefill(), grantTerminalOpened: (t, g) => where.giveBack.track(t, g), announce: (d) => notices.announce(d),
+    context,
+    model,
+    session,
+    log,
+    notifier,
+    credentials,
+    showRequestDetail: (id) => details.show(id),
+    showAuditLog: () => audit.show(),
+    prefill: () => where.prefill(),
+    grantTerminalOpened: (t, g) => where.giveBack.track(t, g),
+    announce: (d) => notices.announce(d),
   };
   // access where the work is (issue 15); before LiveNotifications, whose "approved" notice a
   // refused command's Re-run notice replaces
@@ -126,10 +148,27 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
 
   // commands
   for (const register of [
-    registerSignIn, registerSignOut, registerRequestAccess, registerExtendGrant, registerRelinquishGrant, registerCancelRequest,
-    registerApproveRequest, registerDenyRequest, registerRevokeGrant, registerRefresh, registerShowAuditLog, registerShowGrantActions,
-    registerShowRequestDetail, registerOpenSettings, registerShowLog, registerCopyCredentials, registerOpenTerminal, registerCopyRequestLink, registerCopyId,
-  ]) push(register(deps));
+    registerSignIn,
+    registerSignOut,
+    registerRequestAccess,
+    registerExtendGrant,
+    registerRelinquishGrant,
+    registerCancelRequest,
+    registerApproveRequest,
+    registerDenyRequest,
+    registerRevokeGrant,
+    registerRefresh,
+    registerShowAuditLog,
+    registerShowGrantActions,
+    registerShowRequestDetail,
+    registerOpenSettings,
+    registerShowLog,
+    registerCopyCredentials,
+    registerOpenTerminal,
+    registerCopyRequestLink,
+    registerCopyId,
+  ])
+    push(register(deps));
   push(registerSignInWithBrowser(deps, auth));
 
   // vscode://elevate.elevate/request?id=... (links in chat notifications)
@@ -155,7 +194,9 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
   if (context.extensionMode !== vscode.ExtensionMode.Test) return undefined;
   return {
     model,
-    signIn: async (url, token) => { await session.signIn(url, token); },
+    signIn: async (url, token) => {
+      await session.signIn(url, token);
+    },
     statusBar,
     trees: { resources, myAccess, approvals, othersAccess },
     credentials,

@@ -50,7 +50,9 @@ function checkBody(c: Context, method: string): Response | undefined {
     // sign-in takes forms too: RFC 8628 clients post them, and so does the verification page
     const form = /^application\/x-www-form-urlencoded\b/i.test(type ?? '') && /^\/(v1\/)?auth\//.test(c.req.path);
     if (hasBody && !form && !/^application\/json\b/i.test(type ?? '')) {
-      return errorResponse(c, 400, 'invalid_request', 'request body must be JSON (Content-Type: application/json)', [{ path: 'header.content-type', message: `expected application/json, got ${type ?? 'none'}` }]);
+      return errorResponse(c, 400, 'invalid_request', 'request body must be JSON (Content-Type: application/json)', [
+        { path: 'header.content-type', message: `expected application/json, got ${type ?? 'none'}` },
+      ]);
     }
   }
   return undefined;
@@ -83,9 +85,13 @@ function wrongHost(c: Context, names: readonly string[]): Response | undefined {
   const host = c.req.header('host') ?? new URL(c.req.url).host;
   if (isAllowedHost(host, names)) return undefined;
   const known = ['localhost', '127.0.0.1', '[::1]', ...names].join(', ');
-  return errorResponse(c, 421, 'invalid_request', `this server does not answer to the host name "${host.slice(0, 100)}": it answers to ${known} and IP addresses; set server.publicUrl in the policy to the URL clients use`, [
-    { path: 'header.host', message: `expected one of ${known}` },
-  ]);
+  return errorResponse(
+    c,
+    421,
+    'invalid_request',
+    `this server does not answer to the host name "${host.slice(0, 100)}": it answers to ${known} and IP addresses; set server.publicUrl in the policy to the URL clients use`,
+    [{ path: 'header.host', message: `expected one of ${known}` }],
+  );
 }
 
 export function createApp(deps: AppDeps) {
@@ -172,7 +178,11 @@ export function createApp(deps: AppDeps) {
   app.route('/', auditRoutes(deps));
   app.route('/', eventRoutes(deps));
 
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'elv_… token from `elevate-server token issue`' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'elv_… token from `elevate-server token issue`',
+  });
   // rendered once, on first request: generating it from the schemas costs tens of milliseconds
   let openapi: string | undefined;
   app.get('/openapi.json', (c) => {

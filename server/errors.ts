@@ -31,5 +31,4 @@ export class ApiError extends Error {
 export const notFound = (what: string, id: string) => new ApiError('not_found', `${what} ${id} not found`);
 export const forbidden = (message: string) => new ApiError('forbidden', message);
 export const conflict = (message: string) => new ApiError('conflict', message);
-export const policyViolation = (reasons: string[]) =>
-  new ApiError('policy_violation', reasons.join('; '), reasons);
+export const policyViolation = (reasons: string[]) => new ApiError('policy_violation', reasons.join('; '), reasons);

@@ -234,9 +234,12 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
     server.once('listening', resolveListen);
     server.once('error', (e: NodeJS.ErrnoException) => {
       const where = `${h.includes(':') ? `[${h}]` : h}:${p}`;
-      if (e.code === 'EADDRINUSE') reject(new CliError(`cannot listen on ${where}: the port is already in use (another elevate-server?); choose another with --port or ELEVATE_PORT`));
-      else if (e.code === 'EACCES') reject(new CliError(`cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose another with --port or ELEVATE_PORT`));
-      else if (e.code === 'EADDRNOTAVAIL') reject(new CliError(`cannot listen on ${where}: no network interface has that address; check --host or ELEVATE_HOST`));
+      if (e.code === 'EADDRINUSE')
+        reject(new CliError(`cannot listen on ${where}: the port is already in use (another elevate-server?); choose another with --port or ELEVATE_PORT`));
+      else if (e.code === 'EACCES')
+        reject(new CliError(`cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose another with --port or ELEVATE_PORT`));
+      else if (e.code === 'EADDRNOTAVAIL')
+        reject(new CliError(`cannot listen on ${where}: no network interface has that address; check --host or ELEVATE_HOST`));
       else reject(e);
     });
   });
@@ -320,31 +323,37 @@ async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined,
 
   // how this program was started, so the printed commands work as they are
   const self = /server\.js$/.test(process.argv[1] ?? '') ? `node ${relative(process.cwd(), process.argv[1]) || process.argv[1]}` : 'elevate-server';
-  await serveCommand(flags, policyPath, parsed.policy, (url) => {
-    const file = `${dir}/demo-tokens.json`;
-    writeFileSync(file, JSON.stringify({ url, tokens: minted }, null, 2) + '\n', { mode: 0o600 });
-    chmodSync(file, 0o600);
-    const users = [...parsed.policy.users.values()];
-    const w = Math.max(...users.map((u) => u.id.length));
-    const lines = users.map((u) => {
-      const what = u.roles.length ? u.roles.join(', ') : u.groups.join(', ') || 'requester';
-      return `  ${u.id.padEnd(w)}  ${minted[u.id]}  (${what})`;
-    });
-    process.stdout.write(
-      `\nElevate demo server is running at ${url}\n` +
-        `Policy: ${policyPath} (edit it, then send SIGHUP to reload)\n\n` +
-        `Tokens for the demo users (also in ${file}, mode 0600):\n${lines.join('\n')}\n\n` +
-        `In VS Code: "Elevate: Sign In", server ${url}, paste a token (alice requests, bob approves).\n` +
-        `More tokens, from this folder (it uses the demo's policy and database): ${self} token issue alice\n` +
-        `  or from anywhere: ${self} token issue alice --config ${policyPath} --db ${resolve(dbFile)}\n` +
-        (pgsrv ? `\n${postgresHint(pgsrv, policyPath)}\n` : '') +
-        (oidc ? `\n${oidc.hint()}\n` : '') +
-        `Stop with Ctrl+C.\n\n`,
-    );
-  }, async () => {
-    await oidc?.idp.stop();
-    await pgsrv?.stop();
-  });
+  await serveCommand(
+    flags,
+    policyPath,
+    parsed.policy,
+    (url) => {
+      const file = `${dir}/demo-tokens.json`;
+      writeFileSync(file, JSON.stringify({ url, tokens: minted }, null, 2) + '\n', { mode: 0o600 });
+      chmodSync(file, 0o600);
+      const users = [...parsed.policy.users.values()];
+      const w = Math.max(...users.map((u) => u.id.length));
+      const lines = users.map((u) => {
+        const what = u.roles.length ? u.roles.join(', ') : u.groups.join(', ') || 'requester';
+        return `  ${u.id.padEnd(w)}  ${minted[u.id]}  (${what})`;
+      });
+      process.stdout.write(
+        `\nElevate demo server is running at ${url}\n` +
+          `Policy: ${policyPath} (edit it, then send SIGHUP to reload)\n\n` +
+          `Tokens for the demo users (also in ${file}, mode 0600):\n${lines.join('\n')}\n\n` +
+          `In VS Code: "Elevate: Sign In", server ${url}, paste a token (alice requests, bob approves).\n` +
+          `More tokens, from this folder (it uses the demo's policy and database): ${self} token issue alice\n` +
+          `  or from anywhere: ${self} token issue alice --config ${policyPath} --db ${resolve(dbFile)}\n` +
+          (pgsrv ? `\n${postgresHint(pgsrv, policyPath)}\n` : '') +
+          (oidc ? `\n${oidc.hint()}\n` : '') +
+          `Stop with Ctrl+C.\n\n`,
+      );
+    },
+    async () => {
+      await oidc?.idp.stop();
+      await pgsrv?.stop();
+    },
+  );
 }
 
 /**
@@ -376,7 +385,8 @@ async function replicaDemo(f: Flags, dir: string) {
         const tokens = new Tokens(store, systemClock);
         const old = (await tokens.list()).filter((t) => t.label === 'demo' && t.revokedAt === null).map((t) => t.id);
         await tokens.revoke(old, 'cli', 'replaced by a new demo run');
-        for (const u of parsed.policy.users.values()) minted[u.id] = (await tokens.issue(u.id, { ttlSeconds: 30 * 86400, label: 'demo', actorId: 'cli' })).token;
+        for (const u of parsed.policy.users.values())
+          minted[u.id] = (await tokens.issue(u.id, { ttlSeconds: 30 * 86400, label: 'demo', actorId: 'cli' })).token;
       }),
   });
   const url = `http://${h}:${p}`;
@@ -417,7 +427,12 @@ async function main(argv: string[]) {
       const format = textOrJson(f);
       const path = configPath(f);
       const r = loadPolicyFile(path);
-      if (format === 'json') printJson(r.ok ? { ok: true, path, users: r.policy.users.size, resources: r.policy.resources.size, policyHash: policyHash(r.policy) } : { ok: false, path, errors: r.errors });
+      if (format === 'json')
+        printJson(
+          r.ok
+            ? { ok: true, path, users: r.policy.users.size, resources: r.policy.resources.size, policyHash: policyHash(r.policy) }
+            : { ok: false, path, errors: r.errors },
+        );
       else if (!r.ok) process.stderr.write(`${r.errors.join('\n')}\n`);
       else process.stdout.write(`${path}: ok (${r.policy.users.size} users, ${r.policy.resources.size} resources)\n`);
       if (!r.ok) process.exitCode = 1;
@@ -480,7 +495,9 @@ async function tokenCommand(f: Flags, sub: string | undefined, arg: string | und
       if (format === 'json') return void printJson({ tokens: list.map((t) => ({ ...t, state: state(t) })) });
       for (const t of list) {
         const state = t.revokedAt ? `revoked ${t.revokedAt}` : t.expiresAt && Date.parse(t.expiresAt) <= Date.now() ? 'expired' : 'active';
-        process.stdout.write(`${t.id}\t${t.userId}\t${state}\texpires ${t.expiresAt ?? 'never'}\tlast used ${t.lastUsedAt ?? 'never'}${t.label ? `\t${t.label}` : ''}\n`);
+        process.stdout.write(
+          `${t.id}\t${t.userId}\t${state}\texpires ${t.expiresAt ?? 'never'}\tlast used ${t.lastUsedAt ?? 'never'}${t.label ? `\t${t.label}` : ''}\n`,
+        );
       }
     } else if (sub === 'revoke') {
       const ids = f.user ? (await tokens.list(f.user)).filter((t) => !t.revokedAt).map((t) => t.id) : arg ? [arg] : [];
@@ -538,16 +555,17 @@ async function auditCommand(f: Flags, sub: string | undefined) {
 }
 
 // the same bundle is the CLI and the body of the server's worker threads
-if (isMainThread || !runStoreWorker(workerData)) main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
-    // one line and where to look, not the whole usage text
-    process.stderr.write(`elevate-server: ${(e as Error).message.split('\n')[0]}\nRun "elevate-server --help" for usage.\n`);
-    process.exit(2);
-  }
-  if (e instanceof CliError) {
-    process.stderr.write(`elevate-server: ${e.message}\n`);
-    process.exit(e.exitCode);
-  }
-  process.stderr.write(`elevate-server: ${(e as Error)?.stack ?? String(e)}\n`);
-  process.exit(1);
-});
+if (isMainThread || !runStoreWorker(workerData))
+  main(process.argv.slice(2)).catch((e: unknown) => {
+    if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
+      // one line and where to look, not the whole usage text
+      process.stderr.write(`elevate-server: ${(e as Error).message.split('\n')[0]}\nRun "elevate-server --help" for usage.\n`);
+      process.exit(2);
+    }
+    if (e instanceof CliError) {
+      process.stderr.write(`elevate-server: ${e.message}\n`);
+      process.exit(e.exitCode);
+    }
+    process.stderr.write(`elevate-server: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(1);
+  });

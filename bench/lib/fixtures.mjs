@@ -19,7 +19,16 @@ export async function serverAudit() {
   if (auditModule) return auditModule;
   mkdirSync(BUILD, { recursive: true });
   const out = join(BUILD, 'audit.cjs');
-  await esbuild.build({ entryPoints: [join(ROOT, 'server/store/auditChain.ts')], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20', external: ['better-sqlite3'], logLevel: 'warning' });
+  await esbuild.build({
+    entryPoints: [join(ROOT, 'server/store/auditChain.ts')],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['better-sqlite3'],
+    logLevel: 'warning',
+  });
   auditModule = createRequire(import.meta.url)(out);
   return auditModule;
 }
@@ -186,9 +195,20 @@ export async function fillAudit(dbFile, n, { days = 30 } = {}) {
         } else if (action.startsWith('request.')) {
           requestId = r;
           if (action !== 'request.created') actor = 'approver';
-          details = action === 'request.created'
-            ? { kind: 'access', role: 'read', durationSeconds: 3600, justification: 'investigating incident INC-1234', ticket: null, breakGlass: false, reasons: [], ip: '127.0.0.1', userAgent: 'vscode' }
-            : { how: 'manual', comment: 'ok' };
+          details =
+            action === 'request.created'
+              ? {
+                  kind: 'access',
+                  role: 'read',
+                  durationSeconds: 3600,
+                  justification: 'investigating incident INC-1234',
+                  ticket: null,
+                  breakGlass: false,
+                  reasons: [],
+                  ip: '127.0.0.1',
+                  userAgent: 'vscode',
+                }
+              : { how: 'manual', comment: 'ok' };
         } else {
           requestId = r;
           grantId = g;

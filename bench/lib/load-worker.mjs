@@ -62,7 +62,9 @@ const t0 = performance.now();
 const { res, lat, statuses } = await all(run, true);
 const secs = (performance.now() - t0) / 1000;
 lat.sort((a, b) => a - b);
-const ok = Object.entries(statuses).filter(([s]) => s[0] === '2').reduce((n, [, c]) => n + c, 0);
+const ok = Object.entries(statuses)
+  .filter(([s]) => s[0] === '2')
+  .reduce((n, [, c]) => n + c, 0);
 process.stdout.write(
   JSON.stringify({
     rps: ok / Math.max(secs, 1e-9),

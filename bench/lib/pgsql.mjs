@@ -15,23 +15,38 @@ const CHANNEL = 'elevate_commits';
 const named = (name, text) => ({ name: `bench_${name}`, text });
 const S = {
   reqGet: named('req_get', 'SELECT * FROM requests WHERE id = $1'),
-  reqInsert: named('req_insert', `INSERT INTO requests (id, kind, requester_id, resource_id, role, duration_s, justification, ticket, status,
+  reqInsert: named(
+    'req_insert',
+    `INSERT INTO requests (id, kind, requester_id, resource_id, role, duration_s, justification, ticket, status,
       grant_id, required, auto_approved, break_glass, evaluation, created_at, decided_at, pending_until)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`),
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+  ),
   decide: named('decide', 'UPDATE requests SET status = $1, decided_at = $2, grant_id = COALESCE($3, grant_id) WHERE id = $4 AND status = $5'),
   approvalsOf: named('approvals_of', 'SELECT * FROM approvals WHERE request_id = $1 ORDER BY at, approver_id'),
   lockRequest: named('lock_request', 'SELECT 1 FROM requests WHERE id = $1 FOR UPDATE'),
-  addApproval: named('add_approval', `INSERT INTO approvals (request_id, approver_id, decision, comment, at) VALUES ($1, $2, $3, $4, $5)
-    ON CONFLICT (request_id, approver_id) DO NOTHING`),
+  addApproval: named(
+    'add_approval',
+    `INSERT INTO approvals (request_id, approver_id, decision, comment, at) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (request_id, approver_id) DO NOTHING`,
+  ),
   grantGet: named('grant_get', 'SELECT * FROM grants WHERE id = $1'),
-  grantInsert: named('grant_insert', `INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active')`),
+  grantInsert: named(
+    'grant_insert',
+    `INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active')`,
+  ),
   setWarned: named('set_warned', 'UPDATE grants SET warned = $2 WHERE id = $1'),
-  check: named('check', `SELECT id, expires_at FROM grants WHERE status = 'active' AND user_id = $1 AND resource_id = $2 AND role = $3 AND expires_at > $4
-    ORDER BY expires_at DESC LIMIT 1`),
-  auditInsert: named('audit_insert', `INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash, live, v)
+  check: named(
+    'check',
+    `SELECT id, expires_at FROM grants WHERE status = 'active' AND user_id = $1 AND resource_id = $2 AND role = $3 AND expires_at > $4
+    ORDER BY expires_at DESC LIMIT 1`,
+  ),
+  auditInsert: named(
+    'audit_insert',
+    `INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash, live, v)
     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-      $9::text[], $10::text[], $11::text[], $12::text[], $13::integer[])`),
+      $9::text[], $10::text[], $11::text[], $12::text[], $13::integer[])`,
+  ),
   // simple protocol, two statements in one round trip (audit.ts lockAndHead)
   lockAndHead: `SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_AUDIT}); SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`,
 };
@@ -71,7 +86,25 @@ function unitOfWork(client, { sealEvents, GENESIS }, mark) {
 async function createTx(q, now) {
   const req = newId('req');
   const grant = newId('grt');
-  await q(S.reqInsert, [req, 'access', 'u1', 'auto', 'read', 3600, 'bench: investigating a slow query', null, 'pending', null, 1, true, false, '{"reasons":["auto-approved"]}', now, null, now + 86400_000]);
+  await q(S.reqInsert, [
+    req,
+    'access',
+    'u1',
+    'auto',
+    'read',
+    3600,
+    'bench: investigating a slow query',
+    null,
+    'pending',
+    null,
+    1,
+    true,
+    false,
+    '{"reasons":["auto-approved"]}',
+    now,
+    null,
+    now + 86400_000,
+  ]);
   await q(S.reqGet, [req]);
   await q(S.decide, ['approved', now, grant, req, 'pending']);
   await q(S.grantInsert, [grant, req, 'u1', 'auto', 'read', now, now + 3600_000, now + 3600_000]);
@@ -88,9 +121,37 @@ async function createTx(q, now) {
   const g = (await q(S.grantGet, [grant]))[0];
   const ids = { resourceId: 'auto', requestId: req, subjectId: 'u1' };
   return [
-    { at: now, actorId: 'u1', action: 'request.created', ...ids, live: JSON.stringify(r1), details: { kind: 'access', role: 'read', durationSeconds: 3600, justification: 'bench: investigating a slow query', ticket: null, breakGlass: false, reasons: ['auto-approved'], required: 1, autoApproved: true, pendingUntil: iso(now + 86400_000), ip: '127.0.0.1', userAgent: null } },
+    {
+      at: now,
+      actorId: 'u1',
+      action: 'request.created',
+      ...ids,
+      live: JSON.stringify(r1),
+      details: {
+        kind: 'access',
+        role: 'read',
+        durationSeconds: 3600,
+        justification: 'bench: investigating a slow query',
+        ticket: null,
+        breakGlass: false,
+        reasons: ['auto-approved'],
+        required: 1,
+        autoApproved: true,
+        pendingUntil: iso(now + 86400_000),
+        ip: '127.0.0.1',
+        userAgent: null,
+      },
+    },
     { at: now, actorId: 'system', action: 'request.approved', ...ids, grantId: grant, live: JSON.stringify(r2), details: { how: 'auto', breakGlass: false } },
-    { at: now, actorId: 'system', action: 'grant.activated', ...ids, grantId: grant, live: JSON.stringify(g), details: { userId: 'u1', role: 'read', startsAt: iso(now), expiresAt: iso(now + 3600_000), breakGlass: false } },
+    {
+      at: now,
+      actorId: 'system',
+      action: 'grant.activated',
+      ...ids,
+      grantId: grant,
+      live: JSON.stringify(g),
+      details: { userId: 'u1', role: 'read', startsAt: iso(now), expiresAt: iso(now + 3600_000), breakGlass: false },
+    },
   ];
 }
 
@@ -113,8 +174,22 @@ async function approveTx(q, now, req) {
   const g = (await q(S.grantGet, [grant]))[0];
   const ids = { resourceId: 'manual', requestId: req, subjectId: 'u1', grantId: grant };
   return [
-    { at: now, actorId: 'approver', action: 'request.approved', ...ids, live: JSON.stringify(r), details: { how: 'approvers', comment: 'ok', approvers: ['approver'], required: 1, ip: '127.0.0.1', userAgent: null } },
-    { at: now, actorId: 'approver', action: 'grant.activated', ...ids, live: JSON.stringify(g), details: { userId: 'u1', role: 'read', startsAt: iso(now), expiresAt: iso(now + 3600_000), breakGlass: false } },
+    {
+      at: now,
+      actorId: 'approver',
+      action: 'request.approved',
+      ...ids,
+      live: JSON.stringify(r),
+      details: { how: 'approvers', comment: 'ok', approvers: ['approver'], required: 1, ip: '127.0.0.1', userAgent: null },
+    },
+    {
+      at: now,
+      actorId: 'approver',
+      action: 'grant.activated',
+      ...ids,
+      live: JSON.stringify(g),
+      details: { userId: 'u1', role: 'read', startsAt: iso(now), expiresAt: iso(now + 3600_000), breakGlass: false },
+    },
   ];
 }
 
@@ -141,16 +216,22 @@ export async function pgBaselines(url, chain, { quick, short, seconds, inFlight 
       const c = clients[0];
       const now = Date.now();
       const ids = Array.from({ length: n }, () => newId('req'));
-      await c.query(`INSERT INTO requests (id, kind, requester_id, resource_id, role, duration_s, justification, ticket, status, grant_id, required,
+      await c.query(
+        `INSERT INTO requests (id, kind, requester_id, resource_id, role, duration_s, justification, ticket, status, grant_id, required,
           auto_approved, break_glass, evaluation, created_at, decided_at, pending_until)
-        SELECT id, 'access', 'u1', 'manual', 'read', 3600, 'bench', NULL, 'pending', NULL, 1, false, false, '{"reasons":[]}', $2, NULL, $3 FROM unnest($1::text[]) AS id`, [ids, now, now + 86400_000]);
+        SELECT id, 'access', 'u1', 'manual', 'read', 3600, 'bench', NULL, 'pending', NULL, 1, false, false, '{"reasons":[]}', $2, NULL, $3 FROM unnest($1::text[]) AS id`,
+        [ids, now, now + 86400_000],
+      );
       pending.push(...ids);
     };
     // the check finds one grant among 2,000 other users' grants
     {
       const now = Date.now();
-      await clients[0].query(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status)
-        SELECT 'grt_chk' || i, 'req_chk' || i, 'c' || i, 'auto', 'read', $1, $2, $2, 'active' FROM generate_series(0, 1999) AS i`, [now, now + 3600_000]);
+      await clients[0].query(
+        `INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status)
+        SELECT 'grt_chk' || i, 'req_chk' || i, 'c' || i, 'auto', 'read', $1, $2, $2, 'active' FROM generate_series(0, 1999) AS i`,
+        [now, now + 3600_000],
+      );
     }
 
     const ops = {
@@ -161,7 +242,14 @@ export async function pgBaselines(url, chain, { quick, short, seconds, inFlight 
       audit100: (i) =>
         uows[i](async () => {
           const now = Date.now();
-          return Array.from({ length: 100 }, () => ({ at: now, actorId: 'svc', action: 'access.checked', resourceId: 'auto', subjectId: 'u1', details: { userId: 'u1', role: 'read', allowed: true } }));
+          return Array.from({ length: 100 }, () => ({
+            at: now,
+            actorId: 'svc',
+            action: 'access.checked',
+            resourceId: 'auto',
+            subjectId: 'u1',
+            details: { userId: 'u1', role: 'read', allowed: true },
+          }));
         }),
     };
     for (const [name, op] of Object.entries(ops)) {

@@ -18,7 +18,12 @@ for (const [id, us] of dt) {
   const f = cf.url ? cf.url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, 'nm/') : `(${cf.functionName})`;
   files.set(f, (files.get(f) ?? 0) + us);
 }
-const show = (m) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`).join('\n');
+const show = (m) =>
+  [...m]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([k, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`)
+    .join('\n');
 console.log(`total ${(total / 1e6).toFixed(2)} s sampled\n\n-- self time by function --\n${show(self)}\n\n-- self time by file --\n${show(files)}`);
 
 // inclusive time of named functions (argv[4]: comma-separated names), counted once per stack

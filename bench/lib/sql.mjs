@@ -20,17 +20,24 @@ export async function sqlBaselines(dbFile, { hashEvent, canonicalJson, HASH_FORM
   db.pragma('synchronous = NORMAL');
   const s = {
     head: db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
-    audit: db.prepare(`INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash, v) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${HASH_FORMAT})`),
+    audit: db.prepare(
+      `INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash, v) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${HASH_FORMAT})`,
+    ),
     reqById: db.prepare('SELECT * FROM requests WHERE id = ?'),
-    insReq: db.prepare(`INSERT INTO requests (id, kind, requester_id, resource_id, role, duration_s, justification, ticket, status, grant_id, required, auto_approved, break_glass, evaluation, created_at, decided_at, pending_until)
+    insReq:
+      db.prepare(`INSERT INTO requests (id, kind, requester_id, resource_id, role, duration_s, justification, ticket, status, grant_id, required, auto_approved, break_glass, evaluation, created_at, decided_at, pending_until)
       VALUES (@id, 'access', 'u1', 'auto', 'read', 3600, 'bench', NULL, 'pending', NULL, 1, 1, 0, '{"reasons":[]}', @now, NULL, @until)`),
     decide: db.prepare('UPDATE requests SET status = ?, decided_at = ?, grant_id = COALESCE(?, grant_id) WHERE id = ? AND status = ?'),
     approvals: db.prepare('SELECT * FROM approvals WHERE request_id = ? ORDER BY at, approver_id'),
     insApproval: db.prepare('INSERT INTO approvals (request_id, approver_id, decision, comment, at) VALUES (?, ?, ?, ?, ?)'),
-    insGrant: db.prepare(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status) VALUES (?, ?, 'u1', 'auto', 'read', ?, ?, ?, 'active')`),
+    insGrant: db.prepare(
+      `INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status) VALUES (?, ?, 'u1', 'auto', 'read', ?, ?, ?, 'active')`,
+    ),
     grantById: db.prepare('SELECT * FROM grants WHERE id = ?'),
     setWarned: db.prepare('UPDATE grants SET warned = ? WHERE id = ?'),
-    check: db.prepare(`SELECT id, expires_at FROM grants WHERE status = 'active' AND user_id = ? AND resource_id = ? AND role = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1`),
+    check: db.prepare(
+      `SELECT id, expires_at FROM grants WHERE status = 'active' AND user_id = ? AND resource_id = ? AND role = ? AND expires_at > ? ORDER BY expires_at DESC LIMIT 1`,
+    ),
     expireDue: db.prepare(`UPDATE grants SET status = 'expired', ended_at = expires_at, ended_by = 'system', end_reason = 'expired',
         revoke_pending = resource_id IN (SELECT value FROM json_each(@deprovisioned))
       WHERE id IN (SELECT id FROM grants WHERE status = 'active' AND expires_at <= @now ORDER BY expires_at LIMIT @limit)
@@ -44,7 +51,11 @@ export async function sqlBaselines(dbFile, { hashEvent, canonicalJson, HASH_FORM
     const seq = h.seq + 1;
     const at = new Date(now).toISOString();
     const canon = canonicalJson(details);
-    const hash = hashEvent(h.hash, { seq, at, actorId: ids.actor, action, resourceId: 'auto', requestId: ids.req ?? null, grantId: ids.grant ?? null, subjectId: 'u1', v: HASH_FORMAT }, canon);
+    const hash = hashEvent(
+      h.hash,
+      { seq, at, actorId: ids.actor, action, resourceId: 'auto', requestId: ids.req ?? null, grantId: ids.grant ?? null, subjectId: 'u1', v: HASH_FORMAT },
+      canon,
+    );
     s.audit.run(seq, now, ids.actor, action, 'auto', ids.req ?? null, ids.grant ?? null, 'u1', canon, h.hash, hash);
     head = { seq, hash };
   };
@@ -64,7 +75,19 @@ export async function sqlBaselines(dbFile, { hashEvent, canonicalJson, HASH_FORM
         const ended = s.expireDue.all({ now, limit: 1000, deprovisioned: '[]' }).sort((a, b) => a.expires_at - b.expires_at);
         s.pendingExts.all(JSON.stringify(ended.map((g) => g.id)));
         for (const g of ended) {
-          append(now, 'grant.expired', { actor: 'system', req: g.request_id, grant: g.id }, { lateMs: now - g.expires_at, userId: g.user_id, role: g.role, startsAt: new Date(g.starts_at).toISOString(), expiresAt: new Date(g.expires_at).toISOString(), endedAt: new Date(g.expires_at).toISOString() });
+          append(
+            now,
+            'grant.expired',
+            { actor: 'system', req: g.request_id, grant: g.id },
+            {
+              lateMs: now - g.expires_at,
+              userId: g.user_id,
+              role: g.role,
+              startsAt: new Date(g.starts_at).toISOString(),
+              expiresAt: new Date(g.expires_at).toISOString(),
+              endedAt: new Date(g.expires_at).toISOString(),
+            },
+          );
         }
         return ended.length;
       });
@@ -74,7 +97,9 @@ export async function sqlBaselines(dbFile, { hashEvent, canonicalJson, HASH_FORM
   }
 
   // check: one indexed SELECT for a user holding one grant, among 2,000 other users' grants
-  const insOther = db.prepare(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status) VALUES (?, ?, ?, 'auto', 'read', ?, ?, ?, 'active')`);
+  const insOther = db.prepare(
+    `INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status) VALUES (?, ?, ?, 'auto', 'read', ?, ?, ?, 'active')`,
+  );
   imm(() => {
     const now = Date.now();
     for (let i = 0; i < 2000; i++) insOther.run(`grt_chk${i}`, `req_chk${i}`, `c${i}`, now, now + 3600_000, now + 7200_000);
@@ -90,13 +115,33 @@ export async function sqlBaselines(dbFile, { hashEvent, canonicalJson, HASH_FORM
       const req = `req_${ids()}`;
       const grant = `grt_${ids()}`;
       s.insReq.run({ id: req, now, until: now + 3600_000 });
-      append(now, 'request.created', { actor: 'u1', req }, { kind: 'access', role: 'read', durationSeconds: 3600, justification: 'bench', ticket: null, breakGlass: false, reasons: [], ip: '127.0.0.1', userAgent: null });
+      append(
+        now,
+        'request.created',
+        { actor: 'u1', req },
+        {
+          kind: 'access',
+          role: 'read',
+          durationSeconds: 3600,
+          justification: 'bench',
+          ticket: null,
+          breakGlass: false,
+          reasons: [],
+          ip: '127.0.0.1',
+          userAgent: null,
+        },
+      );
       s.reqById.get(req);
       s.decide.run('approved', now, grant, req, 'pending');
       append(now, 'request.approved', { actor: 'system', req, grant }, { how: 'auto', breakGlass: false });
       s.insGrant.run(grant, req, now, now + 3600_000, now + 7200_000);
       s.setWarned.run(0, grant);
-      append(now, 'grant.activated', { actor: 'system', req, grant }, { userId: 'u1', role: 'read', startsAt: new Date(now).toISOString(), expiresAt: new Date(now + 3600_000).toISOString(), breakGlass: false });
+      append(
+        now,
+        'grant.activated',
+        { actor: 'system', req, grant },
+        { userId: 'u1', role: 'read', startsAt: new Date(now).toISOString(), expiresAt: new Date(now + 3600_000).toISOString(), breakGlass: false },
+      );
       s.reqById.get(req);
       s.approvals.all(req);
       s.grantById.get(grant);
@@ -126,7 +171,12 @@ export async function sqlBaselines(dbFile, { hashEvent, canonicalJson, HASH_FORM
       append(now, 'request.approved', { actor: 'approver', req, grant }, { how: 'manual', comment: 'ok' });
       s.insGrant.run(grant, req, now, now + 3600_000, now + 7200_000);
       s.setWarned.run(0, grant);
-      append(now, 'grant.activated', { actor: 'approver', req, grant }, { userId: 'u1', role: 'read', startsAt: new Date(now).toISOString(), expiresAt: new Date(now + 3600_000).toISOString(), breakGlass: false });
+      append(
+        now,
+        'grant.activated',
+        { actor: 'approver', req, grant },
+        { userId: 'u1', role: 'read', startsAt: new Date(now).toISOString(), expiresAt: new Date(now + 3600_000).toISOString(), breakGlass: false },
+      );
       s.reqById.get(req);
       s.approvals.all(req);
       s.grantById.get(grant);
@@ -134,14 +184,17 @@ export async function sqlBaselines(dbFile, { hashEvent, canonicalJson, HASH_FORM
   });
 
   // one audited access check, written as the batcher does: 100 events per transaction
-  out.auditBatchedUs = time(quick ? 20 : 100, () => {
-    imm(() => {
-      const now = Date.now();
-      for (let i = 0; i < 100; i++) append(now, 'access.checked', { actor: 'svc' }, { userId: 'u1', role: 'read', allowed: true });
-    });
-  }) / 100;
+  out.auditBatchedUs =
+    time(quick ? 20 : 100, () => {
+      imm(() => {
+        const now = Date.now();
+        for (let i = 0; i < 100; i++) append(now, 'access.checked', { actor: 'svc' }, { userId: 'u1', role: 'read', allowed: true });
+      });
+    }) / 100;
   // and one transaction per check (what an unbatched audited read would cost)
-  out.auditSingleTxUs = time(quick ? 2000 : 10_000, () => imm(() => append(Date.now(), 'access.checked', { actor: 'svc' }, { userId: 'u1', role: 'read', allowed: true })));
+  out.auditSingleTxUs = time(quick ? 2000 : 10_000, () =>
+    imm(() => append(Date.now(), 'access.checked', { actor: 'svc' }, { userId: 'u1', role: 'read', allowed: true })),
+  );
 
   db.close();
   const us = (v) => `${v.toFixed(1)} µs (${Math.round(1e6 / v).toLocaleString('en')}/s)`;
@@ -169,7 +222,7 @@ export function rawVerifyMs(dbFile) {
     .prepare('SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, details, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT 1000')
     .raw(true);
   let prev = '0'.repeat(64);
-  for (let after = -Infinity; ; ) {
+  for (let after = -Infinity; ;) {
     const rows = page.all(after);
     for (const [, at, actor, action, resource, request, grant, details] of rows) {
       prev = digest('sha256', `${prev}${at}${actor}${action}${resource}${request}${grant}${details}`, 'hex');

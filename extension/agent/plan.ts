@@ -15,7 +15,11 @@ export interface RequestAccessInput {
 }
 
 /** The request an agent's input stands for, or why it cannot be made. Pure but for the model. */
-export function planRequest(deps: { model: Pick<ElevateModel, 'resource' | 'resources' | 'me' | 'now'> }, input: unknown, ticket?: string): { body: CreateRequestBody; name: string } | { error: string } {
+export function planRequest(
+  deps: { model: Pick<ElevateModel, 'resource' | 'resources' | 'me' | 'now'> },
+  input: unknown,
+  ticket?: string,
+): { body: CreateRequestBody; name: string } | { error: string } {
   if (!input || typeof input !== 'object') return { error: 'Input must be an object with resource, role and justification.' };
   const i = input as Record<string, unknown>;
   const str = (k: string) => (typeof i[k] === 'string' && (i[k] as string).trim() ? (i[k] as string).trim() : undefined);
@@ -23,7 +27,8 @@ export function planRequest(deps: { model: Pick<ElevateModel, 'resource' | 'reso
   const resource = str('resource');
   const role = str('role');
   const justification = str('justification');
-  if (!resource || !role || !justification) return { error: 'resource, role and justification are required (see elevate_listAccess for what can be requested).' };
+  if (!resource || !role || !justification)
+    return { error: 'resource, role and justification are required (see elevate_listAccess for what can be requested).' };
   const r = model.resource(resource) ?? model.resources.find((x) => x.name.toLowerCase() === resource.toLowerCase());
   if (!r) return { error: `There is no resource "${resource}". Requestable: ${model.resources.map((x) => x.id).join(', ') || 'none'}.` };
   if (!r.roles.includes(role)) return { error: `${r.name} has no role "${role}"; its roles: ${r.roles.join(', ')}.` };
@@ -46,4 +51,3 @@ export function planRequest(deps: { model: Pick<ElevateModel, 'resource' | 'reso
 
 /** Text an agent wrote, shown literally in Markdown (no links, emphasis or HTML of its making). */
 export const escapeMarkdown = (s: string) => s.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, '\\$&').replace(/\r?\n/g, ' ');
-

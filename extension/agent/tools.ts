@@ -36,10 +36,17 @@ export class AgentTools extends Disposable {
         if ('error' in plan) return { invocationMessage: plan.error };
         const { body, name } = plan;
         const r = this.deps.model.resource(body.resourceId)!;
-        const verdict = await client(this.deps).dryRun(body).then(
-          (ev) => !ev.allowed ? vscode.l10n.t('The policy would refuse it: {0}', ev.reasons.join('; ')) : ev.autoApproved ? vscode.l10n.t('The policy approves it at once.') : vscode.l10n.t('It needs approval by {0}.', approversText(r)),
-          () => '',
-        );
+        const verdict = await client(this.deps)
+          .dryRun(body)
+          .then(
+            (ev) =>
+              !ev.allowed
+                ? vscode.l10n.t('The policy would refuse it: {0}', ev.reasons.join('; '))
+                : ev.autoApproved
+                  ? vscode.l10n.t('The policy approves it at once.')
+                  : vscode.l10n.t('It needs approval by {0}.', approversText(r)),
+            () => '',
+          );
         const md = new vscode.MarkdownString();
         md.appendMarkdown(vscode.l10n.t('An agent asks for **{0}** access to **{1}** for **{2}**.', body.role, name, formatDuration(body.durationSeconds)));
         md.appendMarkdown('\n\n');
@@ -62,12 +69,18 @@ export class AgentTools extends Disposable {
         if (result.grant) {
           model.upsertGrant(result.grant);
           notifier.markShown(`decided:${result.request.id}`);
-          return text(`Granted: ${plan.body.role} access to ${plan.name} until ${result.grant.expiresAt} (request ${result.request.id}, grant ${result.grant.id}). ` +
-            'Credentials are not given to agents; the user can run commands in a terminal with the grant (Elevate: Open Terminal with Grant) or an "elevate" task.');
+          return text(
+            `Granted: ${plan.body.role} access to ${plan.name} until ${result.grant.expiresAt} (request ${result.request.id}, grant ${result.grant.id}). ` +
+              'Credentials are not given to agents; the user can run commands in a terminal with the grant (Elevate: Open Terminal with Grant) or an "elevate" task.',
+          );
         }
         const r = model.resource(plan.body.resourceId);
-        return text(`Request ${result.request.id} for ${plan.body.role} access to ${plan.name} is ${result.request.status}` +
-          (result.request.status === 'pending' ? `, waiting for approval by ${r ? approversText(r) : 'an approver'} (${result.request.requiredApprovals} needed). Ask the user to check back; do not request it again.` : '.'));
+        return text(
+          `Request ${result.request.id} for ${plan.body.role} access to ${plan.name} is ${result.request.status}` +
+            (result.request.status === 'pending'
+              ? `, waiting for approval by ${r ? approversText(r) : 'an approver'} (${result.request.requiredApprovals} needed). Ask the user to check back; do not request it again.`
+              : '.'),
+        );
       },
     };
     if (lm) {
@@ -83,7 +96,10 @@ export class AgentTools extends Disposable {
     const now = model.now();
     const lines: string[] = [];
     lines.push('Held now:');
-    for (const g of model.grants) lines.push(`- ${g.role} on ${g.resourceId} (${model.resourceName(g.resourceId)}) until ${g.expiresAt} (local ${formatClockTime(g.expiresAt, now)}), grant ${g.id}`);
+    for (const g of model.grants)
+      lines.push(
+        `- ${g.role} on ${g.resourceId} (${model.resourceName(g.resourceId)}) until ${g.expiresAt} (local ${formatClockTime(g.expiresAt, now)}), grant ${g.id}`,
+      );
     if (!model.grants.length) lines.push('- nothing');
     lines.push('Pending requests:');
     const pending = model.myRequests.filter((r) => r.status === 'pending');
@@ -92,7 +108,9 @@ export class AgentTools extends Disposable {
     lines.push('May request (resource id: roles; longest; roles approved at once):');
     for (const r of model.resources) {
       const atOnce = r.approval.autoApprove.map((a) => `${a.roles.join('/')} up to ${formatDuration(a.maxDurationSeconds)}${a.window ? ` (${a.window})` : ''}`);
-      lines.push(`- ${r.id} (${r.name}): ${r.roles.join(', ')}; at most ${formatDuration(r.maxDurationSeconds)}; ${atOnce.length ? `at once: ${atOnce.join(', ')}` : 'always needs approval'}${r.requireTicket ? '; needs a ticket' : ''}`);
+      lines.push(
+        `- ${r.id} (${r.name}): ${r.roles.join(', ')}; at most ${formatDuration(r.maxDurationSeconds)}; ${atOnce.length ? `at once: ${atOnce.join(', ')}` : 'always needs approval'}${r.requireTicket ? '; needs a ticket' : ''}`,
+      );
     }
     return lines.join('\n');
   }

@@ -81,7 +81,11 @@ export async function probeServer(origin: string, fetchFn: FetchFn = fetch, time
     return `Cannot reach ${origin}: is the server running, and is the URL right?`;
   }
   let json: unknown;
-  try { json = await res.json(); } catch { json = undefined; }
+  try {
+    json = await res.json();
+  } catch {
+    json = undefined;
+  }
   const ok = typeof json === 'object' && json !== null && (json as { ok?: unknown }).ok === true;
   return res.ok && ok ? undefined : `${origin} answers, but it is not an Elevate server.`;
 }
@@ -165,7 +169,9 @@ export class ElevateClient {
       throw new ApiError(
         res.status,
         res.status === 401 ? 'unauthenticated' : res.status >= 500 ? 'unavailable' : 'invalid_response',
-        res.status === 404 ? `${this.origin} is not an Elevate server (it has no ${url.pathname})` : `${this.origin} answered ${method} ${url.pathname} with HTTP ${res.status}`,
+        res.status === 404
+          ? `${this.origin} is not an Elevate server (it has no ${url.pathname})`
+          : `${this.origin} answered ${method} ${url.pathname} with HTTP ${res.status}`,
       );
     }
     const parsed = schema.safeParse(json);
@@ -216,7 +222,12 @@ export class ElevateClient {
   }
 
   async listGrants(opts: { scope?: 'mine' | 'all'; status?: Grant['status']; limit?: number; cursor?: string } = {}, timeSample?: (s: TimeSample) => void) {
-    return (await this.call(GrantsResponse, 'GET', '/v1/grants', { query: { scope: opts.scope ?? 'mine', status: opts.status, limit: opts.limit, cursor: opts.cursor }, timeSample })).data;
+    return (
+      await this.call(GrantsResponse, 'GET', '/v1/grants', {
+        query: { scope: opts.scope ?? 'mine', status: opts.status, limit: opts.limit, cursor: opts.cursor },
+        timeSample,
+      })
+    ).data;
   }
 
   async getGrant(id: string, timeSample?: (s: TimeSample) => void) {
@@ -271,7 +282,11 @@ export class ElevateClient {
   /** Turns a non-2xx event-stream answer into the same ApiError as any other call. */
   static async errorOf(res: Response): Promise<ApiError> {
     let json: unknown;
-    try { json = await res.json(); } catch { json = undefined; }
+    try {
+      json = await res.json();
+    } catch {
+      json = undefined;
+    }
     const body = ErrorBody.safeParse(json);
     return body.success
       ? new ApiError(res.status, body.data.error.code, body.data.error.message, body.data.error.details ?? [])

@@ -38,5 +38,4 @@ export class ApiError extends Error {
 }
 
 /** Any thrown value as a message fit for the log or a notification. */
-export const errorMessage = (e: unknown): string =>
-  e instanceof ApiError ? e.userMessage : e instanceof Error ? e.message : String(e);
+export const errorMessage = (e: unknown): string => (e instanceof ApiError ? e.userMessage : e instanceof Error ? e.message : String(e));

@@ -73,11 +73,20 @@ export class SseParser {
     let value = colon === -1 ? '' : line.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
     switch (field) {
-      case 'data': this.data.push(value); break;
-      case 'event': this.event = value; break;
-      case 'id': if (!value.includes('\u0000')) this.idBuffer = value; break;
-      case 'retry': if (/^\d+$/.test(value)) this.onRetry(Number(value)); break;
-      default: break; // unknown fields are ignored by the spec
+      case 'data':
+        this.data.push(value);
+        break;
+      case 'event':
+        this.event = value;
+        break;
+      case 'id':
+        if (!value.includes('\u0000')) this.idBuffer = value;
+        break;
+      case 'retry':
+        if (/^\d+$/.test(value)) this.onRetry(Number(value));
+        break;
+      default:
+        break; // unknown fields are ignored by the spec
     }
   }
 
@@ -232,7 +241,9 @@ export class LiveEventSource implements IDisposable {
         this.lastId = m.id;
         this.onMessageEmitter.fire(m);
       },
-      (ms) => { this.serverRetryMs = ms; },
+      (ms) => {
+        this.serverRetryMs = ms;
+      },
       armIdle,
       this.lastId,
     );

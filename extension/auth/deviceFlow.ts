@@ -2,13 +2,7 @@
 // (GET /v1/auth/config), a device code (POST /v1/auth/device), then polling POST /v1/auth/token as
 // RFC 8628 says (authorization_pending: wait; slow_down: wait 5 s longer from now on;
 // expired_token / access_denied: stop with the reason). No vscode here: tested with a fake fetch.
-import {
-  AuthConfigResponse,
-  DEVICE_GRANT_TYPE,
-  DeviceAuthorizationResponse,
-  DeviceTokenError,
-  DeviceTokenResponse,
-} from '../../server/protocol/auth';
+import { AuthConfigResponse, DEVICE_GRANT_TYPE, DeviceAuthorizationResponse, DeviceTokenError, DeviceTokenResponse } from '../../server/protocol/auth';
 import { ApiError } from '../api/errors';
 
 export type FetchFn = typeof fetch;
@@ -49,7 +43,11 @@ export class DeviceFlow {
   }
 
   private async post(path: string, form: Record<string, string>): Promise<{ status: number; json: unknown }> {
-    return this.request(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }, body: new URLSearchParams(form).toString() });
+    return this.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: new URLSearchParams(form).toString(),
+    });
   }
 
   private async request(path: string, init: RequestInit): Promise<{ status: number; json: unknown }> {

@@ -32,7 +32,12 @@ export interface BrowserSignInOptions extends DeviceFlowOptions {
   open?: (url: string) => Thenable<boolean>;
 }
 
-export async function signInWithBrowser(session: Session, url: string, log: vscode.LogOutputChannel, o: BrowserSignInOptions = {}): Promise<{ name: string; origin: string }> {
+export async function signInWithBrowser(
+  session: Session,
+  url: string,
+  log: vscode.LogOutputChannel,
+  o: BrowserSignInOptions = {},
+): Promise<{ name: string; origin: string }> {
   const flow = new DeviceFlow(originOf(url), o);
   const device = await flow.start(`${vscode.env.appName} (${vscode.env.uriScheme})`);
   log.info(`browser sign-in to ${flow.origin} started`);
@@ -142,8 +147,14 @@ export async function offerAccountsSignIn(model: ElevateModel): Promise<void> {
  */
 export async function chooseSignIn(session: Session, url: string, log: vscode.LogOutputChannel): Promise<'done' | 'token' | undefined> {
   if (!(await offersBrowserSignIn(url))) return 'token';
-  const browser = { label: vscode.l10n.t('$(globe) Sign in with your identity provider'), detail: vscode.l10n.t('Opens your browser; confirm the code shown here.') };
-  const token = { label: vscode.l10n.t('$(key) Sign in with a token…'), detail: vscode.l10n.t('For service accounts, or a token from `elevate-server token issue`.') };
+  const browser = {
+    label: vscode.l10n.t('$(globe) Sign in with your identity provider'),
+    detail: vscode.l10n.t('Opens your browser; confirm the code shown here.'),
+  };
+  const token = {
+    label: vscode.l10n.t('$(key) Sign in with a token…'),
+    detail: vscode.l10n.t('For service accounts, or a token from `elevate-server token issue`.'),
+  };
   const pick = await vscode.window.showQuickPick([browser, token], { title: vscode.l10n.t('Sign In to Elevate'), placeHolder: originOf(url) });
   if (!pick) return undefined;
   if (pick === token) return 'token';

@@ -22,9 +22,10 @@ export function registerApproveRequest(deps: Deps): vscode.Disposable {
     const result = await withProgress(vscode.l10n.t('Approving…'), () => client(deps).approve(request.id, comment));
     model.upsertRequest(result.request);
     const approvals = result.request.approvals.filter((a) => a.decision === 'approve').length;
-    const message = result.request.status === 'approved'
-      ? vscode.l10n.t('Approved {0}', title)
-      : vscode.l10n.t('Approved {0} ({1} of {2} approvals)', title, approvals, result.request.requiredApprovals);
+    const message =
+      result.request.status === 'approved'
+        ? vscode.l10n.t('Approved {0}', title)
+        : vscode.l10n.t('Approved {0} ({1} of {2} approvals)', title, approvals, result.request.requiredApprovals);
     vscode.window.setStatusBarMessage(`$(check) ${message}`, 5000);
     return result;
   });

@@ -14,7 +14,8 @@ export function registerDenyRequest(deps: Deps): vscode.Disposable {
       const typed = await vscode.window.showInputBox({
         title: vscode.l10n.t('Deny {0}', title),
         prompt: vscode.l10n.t('Reason (required; {0} sees it)', request.requesterId),
-        validateInput: (v) => (!v.trim() ? vscode.l10n.t('A reason is required.') : v.length > MAX_TEXT ? vscode.l10n.t('At most {0} characters.', MAX_TEXT) : undefined),
+        validateInput: (v) =>
+          !v.trim() ? vscode.l10n.t('A reason is required.') : v.length > MAX_TEXT ? vscode.l10n.t('At most {0} characters.', MAX_TEXT) : undefined,
       });
       if (typed === undefined) throw new Cancelled();
       reason = typed.trim();

@@ -122,7 +122,13 @@ export async function pickGrant(deps: Deps, arg: unknown, placeHolder: string): 
 }
 
 /** A pending request from `list`: the argument, the only one, or one the user picks. */
-export async function pickRequest(deps: Deps, arg: unknown, list: readonly AccessRequest[], placeHolder: string, withRequester: boolean): Promise<AccessRequest> {
+export async function pickRequest(
+  deps: Deps,
+  arg: unknown,
+  list: readonly AccessRequest[],
+  placeHolder: string,
+  withRequester: boolean,
+): Promise<AccessRequest> {
   const id = requestIdOf(arg);
   if (id) {
     const found = list.find((r) => r.id === id);

@@ -36,7 +36,8 @@ export function typedOption(value: string, maxSeconds: number, prefix = ''): { s
   const seconds = parseTypedDuration(value);
   if (seconds === undefined) return undefined;
   const minutes = /^\s*\d+\s*$/.test(value);
-  if (seconds > maxSeconds) return { label: vscode.l10n.t('{0}{1} is more than the {2} allowed', prefix, formatDuration(seconds), formatDuration(maxSeconds)), minutes };
+  if (seconds > maxSeconds)
+    return { label: vscode.l10n.t('{0}{1} is more than the {2} allowed', prefix, formatDuration(seconds), formatDuration(maxSeconds)), minutes };
   return { seconds, label: vscode.l10n.t('Use {0}{1}', prefix, formatDuration(seconds)), minutes };
 }
 
@@ -49,10 +50,24 @@ export async function durationStep(o: DurationStepOptions): Promise<StepOutcome<
     options.sort((a, b) => a.seconds - b.seconds);
   }
   for (;;) {
-    const items: Item[] = options.map((x) => ({ label: `${prefix}${formatDuration(x.seconds)}`, description: x.description, detail: x.detail, seconds: x.seconds }));
-    items.push({ label: `$(edit) ${vscode.l10n.t('Other duration…')}`, description: vscode.l10n.t('up to {0}', formatDuration(o.maxSeconds)), other: true, alwaysShow: true });
+    const items: Item[] = options.map((x) => ({
+      label: `${prefix}${formatDuration(x.seconds)}`,
+      description: x.description,
+      detail: x.detail,
+      seconds: x.seconds,
+    }));
+    items.push({
+      label: `$(edit) ${vscode.l10n.t('Other duration…')}`,
+      description: vscode.l10n.t('up to {0}', formatDuration(o.maxSeconds)),
+      other: true,
+      alwaysShow: true,
+    });
     const picked = await pickStep<Item>({
-      title: o.title, step: o.step, totalSteps: o.totalSteps, canGoBack: o.canGoBack, placeholder: o.placeholder,
+      title: o.title,
+      step: o.step,
+      totalSteps: o.totalSteps,
+      canGoBack: o.canGoBack,
+      placeholder: o.placeholder,
       items,
       activeItem: items.find((i) => i.seconds === o.current) ?? items[0],
       typed: (value) => {
@@ -62,14 +77,25 @@ export async function durationStep(o: DurationStepOptions): Promise<StepOutcome<
         if (!t || options.some((x) => x.seconds === t.seconds)) return [];
         if (t.seconds === undefined) return [{ label: `$(error) ${t.label}`, alwaysShow: true }];
         const d = o.describe(t.seconds);
-        return [{ label: `$(check) ${t.label}`, description: [t.minutes ? vscode.l10n.t('a number alone is minutes') : '', d.description].filter(Boolean).join(' · '), detail: d.detail, seconds: t.seconds, alwaysShow: true }];
+        return [
+          {
+            label: `$(check) ${t.label}`,
+            description: [t.minutes ? vscode.l10n.t('a number alone is minutes') : '', d.description].filter(Boolean).join(' · '),
+            detail: d.detail,
+            seconds: t.seconds,
+            alwaysShow: true,
+          },
+        ];
       },
     });
     if (!picked || picked === BACK) return picked;
     if (picked.seconds) return picked.seconds;
     if (!picked.other) continue; // "too long": nothing to use, ask again
     const typed = await inputStep({
-      title: o.title, step: o.step, totalSteps: o.totalSteps, canGoBack: true,
+      title: o.title,
+      step: o.step,
+      totalSteps: o.totalSteps,
+      canGoBack: true,
       prompt: vscode.l10n.t('A duration like 45m, 1h30m or 2h (a number alone is minutes), at most {0}', formatDuration(o.maxSeconds)),
       value: o.current ? formatDuration(o.current).replace(/ /g, '') : '',
       validate: (v) => {

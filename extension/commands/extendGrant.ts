@@ -25,7 +25,9 @@ export function registerExtendGrant(deps: Deps): vscode.Disposable {
     const resource = model.resource(grant.resourceId);
     const pending = model.pendingExtensionOf(grant.id);
     if (pending) {
-      void vscode.window.showInformationMessage(vscode.l10n.t('An extension of {0} by {1} is already waiting for approval.', name, formatDuration(pending.durationSeconds)));
+      void vscode.window.showInformationMessage(
+        vscode.l10n.t('An extension of {0} by {1} is already waiting for approval.', name, formatDuration(pending.durationSeconds)),
+      );
       return undefined;
     }
     const now = model.now();
@@ -33,9 +35,13 @@ export function registerExtendGrant(deps: Deps): vscode.Disposable {
     let seconds = opts.durationSeconds;
     if (seconds === undefined) {
       if (!choices.length) {
-        throw new ApiError(422, 'policy_violation', reason === 'ended'
-          ? vscode.l10n.t('Access to {0} has ended.', name)
-          : vscode.l10n.t('Access to {0} cannot be extended past {1} (the policy limit).', name, formatClockTime(grant.maxExpiresAt, now)));
+        throw new ApiError(
+          422,
+          'policy_violation',
+          reason === 'ended'
+            ? vscode.l10n.t('Access to {0} has ended.', name)
+            : vscode.l10n.t('Access to {0} cannot be extended past {1} (the policy limit).', name, formatClockTime(grant.maxExpiresAt, now)),
+        );
       }
       // the same step frame as Request Access: presets, a typed length ("20m" offers "Use +20m"),
       // "Other duration…", Back from the reason to the length
@@ -48,7 +54,10 @@ export function registerExtendGrant(deps: Deps): vscode.Disposable {
       const steps: Step[] = [
         async () => {
           const picked = await durationStep({
-            title, step: 1, totalSteps: needsReason() ? 2 : 1, canGoBack: false,
+            title,
+            step: 1,
+            totalSteps: needsReason() ? 2 : 1,
+            canGoBack: false,
             placeholder: vscode.l10n.t('Add how much time? Pick or type a length'),
             options: extendPickerOptions(grant, resource, now),
             current: seconds,
@@ -62,7 +71,10 @@ export function registerExtendGrant(deps: Deps): vscode.Disposable {
         async () => {
           if (!needsReason()) return SKIP;
           const why = await inputStep({
-            title: vscode.l10n.t('Extend {0} by {1}', name, formatDuration(seconds!)), step: 2, totalSteps: 2, canGoBack: true,
+            title: vscode.l10n.t('Extend {0} by {1}', name, formatDuration(seconds!)),
+            step: 2,
+            totalSteps: 2,
+            canGoBack: true,
             prompt: vscode.l10n.t('Why do you need more time? (optional; approvers see it)'),
             value: justification ?? '',
             validate: (v) => (v.length > MAX_TEXT ? vscode.l10n.t('At most {0} characters.', MAX_TEXT) : undefined),
@@ -77,7 +89,9 @@ export function registerExtendGrant(deps: Deps): vscode.Disposable {
     const result = await withProgress(vscode.l10n.t('Extending access to {0}…', name), () => client(deps).extend(grant.id, seconds!, opts.justification));
     if (result.kind === 'applied') {
       model.upsertGrant(result.grant);
-      void vscode.window.showInformationMessage(vscode.l10n.t('Access to {0} ({1}) extended until {2}', name, result.grant.role, formatClockTime(result.grant.expiresAt, model.now())));
+      void vscode.window.showInformationMessage(
+        vscode.l10n.t('Access to {0} ({1}) extended until {2}', name, result.grant.role, formatClockTime(result.grant.expiresAt, model.now())),
+      );
     } else {
       model.upsertRequest(result.request);
       // the same "waiting" notice (and key) as the live event for this request: told once
@@ -94,8 +108,11 @@ export function registerExtendGrant(deps: Deps): vscode.Disposable {
  */
 export function extendLabel(grant: Grant, resource: ResourceView | undefined, now: number, room: number) {
   return (s: number) => ({
-    description: vscode.l10n.t('until {0}', formatClockTime(Date.parse(grant.expiresAt) + s * 1000, now)) + (s === room ? ` · ${vscode.l10n.t('the limit')}` : ''),
-    detail: extendAppliesAtOnce(grant, resource, s) ? vscode.l10n.t('Applies at once') : vscode.l10n.t('Needs approval by {0}', resource ? approversText(resource) : vscode.l10n.t('an approver')),
+    description:
+      vscode.l10n.t('until {0}', formatClockTime(Date.parse(grant.expiresAt) + s * 1000, now)) + (s === room ? ` · ${vscode.l10n.t('the limit')}` : ''),
+    detail: extendAppliesAtOnce(grant, resource, s)
+      ? vscode.l10n.t('Applies at once')
+      : vscode.l10n.t('Needs approval by {0}', resource ? approversText(resource) : vscode.l10n.t('an approver')),
   });
 }
 

@@ -12,7 +12,8 @@ export function registerOpenTerminal(deps: Deps): vscode.Disposable {
     const grant = await pickGrant(deps, arg, vscode.l10n.t('Open a terminal with which access?'));
     const name = model.resourceName(grant.resourceId);
     const creds = await withProgress(vscode.l10n.t('Fetching credentials for {0}…', name), () =>
-      fetchCredentials(() => client(deps).credentials(grant.id), vscode.l10n.t('your {0} access to {1}', grant.role, name)));
+      fetchCredentials(() => client(deps).credentials(grant.id), vscode.l10n.t('your {0} access to {1}', grant.role, name)),
+    );
     const terminal = deps.credentials.openTerminal(model.grant(grant.id) ?? grant, creds);
     deps.grantTerminalOpened?.(terminal, grant);
     terminal.show();

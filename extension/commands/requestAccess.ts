@@ -31,9 +31,13 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
     const { model } = deps;
     if (model.state !== 'ready') throw new ApiError(0, 'network', vscode.l10n.t('Elevate is not connected. Sign in or retry first.'));
     const preset: RequestAccessArgs =
-      typeof arg === 'string' ? { resourceId: arg }
-        : arg && typeof arg === 'object' && 'resource' in arg ? { resourceId: (arg as { resource: ResourceView }).resource.id }
-          : arg && typeof arg === 'object' ? (arg as RequestAccessArgs) : {};
+      typeof arg === 'string'
+        ? { resourceId: arg }
+        : arg && typeof arg === 'object' && 'resource' in arg
+          ? { resourceId: (arg as { resource: ResourceView }).resource.id }
+          : arg && typeof arg === 'object'
+            ? (arg as RequestAccessArgs)
+            : {};
     // everything given: submit without asking (still validated here and by the server)
     const direct = CreateRequestBody.safeParse(preset);
     if (direct.success) return submit(deps, direct.data);
@@ -56,7 +60,10 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
     // Then the confirmation step is left out: the dry run is still asked, and only if it
     // disagrees does the step appear, saying why.
     const atOnce = () =>
-      !draft.breakGlass && !!draft.resource && !!draft.role && draft.durationSeconds !== undefined &&
+      !draft.breakGlass &&
+      !!draft.resource &&
+      !!draft.role &&
+      draft.durationSeconds !== undefined &&
       matchingRule(draft.resource.approval.autoApprove, { role: draft.role, durationSeconds: draft.durationSeconds }, user, model.now()) >= 0;
     // which steps apply with what is chosen so far, for "step n of m"
     const plan = () =>
@@ -82,35 +89,64 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
         if (fixedResource) return SKIP;
         const items = model.resources.map((r) => ({ label: `$(database) ${r.name}`, description: r.id, detail: r.description || undefined, resource: r }));
         if (!items.length) throw new ApiError(404, 'not_found', vscode.l10n.t('No resources are available to you.'));
-        const picked = await pickStep({ ...frame('resource'), placeholder: vscode.l10n.t('Which resource do you need access to?'), items, activeItem: items.find((i) => i.resource === draft.resource) });
+        const picked = await pickStep({
+          ...frame('resource'),
+          placeholder: vscode.l10n.t('Which resource do you need access to?'),
+          items,
+          activeItem: items.find((i) => i.resource === draft.resource),
+        });
         if (picked && picked !== BACK) {
-          if (picked.resource !== draft.resource) { draft.role = undefined; draft.durationSeconds = undefined; draft.breakGlass = false; }
+          if (picked.resource !== draft.resource) {
+            draft.role = undefined;
+            draft.durationSeconds = undefined;
+            draft.breakGlass = false;
+          }
           draft.resource = picked.resource;
         }
         return picked;
       },
       async () => {
         const r = draft.resource!;
-        if (r.roles.length === 1) { draft.role = r.roles[0]; return SKIP; }
+        if (r.roles.length === 1) {
+          draft.role = r.roles[0];
+          return SKIP;
+        }
         // from the same matching as the dry run, for this person, now (groups and windows included)
         const items = roleChoices(r, user, model.now()).map((c) => ({
           label: c.role,
           description: c.atOnceUpToSeconds ? vscode.l10n.t('approved at once up to {0}', formatDuration(c.atOnceUpToSeconds)) : vscode.l10n.t('needs approval'),
         }));
-        const picked = await pickStep({ ...frame('role'), placeholder: vscode.l10n.t('Which role?'), items, activeItem: items.find((i) => i.label === draft.role) });
+        const picked = await pickStep({
+          ...frame('role'),
+          placeholder: vscode.l10n.t('Which role?'),
+          items,
+          activeItem: items.find((i) => i.label === draft.role),
+        });
         if (picked && picked !== BACK) draft.role = picked.label;
         return picked;
       },
       async () => {
         const r = draft.resource!;
-        if (!r.breakGlass) { draft.breakGlass = false; return SKIP; }
-        const normal = { label: `$(person) ${vscode.l10n.t('Request approval')}`, detail: vscode.l10n.t('Approved by {0}, or at once when the policy allows it', approversText(r)), glass: false };
+        if (!r.breakGlass) {
+          draft.breakGlass = false;
+          return SKIP;
+        }
+        const normal = {
+          label: `$(person) ${vscode.l10n.t('Request approval')}`,
+          detail: vscode.l10n.t('Approved by {0}, or at once when the policy allows it', approversText(r)),
+          glass: false,
+        };
         const glass = {
           label: `$(flame) ${vscode.l10n.t('Break glass — emergency access now')}`,
           detail: vscode.l10n.t('Warning: self-approved, flagged in the audit log and announced to every approver. Emergencies only.'),
           glass: true,
         };
-        const picked = await pickStep({ ...frame('mode'), placeholder: vscode.l10n.t('How should this request be approved?'), items: [normal, glass], activeItem: draft.breakGlass ? glass : normal });
+        const picked = await pickStep({
+          ...frame('mode'),
+          placeholder: vscode.l10n.t('How should this request be approved?'),
+          items: [normal, glass],
+          activeItem: draft.breakGlass ? glass : normal,
+        });
         if (picked && picked !== BACK) draft.breakGlass = picked.glass;
         return picked;
       },
@@ -118,14 +154,20 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
         const r = draft.resource!;
         const now = model.now();
         const atOnceText = (seconds: number) =>
-          draft.breakGlass ? '' : matchingRule(r.approval.autoApprove, { role: draft.role!, durationSeconds: seconds }, user, now) >= 0 ? vscode.l10n.t('approved at once') : vscode.l10n.t('needs approval');
+          draft.breakGlass
+            ? ''
+            : matchingRule(r.approval.autoApprove, { role: draft.role!, durationSeconds: seconds }, user, now) >= 0
+              ? vscode.l10n.t('approved at once')
+              : vscode.l10n.t('needs approval');
         const choices = durationChoices(r, draft.role!, user, now);
         const seconds = await durationStep({
           ...frame('duration'),
           placeholder: vscode.l10n.t('For how long? Pick or type a duration (up to {0})', formatDuration(r.maxDurationSeconds)),
           options: choices.map((c) => ({
             seconds: c.seconds,
-            description: [c.isDefault ? vscode.l10n.t('default') : '', c.isMax ? vscode.l10n.t('maximum') : '', atOnceText(c.seconds)].filter(Boolean).join(' · '),
+            description: [c.isDefault ? vscode.l10n.t('default') : '', c.isMax ? vscode.l10n.t('maximum') : '', atOnceText(c.seconds)]
+              .filter(Boolean)
+              .join(' · '),
           })),
           current: draft.durationSeconds ?? Math.min(r.defaultDurationSeconds, r.maxDurationSeconds),
           maxSeconds: r.maxDurationSeconds,
@@ -137,22 +179,33 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
       async () => {
         const typed = await inputStep({
           ...frame('justification'),
-          prompt: draft.breakGlass ? vscode.l10n.t('What is the emergency? Approvers are told at once.') : vscode.l10n.t('Why do you need this access? Approvers and the audit log see it.'),
+          prompt: draft.breakGlass
+            ? vscode.l10n.t('What is the emergency? Approvers are told at once.')
+            : vscode.l10n.t('Why do you need this access? Approvers and the audit log see it.'),
           placeholder: vscode.l10n.t('e.g. Investigating INC-1234: slow queries on orders'),
           value: draft.justification,
-          validate: (v) => (!v.trim() ? vscode.l10n.t('A justification is required.') : v.length > MAX_TEXT ? vscode.l10n.t('At most {0} characters.', MAX_TEXT) : undefined),
+          validate: (v) =>
+            !v.trim() ? vscode.l10n.t('A justification is required.') : v.length > MAX_TEXT ? vscode.l10n.t('At most {0} characters.', MAX_TEXT) : undefined,
         });
         if (typeof typed === 'string') draft.justification = typed.trim();
         return typed;
       },
       async () => {
-        if (!draft.resource!.requireTicket) { draft.ticket = ''; return SKIP; }
+        if (!draft.resource!.requireTicket) {
+          draft.ticket = '';
+          return SKIP;
+        }
         const typed = await inputStep({
           ...frame('ticket'),
           prompt: vscode.l10n.t('Ticket (required for {0})', draft.resource!.name),
           placeholder: vscode.l10n.t('e.g. OPS-4711'),
           value: draft.ticket,
-          validate: (v) => (!v.trim() ? vscode.l10n.t('{0} requires a ticket.', draft.resource!.name) : v.length > MAX_TEXT ? vscode.l10n.t('At most {0} characters.', MAX_TEXT) : undefined),
+          validate: (v) =>
+            !v.trim()
+              ? vscode.l10n.t('{0} requires a ticket.', draft.resource!.name)
+              : v.length > MAX_TEXT
+                ? vscode.l10n.t('At most {0} characters.', MAX_TEXT)
+                : undefined,
         });
         if (typeof typed === 'string') draft.ticket = typed.trim();
         return typed;
@@ -192,8 +245,16 @@ export function registerRequestAccess(deps: Deps): vscode.Disposable {
               ? vscode.l10n.t('Will be approved at once by policy')
               : vscode.l10n.t('Needs approval by {0} ({1} needed)', approversText(r), r.approval.required);
           return [
-            { label: `$(${draft.breakGlass ? 'flame' : ev.autoApproved ? 'pass' : 'person'}) ${vscode.l10n.t('Submit request')}`, description: summary, detail: verdict, submit: true, alwaysShow: true },
-            ...(ev.reasons.length && !ev.autoApproved && !draft.breakGlass ? [{ label: `$(info) ${vscode.l10n.t('Why not at once')}`, detail: ev.reasons.join(' · '), alwaysShow: true }] : []),
+            {
+              label: `$(${draft.breakGlass ? 'flame' : ev.autoApproved ? 'pass' : 'person'}) ${vscode.l10n.t('Submit request')}`,
+              description: summary,
+              detail: verdict,
+              submit: true,
+              alwaysShow: true,
+            },
+            ...(ev.reasons.length && !ev.autoApproved && !draft.breakGlass
+              ? [{ label: `$(info) ${vscode.l10n.t('Why not at once')}`, detail: ev.reasons.join(' · '), alwaysShow: true }]
+              : []),
           ];
         });
         const picked = await pickStep<Item>({ ...frame('confirm'), placeholder: vscode.l10n.t('Check and submit'), items });

@@ -34,7 +34,10 @@ export function registerRevokeGrant(deps: Deps): vscode.Disposable {
         void vscode.window.showInformationMessage(vscode.l10n.t('Nobody else holds access you can revoke.'));
         return undefined;
       }
-      const picked = await vscode.window.showQuickPick(items, { title: vscode.l10n.t('Revoke Grant'), placeHolder: vscode.l10n.t('Whose access do you want to end now?') });
+      const picked = await vscode.window.showQuickPick(items, {
+        title: vscode.l10n.t('Revoke Grant'),
+        placeHolder: vscode.l10n.t('Whose access do you want to end now?'),
+      });
       if (!picked) throw new Cancelled();
       grant = picked.grant;
     }
@@ -43,9 +46,10 @@ export function registerRevokeGrant(deps: Deps): vscode.Disposable {
     let reason = opts.reason?.trim();
     if (!reason) {
       const typed = await vscode.window.showInputBox({
-        title: vscode.l10n.t('Revoke {0}\'s {1} access to {2}', grant.userId, grant.role, name),
+        title: vscode.l10n.t("Revoke {0}'s {1} access to {2}", grant.userId, grant.role, name),
         prompt: vscode.l10n.t('Reason (required; {0} sees it)', grant.userId),
-        validateInput: (v) => (!v.trim() ? vscode.l10n.t('A reason is required.') : v.length > MAX_TEXT ? vscode.l10n.t('At most {0} characters.', MAX_TEXT) : undefined),
+        validateInput: (v) =>
+          !v.trim() ? vscode.l10n.t('A reason is required.') : v.length > MAX_TEXT ? vscode.l10n.t('At most {0} characters.', MAX_TEXT) : undefined,
       });
       if (typed === undefined) throw new Cancelled();
       reason = typed.trim();
@@ -53,7 +57,7 @@ export function registerRevokeGrant(deps: Deps): vscode.Disposable {
     if (opts.confirm !== false) {
       const ok = vscode.l10n.t('Revoke');
       const pick = await vscode.window.showWarningMessage(
-        vscode.l10n.t('Revoke {0}\'s {1} access to {2} now?', grant.userId, grant.role, name),
+        vscode.l10n.t("Revoke {0}'s {1} access to {2} now?", grant.userId, grant.role, name),
         { modal: true, detail: vscode.l10n.t('Their access ends at once, and they see your reason: "{0}".', reason) },
         ok,
       );
@@ -62,7 +66,7 @@ export function registerRevokeGrant(deps: Deps): vscode.Disposable {
     const target = grant;
     const revoked = await withProgress(vscode.l10n.t('Revoking…'), () => api.revoke(target.id, reason!));
     model.upsertGrant(revoked);
-    vscode.window.setStatusBarMessage(`$(circle-slash) ${vscode.l10n.t('Revoked {0}\'s access to {1}', target.userId, name)}`, 5000);
+    vscode.window.setStatusBarMessage(`$(circle-slash) ${vscode.l10n.t("Revoked {0}'s access to {1}", target.userId, name)}`, 5000);
     return revoked;
   });
 }

@@ -26,17 +26,26 @@ export function registerShowGrantActions(deps: Deps): vscode.Disposable {
       } else {
         items.push({
           label: `$(history) ${vscode.l10n.t('Extend…')}`,
-          description: model.pendingExtensionOf(g.id) ? vscode.l10n.t('an extension is waiting for approval') : vscode.l10n.t('at the policy limit ({0})', formatClockTime(g.maxExpiresAt, now)),
+          description: model.pendingExtensionOf(g.id)
+            ? vscode.l10n.t('an extension is waiting for approval')
+            : vscode.l10n.t('at the policy limit ({0})', formatClockTime(g.maxExpiresAt, now)),
         });
       }
       items.push({ label: `$(terminal) ${vscode.l10n.t('Open Terminal with Grant')}`, run: () => vscode.commands.executeCommand(Commands.openTerminal, g.id) });
       items.push({ label: `$(copy) ${vscode.l10n.t('Copy Credentials')}`, run: () => vscode.commands.executeCommand(Commands.copyCredentials, g.id) });
-      items.push({ label: `$(debug-disconnect) ${vscode.l10n.t('Relinquish now')}`, run: () => vscode.commands.executeCommand(Commands.relinquishGrant, g.id) });
+      items.push({
+        label: `$(debug-disconnect) ${vscode.l10n.t('Relinquish now')}`,
+        run: () => vscode.commands.executeCommand(Commands.relinquishGrant, g.id),
+      });
     }
     items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
-    if (model.state === 'ready') items.push({ label: `$(key) ${vscode.l10n.t('Request Access…')}`, run: () => vscode.commands.executeCommand(Commands.requestAccess) });
+    if (model.state === 'ready')
+      items.push({ label: `$(key) ${vscode.l10n.t('Request Access…')}`, run: () => vscode.commands.executeCommand(Commands.requestAccess) });
     items.push({ label: `$(list-flat) ${vscode.l10n.t('Show Audit Log')}`, run: () => vscode.commands.executeCommand(Commands.showAuditLog) });
-    const picked = await vscode.window.showQuickPick(items, { title: vscode.l10n.t('Elevate — Active Access'), placeHolder: vscode.l10n.t('Extend, use or relinquish access') });
+    const picked = await vscode.window.showQuickPick(items, {
+      title: vscode.l10n.t('Elevate — Active Access'),
+      placeHolder: vscode.l10n.t('Extend, use or relinquish access'),
+    });
     await picked?.run?.();
   });
 }

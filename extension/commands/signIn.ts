@@ -17,7 +17,10 @@ export function registerSignIn(deps: Deps): vscode.Disposable {
     let who: { name: string; origin: string } | undefined;
     for (;;) {
       const typedUrl = await inputStep({
-        title, step: 1, totalSteps: 2, canGoBack: false,
+        title,
+        step: 1,
+        totalSteps: 2,
+        canGoBack: false,
         prompt: vscode.l10n.t('Elevate server URL'),
         value: url,
         validate: (v) => {
@@ -37,7 +40,11 @@ export function registerSignIn(deps: Deps): vscode.Disposable {
       if (way === 'done') return;
       const origin = originOf(url);
       const token = await inputStep({
-        title, step: 2, totalSteps: 2, canGoBack: true, password: true,
+        title,
+        step: 2,
+        totalSteps: 2,
+        canGoBack: true,
+        password: true,
         prompt: vscode.l10n.t('Paste the token your Elevate admin gave you for {0}', origin),
         placeholder: 'elv_…',
         validate: (v) => (v.trim() ? undefined : vscode.l10n.t('Paste your token.')),
@@ -47,7 +54,8 @@ export function registerSignIn(deps: Deps): vscode.Disposable {
             who = await deps.session.signIn(url, v);
             return undefined;
           } catch (err) {
-            if (err instanceof ApiError && err.isUnauthenticated) return vscode.l10n.t('{0} does not accept this token (mistyped, expired or revoked?). Ask your Elevate admin for a new one.', origin);
+            if (err instanceof ApiError && err.isUnauthenticated)
+              return vscode.l10n.t('{0} does not accept this token (mistyped, expired or revoked?). Ask your Elevate admin for a new one.', origin);
             return errorMessage(err);
           }
         },

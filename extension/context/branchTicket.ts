@@ -31,7 +31,11 @@ export class BranchTicket extends Disposable {
   constructor(private readonly log: vscode.LogOutputChannel) {
     super();
     this.register(vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration(`${CONFIG_SECTION}.${Settings.ticketPattern}`) && this.changed()));
-    this.register({ dispose: () => { for (const d of this.watched.values()) d.dispose(); } });
+    this.register({
+      dispose: () => {
+        for (const d of this.watched.values()) d.dispose();
+      },
+    });
     void this.connect();
   }
 
@@ -47,14 +51,23 @@ export class BranchTicket extends Disposable {
       return;
     }
     this.register(this.git.onDidOpenRepository((r) => this.watch(r)));
-    this.register(this.git.onDidCloseRepository((r) => { this.watched.get(r)?.dispose(); this.watched.delete(r); this.changed(); }));
+    this.register(
+      this.git.onDidCloseRepository((r) => {
+        this.watched.get(r)?.dispose();
+        this.watched.delete(r);
+        this.changed();
+      }),
+    );
     for (const r of this.git.repositories) this.watch(r);
     this.changed();
   }
 
   private watch(r: GitRepository): void {
     if (this.watched.has(r)) return;
-    this.watched.set(r, r.state.onDidChange(() => this.changed()));
+    this.watched.set(
+      r,
+      r.state.onDidChange(() => this.changed()),
+    );
     this.changed();
   }
 
@@ -65,7 +78,8 @@ export class BranchTicket extends Disposable {
     const active = vscode.window.activeTextEditor?.document.uri;
     const under = (r: GitRepository, uri: vscode.Uri | undefined) => !!uri && (uri.path === r.rootUri.path || uri.path.startsWith(`${r.rootUri.path}/`));
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-    const repo = repos.find((r) => under(r, active)) ?? repos.find((r) => under(r, folder) || (!!folder && r.rootUri.path.startsWith(`${folder.path}/`))) ?? repos[0];
+    const repo =
+      repos.find((r) => under(r, active)) ?? repos.find((r) => under(r, folder) || (!!folder && r.rootUri.path.startsWith(`${folder.path}/`))) ?? repos[0];
     return repo.state.HEAD?.name;
   }
 

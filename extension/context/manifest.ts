@@ -55,7 +55,13 @@ export function readManifest(text: string): Manifest {
     const duration = str('duration');
     const seconds = duration !== undefined ? manifestDuration(duration) : undefined;
     const justification = str('justification');
-    needs.push({ resource, role, ...(seconds !== undefined && { durationSeconds: seconds }), ...(justification && { justification }), at: { offset: item.offset, length: item.length } });
+    needs.push({
+      resource,
+      role,
+      ...(seconds !== undefined && { durationSeconds: seconds }),
+      ...(justification && { justification }),
+      at: { offset: item.offset, length: item.length },
+    });
   }
   return { needs };
 }
@@ -76,29 +82,45 @@ export function checkManifest(text: string, resources: readonly ResourceView[]):
     const r = resources.find((x) => x.id === resNode.value);
     if (!r) {
       const known = resources.map((x) => x.id);
-      problems.push({ severity: 'error', ...place(resNode), message: `The Elevate server offers no resource "${String(resNode.value)}"${known.length ? ` (it offers: ${known.join(', ')})` : ''}.` });
+      problems.push({
+        severity: 'error',
+        ...place(resNode),
+        message: `The Elevate server offers no resource "${String(resNode.value)}"${known.length ? ` (it offers: ${known.join(', ')})` : ''}.`,
+      });
       continue;
     }
     if (roleNode?.type === 'string' && !r.roles.includes(String(roleNode.value))) {
-      problems.push({ severity: 'error', ...place(roleNode), message: `${r.name} has no role "${String(roleNode.value)}" (its roles: ${r.roles.join(', ')}).` });
+      problems.push({
+        severity: 'error',
+        ...place(roleNode),
+        message: `${r.name} has no role "${String(roleNode.value)}" (its roles: ${r.roles.join(', ')}).`,
+      });
     }
     if (durNode?.type === 'string') {
       const s = manifestDuration(String(durNode.value));
-      if (s === undefined) problems.push({ severity: 'error', ...place(durNode), message: `"${String(durNode.value)}" is not a duration; write it like "45m", "1h30m" or "2h".` });
-      else if (s > r.maxDurationSeconds) problems.push({ severity: 'warning', ...place(durNode), message: `${r.name} grants at most ${formatDuration(r.maxDurationSeconds)}; requests will ask for that.` });
+      if (s === undefined)
+        problems.push({ severity: 'error', ...place(durNode), message: `"${String(durNode.value)}" is not a duration; write it like "45m", "1h30m" or "2h".` });
+      else if (s > r.maxDurationSeconds)
+        problems.push({
+          severity: 'warning',
+          ...place(durNode),
+          message: `${r.name} grants at most ${formatDuration(r.maxDurationSeconds)}; requests will ask for that.`,
+        });
     }
   }
   return problems;
 }
 
-export type NeedState =
-  | { kind: 'held'; grant: Grant }
-  | { kind: 'pending'; request: AccessRequest }
-  | { kind: 'none' }
-  | { kind: 'unknown' };
+export type NeedState = { kind: 'held'; grant: Grant } | { kind: 'pending'; request: AccessRequest } | { kind: 'none' } | { kind: 'unknown' };
 
 /** Whether a need is met: an active grant of that role, a pending request for it, or neither. */
-export function needState(need: Pick<Need, 'resource' | 'role'>, resources: readonly ResourceView[], grants: readonly Grant[], requests: readonly AccessRequest[], now: number): NeedState {
+export function needState(
+  need: Pick<Need, 'resource' | 'role'>,
+  resources: readonly ResourceView[],
+  grants: readonly Grant[],
+  requests: readonly AccessRequest[],
+  now: number,
+): NeedState {
   const r = resources.find((x) => x.id === need.resource);
   if (!r || !r.roles.includes(need.role)) return { kind: 'unknown' };
   const grant = grants

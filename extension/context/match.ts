@@ -98,13 +98,7 @@ export function refusalJustification(command: string, r: Refusal, ticket?: strin
  * shortened to the longest that is approved at once for this role when that is shorter (a refused
  * command should not wait for an approver only because the default is long). Never past the max.
  */
-export function oneClickDuration(
-  r: ResourceView,
-  role: string,
-  user: Pick<Me['user'], 'id' | 'groups'>,
-  now: number,
-  declaredSeconds?: number,
-): number {
+export function oneClickDuration(r: ResourceView, role: string, user: Pick<Me['user'], 'id' | 'groups'>, now: number, declaredSeconds?: number): number {
   const max = r.maxDurationSeconds;
   if (declaredSeconds !== undefined) return Math.min(declaredSeconds, max);
   const def = Math.min(r.defaultDurationSeconds, max);

@@ -46,23 +46,29 @@ export class RefusalFlow extends Disposable {
   ) {
     super();
     const outputs = new Map<vscode.TerminalShellExecution, Promise<string>>();
-    this.register(vscode.window.onDidStartTerminalShellExecution((e) => {
-      if (!this.enabled()) return;
-      outputs.set(e.execution, collect(e.execution.read()));
-    }));
-    this.register(vscode.window.onDidEndTerminalShellExecution((e) => {
-      const output = outputs.get(e.execution);
-      outputs.delete(e.execution);
-      if (!output) return;
-      void output.then((text) => this.onCommandEnded(e.terminal, e.execution.commandLine.value, text, e.exitCode));
-    }));
+    this.register(
+      vscode.window.onDidStartTerminalShellExecution((e) => {
+        if (!this.enabled()) return;
+        outputs.set(e.execution, collect(e.execution.read()));
+      }),
+    );
+    this.register(
+      vscode.window.onDidEndTerminalShellExecution((e) => {
+        const output = outputs.get(e.execution);
+        outputs.delete(e.execution);
+        if (!output) return;
+        void output.then((text) => this.onCommandEnded(e.terminal, e.execution.commandLine.value, text, e.exitCode));
+      }),
+    );
     // a request made here that an approver decides later: its grant gets the Re-run notice, under
     // the key the general "approved" notice would use, so only one appears
     this.register(deps.model.onDidReceiveEvent(({ event }) => event.grant && this.onGrant(event.grant)));
-    this.register(deps.model.onDidChange((k) => {
-      if (!k.has('grants')) return;
-      for (const g of deps.model.grants) this.onGrant(g);
-    }));
+    this.register(
+      deps.model.onDidChange((k) => {
+        if (!k.has('grants')) return;
+        for (const g of deps.model.grants) this.onGrant(g);
+      }),
+    );
   }
 
   private enabled(): boolean {
@@ -95,12 +101,23 @@ export class RefusalFlow extends Disposable {
   }
 
   /** The notification's Request: pick when several fit, then submit without further questions. */
-  async request(refusal: Refusal, command: string, original: string, candidates: readonly Candidate[], terminal: vscode.Terminal): Promise<AccessRequest | undefined> {
+  async request(
+    refusal: Refusal,
+    command: string,
+    original: string,
+    candidates: readonly Candidate[],
+    terminal: vscode.Terminal,
+  ): Promise<AccessRequest | undefined> {
     try {
       let chosen = candidates[0];
       if (candidates.length > 1) {
         const picked = await vscode.window.showQuickPick(
-          candidates.map((c) => ({ label: `$(database) ${c.resource.name}`, description: `${c.role} · ${c.resource.id}`, detail: c.resource.description || undefined, c })),
+          candidates.map((c) => ({
+            label: `$(database) ${c.resource.name}`,
+            description: `${c.role} · ${c.resource.id}`,
+            detail: c.resource.description || undefined,
+            c,
+          })),
           { title: refusalSentence(refusal), placeHolder: vscode.l10n.t('Which resource was it?') },
         );
         if (!picked) return undefined;
@@ -113,12 +130,19 @@ export class RefusalFlow extends Disposable {
         resourceId: resource.id,
         role,
         durationSeconds: oneClickDuration(resource, role, this.deps.model.me ?? { id: '', groups: [] }, Date.now(), need?.durationSeconds),
-        justification: need?.justification ? `${need.justification} — ${refusalJustification(command, refusal)}` : refusalJustification(command, refusal, ticket),
+        justification: need?.justification
+          ? `${need.justification} — ${refusalJustification(command, refusal)}`
+          : refusalJustification(command, refusal, ticket),
         ...(ticket && { ticket }),
       };
       // a resource that needs a ticket nobody gave: the usual flow, prefilled, asks for it
       if (resource.requireTicket && !ticket) {
-        await vscode.commands.executeCommand(Commands.requestAccess, { resourceId: body.resourceId, role: body.role, durationSeconds: body.durationSeconds, justification: body.justification });
+        await vscode.commands.executeCommand(Commands.requestAccess, {
+          resourceId: body.resourceId,
+          role: body.role,
+          durationSeconds: body.durationSeconds,
+          justification: body.justification,
+        });
         return undefined;
       }
       const { model, notifier } = this.deps;
@@ -155,7 +179,13 @@ export class RefusalFlow extends Disposable {
       kind: 'refused',
       subject: `request:${grant.requestId}`,
       severity: 'info',
-      message: t('Access to {0} ({1}) granted until {2} — re-run `{3}`?', model.resourceName(grant.resourceId), grant.role, formatClockTime(grant.expiresAt, model.now()), redactCommand(command, 80)),
+      message: t(
+        'Access to {0} ({1}) granted until {2} — re-run `{3}`?',
+        model.resourceName(grant.resourceId),
+        grant.role,
+        formatClockTime(grant.expiresAt, model.now()),
+        redactCommand(command, 80),
+      ),
       actions: [{ title: t('Re-run'), run: () => this.rerun(grant, command, terminal) }],
       stillRelevant: () => !!model.grant(grant.id),
     });
@@ -171,7 +201,9 @@ export class RefusalFlow extends Disposable {
       // only a resource with a provider can issue credentials: asking for others' would only wait
       // out the retries on 409s before running the command where it failed
       const creds = model.hasProvider(grant.resourceId)
-        ? await fetchCredentials(() => client(this.deps).credentials(grant.id), model.resourceName(grant.resourceId), { attempts: 4, delayMs: 500 }).catch(() => undefined)
+        ? await fetchCredentials(() => client(this.deps).credentials(grant.id), model.resourceName(grant.resourceId), { attempts: 4, delayMs: 500 }).catch(
+            () => undefined,
+          )
         : undefined;
       const target = creds ? this.deps.credentials.openTerminal(model.grant(grant.id) ?? grant, creds) : terminal;
       if (creds) this.deps.grantTerminalOpened?.(target, grant);
@@ -212,4 +244,3 @@ async function collect(stream: AsyncIterable<string>): Promise<string> {
   }
   return text;
 }
-

@@ -121,7 +121,9 @@ function pgConnInfo(s: string): Where {
 }
 
 function psqlWhere(words: readonly string[], args: readonly string[]): Where {
-  const positional = args.filter((a, i) => !a.startsWith('-') && !(i > 0 && /^-[hpUdcfvP]$|^--(?:host|port|username|dbname|command|file|set|variable|pset)$/.test(args[i - 1])));
+  const positional = args.filter(
+    (a, i) => !a.startsWith('-') && !(i > 0 && /^-[hpUdcfvP]$|^--(?:host|port|username|dbname|command|file|set|variable|pset)$/.test(args[i - 1])),
+  );
   const dbArg = option(args, 'd', 'dbname') ?? positional[0];
   const fromConn = dbArg ? pgConnInfo(dbArg) : {};
   const host = option(args, 'h', 'host') ?? fromConn.host ?? assignment(words, 'PGHOST');
@@ -135,7 +137,10 @@ function sshHost(args: readonly string[]): string | undefined {
   // options that take a value, so their value is not mistaken for the destination
   const withValue = /^-[BbcDEeFIiJLlmOoPpQRSWw]$/;
   for (let i = 0; i < args.length; i++) {
-    if (withValue.test(args[i])) { i++; continue; }
+    if (withValue.test(args[i])) {
+      i++;
+      continue;
+    }
     if (args[i].startsWith('-')) continue;
     const dest = args[i].replace(/^ssh:\/\//, '');
     return dest.slice(dest.lastIndexOf('@') + 1).replace(/:\d+$/, '');
@@ -145,11 +150,15 @@ function sshHost(args: readonly string[]): string | undefined {
 
 /** Does the command try to change something? Decides between a read and a write role. */
 export function writesSomething(commandLine: string, program: string): boolean {
-  if (program === 'psql' || /\bpsql\b/.test(commandLine)) return /\b(insert|update|delete|truncate|create|drop|alter|grant|revoke|copy\s+\w+\s+from|merge)\b/i.test(commandLine);
-  if (program === 'kubectl') return /\b(apply|create|delete|edit|patch|replace|scale|rollout|set|label|annotate|exec|cp|drain|cordon|taint)\b/.test(commandLine);
-  if (program === 'aws') return /\s(?:put|create|delete|update|modify|start|stop|terminate|run|attach|detach|tag|untag|invoke|cp|mv|rm|sync|mb|rb)[-\s]/.test(` ${commandLine} `);
+  if (program === 'psql' || /\bpsql\b/.test(commandLine))
+    return /\b(insert|update|delete|truncate|create|drop|alter|grant|revoke|copy\s+\w+\s+from|merge)\b/i.test(commandLine);
+  if (program === 'kubectl')
+    return /\b(apply|create|delete|edit|patch|replace|scale|rollout|set|label|annotate|exec|cp|drain|cordon|taint)\b/.test(commandLine);
+  if (program === 'aws')
+    return /\s(?:put|create|delete|update|modify|start|stop|terminate|run|attach|detach|tag|untag|invoke|cp|mv|rm|sync|mb|rb)[-\s]/.test(` ${commandLine} `);
   if (program === 'gcloud' || program === 'az') return /\b(create|delete|update|set|add|remove|deploy|start|stop|reset|resize)\b/.test(commandLine);
-  if (program === 'curl') return /(?:^|\s)(?:-X\s*|--request[\s=])(?:POST|PUT|PATCH|DELETE)\b|(?:^|\s)(?:-d|--data\S*|-F|--form|-T|--upload-file)\b/.test(commandLine);
+  if (program === 'curl')
+    return /(?:^|\s)(?:-X\s*|--request[\s=])(?:POST|PUT|PATCH|DELETE)\b|(?:^|\s)(?:-d|--data\S*|-F|--form|-T|--upload-file)\b/.test(commandLine);
   return false;
 }
 
@@ -184,7 +193,10 @@ const matchers: readonly Matcher[] = [
       let hit = lineWith(text, /permission denied for (table|relation|schema|sequence|database|function|view|materialized view) "?([^"\s]+)"?/);
       if (hit) return { what: `on ${hit.m[1]} ${hit.m[2]}`, where: hit.m[1] === 'database' ? { ...where, database: hit.m[2] } : where, line: hit.line };
       // psql: error: connection to server at "127.0.0.1", port 5432 failed: FATAL:  password authentication failed for user "alice"
-      hit = lineWith(text, /(?:password authentication failed|role "[^"]+" does not exist|permission denied for database|no pg_hba\.conf entry for host)[^\n]*?(?:user|role)? ?"?([^"\s,]*)"?/);
+      hit = lineWith(
+        text,
+        /(?:password authentication failed|role "[^"]+" does not exist|permission denied for database|no pg_hba\.conf entry for host)[^\n]*?(?:user|role)? ?"?([^"\s,]*)"?/,
+      );
       if (hit) {
         const server = /connection to server (?:at|on socket) "([^"]+)"/.exec(hit.line)?.[1];
         const user = /(?:for user|role) "([^"]+)"/.exec(hit.line)?.[1];
@@ -223,7 +235,10 @@ const matchers: readonly Matcher[] = [
     distinctive: true,
     match(text) {
       // An error occurred (AccessDeniedException) when calling the ListTables operation: User: arn:aws:iam::123456789012:user/alice is not authorized to perform: dynamodb:ListTables on resource: …
-      const hit = lineWith(text, /An error occurred \((AccessDenied\w*|UnauthorizedOperation|UnauthorizedAccess\w*|Forbidden|AuthorizationError|InvalidClientTokenId|ExpiredToken\w*|UnrecognizedClientException)\) when calling the (\w+) operation/);
+      const hit = lineWith(
+        text,
+        /An error occurred \((AccessDenied\w*|UnauthorizedOperation|UnauthorizedAccess\w*|Forbidden|AuthorizationError|InvalidClientTokenId|ExpiredToken\w*|UnrecognizedClientException)\) when calling the (\w+) operation/,
+      );
       if (!hit) return undefined;
       const account = /arn:aws[\w-]*:[\w-]+:[\w-]*:(\d{12}):/.exec(hit.line)?.[1];
       const action = /not authorized to perform: ([\w-]+:[\w*]+)/.exec(hit.line)?.[1];
@@ -235,7 +250,10 @@ const matchers: readonly Matcher[] = [
     programs: ['gcloud', 'gsutil', 'bq'],
     distinctive: true,
     match(text) {
-      const hit = lineWith(text, /ERROR: \((?:gcloud|gsutil|bq)[^)]*\)[^\n]*(?:does not have (?:\S+ )?permission|PERMISSION_DENIED|Permission denied|403|The caller does not have permission)|AccessDeniedException: 403|PERMISSION_DENIED/);
+      const hit = lineWith(
+        text,
+        /ERROR: \((?:gcloud|gsutil|bq)[^)]*\)[^\n]*(?:does not have (?:\S+ )?permission|PERMISSION_DENIED|Permission denied|403|The caller does not have permission)|AccessDeniedException: 403|PERMISSION_DENIED/,
+      );
       if (!hit) return undefined;
       const perm = /permission[s]? (?:\[|')?([\w.]+\.[\w.]+)/.exec(hit.line)?.[1];
       return { what: perm ? `lacking ${perm}` : 'by Google Cloud', where: {}, line: hit.line };
@@ -246,7 +264,10 @@ const matchers: readonly Matcher[] = [
     programs: ['az'],
     distinctive: true,
     match(text) {
-      const hit = lineWith(text, /\((AuthorizationFailed|Forbidden|AuthorizationPermissionMismatch|InsufficientAccountPermissions)\)|does not have authorization to perform action/);
+      const hit = lineWith(
+        text,
+        /\((AuthorizationFailed|Forbidden|AuthorizationPermissionMismatch|InsufficientAccountPermissions)\)|does not have authorization to perform action/,
+      );
       if (!hit) return undefined;
       const action = /perform action '([^']+)'/.exec(hit.line)?.[1];
       return { what: action ? `to ${action}` : 'by Azure', where: {}, line: hit.line };
@@ -292,7 +313,12 @@ function withEnv(tool: RefusalTool, where: Where, env: Readonly<Record<string, s
  * shell did not say); 0 means it succeeded, which only a tool that prints an HTTP status can still
  * have been refused with.
  */
-export function matchRefusal(commandLine: string, rawOutput: string, exitCode: number | undefined, env: Readonly<Record<string, string | undefined>> = {}): Refusal | undefined {
+export function matchRefusal(
+  commandLine: string,
+  rawOutput: string,
+  exitCode: number | undefined,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Refusal | undefined {
   const text = plainText(rawOutput.length > MAX_OUTPUT ? rawOutput.slice(-MAX_OUTPUT) : rawOutput);
   const words = shellWords(commandLine);
   const { program, args } = programOf(words);

@@ -85,7 +85,23 @@ export class ElevateTasks extends Disposable implements vscode.TaskProvider {
   /** A runnable task for a definition (also for tests and keybindings). */
   create(def: ElevateTaskDefinition, scope: vscode.WorkspaceFolder | vscode.TaskScope, name: string, definition: vscode.TaskDefinition = def): vscode.Task {
     const cwd = typeof scope === 'object' ? scope.uri.fsPath : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const task = new vscode.Task(definition, scope, name, 'elevate', new vscode.CustomExecution(async () => new ElevatePty(this.deps, def, cwd, this.ticket, (l) => this.writeEmitter.fire(l), (r) => this.endEmitter.fire(r))));
+    const task = new vscode.Task(
+      definition,
+      scope,
+      name,
+      'elevate',
+      new vscode.CustomExecution(
+        async () =>
+          new ElevatePty(
+            this.deps,
+            def,
+            cwd,
+            this.ticket,
+            (l) => this.writeEmitter.fire(l),
+            (r) => this.endEmitter.fire(r),
+          ),
+      ),
+    );
     task.detail = `${def.role} on ${def.resource}: ${redactCommand(def.command, 80)}`;
     return task;
   }
@@ -135,10 +151,14 @@ class ElevatePty implements vscode.Pseudoterminal {
     else if (this.pending) {
       const id = this.pending.id;
       this.line('Elevate: cancelling the request…');
-      void client(this.deps).cancel(id).then((r) => this.deps.model.upsertRequest(r), () => undefined);
+      void client(this.deps)
+        .cancel(id)
+        .then(
+          (r) => this.deps.model.upsertRequest(r),
+          () => undefined,
+        );
     }
   }
-
 
   private async main(): Promise<number> {
     const { model } = this.deps;
@@ -156,7 +176,9 @@ class ElevatePty implements vscode.Pseudoterminal {
       const seconds = oneClickDuration(r, def.role, model.me ?? { id: '', groups: [] }, model.now(), def.duration ? manifestDuration(def.duration) : undefined);
       const ticket = this.ticket();
       const body: CreateRequestBody = {
-        resourceId: r.id, role: def.role, durationSeconds: seconds,
+        resourceId: r.id,
+        role: def.role,
+        durationSeconds: seconds,
         justification: `${ticket ? `${ticket}: ` : ''}Task: ${redactCommand(def.command)}`,
         ...(ticket && { ticket }),
       };
@@ -173,10 +195,16 @@ class ElevatePty implements vscode.Pseudoterminal {
 
     // only a resource with a provider can issue credentials (asking for others' waits out retries)
     const creds = model.hasProvider(r.id)
-      ? await fetchCredentials(() => client(this.deps).credentials(grant.id), `your ${def.role} access to ${r.name}`, { attempts: 6, delayMs: 500 }).catch(() => undefined)
+      ? await fetchCredentials(() => client(this.deps).credentials(grant.id), `your ${def.role} access to ${r.name}`, { attempts: 6, delayMs: 500 }).catch(
+          () => undefined,
+        )
       : undefined;
     const env = creds ? terminalEnv(creds.credentials) : {};
-    this.line(creds ? `Elevate: running with the grant's credentials (${Object.keys(env).sort().join(', ')}).` : `Elevate: ${r.name} issues no credentials; running as you are.`);
+    this.line(
+      creds
+        ? `Elevate: running with the grant's credentials (${Object.keys(env).sort().join(', ')}).`
+        : `Elevate: ${r.name} issues no credentials; running as you are.`,
+    );
     this.line(`$ ${redactCommand(def.command)}`);
     const code = await this.spawn(env, grant.id);
     this.run.exitCode = code;
@@ -190,7 +218,9 @@ class ElevatePty implements vscode.Pseudoterminal {
         this.line(`Elevate: could not give the access back: ${err instanceof Error ? err.message : String(err)}`);
       }
     } else {
-      this.line(`Elevate: the command ended (exit ${code}); ${this.run.reused ? 'the access you held before stays' : 'the access is kept'} until ${formatClockTime(grant.expiresAt, model.now())}.`);
+      this.line(
+        `Elevate: the command ended (exit ${code}); ${this.run.reused ? 'the access you held before stays' : 'the access is kept'} until ${formatClockTime(grant.expiresAt, model.now())}.`,
+      );
     }
     return code;
   }
@@ -239,7 +269,7 @@ class ElevatePty implements vscode.Pseudoterminal {
   private spawn(extraEnv: Record<string, string>, grantId: string): Promise<number> {
     const { model } = this.deps;
     return new Promise((resolve) => {
-      const shell = process.platform === 'win32' ? (process.env.ComSpec ?? 'cmd.exe') : (process.env.SHELL || '/bin/sh');
+      const shell = process.platform === 'win32' ? (process.env.ComSpec ?? 'cmd.exe') : process.env.SHELL || '/bin/sh';
       const args = process.platform === 'win32' ? ['/d', '/s', '/c', this.def.command] : ['-c', this.def.command];
       const child = spawn(shell, args, { cwd: this.cwd, env: { ...process.env, ...extraEnv, FORCE_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
       this.child = child;

@@ -60,10 +60,12 @@ export class WorkspaceNeeds extends Disposable implements vscode.TreeDataProvide
     this.register(folders.onDidCreate((uri) => void this.load(vscode.Uri.joinPath(uri, file))));
     this.register(vscode.workspace.onDidChangeTextDocument((e) => this.isManifest(e.document.uri) && this.set(e.document.uri, e.document.getText())));
     this.register(vscode.workspace.onDidChangeWorkspaceFolders(() => void this.loadAll()));
-    this.register(deps.model.onDidChange((k) => {
-      if (k.has('resources') || k.has('connection')) this.check();
-      if (k.has('grants') || k.has('myRequests') || k.has('resources') || k.has('connection')) this.changed();
-    }));
+    this.register(
+      deps.model.onDidChange((k) => {
+        if (k.has('resources') || k.has('connection')) this.check();
+        if (k.has('grants') || k.has('myRequests') || k.has('resources') || k.has('connection')) this.changed();
+      }),
+    );
     this.register(registerCommand(deps, Commands.requestAll, (arg?: RequestAllArgs) => this.requestAll(arg ?? {})));
     void this.loadAll();
   }
@@ -113,11 +115,18 @@ export class WorkspaceNeeds extends Disposable implements vscode.TreeDataProvide
       }
       const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
       const pos = (offset: number) => (doc ? doc.positionAt(offset) : positionAt(text, offset));
-      this.diagnostics.set(uri, checkManifest(text, model.resources).map((p) => {
-        const d = new vscode.Diagnostic(new vscode.Range(pos(p.offset), pos(p.offset + p.length)), p.message, p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
-        d.source = 'Elevate';
-        return d;
-      }));
+      this.diagnostics.set(
+        uri,
+        checkManifest(text, model.resources).map((p) => {
+          const d = new vscode.Diagnostic(
+            new vscode.Range(pos(p.offset), pos(p.offset + p.length)),
+            p.message,
+            p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning,
+          );
+          d.source = 'Elevate';
+          return d;
+        }),
+      );
     }
   }
 
@@ -143,12 +152,20 @@ export class WorkspaceNeeds extends Disposable implements vscode.TreeDataProvide
     const item = new vscode.TreeItem(`${model.resourceName(need.resource)} · ${need.role}`);
     item.id = `need:${need.uri.toString()}:${need.at.offset}`;
     item.description =
-      state.kind === 'held' ? t('held until {0}', formatClockTime(state.grant.expiresAt, model.now()))
-        : state.kind === 'pending' ? t('pending')
-          : state.kind === 'unknown' ? (model.state === 'ready' ? t('not offered by the server') : '')
+      state.kind === 'held'
+        ? t('held until {0}', formatClockTime(state.grant.expiresAt, model.now()))
+        : state.kind === 'pending'
+          ? t('pending')
+          : state.kind === 'unknown'
+            ? model.state === 'ready'
+              ? t('not offered by the server')
+              : ''
             : t('not requested');
-    item.iconPath = new vscode.ThemeIcon(state.kind === 'held' ? 'pass-filled' : state.kind === 'pending' ? 'watch' : state.kind === 'unknown' ? 'warning' : 'circle-large-outline');
-    item.tooltip = [need.justification, need.durationSeconds ? t('for {0}', formatDuration(need.durationSeconds)) : undefined].filter(Boolean).join(' · ') || undefined;
+    item.iconPath = new vscode.ThemeIcon(
+      state.kind === 'held' ? 'pass-filled' : state.kind === 'pending' ? 'watch' : state.kind === 'unknown' ? 'warning' : 'circle-large-outline',
+    );
+    item.tooltip =
+      [need.justification, need.durationSeconds ? t('for {0}', formatDuration(need.durationSeconds)) : undefined].filter(Boolean).join(' · ') || undefined;
     item.contextValue = `need.${state.kind}`;
     item.command = { command: 'vscode.open', title: t('Open'), arguments: [need.uri] };
     return item;
@@ -206,7 +223,9 @@ export class WorkspaceNeeds extends Disposable implements vscode.TreeDataProvide
     const failed = outcomes.filter((o) => o.error);
     const summary = t('Requested {0}: {1} granted at once, {2} waiting for approval.', outcomes.length - failed.length, granted, pending);
     if (failed.length) {
-      void vscode.window.showWarningMessage(`${summary} ${t('Not requested: {0}', failed.map((o) => `${model.resourceName(o.need.resource)} ${o.need.role} (${o.error})`).join('; '))}`);
+      void vscode.window.showWarningMessage(
+        `${summary} ${t('Not requested: {0}', failed.map((o) => `${model.resourceName(o.need.resource)} ${o.need.role} (${o.error})`).join('; '))}`,
+      );
     } else void vscode.window.showInformationMessage(summary);
     return outcomes;
   }

@@ -9,7 +9,6 @@ export function toJsonl(events: readonly AuditEvent[]): string {
   return events.map((e) => JSON.stringify(e)).join('\n') + (events.length ? '\n' : '');
 }
 
-
 export function toCsv(events: readonly AuditEvent[]): string {
   const lines = [AUDIT_COLUMNS.join(',')];
   for (const e of events) lines.push(AUDIT_COLUMNS.map((c) => csvCell(e[c])).join(','));
@@ -20,7 +19,10 @@ export function toCsv(events: readonly AuditEvent[]): string {
 export function detailFields(details: Record<string, unknown>): [string, string][] {
   return Object.entries(details)
     .filter(([, v]) => v !== null && v !== undefined && v !== '')
-    .map(([k, v]) => [k.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase(), typeof v === 'string' ? v : Array.isArray(v) && v.every((x) => typeof x === 'string') ? v.join(', ') : JSON.stringify(v)]);
+    .map(([k, v]) => [
+      k.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase(),
+      typeof v === 'string' ? v : Array.isArray(v) && v.every((x) => typeof x === 'string') ? v.join(', ') : JSON.stringify(v),
+    ]);
 }
 
 /** The export's file name for a day, e.g. `elevate-audit-2026-12-06.csv`. */

@@ -2,7 +2,14 @@
 // in server/protocol/rules.ts (the server's dry run uses the same matching); this adapts the wire
 // shapes the extension holds (pure, no vscode import).
 import type { Grant, Me, ResourceView } from '../../server/protocol';
-import { atOnceLimit, durationChoices as sharedDurationChoices, extendChoices as sharedExtendChoices, extendsAtOnce, type DurationChoice, type ExtendChoices } from '../../server/protocol/rules';
+import {
+  atOnceLimit,
+  durationChoices as sharedDurationChoices,
+  extendChoices as sharedExtendChoices,
+  extendsAtOnce,
+  type DurationChoice,
+  type ExtendChoices,
+} from '../../server/protocol/rules';
 
 export type { DurationChoice, ExtendChoices } from '../../server/protocol/rules';
 
@@ -27,7 +34,12 @@ export function durationChoices(resource: ResourceView, role: string, user: User
 /** Extension lengths for a grant, marked at once only within what is left of its budget; nothing past its maxExpiresAt. */
 export function extendChoices(grant: Grant, resource: ResourceView | undefined, now: number): ExtendChoices {
   return sharedExtendChoices(
-    { status: grant.status, expiresAt: Date.parse(grant.expiresAt), maxExpiresAt: Date.parse(grant.maxExpiresAt), addedWithoutApprovalSeconds: grant.addedWithoutApprovalSeconds },
+    {
+      status: grant.status,
+      expiresAt: Date.parse(grant.expiresAt),
+      maxExpiresAt: Date.parse(grant.maxExpiresAt),
+      addedWithoutApprovalSeconds: grant.addedWithoutApprovalSeconds,
+    },
     resource?.extension.withoutApprovalSeconds ?? 0,
     now,
   );

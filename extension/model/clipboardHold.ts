@@ -36,8 +36,16 @@ export interface SavedCopy {
 const isSavedCopy = (x: unknown): x is SavedCopy => {
   const c = x as SavedCopy | null;
   return (
-    typeof c === 'object' && c !== null && typeof c.fingerprint === 'string' && typeof c.expiresAt === 'string' && !Number.isNaN(Date.parse(c.expiresAt)) &&
-    typeof c.grant === 'object' && c.grant !== null && typeof c.grant.id === 'string' && typeof c.grant.expiresAt === 'string' && !Number.isNaN(Date.parse(c.grant.expiresAt))
+    typeof c === 'object' &&
+    c !== null &&
+    typeof c.fingerprint === 'string' &&
+    typeof c.expiresAt === 'string' &&
+    !Number.isNaN(Date.parse(c.expiresAt)) &&
+    typeof c.grant === 'object' &&
+    c.grant !== null &&
+    typeof c.grant.id === 'string' &&
+    typeof c.grant.expiresAt === 'string' &&
+    !Number.isNaN(Date.parse(c.grant.expiresAt))
   );
 };
 

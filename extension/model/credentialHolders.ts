@@ -99,12 +99,15 @@ export class CredentialHolders<M extends HoldersModel = HoldersModel> extends Di
   private check(): void {
     if (!this.held.size) return;
     const model = this.model;
-    const decisions = decideReleases([...this.held].map(([grantId, h]) => ({ grantId, expiresAt: h.expiresAt })), {
-      now: model.now(),
-      authoritative: model.state === 'ready',
-      active: model.grants,
-      ended: (id) => model.endedGrant(id),
-    });
+    const decisions = decideReleases(
+      [...this.held].map(([grantId, h]) => ({ grantId, expiresAt: h.expiresAt })),
+      {
+        now: model.now(),
+        authoritative: model.state === 'ready',
+        active: model.grants,
+        ended: (id) => model.endedGrant(id),
+      },
+    );
     for (const d of decisions) {
       const entry = this.held.get(d.grantId)!;
       if (d.action === 'extend') {
@@ -135,7 +138,9 @@ export class CredentialHolders<M extends HoldersModel = HoldersModel> extends Di
     const clipboard = outcomes.some((o) => o.kind === 'clipboard' && o.released);
     const done = [
       ...(outcomes.some((o) => o.kind === 'terminal') ? [terminals === 1 ? 'ended 1 terminal' : `ended ${terminals} terminals`] : []),
-      ...(outcomes.some((o) => o.kind === 'clipboard') ? [clipboard ? 'cleared the clipboard' : 'left the clipboard alone (it no longer holds the copied credentials)'] : []),
+      ...(outcomes.some((o) => o.kind === 'clipboard')
+        ? [clipboard ? 'cleared the clipboard' : 'left the clipboard alone (it no longer holds the copied credentials)']
+        : []),
     ];
     this.log.info(`grant ${id} ${reason}: ${done.join(', ')}`);
     if (this.isDisposed) return;

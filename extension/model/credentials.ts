@@ -42,7 +42,14 @@ export function shellValue(value: string): string {
 /** What Copy Credentials puts on the clipboard: a connection URI for PG*, else KEY=value lines. */
 export function clipboardContent(c: Credentials): ClipboardContent {
   const uri = postgresUri(c);
-  if (uri) return { kind: 'uri', text: uri, keys: Object.keys(c).filter((k) => k.startsWith('PG')).sort() };
+  if (uri)
+    return {
+      kind: 'uri',
+      text: uri,
+      keys: Object.keys(c)
+        .filter((k) => k.startsWith('PG'))
+        .sort(),
+    };
   const keys = Object.keys(c).sort();
   return { kind: 'env', text: keys.map((k) => `${k}=${shellValue(c[k])}`).join('\n') + (keys.length ? '\n' : ''), keys };
 }
@@ -94,9 +101,13 @@ export async function fetchCredentials(get: () => Promise<CredentialsResponse>, 
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 409) throw err;
       if (i >= attempts) {
-        throw new ApiError(409, 'conflict', /grant is (expired|revoked|relinquished|failed)/.test(err.message)
-          ? `${what} has ended: its credentials are gone.`
-          : `No credentials for ${what} yet: either its provider is still setting up access (try again in a moment) or this resource issues none (target systems check access with Elevate instead).`);
+        throw new ApiError(
+          409,
+          'conflict',
+          /grant is (expired|revoked|relinquished|failed)/.test(err.message)
+            ? `${what} has ended: its credentials are gone.`
+            : `No credentials for ${what} yet: either its provider is still setting up access (try again in a moment) or this resource issues none (target systems check access with Elevate instead).`,
+        );
       }
       await sleep(delayMs);
     }
@@ -123,9 +134,7 @@ export interface GrantsSnapshot {
   ended(grantId: string): Pick<Grant, 'status'> | undefined;
 }
 
-export type ReleaseDecision =
-  | { grantId: string; action: 'release'; reason: EndReason }
-  | { grantId: string; action: 'extend'; expiresAt: number };
+export type ReleaseDecision = { grantId: string; action: 'release'; reason: EndReason } | { grantId: string; action: 'extend'; expiresAt: number };
 
 const reasonOfStatus = (status: Grant['status']): EndReason | undefined =>
   status === 'expired' || status === 'revoked' || status === 'relinquished' || status === 'failed' ? status : undefined;

@@ -105,24 +105,46 @@ export class ElevateModel extends Disposable {
 
   // ---------- state ----------
 
-  get state(): ConnectionState { return this.stateValue; }
+  get state(): ConnectionState {
+    return this.stateValue;
+  }
   /** Why the model is signed out / unreachable / in error, for the welcome views and the log. */
-  get message(): string | undefined { return this.messageValue; }
-  get me(): User | undefined { return this.meValue; }
-  get resources(): readonly ResourceView[] { return this.resourcesValue; }
+  get message(): string | undefined {
+    return this.messageValue;
+  }
+  get me(): User | undefined {
+    return this.meValue;
+  }
+  get resources(): readonly ResourceView[] {
+    return this.resourcesValue;
+  }
   /** My active grants, soonest end first (an ended one disappears at its end). */
-  get grants(): readonly Grant[] { return this.grantsValue; }
+  get grants(): readonly Grant[] {
+    return this.grantsValue;
+  }
   /** My pending requests, newest first. */
-  get myRequests(): readonly AccessRequest[] { return this.myRequestsValue; }
+  get myRequests(): readonly AccessRequest[] {
+    return this.myRequestsValue;
+  }
   /** Pending requests I may decide, newest first. */
-  get reviewable(): readonly AccessRequest[] { return this.reviewableValue; }
+  get reviewable(): readonly AccessRequest[] {
+    return this.reviewableValue;
+  }
   /** Other people's active grants I may revoke, soonest end first (empty unless I may revoke any). */
-  get revocable(): readonly Grant[] { return this.revocableValue; }
+  get revocable(): readonly Grant[] {
+    return this.revocableValue;
+  }
   /** Whether I may revoke anyone's grants at all: an admin, or an approver of some resource. */
-  get mayRevokeOthers(): boolean { return revokesAny(this.meValue); }
-  get live(): StreamState | 'off' { return this.liveValue; }
+  get mayRevokeOthers(): boolean {
+    return revokesAny(this.meValue);
+  }
+  get live(): StreamState | 'off' {
+    return this.liveValue;
+  }
   /** When the server last answered in full (local ms since the epoch); undefined before that. */
-  get lastUpdated(): number | undefined { return this.updatedAt; }
+  get lastUpdated(): number | undefined {
+    return this.updatedAt;
+  }
   /**
    * The grants and requests shown are as last known, not live: the server cannot be reached or
    * failed, or it signed this editor out (the access itself still runs on the server).
@@ -130,19 +152,35 @@ export class ElevateModel extends Disposable {
   get isStale(): boolean {
     return this.stateValue === 'unreachable' || this.stateValue === 'error' || (this.stateValue === 'signedOut' && this.grantsValue.length > 0);
   }
-  get origin(): string | undefined { return this.api?.origin; }
-  get isApprover(): boolean { return (this.meValue?.approverOf.length ?? 0) > 0; }
-  get lastEventId(): number { return this.lastSeq; }
+  get origin(): string | undefined {
+    return this.api?.origin;
+  }
+  get isApprover(): boolean {
+    return (this.meValue?.approverOf.length ?? 0) > 0;
+  }
+  get lastEventId(): number {
+    return this.lastSeq;
+  }
 
-  now(): number { return this.clock.now(); }
-  resource(id: string): ResourceView | undefined { return this.resourcesValue.find((r) => r.id === id); }
-  resourceName(id: string): string { return this.resource(id)?.name ?? id; }
-  grant(id: string): Grant | undefined { return this.grantsValue.find((g) => g.id === id); }
+  now(): number {
+    return this.clock.now();
+  }
+  resource(id: string): ResourceView | undefined {
+    return this.resourcesValue.find((r) => r.id === id);
+  }
+  resourceName(id: string): string {
+    return this.resource(id)?.name ?? id;
+  }
+  grant(id: string): Grant | undefined {
+    return this.grantsValue.find((g) => g.id === id);
+  }
   request(id: string): AccessRequest | undefined {
     return this.myRequestsValue.find((r) => r.id === id) ?? this.reviewableValue.find((r) => r.id === id);
   }
   /** The final state of one of my grants that ended while signed in (the last 100), if seen. */
-  endedGrant(id: string): Grant | undefined { return this.endedGrants.get(id); }
+  endedGrant(id: string): Grant | undefined {
+    return this.endedGrants.get(id);
+  }
   /** Whether a provider sets this resource's access up (so a new grant is not ready at once). */
   hasProvider(resourceId: string): boolean {
     return (this.resource(resourceId)?.provider?.type ?? 'none') !== 'none';
@@ -243,16 +281,48 @@ export class ElevateModel extends Disposable {
       const all = revokesAny(me) ? (await api.listGrants({ scope: 'all', status: 'active', limit: 500 })).grants : [];
       if (gen !== this.generation) return;
       const kinds = new Set<ChangeKind>();
-      if (!same(me, this.meValue)) { this.meValue = me; kinds.add('me'); }
-      this.replace('resources', [...resources].sort((a, b) => a.name.localeCompare(b.name)), kinds);
+      if (!same(me, this.meValue)) {
+        this.meValue = me;
+        kinds.add('me');
+      }
+      this.replace(
+        'resources',
+        [...resources].sort((a, b) => a.name.localeCompare(b.name)),
+        kinds,
+      );
       // an event may have ended something after this snapshot was taken: the event wins
       const open = (prefix: string) => (x: { id: string }) => !this.ended.has(`${prefix}:${x.id}`);
-      this.replace('grants', grants.grants.filter((g) => g.status === 'active' && Date.parse(g.expiresAt) > this.clock.now()).filter(open('grant')).sort(byEnd), kinds);
-      this.replace('myRequests', mine.filter((r) => r.status === 'pending').filter(open('request')).sort(byNewest), kinds);
+      this.replace(
+        'grants',
+        grants.grants
+          .filter((g) => g.status === 'active' && Date.parse(g.expiresAt) > this.clock.now())
+          .filter(open('grant'))
+          .sort(byEnd),
+        kinds,
+      );
+      this.replace(
+        'myRequests',
+        mine
+          .filter((r) => r.status === 'pending')
+          .filter(open('request'))
+          .sort(byNewest),
+        kinds,
+      );
       this.replace('reviewable', this.reviewableOnly(reviewable, me).filter(open('request')).sort(byNewest), kinds);
-      this.replace('revocable', all.filter((g) => g.status === 'active' && Date.parse(g.expiresAt) > this.clock.now() && mayRevoke(me, g)).filter(open('grant')).sort(byEnd), kinds);
+      this.replace(
+        'revocable',
+        all
+          .filter((g) => g.status === 'active' && Date.parse(g.expiresAt) > this.clock.now() && mayRevoke(me, g))
+          .filter(open('grant'))
+          .sort(byEnd),
+        kinds,
+      );
       this.updatedAt = Date.now();
-      if (this.stateValue !== 'ready' || this.messageValue) { this.stateValue = 'ready'; this.messageValue = undefined; kinds.add('connection'); }
+      if (this.stateValue !== 'ready' || this.messageValue) {
+        this.stateValue = 'ready';
+        this.messageValue = undefined;
+        kinds.add('connection');
+      }
       this.scheduleExpiry();
       if (kinds.size) this.changeEmitter.fire(kinds);
     } catch (err) {
@@ -279,7 +349,11 @@ export class ElevateModel extends Disposable {
     return requests.filter((r) => r.status === 'pending' && r.requesterId !== me?.id && !r.approvals.some((a) => a.approverId === me?.id));
   }
 
-  private replace<K extends 'resources' | 'grants' | 'myRequests' | 'reviewable' | 'revocable'>(kind: K, value: never[] | ResourceView[] | Grant[] | AccessRequest[], kinds: Set<ChangeKind>): void {
+  private replace<K extends 'resources' | 'grants' | 'myRequests' | 'reviewable' | 'revocable'>(
+    kind: K,
+    value: never[] | ResourceView[] | Grant[] | AccessRequest[],
+    kinds: Set<ChangeKind>,
+  ): void {
     const field = `${kind}Value` as const;
     if (same(this[field], value)) return;
     (this as unknown as Record<string, unknown>)[field] = value;
@@ -351,7 +425,11 @@ export class ElevateModel extends Disposable {
       source.onMessage((m) => {
         if (gen !== this.generation) return;
         let json: unknown;
-        try { json = JSON.parse(m.data); } catch { json = undefined; }
+        try {
+          json = JSON.parse(m.data);
+        } catch {
+          json = undefined;
+        }
         const parsed = LiveEvent.safeParse(json);
         if (!parsed.success) {
           this.log.warn(`ignoring an event that does not match the protocol: ${logText(m.data, 200)}`);
@@ -433,8 +511,7 @@ export class ElevateModel extends Disposable {
       this.endedGrants.delete(grant.id);
       this.endedGrants.set(grant.id, grant);
       if (this.endedGrants.size > 100) this.endedGrants.delete(this.endedGrants.keys().next().value!);
-    }
-    else if (this.ended.has(key)) return;
+    } else if (this.ended.has(key)) return;
     const current = this.grantsValue.find((g) => g.id === grant.id);
     if (!live) this.awaitingProvider.delete(grant.id);
     // a grant starting now (not one loaded from a list) on a provider's resource: getting ready
@@ -476,7 +553,10 @@ export class ElevateModel extends Disposable {
     if (request.requesterId === me.id) {
       const others = this.myRequestsValue.filter((r) => r.id !== request.id);
       const next = pending ? [...others, request].sort(byNewest) : others;
-      if (!same(next, this.myRequestsValue)) { this.myRequestsValue = next; kinds.add('myRequests'); }
+      if (!same(next, this.myRequestsValue)) {
+        this.myRequestsValue = next;
+        kinds.add('myRequests');
+      }
       return;
     }
     const mayReview = me.approverOf.includes(request.resourceId) || this.reviewableValue.some((r) => r.id === request.id);
@@ -484,6 +564,9 @@ export class ElevateModel extends Disposable {
     const keep = pending && !request.approvals.some((a) => a.approverId === me.id);
     const others = this.reviewableValue.filter((r) => r.id !== request.id);
     const next = keep ? [...others, request].sort(byNewest) : others;
-    if (!same(next, this.reviewableValue)) { this.reviewableValue = next; kinds.add('reviewable'); }
+    if (!same(next, this.reviewableValue)) {
+      this.reviewableValue = next;
+      kinds.add('reviewable');
+    }
   }
 }

@@ -100,7 +100,10 @@ export function noticeFor(event: LiveEvent, me: Viewer, provisioning: Provisioni
     case 'grant.expired':
     case 'grant.revoked':
       if (!grant || grant.userId !== me.id) return undefined;
-      return { key: endedKey(grant.id), notice: { kind: 'grantEnded', grant, how: event.type === 'grant.expired' ? 'expired' : event.type === 'grant.revoked' ? 'revoked' : 'failed' } };
+      return {
+        key: endedKey(grant.id),
+        notice: { kind: 'grantEnded', grant, how: event.type === 'grant.expired' ? 'expired' : event.type === 'grant.revoked' ? 'revoked' : 'failed' },
+      };
     case 'request.created':
       // my own request (from any window or tool): one "waiting" notice, the same the command shows
       if (request?.requesterId === me.id) return request.status === 'pending' ? waitingNotice(request) : undefined;
@@ -136,7 +139,10 @@ export function grantedNotice(grant: Grant, request: AccessRequest | undefined, 
  */
 export function noticeForRelease(r: Released): NoticeDescriptor | undefined {
   if (r.reason === 'relinquished' && !r.terminals && !r.clipboard) return undefined;
-  return { key: endedKey(r.grant.id), notice: { kind: 'grantEnded', grant: r.grant, how: r.reason, released: { terminals: r.terminals, clipboard: r.clipboard } } };
+  return {
+    key: endedKey(r.grant.id),
+    notice: { kind: 'grantEnded', grant: r.grant, how: r.reason, released: { terminals: r.terminals, clipboard: r.clipboard } },
+  };
 }
 
 /**

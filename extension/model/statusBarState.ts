@@ -29,9 +29,7 @@ export interface Thresholds {
  * positive numbers are ignored; with none left the defaults [5, 1] apply.
  */
 export function thresholdsFrom(minutes: unknown): Thresholds {
-  const values = (Array.isArray(minutes) ? minutes : [])
-    .filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0)
-    .sort((a, b) => b - a);
+  const values = (Array.isArray(minutes) ? minutes : []).filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0).sort((a, b) => b - a);
   const list = values.length ? values : [5, 1];
   return { warningMs: list[0] * 60_000, errorMs: list[list.length - 1] * 60_000 };
 }
@@ -50,7 +48,12 @@ export function severityFor(msLeft: number, t: Thresholds): Severity {
 }
 
 /** `nameOf` gives a resource's name: people read names, as in the notifications (ids only as a fallback). */
-export function computeStatusBar(grants: readonly Grant[], now: number, thresholds: Thresholds, nameOf: (resourceId: string) => string = (id) => id): StatusBarState {
+export function computeStatusBar(
+  grants: readonly Grant[],
+  now: number,
+  thresholds: Thresholds,
+  nameOf: (resourceId: string) => string = (id) => id,
+): StatusBarState {
   const lines = activeGrants(grants, now).map((grant) => {
     const msLeft = Date.parse(grant.expiresAt) - now;
     return { grant, msLeft, timeLeft: formatTimeLeft(msLeft) };

@@ -7,7 +7,14 @@ export interface IDisposable {
 
 export const toDisposable = (fn: () => void): IDisposable => {
   let done = false;
-  return { dispose: () => { if (!done) { done = true; fn(); } } };
+  return {
+    dispose: () => {
+      if (!done) {
+        done = true;
+        fn();
+      }
+    },
+  };
 };
 
 export function disposeAll(items: IDisposable[]): void {
@@ -58,7 +65,9 @@ export class Emitter<T> implements IDisposable {
         l(value);
       } catch (err) {
         // a faulty listener must not stop the others; surface it without crashing the model
-        queueMicrotask(() => { throw err; });
+        queueMicrotask(() => {
+          throw err;
+        });
       }
     }
   }

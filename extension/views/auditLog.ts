@@ -17,10 +17,7 @@ const PAGE = 200;
 const EXPORT_LIMIT = 100_000;
 const ACTIONS = [...sseEventTypes.filter((t) => t !== 'policy.reloaded'), 'token.issued', 'token.revoked', 'access.checked', 'auth.failed', 'policy.reloaded'];
 
-type Msg =
-  | { type: 'query'; filter: AuditFilter }
-  | { type: 'more' }
-  | { type: 'export'; format: 'jsonl' | 'csv' };
+type Msg = { type: 'query'; filter: AuditFilter } | { type: 'more' } | { type: 'export'; format: 'jsonl' | 'csv' };
 
 export class AuditLogPanel extends Disposable {
   private panel: vscode.WebviewPanel | undefined;
@@ -38,13 +35,15 @@ export class AuditLogPanel extends Disposable {
     this.register({ dispose: () => this.panel?.dispose() });
     this.register({ dispose: () => clearTimeout(this.refreshTimer) });
     // the log grows while it is open: every live event reloads the first page (at most once a second)
-    this.register(model.onDidReceiveEvent(() => {
-      if (!this.panel || this.filter.to || this.refreshTimer) return;
-      this.refreshTimer = setTimeout(() => {
-        this.refreshTimer = undefined;
-        void this.onMessage({ type: 'query', filter: this.filter });
-      }, 1000);
-    }));
+    this.register(
+      model.onDidReceiveEvent(() => {
+        if (!this.panel || this.filter.to || this.refreshTimer) return;
+        this.refreshTimer = setTimeout(() => {
+          this.refreshTimer = undefined;
+          void this.onMessage({ type: 'query', filter: this.filter });
+        }, 1000);
+      }),
+    );
   }
 
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
@@ -61,7 +60,9 @@ export class AuditLogPanel extends Disposable {
     });
     this.panel = panel;
     if (this.icon) panel.iconPath = this.icon;
-    panel.onDidDispose(() => { this.panel = undefined; });
+    panel.onDidDispose(() => {
+      this.panel = undefined;
+    });
     panel.webview.onDidReceiveMessage((m: Msg) => void this.onMessage(m));
     panel.webview.html = this.html(panel.webview);
   }
@@ -121,7 +122,12 @@ export class AuditLogPanel extends Disposable {
     if (!events) return;
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(format === 'csv' ? toCsv(events) : toJsonl(events)));
     const open = vscode.l10n.t('Open');
-    const pick = await vscode.window.showInformationMessage(events.length === 1 ? vscode.l10n.t('Exported 1 audit event to {0}', target.fsPath) : vscode.l10n.t('Exported {0} audit events to {1}', events.length, target.fsPath), open);
+    const pick = await vscode.window.showInformationMessage(
+      events.length === 1
+        ? vscode.l10n.t('Exported 1 audit event to {0}', target.fsPath)
+        : vscode.l10n.t('Exported {0} audit events to {1}', events.length, target.fsPath),
+      open,
+    );
     if (pick === open) await vscode.window.showTextDocument(target);
   }
 
@@ -132,9 +138,10 @@ export class AuditLogPanel extends Disposable {
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     const actions = ACTIONS.map((a) => `<option value="${esc(a)}">${esc(a)}</option>`).join('');
     const who = this.model.me;
-    const scope = who && (who.roles.includes('admin') || who.roles.includes('auditor'))
-      ? vscode.l10n.t('All events (you are an {0}).', who.roles.includes('admin') ? 'admin' : 'auditor')
-      : vscode.l10n.t('Events about you: what you did, and what happened to your requests and access.');
+    const scope =
+      who && (who.roles.includes('admin') || who.roles.includes('auditor'))
+        ? vscode.l10n.t('All events (you are an {0}).', who.roles.includes('admin') ? 'admin' : 'auditor')
+        : vscode.l10n.t('Events about you: what you did, and what happened to your requests and access.');
     const body = `
       <h1>${t('Audit Log')}</h1>
       <p class="muted">${esc(scope)}</p>

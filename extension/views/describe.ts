@@ -35,15 +35,25 @@ export function resourceTooltip(resource: ResourceView): vscode.MarkdownString {
   md.appendMarkdown(`**${escapeMd(resource.name)}** ${codeSpan(resource.id)}\n\n`);
   if (resource.description) md.appendMarkdown(`${escapeMd(resource.description)}\n\n`);
   md.appendMarkdown(`- ${vscode.l10n.t('Roles: {0}', resource.roles.join(', '))}\n`);
-  md.appendMarkdown(`- ${vscode.l10n.t('Up to {0} (default {1})', formatDuration(resource.maxDurationSeconds), formatDuration(resource.defaultDurationSeconds))}\n`);
+  md.appendMarkdown(
+    `- ${vscode.l10n.t('Up to {0} (default {1})', formatDuration(resource.maxDurationSeconds), formatDuration(resource.defaultDurationSeconds))}\n`,
+  );
   md.appendMarkdown(`- ${vscode.l10n.t('Approved by {0} ({1} needed)', escapeMd(approversText(resource)), resource.approval.required)}\n`);
   const auto = autoApproveText(resource);
   md.appendMarkdown(`- ${auto ? vscode.l10n.t('Approved at once: {0}', escapeMd(auto)) : vscode.l10n.t('Never approved automatically')}\n`);
   if (resource.extension.maxTotalSeconds) {
     const w = resource.extension.withoutApprovalSeconds;
-    md.appendMarkdown(`- ${w
-      ? vscode.l10n.t('Extensions up to {0} in total; up to {1} of them per grant without approval', formatDuration(resource.extension.maxTotalSeconds), formatDuration(w))
-      : vscode.l10n.t('Extensions up to {0} in total; every extension needs approval', formatDuration(resource.extension.maxTotalSeconds))}\n`);
+    md.appendMarkdown(
+      `- ${
+        w
+          ? vscode.l10n.t(
+              'Extensions up to {0} in total; up to {1} of them per grant without approval',
+              formatDuration(resource.extension.maxTotalSeconds),
+              formatDuration(w),
+            )
+          : vscode.l10n.t('Extensions up to {0} in total; every extension needs approval', formatDuration(resource.extension.maxTotalSeconds))
+      }\n`,
+    );
   }
   if (resource.requireTicket) md.appendMarkdown(`- ${vscode.l10n.t('A ticket is required')}\n`);
   if (resource.breakGlass) md.appendMarkdown(`- $(warning) ${vscode.l10n.t('Break-glass allowed (self-approved, flagged and announced)')}\n`);

@@ -20,12 +20,14 @@ export class GrantCredentials extends CredentialHolders<ElevateModel> {
   constructor(model: ElevateModel, log: vscode.LogOutputChannel, secrets: vscode.SecretStorage) {
     super(model, realTimers, log);
     this.clipboard = new ClipboardHold(this, vscode.env.clipboard, secrets, log);
-    this.register(vscode.window.onDidCloseTerminal((t) => {
-      const open = this.terminals.get(t);
-      open?.hold.dispose();
-      open?.closed();
-      this.terminals.delete(t);
-    }));
+    this.register(
+      vscode.window.onDidCloseTerminal((t) => {
+        const open = this.terminals.get(t);
+        open?.hold.dispose();
+        open?.closed();
+        this.terminals.delete(t);
+      }),
+    );
   }
 
   /**
@@ -48,7 +50,9 @@ export class GrantCredentials extends CredentialHolders<ElevateModel> {
         // when the server says it ended (revoked, relinquished, expired), else now (its end time passed)
         const now = this.model.now();
         const at = this.model.endedGrant(grant.id)?.endedAt ?? now;
-        return opened.end(vscode.l10n.t('Access ended at {0} — credentials removed. This terminal is read-only now; close it when you are done.', formatClockTime(at, now)));
+        return opened.end(
+          vscode.l10n.t('Access ended at {0} — credentials removed. This terminal is read-only now; close it when you are done.', formatClockTime(at, now)),
+        );
       },
     });
     // onDidCloseTerminal removes it, however it closes

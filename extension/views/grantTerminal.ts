@@ -91,7 +91,7 @@ export function openGrantTerminal(opts: { name: string; env: Record<string, stri
       }
       if (!wrapperPid || !shellPid || !alive(shellPid)) {
         // the shell is not (or no longer) there to hang up: closing is the safe way to end it
-        opts.log.warn('a grant terminal\'s shell could not be found; closing the terminal instead');
+        opts.log.warn("a grant terminal's shell could not be found; closing the terminal instead");
         terminal.dispose();
         forget();
         return true;
@@ -108,7 +108,14 @@ export function openGrantTerminal(opts: { name: string; env: Record<string, stri
       }
       const pid = shellPid;
       // still the wrapper's child (not a new process that reused the pid): it ignored the hangup
-      setTimeout(() => { if (alive(pid) && childOf(pid, wrapperPid)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone meanwhile */ } }, KILL_AFTER_MS).unref();
+      setTimeout(() => {
+        if (alive(pid) && childOf(pid, wrapperPid))
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone meanwhile */
+          }
+      }, KILL_AFTER_MS).unref();
       return true;
     },
   };

@@ -12,7 +12,10 @@ import { Disposable } from '../util/lifecycle';
 import type { Notice, Notifier } from './notifier';
 import { approversText, requestTitle } from './describe';
 
-const run = (command: string, ...args: unknown[]) => () => vscode.commands.executeCommand(command, ...args);
+const run =
+  (command: string, ...args: unknown[]) =>
+  () =>
+    vscode.commands.executeCommand(command, ...args);
 
 export class LiveNotifications extends Disposable {
   /** my recently approved access requests, to name the approvers when their grant arrives */
@@ -31,10 +34,12 @@ export class LiveNotifications extends Disposable {
   ) {
     super();
     // a grant whose terminals or copied credentials were let go of gets one end notice, saying so
-    this.register(holders.onDidRelease((r) => {
-      const d = noticeForRelease(r);
-      if (d) this.announce(d);
-    }));
+    this.register(
+      holders.onDidRelease((r) => {
+        const d = noticeForRelease(r);
+        if (d) this.announce(d);
+      }),
+    );
     this.register(
       model.onDidReceiveEvent(({ event }) => {
         const me = model.me;
@@ -49,10 +54,12 @@ export class LiveNotifications extends Disposable {
       }),
     );
     // whatever changed may have made a notice on screen untrue: close it
-    this.register(model.onDidChange((kinds) => {
-      notifier.recheck();
-      if (kinds.has('connection')) this.onConnection();
-    }));
+    this.register(
+      model.onDidChange((kinds) => {
+        notifier.recheck();
+        if (kinds.has('connection')) this.onConnection();
+      }),
+    );
   }
 
   /** Shows the notice for a descriptor (commands use this too, so an outcome is told once). */
@@ -93,24 +100,31 @@ export class LiveNotifications extends Disposable {
         const clipboard = held.some((h) => h.kind === 'clipboard');
         // says what will happen then (views/grantTerminal.ts): the terminal's session ends and it
         // stays open to be read, or (without a POSIX sh) it closes
-        const term = terminalsKeepOutput
-          ? t("Then its terminal's session ends (the output stays readable)")
-          : t('Then its terminal closes');
-        const then = terminals && clipboard
-          ? t('{0} and the copied credentials are cleared.', term)
-          : terminals ? `${term}.` : clipboard ? t('Then the copied credentials are cleared from the clipboard.') : '';
+        const term = terminalsKeepOutput ? t("Then its terminal's session ends (the output stays readable)") : t('Then its terminal closes');
+        const then =
+          terminals && clipboard
+            ? t('{0} and the copied credentials are cleared.', term)
+            : terminals
+              ? `${term}.`
+              : clipboard
+                ? t('Then the copied credentials are cleared from the clipboard.')
+                : '';
         // one click extends by what the policy applies at once; "Other…" opens the picker
-        const atOnce = extendChoices(grant, model.resource(grant.resourceId), now).choices.filter((c) => c.atOnce).at(-1);
+        const atOnce = extendChoices(grant, model.resource(grant.resourceId), now)
+          .choices.filter((c) => c.atOnce)
+          .at(-1);
         const actions = atOnce
           ? [
-            { title: t('Extend by {0}', formatDuration(atOnce.seconds)), run: run(Commands.extendGrant, grant.id, { durationSeconds: atOnce.seconds }) },
-            { title: t('Other…'), run: run(Commands.extendGrant, grant.id) },
-          ]
+              { title: t('Extend by {0}', formatDuration(atOnce.seconds)), run: run(Commands.extendGrant, grant.id, { durationSeconds: atOnce.seconds }) },
+              { title: t('Other…'), run: run(Commands.extendGrant, grant.id) },
+            ]
           : [{ title: t('Extend…'), run: run(Commands.extendGrant, grant.id) }];
         return {
           kind: 'expiring',
           severity: 'warning',
-          message: [t('Your {0} access to {1} ends in {2} min ({3}).', grant.role, name, minutes, formatClockTime(grant.expiresAt, now)), then].filter(Boolean).join(' '),
+          message: [t('Your {0} access to {1} ends in {2} min ({3}).', grant.role, name, minutes, formatClockTime(grant.expiresAt, now)), then]
+            .filter(Boolean)
+            .join(' '),
           actions,
           stillRelevant: () => model.grant(grant.id)?.expiresAt === grant.expiresAt && Date.parse(grant.expiresAt) > model.now(),
           subject: `grant:${grant.id}`,
@@ -123,7 +137,13 @@ export class LiveNotifications extends Disposable {
         return {
           kind: 'waiting',
           severity: 'info',
-          message: t('Waiting for approval: {0} — {1} of {2} approvals, by {3}.', requestTitle(r, model.resourceName(r.resourceId)), approvals, r.requiredApprovals, resource ? approversText(resource) : t('an approver')),
+          message: t(
+            'Waiting for approval: {0} — {1} of {2} approvals, by {3}.',
+            requestTitle(r, model.resourceName(r.resourceId)),
+            approvals,
+            r.requiredApprovals,
+            resource ? approversText(resource) : t('an approver'),
+          ),
           actions: [
             { title: t('Show Request'), run: () => this.showDetail(r.id) },
             { title: t('Copy Link for Approver'), run: run(Commands.copyRequestLink, r.id) },
@@ -149,7 +169,14 @@ export class LiveNotifications extends Disposable {
         return {
           kind: 'approved',
           severity: 'info',
-          message: t('Access to {0} ({1}) approved{2} — granted until {3}{4}', name, grant.role, this.approvedBy(grant, n.request), formatClockTime(grant.expiresAt, now), this.comments(n.request ?? this.approved.get(grant.requestId))),
+          message: t(
+            'Access to {0} ({1}) approved{2} — granted until {3}{4}',
+            name,
+            grant.role,
+            this.approvedBy(grant, n.request),
+            formatClockTime(grant.expiresAt, now),
+            this.comments(n.request ?? this.approved.get(grant.requestId)),
+          ),
           subject: `grant:${grant.id}`,
         };
       }
@@ -158,8 +185,14 @@ export class LiveNotifications extends Disposable {
         return {
           kind: 'approved',
           severity: 'info',
-          message: t('Extension of {0} by {1} approved{2}{3}{4}', model.resourceName(n.request.resourceId), formatDuration(n.request.durationSeconds), this.by(n.request),
-            g ? t(' — your access now ends at {0}', formatClockTime(g.expiresAt, now)) : '', this.comments(n.request)),
+          message: t(
+            'Extension of {0} by {1} approved{2}{3}{4}',
+            model.resourceName(n.request.resourceId),
+            formatDuration(n.request.durationSeconds),
+            this.by(n.request),
+            g ? t(' — your access now ends at {0}', formatClockTime(g.expiresAt, now)) : '',
+            this.comments(n.request),
+          ),
         };
       }
       case 'denied': {
@@ -171,7 +204,8 @@ export class LiveNotifications extends Disposable {
           return {
             kind: 'denied',
             severity: 'warning',
-            message: t('Your extension of {0} by {1} was denied{2}{3}.', model.resourceName(r.resourceId), formatDuration(r.durationSeconds), by, reason) +
+            message:
+              t('Your extension of {0} by {1} was denied{2}{3}.', model.resourceName(r.resourceId), formatDuration(r.durationSeconds), by, reason) +
               (g ? ` ${t('Your access still ends at {0}.', formatClockTime(g.expiresAt, now))}` : ''),
           };
         }
@@ -194,7 +228,13 @@ export class LiveNotifications extends Disposable {
         const name = model.resourceName(grant.resourceId);
         const why =
           how === 'revoked'
-            ? t('Your {0} access to {1} was revoked{2}{3}', grant.role, name, grant.endedBy ? t(' by {0}', grant.endedBy) : '', grant.endReason ? `: ${grant.endReason}` : '')
+            ? t(
+                'Your {0} access to {1} was revoked{2}{3}',
+                grant.role,
+                name,
+                grant.endedBy ? t(' by {0}', grant.endedBy) : '',
+                grant.endReason ? `: ${grant.endReason}` : '',
+              )
             : how === 'failed'
               ? t('Your {0} access to {1} could not be set up{2}', grant.role, name, grant.endReason ? `: ${grant.endReason}` : '')
               : how === 'relinquished'
@@ -214,7 +254,13 @@ export class LiveNotifications extends Disposable {
         return {
           kind: 'approvedFailed',
           severity: 'warning',
-          message: t("{0}'s {1} access to {2}, which you approved, could not be set up{3}", grant.userId, grant.role, model.resourceName(grant.resourceId), grant.endReason ? `: ${grant.endReason}` : ''),
+          message: t(
+            "{0}'s {1} access to {2}, which you approved, could not be set up{3}",
+            grant.userId,
+            grant.role,
+            model.resourceName(grant.resourceId),
+            grant.endReason ? `: ${grant.endReason}` : '',
+          ),
         };
       }
       case 'newRequest': {
@@ -269,7 +315,9 @@ export class LiveNotifications extends Disposable {
       ? terminals === 1
         ? t("Its terminal's session was ended (the output stays readable)")
         : t('The sessions of its {0} terminals were ended (the output stays readable)', terminals)
-      : terminals === 1 ? t('Its terminal was closed') : t('Its {0} terminals were closed', terminals);
+      : terminals === 1
+        ? t('Its terminal was closed')
+        : t('Its {0} terminals were closed', terminals);
     if (terminals && clipboard) return t('{0} and the copied credentials were cleared from the clipboard.', term);
     if (terminals) return `${term}.`;
     return clipboard ? t('The copied credentials were cleared from the clipboard.') : undefined;

@@ -88,7 +88,11 @@ export class Notifier extends Disposable {
         if (action) this.runAction(action);
       }),
     );
-    this.register({ dispose: () => { for (const s of [...this.open.values()]) s.close(); } });
+    this.register({
+      dispose: () => {
+        for (const s of [...this.open.values()]) s.close();
+      },
+    });
   }
 
   markShown(key: string): void {
@@ -112,7 +116,13 @@ export class Notifier extends Disposable {
 
   /** The closable notices on screen now (for tests). */
   get openNotices(): OpenNotice[] {
-    return [...this.open.entries()].map(([id, { notice: n }]) => ({ id, key: n.key, kind: n.kind, message: n.message, actions: (n.actions ?? []).map((a) => a.title) }));
+    return [...this.open.entries()].map(([id, { notice: n }]) => ({
+      id,
+      key: n.key,
+      kind: n.kind,
+      message: n.message,
+      actions: (n.actions ?? []).map((a) => a.title),
+    }));
   }
 
   private isMuted(kind: MutableKind): boolean {
@@ -125,7 +135,10 @@ export class Notifier extends Disposable {
     const muted = config.get<unknown>(Settings.mutedNotifications);
     const next = [...new Set([...(Array.isArray(muted) ? muted.filter((k): k is string => typeof k === 'string') : []), kind])];
     void Promise.resolve(config.update(Settings.mutedNotifications, next, vscode.ConfigurationTarget.Global)).then(() =>
-      vscode.window.setStatusBarMessage(vscode.l10n.t('$(bell-slash) Elevate will not show "{0}" again (setting elevate.notifications.muted)', MUTABLE_KINDS[kind]), 6000),
+      vscode.window.setStatusBarMessage(
+        vscode.l10n.t('$(bell-slash) Elevate will not show "{0}" again (setting elevate.notifications.muted)', MUTABLE_KINDS[kind]),
+        6000,
+      ),
     );
   }
 
@@ -143,7 +156,12 @@ export class Notifier extends Disposable {
     n = { ...n, message: inertNotificationText(n.message) };
     if (n.stillRelevant) return this.showClosable(n);
     const titles = (n.actions ?? []).map((a) => a.title);
-    const show = n.severity === 'error' ? vscode.window.showErrorMessage : n.severity === 'warning' ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    const show =
+      n.severity === 'error'
+        ? vscode.window.showErrorMessage
+        : n.severity === 'warning'
+          ? vscode.window.showWarningMessage
+          : vscode.window.showInformationMessage;
     void Promise.resolve(show(n.message, ...titles, DONT_SHOW())).then((picked) => {
       if (picked === DONT_SHOW()) return this.mute(n.kind);
       const action = n.actions?.find((a) => a.title === picked);

@@ -50,7 +50,9 @@ export class RequestDetailPanel extends Disposable {
         localResourceRoots: [],
       });
       if (this.icon) this.panel.iconPath = this.icon;
-      this.panel.onDidDispose(() => { this.panel = undefined; });
+      this.panel.onDidDispose(() => {
+        this.panel = undefined;
+      });
       this.panel.webview.onDidReceiveMessage((m: unknown) => this.onMessage(m));
     } else {
       this.panel.reveal();
@@ -74,8 +76,18 @@ export class RequestDetailPanel extends Disposable {
     const msg = m as { type?: unknown };
     const id = this.request?.id;
     if (!id) return;
-    const command = msg.type === 'approve' ? Commands.approveRequest : msg.type === 'deny' ? Commands.denyRequest : msg.type === 'cancel' ? Commands.cancelRequest
-      : msg.type === 'copyId' ? Commands.copyId : msg.type === 'copyLink' ? Commands.copyRequestLink : undefined;
+    const command =
+      msg.type === 'approve'
+        ? Commands.approveRequest
+        : msg.type === 'deny'
+          ? Commands.denyRequest
+          : msg.type === 'cancel'
+            ? Commands.cancelRequest
+            : msg.type === 'copyId'
+              ? Commands.copyId
+              : msg.type === 'copyLink'
+                ? Commands.copyRequestLink
+                : undefined;
     if (command) void vscode.commands.executeCommand(command, id);
   }
 
@@ -86,7 +98,14 @@ export class RequestDetailPanel extends Disposable {
     const n = nonce();
     if (!r) {
       this.panel.title = vscode.l10n.t('Request');
-      webview.html = page(webview, n, 'Request', this.loadError ? `<h1>${esc(vscode.l10n.t('Request {0}', id ?? ''))}</h1><p class="error">${esc(this.loadError)}</p>` : `<p class="muted">${esc(vscode.l10n.t('Loading…'))}</p>`);
+      webview.html = page(
+        webview,
+        n,
+        'Request',
+        this.loadError
+          ? `<h1>${esc(vscode.l10n.t('Request {0}', id ?? ''))}</h1><p class="error">${esc(this.loadError)}</p>`
+          : `<p class="muted">${esc(vscode.l10n.t('Loading…'))}</p>`,
+      );
       return;
     }
     const now = this.model.now();
@@ -107,12 +126,17 @@ export class RequestDetailPanel extends Disposable {
     const history = this.history
       ? this.history.length
         ? `<table><thead><tr><th>${esc(vscode.l10n.t('When'))}</th><th>${esc(vscode.l10n.t('Resource'))}</th><th>${esc(vscode.l10n.t('Role'))}</th><th>${esc(vscode.l10n.t('Duration'))}</th><th>${esc(vscode.l10n.t('Status'))}</th><th>${esc(vscode.l10n.t('Justification'))}</th></tr></thead><tbody>${this.history
-            .map((h) => `<tr><td>${esc(formatClockTime(h.createdAt, now))}</td><td>${esc(this.model.resourceName(h.resourceId))}</td><td>${esc(h.role)}</td><td>${esc(formatDuration(h.durationSeconds))}</td><td>${esc(h.status)}${h.breakGlass ? ' 🔥' : ''}</td><td>${esc(h.justification)}</td></tr>`)
+            .map(
+              (h) =>
+                `<tr><td>${esc(formatClockTime(h.createdAt, now))}</td><td>${esc(this.model.resourceName(h.resourceId))}</td><td>${esc(h.role)}</td><td>${esc(formatDuration(h.durationSeconds))}</td><td>${esc(h.status)}${h.breakGlass ? ' 🔥' : ''}</td><td>${esc(h.justification)}</td></tr>`,
+            )
             .join('')}</tbody></table>`
         : `<p class="muted">${esc(vscode.l10n.t('No earlier requests.'))}</p>`
       : `<p class="muted">${esc(this.loadError ?? vscode.l10n.t('Shown to approvers only.'))}</p>`;
     const buttons = [
-      reviewable ? `<button data-action="approve">${esc(vscode.l10n.t('Approve…'))}</button><button class="secondary" data-action="deny">${esc(vscode.l10n.t('Deny…'))}</button>` : '',
+      reviewable
+        ? `<button data-action="approve">${esc(vscode.l10n.t('Approve…'))}</button><button class="secondary" data-action="deny">${esc(vscode.l10n.t('Deny…'))}</button>`
+        : '',
       mine ? `<button class="secondary" data-action="copyLink">${esc(vscode.l10n.t('Copy Link for Approver'))}</button>` : '',
       mine ? `<button class="secondary" data-action="cancel">${esc(vscode.l10n.t('Cancel Request'))}</button>` : '',
     ].join('');

@@ -26,7 +26,9 @@ export class GrantStatusBar extends Disposable {
     this.item.name = vscode.l10n.t('Elevate Access');
     this.item.command = Commands.showGrantActions;
     this.register({ dispose: () => this.tick?.dispose() });
-    this.register(model.onDidChange((kinds) => (kinds.has('grants') || kinds.has('resources') || kinds.has('connection') || kinds.has('live')) && this.update(true)));
+    this.register(
+      model.onDidChange((kinds) => (kinds.has('grants') || kinds.has('resources') || kinds.has('connection') || kinds.has('live')) && this.update(true)),
+    );
     this.update(true);
   }
 
@@ -51,8 +53,10 @@ export class GrantStatusBar extends Disposable {
     if (state.text !== this.shown.text) this.item.text = state.text;
     if (state.severity !== this.shown.severity) {
       this.item.backgroundColor =
-        state.severity === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground')
-          : state.severity === 'warning' ? new vscode.ThemeColor('statusBarItem.warningBackground')
+        state.severity === 'error'
+          ? new vscode.ThemeColor('statusBarItem.errorBackground')
+          : state.severity === 'warning'
+            ? new vscode.ThemeColor('statusBarItem.warningBackground')
             : undefined;
     }
     // the tooltip lists every grant with its end time; rebuild it only when that list changes
@@ -61,20 +65,32 @@ export class GrantStatusBar extends Disposable {
       const md = new vscode.MarkdownString(undefined, true);
       md.appendMarkdown(`**${vscode.l10n.t('Elevate — active access')}**\n\n`);
       for (const l of state.lines) {
-        md.appendMarkdown(`- $(shield) ${escapeMd(this.model.resourceName(l.grant.resourceId))} — ${escapeMd(l.grant.role)}: ${vscode.l10n.t('until {0}', formatClockTime(l.grant.expiresAt, now))}\n`);
+        md.appendMarkdown(
+          `- $(shield) ${escapeMd(this.model.resourceName(l.grant.resourceId))} — ${escapeMd(l.grant.role)}: ${vscode.l10n.t('until {0}', formatClockTime(l.grant.expiresAt, now))}\n`,
+        );
       }
       if (this.model.isStale) {
         const at = this.model.lastUpdated ? formatClockTime(this.model.lastUpdated, Date.now()) : undefined;
-        md.appendMarkdown(`\n$(warning) ${this.model.state === 'signedOut'
-          ? vscode.l10n.t('Signed out by the server: this access still runs until it ends. Sign in to act on it.')
-          : vscode.l10n.t('Offline: the server cannot be reached; times are as last known{0}.', at ? vscode.l10n.t(' (last updated {0})', at) : '')}\n`);
+        md.appendMarkdown(
+          `\n$(warning) ${
+            this.model.state === 'signedOut'
+              ? vscode.l10n.t('Signed out by the server: this access still runs until it ends. Sign in to act on it.')
+              : vscode.l10n.t('Offline: the server cannot be reached; times are as last known{0}.', at ? vscode.l10n.t(' (last updated {0})', at) : '')
+          }\n`,
+        );
       }
       md.appendMarkdown(`\n${vscode.l10n.t('Click to extend or relinquish.')}`);
       this.item.tooltip = md;
     }
     const first = state.lines[0];
     this.item.accessibilityInformation = {
-      label: vscode.l10n.t('{0} access to {1}, {2} left{3}', first.grant.role, this.model.resourceName(first.grant.resourceId), first.timeLeft, state.lines.length > 1 ? vscode.l10n.t(', and {0} more grants', state.lines.length - 1) : ''),
+      label: vscode.l10n.t(
+        '{0} access to {1}, {2} left{3}',
+        first.grant.role,
+        this.model.resourceName(first.grant.resourceId),
+        first.timeLeft,
+        state.lines.length > 1 ? vscode.l10n.t(', and {0} more grants', state.lines.length - 1) : '',
+      ),
     };
     this.shown = { text: state.text, severity: state.severity, tooltipKey };
     this.item.show();

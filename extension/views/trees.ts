@@ -80,11 +80,7 @@ export class ResourcesTree extends ModelTree<ResourceNode> {
     item.id = `resource:${resource.id}`;
     const active = this.model.grants.filter((g) => g.resourceId === resource.id);
     const pending = this.model.myRequests.filter((r) => r.resourceId === resource.id && r.kind === 'access');
-    const state = active.length
-      ? vscode.l10n.t('active: {0}', active.map((g) => g.role).join(', '))
-      : pending.length
-        ? vscode.l10n.t('pending')
-        : '';
+    const state = active.length ? vscode.l10n.t('active: {0}', active.map((g) => g.role).join(', ')) : pending.length ? vscode.l10n.t('pending') : '';
     item.description = [resource.description || resource.id, state].filter(Boolean).join(' · ');
     item.tooltip = resourceTooltip(resource);
     const icon = iconFor(resource);
@@ -153,12 +149,18 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode | StatusNode
    * is nothing to list).
    */
   protected override shows(): boolean {
-    return this.model.state === 'ready' || (this.model.isStale && (this.model.grants.length > 0 || (this.model.state !== 'signedOut' && this.model.myRequests.length > 0)));
+    return (
+      this.model.state === 'ready' ||
+      (this.model.isStale && (this.model.grants.length > 0 || (this.model.state !== 'signedOut' && this.model.myRequests.length > 0)))
+    );
   }
 
   protected build(): (GrantNode | RequestNode | StatusNode)[] {
     const grants: GrantNode[] = this.model.grants.map((grant) => ({ kind: 'grant', id: `grant:${grant.id}`, grant }));
-    const requests: RequestNode[] = this.model.state === 'signedOut' ? [] : this.model.myRequests.map((request) => ({ kind: 'request', id: `request:${request.id}`, request, reviewable: false }));
+    const requests: RequestNode[] =
+      this.model.state === 'signedOut'
+        ? []
+        : this.model.myRequests.map((request) => ({ kind: 'request', id: `request:${request.id}`, request, reviewable: false }));
     for (const id of this.rendered.keys()) if (!grants.some((g) => g.id === id)) this.rendered.delete(id);
     const status: StatusNode[] = this.model.state === 'ready' ? [] : [{ kind: 'status', id: 'status' }];
     return [...status, ...grants, ...requests];
@@ -168,16 +170,21 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode | StatusNode
     const m = this.model;
     const updated = m.lastUpdated ? formatClockTime(m.lastUpdated, Date.now()) : undefined;
     const signedOut = m.state === 'signedOut';
-    const item = new vscode.TreeItem(signedOut ? vscode.l10n.t('Signed out — this access still runs on the server') : vscode.l10n.t('Offline — shown as last known'), vscode.TreeItemCollapsibleState.None);
+    const item = new vscode.TreeItem(
+      signedOut ? vscode.l10n.t('Signed out — this access still runs on the server') : vscode.l10n.t('Offline — shown as last known'),
+      vscode.TreeItemCollapsibleState.None,
+    );
     item.id = 'status';
     item.description = updated ? vscode.l10n.t('last updated {0}', updated) : undefined;
     item.iconPath = new vscode.ThemeIcon(signedOut ? 'sign-in' : 'debug-disconnect', new vscode.ThemeColor('list.warningForeground'));
     item.tooltip = signedOut
       ? vscode.l10n.t('The server signed you out ({0}). Your access keeps running until it ends; sign in to act on it.', m.message ?? '')
-      : vscode.l10n.t('The Elevate server cannot be reached ({0}). These grants are as last known{1}; they keep counting down on the server. Click to retry.', m.message ?? '', updated ? vscode.l10n.t(' at {0}', updated) : '');
-    item.command = signedOut
-      ? { command: Commands.signIn, title: vscode.l10n.t('Sign In') }
-      : { command: Commands.refresh, title: vscode.l10n.t('Retry') };
+      : vscode.l10n.t(
+          'The Elevate server cannot be reached ({0}). These grants are as last known{1}; they keep counting down on the server. Click to retry.',
+          m.message ?? '',
+          updated ? vscode.l10n.t(' at {0}', updated) : '',
+        );
+    item.command = signedOut ? { command: Commands.signIn, title: vscode.l10n.t('Sign In') } : { command: Commands.refresh, title: vscode.l10n.t('Retry') };
     item.contextValue = ItemContext.message;
     return item;
   }
@@ -204,16 +211,23 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode | StatusNode
     const until = vscode.l10n.t('until {0}', formatClockTime(grant.expiresAt, now));
     const ready = this.model.isProvisioned(grant.id);
     // time left first: in a narrow sidebar the end of the line is cut off
-    item.description = [name, ready ? '' : vscode.l10n.t('getting ready…'), until, extension ? vscode.l10n.t('extension pending') : '', grant.revokePending ? vscode.l10n.t('revoking…') : '']
+    item.description = [
+      name,
+      ready ? '' : vscode.l10n.t('getting ready…'),
+      until,
+      extension ? vscode.l10n.t('extension pending') : '',
+      grant.revokePending ? vscode.l10n.t('revoking…') : '',
+    ]
       .filter(Boolean)
       .join(' · ');
-    item.iconPath = grant.revokePending || !ready
-      ? new vscode.ThemeIcon('loading~spin')
-      : severity === 'error'
-        ? new vscode.ThemeIcon('shield', new vscode.ThemeColor('errorForeground'))
-        : severity === 'warning'
-          ? new vscode.ThemeIcon('shield', new vscode.ThemeColor('list.warningForeground'))
-          : new vscode.ThemeIcon('shield', new vscode.ThemeColor('charts.green'));
+    item.iconPath =
+      grant.revokePending || !ready
+        ? new vscode.ThemeIcon('loading~spin')
+        : severity === 'error'
+          ? new vscode.ThemeIcon('shield', new vscode.ThemeColor('errorForeground'))
+          : severity === 'warning'
+            ? new vscode.ThemeIcon('shield', new vscode.ThemeColor('list.warningForeground'))
+            : new vscode.ThemeIcon('shield', new vscode.ThemeColor('charts.green'));
     const md = new vscode.MarkdownString(undefined, true);
     md.appendMarkdown(`**${escapeMd(name)}** — ${escapeMd(grant.role)}\n\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Granted {0}', formatClockTime(grant.startsAt, now))}\n`);
@@ -222,9 +236,12 @@ export class MyAccessTree extends ModelTree<GrantNode | RequestNode | StatusNode
     const budget = this.model.resource(grant.resourceId)?.extension.withoutApprovalSeconds ?? 0;
     if (budget > 0) {
       const left = withoutApprovalLeft(budget, grant.addedWithoutApprovalSeconds);
-      md.appendMarkdown(`- ${left > 0 ? vscode.l10n.t('Up to {0} more applies at once; beyond, an approver decides', formatDuration(left)) : vscode.l10n.t('Further extensions need approval (the {0} that apply at once are used)', formatDuration(budget))}\n`);
+      md.appendMarkdown(
+        `- ${left > 0 ? vscode.l10n.t('Up to {0} more applies at once; beyond, an approver decides', formatDuration(left)) : vscode.l10n.t('Further extensions need approval (the {0} that apply at once are used)', formatDuration(budget))}\n`,
+      );
     }
-    if (grant.extensions) md.appendMarkdown(`- ${grant.extensions === 1 ? vscode.l10n.t('Extended once') : vscode.l10n.t('Extended {0} times', grant.extensions)}\n`);
+    if (grant.extensions)
+      md.appendMarkdown(`- ${grant.extensions === 1 ? vscode.l10n.t('Extended once') : vscode.l10n.t('Extended {0} times', grant.extensions)}\n`);
     if (extension) md.appendMarkdown(`- ${vscode.l10n.t('Extension by {0} waiting for approval', formatDuration(extension.durationSeconds))}\n`);
     if (!ready) md.appendMarkdown(`- ${vscode.l10n.t('Being set up on the target system')}\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Id {0}', codeSpan(grant.id))}\n`);
@@ -259,7 +276,10 @@ export class OthersAccessTree extends ModelTree<OthersGrantNode> {
   private readonly rendered = new Map<string, string>();
   private tick: IDisposable | undefined;
 
-  constructor(model: ElevateModel, private readonly ticker: Ticker) {
+  constructor(
+    model: ElevateModel,
+    private readonly ticker: Ticker,
+  ) {
     super(model, ['revocable', 'resources']);
     this.register({ dispose: () => this.tick?.dispose() });
     this.register(model.onDidChange((kinds) => (kinds.has('revocable') || kinds.has('connection')) && this.followTicker()));
@@ -303,7 +323,8 @@ export class OthersAccessTree extends ModelTree<OthersGrantNode> {
     md.appendMarkdown(`**${escapeMd(grant.userId)}** — ${escapeMd(name)} (${escapeMd(grant.role)})\n\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Granted {0}', formatClockTime(grant.startsAt, now))}\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Ends {0} ({1})', formatClockTime(grant.expiresAt, now), timeText)}\n`);
-    if (grant.extensions) md.appendMarkdown(`- ${grant.extensions === 1 ? vscode.l10n.t('Extended once') : vscode.l10n.t('Extended {0} times', grant.extensions)}\n`);
+    if (grant.extensions)
+      md.appendMarkdown(`- ${grant.extensions === 1 ? vscode.l10n.t('Extended once') : vscode.l10n.t('Extended {0} times', grant.extensions)}\n`);
     md.appendMarkdown(`- ${vscode.l10n.t('Id {0}', codeSpan(grant.id))}\n`);
     item.tooltip = md;
     item.contextValue = ItemContext.grantRevocable;

@@ -8,8 +8,7 @@ export const DEFAULT_DB = '.elevate/elevate.db';
 const DEMO_POLICIES = ['.elevate/demo-policy.yaml', '.elevate/demo-postgres-policy.yaml'];
 const DEMO_DB = '.elevate/demo.db';
 
-const newest = (files: string[]) =>
-  files.filter((f) => existsSync(f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+const newest = (files: string[]) => files.filter((f) => existsSync(f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 
 /** The default policy file: ./elevate.yaml, else the demo's (the one used last), else ./elevate.yaml. */
 export function defaultConfig(): { path: string; demo: boolean } {

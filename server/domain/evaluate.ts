@@ -56,7 +56,14 @@ export function evaluateRequest(policy: Policy, input: RequestInput, requester: 
   for (const [index, rule] of rules.entries()) {
     const why = ruleMismatches(rule, input, requester, now);
     if (why.length === 0) {
-      return { allowed: true, violations: [], autoApproved: true, autoApproveRule: index, breakGlass: false, reasons: [`approved at once: ${describeRule(rule)}`] };
+      return {
+        allowed: true,
+        violations: [],
+        autoApproved: true,
+        autoApproveRule: index,
+        breakGlass: false,
+        reasons: [`approved at once: ${describeRule(rule)}`],
+      };
     }
     reasons.push(mismatchReason(rule, why));
   }
@@ -64,10 +71,7 @@ export function evaluateRequest(policy: Policy, input: RequestInput, requester: 
 
   // Only a request that waits for people can be stuck; nobody approves their own request.
   if (!canEverBeApproved(policy, resource, requester.id)) {
-    return refused(
-      [`${resource.id} ${approvalsNeeded(resource)}, and not enough approvers other than ${requester.id} exist to give them`],
-      reasons,
-    );
+    return refused([`${resource.id} ${approvalsNeeded(resource)}, and not enough approvers other than ${requester.id} exist to give them`], reasons);
   }
   reasons.push(approvalsNeeded(resource));
   return { allowed: true, violations: [], autoApproved: false, breakGlass: false, reasons };

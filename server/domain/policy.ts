@@ -30,16 +30,14 @@ const Id = z
   .regex(/^[A-Za-z0-9._@-]+$/, 'must be non-empty and use only letters, digits and . _ @ -');
 
 const durationField = (parse: (v: string | number) => number) =>
-  z
-    .union([z.string(), z.number()], { error: (iss) => (iss.input === undefined ? 'is required' : DURATION_HINT) })
-    .transform((v, ctx) => {
-      try {
-        return parse(v);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : DURATION_HINT });
-        return z.NEVER;
-      }
-    });
+  z.union([z.string(), z.number()], { error: (iss) => (iss.input === undefined ? 'is required' : DURATION_HINT) }).transform((v, ctx) => {
+    try {
+      return parse(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : DURATION_HINT });
+      return z.NEVER;
+    }
+  });
 
 const Duration = durationField(parseDuration);
 /** zero allowed: for extension.withoutApproval, where 0 means "every extension needs approval" */
@@ -87,7 +85,8 @@ const AutoApproveSchema = z.strictObject({
 
 // ---------- hints (issue 15): where a resource lives, for the editor's matching only ----------
 
-const hintList = <T extends z.ZodType>(item: T) => z.array(item).min(1, 'must list at least one entry (or leave the key out)').max(100, 'must list at most 100 entries');
+const hintList = <T extends z.ZodType>(item: T) =>
+  z.array(item).min(1, 'must list at least one entry (or leave the key out)').max(100, 'must list at most 100 entries');
 const HintName = z.string().min(1, 'must not be empty').max(253, 'must be at most 253 characters');
 /** a host name or address, or "*.suffix" for every host under suffix */
 const HintHost = HintName.regex(/^(\*\.)?[A-Za-z0-9_.:-]+$/, 'expected a host name like "db.prod.internal", "*.prod.internal" or an IP address');
@@ -105,7 +104,11 @@ const HintsSchema = z.strictObject({
   hosts: hintList(HintHost).optional(),
   databases: hintList(HintName).optional(),
   kubeContexts: hintList(HintName).optional(),
-  awsAccounts: hintList(z.string({ error: 'expected a 12-digit AWS account id in quotes (e.g. "123456789012")' }).regex(/^\d{12}$/, 'expected a 12-digit AWS account id, quoted (e.g. "123456789012")')).optional(),
+  awsAccounts: hintList(
+    z
+      .string({ error: 'expected a 12-digit AWS account id in quotes (e.g. "123456789012")' })
+      .regex(/^\d{12}$/, 'expected a 12-digit AWS account id, quoted (e.g. "123456789012")'),
+  ).optional(),
   urls: hintList(HintUrl).optional(),
 });
 
@@ -155,9 +158,7 @@ export const PolicyFileSchema = z.strictObject({
   notify: NotifyConfig.optional(),
   server: z
     .strictObject({
-      publicUrl: z
-        .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL, e.g. https://elevate.example.com' })
-        .optional(),
+      publicUrl: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL, e.g. https://elevate.example.com' }).optional(),
       trustedProxies: z.array(Cidr).optional(),
     })
     .optional(),
@@ -315,9 +316,7 @@ function crossCheckResource(raw: unknown, at: string, knownUsers: ReadonlySet<st
   // Without an explicit maxTotal the default (2 x maxDuration) is the limit.
   const effectiveMaxTotal = maxTotal ?? (max !== undefined ? 2 * max : undefined);
   if (withoutApproval !== undefined && effectiveMaxTotal !== undefined && withoutApproval > effectiveMaxTotal) {
-    errors.push(
-      `${at}.extension.withoutApproval: ${formatDuration(withoutApproval)} exceeds extension.maxTotal ${formatDuration(effectiveMaxTotal)}`,
-    );
+    errors.push(`${at}.extension.withoutApproval: ${formatDuration(withoutApproval)} exceeds extension.maxTotal ${formatDuration(effectiveMaxTotal)}`);
   }
   return errors;
 }
@@ -417,7 +416,10 @@ function sortByPath(errors: string[]): string[] {
     const m = /^(users|resources)\[(\d+)\]/.exec(e);
     return m ? (m[1] === 'users' ? 0 : 1e9) + Number(m[2]) : -1;
   };
-  return errors.map((e, i) => ({ e, i, k: key(e) })).sort((a, b) => a.k - b.k || a.i - b.i).map((x) => x.e);
+  return errors
+    .map((e, i) => ({ e, i, k: key(e) }))
+    .sort((a, b) => a.k - b.k || a.i - b.i)
+    .map((x) => x.e);
 }
 
 /** Reads and validates a policy file; every error is prefixed with the path. Never throws. */

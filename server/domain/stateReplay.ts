@@ -139,7 +139,14 @@ const msOrNull = (v: unknown): number | null | undefined => (v === null ? null :
  * more memory than the rows it explains). `result()` is the expected state.
  */
 export class StateReplay {
-  private readonly state: ExpectedState = { requests: new Map(), approvals: new Map(), grants: new Map(), tokens: new Map(), idpUsers: new Map(), subjects: [] };
+  private readonly state: ExpectedState = {
+    requests: new Map(),
+    approvals: new Map(),
+    grants: new Map(),
+    tokens: new Map(),
+    idpUsers: new Map(),
+    subjects: [],
+  };
   /** reasons of requests whose request.created predates the autoApproved detail: their approval tells the rest */
   private readonly legacy = new Map<string, unknown[] | undefined>();
 
@@ -149,7 +156,12 @@ export class StateReplay {
     // format-1 events keep subject_id (who may read the event) outside the hash; the log
     // itself says whom they are about
     if (about !== undefined && e.subjectId !== about) {
-      this.state.subjects.push({ table: 'audit', id: String(e.seq), kind: 'differs', columns: [{ column: 'subject_id', expected: about, actual: e.subjectId }] });
+      this.state.subjects.push({
+        table: 'audit',
+        id: String(e.seq),
+        kind: 'differs',
+        columns: [{ column: 'subject_id', expected: about, actual: e.subjectId }],
+      });
     }
   }
 
@@ -330,7 +342,17 @@ export class StateReplay {
         if (u) u.disabled_at ??= e.at;
         else {
           const none = JSON.stringify([]);
-          this.state.idpUsers.set(userId, { id: userId, issuer: null, subject: null, name: userId, email: null, groups: none, roles: none, last_sign_in_at: null, disabled_at: e.at });
+          this.state.idpUsers.set(userId, {
+            id: userId,
+            issuer: null,
+            subject: null,
+            name: userId,
+            email: null,
+            groups: none,
+            roles: none,
+            last_sign_in_at: null,
+            disabled_at: e.at,
+          });
         }
         return userId;
       }

@@ -9,7 +9,13 @@ import { events } from './events.js';
 import { resourceOf, visibleRequest } from './reads.js';
 import { applyExtension, approveAndActivate, clientOf, expireRequest } from './steps.js';
 
-export async function decide(core: Core, actor: Actor, id: string, decision: 'approve' | 'deny', text: string | undefined): Promise<{ request: AccessRequest; grant?: Grant }> {
+export async function decide(
+  core: Core,
+  actor: Actor,
+  id: string,
+  decision: 'approve' | 'deny',
+  text: string | undefined,
+): Promise<{ request: AccessRequest; grant?: Grant }> {
   const u = actor.user;
   const out = await core.change(async (c): Promise<{ request: AccessRequest; grant?: Grant } | 'late'> => {
     const { tx, now } = c;
@@ -46,7 +52,14 @@ export async function decide(core: Core, actor: Actor, id: string, decision: 'ap
       c.emit(events.approvalRecorded(now, u.id, r, { comment: text ?? null, approvals: count, required: tally.required, ...notCounted, ...clientOf(actor) }));
       return { request: await requestNow(tx, id, now) };
     }
-    const details = { how: 'approvers', comment: text ?? null, approvers: [...tally.counted, u.id], required: tally.required, ...notCounted, ...clientOf(actor) };
+    const details = {
+      how: 'approvers',
+      comment: text ?? null,
+      approvers: [...tally.counted, u.id],
+      required: tally.required,
+      ...notCounted,
+      ...clientOf(actor),
+    };
     if (r.kind === 'access') {
       const grantId = await approveAndActivate(c, resourceOf(core, r.resourceId), r, u.id, details);
       return { request: await requestNow(tx, id, now), grant: await grantNow(tx, (await tx.grants.get(grantId))!, now) };

@@ -72,9 +72,12 @@ export class Engine {
   revoke = (actor: Actor, grantId: string, reason: string) => revoke(this.core, actor, grantId, reason);
 
   // outcomes reported by the outbox worker
-  provisionFailed = (outboxId: number, grantId: string, provider: ProviderConfig, error: string) => provisionFailed(this.core, outboxId, grantId, provider, error);
-  provisioned = (outboxId: number, grantId: string, provider: ProviderConfig, credentials: boolean) => provisioned(this.core, outboxId, grantId, provider, credentials);
-  deprovisioned = (outboxId: number, grantId: string, provider: ProviderConfig, attempts: number) => deprovisioned(this.core, outboxId, grantId, provider, attempts);
+  provisionFailed = (outboxId: number, grantId: string, provider: ProviderConfig, error: string) =>
+    provisionFailed(this.core, outboxId, grantId, provider, error);
+  provisioned = (outboxId: number, grantId: string, provider: ProviderConfig, credentials: boolean) =>
+    provisioned(this.core, outboxId, grantId, provider, credentials);
+  deprovisioned = (outboxId: number, grantId: string, provider: ProviderConfig, attempts: number) =>
+    deprovisioned(this.core, outboxId, grantId, provider, attempts);
   revokeFailed = (outboxId: number, grantId: string, provider: ProviderConfig, error: string, attempts: number, retryAt: number) =>
     revokeFailed(this.core, outboxId, grantId, provider, error, attempts, retryAt);
 

@@ -26,7 +26,12 @@ export interface Emitted {
 }
 
 const aboutRequest = (r: RequestRecord) => ({ resourceId: r.resourceId, requestId: r.id, ...(r.grantId && { grantId: r.grantId }), subjectId: r.requesterId });
-const aboutGrant = (g: Pick<GrantRecord, 'id' | 'requestId' | 'userId' | 'resourceId'>) => ({ resourceId: g.resourceId, requestId: g.requestId, grantId: g.id, subjectId: g.userId });
+const aboutGrant = (g: Pick<GrantRecord, 'id' | 'requestId' | 'userId' | 'resourceId'>) => ({
+  resourceId: g.resourceId,
+  requestId: g.requestId,
+  grantId: g.id,
+  subjectId: g.userId,
+});
 
 export const events = {
   /** A new access request (details: what the state check re-derives the row from). */
@@ -101,7 +106,10 @@ export const events = {
   },
 
   requestExpired(now: number, r: RequestRecord): Emitted {
-    return { audit: { at: now, actorId: SYSTEM, action: 'request.expired', ...aboutRequest(r), details: { pendingUntil: iso(r.pendingUntil), kind: r.kind } }, request: r.id };
+    return {
+      audit: { at: now, actorId: SYSTEM, action: 'request.expired', ...aboutRequest(r), details: { pendingUntil: iso(r.pendingUntil), kind: r.kind } },
+      request: r.id,
+    };
   },
 
   grantActivated(now: number, actorId: string, g: NewGrant, breakGlass: boolean): Emitted {
@@ -118,7 +126,14 @@ export const events = {
   },
 
   /** `g` as it was before; `expiresAt` its new end. */
-  grantExtended(now: number, actorId: string, g: GrantRecord, seconds: number, expiresAt: number, extra: { requestId?: string } & Record<string, unknown>): Emitted {
+  grantExtended(
+    now: number,
+    actorId: string,
+    g: GrantRecord,
+    seconds: number,
+    expiresAt: number,
+    extra: { requestId?: string } & Record<string, unknown>,
+  ): Emitted {
     return {
       audit: {
         at: now,
@@ -126,7 +141,13 @@ export const events = {
         action: 'grant.extended',
         ...aboutGrant(g),
         requestId: extra.requestId ?? g.requestId,
-        details: { ...extra, durationSeconds: seconds, previousExpiresAt: iso(g.expiresAt), expiresAt: iso(expiresAt), capped: expiresAt < g.expiresAt + seconds * 1000 },
+        details: {
+          ...extra,
+          durationSeconds: seconds,
+          previousExpiresAt: iso(g.expiresAt),
+          expiresAt: iso(expiresAt),
+          capped: expiresAt < g.expiresAt + seconds * 1000,
+        },
       },
       grant: g.id,
     };
@@ -140,7 +161,15 @@ export const events = {
         actorId: g.endedBy!,
         action: `grant.${g.status}`,
         ...aboutGrant(g),
-        details: { ...details, userId: g.userId, role: g.role, startsAt: iso(g.startsAt), expiresAt: iso(g.expiresAt), endedAt: iso(g.endedAt!), endReason: g.endReason },
+        details: {
+          ...details,
+          userId: g.userId,
+          role: g.role,
+          startsAt: iso(g.startsAt),
+          expiresAt: iso(g.expiresAt),
+          endedAt: iso(g.endedAt!),
+          endReason: g.endReason,
+        },
       },
       // the record as this change leaves it (the sweep has it from its claim): no read per event
       grant: g,
@@ -168,7 +197,13 @@ export const events = {
   grantExpiring(now: number, g: GrantRecord, thresholdSeconds: number): Emitted {
     const secondsLeft = Math.max(0, Math.round((g.expiresAt - now) / 1000));
     return {
-      audit: { at: now, actorId: SYSTEM, action: 'grant.expiring', ...aboutGrant(g), details: { threshold: thresholdSeconds, secondsLeft, expiresAt: iso(g.expiresAt) } },
+      audit: {
+        at: now,
+        actorId: SYSTEM,
+        action: 'grant.expiring',
+        ...aboutGrant(g),
+        details: { threshold: thresholdSeconds, secondsLeft, expiresAt: iso(g.expiresAt) },
+      },
       grant: g.id,
     };
   },

@@ -12,7 +12,12 @@ import { events } from './events.js';
 import { resourceOf, visibleGrant } from './reads.js';
 import { applyExtension, clientOf, endGrant } from './steps.js';
 
-export function extend(core: Core, actor: Actor, grantId: string, body: ExtendBody): Promise<{ status: 200; grant: Grant } | { status: 202; request: AccessRequest }> {
+export function extend(
+  core: Core,
+  actor: Actor,
+  grantId: string,
+  body: ExtendBody,
+): Promise<{ status: 200; grant: Grant } | { status: 202; request: AccessRequest }> {
   return core.change(async (c) => {
     const { tx, now } = c;
     const policy = core.policy();
@@ -20,7 +25,12 @@ export function extend(core: Core, actor: Actor, grantId: string, body: ExtendBo
     if (!canExtend(actor.user, g)) throw forbidden('only the grant owner can extend it');
     const res = resourceOf(core, g.resourceId);
     // policy first (422 before 409)
-    const ev = evaluateExtension(res, { startsAt: g.startsAt, expiresAt: g.expiresAt, addedWithoutApprovalSeconds: await addedWithoutApproval(tx, g) }, body.durationSeconds, now);
+    const ev = evaluateExtension(
+      res,
+      { startsAt: g.startsAt, expiresAt: g.expiresAt, addedWithoutApprovalSeconds: await addedWithoutApproval(tx, g) },
+      body.durationSeconds,
+      now,
+    );
     if (!ev.allowed) throw policyViolation(ev.violations);
     if (!ev.atOnce && !canEverBeApproved(policy, res, actor.user.id)) {
       throw policyViolation([`an extension of ${body.durationSeconds}s needs approval, but ${res.id} has no approver other than you`]);

@@ -167,7 +167,13 @@ export class OutboxWorker {
     }
   }
 
-  private async executeOther(id: number, kind: string, handler: (payload: unknown, signal: AbortSignal) => Promise<void>, payload: unknown, attempts: number): Promise<void> {
+  private async executeOther(
+    id: number,
+    kind: string,
+    handler: (payload: unknown, signal: AbortSignal) => Promise<void>,
+    payload: unknown,
+    attempts: number,
+  ): Promise<void> {
     try {
       const signal = AbortSignal.timeout(this.timeoutMs);
       await withTimeout(handler(payload, signal), signal, this.timeoutMs);

@@ -43,7 +43,15 @@ export function deprovisioned(core: Core, outboxId: number, grantId: string, pro
   });
 }
 
-export function revokeFailed(core: Core, outboxId: number, grantId: string, provider: ProviderConfig, error: string, attempts: number, retryAt: number): Promise<void> {
+export function revokeFailed(
+  core: Core,
+  outboxId: number,
+  grantId: string,
+  provider: ProviderConfig,
+  error: string,
+  attempts: number,
+  retryAt: number,
+): Promise<void> {
   return core.change(async (c) => {
     const { tx, now } = c;
     await tx.outbox.retry(outboxId, retryAt, error);

@@ -64,7 +64,14 @@ export async function approveAndActivate(c: Change, res: Resource, r: RequestRec
 }
 
 /** Adds `seconds` to the grant's end as it is now, capped by the current policy's maxTotal. */
-export async function applyExtension(c: Change, policy: Policy, g: GrantRecord, seconds: number, actorId: string, extra: { requestId?: string } & Record<string, unknown>): Promise<void> {
+export async function applyExtension(
+  c: Change,
+  policy: Policy,
+  g: GrantRecord,
+  seconds: number,
+  actorId: string,
+  extra: { requestId?: string } & Record<string, unknown>,
+): Promise<void> {
   const { tx, now } = c;
   // the limit comes from the policy as it is now (it may have changed since the grant began)
   const res = policy.resources.get(g.resourceId);
@@ -94,7 +101,13 @@ export async function endGrant(
 }
 
 /** What follows a grant's end, once its record says so: its pending extension, the audit event, deprovisioning. */
-export async function grantEnded(c: Change, policy: Policy, g: GrantRecord, pendingExtension: RequestRecord | undefined, details: Record<string, unknown>): Promise<void> {
+export async function grantEnded(
+  c: Change,
+  policy: Policy,
+  g: GrantRecord,
+  pendingExtension: RequestRecord | undefined,
+  details: Record<string, unknown>,
+): Promise<void> {
   if (pendingExtension) await cancelRequest(c, pendingExtension, SYSTEM, `grant ${g.status}`);
   c.emit(events.grantEnded(c.now, g, details));
   const res = policy.resources.get(g.resourceId);

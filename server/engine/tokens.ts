@@ -81,7 +81,13 @@ export class Tokens {
       await tx.tokens.insert({ id, userId, hash, label: opts.label ?? null, createdAt: now, expiresAt });
       // the fingerprint lets the state check tell a swapped hash; it is a hash of the stored
       // hash, so the log gives no more towards the token than the database does
-      const details = { tokenId: id, userId, label: opts.label ?? null, expiresAt: expiresAt === null ? null : iso(expiresAt), fingerprint: tokenFingerprint(hash) };
+      const details = {
+        tokenId: id,
+        userId,
+        label: opts.label ?? null,
+        expiresAt: expiresAt === null ? null : iso(expiresAt),
+        fingerprint: tokenFingerprint(hash),
+      };
       await tx.audit.append([{ at: now, actorId: opts.actorId, action: 'token.issued', subjectId: userId, details }]);
       return (await tx.tokens.get(id))!;
     });

@@ -29,7 +29,8 @@ export function zodDetails(error: ZodError, where: string): { path: string; mess
  * deadlock that outlived its retries (40001, 40P01). A store marks its own such errors with
  * STORE_UNAVAILABLE.
  */
-const UNAVAILABLE = /^(SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN|CORRUPT|NOTADB|PERM|ABORT_ROLLBACK)|08|57P0|53|40001|40P01|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT)/;
+const UNAVAILABLE =
+  /^(SQLITE_(FULL|READONLY|IOERR|BUSY|LOCKED|CANTOPEN|CORRUPT|NOTADB|PERM|ABORT_ROLLBACK)|08|57P0|53|40001|40P01|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT)/;
 
 export function isUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;

@@ -49,10 +49,7 @@ export const OidcConfig = z.strictObject({
 
 export const IdentityConfig = z.strictObject({
   oidc: OidcConfig.optional(),
-  sessionTtl: Duration.optional().refine(
-    (s) => s === undefined || s <= MAX_SESSION_TTL_SECONDS,
-    `must be at most ${MAX_SESSION_TTL_SECONDS / 86400}d`,
-  ),
+  sessionTtl: Duration.optional().refine((s) => s === undefined || s <= MAX_SESSION_TTL_SECONDS, `must be at most ${MAX_SESSION_TTL_SECONDS / 86400}d`),
 });
 
 export type OidcSettings = z.output<typeof OidcConfig>;

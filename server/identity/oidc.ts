@@ -65,7 +65,12 @@ export class OidcRelyingParty {
       [client.clockSkew]: Math.round((this.clock.now() - Date.now()) / 1000),
       ...(secret !== undefined && { client_secret: secret }),
     };
-    const config = new client.Configuration(await this.metadata(), this.settings.clientId, metadata, secret !== undefined ? client.ClientSecretBasic(secret) : client.None());
+    const config = new client.Configuration(
+      await this.metadata(),
+      this.settings.clientId,
+      metadata,
+      secret !== undefined ? client.ClientSecretBasic(secret) : client.None(),
+    );
     config.timeout = TIMEOUT_SECONDS;
     if (isLoopbackIssuer(this.settings.issuer)) client.allowInsecureRequests(config);
     // By default an ID token fetched from the token endpoint over TLS is trusted without checking

@@ -57,7 +57,14 @@ export function enterCodePage(problem?: string): Page {
   );
 }
 
-export function confirmPage(p: { userCode: string; csrf: string; requestedAgoSeconds: number; clientIp: string | null; clientName: string | null; idpOrigin: string }): Page {
+export function confirmPage(p: {
+  userCode: string;
+  csrf: string;
+  requestedAgoSeconds: number;
+  clientIp: string | null;
+  clientName: string | null;
+  idpOrigin: string;
+}): Page {
   const ago = p.requestedAgoSeconds < 90 ? `${Math.max(0, p.requestedAgoSeconds)} seconds` : `${Math.round(p.requestedAgoSeconds / 60)} minutes`;
   const from = [p.clientName, p.clientIp && `address ${p.clientIp}`].filter(Boolean).join(', ');
   return page(
@@ -82,5 +89,9 @@ export function messagePage(status: Page['status'], title: string, text: string)
 }
 
 export function signedInPage(userId: string): Page {
-  return page(200, `Signed in as ${userId}`, `<p role="status">Signed in as <strong>${escapeHtml(userId)}</strong> — return to your editor. You can close this page.</p>`);
+  return page(
+    200,
+    `Signed in as ${userId}`,
+    `<p role="status">Signed in as <strong>${escapeHtml(userId)}</strong> — return to your editor. You can close this page.</p>`,
+  );
 }

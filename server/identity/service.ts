@@ -41,7 +41,8 @@ export const normalizeUserCode = (s: string): string => s.toUpperCase().replace(
 export const formatUserCode = (c: string): string => `${c.slice(0, 4)}-${c.slice(4)}`;
 
 /** RFC 8628 §3.5 / RFC 6749 §5.2 error codes of the token endpoint. */
-export type TokenError = 'authorization_pending' | 'slow_down' | 'expired_token' | 'access_denied' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_request';
+export type TokenError =
+  'authorization_pending' | 'slow_down' | 'expired_token' | 'access_denied' | 'invalid_grant' | 'unsupported_grant_type' | 'invalid_request';
 export type PollResult = { ok: true; accessToken: string; expiresIn: number; userId: string } | { ok: false; error: TokenError; description: string };
 
 export interface DeviceAuthorization {
@@ -219,7 +220,8 @@ export class Identity {
     }
     if (!(await this.d.store.transaction((tx) => tx.identity.useLogin(stateHash, now)))) return replayed();
     const device = await this.d.store.read((tx) => tx.identity.device(login.deviceId));
-    if (login.expiresAt <= now || !device || device.expiresAt <= now) return fail('the sign-in took too long and its code expired; start again from your editor', device);
+    if (login.expiresAt <= now || !device || device.expiresAt <= now)
+      return fail('the sign-in took too long and its code expired; start again from your editor', device);
     if (device.status !== 'pending') return fail('the code of this sign-in was already used', device);
 
     let claims: Record<string, unknown>;
@@ -247,7 +249,16 @@ export class Identity {
             actorId: u.id,
             action: 'auth.device_approved',
             subjectId: u.id,
-            details: { userId: u.id, deviceId: device.id, issuer: u.issuer, subject: u.subject, name: u.name, email: u.email, groups: u.groups, roles: u.roles },
+            details: {
+              userId: u.id,
+              deviceId: device.id,
+              issuer: u.issuer,
+              subject: u.subject,
+              name: u.name,
+              email: u.email,
+              groups: u.groups,
+              roles: u.roles,
+            },
           },
         ]);
         return true;
@@ -257,7 +268,10 @@ export class Identity {
       return { userId: u.id };
     } catch (e) {
       if (e instanceof SignInRefused && (await this.d.store.read((tx) => tx.identity.device(device.id)))?.status !== 'pending') throw e; // already failed above
-      return await fail(e instanceof SignInRefused ? e.reason : e instanceof ApiError ? e.message : `sign-in failed: ${e instanceof Error ? e.message : String(e)}`, device);
+      return await fail(
+        e instanceof SignInRefused ? e.reason : e instanceof ApiError ? e.message : `sign-in failed: ${e instanceof Error ? e.message : String(e)}`,
+        device,
+      );
     }
   }
 
@@ -300,7 +314,19 @@ export class Identity {
           action: 'auth.signed_in',
           subjectId: userId,
           // label and fingerprint: what the state check (domain/stateReplay.ts) compares the token row with
-          details: { userId, via: 'oidc', issuer: user.issuer, subject: user.subject, groups: user.groups, roles: user.roles, tokenId, expiresAt: iso(expiresAt), label: SESSION_LABEL, fingerprint: tokenFingerprint(tokenHash), ip },
+          details: {
+            userId,
+            via: 'oidc',
+            issuer: user.issuer,
+            subject: user.subject,
+            groups: user.groups,
+            roles: user.roles,
+            tokenId,
+            expiresAt: iso(expiresAt),
+            label: SESSION_LABEL,
+            fingerprint: tokenFingerprint(tokenHash),
+            ip,
+          },
         },
       ]);
       return true;
@@ -323,7 +349,13 @@ export class Identity {
     const done = await this.d.store.transaction(async (tx) => {
       if (!(await tx.tokens.revoke(actor.tokenId, now))) return false;
       await tx.audit.append([
-        { at: now, actorId: actor.userId, action: 'auth.signed_out', subjectId: actor.userId, details: { userId: actor.userId, tokenId: actor.tokenId, ip: actor.ip ?? null } },
+        {
+          at: now,
+          actorId: actor.userId,
+          action: 'auth.signed_out',
+          subjectId: actor.userId,
+          details: { userId: actor.userId, tokenId: actor.tokenId, ip: actor.ip ?? null },
+        },
       ]);
       return true;
     });
@@ -342,7 +374,13 @@ export class Identity {
  * (the server refuses them at the next request and ends their event streams), all audited in
  * one transaction. Works for IdP users and for users of the policy file alike.
  */
-export function disableUser(store: Store, now: number, userId: string, actorId: string, reason: string): Promise<{ changed: boolean; tokensRevoked: string[] }> {
+export function disableUser(
+  store: Store,
+  now: number,
+  userId: string,
+  actorId: string,
+  reason: string,
+): Promise<{ changed: boolean; tokensRevoked: string[] }> {
   return store.transaction(async (tx) => {
     const changed = await tx.identity.disable(userId, now);
     const revoked: string[] = [];

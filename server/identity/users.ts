@@ -39,9 +39,7 @@ function groupsOf(v: unknown): string[] {
 }
 
 export function mappedRoles(oidc: OidcSettings, userId: string, groups: readonly string[]): UserRole[] {
-  return userRoles.filter((role) =>
-    (oidc.roles[role] ?? []).some((m) => (m.startsWith('group:') ? groups.includes(m.slice(6)) : m === `user:${userId}`)),
-  );
+  return userRoles.filter((role) => (oidc.roles[role] ?? []).some((m) => (m.startsWith('group:') ? groups.includes(m.slice(6)) : m === `user:${userId}`)));
 }
 
 export function userFromClaims(claims: Readonly<Record<string, unknown>>, oidc: OidcSettings, policy: Policy): ClaimsDecision {
@@ -50,7 +48,8 @@ export function userFromClaims(claims: Readonly<Record<string, unknown>>, oidc: 
   if (!subject || !issuer) return { ok: false, reason: 'the ID token has no subject or issuer' };
   const id = str(claims[oidc.usernameClaim]);
   if (!id) return { ok: false, reason: `the ID token has no "${oidc.usernameClaim}" claim (identity.oidc.usernameClaim) to use as the user id` };
-  if (!USER_ID.test(id)) return { ok: false, reason: `the user id "${id.slice(0, 80)}" from "${oidc.usernameClaim}" uses characters Elevate does not allow in user ids` };
+  if (!USER_ID.test(id))
+    return { ok: false, reason: `the user id "${id.slice(0, 80)}" from "${oidc.usernameClaim}" uses characters Elevate does not allow in user ids` };
   if ((RESERVED_USER_IDS as readonly string[]).includes(id)) return { ok: false, reason: `the user id "${id}" is reserved for the server's own audit entries` };
   const groups = groupsOf(claims[oidc.groupsClaim]);
   // people listed under users: (service accounts, overrides) may sign in whatever their groups
@@ -83,9 +82,7 @@ export function withIdpUsers(policy: Policy, idpUsers: readonly IdpUser[]): Poli
     const listed = policy.users.get(u.id);
     users.set(
       u.id,
-      listed
-        ? { ...listed, groups: union(listed.groups, u.groups), roles: union(listed.roles, roles) }
-        : { id: u.id, name: u.name, groups: u.groups, roles },
+      listed ? { ...listed, groups: union(listed.groups, u.groups), roles: union(listed.roles, roles) } : { id: u.id, name: u.name, groups: u.groups, roles },
     );
   }
   return { ...policy, users };

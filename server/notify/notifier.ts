@@ -85,7 +85,13 @@ export class Notifier {
       text: full,
       // verbatim: Slack links no URL or channel name and parses no mention in it by itself
       blocks: [{ type: 'section', text: { type: 'mrkdwn', text: full, verbatim: true } }],
-      elevate: { event: kind, ...(requestId && { requestId }), ...(ev.grantId && { grantId: ev.grantId }), ...(resource && { resourceId: resource }), ...(link && { link }) },
+      elevate: {
+        event: kind,
+        ...(requestId && { requestId }),
+        ...(ev.grantId && { grantId: ev.grantId }),
+        ...(resource && { resourceId: resource }),
+        ...(link && { link }),
+      },
     };
   }
 

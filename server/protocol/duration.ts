@@ -39,11 +39,7 @@ export function parsePolicyDurationOrZero(v: string | number): number {
       // The pattern also matches "", which has no unit at all.
       if (!m || s === '') throw new Error(DURATION_ERROR);
       const [, d, h, min, sec] = m;
-      seconds =
-        Number(d ?? 0) * UNIT_SECONDS.d +
-        Number(h ?? 0) * UNIT_SECONDS.h +
-        Number(min ?? 0) * UNIT_SECONDS.m +
-        Number(sec ?? 0) * UNIT_SECONDS.s;
+      seconds = Number(d ?? 0) * UNIT_SECONDS.d + Number(h ?? 0) * UNIT_SECONDS.h + Number(min ?? 0) * UNIT_SECONDS.m + Number(sec ?? 0) * UNIT_SECONDS.s;
     }
   } else {
     throw new Error(DURATION_ERROR);

@@ -34,7 +34,11 @@ export const UserRole = z.enum(userRoles);
 export const CreateRequestBody = z.strictObject({
   resourceId: id,
   role: id,
-  durationSeconds: z.number().int().positive().max(10 * 365 * 24 * 3600),
+  durationSeconds: z
+    .number()
+    .int()
+    .positive()
+    .max(10 * 365 * 24 * 3600),
   justification: text('justification').refine((s) => s.trim().length > 0, 'justification is required'),
   ticket: text('ticket').optional(),
   breakGlass: z.boolean().optional(),
@@ -51,7 +55,11 @@ export const DenyBody = z.strictObject({
 });
 export const RevokeBody = DenyBody;
 export const ExtendBody = z.strictObject({
-  durationSeconds: z.number().int().positive().max(10 * 365 * 24 * 3600),
+  durationSeconds: z
+    .number()
+    .int()
+    .positive()
+    .max(10 * 365 * 24 * 3600),
   justification: text('justification').optional(),
 });
 export type ExtendBody = z.infer<typeof ExtendBody>;
@@ -278,7 +286,9 @@ export const StateProblem = z.object({
   /** the row's id; approvals "requestId/approverId"; audit the event's seq */
   id: z.string(),
   kind: z.enum(['unexplained', 'missing', 'differs']),
-  columns: z.array(z.object({ column: z.string(), expected: z.union([z.string(), z.number(), z.null()]), actual: z.union([z.string(), z.number(), z.null()]) })).optional(),
+  columns: z
+    .array(z.object({ column: z.string(), expected: z.union([z.string(), z.number(), z.null()]), actual: z.union([z.string(), z.number(), z.null()]) }))
+    .optional(),
 });
 export const AuditVerifyResponse = z.object({
   /** false when the chain is broken or (with ?state=true) a row is not explained by the log */
@@ -289,7 +299,13 @@ export const AuditVerifyResponse = z.object({
   state: z
     .object({
       ok: z.boolean(),
-      rows: z.object({ requests: z.number().int(), approvals: z.number().int(), grants: z.number().int(), tokens: z.number().int(), idpUsers: z.number().int() }),
+      rows: z.object({
+        requests: z.number().int(),
+        approvals: z.number().int(),
+        grants: z.number().int(),
+        tokens: z.number().int(),
+        idpUsers: z.number().int(),
+      }),
       problemCount: z.number().int(),
       /** the first 1,000 problems (`audit verify --state` on the host lists them all) */
       problems: z.array(StateProblem),

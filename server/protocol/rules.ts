@@ -25,7 +25,11 @@ function windowOf(w: TimeWindow | string): TimeWindow | null {
   if (typeof w !== 'string') return w;
   let parsed = windows.get(w);
   if (parsed === undefined) {
-    try { parsed = parseWindow(w); } catch { parsed = null; }
+    try {
+      parsed = parseWindow(w);
+    } catch {
+      parsed = null;
+    }
     windows.set(w, parsed);
   }
   return parsed;
@@ -188,6 +192,11 @@ export function extendChoices(
   set.add(room);
   const choices = [...set]
     .sort((a, b) => a - b)
-    .map((seconds) => ({ seconds, atOnce: extendsAtOnce(seconds, withoutApprovalSeconds, added), newExpiresAt: grant.expiresAt + seconds * 1000, toLimit: seconds === room }));
+    .map((seconds) => ({
+      seconds,
+      atOnce: extendsAtOnce(seconds, withoutApprovalSeconds, added),
+      newExpiresAt: grant.expiresAt + seconds * 1000,
+      toLimit: seconds === room,
+    }));
   return { choices, roomSeconds: room, atOnceLeftSeconds };
 }

@@ -91,7 +91,10 @@ export const PostgresConfig = z.strictObject({
   host: z.string().min(1).optional(),
   port: z.number().int().min(1).max(65535).optional(),
   /** prefix of the per-grant login role (default elevate_) */
-  rolePrefix: z.string().regex(/^[a-z_][a-z0-9_]{0,20}$/, 'lowercase letters, digits and _, at most 21').optional(),
+  rolePrefix: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,20}$/, 'lowercase letters, digits and _, at most 21')
+    .optional(),
   timeout: Seconds.optional(),
 });
 export type PostgresConfig = z.output<typeof PostgresConfig>;

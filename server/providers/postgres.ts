@@ -17,7 +17,10 @@ const SCRAM_ITERATIONS = 4096;
 
 /** `elevate_<user>_<16 hex of the grant id's hash>`: readable in pg_stat_activity, unique per grant. */
 export function loginRoleName(grant: Pick<ProvisionedGrant, 'id' | 'userId'>, prefix = 'elevate_'): string {
-  const who = grant.userId.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 16);
+  const who = grant.userId
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .slice(0, 16);
   const tag = createHash('sha256').update(grant.id).digest('hex').slice(0, 16);
   return `${prefix}${who}_${tag}`;
 }
@@ -43,7 +46,12 @@ type Client = pg.Client;
 
 async function withClient<T>(connectionString: string, signal: AbortSignal, timeoutMs: number, fn: (c: Client) => Promise<T>): Promise<T> {
   signal.throwIfAborted();
-  const client = new pg.Client({ connectionString, connectionTimeoutMillis: Math.min(timeoutMs, 10_000), statement_timeout: timeoutMs, application_name: 'elevate' });
+  const client = new pg.Client({
+    connectionString,
+    connectionTimeoutMillis: Math.min(timeoutMs, 10_000),
+    statement_timeout: timeoutMs,
+    application_name: 'elevate',
+  });
   // an aborted call closes its socket, so nothing keeps running on the target after a timeout
   const onAbort = () => void client.end().catch(() => {});
   signal.addEventListener('abort', onAbort, { once: true });

@@ -41,11 +41,7 @@ export function verify(secret: string, body: string, header: string | undefined 
 }
 
 /** POSTs a signed JSON body; throws on a non-2xx answer or timeout. Shared with notifications. */
-export async function postSigned(
-  url: string,
-  body: string,
-  opts: { secret?: string; idempotencyKey?: string; signal: AbortSignal },
-): Promise<Response> {
+export async function postSigned(url: string, body: string, opts: { secret?: string; idempotencyKey?: string; signal: AbortSignal }): Promise<Response> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json', 'User-Agent': 'elevate' };
   if (opts.secret !== undefined) headers[SIGNATURE_HEADER] = sign(opts.secret, body, Math.floor(Date.now() / 1000));
   if (opts.idempotencyKey !== undefined) headers[IDEMPOTENCY_HEADER] = opts.idempotencyKey;
@@ -54,7 +50,11 @@ export async function postSigned(
     res = await fetch(url, { method: 'POST', headers, body, signal: opts.signal, redirect: 'error' });
   } catch (e) {
     // the URL may carry a token (Slack's do): say what failed, not where
-    const cause = opts.signal.aborted ? 'timed out' : e instanceof Error && e.cause instanceof Error ? e.cause.message.replace(/https?:\/\/\S+/g, '<url>') : 'request failed';
+    const cause = opts.signal.aborted
+      ? 'timed out'
+      : e instanceof Error && e.cause instanceof Error
+        ? e.cause.message.replace(/https?:\/\/\S+/g, '<url>')
+        : 'request failed';
     throw new Error(`webhook POST failed: ${cause}`);
   }
   if (res.status < 200 || res.status > 299) {

@@ -40,21 +40,24 @@ export function auditRoutes(deps: AppDeps) {
       const u = c.get('actor').user;
       let before: number | undefined;
       if (q.cursor !== undefined) {
-        if (!/^\d{1,15}$/.test(q.cursor)) throw new ApiError('invalid_request', 'cursor is not valid', [{ path: 'query.cursor', message: 'not a cursor returned by this API' }]);
+        if (!/^\d{1,15}$/.test(q.cursor))
+          throw new ApiError('invalid_request', 'cursor is not valid', [{ path: 'query.cursor', message: 'not a cursor returned by this API' }]);
         before = Number(q.cursor);
       }
       // flush batched access-check audits so a reader sees its own recent checks
       await deps.batcher.flush();
-      const page = await deps.store.read((tx) => tx.audit.query({
-        actorId: q.actorId,
-        resourceId: q.resourceId,
-        action: q.action,
-        from: q.from ? Date.parse(q.from) : undefined,
-        to: q.to ? Date.parse(q.to) : undefined,
-        before,
-        limit: q.limit,
-        visibleTo: canSeeAllAudit(u) ? undefined : u.id,
-      }));
+      const page = await deps.store.read((tx) =>
+        tx.audit.query({
+          actorId: q.actorId,
+          resourceId: q.resourceId,
+          action: q.action,
+          from: q.from ? Date.parse(q.from) : undefined,
+          to: q.to ? Date.parse(q.to) : undefined,
+          before,
+          limit: q.limit,
+          visibleTo: canSeeAllAudit(u) ? undefined : u.id,
+        }),
+      );
       return c.json({ ...page, events: page.events.map((e) => readableBy(u, e)) }, 200);
     },
   );

@@ -91,7 +91,8 @@ export function authRoutes(deps: AppDeps) {
     if (given === undefined || given.trim() === '') return send(c, enterCodePage());
     const ip = ipOf(c);
     const now = deps.clock.now();
-    if (pageBudget.blocked(ip, now)) return send(c, messagePage(429, 'Too many attempts', 'Too many wrong codes from this address; wait a minute and try again.'));
+    if (pageBudget.blocked(ip, now))
+      return send(c, messagePage(429, 'Too many attempts', 'Too many wrong codes from this address; wait a minute and try again.'));
     const found = await identity.lookUpUserCode(given);
     if (!found.ok) {
       pageBudget.spend(ip, now);
@@ -134,7 +135,14 @@ export function authRoutes(deps: AppDeps) {
     const crossSite =
       site !== undefined ? site !== 'same-origin' : origin !== undefined && origin !== new URL(identity.base()).origin && origin !== new URL(c.req.url).origin;
     if (!form.success || crossSite || !sameSecret(getCookie(c, cookie('csrf')), form.data.csrf)) {
-      return send(c, messagePage(403, 'Please confirm the code again', 'This confirmation did not come from the sign-in page of this server. Open the link your editor shows and check the code again.'));
+      return send(
+        c,
+        messagePage(
+          403,
+          'Please confirm the code again',
+          'This confirmation did not come from the sign-in page of this server. Open the link your editor shows and check the code again.',
+        ),
+      );
     }
     deleteCookie(c, cookie('csrf'), cookieOptions());
     const found = await identity.lookUpUserCode(form.data.user_code);
@@ -154,7 +162,8 @@ export function authRoutes(deps: AppDeps) {
   app.get('/auth/callback', async (c) => {
     const ip = ipOf(c);
     const now = deps.clock.now();
-    if (pageBudget.blocked(ip, now)) return send(c, messagePage(429, 'Too many attempts', 'Too many failed sign-ins from this address; wait a minute and try again.'));
+    if (pageBudget.blocked(ip, now))
+      return send(c, messagePage(429, 'Too many attempts', 'Too many failed sign-ins from this address; wait a minute and try again.'));
     if (!identity.enabled()) return send(c, messagePage(400, 'Sign-in is not available', 'This server does not offer sign-in through an identity provider.'));
     const query = new URL(c.req.url).searchParams;
     const browserSecret = getCookie(c, cookie('login'));

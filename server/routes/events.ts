@@ -131,7 +131,11 @@ async function legacyPayload(deps: AppDeps, row: StoredAuditEvent & { action: Ss
     const req = row.requestId ? await tx.requests.get(row.requestId) : undefined;
     return { req, approvals: req ? await tx.approvals.of(req.id) : [], g: row.grantId ? await tx.grants.get(row.grantId) : undefined };
   });
-  return liveEventJson({ action: row.action, at: Date.parse(row.at), details: row.details }, req && requestView(req, approvals, now), g && grantView(g, now, 0));
+  return liveEventJson(
+    { action: row.action, at: Date.parse(row.at), details: row.details },
+    req && requestView(req, approvals, now),
+    g && grantView(g, now, 0),
+  );
 }
 
 /** Replays what the client missed, then follows live events with heartbeats until closed. */
@@ -192,7 +196,8 @@ async function pump(deps: AppDeps, actor: Actor, lastId: number | undefined, hea
           sink.write(`id: ${row.seq - 1}\nretry: 0\n\n`);
           return finish();
         }
-        if (!isSseType(row.action) || !deps.hub.receives(actor.user.id, { ...row, resourceId: row.resourceId ?? null, subjectId: row.storedSubjectId })) continue;
+        if (!isSseType(row.action) || !deps.hub.receives(actor.user.id, { ...row, resourceId: row.resourceId ?? null, subjectId: row.storedSubjectId }))
+          continue;
         // the payload the live stream sent, from the log; only events logged before it kept
         // payloads (migration 4) are rebuilt, from the request and grant as they are now
         send(row.seq, row.action, row.live ?? (await legacyPayload(deps, { ...row, action: row.action }, now)));

@@ -11,13 +11,10 @@ import { errors, json, security } from './openapi.js';
 export function metaRoutes(deps: AppDeps) {
   const app = new OpenAPIHono<Env>();
 
-  app.openapi(
-    createRoute({ method: 'get', path: '/v1/me', security, responses: { 200: json(Me, 'The caller'), 401: errors[401] } }),
-    (c) => {
-      const u = c.get('actor').user;
-      return c.json({ user: { id: u.id, name: u.name, groups: u.groups, roles: u.roles, approverOf: approverOf(deps.policy(), u.id) } }, 200);
-    },
-  );
+  app.openapi(createRoute({ method: 'get', path: '/v1/me', security, responses: { 200: json(Me, 'The caller'), 401: errors[401] } }), (c) => {
+    const u = c.get('actor').user;
+    return c.json({ user: { id: u.id, name: u.name, groups: u.groups, roles: u.roles, approverOf: approverOf(deps.policy(), u.id) } }, 200);
+  });
 
   app.openapi(
     createRoute({ method: 'get', path: '/v1/resources', security, responses: { 200: json(ResourcesResponse, 'Requestable resources'), 401: errors[401] } }),

@@ -61,7 +61,7 @@ export function requestRoutes(deps: AppDeps) {
       method: 'get',
       path: '/v1/requests/{id}',
       security,
-      summary: 'One request; approvers also get the requester\'s last 10 requests',
+      summary: "One request; approvers also get the requester's last 10 requests",
       request: { params: IdParam },
       responses: { 200: json(RequestDetailResponse, 'The request'), 401: errors[401], 404: errors[404] },
     }),

@@ -186,7 +186,21 @@ export function sealEvents(head: { seq: number; hash: string }, inputs: AuditInp
     const subjectId = e.subjectId ?? null;
     const h = hashEvent(hash, { seq, at, actorId: e.actorId, action: e.action, resourceId, requestId, grantId, subjectId, v: HASH_FORMAT }, details);
     // (written out field by field: this runs for every audit event, and spreads cost here)
-    rows.push({ seq, at: e.at, actorId: e.actorId, action: e.action, resourceId, requestId, grantId, subjectId, details, prevHash: hash, hash: h, live: e.live ?? null, v: HASH_FORMAT });
+    rows.push({
+      seq,
+      at: e.at,
+      actorId: e.actorId,
+      action: e.action,
+      resourceId,
+      requestId,
+      grantId,
+      subjectId,
+      details,
+      prevHash: hash,
+      hash: h,
+      live: e.live ?? null,
+      v: HASH_FORMAT,
+    });
     // in the key order events always had (what JSON of them shows)
     const event = { seq, at, actorId: e.actorId, action: e.action } as AuditEvent;
     if (e.resourceId !== undefined) event.resourceId = e.resourceId;
@@ -288,7 +302,13 @@ export class ChainVerifier {
   result(): ChainVerification {
     if (this.failure) return { ok: false, count: this.count, headHash: this.prev, ...this.failure };
     if (!this.sawHead) {
-      return { ok: false, count: this.count, headHash: this.prev, firstBadSeq: this.expectHead!.seq ?? this.expectedSeq, problem: 'the expected head is no longer in the chain' };
+      return {
+        ok: false,
+        count: this.count,
+        headHash: this.prev,
+        firstBadSeq: this.expectHead!.seq ?? this.expectedSeq,
+        problem: 'the expected head is no longer in the chain',
+      };
     }
     return { ok: true, count: this.count, headHash: this.prev };
   }

@@ -32,8 +32,23 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync,
 import { createServer } from 'node:http';
 import { join, relative } from 'node:path';
 import {
-  ROOT, CODE_SERVER_BIN, freePort, spawnGroup, stopGroup, waitForHttp, tempDir, tail, log, sleep,
-  startCodeServer, installExtension, launchBrowser, newContext, openWorkbench, openActivityContainer, runCommand,
+  ROOT,
+  CODE_SERVER_BIN,
+  freePort,
+  spawnGroup,
+  stopGroup,
+  waitForHttp,
+  tempDir,
+  tail,
+  log,
+  sleep,
+  startCodeServer,
+  installExtension,
+  launchBrowser,
+  newContext,
+  openWorkbench,
+  openActivityContainer,
+  runCommand,
 } from '../harness/codeServer.mjs';
 import { packageExtension } from '../harness/package.mjs';
 
@@ -56,18 +71,25 @@ const STEPS = {
   3: 'requester sees the grant in My Access, the countdown ticking and a notification',
   4: 'requester extends the grant from the command palette and the countdown moves',
   5: 'a short auto-approved grant turns warning, then error colour, then disappears',
-  6: 'approver revokes the grant and the requester\'s editor shows it',
+  6: "approver revokes the grant and the requester's editor shows it",
   7: 'server stopped and restarted: both editors show unreachable, then recover by themselves',
   8: 'auto-approvable request on a resource with several roles: labels promise it, one notification tells it',
   9: 'a command refused in a real terminal: notification → Request → approver approves → Re-run succeeds',
-  10: 'the workspace manifest: This Workspace shows each need\'s state, Request All asks once',
+  10: "the workspace manifest: This Workspace shows each need's state, Request All asks once",
   11: 'an elevate task from tasks.json waits for approval, runs the command and gives the access back',
-  12: 'an agent\'s elevate_requestAccess in the chat: the confirmation shows the request, Allow makes it (via: agent)',
+  12: "an agent's elevate_requestAccess in the chat: the confirmation shows the request, Allow makes it (via: agent)",
 };
 const results = {}; // step -> { ok, reason }
 const shots = []; // paths of this run's screenshots
 const figures = { interactions: {}, latencyMs: {}, durationsMs: {} };
-let server, editors = {}, browser, pages = {}, work, serverUrl, serverPort, db;
+let server,
+  editors = {},
+  browser,
+  pages = {},
+  work,
+  serverUrl,
+  serverPort,
+  db;
 
 const rel = (p) => relative(ROOT, p);
 const secs = (ms) => `${(ms / 1000).toFixed(1)}s`;
@@ -88,15 +110,48 @@ async function shot(page, name, clip) {
 
 /** Counts clicks and key presses of one flow; typed text is counted apart (characters), never as interactions. */
 class Flow {
-  constructor(name) { this.name = name; this.clicks = 0; this.keys = 0; this.typed = 0; this.steps = []; }
-  async click(locator, what, opts = {}) { await locator.click({ timeout: 20000, ...opts }); this.clicks++; this.steps.push(`click ${what}`); }
-  async press(page, key, what = key) { await page.keyboard.press(key); this.keys++; this.steps.push(`key ${what}`); }
+  constructor(name) {
+    this.name = name;
+    this.clicks = 0;
+    this.keys = 0;
+    this.typed = 0;
+    this.steps = [];
+  }
+  async click(locator, what, opts = {}) {
+    await locator.click({ timeout: 20000, ...opts });
+    this.clicks++;
+    this.steps.push(`click ${what}`);
+  }
+  async press(page, key, what = key) {
+    await page.keyboard.press(key);
+    this.keys++;
+    this.steps.push(`key ${what}`);
+  }
   /** Palette command as runCommand() does it: F1, the title typed, a click on the command. */
-  async command(page, title) { await runCommand(page, title, { timeoutMs: 60000 }); this.keys++; this.clicks++; this.typed += title.length; this.steps.push('key F1', `type "${title}"`, `click ${title}`); }
-  async type(locator, text, what = 'text') { await locator.fill(text, { timeout: 20000 }); this.typed += text.length; this.steps.push(`type ${what} (${text.length} chars)`); }
-  get interactions() { return this.clicks + this.keys; }
+  async command(page, title) {
+    await runCommand(page, title, { timeoutMs: 60000 });
+    this.keys++;
+    this.clicks++;
+    this.typed += title.length;
+    this.steps.push('key F1', `type "${title}"`, `click ${title}`);
+  }
+  async type(locator, text, what = 'text') {
+    await locator.fill(text, { timeout: 20000 });
+    this.typed += text.length;
+    this.steps.push(`type ${what} (${text.length} chars)`);
+  }
+  get interactions() {
+    return this.clicks + this.keys;
+  }
   record(note) {
-    figures.interactions[this.name] = { interactions: this.interactions, clicks: this.clicks, keyPresses: this.keys, typedChars: this.typed, sequence: this.steps, ...(note ? { note } : {}) };
+    figures.interactions[this.name] = {
+      interactions: this.interactions,
+      clicks: this.clicks,
+      keyPresses: this.keys,
+      typedChars: this.typed,
+      sequence: this.steps,
+      ...(note ? { note } : {}),
+    };
   }
 }
 
@@ -105,8 +160,11 @@ const quickInput = (page) => page.locator('.quick-input-widget');
 const quickInputBox = (page) => page.locator('.quick-input-widget .quick-input-box input');
 const quickRow = (page, text) => page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: text }).first();
 /** The quick-pick row whose label (not its description) matches `re`. */
-const quickRowLabel = (page, re) => page.locator('.quick-input-widget .quick-input-list .monaco-list-row')
-  .filter({ has: page.locator('.label-name', { hasText: re }) }).first();
+const quickRowLabel = (page, re) =>
+  page
+    .locator('.quick-input-widget .quick-input-list .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: re }) })
+    .first();
 const toast = (page, re) => page.locator('.notifications-toasts .notification-toast', { hasText: re }).first();
 /** A row of the tree inside the view pane titled `view` (e.g. 'My Access'). */
 const paneOf = (page, view) => page.locator('.part.sidebar .pane', { has: page.locator('.pane-header', { hasText: new RegExp(`^\\s*${view}`, 'i') }) }).first();
@@ -145,7 +203,10 @@ async function webviewFrame(page, re, timeoutMs = 20000) {
   while (Date.now() < end) {
     for (const f of page.frames()) {
       if (f === page.mainFrame()) continue;
-      const text = await f.locator('body').innerText({ timeout: 500 }).catch(() => '');
+      const text = await f
+        .locator('body')
+        .innerText({ timeout: 500 })
+        .catch(() => '');
       if (re.test(text)) return f;
     }
     await sleep(250);
@@ -165,7 +226,14 @@ function whenState(locator, state, timeout) {
  */
 async function clickInlineAction(page, row, label, flow) {
   const action = row.locator(`.actions .action-label[aria-label="${label}"]`);
-  const opened = (timeout) => page.locator('.quick-input-widget').waitFor({ state: 'visible', timeout }).then(() => true, () => false);
+  const opened = (timeout) =>
+    page
+      .locator('.quick-input-widget')
+      .waitFor({ state: 'visible', timeout })
+      .then(
+        () => true,
+        () => false,
+      );
   await row.hover();
   await flow.click(action, `inline ${label}`);
   if (await opened(8000)) return;
@@ -182,16 +250,38 @@ async function clickInlineAction(page, row, label, flow) {
 /** What a page shows that explains a stuck step: toasts, dialogs, the quick input, focus, the Elevate log. */
 async function diagnosis(page) {
   const role = Object.keys(pages).find((r) => pages[r] === page);
-  const texts = (sel, n) => page.locator(sel).evaluateAll((els, n) => els.filter((e) => e.offsetParent !== null).slice(0, n)
-    .map((e) => e.innerText.replace(/\s+/g, ' ').trim().slice(0, 160)), n).catch((e) => [`(${e.message.split('\n')[0]})`]);
+  const texts = (sel, n) =>
+    page
+      .locator(sel)
+      .evaluateAll(
+        (els, n) =>
+          els
+            .filter((e) => e.offsetParent !== null)
+            .slice(0, n)
+            .map((e) => e.innerText.replace(/\s+/g, ' ').trim().slice(0, 160)),
+        n,
+      )
+      .catch((e) => [`(${e.message.split('\n')[0]})`]);
   const lines = [
     `  toasts: ${JSON.stringify(await texts('.notifications-toasts .notification-toast', 4))}`,
     `  dialogs: ${JSON.stringify(await texts('.monaco-dialog-box', 2))}`,
     `  quick input: ${JSON.stringify(await texts('.quick-input-widget', 1))}`,
-    `  focus: ${await page.evaluate(() => { const e = document.activeElement; return e ? `${e.tagName.toLowerCase()}.${[...e.classList].slice(0, 3).join('.')} "${(e.getAttribute('aria-label') ?? '').slice(0, 60)}"` : 'none'; }).catch(() => '?')}`,
+    `  focus: ${await page
+      .evaluate(() => {
+        const e = document.activeElement;
+        return e ? `${e.tagName.toLowerCase()}.${[...e.classList].slice(0, 3).join('.')} "${(e.getAttribute('aria-label') ?? '').slice(0, 60)}"` : 'none';
+      })
+      .catch(() => '?')}`,
   ];
   const elevateLog = role && editors[role] ? vscodeLogs(editors[role]).find((p) => p.endsWith('Elevate.log')) : undefined;
-  if (elevateLog) lines.push(`  Elevate log (last 6 lines):\n${tail(elevateLog, 7).trimEnd().split('\n').map((l) => `    ${l}`).join('\n')}`);
+  if (elevateLog)
+    lines.push(
+      `  Elevate log (last 6 lines):\n${tail(elevateLog, 7)
+        .trimEnd()
+        .split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n')}`,
+    );
   return lines.join('\n');
 }
 
@@ -222,14 +312,20 @@ async function closeToasts(page) {
     const t = page.locator('.notifications-toasts .notification-toast').first();
     if (!(await t.isVisible().catch(() => false))) break;
     await t.hover({ timeout: 2000 }).catch(() => {});
-    await t.locator('.codicon-notifications-clear').first().click({ timeout: 2000 }).catch(() => {});
+    await t
+      .locator('.codicon-notifications-clear')
+      .first()
+      .click({ timeout: 2000 })
+      .catch(() => {});
     await t.waitFor({ state: 'detached', timeout: 2000 }).catch(() => {});
   }
 }
 
 // ---------------------------------------------------------------- setup
 async function startServer() {
-  server = spawnGroup(node, ['dist/server.js', 'start', '--config', POLICY, '--db', db, '--port', String(serverPort), '--host', '127.0.0.1'], { logPath: SERVER_LOG });
+  server = spawnGroup(node, ['dist/server.js', 'start', '--config', POLICY, '--db', db, '--port', String(serverPort), '--host', '127.0.0.1'], {
+    logPath: SERVER_LOG,
+  });
   await waitForHttp(`${serverUrl}/healthz`, { timeoutMs: 20000, child: server });
 }
 
@@ -249,8 +345,11 @@ async function setup() {
   serverUrl = `http://127.0.0.1:${serverPort}`;
   const tokens = {};
   for (const user of ['alice', 'bob', 'orders-app']) {
-    tokens[user] = execFileSync(node, ['dist/server.js', 'token', 'issue', user, '--config', POLICY, '--db', db],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20000 }).trim();
+    tokens[user] = execFileSync(node, ['dist/server.js', 'token', 'issue', user, '--config', POLICY, '--db', db], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 20000,
+    }).trim();
   }
   state.tokens = tokens;
   writeFileSync(SERVER_LOG, '');
@@ -261,9 +360,12 @@ async function setup() {
   log(`orders console up at ${orders.url}`);
 
   const settings = {
-    'elevate.serverUrl': serverUrl, 'elevate.expiryWarningMinutes': WARN_MINUTES, 'workbench.colorTheme': 'Default Dark Modern',
+    'elevate.serverUrl': serverUrl,
+    'elevate.expiryWarningMinutes': WARN_MINUTES,
+    'workbench.colorTheme': 'Default Dark Modern',
     // a bash with shell integration (what the refusal flow reads), drawn as text the test can read
-    'terminal.integrated.defaultProfile.linux': 'bash', 'terminal.integrated.gpuAcceleration': 'off',
+    'terminal.integrated.defaultProfile.linux': 'bash',
+    'terminal.integrated.gpuAcceleration': 'off',
     'remote.autoForwardPorts': false, // the orders console is on this machine: nothing to forward
   };
   const people = { requester: 'alice', approver: 'bob' };
@@ -283,20 +385,29 @@ async function setup() {
   state.folders = Object.fromEntries(Object.entries(dirs).map(([role, d]) => [role, d.folder]));
   state.userDataDirs = Object.fromEntries(Object.entries(dirs).map(([role, d]) => [role, d.userDataDir]));
   log('installed the extension into both editors');
-  await Promise.all(Object.keys(people).map(async (role) => {
-    // the requester works in a dark theme, the approver in a light one: every screenshot of a fixed
-    // surface exists in both (notifications, the request detail, the sidebar)
-    const theme = role === 'approver' ? { 'workbench.colorTheme': 'Default Light Modern' } : {};
-    editors[role] = await startCodeServer({ ...dirs[role], settings: { ...settings, ...theme }, name: `code-server-${role}`, logPath: join(ART, `code-server-${role}.log`) });
-  }));
+  await Promise.all(
+    Object.keys(people).map(async (role) => {
+      // the requester works in a dark theme, the approver in a light one: every screenshot of a fixed
+      // surface exists in both (notifications, the request detail, the sidebar)
+      const theme = role === 'approver' ? { 'workbench.colorTheme': 'Default Light Modern' } : {};
+      editors[role] = await startCodeServer({
+        ...dirs[role],
+        settings: { ...settings, ...theme },
+        name: `code-server-${role}`,
+        logPath: join(ART, `code-server-${role}.log`),
+      });
+    }),
+  );
 
   browser = await launchBrowser();
-  await Promise.all(Object.entries(people).map(async ([role, user]) => {
-    const context = await newContext(browser, { viewport: { width: 1280, height: 760 } });
-    const page = await openWorkbench(context, editors[role].url, dirs[role].folder, { timeoutMs: 90000 });
-    pages[role] = page;
-    await signIn(page, role, tokens[user]);
-  }));
+  await Promise.all(
+    Object.entries(people).map(async ([role, user]) => {
+      const context = await newContext(browser, { viewport: { width: 1280, height: 760 } });
+      const page = await openWorkbench(context, editors[role].url, dirs[role].folder, { timeoutMs: 90000 });
+      pages[role] = page;
+      await signIn(page, role, tokens[user]);
+    }),
+  );
 }
 
 /** Sign in as a user would: palette "Elevate: Sign In", the URL input (prefilled), the token input. */
@@ -304,7 +415,10 @@ async function signIn(page, role, token) {
   const flow = new Flow(`sign in (${role})`);
   await flow.command(page, 'Elevate: Sign In');
   const box = quickInputBox(page);
-  await quickInput(page).locator('.quick-input-message, .quick-input-title', { hasText: /Sign In to Elevate|server URL/i }).first().waitFor({ timeout: 20000 });
+  await quickInput(page)
+    .locator('.quick-input-message, .quick-input-title', { hasText: /Sign In to Elevate|server URL/i })
+    .first()
+    .waitFor({ timeout: 20000 });
   const value = await box.inputValue();
   if (value !== serverUrl) await flow.type(box, serverUrl, 'server URL');
   await flow.press(page, 'Enter');
@@ -316,11 +430,23 @@ async function signIn(page, role, token) {
   await openActivityContainer(page, 'Elevate');
   await viewRow(page, 'Resources', 'Production database').waitFor({ timeout: 30000 });
   await closeToasts(page);
-  if (role === 'requester') { // what a developer would have open (makes the screenshots look like real work)
+  if (role === 'requester') {
+    // what a developer would have open (makes the screenshots look like real work)
     await page.keyboard.press('Control+P');
-    await quickInputBox(page).fill('slow-orders.sql').catch(() => {});
-    await quickRow(page, 'slow-orders.sql').waitFor({ timeout: 10000 }).then(() => page.keyboard.press('Enter'), () => page.keyboard.press('Escape'));
-    await page.locator('.editor-instance .view-lines', { hasText: 'orders' }).first().waitFor({ timeout: 10000 }).catch(() => {});
+    await quickInputBox(page)
+      .fill('slow-orders.sql')
+      .catch(() => {});
+    await quickRow(page, 'slow-orders.sql')
+      .waitFor({ timeout: 10000 })
+      .then(
+        () => page.keyboard.press('Enter'),
+        () => page.keyboard.press('Escape'),
+      );
+    await page
+      .locator('.editor-instance .view-lines', { hasText: 'orders' })
+      .first()
+      .waitFor({ timeout: 10000 })
+      .catch(() => {});
   }
   await shot(page, `0-${role}-signed-in`);
   log(`${role} signed in (${flow.interactions} interactions)`);
@@ -364,7 +490,10 @@ async function step1() {
   if (!/1h/.test(active)) throw new Error(`the duration picker does not preselect the default 1h (focused: ${active})`);
   await flow.press(page, 'Enter', 'Enter (duration: 1h default)');
   // justification
-  await quickInput(page).locator('.quick-input-message, .quick-input-header', { hasText: /Why do you need this access/ }).first().waitFor({ timeout: 20000 });
+  await quickInput(page)
+    .locator('.quick-input-message, .quick-input-header', { hasText: /Why do you need this access/ })
+    .first()
+    .waitFor({ timeout: 20000 });
   await flow.type(quickInputBox(page), JUSTIFICATION, 'justification');
   await page.keyboard.press('Enter'); // accepting the justification: counted with it, as "justification aside"
   flow.steps.push('key Enter (accept justification; counted with the justification)');
@@ -399,7 +528,10 @@ async function step2() {
   await note.waitFor({ timeout: 30000 });
   await note.getByRole('link', { name: 'Review' }).waitFor({ timeout: 10000 });
   // the badge on the Elevate activity-bar icon and the row in the Approvals view
-  const badge = page.locator('.part.activitybar .action-item', { has: page.locator('[aria-label^="Elevate"]') }).locator('.badge .badge-content').first();
+  const badge = page
+    .locator('.part.activitybar .action-item', { has: page.locator('[aria-label^="Elevate"]') })
+    .locator('.badge .badge-content')
+    .first();
   await badge.waitFor({ timeout: 20000 });
   const badgeText = (await badge.innerText()).trim();
   if (badgeText !== '1') throw new Error(`the Approvals badge shows "${badgeText}", expected 1`);
@@ -417,7 +549,10 @@ async function step2() {
   await sleep(300); // let the history table render, for the screenshot
   state.detailShot = await shot(page, '2-approver-request-detail');
   await flow.click(frame.locator('button[data-action="approve"]'), 'Approve… (request detail)');
-  await quickInput(page).locator('.quick-input-title, .quick-input-message', { hasText: /Approve|Comment/ }).first().waitFor({ timeout: 20000 });
+  await quickInput(page)
+    .locator('.quick-input-title, .quick-input-message', { hasText: /Approve|Comment/ })
+    .first()
+    .waitFor({ timeout: 20000 });
   await flow.type(quickInputBox(page), 'OK for INC-4711, read only please', 'comment');
   const visible = whenState(viewRow(requester, 'My Access', grantRow('Production database', 'read')), 'visible', 30000);
   visible.catch(() => {});
@@ -441,7 +576,7 @@ async function step2() {
 async function step3() {
   const page = pages.requester;
   const seenAt = await state.grantVisible;
-  figures.latencyMs['approver click → grant in requester\'s My Access'] = seenAt - state.approvedAt;
+  figures.latencyMs["approver click → grant in requester's My Access"] = seenAt - state.approvedAt;
   // one notification, with the approver's comment
   const note = toast(page, /Access to Production database \(read\) approved by bob — granted until .* bob: “OK for INC-4711, read only please”/);
   await note.waitFor({ timeout: 20000 });
@@ -476,10 +611,14 @@ async function step4() {
   await shot(page, '4-requester-extend-choices');
   await flow.click(plus15, '+15m');
   await toast(page, /Access to Production database \(read\) extended until/).waitFor({ timeout: 20000 });
-  await page.waitForFunction(() => /Production database read 1h 1\dm/.test(document.querySelector('#workbench\\.parts\\.statusbar')?.innerText ?? ''), null, { timeout: 10000 });
+  await page.waitForFunction(() => /Production database read 1h 1\dm/.test(document.querySelector('#workbench\\.parts\\.statusbar')?.innerText ?? ''), null, {
+    timeout: 10000,
+  });
   const after = secondsLeft(await item.innerText());
   if (!(after - before >= 14 * 60)) throw new Error(`countdown moved from ${before}s to ${after}s, expected about +15 min`);
-  await viewRow(page, 'My Access', grantRow('Production database', 'read')).filter({ hasText: /1h 1\dm left/ }).waitFor({ timeout: 10000 });
+  await viewRow(page, 'My Access', grantRow('Production database', 'read'))
+    .filter({ hasText: /1h 1\dm left/ })
+    .waitFor({ timeout: 10000 });
   flow.record();
   await shot(page, '4-requester-extended');
   log(`extended: ${before}s → ${after}s left`);
@@ -497,7 +636,10 @@ async function step5() {
   await duration.waitFor({ timeout: 20000 });
   if (!/approved at once/.test(await duration.innerText())) throw new Error(`the duration is not marked "approved at once": ${await duration.innerText()}`);
   await flow.press(page, 'Enter', 'Enter (duration: 1m 30s)');
-  await quickInput(page).locator('.quick-input-message, .quick-input-header', { hasText: /Why do you need this access/ }).first().waitFor({ timeout: 20000 });
+  await quickInput(page)
+    .locator('.quick-input-message, .quick-input-header', { hasText: /Why do you need this access/ })
+    .first()
+    .waitFor({ timeout: 20000 });
   await flow.type(quickInputBox(page), 'Reading staging logs for INC-4711', 'justification');
   await page.keyboard.press('Enter');
   flow.steps.push('key Enter (accept justification; counted with the justification)');
@@ -551,7 +693,8 @@ async function step5() {
   await toast(page, /Your read access to Staging logs has ended/).waitFor({ timeout: 15000 });
   // ended: the warning that offered Extend is gone
   await assertNoNotice(page, /Staging logs ends in/, 'the grant ended, yet');
-  if (other) { // the other grant is counted down again
+  if (other) {
+    // the other grant is counted down again
     await statusItem(page, /Production database read 1h/).waitFor({ timeout: 10000 });
     await viewRow(page, 'My Access', grantRow('Production database', 'read')).waitFor({ timeout: 10000 });
   }
@@ -562,16 +705,19 @@ async function step5() {
 async function step6() {
   const page = pages.approver;
   const requester = pages.requester;
-  const flow = new Flow('revoke from Others\' Access (row → revoked)');
+  const flow = new Flow("revoke from Others' Access (row → revoked)");
   await closeToasts(page);
   await closeToasts(requester);
   // the approver's list of the access they may end: who, time left, resource and role
-  await expandPane(page, 'Others\' Access');
-  const row = viewRow(page, 'Others\' Access', /alice · [\s\S]* left · read[\s\S]*Production database/);
+  await expandPane(page, "Others' Access");
+  const row = viewRow(page, "Others' Access", /alice · [\s\S]* left · read[\s\S]*Production database/);
   await row.waitFor({ timeout: 20000 });
   await shot(page, '6-approver-others-access');
   await clickInlineAction(page, row, 'Revoke Grant…', flow);
-  await quickInput(page).locator('.quick-input-title, .quick-input-message', { hasText: /Revoke|Reason/ }).first().waitFor({ timeout: 20000 });
+  await quickInput(page)
+    .locator('.quick-input-title, .quick-input-message', { hasText: /Revoke|Reason/ })
+    .first()
+    .waitFor({ timeout: 20000 });
   await flow.type(quickInputBox(page), 'INC-4711 resolved', 'reason');
   await shot(page, '6-approver-revoke-reason');
   await flow.press(page, 'Enter', 'Enter (reason)');
@@ -584,7 +730,7 @@ async function step6() {
   const t0 = Date.now();
   await flow.click(confirm, 'Revoke (confirm)');
   flow.record('reason typed, not counted');
-  figures.latencyMs['approver revoke → grant gone from requester\'s My Access'] = (await gone) - t0;
+  figures.latencyMs["approver revoke → grant gone from requester's My Access"] = (await gone) - t0;
   await row.waitFor({ state: 'hidden', timeout: 20000 });
   await toast(requester, /Your read access to Production database was revoked by bob: INC-4711 resolved/).waitFor({ timeout: 20000 });
   await statusItem(requester, /Production database/).waitFor({ state: 'hidden', timeout: 10000 });
@@ -595,7 +741,8 @@ async function step6() {
 /** Calls the server as a person (outside the editors). */
 async function api(user, method, path, body) {
   const res = await fetch(`${serverUrl}${path}`, {
-    method, headers: { authorization: `Bearer ${state.tokens?.[user]}`, 'content-type': 'application/json' },
+    method,
+    headers: { authorization: `Bearer ${state.tokens?.[user]}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const json = await res.json().catch(() => ({}));
@@ -605,9 +752,17 @@ async function api(user, method, path, body) {
 
 async function step7() {
   const both = Object.entries(pages);
-  for (const [, page] of both) { await closeToasts(page); await openActivityContainer(page, 'Elevate'); }
+  for (const [, page] of both) {
+    await closeToasts(page);
+    await openActivityContainer(page, 'Elevate');
+  }
   // alice holds access while the server is down: My Access must keep showing it
-  const { request } = await api('alice', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'write', durationSeconds: 1800, justification: 'held across the outage' });
+  const { request } = await api('alice', 'POST', '/v1/requests', {
+    resourceId: 'prod-db',
+    role: 'write',
+    durationSeconds: 1800,
+    justification: 'held across the outage',
+  });
   const { grant } = await api('bob', 'POST', `/v1/requests/${request.id}/approve`, {});
   await viewRow(pages.requester, 'My Access', grantRow('Production database', 'write')).waitFor({ timeout: 20000 });
   await closeToasts(pages.requester);
@@ -615,29 +770,33 @@ async function step7() {
   await stopGroup(server.pid);
   log('Elevate server stopped');
   const unreachable = (page) => welcome(page, 'Resources', /Elevate server cannot be reached/);
-  await Promise.all(both.map(async ([role, page]) => {
-    await unreachable(page).waitFor({ timeout: 60000 });
-    if (role === 'requester') {
-      // offline, the grant alice still holds stays listed, under a line saying it is as last known
-      await viewRow(page, 'My Access', /Offline — shown as last known/).waitFor({ timeout: 5000 });
-      await viewRow(page, 'My Access', grantRow('Production database', 'write')).waitFor({ timeout: 5000 });
-      await statusItem(page, /Production database write/).waitFor({ timeout: 5000 });
-    } else {
-      await welcome(page, 'My Access', /cannot be reached/).waitFor({ timeout: 5000 });
-    }
-    await paneOf(page, 'Resources').locator('.welcome-view-content .monaco-button', { hasText: 'Retry' }).first().waitFor({ timeout: 5000 });
-    figures.durationsMs[`server stopped → ${role} shows unreachable`] = Date.now() - t0;
-    await shot(page, `7-${role}-unreachable`);
-  }));
+  await Promise.all(
+    both.map(async ([role, page]) => {
+      await unreachable(page).waitFor({ timeout: 60000 });
+      if (role === 'requester') {
+        // offline, the grant alice still holds stays listed, under a line saying it is as last known
+        await viewRow(page, 'My Access', /Offline — shown as last known/).waitFor({ timeout: 5000 });
+        await viewRow(page, 'My Access', grantRow('Production database', 'write')).waitFor({ timeout: 5000 });
+        await statusItem(page, /Production database write/).waitFor({ timeout: 5000 });
+      } else {
+        await welcome(page, 'My Access', /cannot be reached/).waitFor({ timeout: 5000 });
+      }
+      await paneOf(page, 'Resources').locator('.welcome-view-content .monaco-button', { hasText: 'Retry' }).first().waitFor({ timeout: 5000 });
+      figures.durationsMs[`server stopped → ${role} shows unreachable`] = Date.now() - t0;
+      await shot(page, `7-${role}-unreachable`);
+    }),
+  );
   const t1 = Date.now();
   await startServer();
   log('Elevate server restarted (same database and port)');
-  await Promise.all(both.map(async ([role, page]) => {
-    await unreachable(page).waitFor({ state: 'hidden', timeout: 75000 });
-    await viewRow(page, 'Resources', 'Production database').waitFor({ timeout: 20000 });
-    figures.durationsMs[`server restarted → ${role} recovered`] = Date.now() - t1;
-    await shot(page, `7-${role}-recovered`);
-  }));
+  await Promise.all(
+    both.map(async ([role, page]) => {
+      await unreachable(page).waitFor({ state: 'hidden', timeout: 75000 });
+      await viewRow(page, 'Resources', 'Production database').waitFor({ timeout: 20000 });
+      figures.durationsMs[`server restarted → ${role} recovered`] = Date.now() - t1;
+      await shot(page, `7-${role}-recovered`);
+    }),
+  );
   await viewRow(pages.requester, 'My Access', /Offline — shown as last known/).waitFor({ state: 'hidden', timeout: 10000 });
   await api('alice', 'POST', `/v1/grants/${grant.id}/relinquish`, {});
   await welcome(pages.requester, 'My Access', /no active access/).waitFor({ timeout: 10000 });
@@ -648,11 +807,12 @@ async function step7() {
   seen.catch(() => {});
   const t2 = Date.now();
   const res = await fetch(`${serverUrl}/v1/requests`, {
-    method: 'POST', headers: { authorization: `Bearer ${state.tokens?.alice}`, 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { authorization: `Bearer ${state.tokens?.alice}`, 'content-type': 'application/json' },
     body: JSON.stringify({ resourceId: 'prod-db', role: 'write', durationSeconds: 900, justification: 'after the restart' }),
   }).catch((e) => ({ ok: false, status: e.message }));
   if (!res.ok) throw new Error(`creating a request after the restart failed: ${res.status}`);
-  figures.latencyMs['after restart: request → approver\'s Approvals view'] = (await seen) - t2;
+  figures.latencyMs["after restart: request → approver's Approvals view"] = (await seen) - t2;
 }
 
 async function step8() {
@@ -666,7 +826,8 @@ async function step8() {
   // the role step says, for alice now, what the dry run will say
   const read = quickRowLabel(page, /^\s*read\s*$/);
   await read.waitFor({ timeout: 20000 });
-  if (!/approved at once up to 15m/.test(await read.innerText())) throw new Error(`the read role is not labelled "approved at once up to 15m": ${await read.innerText()}`);
+  if (!/approved at once up to 15m/.test(await read.innerText()))
+    throw new Error(`the read role is not labelled "approved at once up to 15m": ${await read.innerText()}`);
   const write = quickRowLabel(page, /^\s*write\s*$/);
   if (!/needs approval/.test(await write.innerText())) throw new Error(`the write role is not labelled "needs approval": ${await write.innerText()}`);
   await shot(page, '8-requester-role-labels');
@@ -679,7 +840,10 @@ async function step8() {
   if (!/approved at once/.test(await use.innerText())) throw new Error(`"Use 12m" is not marked approved at once: ${await use.innerText()}`);
   await shot(page, '8-requester-typed-duration');
   await flow.press(page, 'Enter', 'Enter (Use 12m)');
-  await quickInput(page).locator('.quick-input-message, .quick-input-header', { hasText: /Why do you need this access/ }).first().waitFor({ timeout: 20000 });
+  await quickInput(page)
+    .locator('.quick-input-message, .quick-input-header', { hasText: /Why do you need this access/ })
+    .first()
+    .waitFor({ timeout: 20000 });
   await flow.type(quickInputBox(page), 'Reading the slow-query plans for INC-4711', 'justification');
   await page.keyboard.press('Enter');
   flow.steps.push('key Enter (accept justification; counted with the justification)');
@@ -722,7 +886,11 @@ const CHAT = { x: 985, y: 36, width: 295, height: 694 }; // the chat on the righ
 
 /** The text of the terminal shown in the panel (terminal.integrated.gpuAcceleration off draws it as DOM text). */
 async function terminalText(page) {
-  return page.locator('.part.panel .terminal-wrapper.active .xterm-rows').first().innerText({ timeout: 2000 }).catch(() => '');
+  return page
+    .locator('.part.panel .terminal-wrapper.active .xterm-rows')
+    .first()
+    .innerText({ timeout: 2000 })
+    .catch(() => '');
 }
 async function waitForTerminal(page, re, timeoutMs) {
   const end = Date.now() + timeoutMs;
@@ -738,7 +906,17 @@ async function waitForTerminal(page, re, timeoutMs) {
 function writeTasksJson(folder) {
   const tasks = {
     version: '2.0.0',
-    tasks: [{ label: 'Export open orders', type: 'elevate', resource: 'orders-console', role: 'read', duration: '10m', command: `curl -fsS ${orders.url}`, problemMatcher: [] }],
+    tasks: [
+      {
+        label: 'Export open orders',
+        type: 'elevate',
+        resource: 'orders-console',
+        role: 'read',
+        duration: '10m',
+        command: `curl -fsS ${orders.url}`,
+        problemMatcher: [],
+      },
+    ],
   };
   mkdirSync(join(folder, '.vscode'), { recursive: true });
   writeFileSync(join(folder, '.vscode/tasks.json'), JSON.stringify(tasks, null, 2) + '\n');
@@ -751,7 +929,10 @@ async function approveFromNotification(title, flowName) {
   const note = toast(page, new RegExp(`New request from alice: ${title}`));
   await note.waitFor({ timeout: 30000 });
   await flow.click(note.getByRole('link', { name: 'Approve' }), 'Approve (notification)');
-  await quickInput(page).locator('.quick-input-title, .quick-input-message', { hasText: /Approve|Comment/ }).first().waitFor({ timeout: 20000 });
+  await quickInput(page)
+    .locator('.quick-input-title, .quick-input-message', { hasText: /Approve|Comment/ })
+    .first()
+    .waitFor({ timeout: 20000 });
   await flow.press(page, 'Enter', 'Enter (approve, no comment)');
   await note.waitFor({ state: 'hidden', timeout: 20000 });
   flow.record();
@@ -839,9 +1020,12 @@ async function step10() {
   await header.hover();
   await flow.click(header.locator('.action-label[aria-label="Request All"]'), 'Request All (view title)');
   const box = quickInputBox(page);
-  await quickInput(page).locator('.quick-input-title', { hasText: /Request All \(Production database read, Orders console read\)/ }).waitFor({ timeout: 20000 });
+  await quickInput(page)
+    .locator('.quick-input-title', { hasText: /Request All \(Production database read, Orders console read\)/ })
+    .waitFor({ timeout: 20000 });
   const prefilled = await box.inputValue();
-  if (!/reading the slow-query plans; INC-4711: checking the affected orders/.test(prefilled)) throw new Error(`the justification is not prefilled from the manifest: "${prefilled}"`);
+  if (!/reading the slow-query plans; INC-4711: checking the affected orders/.test(prefilled))
+    throw new Error(`the justification is not prefilled from the manifest: "${prefilled}"`);
   await flow.press(page, 'Enter', 'Enter (the prefilled justification)');
   await viewRow(page, 'This Workspace', /Production database · read\s*held until \d/).waitFor({ timeout: 20000 });
   await viewRow(page, 'This Workspace', /Orders console · read\s*pending/).waitFor({ timeout: 20000 });
@@ -860,8 +1044,17 @@ async function step11() {
   // alice's .vscode/tasks.json (written at setup) holds the task; open beside the terminal for the screenshots
   await page.keyboard.press('Control+P');
   await quickInputBox(page).fill('tasks.json');
-  await quickRow(page, 'tasks.json').waitFor({ timeout: 10000 }).then(() => page.keyboard.press('Enter'), () => page.keyboard.press('Escape'));
-  await page.locator('.editor-instance .view-lines', { hasText: 'Export open orders' }).first().waitFor({ timeout: 10000 }).catch(() => {});
+  await quickRow(page, 'tasks.json')
+    .waitFor({ timeout: 10000 })
+    .then(
+      () => page.keyboard.press('Enter'),
+      () => page.keyboard.press('Escape'),
+    );
+  await page
+    .locator('.editor-instance .view-lines', { hasText: 'Export open orders' })
+    .first()
+    .waitFor({ timeout: 10000 })
+    .catch(() => {});
   const flow = new Flow('elevate task from tasks.json (requester; needs approval)');
   await flow.command(page, 'Tasks: Run Task');
   const row = quickRow(page, 'Export open orders');
@@ -878,7 +1071,6 @@ async function step11() {
   const { grants } = await api('alice', 'GET', '/v1/grants?scope=mine&status=active');
   if (grants.some((g) => g.resourceId === 'orders-console')) throw new Error('the task ended but its access was not given back');
 }
-
 
 async function step12() {
   const page = pages.requester;
@@ -905,7 +1097,11 @@ async function step12() {
   await ask();
   // the chat sends nothing without a model, and it lists the stand-in's only once a request found
   // none ("Language model unavailable"): then it is picked, and the request is made again
-  await chat.getByText(/Request access with Elevate\?|Language model unavailable/).filter({ visible: true }).first().waitFor({ timeout: 30000 });
+  await chat
+    .getByText(/Request access with Elevate\?|Language model unavailable/)
+    .filter({ visible: true })
+    .first()
+    .waitFor({ timeout: 30000 });
   if (await chat.getByText('Language model unavailable').filter({ visible: true }).first().isVisible()) {
     log('harness retry: the chat had no model for the first request; asking again once the stand-in model is picked');
     figures.harnessRetries = (figures.harnessRetries ?? 0) + 1;
@@ -915,20 +1111,39 @@ async function step12() {
   // the chat asks before the tool runs, with what prepareInvocation says
   // (the chat also keeps hidden copies of its text for screen readers: only what is shown counts)
   await chat.getByText('Request access with Elevate?').filter({ visible: true }).first().waitFor({ timeout: 30000 });
-  const allow = chat.getByRole('button', { name: /^Allow/ }).filter({ visible: true }).first();
+  const allow = chat
+    .getByRole('button', { name: /^Allow/ })
+    .filter({ visible: true })
+    .first();
   await allow.waitFor({ timeout: 10000 });
-  await chat.getByText(/marked as made by an agent/).filter({ visible: true }).first().waitFor({ timeout: 10000 });
+  await chat
+    .getByText(/marked as made by an agent/)
+    .filter({ visible: true })
+    .first()
+    .waitFor({ timeout: 10000 });
   const text = (await chat.innerText()).replace(/\s+/g, ' ');
-  for (const want of [/An agent asks for read access to Production database for 15m/, /Justification: INC-4711: read the slow-query plans/, /The policy approves it at once/, /marked as made by an agent/]) {
+  for (const want of [
+    /An agent asks for read access to Production database for 15m/,
+    /Justification: INC-4711: read the slow-query plans/,
+    /The policy approves it at once/,
+    /marked as made by an agent/,
+  ]) {
     if (!want.test(text)) throw new Error(`the confirmation does not say ${want}: "${text}"`);
   }
-  const early = [...(await api('alice', 'GET', '/v1/requests?scope=mine&status=pending')).requests, ...(await api('alice', 'GET', '/v1/grants?scope=mine&status=active')).grants];
+  const early = [
+    ...(await api('alice', 'GET', '/v1/requests?scope=mine&status=pending')).requests,
+    ...(await api('alice', 'GET', '/v1/grants?scope=mine&status=active')).grants,
+  ];
   if (early.length) throw new Error(`something was requested before the person confirmed: ${JSON.stringify(early.map((x) => x.id))}`);
   await shot(page, '12-requester-agent-confirmation');
   state.agentShot = await shot(page, '12-doc-agent-confirmation', CHAT);
   const flow = new Flow('agent request (confirm in the chat)');
   await flow.click(allow, 'Allow (chat confirmation)');
-  await chat.getByText(/Elevate answered:/).filter({ visible: true }).first().waitFor({ timeout: 30000 });
+  await chat
+    .getByText(/Elevate answered:/)
+    .filter({ visible: true })
+    .first()
+    .waitFor({ timeout: 30000 });
   flow.record();
   await shot(page, '12-requester-agent-done');
   const { grants } = await api('alice', 'GET', '/v1/grants?scope=mine&status=active');
@@ -942,8 +1157,18 @@ async function step12() {
 
 // ---------------------------------------------------------------- runner
 const order = [
-  [1, step1, [0]], [2, step2, [1]], [3, step3, [2]], [4, step4, [3]], [5, step5, [0]], [6, step6, [3]], [7, step7, [0]], [8, step8, [0]],
-  [9, step9, [0]], [10, step10, [0]], [11, step11, [0]], [12, step12, [0]],
+  [1, step1, [0]],
+  [2, step2, [1]],
+  [3, step3, [2]],
+  [4, step4, [3]],
+  [5, step5, [0]],
+  [6, step6, [3]],
+  [7, step7, [0]],
+  [8, step8, [0]],
+  [9, step9, [0]],
+  [10, step10, [0]],
+  [11, step11, [0]],
+  [12, step12, [0]],
 ];
 
 /** This run's logs: the Elevate server's, each code-server's, and (copied there when the editors stop) VS Code's own. */
@@ -955,17 +1180,30 @@ function logsFor() {
 /** Files of VS Code's own logs (extension host, the Elevate output channel) for an editor. */
 function vscodeLogs(editor) {
   const found = [];
-  const walk = (d) => { for (const f of readdirSync(d)) { const p = join(d, f); if (statSync(p).isDirectory()) walk(p); else if (/Elevate\.log$|exthost\.log$|remoteexthost\.log$/.test(f)) found.push(p); } };
+  const walk = (d) => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (/Elevate\.log$|exthost\.log$|remoteexthost\.log$/.test(f)) found.push(p);
+    }
+  };
   const copied = editor.logPath.replace(/\.log$/, '') + '-vscode-logs';
   const dir = existsSync(copied) ? copied : join(editor.userDataDir, 'logs');
-  if (existsSync(dir)) { try { walk(dir); } catch {} }
+  if (existsSync(dir)) {
+    try {
+      walk(dir);
+    } catch {}
+  }
   return found;
 }
 
 const ONLY = process.env.E2E_ONLY ? process.env.E2E_ONLY.split(',').map(Number) : undefined; // debugging: run some steps
 
 async function runStep(n, fn, needs) {
-  if (ONLY && !ONLY.includes(n)) { results[n] = { ok: false, reason: 'skipped (E2E_ONLY)' }; return; }
+  if (ONLY && !ONLY.includes(n)) {
+    results[n] = { ok: false, reason: 'skipped (E2E_ONLY)' };
+    return;
+  }
   const blocked = needs.filter((d) => !(d === 0 ? results[0]?.ok : results[d]?.ok));
   if (blocked.length && !process.env.E2E_KEEP_GOING) {
     results[n] = { ok: false, reason: `not run: step ${blocked.map((d) => d || 'sign-in').join(', ')} failed` };
@@ -985,7 +1223,10 @@ async function runStep(n, fn, needs) {
     console.log(`PASS step ${n} ${STEPS[n]} (${secs(Date.now() - t)})`);
   } catch (e) {
     const paths = [];
-    for (const [role, page] of Object.entries(pages)) { const p = await shot(page, `FAIL-step${n}-${role}`); if (p) paths.push(rel(p)); }
+    for (const [role, page] of Object.entries(pages)) {
+      const p = await shot(page, `FAIL-step${n}-${role}`);
+      if (p) paths.push(rel(p));
+    }
     results[n] = { ok: false, reason: e.message.split('\n')[0], screenshots: paths };
     console.log(`FAIL step ${n} ${STEPS[n]}: ${results[n].reason}, screenshot ${paths.join(' ')}, logs ${logsFor().map(rel).join(' ')}`);
     if (e.stack) console.log(e.stack.split('\n').slice(1, 4).join('\n'));
@@ -997,15 +1238,24 @@ async function runStep(n, fn, needs) {
 /** E2E_UPDATE_SCREENSHOTS=1: copies the README's screenshots from this run into docs/screenshots/. */
 function updateReadmeScreenshots() {
   const wanted = {
-    'my-access-countdown.png': state.grantShot, 'request-detail.png': state.detailShot, 'status-bar-warning.png': state.warnShot,
+    'my-access-countdown.png': state.grantShot,
+    'request-detail.png': state.detailShot,
+    'status-bar-warning.png': state.warnShot,
     // access where the work is (issue 15)
-    'refusal-notice.png': state.refusalShot, 'refusal-rerun.png': state.rerunShot, 'this-workspace.png': state.requestAllShot,
-    'this-workspace-light.png': state.workspaceLightShot, 'elevate-task.png': state.taskShot, 'agent-confirmation.png': state.agentShot,
+    'refusal-notice.png': state.refusalShot,
+    'refusal-rerun.png': state.rerunShot,
+    'this-workspace.png': state.requestAllShot,
+    'this-workspace-light.png': state.workspaceLightShot,
+    'elevate-task.png': state.taskShot,
+    'agent-confirmation.png': state.agentShot,
   };
   const dir = join(ROOT, 'docs/screenshots');
   mkdirSync(dir, { recursive: true });
   for (const [name, from] of Object.entries(wanted)) {
-    if (!from || !existsSync(from)) { log(`no screenshot for docs/screenshots/${name} in this run`); continue; }
+    if (!from || !existsSync(from)) {
+      log(`no screenshot for docs/screenshots/${name} in this run`);
+      continue;
+    }
     copyFileSync(from, join(dir, name));
     log(`docs/screenshots/${name} <- ${rel(from)} (${Math.round(statSync(from).size / 1024)} KiB)`);
   }
@@ -1013,7 +1263,8 @@ function updateReadmeScreenshots() {
 
 function printFigures() {
   const rows = [];
-  for (const [name, f] of Object.entries(figures.interactions)) rows.push([`interactions: ${name}`, `${f.interactions} (${f.clicks} clicks, ${f.keyPresses} keys; ${f.typedChars} chars typed apart)`]);
+  for (const [name, f] of Object.entries(figures.interactions))
+    rows.push([`interactions: ${name}`, `${f.interactions} (${f.clicks} clicks, ${f.keyPresses} keys; ${f.typedChars} chars typed apart)`]);
   for (const [name, ms] of Object.entries(figures.latencyMs)) rows.push([`latency: ${name}`, `${ms} ms`]);
   for (const [name, ms] of Object.entries(figures.durationsMs)) rows.push([`time: ${name}`, secs(ms)]);
   const w = Math.max(...rows.map((r) => r[0].length));
@@ -1033,7 +1284,9 @@ function printFigures() {
 }
 
 async function cleanup() {
-  try { await browser?.close(); } catch {}
+  try {
+    await browser?.close();
+  } catch {}
   orders.server?.close();
   await Promise.all(Object.values(editors).map((e) => e.stop().catch(() => {})));
   if (server) await stopGroup(server.pid);

@@ -13,8 +13,21 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ROOT, CODE_SERVER_BIN, freePort, spawnGroup, stopGroup, waitForHttp, tempDir, tail, log,
-  startCodeServer, installExtension, launchBrowser, newContext, openWorkbench, openActivityContainer,
+  ROOT,
+  CODE_SERVER_BIN,
+  freePort,
+  spawnGroup,
+  stopGroup,
+  waitForHttp,
+  tempDir,
+  tail,
+  log,
+  startCodeServer,
+  installExtension,
+  launchBrowser,
+  newContext,
+  openWorkbench,
+  openActivityContainer,
 } from '../harness/codeServer.mjs';
 import { packageExtension } from '../harness/package.mjs';
 import { startTestIdp } from '../extension/idp.mjs';
@@ -24,7 +37,7 @@ const LIMIT_MS = +(process.env.E2E_LIMIT_MS || 8 * 60_000);
 const ART = join(ROOT, 'test-artifacts/e2e-sso');
 const node = process.execPath;
 const STEPS = {
-  1: 'the Accounts menu signs in: the verification page opens and shows the editor\'s code',
+  1: "the Accounts menu signs in: the verification page opens and shows the editor's code",
   2: 'the code is confirmed and the IdP login completed in Chromium',
   3: 'the editor is signed in and a request is made by mouse and keyboard',
 };
@@ -66,7 +79,9 @@ async function main() {
   const policy = idp.policyWith(join(ROOT, 'test/e2e/policy.yaml'));
   const serverLog = join(ART, 'elevate-server.log');
   writeFileSync(serverLog, '');
-  server = spawnGroup(node, ['dist/server.js', 'start', '--config', policy, '--db', join(work, 'e.db'), '--port', String(port), '--host', '127.0.0.1'], { logPath: serverLog });
+  server = spawnGroup(node, ['dist/server.js', 'start', '--config', policy, '--db', join(work, 'e.db'), '--port', String(port), '--host', '127.0.0.1'], {
+    logPath: serverLog,
+  });
   await waitForHttp(`${serverUrl}/healthz`, { timeoutMs: 20000, child: server });
   log(`Elevate server at ${serverUrl}, identity provider at ${idp.issuer}`);
 
@@ -87,7 +102,13 @@ async function main() {
     const end = Date.now() + 60000;
     for (;;) {
       await accounts.click({ timeout: 20000 });
-      if (await item.waitFor({ timeout: 3000 }).then(() => true, () => false)) break;
+      if (
+        await item.waitFor({ timeout: 3000 }).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       await page.keyboard.press('Escape');
       if (Date.now() > end) throw new Error('the Accounts menu has no Elevate entry');
     }
@@ -96,7 +117,13 @@ async function main() {
     await item.click();
     // VS Code may ask before opening an external page, or the browser may need a nudge
     const allow = page.locator('.monaco-dialog-box .monaco-button', { hasText: /^(Open|Allow)$/ }).first();
-    tab = await Promise.race([opened, allow.waitFor({ timeout: 30000 }).then(async () => { await allow.click(); return opened; })]);
+    tab = await Promise.race([
+      opened,
+      allow.waitFor({ timeout: 30000 }).then(async () => {
+        await allow.click();
+        return opened;
+      }),
+    ]);
     await tab.waitForLoadState('domcontentloaded');
     const code = (await tab.locator('#user-code').innerText({ timeout: 20000 })).trim();
     await toast(page, new RegExp(code)).waitFor({ timeout: 20000 });
@@ -125,7 +152,10 @@ async function main() {
     await page.keyboard.press('Enter'); // role: read
     await quickRow(page, /default/).waitFor({ timeout: 20000 });
     await page.keyboard.press('Enter'); // duration: the default
-    await quickInput(page).locator('.quick-input-message, .quick-input-header', { hasText: /Why do you need this access/ }).first().waitFor({ timeout: 20000 });
+    await quickInput(page)
+      .locator('.quick-input-message, .quick-input-header', { hasText: /Why do you need this access/ })
+      .first()
+      .waitFor({ timeout: 20000 });
     await page.locator('.quick-input-widget .quick-input-box input').fill('INC-4711: signed in through the company IdP');
     await page.keyboard.press('Enter');
     await quickRow(page, /Submit request/).waitFor({ timeout: 20000 });
@@ -146,7 +176,10 @@ async function cleanup() {
 
 let timer;
 const outcome = await Promise.race([
-  main().then(() => 'done', (e) => e),
+  main().then(
+    () => 'done',
+    (e) => e,
+  ),
   new Promise((r) => (timer = setTimeout(() => r(new Error(`time limit of ${LIMIT_MS / 1000}s reached`)), LIMIT_MS))),
 ]);
 clearTimeout(timer);

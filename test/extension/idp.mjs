@@ -17,7 +17,8 @@ export async function startTestIdp({ elevateUrl, work, freePort, logPath }) {
     issuer,
     /** the policy file with identity.oidc for this IdP, written next to it in `work` */
     policyWith(policyPath) {
-      const text = readFileSync(policyPath, 'utf8') +
+      const text =
+        readFileSync(policyPath, 'utf8') +
         `\nidentity:\n  oidc:\n    issuer: ${issuer}\n    clientId: elevate\n    clientSecret: { file: ${secretFile} }\n` +
         '    scopes: [openid, profile, email, groups]\n    allowedGroups: [engineering]\n  sessionTtl: 1h\n';
       const out = join(work, 'policy-oidc.yaml');

@@ -20,12 +20,19 @@ export async function startTestPostgres(freePort) {
   let out = '';
   const { pgCluster } = await tsImport('../../server/demo/pgCluster.ts', import.meta.url);
   const server = pgCluster({
-    dataDir: join(dir, 'data'), port, password,
-    onLog: (m) => { out = (out + m).slice(-8000); },
+    dataDir: join(dir, 'data'),
+    port,
+    password,
+    onLog: (m) => {
+      out = (out + m).slice(-8000);
+    },
   });
   let running = false;
   const stop = async () => {
-    if (running) { running = false; await server.stop().catch(() => {}); }
+    if (running) {
+      running = false;
+      await server.stop().catch(() => {});
+    }
     rmSync(dir, { recursive: true, force: true });
   };
   const url = (db) => `postgres://postgres:${password}@127.0.0.1:${port}/${db}`;
@@ -36,7 +43,11 @@ export async function startTestPostgres(freePort) {
     const run = async (db, statements) => {
       const c = new pg.Client({ connectionString: url(db) });
       await c.connect();
-      try { for (const s of statements) await c.query(s); } finally { await c.end(); }
+      try {
+        for (const s of statements) await c.query(s);
+      } finally {
+        await c.end();
+      }
     };
     await run('postgres', ['CREATE DATABASE app']);
     await run('app', [
@@ -64,8 +75,15 @@ export function postgresPolicy(fixtureText, adminUrlFile) {
   const doc = parseDocument(fixtureText);
   const r = doc.get('resources').items.find((x) => x.get('id') === 'pg-db');
   if (!r) throw new Error('the fixture policy has no pg-db resource');
-  r.set('provider', doc.createNode({
-    type: 'postgres', connection: { file: adminUrlFile }, roles: { read: 'app_readonly', write: 'app_readwrite' }, owner: 'app_owner', timeout: '10s',
-  }));
+  r.set(
+    'provider',
+    doc.createNode({
+      type: 'postgres',
+      connection: { file: adminUrlFile },
+      roles: { read: 'app_readonly', write: 'app_readwrite' },
+      owner: 'app_owner',
+      timeout: '10s',
+    }),
+  );
   return doc.toString();
 }

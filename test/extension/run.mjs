@@ -17,7 +17,19 @@ import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ROOT, VSCODE_TEST_DIR, CODE_SERVER_BIN, ARTIFACTS_DIR, freePort, spawnGroup, stopGroup, waitForHttp, tempDir, tail, log } from '../harness/codeServer.mjs';
+import {
+  ROOT,
+  VSCODE_TEST_DIR,
+  CODE_SERVER_BIN,
+  ARTIFACTS_DIR,
+  freePort,
+  spawnGroup,
+  stopGroup,
+  waitForHttp,
+  tempDir,
+  tail,
+  log,
+} from '../harness/codeServer.mjs';
 
 const LIMIT_MS = +(process.env.ELEVATE_EXTENSION_TEST_LIMIT_MS || 10 * 60_000);
 const OUT_DIR = join(ROOT, 'dist/test/extension');
@@ -41,7 +53,13 @@ resources:
 `;
 
 let idpPid = null;
-let passed = 0, failed = 0, result = null, serverPid = null, work = null, finished = false, pgsrv = null;
+let passed = 0,
+  failed = 0,
+  result = null,
+  serverPid = null,
+  work = null,
+  finished = false,
+  pgsrv = null;
 const nodeOnPath = process.execPath; // the machine's Node; never Node 24
 
 process.chdir(ROOT);
@@ -70,19 +88,32 @@ function childPids() {
   }
   return pids;
 }
-function killChildren(signal) { for (const p of childPids()) { try { process.kill(p, signal); } catch {} } }
-process.on('exit', () => { killChildren('SIGTERM'); });
+function killChildren(signal) {
+  for (const p of childPids()) {
+    try {
+      process.kill(p, signal);
+    } catch {}
+  }
+}
+process.on('exit', () => {
+  killChildren('SIGTERM');
+});
 
 function finish(extraFailure) {
   if (finished) return;
   finished = true;
   if (extraFailure) log(extraFailure);
-  if (result) { passed = result.passed; failed = result.failed; }
+  if (result) {
+    passed = result.passed;
+    failed = result.failed;
+  }
   if (extraFailure && failed === 0) failed = 1;
   if (failed) {
     const vscodeLogs = `${CODE_SERVER_LOG.replace(/\.log$/, '')}-vscode-logs/`;
     log('logs for this run:');
-    log(`  code-server:     ${existsSync(CODE_SERVER_LOG) ? CODE_SERVER_LOG : '(not started)'}${existsSync(vscodeLogs) ? ` (VS Code's own logs, extension host included: ${vscodeLogs})` : ''}`);
+    log(
+      `  code-server:     ${existsSync(CODE_SERVER_LOG) ? CODE_SERVER_LOG : '(not started)'}${existsSync(vscodeLogs) ? ` (VS Code's own logs, extension host included: ${vscodeLogs})` : ''}`,
+    );
     log(`  Elevate server:  ${existsSync(SERVER_LOG) ? SERVER_LOG : '(not started)'}`);
   }
 }
@@ -106,11 +137,20 @@ async function main() {
   //    (mocha resolves from the repo's node_modules, an ancestor of dist/test/extension/).
   const esbuild = await import('esbuild');
   const suiteDir = join(ROOT, 'test/extension/suite');
-  const entries = readdirSync(suiteDir).filter((f) => f === 'index.ts' || f.endsWith('.test.ts')).map((f) => join(suiteDir, f));
+  const entries = readdirSync(suiteDir)
+    .filter((f) => f === 'index.ts' || f.endsWith('.test.ts'))
+    .map((f) => join(suiteDir, f));
   rmSync(OUT_DIR, { recursive: true, force: true });
   await esbuild.build({
-    entryPoints: entries, outdir: OUT_DIR, bundle: true, platform: 'node', format: 'cjs', target: 'node20',
-    external: ['vscode', 'mocha', 'pg'], sourcemap: 'inline', logLevel: 'warning',
+    entryPoints: entries,
+    outdir: OUT_DIR,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode', 'mocha', 'pg'],
+    sourcemap: 'inline',
+    logLevel: 'warning',
   });
   log(`compiled ${entries.length - 1} test file(s) into ${OUT_DIR}`);
 
@@ -120,7 +160,8 @@ async function main() {
   mkdirSync(workspace, { recursive: true });
 
   // 4. the Elevate server (machine's Node: better-sqlite3 is built for it)
-  let serverUrl = '', tokens = {};
+  let serverUrl = '',
+    tokens = {};
   if (!existsSync('dist/server.js')) {
     log('dist/server.js does not exist: NOT starting the Elevate server (ELEVATE_TEST_URL will be empty)');
   } else {
@@ -144,30 +185,48 @@ async function main() {
     policy = idp.policyWith(policy);
     log(`identity provider up at ${idp.issuer}`);
     writeFileSync(SERVER_LOG, '');
-    const server = spawnGroup(nodeOnPath, ['dist/server.js', 'start', '--config', policy, '--db', db, '--port', String(port), '--host', '127.0.0.1'],
-      { logPath: SERVER_LOG });
+    const server = spawnGroup(nodeOnPath, ['dist/server.js', 'start', '--config', policy, '--db', db, '--port', String(port), '--host', '127.0.0.1'], {
+      logPath: SERVER_LOG,
+    });
     serverPid = server.pid;
     serverUrl = `http://127.0.0.1:${port}`;
-    try { await waitForHttp(`${serverUrl}/healthz`, { timeoutMs: 20000, child: server }); }
-    catch (e) { throw new Error(`Elevate server did not start: ${e.message}\n${tail(SERVER_LOG, 20)}`); }
+    try {
+      await waitForHttp(`${serverUrl}/healthz`, { timeoutMs: 20000, child: server });
+    } catch (e) {
+      throw new Error(`Elevate server did not start: ${e.message}\n${tail(SERVER_LOG, 20)}`);
+    }
     log(`Elevate server up at ${serverUrl} (log ${SERVER_LOG})`);
     const users = (parseYaml(readFileSync(policy, 'utf8'))?.users ?? []).map((u) => u.id).filter(Boolean);
     for (const user of users) {
-      tokens[user] = execFileSync(nodeOnPath, ['dist/server.js', 'token', 'issue', user, '--config', policy, '--db', db],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20000 }).trim();
+      tokens[user] = execFileSync(nodeOnPath, ['dist/server.js', 'token', 'issue', user, '--config', policy, '--db', db], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 20000,
+      }).trim();
     }
     log(`issued tokens for: ${users.join(', ') || '(no users in policy)'}`);
   }
-  writeFileSync(join(mkdirp(join(userDataDir, 'User')), 'settings.json'), JSON.stringify({
-    'workbench.startupEditor': 'none', 'chat.disableAIFeatures': true, 'telemetry.telemetryLevel': 'off',
-    'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false, 'update.mode': 'none',
-    ...(serverUrl ? { 'elevate.serverUrl': serverUrl } : {}),
-  }, null, 2));
+  writeFileSync(
+    join(mkdirp(join(userDataDir, 'User')), 'settings.json'),
+    JSON.stringify(
+      {
+        'workbench.startupEditor': 'none',
+        'chat.disableAIFeatures': true,
+        'telemetry.telemetryLevel': 'off',
+        'extensions.autoCheckUpdates': false,
+        'extensions.autoUpdate': false,
+        'update.mode': 'none',
+        ...(serverUrl ? { 'elevate.serverUrl': serverUrl } : {}),
+      },
+      null,
+      2,
+    ),
+  );
 
   // 5. the editor
   const { runTests } = await import('@vscode/test-electron');
   const vscodeExecutablePath = process.env.ELEVATE_VSCODE_EXECUTABLE || (process.env.ELEVATE_VSCODE_DESKTOP ? undefined : SHIM);
-  log(`running the suites in ${vscodeExecutablePath === SHIM ? 'code-server (via code-shim.sh)' : vscodeExecutablePath ?? 'a downloaded desktop VS Code'}`);
+  log(`running the suites in ${vscodeExecutablePath === SHIM ? 'code-server (via code-shim.sh)' : (vscodeExecutablePath ?? 'a downloaded desktop VS Code')}`);
   try {
     await runTests({
       vscodeExecutablePath,
@@ -188,7 +247,10 @@ async function main() {
   }
 }
 
-function mkdirp(d) { mkdirSync(d, { recursive: true }); return d; }
+function mkdirp(d) {
+  mkdirSync(d, { recursive: true });
+  return d;
+}
 
 async function cleanup() {
   killChildren('SIGTERM');
@@ -203,13 +265,20 @@ let limitTimer;
 const limit = new Promise((resolve) => {
   limitTimer = setTimeout(() => resolve('limit'), LIMIT_MS);
 });
-const outcome = await Promise.race([main().then(() => 'done', (e) => e), limit]);
+const outcome = await Promise.race([
+  main().then(
+    () => 'done',
+    (e) => e,
+  ),
+  limit,
+]);
 clearTimeout(limitTimer);
 if (outcome === 'limit') finish(`TIME LIMIT: extension tests did not finish within ${LIMIT_MS / 1000}s`);
 else if (outcome instanceof Error) finish(`FAILED: ${outcome.message}`);
 // A test that skipped itself did not run. With PostgreSQL on (as `npm test` runs it) the harness
 // gives every suite its server, tokens and database, so a guard that fires means something is missing.
-else if (result?.pending && process.env.ELEVATE_TEST_POSTGRES === '1') finish(`${result.pending} test(s) skipped themselves instead of running (see "pending" above)`);
+else if (result?.pending && process.env.ELEVATE_TEST_POSTGRES === '1')
+  finish(`${result.pending} test(s) skipped themselves instead of running (see "pending" above)`);
 else finish(result ? undefined : 'no EXTHOST-RESULT line: the suite never reported (see the output above)');
 log(`extension tests took ${((Date.now() - t0) / 1000).toFixed(1)}s`);
 process.stdout.write = write;

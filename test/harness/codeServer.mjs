@@ -19,8 +19,16 @@ export const NODE24_DIR = join(VSCODE_TEST_DIR, 'node24/node_modules/node-linux-
 export const CODE_SERVER_BIN = join(VSCODE_TEST_DIR, 'code-server/node_modules/.bin/code-server');
 export const ARTIFACTS_DIR = process.env.ELEVATE_TEST_ARTIFACTS || join(ROOT, 'test-artifacts');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** Settings every test workbench starts with: no welcome page, no AI/telemetry/update chatter. */
 export const DEFAULT_SETTINGS = {
@@ -44,9 +52,21 @@ const groups = new Set(); // pgids we own and must kill before exiting
 
 /** Kills a whole process group; quiet if it is already gone. */
 export function killGroup(pgid, signal = 'SIGTERM') {
-  try { process.kill(-pgid, signal); return true; } catch { return false; }
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
-const groupAlive = (pgid) => { try { process.kill(-pgid, 0); return true; } catch { return false; } };
+const groupAlive = (pgid) => {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** SIGTERM the group, then SIGKILL whatever is left after `graceMs`. */
 export async function stopGroup(pgid, graceMs = 3000) {
@@ -60,7 +80,9 @@ let exitHooked = false;
 function hookExit() {
   if (exitHooked) return;
   exitHooked = true;
-  process.on('exit', () => { for (const g of groups) killGroup(g, 'SIGKILL'); });
+  process.on('exit', () => {
+    for (const g of groups) killGroup(g, 'SIGKILL');
+  });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(sig, () => {
       for (const g of groups) killGroup(g, 'SIGKILL');
@@ -79,10 +101,14 @@ export function spawnGroup(cmd, args, { env = process.env, cwd = ROOT, logPath }
   const out = logPath ? openSync(logPath, 'a') : 'ignore';
   // bash is the group leader: it starts the real command, watches our pid, and kills its own group
   // when we are gone. `exec` is avoided on purpose so the watchdog loop survives.
-  const script = '"$@" & c=$!; while kill -0 "$OWNER" 2>/dev/null && kill -0 "$c" 2>/dev/null; do sleep 1; done; ' +
+  const script =
+    '"$@" & c=$!; while kill -0 "$OWNER" 2>/dev/null && kill -0 "$c" 2>/dev/null; do sleep 1; done; ' +
     'if kill -0 "$c" 2>/dev/null; then kill -- -$$; fi; wait "$c"';
   const child = spawn('bash', ['-c', script, 'group', cmd, ...args], {
-    cwd, env: { ...env, OWNER: String(process.pid) }, detached: true, stdio: ['ignore', out, out],
+    cwd,
+    env: { ...env, OWNER: String(process.pid) },
+    detached: true,
+    stdio: ['ignore', out, out],
   });
   if (typeof out === 'number') closeSync(out);
   groups.add(child.pid);
@@ -99,18 +125,26 @@ export function freePort() {
     const s = createServer();
     s.unref();
     s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
   });
 }
 
-export function tempDir(prefix = 'elevate-vscode-') { return mkdtempSync(join(tmpdir(), prefix)); }
+export function tempDir(prefix = 'elevate-vscode-') {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
 
 /** Polls `url` until it answers 2xx, the process exits, or `timeoutMs` passes. */
 export async function waitForHttp(url, { timeoutMs = 30000, child } = {}) {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
     if (child && child.exitCode !== null) throw new Error(`process exited (${child.exitCode}) before ${url} answered`);
-    try { const r = await fetch(url, { signal: AbortSignal.timeout(2000) }); if (r.ok) return; } catch {}
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (r.ok) return;
+    } catch {}
     await sleep(150);
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
@@ -139,7 +173,9 @@ function writeSettings(userDataDir, settings) {
   const file = join(userDataDir, 'User/settings.json');
   mkdirSync(dirname(file), { recursive: true });
   let existing = {};
-  try { existing = JSON.parse(readFileSync(file, 'utf8')); } catch {}
+  try {
+    existing = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {}
   writeFileSync(file, JSON.stringify({ ...DEFAULT_SETTINGS, ...existing, ...settings }, null, 2));
 }
 
@@ -151,8 +187,17 @@ function writeSettings(userDataDir, settings) {
  * Returns { url, port, pid, logPath, userDataDir, extensionsDir, stop() }; stop() kills the whole group
  * and copies VS Code's own logs next to logPath.
  */
-export async function startCodeServer({ port, userDataDir, extensionsDir, smokeTestDriver = false, settings = {},
-  env = {}, logPath, name, extraArgs = [] } = {}) {
+export async function startCodeServer({
+  port,
+  userDataDir,
+  extensionsDir,
+  smokeTestDriver = false,
+  settings = {},
+  env = {},
+  logPath,
+  name,
+  extraArgs = [],
+} = {}) {
   assertInstalled();
   port ??= await freePort();
   name ??= `code-server-${port}`; // one log per instance when several run side by side
@@ -164,10 +209,24 @@ export async function startCodeServer({ port, userDataDir, extensionsDir, smokeT
   logPath ??= join(ARTIFACTS_DIR, `${name}.log`);
   writeFileSync(logPath, '');
   writeSettings(userDataDir, settings);
-  const args = ['--config', join(home, 'config.yaml'), '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none',
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
-    '--user-data-dir', userDataDir, '--extensions-dir', extensionsDir,
-    ...(smokeTestDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []), ...extraArgs];
+  const args = [
+    '--config',
+    join(home, 'config.yaml'),
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--auth',
+    'none',
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--disable-workspace-trust',
+    '--disable-getting-started-override',
+    '--user-data-dir',
+    userDataDir,
+    '--extensions-dir',
+    extensionsDir,
+    ...(smokeTestDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
+    ...extraArgs,
+  ];
   const child = spawnGroup(CODE_SERVER_BIN, args, { env: codeServerEnv(home, env), logPath });
   const url = `http://127.0.0.1:${port}`;
   let stopped = false;
@@ -175,7 +234,9 @@ export async function startCodeServer({ port, userDataDir, extensionsDir, smokeT
     if (stopped) return;
     stopped = true;
     await stopGroup(child.pid);
-    try { cpSync(join(userDataDir, 'logs'), logPath.replace(/\.log$/, '') + '-vscode-logs', { recursive: true }); } catch {}
+    try {
+      cpSync(join(userDataDir, 'logs'), logPath.replace(/\.log$/, '') + '-vscode-logs', { recursive: true });
+    } catch {}
     rmSync(home, { recursive: true, force: true });
   };
   try {
@@ -189,7 +250,11 @@ export async function startCodeServer({ port, userDataDir, extensionsDir, smokeT
 }
 
 export function tail(file, lines = 40) {
-  try { return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n'); } catch { return '(no log)'; }
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }
 
 /** Installs a .vsix the way a user would (`code-server --install-extension`) into the given dirs. */
@@ -197,12 +262,26 @@ export function installExtension(vsixPath, { userDataDir, extensionsDir }) {
   assertInstalled();
   const home = tempDir('elevate-cs-install-');
   try {
-    execFileSync(CODE_SERVER_BIN, ['--config', join(home, 'config.yaml'), '--user-data-dir', userDataDir,
-      '--extensions-dir', extensionsDir, '--install-extension', resolve(vsixPath), '--force'],
-    { env: codeServerEnv(home), stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000 });
+    execFileSync(
+      CODE_SERVER_BIN,
+      [
+        '--config',
+        join(home, 'config.yaml'),
+        '--user-data-dir',
+        userDataDir,
+        '--extensions-dir',
+        extensionsDir,
+        '--install-extension',
+        resolve(vsixPath),
+        '--force',
+      ],
+      { env: codeServerEnv(home), stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000 },
+    );
   } catch (e) {
     throw new Error(`installing ${vsixPath} failed: ${e.stderr || e.stdout || e.message}`);
-  } finally { rmSync(home, { recursive: true, force: true }); }
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------- browser
@@ -212,8 +291,7 @@ export async function launchBrowser() {
   hookExit();
   // Chromium writes ~/.config/chromium, ~/.cache/chromium-headless and dconf files: point HOME and XDG at a temp dir.
   const home = tempDir('elevate-chromium-');
-  const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), XDG_CACHE_HOME: join(home, 'cache'),
-    XDG_DATA_HOME: join(home, 'data') };
+  const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), XDG_CACHE_HOME: join(home, 'cache'), XDG_DATA_HOME: join(home, 'data') };
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, env });
   const removeHome = () => rmSync(home, { recursive: true, force: true });
   browser.on('disconnected', removeHome);
@@ -255,12 +333,22 @@ export function remoteUri(url, path) {
 /** Opens the activity-bar container whose title starts with `title` (no-op if it is already open). */
 export async function openActivityContainer(page, title, { timeoutMs = 30000 } = {}) {
   const sidebarTitle = page.locator('.part.sidebar .composite.title .title-label');
-  const current = (await sidebarTitle.first().innerText({ timeout: 1000 }).catch(() => '')).trim();
+  const current = (
+    await sidebarTitle
+      .first()
+      .innerText({ timeout: 1000 })
+      .catch(() => '')
+  ).trim();
   if (current.toLowerCase() !== title.toLowerCase()) {
-    await page.locator(`.part.activitybar [aria-label^="${cssString(title)}"]`).first().click({ timeout: timeoutMs });
+    await page
+      .locator(`.part.activitybar [aria-label^="${cssString(title)}"]`)
+      .first()
+      .click({ timeout: timeoutMs });
   }
-  await page.locator('.part.sidebar .composite.title .title-label', { hasText: new RegExp(`^\\s*${escapeRe(title)}`, 'i') })
-    .first().waitFor({ timeout: timeoutMs });
+  await page
+    .locator('.part.sidebar .composite.title .title-label', { hasText: new RegExp(`^\\s*${escapeRe(title)}`, 'i') })
+    .first()
+    .waitFor({ timeout: timeoutMs });
   return page.locator('.part.sidebar');
 }
 
@@ -281,18 +369,34 @@ export function statusBarItem(page, regex) {
  */
 export async function runCommand(page, title, { timeoutMs = 20000 } = {}) {
   const input = page.locator('.quick-input-widget input');
-  const row = page.locator('.quick-input-list .monaco-list-row')
-    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRe(title)}\\s*$`) }) }).first();
+  const row = page
+    .locator('.quick-input-list .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^\\s*${escapeRe(title)}\\s*$`) }) })
+    .first();
   const end = Date.now() + timeoutMs;
   for (;;) {
     await page.keyboard.press('Escape');
     await page.keyboard.press('F1');
-    if (await input.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
+    if (
+      await input.waitFor({ timeout: 3000 }).then(
+        () => true,
+        () => false,
+      )
+    ) {
       await input.fill(`>${title}`);
-      if (await row.waitFor({ timeout: 3000 }).then(() => true, () => false)) break;
+      if (
+        await row.waitFor({ timeout: 3000 }).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
     } else {
       // keyboard focus may be somewhere F1 does not reach (e.g. inside a webview): focus the workbench
-      await page.locator('#workbench\\.parts\\.statusbar').click({ position: { x: 2, y: 2 } }).catch(() => {});
+      await page
+        .locator('#workbench\\.parts\\.statusbar')
+        .click({ position: { x: 2, y: 2 } })
+        .catch(() => {});
     }
     if (Date.now() > end) throw new Error(`command "${title}" is not in the command palette`);
   }
@@ -333,5 +437,9 @@ export async function screenshot(page, name) {
   return path;
 }
 
-function escapeRe(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'); }
-function cssString(s) { return s.replace(/["\\]/g, '\\$&'); }
+function escapeRe(s) {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+function cssString(s) {
+  return s.replace(/["\\]/g, '\\$&');
+}

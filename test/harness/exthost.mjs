@@ -17,26 +17,43 @@ import { startCodeServer, launchBrowser, newContext, openWorkbench, remoteUri, s
 
 const { values: o } = parseArgs({
   options: {
-    dev: { type: 'string' }, tests: { type: 'string' }, folder: { type: 'string' },
-    'user-data-dir': { type: 'string' }, 'extensions-dir': { type: 'string' }, env: { type: 'string' },
-    timeout: { type: 'string' }, log: { type: 'string' },
+    dev: { type: 'string' },
+    tests: { type: 'string' },
+    folder: { type: 'string' },
+    'user-data-dir': { type: 'string' },
+    'extensions-dir': { type: 'string' },
+    env: { type: 'string' },
+    timeout: { type: 'string' },
+    log: { type: 'string' },
   },
 });
-if (!o.dev || !o.tests) { console.error('exthost: --dev and --tests are required'); process.exit(2); }
+if (!o.dev || !o.tests) {
+  console.error('exthost: --dev and --tests are required');
+  process.exit(2);
+}
 const timeoutMs = +(o.timeout || process.env.ELEVATE_EXTHOST_TIMEOUT_MS || 300000);
 
 // Workbench chatter that is expected offline and says nothing about the tests.
-const NOISE = /^\[(AgentHost|ChatModelSelection|AccountPolicyGate|reconnection-grace-time|Service Worker)|^(Resolving|Resolved) connection token|^Creating a socket|^Creation of workbench contribution|authentication provider 'github'|^Updating additional builtin extensions cache|open-vsx\.org|marketplace|update\.code\.visualstudio|vscode-sync|Failed to fetch|ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED/i;
+const NOISE =
+  /^\[(AgentHost|ChatModelSelection|AccountPolicyGate|reconnection-grace-time|Service Worker)|^(Resolving|Resolved) connection token|^Creating a socket|^Creation of workbench contribution|authentication provider 'github'|^Updating additional builtin extensions cache|open-vsx\.org|marketplace|update\.code\.visualstudio|vscode-sync|Failed to fetch|ERR_NAME_NOT_RESOLVED|ERR_INTERNET_DISCONNECTED/i;
 
-let server, browser, folderToRemove, exitCode = 2;
+let server,
+  browser,
+  folderToRemove,
+  exitCode = 2;
 try {
   let folder = o.folder;
-  if (!folder) { folder = folderToRemove = tempDir('elevate-ws-'); }
+  if (!folder) {
+    folder = folderToRemove = tempDir('elevate-ws-');
+  }
   mkdirSync(folder, { recursive: true });
   if (!existsSync(o.tests)) throw new Error(`extensionTestsPath ${o.tests} does not exist`);
 
   server = await startCodeServer({
-    smokeTestDriver: true, userDataDir: o['user-data-dir'], extensionsDir: o['extensions-dir'], logPath: o.log,
+    smokeTestDriver: true,
+    userDataDir: o['user-data-dir'],
+    extensionsDir: o['extensions-dir'],
+    logPath: o.log,
     name: 'code-server-exthost',
   });
   const payload = [
@@ -46,12 +63,14 @@ try {
     ...(o.env ? [['extensionEnvironment', o.env]] : []),
   ];
 
-  let result = null, finish;
+  let result = null,
+    finish;
   const done = new Promise((r) => (finish = r));
   browser = await launchBrowser();
   const context = await newContext(browser);
   const page = await openWorkbench(context, server.url, folder, {
-    payload, wait: false,
+    payload,
+    wait: false,
     expose: {
       codeAutomationLog: (_type, args) => {
         const line = format(...(args || []));
@@ -62,7 +81,9 @@ try {
       codeAutomationExit: (code) => finish(code),
     },
   });
-  page.on('pageerror', (e) => { if (!NOISE.test(e.message)) log('pageerror:', e.message.split('\n')[0]); });
+  page.on('pageerror', (e) => {
+    if (!NOISE.test(e.message)) log('pageerror:', e.message.split('\n')[0]);
+  });
   log(`workbench opened; waiting for the extension host's test run (limit ${timeoutMs / 1000}s)`);
   let timer;
   const code = await Promise.race([done, new Promise((r) => (timer = setTimeout(() => r('timeout'), timeoutMs)))]);

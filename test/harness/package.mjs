@@ -18,8 +18,11 @@ export function packageExtension({ cwd = ROOT, out = join(cwd, 'dist/elevate.vsi
   try {
     // --skip-license / --allow-missing-repository: vsce would otherwise stop at an interactive y/N prompt;
     // --no-rewrite-relative-links: README links cannot be rewritten without a GitHub/GitLab repository URL.
-    execFileSync(process.execPath, [vsce, 'package', '--no-dependencies', '--skip-license', '--allow-missing-repository', '--no-rewrite-relative-links', '-o', out],
-      { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 120000 });
+    execFileSync(
+      process.execPath,
+      [vsce, 'package', '--no-dependencies', '--skip-license', '--allow-missing-repository', '--no-rewrite-relative-links', '-o', out],
+      { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 120000 },
+    );
   } catch (e) {
     throw new Error(`vsce package failed in ${cwd}:\n${e.stdout ?? ''}${e.stderr ?? e.message}`);
   }
@@ -27,6 +30,10 @@ export function packageExtension({ cwd = ROOT, out = join(cwd, 'dist/elevate.vsi
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  try { console.log(packageExtension(process.argv[2] ? { out: resolve(process.argv[2]) } : {})); }
-  catch (e) { console.error(e.message); process.exit(1); }
+  try {
+    console.log(packageExtension(process.argv[2] ? { out: resolve(process.argv[2]) } : {}));
+  } catch (e) {
+    console.error(e.message);
+    process.exit(1);
+  }
 }

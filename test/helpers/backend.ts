@@ -23,7 +23,13 @@ export async function freshPgDatabase(): Promise<string> {
   const name = `t_${randomBytes(6).toString('hex')}`;
   // fields, not a connectionString: pg lets the URL's (absent) password override `password`
   const u0 = new URL(base);
-  const c = new pg.Client({ host: u0.hostname, port: Number(u0.port), user: decodeURIComponent(u0.username), database: u0.pathname.slice(1) || 'postgres', password: testPgPassword() });
+  const c = new pg.Client({
+    host: u0.hostname,
+    port: Number(u0.port),
+    user: decodeURIComponent(u0.username),
+    database: u0.pathname.slice(1) || 'postgres',
+    password: testPgPassword(),
+  });
   await c.connect();
   try {
     await c.query(`CREATE DATABASE ${name}`);

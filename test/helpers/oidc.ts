@@ -95,11 +95,18 @@ export async function startOidcWorld(
 
 /** JSON or form POST to the API without a token (the device grant is public). */
 export async function post(url: string, path: string, form: Record<string, string>): Promise<{ status: number; body: any }> {
-  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
+  const res = await fetch(url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(form).toString(),
+  });
   return { status: res.status, body: await res.json() };
 }
 
-export async function startDevice(w: OidcWorld, clientName = 'VS Code'): Promise<{ device_code: string; user_code: string; verification_uri: string; verification_uri_complete: string; interval: number; expires_in: number }> {
+export async function startDevice(
+  w: OidcWorld,
+  clientName = 'VS Code',
+): Promise<{ device_code: string; user_code: string; verification_uri: string; verification_uri_complete: string; interval: number; expires_in: number }> {
   const r = await post(w.url, '/v1/auth/device', { client_id: 'elevate-vscode', client_name: clientName });
   assert.equal(r.status, 200, JSON.stringify(r.body));
   return r.body;
@@ -112,10 +119,15 @@ export const poll = (w: OidcWorld, deviceCode: string) =>
 export async function confirmCode(b: Browser, verificationUriComplete: string): Promise<string> {
   const page = await b.browse(verificationUriComplete);
   assert.equal(page.status, 200, page.text);
-  const res = await b.request('POST', new URL('/auth/device', verificationUriComplete).href, { user_code: field(page.text, 'user_code'), csrf: field(page.text, 'csrf') }, {
-    origin: new URL(verificationUriComplete).origin,
-    'sec-fetch-site': 'same-origin',
-  });
+  const res = await b.request(
+    'POST',
+    new URL('/auth/device', verificationUriComplete).href,
+    { user_code: field(page.text, 'user_code'), csrf: field(page.text, 'csrf') },
+    {
+      origin: new URL(verificationUriComplete).origin,
+      'sec-fetch-site': 'same-origin',
+    },
+  );
   assert.equal(res.status, 303, res.text);
   return res.headers.get('location')!;
 }
@@ -124,7 +136,14 @@ export async function confirmCode(b: Browser, verificationUriComplete: string): 
  * From the IdP's authorization URL: the login form, the credentials, back to Elevate's callback.
  * `stopAtCallback`: return the callback URL without visiting it.
  */
-export async function logInAtIdp(b: Browser, w: OidcWorld, authorizeUrl: string, user: string, password: string, o: { stopAtCallback?: boolean; rewrite?: (url: string) => string } = {}): Promise<Page> {
+export async function logInAtIdp(
+  b: Browser,
+  w: OidcWorld,
+  authorizeUrl: string,
+  user: string,
+  password: string,
+  o: { stopAtCallback?: boolean; rewrite?: (url: string) => string } = {},
+): Promise<Page> {
   const stopAt = o.stopAtCallback ? (u: string) => u.startsWith(`${w.url}/auth/callback`) : undefined;
   const login = await b.browse(authorizeUrl, { rewrite: o.rewrite, stopAt });
   assert.equal(login.status, 200, login.text);
@@ -133,7 +152,13 @@ export async function logInAtIdp(b: Browser, w: OidcWorld, authorizeUrl: string,
 }
 
 /** The whole browser part: confirm the code, sign in at the IdP, land on Elevate's answer. */
-export async function signInInBrowser(w: OidcWorld, verificationUriComplete: string, user: string, password = DEMO_IDP_USERS[user]?.password ?? 'x', b = new Browser()): Promise<Page> {
+export async function signInInBrowser(
+  w: OidcWorld,
+  verificationUriComplete: string,
+  user: string,
+  password = DEMO_IDP_USERS[user]?.password ?? 'x',
+  b = new Browser(),
+): Promise<Page> {
   const to = await confirmCode(b, verificationUriComplete);
   return logInAtIdp(b, w, to, user, password);
 }

@@ -29,7 +29,14 @@ export function policyOf(yaml: string): Policy {
   return r.policy;
 }
 
-const fastTmp = (() => { try { accessSync('/dev/shm', constants.W_OK); return '/dev/shm'; } catch { return tmpdir(); } })();
+const fastTmp = (() => {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return tmpdir();
+  }
+})();
 export function tempDir(prefix = 'elevate-test-'): string {
   return mkdtempSync(join(fastTmp, prefix));
 }

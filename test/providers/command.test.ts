@@ -51,7 +51,10 @@ resources:
 }
 const events = () =>
   existsSync(join(dir, 'events.jsonl'))
-    ? readFileSync(join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; env: Record<string, string> })
+    ? readFileSync(join(dir, 'events.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { argv: string[]; env: Record<string, string> })
     : [];
 const actions = (e: Elevate, grantId: string) => {
   const db = new Database(e.dbPath, { readonly: true });
@@ -93,7 +96,10 @@ test('grant_runsTheCommandWithTheGrantInItsEnvironment_andStdoutBecomesCredentia
 
   await e.api('alice', 'POST', `/v1/grants/${grant.id}/relinquish`);
   await e.settle();
-  assert.deepEqual(events().map((x) => x.env.ELEVATE_EVENT), ['grant', 'revoke']);
+  assert.deepEqual(
+    events().map((x) => x.env.ELEVATE_EVENT),
+    ['grant', 'revoke'],
+  );
 });
 
 test('revoke_whenTheCommandExitsNonZero_isAFailure_retriedUntilItSucceeds', async () => {

@@ -59,7 +59,7 @@ export async function startPostgres(): Promise<TestPostgres> {
   });
   let running = false;
   const adminUrl = (database = 'postgres') => `postgres://postgres:${password}@127.0.0.1:${port}/${database}`;
-  const admin = async <T,>(sql: string, params: unknown[] = [], database = 'appdb') => {
+  const admin = async <T>(sql: string, params: unknown[] = [], database = 'appdb') => {
     const c = new pg.Client({ connectionString: adminUrl(database) });
     await c.connect();
     try {
@@ -112,10 +112,7 @@ export interface Elevate {
 }
 
 /** An in-process Elevate over a real SQLite file, with the real providers and a FakeClock. */
-export async function startElevate(
-  policyYaml: string,
-  opts: { dir?: string; clock?: FakeClock; providers?: ProviderRegistry } = {},
-): Promise<Elevate> {
+export async function startElevate(policyYaml: string, opts: { dir?: string; clock?: FakeClock; providers?: ProviderRegistry } = {}): Promise<Elevate> {
   const parsed = parsePolicy(policyYaml);
   if (!parsed.ok) throw new Error(`test policy is invalid:\n${parsed.errors.join('\n')}`);
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'elevate-srv-'));
@@ -124,7 +121,14 @@ export async function startElevate(
   const clock = opts.clock ?? new FakeClock(Date.now());
   const logs: string[] = [];
   const logger: Logger = { log: (level, msg, fields) => void logs.push(JSON.stringify({ level, msg, ...fields })) };
-  const services = await createServices({ store, policy: parsed.policy, clock, logger, providers: opts.providers ?? defaultProviders(), serverKey: loadOrCreateServerKey(serverKeyPath(dbPath)) });
+  const services = await createServices({
+    store,
+    policy: parsed.policy,
+    clock,
+    logger,
+    providers: opts.providers ?? defaultProviders(),
+    serverKey: loadOrCreateServerKey(serverKeyPath(dbPath)),
+  });
   await services.start();
   // one token per policy user, issued up front
   const tokens = new Map<string, string>();

@@ -110,8 +110,14 @@ test('hostileUserText_cannotForgeLinesLinksOrMentionsInTheMessage', async () => 
   const [n] = got;
   const lines = n.body.text.split('\n');
   // our line, the quoted justification (one quote line per line of it), our link line
-  assert.match(lines[0], /^\*alice\* requests \*write\* on \*Production database\* for 1h \(ticket OPS-1 :white\u200b_check\u200b_mark: \u200b\*Approved\u200b\*\)$/);
-  assert.deepEqual(lines.slice(1, -1).map((l) => l.slice(0, 2)), ['> ', '> ', '> ']);
+  assert.match(
+    lines[0],
+    /^\*alice\* requests \*write\* on \*Production database\* for 1h \(ticket OPS-1 :white\u200b_check\u200b_mark: \u200b\*Approved\u200b\*\)$/,
+  );
+  assert.deepEqual(
+    lines.slice(1, -1).map((l) => l.slice(0, 2)),
+    ['> ', '> ', '> '],
+  );
   assert.match(lines.at(-1)!, /^Open in VS Code: vscode:\/\/elevate\.elevate\/request\?id=/);
   assert.doesNotMatch(n.body.text, /<(?!!)|<!|\|approve here>/, 'no Slack link or mention syntax survives');
   assert.ok(n.body.text.includes('&lt;https://evil.example|approve here&gt;'));

@@ -89,7 +89,8 @@ function audit(e: Elevate, grantId: string): { action: string; details: string }
     db.close();
   }
 }
-const credentialsOf = async (e: Elevate, user: string, grantId: string) => e.api<{ credentials: Record<string, string> }>(user, 'GET', `/v1/grants/${grantId}/credentials`);
+const credentialsOf = async (e: Elevate, user: string, grantId: string) =>
+  e.api<{ credentials: Record<string, string> }>(user, 'GET', `/v1/grants/${grantId}/credentials`);
 
 test('writeGrant_issuesALoginThatWrites_andAtExpiryTheLoginIsRefusedSessionKilledRoleGoneObjectsKept', async () => {
   const e = await elevate();

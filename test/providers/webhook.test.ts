@@ -104,7 +104,14 @@ test('grant_isPostedSigned_withIdempotencyKey_andCredentialsInTheAnswerReachTheO
   assert.equal(d.headers['content-type'], 'application/json');
   assert.equal(d.headers['elevate-idempotency-key'], `${grant.id}:grant:${grant.expiresAt}`);
   assert.equal(d.body.event, 'grant');
-  assert.deepEqual(d.body.grant, { id: grant.id, userId: 'alice', resourceId: 'app', role: 'deploy', startsAt: d.body.grant.startsAt, expiresAt: grant.expiresAt });
+  assert.deepEqual(d.body.grant, {
+    id: grant.id,
+    userId: 'alice',
+    resourceId: 'app',
+    role: 'deploy',
+    startsAt: d.body.grant.startsAt,
+    expiresAt: grant.expiresAt,
+  });
   const creds = await e.api('alice', 'GET', `/v1/grants/${grant.id}/credentials`);
   assert.equal(creds.status, 200);
   assert.deepEqual(creds.body.credentials, { API_TOKEN: 'tok-123' });
@@ -115,7 +122,12 @@ test('grant_onceTheReceiverConfirms_isAnnouncedAsProvisioned_sayingWhetherCreden
   const e = await elevate();
   const withCreds = await grantVia(e, 'alice', 'bob', 'app', 'deploy');
   await e.settle();
-  assert.deepEqual(actions(e, withCreds.id).filter((a) => a.action === 'grant.provisioned').map((a) => a.details), [{ provider: 'webhook', credentials: true }]);
+  assert.deepEqual(
+    actions(e, withCreds.id)
+      .filter((a) => a.action === 'grant.provisioned')
+      .map((a) => a.details),
+    [{ provider: 'webhook', credentials: true }],
+  );
   const resources = (await e.api('alice', 'GET', '/v1/resources')).body.resources as { id: string; provider?: { type: string } }[];
   assert.deepEqual(resources.find((r) => r.id === 'app')?.provider, { type: 'webhook' });
 });

@@ -88,10 +88,15 @@ for (const fault of faults) {
     fault.lift(s.sqlite);
     const after = await s.call('bob', 'POST', `/v1/requests/${f.requestId}/approve`, { comment: 'after the fault' });
     assert.equal(after.status, 409, 'the request lapsed while the server could not write; now it is expired');
-    const fresh = await s.call('alice', 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: 60, justification: 'after the fault' });
+    const fresh = await s.call('alice', 'POST', '/v1/requests', {
+      resourceId: 'staging-db',
+      role: 'read',
+      durationSeconds: 60,
+      justification: 'after the fault',
+    });
     assert.equal(fresh.status, 201);
     await s.services.batcher.flush();
-    const v = (await s.store.read((tx) => tx.audit.verify()));
+    const v = await s.store.read((tx) => tx.audit.verify());
     assert.equal(v.ok, true, JSON.stringify(v));
     report('audit-failure', { fault: fault.name, writesRefused: writes(f).length, readsServed: reads(f).length, chainAfter: v.count });
   });
@@ -143,11 +148,20 @@ test('auditWriteImpossible_diskFull_eachChangeCommitsWholeOrIs503AndChangesNothi
   assert.ok(refused > 0, `the full disk never refused a change (${committed} committed)`);
   // several at once share one transaction (group commit): when one of them fills the disk,
   // SQLite may roll back the others' writes too, and then they must not answer 201 either
-  const count = () => s.sqlite.prepare(`SELECT (SELECT count(*) FROM requests) AS r, (SELECT count(*) FROM audit WHERE action = 'request.created') AS a`).get() as { r: number; a: number };
+  const count = () =>
+    s.sqlite.prepare(`SELECT (SELECT count(*) FROM requests) AS r, (SELECT count(*) FROM audit WHERE action = 'request.created') AS a`).get() as {
+      r: number;
+      a: number;
+    };
   const at = count();
   const together = await Promise.all(
     Array.from({ length: 6 }, (_, i) =>
-      s.call(i % 2 ? 'alice' : 'dave', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'read', durationSeconds: 60, justification: `together ${i} ${'x'.repeat(1980)}` }),
+      s.call(i % 2 ? 'alice' : 'dave', 'POST', '/v1/requests', {
+        resourceId: 'prod-db',
+        role: 'read',
+        durationSeconds: 60,
+        justification: `together ${i} ${'x'.repeat(1980)}`,
+      }),
     ),
   );
   for (const r of together) assert.ok(r.status === 201 || (r.status === 503 && errorCode(r) === 'unavailable'), `${r.status} ${JSON.stringify(r.body)}`);
@@ -159,10 +173,15 @@ test('auditWriteImpossible_diskFull_eachChangeCommitsWholeOrIs503AndChangesNothi
   }
   s.sqlite.pragma('max_page_count = 1073741823');
   s.sqlite.exec('DROP TABLE ballast');
-  const fresh = await s.call('alice', 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: 60, justification: 'after the fault' });
+  const fresh = await s.call('alice', 'POST', '/v1/requests', {
+    resourceId: 'staging-db',
+    role: 'read',
+    durationSeconds: 60,
+    justification: 'after the fault',
+  });
   assert.equal(fresh.status, 201);
   await s.services.batcher.flush();
-  const v = (await s.store.read((tx) => tx.audit.verify()));
+  const v = await s.store.read((tx) => tx.audit.verify());
   assert.equal(v.ok, true, JSON.stringify(v));
   report('audit-failure', { fault: 'disk full (max_page_count)', refused, committedWhileFull: committed, chainAfter: v.count });
 });
@@ -179,22 +198,19 @@ test('auditWriteImpossible_readsByATokenDueForItsLastUsedTouch_keepWorking', asy
   assert.equal(r.status, 200, JSON.stringify(r.body));
 });
 
-test(
-  'auditWriteImpossible_batchedAuthFailuresAndChecks_areWrittenOnceTheFaultIsGone',
-  async (t) => {
-    const s = await makeServer();
-    t.after(() => s.close());
-    const count = (action: string) => (s.sqlite.prepare('SELECT count(*) AS n FROM audit WHERE action = ?').get(action) as { n: number }).n;
-    const before = { failed: count('auth.failed'), checked: count('access.checked') };
-    s.sqlite.pragma('query_only = ON');
-    for (let i = 0; i < 3; i++) assert.equal((await s.call(null, 'GET', '/v1/me', undefined, { authorization: 'Bearer elv_guess' })).status, 401);
-    for (let i = 0; i < 2; i++) assert.equal((await s.call('svc', 'GET', '/v1/check?userId=alice&resourceId=staging-db&role=read')).status, 200);
-    await s.services.batcher.flush(); // fails: the database is read-only
-    s.sqlite.pragma('query_only = OFF');
-    await new Promise((r) => setTimeout(r, 200));
-    await s.services.batcher.flush();
-    assert.equal(count('auth.failed') - before.failed, 3, 'failed sign-ins during the outage');
-    assert.equal(count('access.checked') - before.checked, 2, 'access checks during the outage');
-    assert.equal((await s.store.read((tx) => tx.audit.verify())).ok, true);
-  },
-);
+test('auditWriteImpossible_batchedAuthFailuresAndChecks_areWrittenOnceTheFaultIsGone', async (t) => {
+  const s = await makeServer();
+  t.after(() => s.close());
+  const count = (action: string) => (s.sqlite.prepare('SELECT count(*) AS n FROM audit WHERE action = ?').get(action) as { n: number }).n;
+  const before = { failed: count('auth.failed'), checked: count('access.checked') };
+  s.sqlite.pragma('query_only = ON');
+  for (let i = 0; i < 3; i++) assert.equal((await s.call(null, 'GET', '/v1/me', undefined, { authorization: 'Bearer elv_guess' })).status, 401);
+  for (let i = 0; i < 2; i++) assert.equal((await s.call('svc', 'GET', '/v1/check?userId=alice&resourceId=staging-db&role=read')).status, 200);
+  await s.services.batcher.flush(); // fails: the database is read-only
+  s.sqlite.pragma('query_only = OFF');
+  await new Promise((r) => setTimeout(r, 200));
+  await s.services.batcher.flush();
+  assert.equal(count('auth.failed') - before.failed, 3, 'failed sign-ins during the outage');
+  assert.equal(count('access.checked') - before.checked, 2, 'access checks during the outage');
+  assert.equal((await s.store.read((tx) => tx.audit.verify())).ok, true);
+});

@@ -21,7 +21,12 @@ test('backup_whileUnderLoad_copyOpensVerifiesAndServes', async (t) => {
   const load = Array.from({ length: 4 }, async () => {
     while (!stop) {
       const who = pick(['alice', 'dave']);
-      const r = await call(server.url, ws.tokens[who], 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: rnd(1, 5), justification: 'backup load' });
+      const r = await call(server.url, ws.tokens[who], 'POST', '/v1/requests', {
+        resourceId: 'staging-db',
+        role: 'read',
+        durationSeconds: rnd(1, 5),
+        justification: 'backup load',
+      });
       if (r.status !== 201) errors.push(`${r.status} ${r.text}`);
       else if (Math.random() < 0.5) await call(server.url, ws.tokens[who], 'POST', `/v1/grants/${r.body.grant.id}/relinquish`);
       await call(server.url, ws.tokens.svc, 'GET', `/v1/check?userId=${who}&resourceId=staging-db&role=read`);

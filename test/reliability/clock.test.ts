@@ -44,9 +44,11 @@ async function clockServer(t: { after(fn: () => unknown): void }) {
     assert.equal(r.status, 201, JSON.stringify(r.body));
     return r.body.grant as { id: string; startsAt: string; expiresAt: string };
   };
-  const allowed = async (resourceId = 'staging-db') => (await call('svc', 'GET', `/v1/check?userId=alice&resourceId=${resourceId}&role=read`)).body.allowed as boolean;
+  const allowed = async (resourceId = 'staging-db') =>
+    (await call('svc', 'GET', `/v1/check?userId=alice&resourceId=${resourceId}&role=read`)).body.allowed as boolean;
   const db = sqliteConnection(store);
-  const row = (id: string) => db.prepare('SELECT status, ended_at, expires_at FROM grants WHERE id = ?').get(id) as { status: string; ended_at: number | null; expires_at: number };
+  const row = (id: string) =>
+    db.prepare('SELECT status, ended_at, expires_at FROM grants WHERE id = ?').get(id) as { status: string; ended_at: number | null; expires_at: number };
   const expiredEvent = (id: string) => {
     const e = db.prepare(`SELECT details FROM audit WHERE grant_id = ? AND action = 'grant.expired'`).get(id) as { details: string } | undefined;
     return e && (JSON.parse(e.details) as Record<string, unknown>);

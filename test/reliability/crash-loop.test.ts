@@ -7,19 +7,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { buildServer, spawnServer, type SpawnedServer } from '../helpers/server.js';
-import {
-  auditVerify,
-  call,
-  integrityCheck,
-  overdueActiveGrants,
-  pick,
-  report,
-  rnd,
-  sleep,
-  stateAuditProblems,
-  workspace,
-  HOST,
-} from './lib.js';
+import { auditVerify, call, integrityCheck, overdueActiveGrants, pick, report, rnd, sleep, stateAuditProblems, workspace, HOST } from './lib.js';
 
 const ROUNDS = Number(process.env.ELEVATE_CRASH_ROUNDS ?? 20);
 const WORKERS = 6;
@@ -57,14 +45,24 @@ test('crashLoop_sigkillUnderMixedLoad_losesNothingThatWasCommitted', async (t) =
     let r;
     if (roll < 0.2) {
       // auto-approved at once; short, so grants also end by expiry across rounds and restarts
-      r = await call(url, tok[requester], 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: rnd(1, 8), justification: 'crash loop' });
+      r = await call(url, tok[requester], 'POST', '/v1/requests', {
+        resourceId: 'staging-db',
+        role: 'read',
+        durationSeconds: rnd(1, 8),
+        justification: 'crash loop',
+      });
       if (r.status === 201) {
         ledger.push({ op: 'create', action: 'request.created', requestId: r.body.request.id });
         ledger.push({ op: 'create', action: 'grant.activated', grantId: r.body.grant.id, requestId: r.body.request.id });
         active.push({ id: r.body.grant.id, owner: requester, resource: 'staging-db' });
       }
     } else if (roll < 0.38) {
-      r = await call(url, tok[requester], 'POST', '/v1/requests', { resourceId: 'prod-db', role: pick(['read', 'write']), durationSeconds: rnd(2, 30), justification: 'crash loop' });
+      r = await call(url, tok[requester], 'POST', '/v1/requests', {
+        resourceId: 'prod-db',
+        role: pick(['read', 'write']),
+        durationSeconds: rnd(2, 30),
+        justification: 'crash loop',
+      });
       if (r.status === 201) {
         ledger.push({ op: 'create', action: 'request.created', requestId: r.body.request.id });
         pending.push({ id: r.body.request.id, requester, kind: 'access' });
@@ -184,7 +182,11 @@ test('crashLoop_sigkillUnderMixedLoad_losesNothingThatWasCommitted', async (t) =
   await sleep(3000);
   const db = new Database(ws.dbPath, { readonly: true });
   const overdue = overdueActiveGrants(db, Date.now(), 1000);
-  const counts = db.prepare('SELECT (SELECT count(*) FROM requests) AS requests, (SELECT count(*) FROM grants) AS grants, (SELECT count(*) FROM audit) AS events, (SELECT count(*) FROM audit WHERE action = ?) AS checks').get('access.checked') as Record<string, number>;
+  const counts = db
+    .prepare(
+      'SELECT (SELECT count(*) FROM requests) AS requests, (SELECT count(*) FROM grants) AS grants, (SELECT count(*) FROM audit) AS events, (SELECT count(*) FROM audit WHERE action = ?) AS checks',
+    )
+    .get('access.checked') as Record<string, number>;
   db.close();
   await server.stop();
   checkDatabase(ROUNDS + 1, false);
@@ -212,7 +214,12 @@ test('crash_grantEndsWhileTheServerIsDown_restartExpiresItAtOnce_auditedAsRecove
   const ws = workspace('crash-down', undefined, ['alice', 'svc']);
   t.after(() => rmSync(ws.dir, { recursive: true, force: true }));
   let server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
-  const r = await call(server.url, ws.tokens.alice, 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: 2, justification: 'down' });
+  const r = await call(server.url, ws.tokens.alice, 'POST', '/v1/requests', {
+    resourceId: 'staging-db',
+    role: 'read',
+    durationSeconds: 2,
+    justification: 'down',
+  });
   assert.equal(r.status, 201);
   const grantId = r.body.grant.id as string;
   await server.kill('SIGKILL');

@@ -24,7 +24,35 @@ const USERS = ['alice', 'dave', 'bob', 'erin', 'carol', 'audrey', 'svc'];
 // ---------- generators ----------
 
 const nasty = fc.oneof(
-  fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '..', '%2e%2e', '%00', '\u0000', 'a\u0000b', '', ' ', '💥', 'ä', '\u202e', 'null', 'undefined', 'NaN', '-1', '0', '1e309', '9007199254740993', '-0', '0x10', 'true', '[]', '{}'),
+  fc.constantFrom(
+    '__proto__',
+    'constructor',
+    'prototype',
+    'toString',
+    'hasOwnProperty',
+    '..',
+    '%2e%2e',
+    '%00',
+    '\u0000',
+    'a\u0000b',
+    '',
+    ' ',
+    '💥',
+    'ä',
+    '\u202e',
+    'null',
+    'undefined',
+    'NaN',
+    '-1',
+    '0',
+    '1e309',
+    '9007199254740993',
+    '-0',
+    '0x10',
+    'true',
+    '[]',
+    '{}',
+  ),
   fc.string({ maxLength: 30 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
   fc.string({ unit: 'binary', maxLength: 20 }),
@@ -123,7 +151,22 @@ const ROUTES = [
 ] as const;
 // /openapi.json and /v1/audit/verify take no input and cost time that grows with the document or
 // the chain (~45 ms; O(events)): they come up rarely, among the odd paths, not thousands of times
-const QUERY_KEYS = ['scope', 'status', 'limit', 'cursor', 'dryRun', 'userId', 'resourceId', 'role', 'actorId', 'action', 'from', 'to', '__proto__', 'constructor'];
+const QUERY_KEYS = [
+  'scope',
+  'status',
+  'limit',
+  'cursor',
+  'dryRun',
+  'userId',
+  'resourceId',
+  'role',
+  'actorId',
+  'action',
+  'from',
+  'to',
+  '__proto__',
+  'constructor',
+];
 const TOKEN_CHARS = "!#$%&'*+.^_`|~-";
 const STANDARD = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)$/;
 const methodToken = fc.stringMatching(new RegExp(`^[A-Za-z0-9${TOKEN_CHARS.replace(/[-^]/g, '\\$&')}]{1,12}$`));
@@ -143,23 +186,67 @@ function requestArb(ids: { req: string[]; grt: string[] }): fc.Arbitrary<Generat
   const pathArb = fc.oneof(
     {
       weight: 8,
-      arbitrary: fc.tuple(fc.constantFrom(...ROUTES), segment, fc.boolean()).map(([[, p], id, real]) =>
-        p.replace(/:(req|grt)/, (_m, kind: 'req' | 'grt') => (real && ids[kind].length ? ids[kind][0] : encodeURIComponent(String(id)))),
+      arbitrary: fc
+        .tuple(fc.constantFrom(...ROUTES), segment, fc.boolean())
+        .map(([[, p], id, real]) =>
+          p.replace(/:(req|grt)/, (_m, kind: 'req' | 'grt') => (real && ids[kind].length ? ids[kind][0] : encodeURIComponent(String(id)))),
+        ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .array(
+          nasty.map((s) => encodeURIComponent(s)),
+          { minLength: 1, maxLength: 5 },
+        )
+        .map((xs) => `/${xs.join('/')}`),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        '/openapi.json?x=1',
+        '/v1/audit/verify?limit=-1',
+        '/',
+        '//v1/me',
+        '/v1/me/',
+        '/v1//requests',
+        '/v1/requests/../me',
+        '/V1/ME',
+        '/v1/%2e%2e/healthz',
+        '/v1/requests/%00',
+        '/v1/events/extra',
+        '/v1',
       ),
     },
-    { weight: 1, arbitrary: fc.array(nasty.map((s) => encodeURIComponent(s)), { minLength: 1, maxLength: 5 }).map((xs) => `/${xs.join('/')}`) },
-    { weight: 1, arbitrary: fc.constantFrom('/openapi.json?x=1', '/v1/audit/verify?limit=-1', '/', '//v1/me', '/v1/me/', '/v1//requests', '/v1/requests/../me', '/V1/ME', '/v1/%2e%2e/healthz', '/v1/requests/%00', '/v1/events/extra', '/v1') },
   );
-  const query = fc.array(fc.tuple(fc.oneof(fc.constantFrom(...QUERY_KEYS), nasty), fc.oneof(nasty, bigNumber.map(String), fc.constantFrom('mine', 'all', 'reviewable', 'active', 'pending', 'true', 'false', '2026-01-05T09:00:00Z'))), { maxLength: 4 });
+  const query = fc.array(
+    fc.tuple(
+      fc.oneof(fc.constantFrom(...QUERY_KEYS), nasty),
+      fc.oneof(nasty, bigNumber.map(String), fc.constantFrom('mine', 'all', 'reviewable', 'active', 'pending', 'true', 'false', '2026-01-05T09:00:00Z')),
+    ),
+    { maxLength: 4 },
+  );
   return fc
     .record({
       route: fc.constantFrom(...ROUTES),
-      method: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS') }, { weight: 1, arbitrary: methodToken }),
+      method: fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS') },
+        { weight: 1, arbitrary: methodToken },
+      ),
       path: pathArb,
       query,
       auth: fc.constantFrom('valid', 'valid', 'valid', 'valid', 'valid', 'valid', 'none', 'junk'),
       user: fc.constantFrom(...USERS),
-      contentType: fc.constantFrom(undefined, 'application/json', 'application/json', 'application/json; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'APPLICATION/JSON'),
+      contentType: fc.constantFrom(
+        undefined,
+        'application/json',
+        'application/json',
+        'application/json; charset=utf-8',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'APPLICATION/JSON',
+      ),
       extraHeaders: fc.array(
         fc.tuple(
           fc.constantFrom('last-event-id', 'x-forwarded-for', 'origin', 'accept', 'content-encoding', 'x-http-method-override', 'cookie', 'x-foo'),
@@ -173,7 +260,15 @@ function requestArb(ids: { req: string[]; grt: string[] }): fc.Arbitrary<Generat
     .map((g) => {
       const qs = g.query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
       const method = g.useRouteMethod ? g.route[0] : g.method;
-      return { method, path: g.path + (qs ? `?${qs}` : ''), auth: g.auth, user: g.user, contentType: g.contentType, extraHeaders: g.extraHeaders, body: g.body } as Generated;
+      return {
+        method,
+        path: g.path + (qs ? `?${qs}` : ''),
+        auth: g.auth,
+        user: g.user,
+        contentType: g.contentType,
+        extraHeaders: g.extraHeaders,
+        body: g.body,
+      } as Generated;
     });
 }
 
@@ -181,7 +276,8 @@ function headersFor(g: Generated, tokens: Record<string, string>): Record<string
   const h: Record<string, string> = {};
   for (const [k, v] of g.extraHeaders) h[k] = v;
   if (g.auth === 'valid') h.authorization = `Bearer ${tokens[g.user]}`;
-  if (g.auth === 'junk') h.authorization = pick(['Bearer', 'Bearer elv_', `Bearer elv_${randomBytes(32).toString('base64url')}`, 'Basic YTpi', `Bearer ${'A'.repeat(4000)}`]);
+  if (g.auth === 'junk')
+    h.authorization = pick(['Bearer', 'Bearer elv_', `Bearer elv_${randomBytes(32).toString('base64url')}`, 'Basic YTpi', `Bearer ${'A'.repeat(4000)}`]);
   if (g.contentType) h['content-type'] = g.contentType;
   return h;
 }
@@ -226,8 +322,11 @@ test('fuzz_inProcess_generatedRequests_never5xx_alwaysErrorShape_rejectedChangeN
     return { ...now, changed: now.n - since.n - (batchedSince.get(since.seq) as { n: number }).n };
   };
   // the detector itself: a request that does change something is seen to
-  const probe = (await changes());
-  assert.equal((await s.call('dave', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'write', durationSeconds: 60, justification: 'probe' })).status, 201);
+  const probe = await changes();
+  assert.equal(
+    (await s.call('dave', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'write', durationSeconds: 60, justification: 'probe' })).status,
+    201,
+  );
   assert.ok((await changes(probe)).changed > 0, 'the change detector sees a committed request');
   const statuses = new Map<number, number>();
   let rejected = 0;
@@ -235,36 +334,42 @@ test('fuzz_inProcess_generatedRequests_never5xx_alwaysErrorShape_rejectedChangeN
   let done = 0;
   const problems: string[] = [];
 
-  await fc.assert(
-    fc.asyncProperty(requestArb(ids), async (g) => {
-      if (++done % 10_000 === 0) console.log(`[fuzz] ${done} requests, ${Math.round(done / ((Date.now() - started) / 1000))}/s`);
-      const before = (await changes());
-      let res: Response;
-      try {
-        res = await s.services.app.request(g.path, { method: g.method, headers: headersFor(g, s.tokens), body: g.method === 'GET' || g.method === 'HEAD' ? undefined : g.body });
-      } catch (e) {
-        throw new Error(`the app threw for ${g.method} ${g.path.slice(0, 120)}: ${(e as Error).stack}`);
-      }
-      const type = res.headers.get('content-type') ?? '';
-      let text = '';
-      if (type.startsWith('text/event-stream')) {
-        streams++;
-        await res.body?.cancel();
-      } else text = await res.text();
-      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-      const v = verdict(g, res.status, type, text);
-      if (v) problems.push(v);
-      if (res.status >= 400) {
-        rejected++;
-        const { changed } = (await changes(before));
-        if (changed !== 0) problems.push(`${res.status} for ${g.method} ${g.path.slice(0, 120)} changed ${changed} rows`);
-      }
-      return problems.length === 0;
-    }),
-    { numRuns: IN_PROCESS, endOnFailure: true },
-  ).catch((e: Error) => {
-    throw new Error(`${problems.join('\n').slice(0, 4000)}\n${e.message.slice(0, 1500)}`);
-  });
+  await fc
+    .assert(
+      fc.asyncProperty(requestArb(ids), async (g) => {
+        if (++done % 10_000 === 0) console.log(`[fuzz] ${done} requests, ${Math.round(done / ((Date.now() - started) / 1000))}/s`);
+        const before = await changes();
+        let res: Response;
+        try {
+          res = await s.services.app.request(g.path, {
+            method: g.method,
+            headers: headersFor(g, s.tokens),
+            body: g.method === 'GET' || g.method === 'HEAD' ? undefined : g.body,
+          });
+        } catch (e) {
+          throw new Error(`the app threw for ${g.method} ${g.path.slice(0, 120)}: ${(e as Error).stack}`);
+        }
+        const type = res.headers.get('content-type') ?? '';
+        let text = '';
+        if (type.startsWith('text/event-stream')) {
+          streams++;
+          await res.body?.cancel();
+        } else text = await res.text();
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        const v = verdict(g, res.status, type, text);
+        if (v) problems.push(v);
+        if (res.status >= 400) {
+          rejected++;
+          const { changed } = await changes(before);
+          if (changed !== 0) problems.push(`${res.status} for ${g.method} ${g.path.slice(0, 120)} changed ${changed} rows`);
+        }
+        return problems.length === 0;
+      }),
+      { numRuns: IN_PROCESS, endOnFailure: true },
+    )
+    .catch((e: Error) => {
+      throw new Error(`${problems.join('\n').slice(0, 4000)}\n${e.message.slice(0, 1500)}`);
+    });
   assert.deepEqual(problems, []);
   // nothing reached Object.prototype
   assert.deepEqual(Object.keys(Object.prototype), []);
@@ -273,7 +378,14 @@ test('fuzz_inProcess_generatedRequests_never5xx_alwaysErrorShape_rejectedChangeN
   await s.services.batcher.flush();
   assert.equal((await s.store.read((tx) => tx.audit.verify())).ok, true);
   const seconds = Math.round((Date.now() - started) / 100) / 10;
-  report('fuzz', { inProcess: IN_PROCESS, rejected, streams, statuses: Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])), seconds, perSecond: Math.round(IN_PROCESS / seconds) });
+  report('fuzz', {
+    inProcess: IN_PROCESS,
+    rejected,
+    streams,
+    statuses: Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])),
+    seconds,
+    perSecond: Math.round(IN_PROCESS / seconds),
+  });
 });
 
 test('fuzz_overRealHttp_sample_never5xx_serverStaysUp_rejectedChangeNothing', async (t) => {
@@ -283,7 +395,11 @@ test('fuzz_overRealHttp_sample_never5xx_serverStaysUp_rejectedChangeNothing', as
   const server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
   const started = Date.now();
   const mk = async (u: string, body: unknown) => {
-    const r = await fetch(`${server.url}/v1/requests`, { method: 'POST', headers: { authorization: `Bearer ${ws.tokens[u]}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const r = await fetch(`${server.url}/v1/requests`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ws.tokens[u]}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return (await r.json()) as any;
   };
   const ids = {
@@ -303,45 +419,59 @@ test('fuzz_overRealHttp_sample_never5xx_serverStaysUp_rejectedChangeNothing', as
   let source = 2;
   let parserRejected = 0;
   let headWithBody = 0;
-  await fc.assert(
-    fc.asyncProperty(requestArb(ids), async (g) => {
-      if (g.path.startsWith('/v1/events')) return true;
-      const before = fp();
-      const headers = headersFor(g, ws.tokens);
-      // unauthenticated attempts come from many loopback addresses: the per-client limiter is tested elsewhere
-      const localAddress = g.auth === 'valid' ? '127.0.0.1' : `127.0.1.${(source = (source % 250) + 2)}`;
-      let r;
-      try {
-        r = await rawRequest(server.url, { method: g.method, path: g.path, headers, body: g.method === 'GET' || g.method === 'HEAD' ? undefined : g.body, localAddress });
-      } catch (e) {
-        // Node's parser rejects an unknown method before reading the body and closes the
-        // connection; a client still sending a large body sees a reset. Not the app's answer.
-        if (!STANDARD.test(g.method)) {
-          parserRejected++;
-          return fp() === before;
+  await fc
+    .assert(
+      fc.asyncProperty(requestArb(ids), async (g) => {
+        if (g.path.startsWith('/v1/events')) return true;
+        const before = fp();
+        const headers = headersFor(g, ws.tokens);
+        // unauthenticated attempts come from many loopback addresses: the per-client limiter is tested elsewhere
+        const localAddress = g.auth === 'valid' ? '127.0.0.1' : `127.0.1.${(source = (source % 250) + 2)}`;
+        let r;
+        try {
+          r = await rawRequest(server.url, {
+            method: g.method,
+            path: g.path,
+            headers,
+            body: g.method === 'GET' || g.method === 'HEAD' ? undefined : g.body,
+            localAddress,
+          });
+        } catch (e) {
+          // Node's parser rejects an unknown method before reading the body and closes the
+          // connection; a client still sending a large body sees a reset. Not the app's answer.
+          if (!STANDARD.test(g.method)) {
+            parserRejected++;
+            return fp() === before;
+          }
+          // a HEAD refused by the parser gets a body it must not have (see the todo test below)
+          if (g.method === 'HEAD' && /Data after `Connection: close`/.test((e as Error).message)) {
+            headWithBody++;
+            return fp() === before;
+          }
+          problems.push(`no answer for ${g.method} ${g.path.slice(0, 120)}: ${(e as Error).message}`);
+          return false;
         }
-        // a HEAD refused by the parser gets a body it must not have (see the todo test below)
-        if (g.method === 'HEAD' && /Data after `Connection: close`/.test((e as Error).message)) {
-          headWithBody++;
-          return fp() === before;
-        }
-        problems.push(`no answer for ${g.method} ${g.path.slice(0, 120)}: ${(e as Error).message}`);
-        return false;
-      }
-      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-      // (what Node's HTTP parser refuses — unknown methods, request lines or headers over
-      // 16 KiB — gets the error shape too since f8b1aaf; before, a bare 400/431 with no body)
-      const v = verdict(g, r.status, String(r.headers['content-type']), r.text);
-      if (v) problems.push(v);
-      if (r.status >= 400 && fp() !== before) problems.push(`${r.status} for ${g.method} ${g.path.slice(0, 120)} changed the database`);
-      return problems.length === 0;
-    }),
-    { numRuns: OVER_HTTP, endOnFailure: true },
-  ).catch((e: Error) => {
-    throw new Error(`${problems.join('\n').slice(0, 4000)}\n${e.message.slice(0, 1500)}`);
-  });
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        // (what Node's HTTP parser refuses — unknown methods, request lines or headers over
+        // 16 KiB — gets the error shape too since f8b1aaf; before, a bare 400/431 with no body)
+        const v = verdict(g, r.status, String(r.headers['content-type']), r.text);
+        if (v) problems.push(v);
+        if (r.status >= 400 && fp() !== before) problems.push(`${r.status} for ${g.method} ${g.path.slice(0, 120)} changed the database`);
+        return problems.length === 0;
+      }),
+      { numRuns: OVER_HTTP, endOnFailure: true },
+    )
+    .catch((e: Error) => {
+      throw new Error(`${problems.join('\n').slice(0, 4000)}\n${e.message.slice(0, 1500)}`);
+    });
   // malformed HTTP on the wire: answered or closed, never a crash
-  const garbage = ['GARBAGE\r\n\r\n', 'GET /v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \u0000\r\n\r\n', `GET /${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 'POST /v1/requests HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\nContent-Type: application/json\r\n\r\n{', 'GET /v1/me HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n'];
+  const garbage = [
+    'GARBAGE\r\n\r\n',
+    'GET /v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \u0000\r\n\r\n',
+    `GET /${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    'POST /v1/requests HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\nContent-Type: application/json\r\n\r\n{',
+    'GET /v1/me HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n',
+  ];
   for (const raw of garbage) {
     await new Promise<void>((done) => {
       const sock = connect(server.port, '127.0.0.1', () => sock.end(raw));
@@ -356,21 +486,25 @@ test('fuzz_overRealHttp_sample_never5xx_serverStaysUp_rejectedChangeNothing', as
   assert.deepEqual(problems, []);
   assert.equal(server.proc.exitCode, null);
   const seconds = Math.round((Date.now() - started) / 100) / 10;
-  report('fuzz', { overHttp: OVER_HTTP, parserRejected, headWithBody, malformedWire: garbage.length, statuses: Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])), seconds });
+  report('fuzz', {
+    overHttp: OVER_HTTP,
+    parserRejected,
+    headWithBody,
+    malformedWire: garbage.length,
+    statuses: Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])),
+    seconds,
+  });
 });
 
-test(
-  'wire_headRefusedByTheParser_getsNoBody',
-  async (t) => {
-    buildServer();
-    const ws = workspace('fuzz-head', TEST_POLICY, ['alice']);
-    t.after(() => rmSync(ws.dir, { recursive: true, force: true }));
-    const server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
-    const r = await rawRequest(server.url, { method: 'HEAD', path: `/v1/grants/${'x'.repeat(20_000)}`, headers: { authorization: `Bearer ${ws.tokens.alice}` } });
-    assert.equal(r.status, 431);
-    assert.equal(r.text, '');
-  },
-);
+test('wire_headRefusedByTheParser_getsNoBody', async (t) => {
+  buildServer();
+  const ws = workspace('fuzz-head', TEST_POLICY, ['alice']);
+  t.after(() => rmSync(ws.dir, { recursive: true, force: true }));
+  const server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
+  const r = await rawRequest(server.url, { method: 'HEAD', path: `/v1/grants/${'x'.repeat(20_000)}`, headers: { authorization: `Bearer ${ws.tokens.alice}` } });
+  assert.equal(r.status, 431);
+  assert.equal(r.text, '');
+});
 
 // ---------- the policy loader ----------
 
@@ -382,8 +516,7 @@ function mutate(value: unknown, path: (string | number)[], replacement: unknown,
     if (op === 'delete') {
       if (Array.isArray(copy)) copy.splice(Number(head), 1);
       else delete copy[head];
-    }
-    else if (op === 'add') copy[typeof head === 'number' ? `x${head}` : `${head}_extra`] = replacement;
+    } else if (op === 'add') copy[typeof head === 'number' ? `x${head}` : `${head}_extra`] = replacement;
     else copy[head] = replacement;
     return copy;
   }
@@ -421,12 +554,21 @@ test('fuzz_policyLoader_invalidFilesRefusedWithMessages_neverAThrow', () => {
     if (!parsePolicy(text).ok) refused++;
   };
   // arbitrary text
-  fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 400 }), (s) => tally(s)), { numRuns: 600 });
-  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 400 }), (s) => tally(s)), { numRuns: 200 });
+  fc.assert(
+    fc.property(fc.string({ unit: 'grapheme', maxLength: 400 }), (s) => tally(s)),
+    { numRuns: 600 },
+  );
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 400 }), (s) => tally(s)),
+    { numRuns: 200 },
+  );
   // the valid test policy with one to three mutations, as JSON (valid YAML) and as YAML
   fc.assert(
     fc.property(
-      fc.array(fc.tuple(fc.constantFrom(...paths), anyValue, fc.constantFrom('set', 'delete', 'add') as fc.Arbitrary<'set' | 'delete' | 'add'>), { minLength: 1, maxLength: 3 }),
+      fc.array(fc.tuple(fc.constantFrom(...paths), anyValue, fc.constantFrom('set', 'delete', 'add') as fc.Arbitrary<'set' | 'delete' | 'add'>), {
+        minLength: 1,
+        maxLength: 3,
+      }),
       fc.boolean(),
       (muts, asJson) => {
         let doc = base;
@@ -439,7 +581,15 @@ test('fuzz_policyLoader_invalidFilesRefusedWithMessages_neverAThrow', () => {
   );
   // shapes nobody writes by hand
   const aliasBomb = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    .concat(Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`))
+    .concat(
+      Array.from(
+        { length: 9 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9)
+            .fill(`*${String.fromCharCode(97 + i)}`)
+            .join(',')}]`,
+      ),
+    )
     .join('\n');
   const specials = [
     aliasBomb,

@@ -120,8 +120,11 @@ export function errorShapeProblem(status: number, body: unknown): string | null 
 /** A dist/server.js command without blocking this process (load generated here keeps running). */
 export function cliAsync(args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [SERVER_JS, ...args], { cwd: ROOT, timeout: timeoutMs, env: { ...process.env, ELEVATE_CONFIG: '', ELEVATE_DB: '' } }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [SERVER_JS, ...args],
+      { cwd: ROOT, timeout: timeoutMs, env: { ...process.env, ELEVATE_CONFIG: '', ELEVATE_DB: '' } },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -191,7 +194,12 @@ function stateAuditProblemsIn(db: Database.Database): string[] {
       problems.push(`request ${r.id} is ${r.status} but its decision events are [${decisions.map((e) => e.action).join(', ')}]`);
     }
     const byApprovers = evs
-      .filter((e) => e.action === 'request.approval_recorded' || e.action === 'request.denied' || (e.action === 'request.approved' && JSON.parse(e.details).how === 'approvers'))
+      .filter(
+        (e) =>
+          e.action === 'request.approval_recorded' ||
+          e.action === 'request.denied' ||
+          (e.action === 'request.approved' && JSON.parse(e.details).how === 'approvers'),
+      )
       .map((e) => `${e.actor_id}:${e.action === 'request.denied' ? 'deny' : 'approve'}`)
       .sort();
     const rows = (approvalsBy.get(r.id) ?? []).sort();
@@ -214,7 +222,8 @@ function stateAuditProblemsIn(db: Database.Database): string[] {
       problems.push(`grant ${g.id}: expires_at ${iso(g.expires_at)} but the last event says ${JSON.parse(last.details).expiresAt}`);
     }
     const req = requests.find((r) => r.id === g.request_id);
-    if (!req || req.status !== 'approved' || req.grant_id !== g.id) problems.push(`grant ${g.id}: its request ${g.request_id} is not an approved request for it`);
+    if (!req || req.status !== 'approved' || req.grant_id !== g.id)
+      problems.push(`grant ${g.id}: its request ${g.request_id} is not an approved request for it`);
   }
   for (const e of events) {
     if (e.request_id && !requestIds.has(e.request_id)) problems.push(`event ${e.seq} ${e.action}: request ${e.request_id} does not exist`);
@@ -225,7 +234,8 @@ function stateAuditProblemsIn(db: Database.Database): string[] {
   const revoked = new Set(events.filter((e) => e.action === 'token.revoked').map((e) => JSON.parse(e.details).tokenId));
   for (const t of tokens) {
     if (!issued.has(t.id)) problems.push(`token ${t.id} has no token.issued event`);
-    if ((t.revoked_at !== null) !== revoked.has(t.id)) problems.push(`token ${t.id}: revoked_at=${t.revoked_at} but token.revoked event ${revoked.has(t.id) ? 'present' : 'absent'}`);
+    if ((t.revoked_at !== null) !== revoked.has(t.id))
+      problems.push(`token ${t.id}: revoked_at=${t.revoked_at} but token.revoked event ${revoked.has(t.id) ? 'present' : 'absent'}`);
   }
   if (issued.size !== tokens.length) problems.push(`${issued.size} token.issued events for ${tokens.length} tokens`);
   // the product's own state check (audit verify --state) must agree under every load these suites make

@@ -121,7 +121,12 @@ test('race_twoRequiredApprovers_eachCountsOnce_andOneDecisionIsRecorded', async 
 
 test('race_revokeRelinquishExtendOnOneGrant_exactlyOneEndWins_extensionsMatchTheLog', async () => {
   for (let i = 0; i < ROUNDS; i++) {
-    const r = await call(server.url, ws.tokens.alice, 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: 600, justification: 'race' });
+    const r = await call(server.url, ws.tokens.alice, 'POST', '/v1/requests', {
+      resourceId: 'staging-db',
+      role: 'read',
+      durationSeconds: 600,
+      justification: 'race',
+    });
     assert.equal(r.status, 201);
     const g = r.body.grant.id as string;
     const out = await race([
@@ -152,7 +157,9 @@ test('race_extensionNeedingApproval_onePendingAtATime_thenOneDecision', async ()
     const a = await call(server.url, ws.tokens.bob, 'POST', `/v1/requests/${req}/approve`, {});
     assert.equal(a.status, 200);
     const g = a.body.grant.id as string;
-    const asks = await race(times(8, { who: 'alice', label: 'extend', method: 'POST', path: `/v1/grants/${g}/extend`, body: { durationSeconds: 600, justification: 'race' } }));
+    const asks = await race(
+      times(8, { who: 'alice', label: 'extend', method: 'POST', path: `/v1/grants/${g}/extend`, body: { durationSeconds: 600, justification: 'race' } }),
+    );
     count('extension-request', asks);
     const created = asks.filter((o) => o.r.status === 202);
     assert.equal(created.length, 1, 'exactly one pending extension request');

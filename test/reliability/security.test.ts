@@ -14,7 +14,16 @@ import { call, errorShapeProblem, HOST, rawRequest, report, sleep, workspace, ty
 
 type Role = 'requester' | 'stranger' | 'approver' | 'admin' | 'auditor' | 'service' | 'none' | 'bad';
 const ROLES: Role[] = ['requester', 'stranger', 'approver', 'admin', 'auditor', 'service', 'none', 'bad'];
-const USER: Record<Role, string | null> = { requester: 'alice', stranger: 'dave', approver: 'bob', admin: 'carol', auditor: 'audrey', service: 'svc', none: null, bad: null };
+const USER: Record<Role, string | null> = {
+  requester: 'alice',
+  stranger: 'dave',
+  approver: 'bob',
+  admin: 'carol',
+  auditor: 'audrey',
+  service: 'svc',
+  none: null,
+  bad: null,
+};
 
 /**
  * Expected status per route and role, for objects owned by the requester (alice): her pending
@@ -121,8 +130,18 @@ after(async () => {
 });
 
 async function fixture() {
-  const req = await call(server.url, ws.tokens.alice, 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'read', durationSeconds: 600, justification: 'fixture' });
-  const grant = await call(server.url, ws.tokens.alice, 'POST', '/v1/requests', { resourceId: 'staging-db', role: 'read', durationSeconds: 600, justification: 'fixture' });
+  const req = await call(server.url, ws.tokens.alice, 'POST', '/v1/requests', {
+    resourceId: 'prod-db',
+    role: 'read',
+    durationSeconds: 600,
+    justification: 'fixture',
+  });
+  const grant = await call(server.url, ws.tokens.alice, 'POST', '/v1/requests', {
+    resourceId: 'staging-db',
+    role: 'read',
+    durationSeconds: 600,
+    justification: 'fixture',
+  });
   assert.equal(req.status, 201, req.text);
   assert.equal(grant.status, 201, grant.text);
   aliceIds.add(req.body.request.id).add(grant.body.request.id).add(grant.body.grant.id);
@@ -138,7 +157,13 @@ async function as(role: Role, method: string, path: string, body?: unknown): Pro
     secrets.add(bad);
     const headers: Record<string, string> = role === 'bad' ? { authorization: `Bearer ${bad}` } : {};
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const r = await rawRequest(server.url, { method, path, headers, body: body === undefined ? undefined : JSON.stringify(body), localAddress: `127.0.0.${sourceAddress++}` });
+    const r = await rawRequest(server.url, {
+      method,
+      path,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      localAddress: `127.0.0.${sourceAddress++}`,
+    });
     const h = new Headers();
     for (const [k, v] of Object.entries(r.headers)) if (typeof v === 'string') h.set(k, v);
     return { status: r.status, text: r.text, headers: h };
@@ -185,7 +210,12 @@ test('authz_everyOpenApiRoute_everyRole_strangersIds_noLeakNo5xx', async () => {
       // (the id they sent may be echoed back in the 404 message: that tells them nothing)
       if (role === 'stranger') for (const id of aliceIds) if (!path.includes(id) && r.text.includes(id)) failures.push(`${route} as stranger leaks ${id}`);
       if (r.status === 404 && template.includes('{id}')) {
-        const missing = await as(role, method, template.replace('{id}', `${template.startsWith('/v1/requests/') ? 'req' : 'grt'}_doesnotexist0000`), BODY[route]);
+        const missing = await as(
+          role,
+          method,
+          template.replace('{id}', `${template.startsWith('/v1/requests/') ? 'req' : 'grt'}_doesnotexist0000`),
+          BODY[route],
+        );
         if (missing.status !== 404) failures.push(`${route} as ${role}: a stranger's id gives 404 but a missing one ${missing.status}`);
         const strip = (t: string) => t.replace(/(req|grt)_[A-Za-z0-9_-]+/g, 'ID');
         if (strip(missing.text) !== strip(r.text)) failures.push(`${route} as ${role}: 404 for a hidden id differs from 404 for a missing one`);
@@ -240,7 +270,14 @@ test('eventStream_lastEventIdZero_doesNotStallTheServerOnALongLog', async (t) =>
   // client resumes from there on its next connection instead of one request scanning 50,000
   const s = await makeServer();
   t.after(() => s.close());
-  const noise = Array.from({ length: 50_000 }, (_, i) => ({ at: s.clock.now(), actorId: 'alice', action: 'grant.expired', subjectId: 'alice', resourceId: 'staging-db', details: { i } }));
+  const noise = Array.from({ length: 50_000 }, (_, i) => ({
+    at: s.clock.now(),
+    actorId: 'alice',
+    action: 'grant.expired',
+    subjectId: 'alice',
+    resourceId: 'staging-db',
+    details: { i },
+  }));
   await s.store.transaction((tx) => tx.audit.append(noise));
   const first = (await s.store.read((tx) => tx.audit.head())).seq - noise.length;
   const res = await s.services.app.request('/v1/events', { headers: { authorization: `Bearer ${s.tokens.dave}`, 'last-event-id': String(first) } });
@@ -300,7 +337,10 @@ test('bruteForce_tokenGuessing_gets429_isAudited_andOnlyItsWrongTokensAreBlocked
   }
   const first429 = statuses.indexOf(429);
   assert.ok(first429 > 0 && first429 <= 20, `429 after at most 20 failures: ${statuses.join(',')}`);
-  assert.ok(statuses.slice(first429).every((s) => s === 429), 'and for every attempt after that');
+  assert.ok(
+    statuses.slice(first429).every((s) => s === 429),
+    'and for every attempt after that',
+  );
   const valid = await rawRequest(server.url, { path: '/v1/me', headers: { authorization: `Bearer ${ws.tokens.alice}` }, localAddress: attacker });
   assert.equal(valid.status, 200, 'a valid token is never refused because of failures (tokens are 256 random bits)');
   const other = await call(server.url, ws.tokens.alice, 'GET', '/v1/me');
@@ -322,7 +362,10 @@ test('listen_nonLoopbackWithoutTls_isRefused_unlessInsecureListenIsExplicit', as
     assert.equal(r.code, 2, `--host ${host}: ${r.stdout}${r.stderr}`);
     assert.match(r.stderr, /refusing to listen/);
   }
-  const env = cli(['start', '--config', ws.policyPath, '--db', `${ws.dir}/listen.db`, '--port', String(port)], { env: { ELEVATE_HOST: '0.0.0.0' }, timeoutMs: 10_000 });
+  const env = cli(['start', '--config', ws.policyPath, '--db', `${ws.dir}/listen.db`, '--port', String(port)], {
+    env: { ELEVATE_HOST: '0.0.0.0' },
+    timeoutMs: 10_000,
+  });
   assert.equal(env.code, 2, 'ELEVATE_HOST=0.0.0.0 is refused too');
   const open = await spawnServer({ policyPath: ws.policyPath, dbPath: `${ws.dir}/listen.db`, args: ['--host', '0.0.0.0', '--insecure-listen'] });
   assert.equal((await call(open.url, null, 'GET', '/healthz')).status, 200);
@@ -345,7 +388,11 @@ test('files_holdingSecrets_areOwnerOnly_serverKeyAndDemoTokens', async (t) => {
   const dir = tempDir('elevate-demo-');
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const port = await freePort();
-  const demo = spawn(process.execPath, [SERVER_JS, 'demo', '--port', String(port), '--host', '127.0.0.1'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ELEVATE_CONFIG: '', ELEVATE_DB: '' } });
+  const demo = spawn(process.execPath, [SERVER_JS, 'demo', '--port', String(port), '--host', '127.0.0.1'], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ELEVATE_CONFIG: '', ELEVATE_DB: '' },
+  });
   let out = '';
   demo.stdout.on('data', (d: Buffer) => (out += d));
   demo.stderr.on('data', (d: Buffer) => (out += d));

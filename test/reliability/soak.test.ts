@@ -73,7 +73,11 @@ test(`soak_${SECONDS}s_loadAnd${STREAMS}EventStreams_noErrors_flatMemory_noFdGro
           for (;;) {
             const { done, value } = await reader.read();
             if (done) break;
-            eventsSeen += (Buffer.from(value).toString().match(/^event: /gm) ?? []).length;
+            eventsSeen += (
+              Buffer.from(value)
+                .toString()
+                .match(/^event: /gm) ?? []
+            ).length;
           }
         } catch {
           /* aborted on purpose */
@@ -120,7 +124,12 @@ test(`soak_${SECONDS}s_loadAnd${STREAMS}EventStreams_noErrors_flatMemory_noFdGro
     streamConnects: connects,
     eventsSeen,
     grants,
-    rssMB: { start: +(first.rss / MB).toFixed(1), middle: +(middle.rss / MB).toFixed(1), end: +(last.rss / MB).toFixed(1), afterClients: +(endRss / MB).toFixed(1) },
+    rssMB: {
+      start: +(first.rss / MB).toFixed(1),
+      middle: +(middle.rss / MB).toFixed(1),
+      end: +(last.rss / MB).toFixed(1),
+      afterClients: +(endRss / MB).toFixed(1),
+    },
     fds: { idle: idleFds, start: first.fds, middle: middle.fds, end: last.fds, afterClients: endFds, settleMs },
     errors: errors.length,
   };

@@ -193,14 +193,23 @@ test('streamOnReplicaA_receivesChangesMadeOnBAndC_inOrder', async () => {
     assert.equal(stream.status, 200);
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) {
-      const r = await api(1 + (i % 2), 'alice', 'POST', '/v1/requests', { resourceId: 'db', role: 'write', durationSeconds: 600, justification: `stream ${i}` });
+      const r = await api(1 + (i % 2), 'alice', 'POST', '/v1/requests', {
+        resourceId: 'db',
+        role: 'write',
+        durationSeconds: 600,
+        justification: `stream ${i}`,
+      });
       assert.equal(r.status, 201);
       ids.push(r.body.request.id);
       await api(2 - (i % 2), 'bob', 'POST', `/v1/requests/${r.body.request.id}/deny`, { reason: 'no' });
     }
     await stream.waitFor((e) => e.event === 'request.denied' && e.data.request?.id === ids[5], 10_000, 'the last denial');
     const seqs = stream.events.filter((e) => e.id !== undefined).map((e) => Number(e.id));
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'in log order');
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      'in log order',
+    );
     assert.equal(new Set(seqs).size, seqs.length, 'no duplicates');
     for (const id of ids) {
       const mine = stream.events.filter((e) => e.data.request?.id === id).map((e) => e.event);
@@ -269,7 +278,12 @@ test('sigkillOfOneReplicaUnderLoad_losesNothingAcknowledged_andItsWorkAndStreams
   // active, so every one of them must be provisioned, the victim's claimed work included
   const load = async (user: string, i: number) => {
     await sleep(i * 100);
-    const r = await http(replica(i).url, as(user), 'POST', '/v1/requests', { resourceId: 'hooked', role: 'read', durationSeconds: 3600, justification: 'load' }).catch(() => null);
+    const r = await http(replica(i).url, as(user), 'POST', '/v1/requests', {
+      resourceId: 'hooked',
+      role: 'read',
+      durationSeconds: 3600,
+      justification: 'load',
+    }).catch(() => null);
     if (r?.status === 201) acknowledged.push(r.body.grant.id);
   };
   const loads = devs.slice(0, 40).map((u, i) => load(u, i));
@@ -300,7 +314,10 @@ test('sigkillOfOneReplicaUnderLoad_losesNothingAcknowledged_andItsWorkAndStreams
     // and before the kill, the stream on the victim had no gap either
     const before = streams[0].events.filter((e) => e.id !== undefined).map((e) => Number(e.id));
     const first = before[0];
-    assert.deepEqual(before, events.filter((e) => e.seq >= first && e.seq <= resumeFrom && isSseType(e.action)).map((e) => e.seq));
+    assert.deepEqual(
+      before,
+      events.filter((e) => e.seq >= first && e.seq <= resumeFrom && isSseType(e.action)).map((e) => e.seq),
+    );
   } finally {
     for (const s of streams) s.close();
     HOOK_DELAY_MS = 0;
@@ -314,7 +331,12 @@ test('postgresRestartUnderLoad_answers503WhileDown_halfWritesNothing_andReplicas
   const acknowledged: string[] = [];
   const load = async (user: string, i: number) => {
     for (let n = 0; !stop; n++) {
-      const r = await http(replica(i + n).url, as(user), 'POST', '/v1/requests', { resourceId: pool[n % RESOURCES], role: 'read', durationSeconds: 3600, justification: 'outage' }).catch(() => null);
+      const r = await http(replica(i + n).url, as(user), 'POST', '/v1/requests', {
+        resourceId: pool[n % RESOURCES],
+        role: 'read',
+        durationSeconds: 3600,
+        justification: 'outage',
+      }).catch(() => null);
       if (r) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
       if (r?.status === 201) {
         acknowledged.push(r.body.grant.id);
@@ -359,7 +381,11 @@ test('afterEverything_theChainVerifies_seqIsGapless_andTheStateMatchesTheLog', a
 test('demoWithThreeReplicas_servesOneUrl_andKillingAnyReplicaGoesUnnoticed', async () => {
   const folder = tempDir('elevate-replica-demo-');
   const port = await freePort();
-  const demo = spawn(process.execPath, [SERVER_JS, 'demo', '--replicas', '3', '--port', String(port)], { cwd: folder, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const demo = spawn(process.execPath, [SERVER_JS, 'demo', '--replicas', '3', '--port', String(port)], {
+    cwd: folder,
+    env: cleanEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   demo.stdout!.on('data', (d) => (out += d));
   demo.stderr!.on('data', (d) => (out += d));
@@ -370,7 +396,10 @@ test('demoWithThreeReplicas_servesOneUrl_andKillingAnyReplicaGoesUnnoticed', asy
       assert.ok(Date.now() < deadline, `demo not up after 90 s:\n${out}`);
       await sleep(200);
     }
-    const { url, tokens: t } = JSON.parse(readFileSync(join(folder, '.elevate', 'demo-tokens.json'), 'utf8')) as { url: string; tokens: Record<string, string> };
+    const { url, tokens: t } = JSON.parse(readFileSync(join(folder, '.elevate', 'demo-tokens.json'), 'utf8')) as {
+      url: string;
+      tokens: Record<string, string>;
+    };
     assert.equal(url, `http://127.0.0.1:${port}`);
     const pids = [...out.matchAll(/replica \d+: port (\d+), pid (\d+)/g)].map((m) => Number(m[2]));
     assert.equal(pids.length, 3, out);

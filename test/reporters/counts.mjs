@@ -3,8 +3,10 @@ import { fileURLToPath } from 'node:url';
 
 // spec for people, plus files.mjs, which names each file that ran no test
 export const reporterArgs = [
-  '--test-reporter=spec', '--test-reporter-destination=stdout',
-  `--test-reporter=${fileURLToPath(new URL('./files.mjs', import.meta.url))}`, '--test-reporter-destination=stdout',
+  '--test-reporter=spec',
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${fileURLToPath(new URL('./files.mjs', import.meta.url))}`,
+  '--test-reporter-destination=stdout',
 ];
 
 /** The passed/failed counts a suite printed, or null when it printed none. */

@@ -9,10 +9,17 @@ afterEach(async () => s && (await s.close()));
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 const post = (path: string, body: string) =>
-  s.services.app.request(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(body.length) }, body });
+  s.services.app.request(path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(body.length) },
+    body,
+  });
 /** the body of an answer, for the fields a test reads */
 const body = async (r: Response) => (await r.json()) as { error: { message: string } | string };
-const message = async (r: Response) => { const e = (await body(r)).error; return typeof e === 'string' ? e : e.message; };
+const message = async (r: Response) => {
+  const e = (await body(r)).error;
+  return typeof e === 'string' ? e : e.message;
+};
 
 test('withoutIdentity_configOffersTokensOnly', async () => {
   s = await makeServer();

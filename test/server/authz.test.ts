@@ -177,7 +177,11 @@ describe('authorization matrix (route × caller)', () => {
       Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
     );
     const covered = new Set(MATRIX.map((r) => r.name.replace(/\?.*$/, '')));
-    assert.deepEqual(documented.filter((d) => !covered.has(d)), [], 'routes missing from the matrix');
+    assert.deepEqual(
+      documented.filter((d) => !covered.has(d)),
+      [],
+      'routes missing from the matrix',
+    );
   });
 
   test('an id that does not exist is 404 for everyone, admin included', async () => {
@@ -216,7 +220,10 @@ describe('authorization matrix (route × caller)', () => {
     const reviewableByErin = await s.call('erin', 'GET', '/v1/requests?scope=reviewable');
     assert.ok(!reviewableByErin.body.requests.some((r: { id: string }) => r.id === reqId), 'erin may not review prod-db');
     const reviewableByBob = await s.call('bob', 'GET', '/v1/requests?scope=reviewable');
-    assert.ok(reviewableByBob.body.requests.some((r: { id: string }) => r.id === reqId), 'bob reviews prod-db');
+    assert.ok(
+      reviewableByBob.body.requests.some((r: { id: string }) => r.id === reqId),
+      'bob reviews prod-db',
+    );
     const reviewableByAlice = await s.call('alice', 'GET', '/v1/requests?scope=reviewable');
     assert.deepEqual(reviewableByAlice.body.requests, [], 'a requester never reviews their own');
 
@@ -240,7 +247,10 @@ describe('authorization matrix (route × caller)', () => {
       await t.services.batcher.flush();
       const failed = t.sqlite.prepare(`SELECT details FROM audit WHERE action = 'auth.failed'`).all() as { details: string }[];
       assert.equal(failed.length, 3);
-      assert.ok(failed.every((f) => !f.details.includes('elv_')), 'the presented token is never audited');
+      assert.ok(
+        failed.every((f) => !f.details.includes('elv_')),
+        'the presented token is never audited',
+      );
       await t.advance(60_000);
       assert.equal((await t.call(null, 'GET', '/v1/me', undefined, wrong)).status, 401, 'the window passes');
     } finally {
@@ -249,7 +259,7 @@ describe('authorization matrix (route × caller)', () => {
   });
 
   test('tokens_expire_andAreStoredOnlyAsHashes', async () => {
-    const { token } = (await s.services.tokens.issue('dave', { ttlSeconds: 60, actorId: 'test' }));
+    const { token } = await s.services.tokens.issue('dave', { ttlSeconds: 60, actorId: 'test' });
     const me = () => s.services.app.request('/v1/me', { headers: { authorization: `Bearer ${token}` } });
     assert.equal((await me()).status, 200);
     await s.advance(60_000);

@@ -33,7 +33,14 @@ test('readCommands_onAMissingDatabase_exit2WithThePath_andCreateNothing', () => 
   const where = join(dir, 'nothing-here');
   mkdirSync(where);
   const db = join(where, 'missing.db');
-  for (const args of [['audit', 'verify'], ['audit', 'head'], ['audit', 'export'], ['token', 'list'], ['token', 'revoke', '--user', 'alice'], ['backup', join(where, 'copy.db')]]) {
+  for (const args of [
+    ['audit', 'verify'],
+    ['audit', 'head'],
+    ['audit', 'export'],
+    ['token', 'list'],
+    ['token', 'revoke', '--user', 'alice'],
+    ['backup', join(where, 'copy.db')],
+  ]) {
     const r = cli([...args, '--db', db]);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
     assert.equal(r.stderr, `elevate-server: no database at ${db}: give --db or ELEVATE_DB (the server creates it on its first start)\n`, args.join(' '));
@@ -96,7 +103,11 @@ test('auditExport_intoAReaderThatStopsEarly_endsQuietly', async () => {
   for (let i = 0; i < 2000; i++) await tokens.issue('alice', { actorId: 'test', label: `bulk-${i}-${'x'.repeat(60)}` });
   await store.close();
   for (const format of ['jsonl', 'csv']) {
-    const r = spawnSync('/bin/bash', ['-c', `set -o pipefail; "${process.execPath}" "${SERVER_JS}" audit export --format ${format} --db "${dbPath}" | head -1`], { encoding: 'utf8', env: cleanEnv() });
+    const r = spawnSync(
+      '/bin/bash',
+      ['-c', `set -o pipefail; "${process.execPath}" "${SERVER_JS}" audit export --format ${format} --db "${dbPath}" | head -1`],
+      { encoding: 'utf8', env: cleanEnv() },
+    );
     assert.equal(r.stderr, '', `no stack trace (${format})`);
     assert.equal(r.status, 0, `exit 0 (${format})`);
     assert.equal(r.stdout.split('\n').filter(Boolean).length, 1);
@@ -110,13 +121,20 @@ test('start_onABusyPort_saysSoInOneLine', async () => {
   try {
     const policyPath = writePolicy(dir, undefined, 'busy.yaml');
     const r = await new Promise<{ code: number | null; stderr: string }>((ok) => {
-      const c = spawn(process.execPath, [SERVER_JS, 'start', '--config', policyPath, '--db', join(dir, 'busy.db'), '--port', String(port), '--host', '127.0.0.1'], { env: cleanEnv() });
+      const c = spawn(
+        process.execPath,
+        [SERVER_JS, 'start', '--config', policyPath, '--db', join(dir, 'busy.db'), '--port', String(port), '--host', '127.0.0.1'],
+        { env: cleanEnv() },
+      );
       let stderr = '';
       c.stderr.on('data', (d) => (stderr += d));
       c.on('close', (code) => ok({ code, stderr }));
     });
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, `elevate-server: cannot listen on 127.0.0.1:${port}: the port is already in use (another elevate-server?); choose another with --port or ELEVATE_PORT\n`);
+    assert.equal(
+      r.stderr,
+      `elevate-server: cannot listen on 127.0.0.1:${port}: the port is already in use (another elevate-server?); choose another with --port or ELEVATE_PORT\n`,
+    );
   } finally {
     blocker.close();
   }

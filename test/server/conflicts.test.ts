@@ -10,7 +10,12 @@ const access = (resourceId: string, role: string, durationSeconds = 600) => ({ r
 
 function counts(s: TestServer) {
   const n = (sql: string) => (s.sqlite.prepare(sql).get() as { n: number }).n;
-  return { audit: n('SELECT count(*) AS n FROM audit'), grants: n('SELECT count(*) AS n FROM grants'), approvals: n('SELECT count(*) AS n FROM approvals'), outbox: n('SELECT count(*) AS n FROM outbox') };
+  return {
+    audit: n('SELECT count(*) AS n FROM audit'),
+    grants: n('SELECT count(*) AS n FROM grants'),
+    approvals: n('SELECT count(*) AS n FROM approvals'),
+    outbox: n('SELECT count(*) AS n FROM outbox'),
+  };
 }
 
 function otherWriterWins(s: TestServer, table: 'requests' | 'grants', when: string): void {

@@ -34,7 +34,12 @@ describe('resource hints', () => {
 
 describe('requests made by an agent', () => {
   test('createRequest_viaAgent_isMarkedInTheAuditLog', async () => {
-    const r = await s.call('alice', 'POST', '/v1/requests', access('prod-db', 'read', 600, { via: 'agent', justification: 'agent: investigating slow orders' }));
+    const r = await s.call(
+      'alice',
+      'POST',
+      '/v1/requests',
+      access('prod-db', 'read', 600, { via: 'agent', justification: 'agent: investigating slow orders' }),
+    );
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.equal(createdDetails(r.body.request.id).via, 'agent');
   });

@@ -77,7 +77,10 @@ test('crash_grantsThatEndWhileTheServerIsDown_areExpiredAtOnceOnRestart_auditedA
   assert.ok(!byGrant.has(c.id));
 
   const lapsed = await http(second.url, tok.carol, 'GET', `/v1/audit?action=request.expired`);
-  assert.deepEqual(lapsed.body.events.map((e: any) => e.requestId), [pending.id]);
+  assert.deepEqual(
+    lapsed.body.events.map((e: any) => e.requestId),
+    [pending.id],
+  );
 
   for (const [user, res, allowed] of [
     ['alice', 'staging-db', false],
@@ -95,7 +98,11 @@ test('crash_grantsThatEndWhileTheServerIsDown_areExpiredAtOnceOnRestart_auditedA
   assert.equal(api.body.ok, true);
 
   // the operator is told what the catch-up did and how long it took
-  const caught = second.output().split('\n').filter((l) => l.includes('"caught up after downtime"')).map((l) => JSON.parse(l));
+  const caught = second
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"caught up after downtime"'))
+    .map((l) => JSON.parse(l));
   assert.equal(caught.length, 1, second.output());
   assert.equal(caught[0].grants, 2);
   assert.equal(caught[0].requests, 1);
@@ -105,7 +112,13 @@ test('crash_grantsThatEndWhileTheServerIsDown_areExpiredAtOnceOnRestart_auditedA
   const logs = first.output() + second.output();
   for (const t of Object.values(tok)) assert.ok(!logs.includes(t), 'a token leaked into the log');
   assert.ok(!logs.includes('crash test'), 'a justification leaked into the log');
-  assert.ok(logs.split('\n').filter(Boolean).every((l) => l.startsWith('{')), 'every log line is JSON');
+  assert.ok(
+    logs
+      .split('\n')
+      .filter(Boolean)
+      .every((l) => l.startsWith('{')),
+    'every log line is JSON',
+  );
 
   await second.stop(); // SIGTERM: graceful
   assert.equal(second.proc.exitCode, 0, second.output().slice(-2000));

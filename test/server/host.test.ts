@@ -53,7 +53,16 @@ test('host_loopbackNamesAddressesAndThePublicUrlHost_areServed_anyOtherNameIs421
   const server = await spawnServer({ policyPath, dbPath, t });
   const p = server.port;
 
-  for (const host of [`localhost:${p}`, 'localhost', `127.0.0.1:${p}`, `[::1]:${p}`, 'elevate.example.com', 'ELEVATE.example.com:443', 'app.localhost', `10.1.2.3:${p}`]) {
+  for (const host of [
+    `localhost:${p}`,
+    'localhost',
+    `127.0.0.1:${p}`,
+    `[::1]:${p}`,
+    'elevate.example.com',
+    'ELEVATE.example.com:443',
+    'app.localhost',
+    `10.1.2.3:${p}`,
+  ]) {
     assert.equal((await get(server, '/v1/me', host, alice)).status, 200, host);
   }
   for (const host of ['attacker.example', `attacker.example:${p}`, 'elevate.example.com.attacker.example', 'example.com', 'localhost.attacker.example', '']) {

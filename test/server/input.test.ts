@@ -5,7 +5,22 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { access, buildServer, cli, cleanEnv, freePort, http, makeServer, SERVER_JS, ROOT, spawnServer, tempDir, writePolicy, type Reply, type TestServer } from '../helpers/server.js';
+import {
+  access,
+  buildServer,
+  cli,
+  cleanEnv,
+  freePort,
+  http,
+  makeServer,
+  SERVER_JS,
+  ROOT,
+  spawnServer,
+  tempDir,
+  writePolicy,
+  type Reply,
+  type TestServer,
+} from '../helpers/server.js';
 import { spawn } from 'node:child_process';
 
 let s: TestServer;
@@ -23,19 +38,30 @@ after(async () => {
 });
 
 const counts = () =>
-  s.sqlite.prepare('SELECT (SELECT COUNT(*) FROM requests) AS requests, (SELECT COUNT(*) FROM grants) AS grants, (SELECT COUNT(*) FROM approvals) AS approvals').get();
+  s.sqlite
+    .prepare('SELECT (SELECT COUNT(*) FROM requests) AS requests, (SELECT COUNT(*) FROM grants) AS grants, (SELECT COUNT(*) FROM approvals) AS approvals')
+    .get();
 
 function assertClientError(r: Reply, what: string, status?: number, code?: string) {
   assert.ok(r.status >= 400 && r.status < 500, `${what}: expected 4xx, got ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
   const e = r.body?.error;
-  assert.ok(e && typeof e.code === 'string' && typeof e.message === 'string' && e.message.length > 0, `${what}: error shape: ${JSON.stringify(r.body).slice(0, 300)}`);
+  assert.ok(
+    e && typeof e.code === 'string' && typeof e.message === 'string' && e.message.length > 0,
+    `${what}: error shape: ${JSON.stringify(r.body).slice(0, 300)}`,
+  );
   if (e.details !== undefined) assert.ok(Array.isArray(e.details), `${what}: details is a list`);
   if (status !== undefined) assert.equal(r.status, status, `${what}: ${JSON.stringify(r.body)}`);
   if (code !== undefined) assert.equal(e.code, code, what);
 }
 
 /** A raw call: any body bytes, any headers. */
-async function raw(method: string, path: string, body: string | Uint8Array | ReadableStream<Uint8Array> | undefined, headers: Record<string, string>, user: string | null = 'alice'): Promise<Reply> {
+async function raw(
+  method: string,
+  path: string,
+  body: string | Uint8Array | ReadableStream<Uint8Array> | undefined,
+  headers: Record<string, string>,
+  user: string | null = 'alice',
+): Promise<Reply> {
   const h: Record<string, string> = { ...(user && { authorization: `Bearer ${s.tokens[user]}` }), ...headers };
   const res = await s.services.app.request(path, { method, headers: h, body, ...(body instanceof ReadableStream && { duplex: 'half' }) } as RequestInit);
   const text = await res.text();
@@ -89,7 +115,11 @@ describe('bad input over HTTP', () => {
       const r = await s.call('alice', 'POST', '/v1/requests', body);
       assertClientError(r, JSON.stringify(body), 400, 'invalid_request');
       const paths = (r.body.error.details as { path: string }[]).map((d) => d.path);
-      for (const f of fields) assert.ok(paths.some((p) => p === f || p.startsWith(`${f}.`) || (f === 'body' && p.startsWith('body'))), `${JSON.stringify(body)}: details ${JSON.stringify(paths)} should name ${f}`);
+      for (const f of fields)
+        assert.ok(
+          paths.some((p) => p === f || p.startsWith(`${f}.`) || (f === 'body' && p.startsWith('body'))),
+          `${JSON.stringify(body)}: details ${JSON.stringify(paths)} should name ${f}`,
+        );
     }
     assertClientError(await s.call('alice', 'POST', `/v1/grants/${grantId}/extend`, { durationSeconds: 60, extra: 1 }), 'extend unknown field', 400);
     assertClientError(await s.call('bob', 'POST', `/v1/requests/${requestId}/approve`, { comment: 5 }), 'approve comment type', 400);
@@ -156,12 +186,22 @@ describe('bad input over HTTP', () => {
       const r = await raw('POST', '/v1/requests', body, type ? { 'content-type': type } : {});
       assertClientError(r, `content-type ${type || '(none)'}`, 400, 'invalid_request');
     }
-    assertClientError(await raw('POST', '/v1/requests', 'resourceId=prod-db&role=read', { 'content-type': 'application/x-www-form-urlencoded' }), 'form body', 400);
+    assertClientError(
+      await raw('POST', '/v1/requests', 'resourceId=prod-db&role=read', { 'content-type': 'application/x-www-form-urlencoded' }),
+      'form body',
+      400,
+    );
     assert.deepEqual(counts(), before);
   });
 
   test('invalidUtf8_is4xx', async () => {
-    const bytes = new Uint8Array([...Buffer.from('{"resourceId":"prod-db","role":"read","durationSeconds":60,"justification":"'), 0xff, 0xfe, 0xc3, ...Buffer.from('"}')]);
+    const bytes = new Uint8Array([
+      ...Buffer.from('{"resourceId":"prod-db","role":"read","durationSeconds":60,"justification":"'),
+      0xff,
+      0xfe,
+      0xc3,
+      ...Buffer.from('"}'),
+    ]);
     const r = await raw('POST', '/v1/requests', bytes, json);
     // either refused, or decoded with replacement characters and accepted: never a 5xx
     assert.ok(r.status < 500, `${r.status} ${JSON.stringify(r.body)}`);
@@ -191,8 +231,16 @@ describe('bad input over HTTP', () => {
     for (const depth of [100, 5000, 30000]) {
       const nested = '['.repeat(depth) + ']'.repeat(depth);
       const obj = '{"a":'.repeat(Math.min(depth, 10000)) + '1' + '}'.repeat(Math.min(depth, 10000));
-      assertClientError(await raw('POST', '/v1/requests', `{"resourceId":${nested},"role":"read","durationSeconds":60,"justification":"x"}`, json), `array depth ${depth}`, 400);
-      assertClientError(await raw('POST', '/v1/requests', `{"resourceId":"prod-db","role":"read","durationSeconds":60,"justification":"x","x":${obj}}`, json), `object depth ${depth}`, 400);
+      assertClientError(
+        await raw('POST', '/v1/requests', `{"resourceId":${nested},"role":"read","durationSeconds":60,"justification":"x"}`, json),
+        `array depth ${depth}`,
+        400,
+      );
+      assertClientError(
+        await raw('POST', '/v1/requests', `{"resourceId":"prod-db","role":"read","durationSeconds":60,"justification":"x","x":${obj}}`, json),
+        `object depth ${depth}`,
+        400,
+      );
     }
   });
 
@@ -233,7 +281,16 @@ describe('bad input over HTTP', () => {
   });
 
   test('oddAuthorizationHeaders_are401', async () => {
-    for (const h of ['Bearer', 'Bearer ', `Bearer ${'x'.repeat(10_000)}`, 'Basic YWxpY2U6cGFzcw==', `bearer  ${s.tokens.alice}`, `Bearer ${s.tokens.alice} extra`, `Bearer ${s.tokens.alice}\u0000`, 'Bearer elv_\u00e9']) {
+    for (const h of [
+      'Bearer',
+      'Bearer ',
+      `Bearer ${'x'.repeat(10_000)}`,
+      'Basic YWxpY2U6cGFzcw==',
+      `bearer  ${s.tokens.alice}`,
+      `Bearer ${s.tokens.alice} extra`,
+      `Bearer ${s.tokens.alice}\u0000`,
+      'Bearer elv_\u00e9',
+    ]) {
       let r: Reply;
       try {
         r = await raw('GET', '/v1/me', undefined, { authorization: h }, null);
@@ -298,9 +355,15 @@ describe('bad input over a real socket', () => {
       });
     const replies = [
       await send('GARBAGE\r\n\r\n'),
-      await send(`POST /v1/requests HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n{"a":1,"b":2}`),
-      await send(`POST /v1/requests HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":`),
-      await send(`POST /v1/requests HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n{}`),
+      await send(
+        `POST /v1/requests HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n{"a":1,"b":2}`,
+      ),
+      await send(
+        `POST /v1/requests HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":`,
+      ),
+      await send(
+        `POST /v1/requests HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n{}`,
+      ),
       await send(`GET /v1/me HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${token}\r\n${'X-Pad: ' + 'p'.repeat(8000) + '\r\n'}\r\n`),
     ];
     for (const r of replies) assert.ok(!/^HTTP\/1\.1 5\d\d/.test(r), r.slice(0, 200));

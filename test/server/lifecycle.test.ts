@@ -37,7 +37,12 @@ async function audit(s: TestServer, where: { action?: string; requestId?: string
   await s.services.batcher.flush();
   const rows = s.sqlite.prepare('SELECT * FROM audit ORDER BY seq').all() as Row[];
   return rows
-    .filter((r) => (where.action === undefined || r.action === where.action) && (where.requestId === undefined || r.request_id === where.requestId) && (where.grantId === undefined || r.grant_id === where.grantId))
+    .filter(
+      (r) =>
+        (where.action === undefined || r.action === where.action) &&
+        (where.requestId === undefined || r.request_id === where.requestId) &&
+        (where.grantId === undefined || r.grant_id === where.grantId),
+    )
     .map((r) => ({ ...r, d: JSON.parse(r.details) }));
 }
 
@@ -94,7 +99,10 @@ describe('requests', () => {
     const r = await request(s, 'alice', access('staging-db', 'read', 2 * 3600));
     assert.equal(r.request.status, 'pending');
     assert.equal(r.grant, undefined);
-    assert.ok(r.request.evaluation.reasons.some((x: string) => /is longer than/.test(x)), r.request.evaluation.reasons.join('; '));
+    assert.ok(
+      r.request.evaluation.reasons.some((x: string) => /is longer than/.test(x)),
+      r.request.evaluation.reasons.join('; '),
+    );
     assert.deepEqual(await check(s, 'alice', 'staging-db', 'read'), { allowed: false });
   });
 
@@ -158,7 +166,8 @@ resources:
 
   test('dryRun_createsNothing_andAnswers200AlsoWhenRefused', async () => {
     const s = await server();
-    const count = () => (s.sqlite.prepare('SELECT (SELECT COUNT(*) FROM requests) + (SELECT COUNT(*) FROM grants) + (SELECT COUNT(*) FROM audit) AS n').get() as { n: number }).n;
+    const count = () =>
+      (s.sqlite.prepare('SELECT (SELECT COUNT(*) FROM requests) + (SELECT COUNT(*) FROM grants) + (SELECT COUNT(*) FROM audit) AS n').get() as { n: number }).n;
     await s.services.batcher.flush();
     const before = count();
     const auto = await ok(s, 'alice', 'POST', '/v1/requests?dryRun=true', access('staging-db', 'read', 600));
@@ -196,7 +205,10 @@ describe('decisions', () => {
     assert.equal(r.request.status, 'approved');
     assert.equal(Date.parse(r.grant.startsAt), approvedAt);
     assert.equal(Date.parse(r.grant.expiresAt), approvedAt + HOUR);
-    assert.deepEqual(r.request.approvals.map((a: any) => [a.approverId, a.decision, a.comment]), [['bob', 'approve', 'looks fine']]);
+    assert.deepEqual(
+      r.request.approvals.map((a: any) => [a.approverId, a.decision, a.comment]),
+      [['bob', 'approve', 'looks fine']],
+    );
     const e = (await audit(s, { action: 'request.approved', requestId: req.id }))[0];
     assert.equal(e.actor_id, 'bob');
     assert.equal(e.d.comment, 'looks fine');
@@ -254,7 +266,7 @@ describe('decisions', () => {
     assert.equal(r.request.status, 'cancelled');
     await fails(s, 'alice', 'POST', `/v1/requests/${req.id}/cancel`, undefined, 409, 'conflict');
     await fails(s, 'bob', 'POST', `/v1/requests/${req.id}/approve`, {}, 409, 'conflict');
-    const e = (await audit(s, { action: 'request.cancelled', requestId: req.id }));
+    const e = await audit(s, { action: 'request.cancelled', requestId: req.id });
     assert.equal(e.length, 1);
     assert.equal(e[0].actor_id, 'alice');
   });
@@ -267,7 +279,7 @@ describe('decisions', () => {
     assert.equal((await audit(s, { action: 'request.expired' })).length, 0);
     assert.equal((await ok(s, 'alice', 'GET', `/v1/requests/${req.id}`)).request.status, 'pending');
     await s.advance(1);
-    const e = (await audit(s, { action: 'request.expired', requestId: req.id }));
+    const e = await audit(s, { action: 'request.expired', requestId: req.id });
     assert.equal(e.length, 1, 'the scheduler expired it at its deadline');
     assert.equal(e[0].at, s.clock.now());
     assert.equal((await ok(s, 'alice', 'GET', `/v1/requests/${req.id}`)).request.status, 'expired');
@@ -437,7 +449,7 @@ resources:
       if (how === 'expiry') await s.advance(HOUR);
       const req = (await ok(s, 'alice', 'GET', `/v1/requests/${p.body.request.id}`)).request;
       assert.equal(req.status, 'cancelled');
-      const e = (await audit(s, { action: 'request.cancelled', requestId: req.id }));
+      const e = await audit(s, { action: 'request.cancelled', requestId: req.id });
       assert.equal(e.length, 1);
       assert.equal(e[0].actor_id, 'system');
       assert.equal((await audit(s, { action: 'request.expired', requestId: req.id })).length, 0);
@@ -469,7 +481,7 @@ describe('endings', () => {
       assert.equal(r.grant.status, 'revoked');
       assert.equal(r.grant.endedBy, who);
       assert.equal(r.grant.endReason, `revoked by ${who}`);
-      const e = (await audit(s, { action: 'grant.revoked', grantId: grant.id }));
+      const e = await audit(s, { action: 'grant.revoked', grantId: grant.id });
       assert.equal(e.length, 1);
       assert.equal(e[0].d.reason, `revoked by ${who}`);
       await fails(s, who, 'POST', `/v1/grants/${grant.id}/revoke`, { reason: 'again' }, 409, 'conflict');
@@ -494,7 +506,10 @@ describe('exact expiry (rule 1)', () => {
     const active = await ok(s, 'alice', 'GET', '/v1/grants?status=active');
     assert.deepEqual(active.grants, []);
     const expired = await ok(s, 'alice', 'GET', '/v1/grants?status=expired');
-    assert.deepEqual(expired.grants.map((x: any) => x.id), [grant.id]);
+    assert.deepEqual(
+      expired.grants.map((x: any) => x.id),
+      [grant.id],
+    );
     const all = await ok(s, 'carol', 'GET', '/v1/grants?scope=all');
     assert.ok(all.grants.every((x: any) => x.status !== 'active'));
     await fails(s, 'alice', 'POST', `/v1/grants/${grant.id}/relinquish`, undefined, 409, 'conflict');
@@ -504,7 +519,7 @@ describe('exact expiry (rule 1)', () => {
     // the sweep catches up when it runs again
     s.services.scheduler.start();
     await s.settle();
-    const e = (await audit(s, { action: 'grant.expired', grantId: grant.id }));
+    const e = await audit(s, { action: 'grant.expired', grantId: grant.id });
     assert.equal(e.length, 1);
     assert.equal(e[0].d.endedAt, grant.expiresAt);
   });
@@ -513,7 +528,7 @@ describe('exact expiry (rule 1)', () => {
     const s = await server();
     const grant = await prodGrant(s, 600);
     await s.advance(600_000);
-    const e = (await audit(s, { action: 'grant.expired', grantId: grant.id }));
+    const e = await audit(s, { action: 'grant.expired', grantId: grant.id });
     assert.equal(e.length, 1);
     assert.equal(e[0].at, Date.parse(grant.expiresAt), 'swept at the due instant, not on a poll');
     assert.equal(e[0].d.lateMs, 0);
@@ -529,7 +544,7 @@ describe('exact expiry (rule 1)', () => {
     await s.advance(10 * MIN); // down: no scheduler
     const caught = await s.restart();
     assert.equal(caught.grants, 1);
-    const e = (await audit(s, { action: 'grant.expired', grantId: short.id }));
+    const e = await audit(s, { action: 'grant.expired', grantId: short.id });
     assert.equal(e.length, 1);
     assert.equal(e[0].d.recovered, true);
     assert.equal(e[0].d.lateMs, 10 * MIN - 60_000);
@@ -539,18 +554,19 @@ describe('exact expiry (rule 1)', () => {
 });
 
 describe('expiry warnings', () => {
-  const warnings = async (s: TestServer, grantId: string) => (await audit(s, { action: 'grant.expiring', grantId })).map((e) => [e.d.threshold, e.d.secondsLeft, e.at]);
+  const warnings = async (s: TestServer, grantId: string) =>
+    (await audit(s, { action: 'grant.expiring', grantId })).map((e) => [e.d.threshold, e.d.secondsLeft, e.at]);
 
   test('grantExpiring_isRaisedAt5AndAt1MinuteBeforeTheEnd', async () => {
     const s = await server();
     const grant = await prodGrant(s, 10 * 60);
     const end = Date.parse(grant.expiresAt);
     await s.advance(end - 5 * MIN - 1 - s.clock.now());
-    assert.deepEqual((await warnings(s, grant.id)), []);
+    assert.deepEqual(await warnings(s, grant.id), []);
     await s.advance(1);
-    assert.deepEqual((await warnings(s, grant.id)), [[300, 300, end - 5 * MIN]]);
+    assert.deepEqual(await warnings(s, grant.id), [[300, 300, end - 5 * MIN]]);
     await s.advance(4 * MIN);
-    assert.deepEqual((await warnings(s, grant.id)), [
+    assert.deepEqual(await warnings(s, grant.id), [
       [300, 300, end - 5 * MIN],
       [60, 60, end - MIN],
     ]);
@@ -563,8 +579,11 @@ describe('expiry warnings', () => {
     const three = await prodGrant(s, 3 * 60);
     const half = await prodGrant(s, 30);
     await s.advance(10 * MIN);
-    assert.deepEqual((await warnings(s, three.id)).map((w) => w[0]), [60]);
-    assert.deepEqual((await warnings(s, half.id)), []);
+    assert.deepEqual(
+      (await warnings(s, three.id)).map((w) => w[0]),
+      [60],
+    );
+    assert.deepEqual(await warnings(s, half.id), []);
   });
 
   test('grantExpiring_afterAnExtension_isRaisedAgainForTheNewEnd', async () => {
@@ -575,11 +594,14 @@ describe('expiry warnings', () => {
     const r = await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 });
     const end = Date.parse(r.grant.expiresAt);
     await s.advance(end - s.clock.now());
-    assert.deepEqual((await warnings(s, grant.id)).map((w) => [w[0], w[2]]), [
-      [300, Date.parse(grant.expiresAt) - 5 * MIN],
-      [300, end - 5 * MIN],
-      [60, end - MIN],
-    ]);
+    assert.deepEqual(
+      (await warnings(s, grant.id)).map((w) => [w[0], w[2]]),
+      [
+        [300, Date.parse(grant.expiresAt) - 5 * MIN],
+        [300, end - 5 * MIN],
+        [60, end - MIN],
+      ],
+    );
   });
 });
 
@@ -587,7 +609,10 @@ describe('validation', () => {
   test('textLongerThan2000Characters_is400_and2000IsFine', async () => {
     const s = await server();
     const r = await fails(s, 'alice', 'POST', '/v1/requests', access('prod-db', 'read', 600, { justification: 'x'.repeat(2001) }), 400, 'invalid_request');
-    assert.ok(r.error.details.some((d: any) => d.path === 'body.justification'), JSON.stringify(r.error.details));
+    assert.ok(
+      r.error.details.some((d: any) => d.path === 'body.justification'),
+      JSON.stringify(r.error.details),
+    );
     const { request: req } = await request(s, 'alice', access('prod-db', 'read', 600, { justification: 'x'.repeat(2000) }));
     await fails(s, 'bob', 'POST', `/v1/requests/${req.id}/approve`, { comment: 'c'.repeat(2001) }, 400, 'invalid_request');
     await fails(s, 'bob', 'POST', `/v1/requests/${req.id}/deny`, { reason: 'r'.repeat(2001) }, 400, 'invalid_request');
@@ -613,7 +638,10 @@ describe('policy reload', () => {
     const { request: daveProdReq } = await request(s, 'dave', access('prod-db', 'read', 600));
     const daveProd = (await ok(s, 'bob', 'POST', `/v1/requests/${daveProdReq.id}/approve`, {})).grant;
 
-    const next = TEST_POLICY.replace(/  - id: alice\n    name: Alice Liddell\n    groups: \[developers\]\n/, '').replace(/  # auto-approval for developers[\s\S]*?withoutApproval: 30m\n/, '');
+    const next = TEST_POLICY.replace(/  - id: alice\n    name: Alice Liddell\n    groups: \[developers\]\n/, '').replace(
+      /  # auto-approval for developers[\s\S]*?withoutApproval: 30m\n/,
+      '',
+    );
     const policy = policyOf(next);
     assert.ok(!policy.users.has('alice') && !policy.resources.has('staging-db'), 'test policy edit');
     s.policy = policy;
@@ -634,7 +662,10 @@ describe('policy reload', () => {
     const who = await s.call('alice', 'GET', '/v1/me');
     assert.deepEqual([who.status, errorCode(who)], [401, 'unauthenticated']);
     assert.equal((await audit(s, { action: 'token.revoked' })).filter((e) => e.d.userId === 'alice' && e.d.reason === 'policy').length, 1);
-    assert.equal((s.sqlite.prepare('SELECT revoked_at FROM tokens WHERE id = ?').get(s.tokenIds.alice) as { revoked_at: number | null }).revoked_at, s.clock.now());
+    assert.equal(
+      (s.sqlite.prepare('SELECT revoked_at FROM tokens WHERE id = ?').get(s.tokenIds.alice) as { revoked_at: number | null }).revoked_at,
+      s.clock.now(),
+    );
     assert.equal((await audit(s, { action: 'policy.reloaded' })).length, 1);
     assert.equal((await audit(s, { action: 'grant.revoked' })).filter((e) => e.d.reason === 'policy').length, 2);
     assert.deepEqual(await check(s, 'alice', 'prod-db', 'read'), { allowed: false });
@@ -643,58 +674,50 @@ describe('policy reload', () => {
 });
 
 describe('policy changes and pending work (rule 4)', () => {
-  test(
-    'reload_thatCutsMaxDuration_cancelsAPendingRequestThatNoLongerFits',
-    async () => {
-      const s = await server();
-      const { request: req } = await request(s, 'alice', access('prod-db', 'read', 4 * 3600));
-      const cut = policyOf(TEST_POLICY.replace('maxDuration: 4h', 'maxDuration: 1h'));
-      s.policy = cut;
-      await s.services.reload(cut, {});
-      const r = await s.call('bob', 'POST', `/v1/requests/${req.id}/approve`, {});
-      assert.deepEqual([r.status, errorCode(r)], [409, 'conflict']);
-      const after = await s.call('alice', 'GET', `/v1/requests/${req.id}`);
-      assert.equal(after.body.request.status, 'cancelled');
-      assert.ok((await audit(s)).some((e) => e.action === 'request.cancelled' && e.request_id === req.id && JSON.parse(e.details).reason === 'policy'));
-    },
-  );
+  test('reload_thatCutsMaxDuration_cancelsAPendingRequestThatNoLongerFits', async () => {
+    const s = await server();
+    const { request: req } = await request(s, 'alice', access('prod-db', 'read', 4 * 3600));
+    const cut = policyOf(TEST_POLICY.replace('maxDuration: 4h', 'maxDuration: 1h'));
+    s.policy = cut;
+    await s.services.reload(cut, {});
+    const r = await s.call('bob', 'POST', `/v1/requests/${req.id}/approve`, {});
+    assert.deepEqual([r.status, errorCode(r)], [409, 'conflict']);
+    const after = await s.call('alice', 'GET', `/v1/requests/${req.id}`);
+    assert.equal(after.body.request.status, 'cancelled');
+    assert.ok((await audit(s)).some((e) => e.action === 'request.cancelled' && e.request_id === req.id && JSON.parse(e.details).reason === 'policy'));
+  });
 
-  test(
-    'reload_thatCutsMaxTotal_capsAnExtensionApprovedAfterwards',
-    async () => {
-      const s = await server();
-      const { grant } = await request(s, 'alice', access('staging-db', 'read', 3600));
-      const p = await s.call('alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 5400 });
-      assert.equal(p.status, 202);
-      const cut = policyOf(TEST_POLICY.replace('maxTotal: 3h', 'maxTotal: 2h'));
-      s.policy = cut;
-      await s.services.reload(cut, {});
-      const r = await s.call('bob', 'POST', `/v1/requests/${p.body.request.id}/approve`, {});
-      if (r.status === 200) assert.ok(Date.parse(r.body.grant.expiresAt) <= Date.parse(grant.startsAt) + 2 * HOUR, `extended to ${r.body.grant.expiresAt}, past startsAt + 2h`);
-      else assert.deepEqual([r.status, errorCode(r)], [422, 'policy_violation']);
-    },
-  );
+  test('reload_thatCutsMaxTotal_capsAnExtensionApprovedAfterwards', async () => {
+    const s = await server();
+    const { grant } = await request(s, 'alice', access('staging-db', 'read', 3600));
+    const p = await s.call('alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 5400 });
+    assert.equal(p.status, 202);
+    const cut = policyOf(TEST_POLICY.replace('maxTotal: 3h', 'maxTotal: 2h'));
+    s.policy = cut;
+    await s.services.reload(cut, {});
+    const r = await s.call('bob', 'POST', `/v1/requests/${p.body.request.id}/approve`, {});
+    if (r.status === 200)
+      assert.ok(Date.parse(r.body.grant.expiresAt) <= Date.parse(grant.startsAt) + 2 * HOUR, `extended to ${r.body.grant.expiresAt}, past startsAt + 2h`);
+    else assert.deepEqual([r.status, errorCode(r)], [422, 'policy_violation']);
+  });
 
-  test(
-    'reload_thatRaisesMaxTotal_letsAnAtOnceExtensionReallyExtend (no silent 200)',
-    async () => {
-      // an at-once budget (extension.withoutApproval) large enough for every step below
-      const roomy = TEST_POLICY.replace('withoutApproval: 30m', 'withoutApproval: 3h');
-      const s = await server({ policy: roomy });
-      const { grant } = await request(s, 'alice', access('staging-db', 'read', 3600));
-      await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 });
-      await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 });
-      await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 }); // 2.5h of 3h
-      const raised = policyOf(roomy.replace('maxTotal: 3h', 'maxTotal: 6h'));
-      s.policy = raised;
-      await s.services.reload(raised, {});
-      await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 }); // 3h: the old limit
-      const before = Date.parse((await ok(s, 'alice', 'GET', `/v1/grants/${grant.id}`)).grant.expiresAt);
-      const r = await s.call('alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 }); // 3.5h, within the new 6h
-      if (r.status === 200) assert.equal(Date.parse(r.body.grant.expiresAt), before + 1800_000, 'a 200 means the 30 minutes were added');
-      else assert.deepEqual([r.status, errorCode(r)], [422, 'policy_violation']);
-    },
-  );
+  test('reload_thatRaisesMaxTotal_letsAnAtOnceExtensionReallyExtend (no silent 200)', async () => {
+    // an at-once budget (extension.withoutApproval) large enough for every step below
+    const roomy = TEST_POLICY.replace('withoutApproval: 30m', 'withoutApproval: 3h');
+    const s = await server({ policy: roomy });
+    const { grant } = await request(s, 'alice', access('staging-db', 'read', 3600));
+    await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 });
+    await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 });
+    await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 }); // 2.5h of 3h
+    const raised = policyOf(roomy.replace('maxTotal: 3h', 'maxTotal: 6h'));
+    s.policy = raised;
+    await s.services.reload(raised, {});
+    await ok(s, 'alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 }); // 3h: the old limit
+    const before = Date.parse((await ok(s, 'alice', 'GET', `/v1/grants/${grant.id}`)).grant.expiresAt);
+    const r = await s.call('alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1800 }); // 3.5h, within the new 6h
+    if (r.status === 200) assert.equal(Date.parse(r.body.grant.expiresAt), before + 1800_000, 'a 200 means the 30 minutes were added');
+    else assert.deepEqual([r.status, errorCode(r)], [422, 'policy_violation']);
+  });
 });
 
 describe('audit', () => {
@@ -714,9 +737,13 @@ describe('audit', () => {
   test('query_filtersByActorResourceActionAndTime_andPagesWithoutGapsOrDuplicates', async () => {
     const s = await server();
     await activity(s);
-    const all = (await audit(s));
+    const all = await audit(s);
     const everything = await ok(s, 'audrey', 'GET', '/v1/audit?limit=1000');
-    assert.deepEqual(everything.events.map((e: any) => e.seq), all.map((r) => r.seq).reverse(), 'newest first, complete');
+    assert.deepEqual(
+      everything.events.map((e: any) => e.seq),
+      all.map((r) => r.seq).reverse(),
+      'newest first, complete',
+    );
 
     const pages: number[] = [];
     let cursor: string | null = null;
@@ -731,17 +758,47 @@ describe('audit', () => {
     assert.deepEqual(pages, all.map((r) => r.seq).reverse());
 
     const byActor = await ok(s, 'carol', 'GET', '/v1/audit?actorId=bob&limit=1000');
-    assert.deepEqual(byActor.events.map((e: any) => e.seq), all.filter((r) => r.actor_id === 'bob').map((r) => r.seq).reverse());
+    assert.deepEqual(
+      byActor.events.map((e: any) => e.seq),
+      all
+        .filter((r) => r.actor_id === 'bob')
+        .map((r) => r.seq)
+        .reverse(),
+    );
     const byResource = await ok(s, 'carol', 'GET', '/v1/audit?resourceId=staging-db&limit=1000');
-    assert.deepEqual(byResource.events.map((e: any) => e.seq), all.filter((r) => r.resource_id === 'staging-db').map((r) => r.seq).reverse());
+    assert.deepEqual(
+      byResource.events.map((e: any) => e.seq),
+      all
+        .filter((r) => r.resource_id === 'staging-db')
+        .map((r) => r.seq)
+        .reverse(),
+    );
     const byAction = await ok(s, 'carol', 'GET', '/v1/audit?action=request.created&limit=1000');
-    assert.deepEqual(byAction.events.map((e: any) => e.seq), all.filter((r) => r.action === 'request.created').map((r) => r.seq).reverse());
+    assert.deepEqual(
+      byAction.events.map((e: any) => e.seq),
+      all
+        .filter((r) => r.action === 'request.created')
+        .map((r) => r.seq)
+        .reverse(),
+    );
     const t1 = all.find((r) => r.action === 'grant.revoked')!.at;
     const from = new Date(t1).toISOString();
     const byTime = await ok(s, 'carol', 'GET', `/v1/audit?from=${from}&limit=1000`);
-    assert.deepEqual(byTime.events.map((e: any) => e.seq), all.filter((r) => r.at >= t1).map((r) => r.seq).reverse());
+    assert.deepEqual(
+      byTime.events.map((e: any) => e.seq),
+      all
+        .filter((r) => r.at >= t1)
+        .map((r) => r.seq)
+        .reverse(),
+    );
     const until = await ok(s, 'carol', 'GET', `/v1/audit?to=${from}&limit=1000`);
-    assert.deepEqual(until.events.map((e: any) => e.seq), all.filter((r) => r.at < t1).map((r) => r.seq).reverse());
+    assert.deepEqual(
+      until.events.map((e: any) => e.seq),
+      all
+        .filter((r) => r.at < t1)
+        .map((r) => r.seq)
+        .reverse(),
+    );
     const combined = await ok(s, 'carol', 'GET', `/v1/audit?resourceId=prod-db&action=grant.revoked`);
     assert.equal(combined.events.length, 1);
 
@@ -753,14 +810,24 @@ describe('audit', () => {
   test('query_byAnyoneElse_showsOnlyEventsAboutThemselves_includingAccessChecks', async () => {
     const s = await server();
     await activity(s);
-    const all = (await audit(s));
+    const all = await audit(s);
     for (const user of ['alice', 'dave', 'bob', 'erin']) {
       const mine = await ok(s, user, 'GET', '/v1/audit?limit=1000');
-      const expected = all.filter((r) => r.actor_id === user || r.subject_id === user).map((r) => r.seq).reverse();
-      assert.deepEqual(mine.events.map((e: any) => e.seq), expected, user);
+      const expected = all
+        .filter((r) => r.actor_id === user || r.subject_id === user)
+        .map((r) => r.seq)
+        .reverse();
+      assert.deepEqual(
+        mine.events.map((e: any) => e.seq),
+        expected,
+        user,
+      );
       // a filter cannot widen the view
       const others = await ok(s, user, 'GET', '/v1/audit?actorId=system&limit=1000');
-      assert.ok(others.events.every((e: any) => all.find((r) => r.seq === e.seq)!.subject_id === user), `${user} sees system events about others`);
+      assert.ok(
+        others.events.every((e: any) => all.find((r) => r.seq === e.seq)!.subject_id === user),
+        `${user} sees system events about others`,
+      );
     }
     const alice = await ok(s, 'alice', 'GET', '/v1/audit?action=access.checked');
     assert.equal(alice.events.length, 1);
@@ -770,21 +837,22 @@ describe('audit', () => {
     assert.ok(!erin.events.some((e: any) => e.action === 'request.created' && e.details.breakGlass), 'break-glass audit rows are not about erin');
   });
 
-  test(
-    'policy_withAUserNamedLikeAnInternalActor_isRefused (so nobody can read the server\'s own audit entries as theirs)',
-    () => {
-      const r = parsePolicy(TEST_POLICY.replace('  - id: svc\n', '  - id: system\n  - id: anonymous\n  - id: cli\n  - id: svc\n'));
-      assert.equal(r.ok, false);
-      if (!r.ok) assert.equal(r.errors.filter((e) => /reserved/.test(e)).length, 3);
-    },
-  );
+  test("policy_withAUserNamedLikeAnInternalActor_isRefused (so nobody can read the server's own audit entries as theirs)", () => {
+    const r = parsePolicy(TEST_POLICY.replace('  - id: svc\n', '  - id: system\n  - id: anonymous\n  - id: cli\n  - id: svc\n'));
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.equal(r.errors.filter((e) => /reserved/.test(e)).length, 3);
+  });
 
   test('verify_reportsAnIntactChainWithItsHead', async () => {
     const s = await server();
     await activity(s);
     const r = await ok(s, 'audrey', 'GET', '/v1/audit/verify');
-    const rows = (await audit(s));
-    assert.deepEqual(r, { ok: true, count: rows.length, headHash: (s.sqlite.prepare('SELECT hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { hash: string }).hash });
+    const rows = await audit(s);
+    assert.deepEqual(r, {
+      ok: true,
+      count: rows.length,
+      headHash: (s.sqlite.prepare('SELECT hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { hash: string }).hash,
+    });
     assert.equal((await s.store.read((tx) => tx.audit.verify())).ok, true);
   });
 });

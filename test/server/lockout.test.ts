@@ -94,7 +94,8 @@ describe('behind a trusted proxy (server.trustedProxies)', () => {
   test('oneClientBehindTheProxy_isLimitedAlone_otherClientsOfTheSameProxyAreNot', () =>
     withServer(policy, async (t, url) => {
       const proxy = '127.0.0.31';
-      const via = (client: string, auth: string) => rawRequest(url, { path: '/v1/me', headers: { authorization: auth, 'x-forwarded-for': client }, localAddress: proxy });
+      const via = (client: string, auth: string) =>
+        rawRequest(url, { path: '/v1/me', headers: { authorization: auth, 'x-forwarded-for': client }, localAddress: proxy });
       for (let i = 0; i < LIMIT; i++) assert.equal((await via('203.0.113.9', wrongToken())).status, 401);
       assert.equal((await via('203.0.113.9', wrongToken())).status, 429, 'the guessing client is limited');
       assert.equal((await via('203.0.113.10', wrongToken())).status, 401, 'another client of the same proxy is not');
@@ -109,7 +110,10 @@ describe('behind a trusted proxy (server.trustedProxies)', () => {
       // proxy appended the real one, which is the rightmost untrusted hop
       const headers = { authorization: wrongToken(), 'x-forwarded-for': '192.0.2.66, 203.0.113.50, 10.1.2.3' };
       assert.equal((await rawRequest(url, { path: '/v1/me', headers, localAddress: '127.0.0.31' })).status, 401);
-      assert.deepEqual((await failedSignIns(t)).map((f) => f.ip), ['203.0.113.50']);
+      assert.deepEqual(
+        (await failedSignIns(t)).map((f) => f.ip),
+        ['203.0.113.50'],
+      );
     }));
 
   test('actionsAreAuditedWithTheClientAddress_behindTheProxy', () =>

@@ -40,7 +40,10 @@ describe('the device flow, end to end', () => {
     assert.equal(d.verification_uri_complete, `${w.url}/auth/device?user_code=${d.user_code}`);
     assert.equal(d.expires_in, 600);
     assert.equal(d.interval, 5);
-    const row = w.s.sqlite.prepare('SELECT device_hash, user_code_hash FROM device_codes ORDER BY created_at DESC LIMIT 1').get() as { device_hash: Buffer; user_code_hash: Buffer };
+    const row = w.s.sqlite.prepare('SELECT device_hash, user_code_hash FROM device_codes ORDER BY created_at DESC LIMIT 1').get() as {
+      device_hash: Buffer;
+      user_code_hash: Buffer;
+    };
     assert.ok(!row.device_hash.toString('latin1').includes(d.device_code), 'only a hash of the device code is stored');
     assert.equal(row.user_code_hash.length, 32);
   });
@@ -77,7 +80,10 @@ describe('the device flow, end to end', () => {
     const created = await api(w, alice, 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'read', durationSeconds: 600, justification: 'incident 42' });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const reviewable = await api(w, bob, 'GET', '/v1/requests?scope=reviewable');
-    assert.deepEqual(reviewable.body.requests.map((r: { id: string }) => r.id), [created.body.request.id]);
+    assert.deepEqual(
+      reviewable.body.requests.map((r: { id: string }) => r.id),
+      [created.body.request.id],
+    );
     const approved = await api(w, bob, 'POST', `/v1/requests/${created.body.request.id}/approve`, {});
     assert.equal(approved.status, 200);
     assert.equal(approved.body.grant.userId, 'alice');
@@ -253,7 +259,9 @@ describe('attacks on the browser steps', () => {
     const victimCallback = await logInAtIdp(b, w, await confirmCode(b, victim.verification_uri_complete), 'alice', 'alice-demo', { stopAtCallback: true });
     const mallory = new Browser();
     const attacker = await startDevice(w);
-    const attackerCallback = await logInAtIdp(mallory, w, await confirmCode(mallory, attacker.verification_uri_complete), 'bob', 'bob-demo', { stopAtCallback: true });
+    const attackerCallback = await logInAtIdp(mallory, w, await confirmCode(mallory, attacker.verification_uri_complete), 'bob', 'bob-demo', {
+      stopAtCallback: true,
+    });
     const u = new URL(victimCallback.url);
     u.searchParams.set('code', new URL(attackerCallback.url).searchParams.get('code')!);
     const page = await b.browse(u.href);

@@ -40,18 +40,29 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const form = (fields: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+const form = (fields: Record<string, string>) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(fields).toString(),
+});
 
 async function signInAs(user: string, password: string): Promise<string> {
   const d = DeviceAuthorizationResponse.parse(await fetch(`${url}/v1/auth/device`, form({ client_name: 'test' })).then((r) => r.json()));
   const b = new Browser();
   const page = await b.browse(d.verification_uri_complete);
-  const confirm = await b.request('POST', `${url}/auth/device`, { user_code: field(page.text, 'user_code'), csrf: field(page.text, 'csrf') }, { origin: url, 'sec-fetch-site': 'same-origin' });
+  const confirm = await b.request(
+    'POST',
+    `${url}/auth/device`,
+    { user_code: field(page.text, 'user_code'), csrf: field(page.text, 'csrf') },
+    { origin: url, 'sec-fetch-site': 'same-origin' },
+  );
   const login = await b.browse(new URL(confirm.headers.get('location')!, url).href);
   const done = await b.submit(formAction(login.text, login.url), { username: user, password });
   assert.equal(done.status, 200, done.text);
   assert.match(done.text, new RegExp(`Signed in as <strong>${user}</strong>`));
-  const t = DeviceTokenResponse.parse(await fetch(`${url}/v1/auth/token`, form({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: d.device_code })).then((r) => r.json()));
+  const t = DeviceTokenResponse.parse(
+    await fetch(`${url}/v1/auth/token`, form({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: d.device_code })).then((r) => r.json()),
+  );
   return t.access_token;
 }
 
@@ -95,7 +106,11 @@ test('userDisable_fromAnotherProcess_endsTheSessionOnTheRunningServer_andIsAudit
   }
   assert.equal(status, 401);
   const exported = cli(['audit', 'export', '--format', 'jsonl', '--db', '.elevate/demo.db'], { cwd: dir });
-  const disabled = exported.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.action === 'user.disabled');
+  const disabled = exported.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.action === 'user.disabled');
   assert.equal(disabled.length, 1);
   assert.equal(disabled[0].details.reason, 'left the team');
   const again = cli(['user', 'disable', 'dave', '--db', '.elevate/demo.db'], { cwd: dir });

@@ -67,7 +67,7 @@ test('healthz_readyz_andMetrics_overHttp', { timeout: 60_000 }, async (t) => {
   assert.equal(metricValue(text, 'elevate_outbox_oldest_age_seconds'), 0);
   assert.equal(metricValue(text, 'elevate_revocation_failures_total'), 0);
   assert.equal(metricValue(text, 'elevate_expiry_lag_seconds_count'), 1);
-  assert.ok(metricValue(text, 'elevate_expiry_lag_seconds_bucket', '{le="2"}') === 1, 'ended within rule 1\'s second (plus the sweep tick)');
+  assert.ok(metricValue(text, 'elevate_expiry_lag_seconds_bucket', '{le="2"}') === 1, "ended within rule 1's second (plus the sweep tick)");
   // latency by route pattern, never by raw path (no ids in labels)
   assert.ok(metricValue(text, 'elevate_http_request_duration_seconds_count', '{method="POST",route="/v1/requests",status="201"}') >= 3);
   assert.doesNotMatch(text, /route="[^"]*(grt|req)_/);

@@ -56,15 +56,35 @@ const seconds = fc.oneof(
 );
 const rarely = fc.constantFrom(false, false, false, false, false, false, false, false, false, true);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ t: fc.constant('request' as const), user: user(REQUESTERS), resource: fc.constantFrom(...Object.keys(RESOURCES)), role: fc.oneof({ weight: 9, arbitrary: fc.nat({ max: 1 }) }, { weight: 1, arbitrary: fc.constant(2) }), seconds, breakGlass: rarely, ticket: fc.constantFrom(true, true, true, false) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      t: fc.constant('request' as const),
+      user: user(REQUESTERS),
+      resource: fc.constantFrom(...Object.keys(RESOURCES)),
+      role: fc.oneof({ weight: 9, arbitrary: fc.nat({ max: 1 }) }, { weight: 1, arbitrary: fc.constant(2) }),
+      seconds,
+      breakGlass: rarely,
+      ticket: fc.constantFrom(true, true, true, false),
+    }),
+  },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('approve' as const), who, user: user(EVERYONE), idx }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('deny' as const), who, user: user(EVERYONE), idx }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('cancel' as const), who: whoOwner, user: user(EVERYONE), idx }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('extend' as const), who: whoOwner, user: user(EVERYONE), idx, seconds }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('revoke' as const), who, user: user(EVERYONE), idx }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('relinquish' as const), who: whoOwner, user: user(EVERYONE), idx }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant('advance' as const), ms: fc.oneof(fc.integer({ min: 1, max: 60_000 }), fc.integer({ min: 1, max: 20 * 60_000 }), fc.integer({ min: 1, max: 3 * 3600_000 })) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('toExpiry' as const), idx, offset: fc.constantFrom(-1 as const, 0 as const, 1 as const), stall: fc.boolean() }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant('advance' as const),
+      ms: fc.oneof(fc.integer({ min: 1, max: 60_000 }), fc.integer({ min: 1, max: 20 * 60_000 }), fc.integer({ min: 1, max: 3 * 3600_000 })),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant('toExpiry' as const), idx, offset: fc.constantFrom(-1 as const, 0 as const, 1 as const), stall: fc.boolean() }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('restart' as const) }) },
 );
 
@@ -142,7 +162,12 @@ function expectGrantOp(s: TestServer, op: Extract<Op, { t: 'extend' | 'revoke' |
   if (g.expires_at + op.seconds * 1000 > g.starts_at + res.extension.maxTotalSeconds * 1000) return [422, 'policy_violation'];
   // extension.withoutApproval is a budget per grant: what at-once extensions (those audited under
   // the grant's own request, not an extension request) added so far counts against it
-  const addedAtOnce = (s.sqlite.prepare(`SELECT request_id, details FROM audit WHERE action = 'grant.extended' AND grant_id = ?`).all(g.id) as { request_id: string; details: string }[])
+  const addedAtOnce = (
+    s.sqlite.prepare(`SELECT request_id, details FROM audit WHERE action = 'grant.extended' AND grant_id = ?`).all(g.id) as {
+      request_id: string;
+      details: string;
+    }[]
+  )
     .filter((e) => e.request_id === g.request_id)
     .map((e) => JSON.parse(e.details) as { expiresAt: string; previousExpiresAt: string })
     .reduce((sum, d) => sum + (Date.parse(d.expiresAt) - Date.parse(d.previousExpiresAt)) / 1000, 0);
@@ -169,7 +194,7 @@ async function checkRules(s: TestServer, afterTimers: boolean, log: string[]): P
   const now = s.clock.now();
   const rs = requests(s);
   const gs = grants(s);
-  const events = (await auditRows(s));
+  const events = await auditRows(s);
   const ctx = () => `\n  steps:\n    ${log.join('\n    ')}`;
 
   // Rule 1: no active grant at or after expiresAt, by the API and /v1/check
@@ -182,10 +207,16 @@ async function checkRules(s: TestServer, afterTimers: boolean, log: string[]): P
   const triples = new Set(gs.map((g) => `${g.user_id}|${g.resource_id}|${g.role}`));
   // over HTTP (audited) for grants at or near their end, the most interesting instants; the
   // engine's check (the same query, unaudited) for the rest keeps the audit log small
-  const near = new Set(gs.filter((g) => Math.abs(g.expires_at - now) <= 1000 || (g.status === 'active' && g.expires_at <= now)).map((g) => `${g.user_id}|${g.resource_id}|${g.role}`));
+  const near = new Set(
+    gs
+      .filter((g) => Math.abs(g.expires_at - now) <= 1000 || (g.status === 'active' && g.expires_at <= now))
+      .map((g) => `${g.user_id}|${g.resource_id}|${g.role}`),
+  );
   for (const t of triples) {
     const [u, res, role] = t.split('|');
-    const c = near.has(t) ? await s.call('svc', 'GET', `/v1/check?userId=${u}&resourceId=${res}&role=${role}`) : { status: 200, body: await s.services.engine.check(u, res, role) };
+    const c = near.has(t)
+      ? await s.call('svc', 'GET', `/v1/check?userId=${u}&resourceId=${res}&role=${role}`)
+      : { status: 200, body: await s.services.engine.check(u, res, role) };
     assert.equal(c.status, 200);
     const shouldAllow = listed.body.grants.some((g: any) => g.userId === u && g.resourceId === res && g.role === role && g.status === 'active');
     assert.equal(c.body.allowed, shouldAllow, `rule 1: /v1/check ${t}${ctx()}`);
@@ -237,7 +268,7 @@ async function checkRules(s: TestServer, afterTimers: boolean, log: string[]): P
       assert.ok(!rs.some((r) => r.kind === 'extension' && r.grant_id === g.id && r.status === 'pending'), `pending extension outlived ${g.id}${ctx()}`);
     }
   }
-  const v = (await s.store.read((tx) => tx.audit.verify()));
+  const v = await s.store.read((tx) => tx.audit.verify());
   assert.ok(v.ok, `rule 3: chain broken at ${v.firstBadSeq}: ${v.problem}${ctx()}`);
   assert.equal(v.count, events.length);
 
@@ -268,16 +299,25 @@ async function run(ops: Op[]): Promise<void> {
         case 'request': {
           const roles = RESOURCES[op.resource];
           const role = op.role === 2 ? 'no-such-role' : roles[op.role % roles.length];
-          const body = { resourceId: op.resource, role, durationSeconds: op.seconds, justification: 'property', ...(op.ticket && { ticket: 'T-1' }), ...(op.breakGlass && { breakGlass: true }) };
+          const body = {
+            resourceId: op.resource,
+            role,
+            durationSeconds: op.seconds,
+            justification: 'property',
+            ...(op.ticket && { ticket: 'T-1' }),
+            ...(op.breakGlass && { breakGlass: true }),
+          };
           const r = await s.call(op.user, 'POST', '/v1/requests', body);
           const res = s.policy.resources.get(op.resource)!;
-          const mustRefuse = role === 'no-such-role' || op.seconds > res.maxDurationSeconds || (res.requireTicket && !op.ticket) || (op.breakGlass && !res.breakGlass);
+          const mustRefuse =
+            role === 'no-such-role' || op.seconds > res.maxDurationSeconds || (res.requireTicket && !op.ticket) || (op.breakGlass && !res.breakGlass);
           if (mustRefuse) assertAnswer(r, [422, 'policy_violation'], what);
           else {
             const key = `request ${r.status}${r.body?.grant ? ' at once' : ''}`;
             seen.set(key, (seen.get(key) ?? 0) + 1);
           }
-          if (!mustRefuse) assert.ok(r.status === 201 || (r.status === 422 && r.body.error.code === 'policy_violation'), `${what}: ${r.status} ${JSON.stringify(r.body)}`);
+          if (!mustRefuse)
+            assert.ok(r.status === 201 || (r.status === 422 && r.body.error.code === 'policy_violation'), `${what}: ${r.status} ${JSON.stringify(r.body)}`);
           if (r.status === 201) {
             if (op.breakGlass) assert.ok(r.body.grant && r.body.request.breakGlass, `${what}: break glass not granted at once`);
             if (r.body.grant) assert.equal(r.body.grant.status, 'active');
@@ -323,7 +363,8 @@ async function run(ops: Op[]): Promise<void> {
           const g = pick(active, op.idx);
           if (!g) break;
           const target = g.expires_at + op.offset;
-          if (op.stall) s.clock.set(target); // the sweep has not run: rule 1 must hold anyway
+          if (op.stall)
+            s.clock.set(target); // the sweep has not run: rule 1 must hold anyway
           else {
             await s.advance(target - s.clock.now());
             afterTimers = true;
@@ -344,15 +385,28 @@ async function run(ops: Op[]): Promise<void> {
 }
 
 test(`the six rules hold after every step of ${RUNS} random sequences (up to ${MAX_STEPS} steps)`, { timeout: 10 * 60_000 }, async () => {
-  await fc.assert(
-    fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: MAX_STEPS, size: 'max' }), run),
-    { numRuns: RUNS, endOnFailure: false, interruptAfterTimeLimit: 8 * 60_000 },
-  );
+  await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: MAX_STEPS, size: 'max' }), run), {
+    numRuns: RUNS,
+    endOnFailure: false,
+    interruptAfterTimeLimit: 8 * 60_000,
+  });
   const stats = [...seen].sort();
   console.log(`outcomes over ${RUNS} runs:\n  ${stats.map(([k, n]) => `${k}: ${n}`).join('\n  ')}`);
   // the generator must reach the interesting answers, or the rules above were checked on nothing
   // (a short run, e.g. ELEVATE_PROPERTY_RUNS=20, may miss some: only the full run insists)
-  if (RUNS >= 200) for (const must of ['approve 200', 'approve 403 self_approval', 'approve 409 conflict', 'extend 200', 'extend 202', 'extend 422 policy_violation', 'relinquish 200', 'revoke 200', 'cancel 200', 'deny 200']) {
-    assert.ok((seen.get(must) ?? 0) > 0, `never reached "${must}"`);
-  }
+  if (RUNS >= 200)
+    for (const must of [
+      'approve 200',
+      'approve 403 self_approval',
+      'approve 409 conflict',
+      'extend 200',
+      'extend 202',
+      'extend 422 policy_violation',
+      'relinquish 200',
+      'revoke 200',
+      'cancel 200',
+      'deny 200',
+    ]) {
+      assert.ok((seen.get(must) ?? 0) > 0, `never reached "${must}"`);
+    }
 });

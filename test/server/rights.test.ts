@@ -38,7 +38,7 @@ describe('open event streams follow current rights', () => {
     const first = await created(s, 'alice', access('prod-db', 'read'));
     await carol.waitFor((e) => e.event === 'request.created' && e.data.request.id === first, 3000, 'admin sees the request');
 
-    (await reload(s, TEST_POLICY.replace('  - id: carol\n    roles: [admin]\n', '  - id: carol\n')));
+    await reload(s, TEST_POLICY.replace('  - id: carol\n    roles: [admin]\n', '  - id: carol\n'));
     const second = await created(s, 'alice', access('prod-db', 'read'));
     await bob.waitFor((e) => e.event === 'request.created' && e.data.request.id === second, 3000, 'the approver gets it');
     // events reach each stream in log order: once carol has her own later event, she has
@@ -55,7 +55,7 @@ describe('open event streams follow current rights', () => {
     const { url } = await s.listen();
     const dave = await openEvents(url, s.tokens.dave);
     t.after(() => dave.close());
-    (await reload(s, TEST_POLICY.replace('  - id: dave\n    name: Dave Lister\n    groups: [developers, oncall]\n', '')));
+    await reload(s, TEST_POLICY.replace('  - id: dave\n    name: Dave Lister\n    groups: [developers, oncall]\n', ''));
     await Promise.race([dave.ended, new Promise((_, fail) => setTimeout(() => fail(new Error('stream still open')), 3000))]);
   });
 
@@ -64,11 +64,11 @@ describe('open event streams follow current rights', () => {
     t.after(() => s.close());
     const { url } = await s.listen();
     const id = await created(s, 'alice', access('prod-db', 'read'));
-    (await reload(s, TEST_POLICY.replace('  - id: carol\n    roles: [admin]\n', '  - id: carol\n')));
+    await reload(s, TEST_POLICY.replace('  - id: carol\n    roles: [admin]\n', '  - id: carol\n'));
     const carol = await openEvents(url, s.tokens.carol, 0);
     t.after(() => carol.close());
     await new Promise((r) => setTimeout(r, 300));
-    assert.ok(!carol.events.some((e) => e.data?.request?.id === id), 'a replay from 0 must not hand the old admin alice\'s request');
+    assert.ok(!carol.events.some((e) => e.data?.request?.id === id), "a replay from 0 must not hand the old admin alice's request");
   });
 });
 
@@ -77,13 +77,13 @@ describe('decisions apply the policy in force when they are made', () => {
     const s = await makeServer();
     t.after(() => s.close());
     const id = await created(s, 'alice', access('prod-db', 'read'));
-    (await reload(
+    await reload(
       s,
       TEST_POLICY.replace('  - id: erin\n', '  - id: hal\n    groups: [dba]\n  - id: erin\n').replace(
         'pendingTtl: 30m\n    approval:\n      approvers: [group:dba]\n      required: 1',
         'pendingTtl: 30m\n    approval:\n      approvers: [group:dba]\n      required: 2',
       ),
-    ));
+    );
     const afterBob = await s.call('bob', 'POST', `/v1/requests/${id}/approve`, {});
     assert.equal(afterBob.status, 200);
     assert.equal(afterBob.body.request.status, 'pending', 'one approval is no longer enough');
@@ -99,7 +99,7 @@ describe('decisions apply the policy in force when they are made', () => {
     t.after(() => s.close());
     const id = await created(s, 'alice', access('prod-k8s', 'view')); // 2 approvals from sre
     assert.equal((await s.call('erin', 'POST', `/v1/requests/${id}/approve`, {})).body.request.status, 'pending');
-    (await reload(s, TEST_POLICY.replace('  - id: erin\n    groups: [sre]\n', '  - id: erin\n    groups: [ops]\n  - id: gina\n    groups: [sre]\n')));
+    await reload(s, TEST_POLICY.replace('  - id: erin\n    groups: [sre]\n', '  - id: erin\n    groups: [ops]\n  - id: gina\n    groups: [sre]\n'));
     const afterFrank = await s.call('frank', 'POST', `/v1/requests/${id}/approve`, {});
     assert.equal(afterFrank.body.request.status, 'pending', "erin's approval no longer counts");
     assert.deepEqual(auditDetails(s, 'request.approval_recorded', id).at(-1)?.notCounted, ['erin']);
@@ -118,7 +118,9 @@ describe('records embedded in answers pass their own visibility rule', () => {
     const id = await created(s, 'alice', access('prod-db', 'read'));
     assert.equal((await s.call('bob', 'POST', `/v1/requests/${id}/approve`, {}, { 'user-agent': 'BobsBrowser/1.0' })).status, 200);
     const approvedFor = async (user: string) =>
-      ((await s.call(user, 'GET', '/v1/audit?action=request.approved')).body.events as { requestId: string; details: Record<string, unknown> }[]).find((e) => e.requestId === id);
+      ((await s.call(user, 'GET', '/v1/audit?action=request.approved')).body.events as { requestId: string; details: Record<string, unknown> }[]).find(
+        (e) => e.requestId === id,
+      );
     const asAlice = await approvedFor('alice');
     assert.ok(asAlice, 'the requester sees the approval of her request');
     assert.ok(!('ip' in asAlice.details) && !('userAgent' in asAlice.details), JSON.stringify(asAlice.details));

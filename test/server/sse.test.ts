@@ -42,7 +42,9 @@ async function barrier(s: TestServer, streams: SseStream[]): Promise<void> {
 }
 
 const summary = (events: SseEvent[]) =>
-  events.filter((e) => e.event !== 'policy.reloaded').map((e) => `${e.event} ${e.data.request?.requesterId ?? e.data.grant?.userId}:${e.data.request?.resourceId ?? e.data.grant?.resourceId}`);
+  events
+    .filter((e) => e.event !== 'policy.reloaded')
+    .map((e) => `${e.event} ${e.data.request?.requesterId ?? e.data.grant?.userId}:${e.data.request?.resourceId ?? e.data.grant?.resourceId}`);
 
 describe('live events', () => {
   test('events_areFilteredPerCaller_withNoLeakOfOtherUsersEvents', async () => {
@@ -96,7 +98,11 @@ describe('live events', () => {
     // ids are audit seqs, increasing
     for (const u of users) {
       const ids = st[u].events.map((e) => Number(e.id));
-      assert.deepEqual(ids, [...ids].sort((a, b) => a - b), u);
+      assert.deepEqual(
+        ids,
+        [...ids].sort((a, b) => a - b),
+        u,
+      );
       assert.equal(new Set(ids).size, ids.length, `${u}: duplicate ids`);
     }
   });
@@ -128,7 +134,10 @@ describe('live events', () => {
     await s.advance(5 * MIN);
     const done = await alice.waitFor((e) => e.event === 'grant.expired');
     assert.equal(done.data.grant.status, 'expired');
-    assert.deepEqual(summary(alice.events).map((x) => x.split(' ')[0]), ['request.created', 'request.approved', 'grant.activated', 'grant.expiring', 'grant.expiring', 'grant.expired']);
+    assert.deepEqual(
+      summary(alice.events).map((x) => x.split(' ')[0]),
+      ['request.created', 'request.approved', 'grant.activated', 'grant.expiring', 'grant.expiring', 'grant.expired'],
+    );
   });
 
   test('lastEventId_resumesExactlyAfterTheGivenEvent_withOnlyTheCallersEvents', async () => {
@@ -160,7 +169,10 @@ describe('live events', () => {
     ]);
     const ids = again.events.map((e) => Number(e.id));
     assert.ok(ids.every((id) => id > lastSeen));
-    assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+    assert.deepEqual(
+      ids,
+      [...ids].sort((a, b) => a - b),
+    );
     // replayed events carry the same payload shape as live ones
     assert.equal(again.events[0].data.request.requesterId, 'alice');
   });
@@ -210,7 +222,7 @@ describe('live events', () => {
     const s = await makeServer({ options: { heartbeatMs: 600_000 } });
     t.after(() => s.close());
     const { url } = await s.listen();
-    const { token, info } = (await s.services.tokens.issue('alice', { actorId: 'test' }));
+    const { token, info } = await s.services.tokens.issue('alice', { actorId: 'test' });
     const doomed = await openEvents(url, token);
     const other = await openEvents(url, s.tokens.alice);
     t.after(() => (doomed.close(), other.close()));
@@ -219,8 +231,8 @@ describe('live events', () => {
     const cli = await openStore(s.dbPath, { role: 'cli' });
     t.after(() => cli.close());
     await new Tokens(cli, s.clock).revoke([info.id], 'cli', 'test');
-    await Promise.race([doomed.ended, new Promise((_, fail) => setTimeout(() => fail(new Error('the revoked token\'s stream is still open')), 10_000))]);
-    assert.equal(other.isEnded(), false, 'the same user\'s other token keeps its stream');
+    await Promise.race([doomed.ended, new Promise((_, fail) => setTimeout(() => fail(new Error("the revoked token's stream is still open")), 10_000))]);
+    assert.equal(other.isEnded(), false, "the same user's other token keeps its stream");
   });
 
   test('lastEventId_resumesAcrossARestart', async () => {
@@ -241,45 +253,53 @@ describe('live events', () => {
     assert.ok(Number(e.id) > last);
   });
 
-  test(
-    'lastEventId_afterMoreThanOneReplayPage_losesNoEvent',
-    async () => {
-      const { s, url } = await setup();
-      // 1,080 events about alice, in one group commit to keep this quick
-      const actor = { user: s.policy.users.get('alice')!, tokenId: s.tokenIds.alice };
-      await Promise.all(Array.from({ length: 360 }, (_, i) => s.services.engine.createRequest(actor, access('staging-db', 'read', 60 + i))));
-      const expected = (s.sqlite.prepare(`SELECT seq FROM audit WHERE subject_id = 'alice' AND action IN ('request.created', 'request.approved', 'grant.activated') ORDER BY seq`).all() as { seq: number }[]).map((r) => r.seq);
-      assert.ok(expected.length > 1000);
-      // a client that stays connected, and reconnects from its last id only when the server ends the stream
-      const got: number[] = [];
-      let last = 0;
-      let liveSeq = 0;
-      const deadline = Date.now() + 10_000;
-      for (let round = 0; Date.now() < deadline; round++) {
-        const st = await openEvents(url, s.tokens.alice, last);
-        cleanup.push(() => st.close());
-        if (round === 0) {
-          await new Promise((r) => setTimeout(r, 500)); // let the replay arrive, then something happens live
-          const live = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 60), 201);
-          liveSeq = (s.sqlite.prepare(`SELECT seq FROM audit WHERE request_id = ? AND action = 'request.created'`).get(live.request.id) as { seq: number }).seq;
-          expected.push(liveSeq);
-        }
-        await Promise.race([st.ended, st.waitFor((e) => Number(e.id) === liveSeq, 5000).catch(() => undefined)]);
-        st.close();
-        for (const e of st.events) if (Number(e.id) > last) got.push(Number(e.id));
-        if (got.length) last = got[got.length - 1];
-        if (got.includes(liveSeq)) break;
+  test('lastEventId_afterMoreThanOneReplayPage_losesNoEvent', async () => {
+    const { s, url } = await setup();
+    // 1,080 events about alice, in one group commit to keep this quick
+    const actor = { user: s.policy.users.get('alice')!, tokenId: s.tokenIds.alice };
+    await Promise.all(Array.from({ length: 360 }, (_, i) => s.services.engine.createRequest(actor, access('staging-db', 'read', 60 + i))));
+    const expected = (
+      s.sqlite
+        .prepare(`SELECT seq FROM audit WHERE subject_id = 'alice' AND action IN ('request.created', 'request.approved', 'grant.activated') ORDER BY seq`)
+        .all() as { seq: number }[]
+    ).map((r) => r.seq);
+    assert.ok(expected.length > 1000);
+    // a client that stays connected, and reconnects from its last id only when the server ends the stream
+    const got: number[] = [];
+    let last = 0;
+    let liveSeq = 0;
+    const deadline = Date.now() + 10_000;
+    for (let round = 0; Date.now() < deadline; round++) {
+      const st = await openEvents(url, s.tokens.alice, last);
+      cleanup.push(() => st.close());
+      if (round === 0) {
+        await new Promise((r) => setTimeout(r, 500)); // let the replay arrive, then something happens live
+        const live = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 60), 201);
+        liveSeq = (s.sqlite.prepare(`SELECT seq FROM audit WHERE request_id = ? AND action = 'request.created'`).get(live.request.id) as { seq: number }).seq;
+        expected.push(liveSeq);
       }
-      const missing = expected.filter((x) => !got.includes(x));
-      assert.deepEqual(missing.slice(0, 10), [], `${missing.length} events never delivered`);
-    },
-  );
+      await Promise.race([st.ended, st.waitFor((e) => Number(e.id) === liveSeq, 5000).catch(() => undefined)]);
+      st.close();
+      for (const e of st.events) if (Number(e.id) > last) got.push(Number(e.id));
+      if (got.length) last = got[got.length - 1];
+      if (got.includes(liveSeq)) break;
+    }
+    const missing = expected.filter((x) => !got.includes(x));
+    assert.deepEqual(missing.slice(0, 10), [], `${missing.length} events never delivered`);
+  });
 
   test('lastEventId_farBehind_isReplayedInBoundedSlices_thatAdvanceTheResumePoint', async () => {
     const { s, url } = await setup();
     // 6,000 events that concern nobody but bob, then one about alice
     for (let i = 0; i < 6000; i++) {
-      s.services.batcher.add({ at: s.clock.now(), actorId: 'svc', action: 'access.checked', resourceId: 'staging-db', subjectId: 'bob', details: { userId: 'bob', role: 'read', allowed: false } });
+      s.services.batcher.add({
+        at: s.clock.now(),
+        actorId: 'svc',
+        action: 'access.checked',
+        resourceId: 'staging-db',
+        subjectId: 'bob',
+        details: { userId: 'bob', role: 'read', allowed: false },
+      });
     }
     await s.services.batcher.flush();
     const mine = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 60), 201);
@@ -346,11 +366,12 @@ describe('live events', () => {
       const ended = new Promise<Buffer>((resolve) => sock.on('close', () => resolve(Buffer.concat(chunks))));
       // HTTP/1.1 keeps the connection after the last chunk: ask the server to close it then
       sock.write(`GET /v1/events HTTP/${version}\r\nHost: ${hostname}\r\nAuthorization: Bearer ${s.tokens.alice}\r\nConnection: close\r\n\r\n`);
-      const waitFor = (re: RegExp) => new Promise<void>((done, fail) => {
-        if (re.test(seen)) return done();
-        waiters.push({ re, done });
-        setTimeout(() => fail(new Error(`HTTP/${version}: no ${re} in ${JSON.stringify(seen.slice(-300))}`)), 3000);
-      });
+      const waitFor = (re: RegExp) =>
+        new Promise<void>((done, fail) => {
+          if (re.test(seen)) return done();
+          waiters.push({ re, done });
+          setTimeout(() => fail(new Error(`HTTP/${version}: no ${re} in ${JSON.stringify(seen.slice(-300))}`)), 3000);
+        });
       return { waitFor, ended };
     };
     const http11 = rawStream('1.1');
@@ -368,7 +389,7 @@ describe('live events', () => {
     /** The body of a chunked response, checking every chunk's size line and CRLF and the last chunk. */
     const dechunk = (body: Buffer): string => {
       const parts: Buffer[] = [];
-      for (let at = 0; ; ) {
+      for (let at = 0; ;) {
         const eol = body.indexOf('\r\n', at);
         assert.ok(eol > at, `a chunk size line at byte ${at}`);
         const size = parseInt(body.subarray(at, eol).toString('latin1'), 16);

@@ -57,7 +57,7 @@ before(async () => {
   ok(await s.call('erin', 'POST', `/v1/grants/${glass.grant.id}/revoke`, { reason: 'over' }));
   // left pending until it expires; a token issued and one revoked
   ok(await s.call('dave', 'POST', '/v1/requests', access('prod-db', 'read', 600)), 201);
-  (await s.services.tokens.issue('alice', { ttlSeconds: 3600, label: 'ci', actorId: 'carol' }));
+  await s.services.tokens.issue('alice', { ttlSeconds: 3600, label: 'ci', actorId: 'carol' });
   await s.services.tokens.revoke([s.tokenIds.frank], 'carol', 'rotated');
   // provisioning fails (the outbox worker's calls into the engine): the grant fails, its pending
   // extension is cancelled; a revocation fails once, then succeeds
@@ -123,13 +123,18 @@ describe('audit verify --state', () => {
     }
     const r = verifyState(pristine);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^ok: \d+ events, head [0-9a-f]{64}\nstate ok: the log explains all \d+ requests, \d+ approvals, \d+ grants, \d+ tokens, 0 identity-provider users\n$/);
+    assert.match(
+      r.stdout,
+      /^ok: \d+ events, head [0-9a-f]{64}\nstate ok: the log explains all \d+ requests, \d+ approvals, \d+ grants, \d+ tokens, 0 identity-provider users\n$/,
+    );
   });
 
   test('stateCheck_aGrantRowInsertedBehindTheServersBack_isReported', () => {
     const file = tampered((d) =>
       d
-        .prepare(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status) VALUES ('grt_forged', ?, 'alice', 'prod-db', 'write', 0, 9e12, 9e12, 'active')`)
+        .prepare(
+          `INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status) VALUES ('grt_forged', ?, 'alice', 'prod-db', 'write', 0, 9e12, 9e12, 'active')`,
+        )
         .run(approved.requestId),
     );
     assertReported(file, [/^ {2}grants grt_forged: no audit event accounts for this row$/m]);
@@ -153,13 +158,26 @@ describe('audit verify --state', () => {
   });
 
   test('stateCheck_aGrantsEndMoved_isReportedWithTheColumn', () => {
-    const file = tampered((d) => d.prepare(`UPDATE grants SET max_expires_at = max_expires_at + 86400000, expires_at = expires_at + 86400000, status = 'active', ended_at = NULL WHERE id = ?`).run(aliceGrant));
-    const out = assertReported(file, [new RegExp(`^ {2}grants ${aliceGrant}: expires_at is \\S+Z, the log says \\S+Z; status is "active", the log says "expired"; ended_at is null, the log says \\S+Z$`, 'm')]);
+    const file = tampered((d) =>
+      d
+        .prepare(
+          `UPDATE grants SET max_expires_at = max_expires_at + 86400000, expires_at = expires_at + 86400000, status = 'active', ended_at = NULL WHERE id = ?`,
+        )
+        .run(aliceGrant),
+    );
+    const out = assertReported(file, [
+      new RegExp(
+        `^ {2}grants ${aliceGrant}: expires_at is \\S+Z, the log says \\S+Z; status is "active", the log says "expired"; ended_at is null, the log says \\S+Z$`,
+        'm',
+      ),
+    ]);
     assert.equal(out.split('\n').filter((l) => l.startsWith('  ')).length, 1, 'one line per row');
   });
 
   test('stateCheck_anApprovalsApproverChanged_isReportedAsTwoRows', () => {
-    const file = tampered((d) => d.prepare(`UPDATE approvals SET approver_id = 'erin' WHERE request_id = ? AND approver_id = ?`).run(approved.requestId, approved.approver));
+    const file = tampered((d) =>
+      d.prepare(`UPDATE approvals SET approver_id = 'erin' WHERE request_id = ? AND approver_id = ?`).run(approved.requestId, approved.approver),
+    );
     assertReported(file, [
       new RegExp(`^ {2}approvals ${approved.requestId}/erin: no audit event accounts for this row$`, 'm'),
       new RegExp(`^ {2}approvals ${approved.requestId}/bob: the log says this row exists, but it does not$`, 'm'),
@@ -177,10 +195,11 @@ describe('audit verify --state', () => {
     const out = JSON.parse(r.stdout);
     assert.equal(out.ok, false);
     assert.equal(out.state.ok, false);
-    assert.deepEqual(
-      out.state.problems.map((p: any) => `${p.table} ${p.id} ${p.kind}${p.columns ? ` ${p.columns.map((c: any) => c.column)}` : ''}`).sort(),
-      [`grants ${aliceGrant} differs user_id`, `requests ${approved.requestId} missing`, 'tokens tok_forged unexplained'],
-    );
+    assert.deepEqual(out.state.problems.map((p: any) => `${p.table} ${p.id} ${p.kind}${p.columns ? ` ${p.columns.map((c: any) => c.column)}` : ''}`).sort(), [
+      `grants ${aliceGrant} differs user_id`,
+      `requests ${approved.requestId} missing`,
+      'tokens tok_forged unexplained',
+    ]);
   });
 
   test('stateCheck_overHttp_reportsTheRows_andAPlainVerifyAnswersAsBefore', async () => {
@@ -198,7 +217,9 @@ describe('audit verify --state', () => {
       assert.equal(r.body.ok, false);
       assert.equal(r.body.state.ok, false);
       assert.equal(r.body.state.problemCount, 1);
-      assert.deepEqual(r.body.state.problems, [{ table: 'grants', id: aliceGrant, kind: 'differs', columns: [{ column: 'user_id', expected: 'alice', actual: 'mallory' }] }]);
+      assert.deepEqual(r.body.state.problems, [
+        { table: 'grants', id: aliceGrant, kind: 'differs', columns: [{ column: 'user_id', expected: 'alice', actual: 'mallory' }] },
+      ]);
       assert.equal((await s.call('alice', 'GET', '/v1/audit/verify?state=true')).status, 403);
       assert.equal((await s.call('audrey', 'GET', '/v1/audit/verify?state=yes')).status, 400);
     } finally {
@@ -242,7 +263,19 @@ function asOlderServerWroteIt(d: Database.Database): void {
     const details = JSON.parse(r.details);
     for (const k of added[r.action] ?? []) delete details[k];
     const text = canonicalJson(details);
-    const h = hashEvent(prev, { seq: r.seq, at: new Date(r.at).toISOString(), actorId: r.actor_id, action: r.action, resourceId: r.resource_id, requestId: r.request_id, grantId: r.grant_id }, text);
+    const h = hashEvent(
+      prev,
+      {
+        seq: r.seq,
+        at: new Date(r.at).toISOString(),
+        actorId: r.actor_id,
+        action: r.action,
+        resourceId: r.resource_id,
+        requestId: r.request_id,
+        grantId: r.grant_id,
+      },
+      text,
+    );
     d.prepare('UPDATE audit SET v = 1, details = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(text, prev, h, r.seq);
     prev = h;
   }
@@ -264,7 +297,10 @@ describe('audit verify --state on a log written before hash format 2', () => {
       const v = await s.call('audrey', 'GET', '/v1/audit/verify?state=true');
       assert.equal(v.body.ok, true, JSON.stringify(v.body.state?.problems));
       const formats = s.sqlite.prepare('SELECT v, COUNT(*) AS n FROM audit GROUP BY v ORDER BY v').all() as { v: number; n: number }[];
-      assert.deepEqual(formats.map((f) => f.v), [1, 2]);
+      assert.deepEqual(
+        formats.map((f) => f.v),
+        [1, 2],
+      );
     } finally {
       await s.close();
       rmSync(sub, { recursive: true, force: true });
@@ -307,7 +343,9 @@ describe('audit verify --state with sign-in sessions', () => {
       }
       const tampered = await w.s.store.verifyAudit({ state: true });
       assert.deepEqual(
-        tampered.state?.problems.map((p) => `${p.table} ${p.id.startsWith('tok_') ? 'tok' : p.id} ${p.kind} ${p.columns?.map((c) => `${c.column}:${c.expected}->${c.actual}`).join()}`),
+        tampered.state?.problems.map(
+          (p) => `${p.table} ${p.id.startsWith('tok_') ? 'tok' : p.id} ${p.kind} ${p.columns?.map((c) => `${c.column}:${c.expected}->${c.actual}`).join()}`,
+        ),
         ['tokens tok differs user_id:carol->erin', 'idp_users alice differs roles:[]->["admin"]', `idp_users dave differs disabled_at:${w.clock.now()}->null`],
       );
     } finally {

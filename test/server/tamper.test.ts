@@ -139,14 +139,20 @@ describe('audit verify', () => {
       const at = Date.UTC(2026, 0, 5, 9, 0);
       const details = canonicalJson({ userId: 'mallory', role: 'admin' });
       // in the format the server writes now (2: the subject is hashed too)
-      const fields = { seq: k, at: new Date(at).toISOString(), actorId: 'mallory', action: 'grant.activated', resourceId: 'prod-db', requestId: null, grantId: null, subjectId: null, v: 2 };
-      d.prepare(`INSERT INTO audit (seq, at, actor_id, action, resource_id, details, prev_hash, hash, v) VALUES (?, ?, 'mallory', 'grant.activated', 'prod-db', ?, ?, ?, 2)`).run(
-        k,
-        at,
-        details,
-        prev,
-        hashEvent(prev, fields, details),
-      );
+      const fields = {
+        seq: k,
+        at: new Date(at).toISOString(),
+        actorId: 'mallory',
+        action: 'grant.activated',
+        resourceId: 'prod-db',
+        requestId: null,
+        grantId: null,
+        subjectId: null,
+        v: 2,
+      };
+      d.prepare(
+        `INSERT INTO audit (seq, at, actor_id, action, resource_id, details, prev_hash, hash, v) VALUES (?, ?, 'mallory', 'grant.activated', 'prod-db', ?, ?, ?, 2)`,
+      ).run(k, at, details, prev, hashEvent(prev, fields, details));
     });
     assertDetected(db, k + 1);
   });
@@ -171,7 +177,17 @@ describe('audit verify', () => {
       for (const r of all) {
         const h = hashEvent(
           prev,
-          { seq: r.seq, at: new Date(r.at).toISOString(), actorId: r.actor_id, action: r.action, resourceId: r.resource_id, requestId: r.request_id, grantId: r.grant_id, subjectId: r.subject_id, v: r.v },
+          {
+            seq: r.seq,
+            at: new Date(r.at).toISOString(),
+            actorId: r.actor_id,
+            action: r.action,
+            resourceId: r.resource_id,
+            requestId: r.request_id,
+            grantId: r.grant_id,
+            subjectId: r.subject_id,
+            v: r.v,
+          },
           r.details,
         );
         d.prepare('UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?').run(prev, h, r.seq);

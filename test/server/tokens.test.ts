@@ -55,7 +55,7 @@ test('aTokenRevokedByAPolicyReload_stopsAtOnce', async () => {
 
 test('aCachedTokenThatExpires_isRefusedFromItsExpiry', async () => {
   s = await makeServer();
-  const { token } = (await s.services.tokens.issue('alice', { actorId: 'test', ttlSeconds: 60 }));
+  const { token } = await s.services.tokens.issue('alice', { actorId: 'test', ttlSeconds: 60 });
   const call = async () => (await s.services.app.request('/v1/me', { headers: { authorization: `Bearer ${token}` } })).status;
   assert.equal(await call(), 200);
   await s.advance(59_999);

@@ -6,16 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import type {
-  AuditInput,
-  GrantRecord,
-  NewGrant,
-  NewRequest,
-  NewToken,
-  RequestRecord,
-  Store,
-  StoredAuditEvent,
-} from '../../server/store/types.js';
+import type { AuditInput, GrantRecord, NewGrant, NewRequest, NewToken, RequestRecord, Store, StoredAuditEvent } from '../../server/store/types.js';
 
 export type MakeStore = () => Promise<{ store: Store; cleanup(): Promise<void> }>;
 
@@ -68,8 +59,25 @@ function newToken(over: Partial<NewToken> = {}): NewToken {
 
 /** Fixed events at fixed times: their chain's hashes are the same on every backend (below). */
 export const FIXED_EVENTS: AuditInput[] = [
-  { at: T0, actorId: 'alice', action: 'request.created', resourceId: 'prod-db', requestId: 'req-1', subjectId: 'alice', details: { role: 'read', durationSeconds: 1800, justification: 'INC-42 — naïve “quotes”' } },
-  { at: T0 + 1000, actorId: 'bob', action: 'request.approved', resourceId: 'prod-db', requestId: 'req-1', grantId: 'grant-1', subjectId: 'alice', details: { comment: null, nested: { z: 1, a: [true, 2.5, 'x'] } } },
+  {
+    at: T0,
+    actorId: 'alice',
+    action: 'request.created',
+    resourceId: 'prod-db',
+    requestId: 'req-1',
+    subjectId: 'alice',
+    details: { role: 'read', durationSeconds: 1800, justification: 'INC-42 — naïve “quotes”' },
+  },
+  {
+    at: T0 + 1000,
+    actorId: 'bob',
+    action: 'request.approved',
+    resourceId: 'prod-db',
+    requestId: 'req-1',
+    grantId: 'grant-1',
+    subjectId: 'alice',
+    details: { comment: null, nested: { z: 1, a: [true, 2.5, 'x'] } },
+  },
   { at: T0 + 2000, actorId: 'system', action: 'grant.expired', grantId: 'grant-1', details: {}, live: '{"type":"grant.expired"}' },
 ];
 /**
@@ -131,7 +139,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           }),
           store.transaction((tx) => tx.requests.insert(newRequest({ id: 'kept-2' }))),
         ]);
-        assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+        assert.deepEqual(
+          results.map((r) => r.status),
+          ['fulfilled', 'rejected', 'fulfilled'],
+        );
         // concurrent transactions insert in whatever order they get connections (PostgreSQL): compare as a set
         const ids = await store.read(async (tx) => (await tx.requests.allPending()).map((r) => r.id));
         assert.deepEqual(ids.sort(), ['kept-1', 'kept-2']);
@@ -321,7 +332,11 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         assert.equal(after?.extensions, 1);
         assert.equal(after?.warned, 0, 'the warnings are due again for the new end');
         await store.transaction((tx) => tx.grants.end('grant-1', 'expired', T0, 'system', 'expired', false));
-        assert.equal(await store.transaction((tx) => tx.grants.extend('grant-1', g.expiresAt + 10 * MIN, g.expiresAt + 30 * MIN, g.maxExpiresAt)), false, 'an ended grant');
+        assert.equal(
+          await store.transaction((tx) => tx.grants.extend('grant-1', g.expiresAt + 10 * MIN, g.expiresAt + 30 * MIN, g.maxExpiresAt)),
+          false,
+          'an ended grant',
+        );
       });
 
       it('concurrentExtensions_eachDecidedFromTheEndItRead_neverLoseOrDoubleAnUpdate', async (store) => {
@@ -367,7 +382,11 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         });
         await store.read(async (tx) => {
           const ids = (gs: GrantRecord[]) => gs.map((g) => g.id).sort();
-          assert.deepEqual((await tx.grants.active()).map((g) => g.id), ['g2', 'g1', 'g3'], 'soonest end first');
+          assert.deepEqual(
+            (await tx.grants.active()).map((g) => g.id),
+            ['g2', 'g1', 'g3'],
+            'soonest end first',
+          );
           assert.deepEqual(ids(await tx.grants.activeFor({ userId: 'alice' })), ['g1', 'g2']);
           assert.deepEqual(ids(await tx.grants.activeFor({ resourceId: 'staging-db' })), ['g3']);
           assert.deepEqual(ids(await tx.grants.activeOf('alice', 'prod-db', 'read')), ['g1', 'g2']);
@@ -392,7 +411,8 @@ export function storeContract(name: string, makeStore: MakeStore): void {
 
       it('list_filtersAndPagesNewestFirst', async (store) => {
         await store.transaction(async (tx) => {
-          for (let i = 1; i <= 5; i++) await tx.grants.insert(newGrant({ id: `g${i}`, userId: i % 2 ? 'alice' : 'dave', resourceId: i <= 3 ? 'prod-db' : 'staging-db' }));
+          for (let i = 1; i <= 5; i++)
+            await tx.grants.insert(newGrant({ id: `g${i}`, userId: i % 2 ? 'alice' : 'dave', resourceId: i <= 3 ? 'prod-db' : 'staging-db' }));
           await tx.grants.end('g1', 'expired', T0, 'system', 'expired', false);
         });
         await store.read(async (tx) => {
@@ -415,11 +435,18 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         });
         const five = 5 * MIN;
         assert.equal(await store.read((tx) => tx.grants.nextWarning(five, 1)), T0 - MIN);
-        assert.deepEqual((await store.read((tx) => tx.grants.dueWarnings(T0, five, 1))).map((g) => g.id), ['g1']);
+        assert.deepEqual(
+          (await store.read((tx) => tx.grants.dueWarnings(T0, five, 1))).map((g) => g.id),
+          ['g1'],
+        );
         await store.transaction((tx) => tx.grants.setWarned('g1', 1));
         assert.deepEqual(await store.read((tx) => tx.grants.dueWarnings(T0, five, 1)), []);
         assert.equal(await store.read((tx) => tx.grants.nextWarning(five, 1)), T0 + 25 * MIN);
-        assert.deepEqual((await store.read((tx) => tx.grants.dueWarnings(T0 + 3 * MIN + 1, MIN, 2))).map((g) => g.id), ['g1'], 'bit 2 is separate');
+        assert.deepEqual(
+          (await store.read((tx) => tx.grants.dueWarnings(T0 + 3 * MIN + 1, MIN, 2))).map((g) => g.id),
+          ['g1'],
+          'bit 2 is separate',
+        );
         assert.equal((await store.read((tx) => tx.grants.get('g1')))?.warned, 1);
       });
 
@@ -438,7 +465,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           await tx.grants.insert(newGrant({ id: 'future', expiresAt: T0 + 90 * MIN }));
         });
         const expired = await store.transaction((tx) => tx.grants.expireDue(T0 + 30 * MIN, 100, ['gone-db']));
-        assert.deepEqual(expired.map((g) => g.id), ['early', 'late']);
+        assert.deepEqual(
+          expired.map((g) => g.id),
+          ['early', 'late'],
+        );
         for (const g of expired) {
           assert.equal(g.status, 'expired');
           assert.equal(g.endedAt, g.expiresAt, 'ended at its own end, not at the sweep');
@@ -456,7 +486,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           for (let i = 0; i < 5; i++) await tx.grants.insert(newGrant({ id: `g${i}`, expiresAt: T0 + (5 - i) * MIN }));
         });
         const first = await store.transaction((tx) => tx.grants.expireDue(T0 + 10 * MIN, 2, []));
-        assert.deepEqual(first.map((g) => g.id), ['g4', 'g3']);
+        assert.deepEqual(
+          first.map((g) => g.id),
+          ['g4', 'g3'],
+        );
       });
 
       it('concurrentExpiryClaims_neverHandOneGrantToTwo', async (store) => {
@@ -493,9 +526,15 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           await tx.tokens.insert(newToken({ id: 't1', hash: tokenHash('1'), createdAt: T0 + 1 }));
           await tx.tokens.insert(newToken({ id: 't3', userId: 'dave', hash: tokenHash('3'), createdAt: T0 + 3 }));
         });
-        assert.deepEqual((await store.read((tx) => tx.tokens.list())).map((t) => t.id), ['t1', 't2', 't3']);
+        assert.deepEqual(
+          (await store.read((tx) => tx.tokens.list())).map((t) => t.id),
+          ['t1', 't2', 't3'],
+        );
         const alice = await store.read((tx) => tx.tokens.list('alice'));
-        assert.deepEqual(alice.map((t) => t.id), ['t1', 't2']);
+        assert.deepEqual(
+          alice.map((t) => t.id),
+          ['t1', 't2'],
+        );
         assert.equal(alice[1].expiresAt, null);
         assert.equal(alice[1].label, null);
       });
@@ -524,7 +563,11 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           await tx.outbox.enqueue('later', null, {}, T0 + 10 * MIN);
         });
         const claimed = await store.transaction((tx) => tx.outbox.claim(T0 + MIN, 10, 30_000));
-        assert.deepEqual(claimed.map((o) => o.kind), ['provision', 'notify', 'later'].slice(0, 2), 'in enqueue order; not yet due ones stay');
+        assert.deepEqual(
+          claimed.map((o) => o.kind),
+          ['provision', 'notify', 'later'].slice(0, 2),
+          'in enqueue order; not yet due ones stay',
+        );
         assert.deepEqual(claimed[0].payload, { grantId: 'grant-1', attempt: { n: 1 } }, 'parsed JSON');
         assert.deepEqual(claimed[1].payload, ['a', 2]);
         assert.equal(claimed[0].grantId, 'grant-1');
@@ -535,7 +578,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         assert.deepEqual(await store.transaction((tx) => tx.outbox.claim(T0 + MIN + 29_999, 10, 30_000)), [], 'held by the lease');
         // the claimer died: after the lease, the work is due again for someone else
         const again = await store.transaction((tx) => tx.outbox.claim(T0 + MIN + 30_000, 10, 30_000));
-        assert.deepEqual(again.map((o) => o.kind), ['provision', 'notify']);
+        assert.deepEqual(
+          again.map((o) => o.kind),
+          ['provision', 'notify'],
+        );
       });
 
       it('concurrentClaims_neverHandOneItemToTwo', async (store) => {
@@ -577,7 +623,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         const first = await store.transaction((tx) => tx.audit.append(FIXED_EVENTS.slice(0, 2)));
         const second = await store.transaction((tx) => tx.audit.append(FIXED_EVENTS.slice(2)));
         const events = [...first, ...second];
-        assert.deepEqual(events.map((e) => e.seq), [1, 2, 3]);
+        assert.deepEqual(
+          events.map((e) => e.seq),
+          [1, 2, 3],
+        );
         assert.equal(events[0].prevHash, '0'.repeat(64));
         for (let i = 1; i < events.length; i++) assert.equal(events[i].prevHash, events[i - 1].hash);
         assert.equal(events[0].at, new Date(T0).toISOString());
@@ -609,7 +658,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         await store.read(async (tx) => {
           for await (const e of tx.audit.iterate()) seqs.push(e.seq);
         });
-        assert.deepEqual(seqs, Array.from({ length: 40 }, (_, i) => i + 1));
+        assert.deepEqual(
+          seqs,
+          Array.from({ length: 40 }, (_, i) => i + 1),
+        );
         const v = await store.verifyAudit();
         assert.equal(v.ok, true, JSON.stringify(v));
         assert.equal(v.count, 40);
@@ -647,10 +699,16 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           assert.deepEqual(await seqs({ visibleTo: 'alice', limit: 10 }), [2, 1], 'as actor or subject');
           assert.deepEqual(await seqs({ visibleTo: 'bob', limit: 10 }), [3, 2]);
           const page1 = await tx.audit.query({ limit: 3 });
-          assert.deepEqual(page1.events.map((e) => e.seq), [4, 3, 2]);
+          assert.deepEqual(
+            page1.events.map((e) => e.seq),
+            [4, 3, 2],
+          );
           assert.equal(page1.nextCursor, '2');
           const page2 = await tx.audit.query({ limit: 3, before: Number(page1.nextCursor) });
-          assert.deepEqual(page2.events.map((e) => e.seq), [1]);
+          assert.deepEqual(
+            page2.events.map((e) => e.seq),
+            [1],
+          );
           assert.equal(page2.nextCursor, null);
           const e = page1.events[2];
           assert.deepEqual(e.details, { n: 2 }, 'parsed details');
@@ -675,7 +733,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           { seq: 3, action: 'token.revoked', actorId: 'cli', resourceId: null, subjectId: 'alice', live: null, details: { tokenId: 'tok-1', userId: 'alice' } },
           { seq: 4, action: 'user.disabled', actorId: 'cli', resourceId: null, subjectId: null, live: null, details: { userId: 'dave' } },
         ]);
-        assert.deepEqual((await store.read((tx) => tx.audit.followAfter(1, 1))).map((f) => f.seq), [3]);
+        assert.deepEqual(
+          (await store.read((tx) => tx.audit.followAfter(1, 1))).map((f) => f.seq),
+          [3],
+        );
       });
 
       it('iterate_readsOldestFirst_withTimeAndSeqBounds_keepingTheStoredExtras', async (store) => {
@@ -684,7 +745,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         await store.read(async (tx) => {
           for await (const e of tx.audit.iterate()) all.push(e);
         });
-        assert.deepEqual(all.map((e) => e.seq), [1, 2, 3]);
+        assert.deepEqual(
+          all.map((e) => e.seq),
+          [1, 2, 3],
+        );
         assert.equal(all[2].live, '{"type":"grant.expired"}');
         assert.equal(all[0].live, null);
         assert.equal(all[0].storedSubjectId, 'alice');
@@ -701,7 +765,9 @@ export function storeContract(name: string, makeStore: MakeStore): void {
 
       it('iterate_crossesPageBoundaries', async (store) => {
         const n = 1234;
-        await store.transaction((tx) => tx.audit.append(Array.from({ length: n }, (_, i) => ({ at: T0 + i, actorId: 'a', action: 'test.bulk', details: { i } }))));
+        await store.transaction((tx) =>
+          tx.audit.append(Array.from({ length: n }, (_, i) => ({ at: T0 + i, actorId: 'a', action: 'test.bulk', details: { i } }))),
+        );
         let count = 0;
         let last = 0;
         await store.read(async (tx) => {
@@ -736,7 +802,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         const after = await store.verifyAudit({ state: true });
         assert.equal(after.ok, true, 'the chain itself is intact');
         assert.equal(after.state?.ok, false);
-        assert.deepEqual(after.state?.problems.map((p) => `${p.table}/${p.id}/${p.kind}`), ['grants/sneaky/unexplained']);
+        assert.deepEqual(
+          after.state?.problems.map((p) => `${p.table}/${p.id}/${p.kind}`),
+          ['grants/sneaky/unexplained'],
+        );
       });
 
       it('emptyLog_headIsGenesis_andVerifies', async (store) => {
@@ -767,7 +836,10 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         assert.equal((await store.read((tx) => tx.identity.user('alice')))?.disabledAt, T0 + 1);
         // a user never seen can be disabled ahead of any sign-in
         assert.equal(await store.transaction((tx) => tx.identity.disable('mallory', T0 + 3)), true);
-        assert.deepEqual((await store.read((tx) => tx.identity.users())).map((x) => x.id), ['alice', 'mallory']);
+        assert.deepEqual(
+          (await store.read((tx) => tx.identity.users())).map((x) => x.id),
+          ['alice', 'mallory'],
+        );
         assert.equal(await store.transaction((tx) => tx.identity.enable('alice')), true);
         assert.equal(await store.transaction((tx) => tx.identity.enable('alice')), false);
         assert.equal(await store.read((tx) => tx.identity.user('nobody')), undefined);

@@ -31,7 +31,14 @@ before(async () => {
 async function closeAll(): Promise<void> {
   // a failed test may leave a transaction open, which close() would wait for: give up after a while
   const giveUp = () => new Promise<void>((r) => setTimeout(r, 5000).unref());
-  while (open.length) await Promise.race([open.pop()!.close().catch(() => {}), giveUp()]);
+  while (open.length)
+    await Promise.race([
+      open
+        .pop()!
+        .close()
+        .catch(() => {}),
+      giveUp(),
+    ]);
 }
 
 after(async () => {
@@ -105,7 +112,10 @@ describe('opening a PostgreSQL store', () => {
     const s = await storeOn(db);
     assert.deepEqual(await s.schema(), { version: migrations.length, expected: migrations.length });
     const versions = await pg.admin<{ version: number }>(db, 'SELECT version FROM schema_migrations ORDER BY version');
-    assert.deepEqual(versions.map((v) => v.version), migrations.map((_, i) => i + 1));
+    assert.deepEqual(
+      versions.map((v) => v.version),
+      migrations.map((_, i) => i + 1),
+    );
     await s.ping();
   });
 
@@ -225,8 +235,12 @@ describe('repositories on PostgreSQL', () => {
     await s.transaction(async (tx) => {
       await tx.requests.insert(request('q1', { requesterId: 'bob', resourceId: 'res-a', pendingUntil: T0 + 10 }));
       await tx.requests.insert(request('q2', { requesterId: 'bob', resourceId: 'res-b', pendingUntil: T0 + 20 }));
-      await tx.requests.insert(request('q3', { kind: 'extension', requesterId: 'bob', resourceId: 'res-a', grantId: 'gq', durationS: 600, pendingUntil: T0 + 30 }));
-      await tx.requests.insert(request('q4', { kind: 'extension', requesterId: 'bob', resourceId: 'res-a', grantId: 'gq', durationS: 900, status: 'approved' }));
+      await tx.requests.insert(
+        request('q3', { kind: 'extension', requesterId: 'bob', resourceId: 'res-a', grantId: 'gq', durationS: 600, pendingUntil: T0 + 30 }),
+      );
+      await tx.requests.insert(
+        request('q4', { kind: 'extension', requesterId: 'bob', resourceId: 'res-a', grantId: 'gq', durationS: 900, status: 'approved' }),
+      );
     });
     const ids = (rs: { id: string }[]) => rs.map((r) => r.id);
     await s.read(async (tx) => {
@@ -293,9 +307,15 @@ describe('repositories on PostgreSQL', () => {
     assert.deepEqual(await s.read((tx) => tx.grants.dueWarnings(T0, 5 * 60_000, 1)).then((d) => d.filter((g) => g.resourceId === 'res-w')), []);
     assert.equal(await s.read((tx) => tx.grants.nextWarning(60_000, 2)).then((t) => t !== null && t <= T0 + 3 * 60_000 - 60_000), true);
     const listed = await s.read((tx) => tx.grants.list({ userId: 'carol', limit: 1 }));
-    assert.deepEqual(listed.map((g) => g.id), ['w2']);
+    assert.deepEqual(
+      listed.map((g) => g.id),
+      ['w2'],
+    );
     const older = await s.read((tx) => tx.grants.list({ userId: 'carol', beforeSeq: listed[0].seq, limit: 5 }));
-    assert.deepEqual(older.map((g) => g.id), ['w1']);
+    assert.deepEqual(
+      older.map((g) => g.id),
+      ['w1'],
+    );
     assert.deepEqual(await s.read((tx) => tx.grants.list({ resourceIds: [], limit: 5 })), []);
     assert.deepEqual((await s.read((tx) => tx.grants.activeFor({ resourceId: 'res-w' }))).map((g) => g.id).sort(), ['w1', 'w2']);
     assert.deepEqual((await s.read((tx) => tx.grants.activeOf('carol', 'res-w', 'read'))).length, 2);
@@ -309,10 +329,13 @@ describe('repositories on PostgreSQL', () => {
     });
     const expired = await s.transaction((tx) => tx.grants.expireDue(T0 + 5000, 100, ['res-gone']));
     const mine = expired.filter((g) => g.id.startsWith('e'));
-    assert.deepEqual(mine.map((g) => [g.id, g.status, g.endedAt, g.endedBy, g.endReason, g.revokePending]), [
-      ['e2', 'expired', T0 + 1000, 'system', 'expired', true],
-      ['e1', 'expired', T0 + 2000, 'system', 'expired', false],
-    ]);
+    assert.deepEqual(
+      mine.map((g) => [g.id, g.status, g.endedAt, g.endedBy, g.endReason, g.revokePending]),
+      [
+        ['e2', 'expired', T0 + 1000, 'system', 'expired', true],
+        ['e1', 'expired', T0 + 2000, 'system', 'expired', false],
+      ],
+    );
     assert.equal(await s.read((tx) => tx.grants.nextExpiry()).then((t) => t !== null && t <= T0 + 9000), true);
   });
 
@@ -335,8 +358,20 @@ describe('repositories on PostgreSQL', () => {
     await s.transaction((tx) => tx.tokens.touch('t1', T0 + 5));
     assert.equal(await s.transaction((tx) => tx.tokens.revoke('t1', T0 + 9)), true);
     assert.equal(await s.transaction((tx) => tx.tokens.revoke('t1', T0 + 10)), false);
-    assert.deepEqual(await s.read((tx) => tx.tokens.get('t1')), { id: 't1', userId: 'alice', hash, label: 'laptop', createdAt: T0, expiresAt: null, revokedAt: T0 + 9, lastUsedAt: T0 + 5 });
-    assert.deepEqual((await s.read((tx) => tx.tokens.list('alice'))).map((t) => t.id), ['t1']);
+    assert.deepEqual(await s.read((tx) => tx.tokens.get('t1')), {
+      id: 't1',
+      userId: 'alice',
+      hash,
+      label: 'laptop',
+      createdAt: T0,
+      expiresAt: null,
+      revokedAt: T0 + 9,
+      lastUsedAt: T0 + 5,
+    });
+    assert.deepEqual(
+      (await s.read((tx) => tx.tokens.list('alice'))).map((t) => t.id),
+      ['t1'],
+    );
   });
 
   test('users_upsertAndDeactivate', LIMIT, async () => {
@@ -362,7 +397,18 @@ describe('repositories on PostgreSQL', () => {
 
   test('identity_deviceCodesLoginsAndUsers', LIMIT, async () => {
     const h = (n: number) => Buffer.alloc(32, n);
-    await s.transaction((tx) => tx.identity.insertDevice({ id: 'd1', deviceHash: h(1), userCodeHash: h(2), intervalS: 5, createdAt: T0, expiresAt: T0 + 600_000, clientIp: '::1', clientName: 'VS Code' }));
+    await s.transaction((tx) =>
+      tx.identity.insertDevice({
+        id: 'd1',
+        deviceHash: h(1),
+        userCodeHash: h(2),
+        intervalS: 5,
+        createdAt: T0,
+        expiresAt: T0 + 600_000,
+        clientIp: '::1',
+        clientName: 'VS Code',
+      }),
+    );
     assert.equal((await s.read((tx) => tx.identity.deviceByHash(h(1))))?.id, 'd1');
     assert.equal((await s.read((tx) => tx.identity.deviceByUserCode(h(2))))?.status, 'pending');
     await s.transaction((tx) => tx.identity.recordPoll('d1', T0 + 5, 10));
@@ -371,7 +417,16 @@ describe('repositories on PostgreSQL', () => {
     assert.equal(await s.transaction((tx) => tx.identity.consumeDevice('d1')), true);
     assert.equal(await s.transaction((tx) => tx.identity.consumeDevice('d1')), false);
     assert.deepEqual(await s.read((tx) => tx.identity.device('d1')), {
-      id: 'd1', status: 'consumed', userId: 'alice', deniedReason: null, intervalS: 10, createdAt: T0, expiresAt: T0 + 600_000, lastPolledAt: T0 + 5, clientIp: '::1', clientName: 'VS Code',
+      id: 'd1',
+      status: 'consumed',
+      userId: 'alice',
+      deniedReason: null,
+      intervalS: 10,
+      createdAt: T0,
+      expiresAt: T0 + 600_000,
+      lastPolledAt: T0 + 5,
+      clientIp: '::1',
+      clientName: 'VS Code',
     });
     const login = { deviceId: 'd1', browserHash: h(3), nonce: 'n', codeVerifier: 'v', createdAt: T0, expiresAt: T0 + 600_000 };
     await s.transaction((tx) => tx.identity.insertLogin(h(4), login));
@@ -385,7 +440,13 @@ describe('repositories on PostgreSQL', () => {
     assert.equal(await s.transaction((tx) => tx.identity.disable('never-seen', T0 + 3)), true);
     assert.deepEqual(await s.read((tx) => tx.identity.user('alice')), { ...u, lastSignInAt: T0, disabledAt: T0 + 1 });
     assert.equal(await s.transaction((tx) => tx.identity.enable('alice')), true);
-    assert.deepEqual((await s.read((tx) => tx.identity.users())).map((x) => [x.id, x.disabledAt]), [['alice', null], ['never-seen', T0 + 3]]);
+    assert.deepEqual(
+      (await s.read((tx) => tx.identity.users())).map((x) => [x.id, x.disabledAt]),
+      [
+        ['alice', null],
+        ['never-seen', T0 + 3],
+      ],
+    );
     await s.transaction((tx) => tx.identity.purge(T0 + 600_000));
     assert.equal(await s.read((tx) => tx.identity.device('d1')), undefined);
     assert.equal(await s.read((tx) => tx.identity.login(h(4))), undefined);
@@ -438,15 +499,23 @@ describe('repositories on PostgreSQL', () => {
   test('pooledConnectionsTheServerEnded_areReplaced_withoutAnErrorToTheCaller', LIMIT, async () => {
     await s.read((tx) => tx.requests.get('warm-up'));
     // every idle connection of the pool is ended by the server (as a restart does)
-    await pg.admin('postgres', `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND state = 'idle' AND query NOT LIKE 'LISTEN %'`, [dbName]);
+    await pg.admin('postgres', `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND state = 'idle' AND query NOT LIKE 'LISTEN %'`, [
+      dbName,
+    ]);
     assert.equal(await s.read((tx) => tx.requests.get('nothing-here')), undefined);
     await s.transaction((tx) => tx.requests.insert(request('after-terminate')));
     assert.ok(await s.read((tx) => tx.requests.get('after-terminate')));
   });
 
   test('read_cannotWrite', LIMIT, async () => {
-    await assert.rejects(s.read((tx) => tx.requests.insert(request('from-a-read'))), /readonly/);
-    await assert.rejects(s.read((tx) => tx.audit.append([event(1)])), /readonly/);
+    await assert.rejects(
+      s.read((tx) => tx.requests.insert(request('from-a-read'))),
+      /readonly/,
+    );
+    await assert.rejects(
+      s.read((tx) => tx.audit.append([event(1)])),
+      /readonly/,
+    );
     assert.equal(await s.read((tx) => tx.requests.get('from-a-read')), undefined);
   });
 
@@ -478,7 +547,10 @@ describe('the audit chain on PostgreSQL', () => {
     const sqlite = openDatabase(':memory:');
     const onSqlite = new AuditLog(sqlite).append(inputs);
     sqlite.close();
-    assert.deepEqual(onPg.map((e) => e.hash), onSqlite.map((e) => e.hash));
+    assert.deepEqual(
+      onPg.map((e) => e.hash),
+      onSqlite.map((e) => e.hash),
+    );
     assert.deepEqual(await s.read((tx) => tx.audit.head()), { seq: 3, hash: onSqlite[2].hash });
     const stored = await pg.admin<{ details: string }>(db, 'SELECT details FROM audit WHERE seq = 1');
     assert.equal(stored[0].details, '{"a":[1,{"b":"ü\u2028\\"","c":null}],"m":{"x":1.5,"y":true},"z":1}');
@@ -490,10 +562,16 @@ describe('the audit chain on PostgreSQL', () => {
 
   test('readBack_query_iterate_followAfter', LIMIT, async () => {
     const q = await s.read((tx) => tx.audit.query({ limit: 2 }));
-    assert.deepEqual(q.events.map((e) => e.seq), [3, 2]);
+    assert.deepEqual(
+      q.events.map((e) => e.seq),
+      [3, 2],
+    );
     assert.equal(q.nextCursor, '2');
     const mine = await s.read((tx) => tx.audit.query({ visibleTo: 'alice', limit: 10 }));
-    assert.deepEqual(mine.events.map((e) => e.seq), [2, 1]);
+    assert.deepEqual(
+      mine.events.map((e) => e.seq),
+      [2, 1],
+    );
     assert.deepEqual(mine.events[1].details, event(1).details);
     const all: number[] = [];
     const lives: (string | null)[] = [];
@@ -506,7 +584,10 @@ describe('the audit chain on PostgreSQL', () => {
     assert.deepEqual(all, [2, 3]);
     assert.deepEqual(lives, ['{"type":"grant.ended"}', null]);
     const followed = await s.read((tx) => tx.audit.followAfter(0, 10));
-    assert.deepEqual(followed.map((f) => [f.seq, f.live]), [[2, '{"type":"grant.ended"}']]);
+    assert.deepEqual(
+      followed.map((f) => [f.seq, f.live]),
+      [[2, '{"type":"grant.ended"}']],
+    );
   });
 
   test('auditRows_cannotBeChangedOrRemoved', LIMIT, async () => {
@@ -555,7 +636,13 @@ describe('the audit chain on PostgreSQL', () => {
             pendingUntil: new Date(r.pendingUntil).toISOString(),
           },
         },
-        { at: T0, actorId: 'admin', action: 'token.issued', subjectId: 'alice', details: { tokenId: 'ts', userId: 'alice', label: null, expiresAt: null, fingerprint: createHash('sha256').update(hash).digest('hex') } },
+        {
+          at: T0,
+          actorId: 'admin',
+          action: 'token.issued',
+          subjectId: 'alice',
+          details: { tokenId: 'ts', userId: 'alice', label: null, expiresAt: null, fingerprint: createHash('sha256').update(hash).digest('hex') },
+        },
       ]);
     });
     const v = await t.verifyAudit({ state: true });
@@ -583,8 +670,14 @@ describe('several Store instances on one database (replicas)', () => {
     const appended = await Promise.all(
       Array.from({ length: 200 }, (_, i) => stores[i % 3].transaction((tx) => tx.audit.append([event(i, { details: { i } })]))),
     );
-    const seqs = appended.flat().map((e) => e.seq).sort((a, b) => a - b);
-    assert.deepEqual(seqs, Array.from({ length: 200 }, (_, i) => i + 1));
+    const seqs = appended
+      .flat()
+      .map((e) => e.seq)
+      .sort((a, b) => a - b);
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
     for (const s of stores) {
       const v = await s.verifyAudit();
       assert.deepEqual([v.ok, v.count], [true, 200]);
@@ -671,7 +764,10 @@ describe('several Store instances on one database (replicas)', () => {
   test('extensionRequests_twoInstancesCreatingTheOnePendingOneOfAGrant_oneConflicts', LIMIT, async () => {
     const [a, b] = await replicas(2);
     const ext = (id: string) => request(id, { kind: 'extension', grantId: 'g-ext', durationS: 900 });
-    const results = await Promise.allSettled([a.transaction((tx) => tx.requests.insert(ext('ext-a'))), b.transaction((tx) => tx.requests.insert(ext('ext-b')))]);
+    const results = await Promise.allSettled([
+      a.transaction((tx) => tx.requests.insert(ext('ext-a'))),
+      b.transaction((tx) => tx.requests.insert(ext('ext-b'))),
+    ]);
     assert.deepEqual(results.map(codeOf).sort(), [STORE_CONFLICT, 'ok']);
     assert.ok(await a.read((tx) => tx.requests.pendingExtension('g-ext')));
   });
@@ -702,7 +798,9 @@ describe('several Store instances on one database (replicas)', () => {
   test('extend_sameGrantOnTwoInstancesAtOnce_exactlyOneApplies', LIMIT, async () => {
     const [a, b] = await replicas(2);
     await a.transaction((tx) => tx.grants.insert(grant('gx')));
-    const results = await Promise.all([a, b, a, b].map((s, i) => s.transaction((tx) => tx.grants.extend('gx', T0 + HOUR, T0 + HOUR + (i + 1) * 60_000, T0 + 4 * HOUR))));
+    const results = await Promise.all(
+      [a, b, a, b].map((s, i) => s.transaction((tx) => tx.grants.extend('gx', T0 + HOUR, T0 + HOUR + (i + 1) * 60_000, T0 + 4 * HOUR))),
+    );
     assert.equal(results.filter(Boolean).length, 1);
     assert.equal((await a.read((tx) => tx.grants.get('gx')))?.extensions, 1);
   });
@@ -853,10 +951,19 @@ describe('closing a PostgreSQL store', () => {
     const writing = s.transaction((tx) => tx.requests.insert(request('before-close')));
     await s.close();
     await writing;
-    await assert.rejects(s.transaction((tx) => tx.requests.get('before-close')), /closed/);
-    await assert.rejects(s.read((tx) => tx.requests.get('before-close')), /closed/);
+    await assert.rejects(
+      s.transaction((tx) => tx.requests.get('before-close')),
+      /closed/,
+    );
+    await assert.rejects(
+      s.read((tx) => tx.requests.get('before-close')),
+      /closed/,
+    );
     const rows = await pg.admin<{ id: string }>(db, 'SELECT id FROM requests');
-    assert.deepEqual(rows.map((r) => r.id), ['before-close']);
+    assert.deepEqual(
+      rows.map((r) => r.id),
+      ['before-close'],
+    );
   });
 });
 
@@ -889,7 +996,10 @@ describe('PostgreSQL restarting under a running store', () => {
     await woken;
     assert.equal((await b.verifyAudit()).count, 3);
     // the outage was told, and no line holds the password
-    assert.ok(lines.some((l) => l.includes('lost the connection that follows commits')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('lost the connection that follows commits')),
+      lines.join('\n'),
+    );
     assert.ok(lines.some((l) => l.includes('following commits again')));
     assert.ok(!lines.some((l) => l.includes(pg.password)));
   });

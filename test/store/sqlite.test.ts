@@ -181,10 +181,16 @@ describe('sqlite: group commit (server)', () => {
     store.db.pragma('query_only = ON');
     const refused = await Promise.allSettled([1, 2].map((i) => store.transaction((tx) => tx.requests.insert(newRequest({ id: `during-${i}` })))));
     for (const r of refused) assert.equal(r.status === 'rejected' && (r.reason as { code?: string }).code, 'SQLITE_READONLY');
-    assert.deepEqual((await store.read((tx) => tx.requests.allPending())).map((r) => r.id), ['before']);
+    assert.deepEqual(
+      (await store.read((tx) => tx.requests.allPending())).map((r) => r.id),
+      ['before'],
+    );
     store.db.pragma('query_only = OFF');
     await store.transaction((tx) => tx.requests.insert(newRequest({ id: 'after' })));
-    assert.deepEqual((await store.read((tx) => tx.requests.allPending())).map((r) => r.id), ['before', 'after']);
+    assert.deepEqual(
+      (await store.read((tx) => tx.requests.allPending())).map((r) => r.id),
+      ['before', 'after'],
+    );
   });
 
   test('backup_copiesWhatIsCommitted_notWhatAnOpenTransactionWrote', async () => {
@@ -206,7 +212,10 @@ describe('sqlite: group commit (server)', () => {
 
   test('reads_cannotWrite', async () => {
     const store = open(tempFile());
-    await assert.rejects(store.read((tx) => tx.requests.insert(newRequest())), /readonly/);
+    await assert.rejects(
+      store.read((tx) => tx.requests.insert(newRequest())),
+      /readonly/,
+    );
   });
 
   test('close_commitsWhatWasAskedBeforeIt', async () => {
@@ -215,7 +224,10 @@ describe('sqlite: group commit (server)', () => {
     const writing = store.transaction((tx) => tx.requests.insert(newRequest()));
     await store.close();
     await writing;
-    await assert.rejects(store.transaction((tx) => tx.requests.get('req-1')), /closed/);
+    await assert.rejects(
+      store.transaction((tx) => tx.requests.get('req-1')),
+      /closed/,
+    );
     assert.deepEqual(watcher(path).requests(), ['req-1']);
   });
 });
@@ -228,7 +240,10 @@ describe('sqlite: any mix of transactions', () => {
   const step = fc.record({ rows: fc.integer({ min: 1, max: 3 }), wait: fc.integer({ min: 0, max: 2 }), fails: fc.boolean(), gap: fc.boolean() });
   const turn = () => new Promise((r) => setImmediate(r));
 
-  for (const [mode, opts] of [['server', SERVER], ['cli', CLI]] as const) {
+  for (const [mode, opts] of [
+    ['server', SERVER],
+    ['cli', CLI],
+  ] as const) {
     test(`${mode}_whatResolvedIsExactlyWhatPersisted`, async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps: Step[]) => {
@@ -240,16 +255,18 @@ describe('sqlite: any mix of transactions', () => {
             for (const [i, s] of steps.entries()) {
               if (s.gap) await turn();
               runs.push(
-                store.transaction(async (tx) => {
-                  const ids = Array.from({ length: s.rows }, (_, k) => `t${i}-${k}`);
-                  for (const id of ids) await tx.requests.insert(newRequest({ id }));
-                  for (let w = 0; w < s.wait; w++) await turn();
-                  if (s.fails) throw new Error(`t${i} refused`);
-                  return ids;
-                }).then(
-                  (value) => ({ status: 'fulfilled' as const, value }),
-                  (reason: unknown) => ({ status: 'rejected' as const, reason }),
-                ),
+                store
+                  .transaction(async (tx) => {
+                    const ids = Array.from({ length: s.rows }, (_, k) => `t${i}-${k}`);
+                    for (const id of ids) await tx.requests.insert(newRequest({ id }));
+                    for (let w = 0; w < s.wait; w++) await turn();
+                    if (s.fails) throw new Error(`t${i} refused`);
+                    return ids;
+                  })
+                  .then(
+                    (value) => ({ status: 'fulfilled' as const, value }),
+                    (reason: unknown) => ({ status: 'rejected' as const, reason }),
+                  ),
               );
             }
             const outcomes = await Promise.all(runs);
@@ -275,7 +292,10 @@ describe('sqlite: cli mode', () => {
     const store = open(path, CLI);
     failCommitsOf(store, 'bad');
     const results = await Promise.allSettled(['first', 'bad', 'third'].map((id) => store.transaction((tx) => tx.requests.insert(newRequest({ id })))));
-    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
     assert.deepEqual(watcher(path).requests(), ['first', 'third']);
   });
 });
@@ -371,7 +391,11 @@ describe('sqlite: audit verification', () => {
   test('verifyAudit_runsBesideTheWriters_notBeforeThem', async () => {
     const store = open(tempFile());
     for (let b = 0; b < 20; b++) {
-      await store.transaction((tx) => tx.audit.append(Array.from({ length: 1000 }, (_, i) => ({ at: 1_790_000_000_000 + b * 1000 + i, actorId: 'svc', action: 'access.checked', details: { i } }))));
+      await store.transaction((tx) =>
+        tx.audit.append(
+          Array.from({ length: 1000 }, (_, i) => ({ at: 1_790_000_000_000 + b * 1000 + i, actorId: 'svc', action: 'access.checked', details: { i } })),
+        ),
+      );
     }
     let written = 0;
     const verifying = store.verifyAudit().then((v) => ({ v, written }));
@@ -415,12 +439,35 @@ describe('sqlite: files written before the Store interface', () => {
     let head = '';
     old.tx(() => {
       old.insertRequest({
-        id: 'r1', kind: 'access', requester_id: 'alice', resource_id: 'prod-db', role: 'read', duration_s: 1800, justification: 'old', ticket: 'INC-1',
-        status: 'pending', grant_id: null, required: 2, auto_approved: 0, break_glass: 1,
-        evaluation: JSON.stringify({ autoApproveRule: 1, reasons: ['r'] }), created_at: T, decided_at: null, pending_until: T + 3600_000,
+        id: 'r1',
+        kind: 'access',
+        requester_id: 'alice',
+        resource_id: 'prod-db',
+        role: 'read',
+        duration_s: 1800,
+        justification: 'old',
+        ticket: 'INC-1',
+        status: 'pending',
+        grant_id: null,
+        required: 2,
+        auto_approved: 0,
+        break_glass: 1,
+        evaluation: JSON.stringify({ autoApproveRule: 1, reasons: ['r'] }),
+        created_at: T,
+        decided_at: null,
+        pending_until: T + 3600_000,
       });
       old.addApproval({ request_id: 'r1', approver_id: 'bob', decision: 'approve', comment: 'fine', at: T + 1 });
-      old.insertGrant({ id: 'g1', request_id: 'r1', user_id: 'alice', resource_id: 'prod-db', role: 'read', starts_at: T, expires_at: T + 1800_000, max_expires_at: T + 7200_000 });
+      old.insertGrant({
+        id: 'g1',
+        request_id: 'r1',
+        user_id: 'alice',
+        resource_id: 'prod-db',
+        role: 'read',
+        starts_at: T,
+        expires_at: T + 1800_000,
+        max_expires_at: T + 7200_000,
+      });
       old.setWarned('g1', 1);
       old.insertToken({ id: 't1', user_id: 'alice', hash: Buffer.alloc(32, 7), label: 'old laptop', created_at: T, expires_at: null });
       old.upsertUser({ id: 'alice', name: 'Alice', groups: ['dev'], roles: [] });
@@ -449,7 +496,10 @@ describe('sqlite: files written before the Store interface', () => {
       assert.equal(g?.revokePending, false);
       assert.equal((await tx.tokens.byHash(Buffer.alloc(32, 7)))?.label, 'old laptop');
       assert.deepEqual(await tx.users.list(), [{ id: 'alice', name: 'Alice', groups: ['dev'], roles: [], active: true }]);
-      assert.deepEqual((await tx.outbox.openForGrant('g1')).map((o) => o.payload), [{ grantId: 'g1' }]);
+      assert.deepEqual(
+        (await tx.outbox.openForGrant('g1')).map((o) => o.payload),
+        [{ grantId: 'g1' }],
+      );
       assert.equal((await tx.identity.user('alice'))?.subject, 's1');
       assert.deepEqual(await tx.credentials.sealed('g1'), Buffer.from('sealed'));
       assert.deepEqual(await tx.audit.head(), { seq: 2, hash: head });

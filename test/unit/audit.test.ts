@@ -30,13 +30,31 @@ function referenceHash(
 }
 
 test('hashEvent_isByteIdenticalToTheOriginalTwoUpdateHash', () => {
-  const odd = ['plain', 'quote " and \\ backslash', 'ctl \u0000\u0001\n\t\u001f\u007f', 'é ü 日本', '😀', 'lone \ud800 high', 'lone \udc00 low', '\u2028\u2029', ''];
+  const odd = [
+    'plain',
+    'quote " and \\ backslash',
+    'ctl \u0000\u0001\n\t\u001f\u007f',
+    'é ü 日本',
+    '😀',
+    'lone \ud800 high',
+    'lone \udc00 low',
+    '\u2028\u2029',
+    '',
+  ];
   let prev = GENESIS;
   let seq = 0;
   for (const s of odd) {
     for (const nulls of [true, false]) {
       seq++;
-      const e = { seq, at: new Date(1_700_000_000_000 + seq).toISOString(), actorId: s, action: `a.${s}`, resourceId: nulls ? null : s, requestId: nulls ? null : `r${s}`, grantId: nulls ? null : `g${s}` };
+      const e = {
+        seq,
+        at: new Date(1_700_000_000_000 + seq).toISOString(),
+        actorId: s,
+        action: `a.${s}`,
+        resourceId: nulls ? null : s,
+        requestId: nulls ? null : `r${s}`,
+        grantId: nulls ? null : `g${s}`,
+      };
       const details = canonicalJson({ text: s, n: seq, nested: { b: [s, null], a: true } });
       const h = hashEvent(prev, e, details);
       assert.equal(h, referenceHash(prev, e, details), JSON.stringify(s));
@@ -45,8 +63,16 @@ test('hashEvent_isByteIdenticalToTheOriginalTwoUpdateHash', () => {
   }
   // pinned: the first link of a chain, as every existing database holds it
   assert.equal(
-    hashEvent(GENESIS, { seq: 1, at: '2026-01-02T03:04:05.006Z', actorId: 'alice', action: 'request.created', resourceId: 'db', requestId: 'req_1', grantId: null }, '{"role":"read"}'),
-    referenceHash(GENESIS, { seq: 1, at: '2026-01-02T03:04:05.006Z', actorId: 'alice', action: 'request.created', resourceId: 'db', requestId: 'req_1', grantId: null }, '{"role":"read"}'),
+    hashEvent(
+      GENESIS,
+      { seq: 1, at: '2026-01-02T03:04:05.006Z', actorId: 'alice', action: 'request.created', resourceId: 'db', requestId: 'req_1', grantId: null },
+      '{"role":"read"}',
+    ),
+    referenceHash(
+      GENESIS,
+      { seq: 1, at: '2026-01-02T03:04:05.006Z', actorId: 'alice', action: 'request.created', resourceId: 'db', requestId: 'req_1', grantId: null },
+      '{"role":"read"}',
+    ),
   );
 });
 
@@ -84,7 +110,19 @@ function referenceCanonical(value: unknown): string {
 test('canonicalJson_equalsTheOriginal_forAnyDetails', () => {
   // flat and already sorted (the fast path), unsorted, undefined fields, nested, not plain, and
   // two key shapes with the same signature (first, before random shapes fill the shape cache)
-  for (const d of [{ a: 1, b: 'x', c: null }, { b: 1, a: 2 }, { a: undefined, b: 1 }, { a: { d: 1, c: [2, undefined] } }, {}, { a: NaN, b: -0 }, new Date(0), { at: new Date(0) }, Object.assign(Object.create(null), { b: 1, a: 2 }), { c: 1, 'a\u0000b': 2 }, { 'c\u0000a': 1, b: 2 }]) {
+  for (const d of [
+    { a: 1, b: 'x', c: null },
+    { b: 1, a: 2 },
+    { a: undefined, b: 1 },
+    { a: { d: 1, c: [2, undefined] } },
+    {},
+    { a: NaN, b: -0 },
+    new Date(0),
+    { at: new Date(0) },
+    Object.assign(Object.create(null), { b: 1, a: 2 }),
+    { c: 1, 'a\u0000b': 2 },
+    { 'c\u0000a': 1, b: 2 },
+  ]) {
     assert.equal(canonicalJson(d), referenceCanonical(d), JSON.stringify(d));
   }
   const key = fc.oneof(fc.constantFrom('a', 'b', 'userId', 'role', 'Z', '_', 'é', '10', '2', '__proto__x'), fc.string({ maxLength: 6 }));
@@ -92,7 +130,10 @@ test('canonicalJson_equalsTheOriginal_forAnyDetails', () => {
   const { tree } = fc.letrec<{ tree: unknown }>((tie) => ({
     tree: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('tree'), { maxLength: 4 }), fc.dictionary(key, tie('tree'), { maxKeys: 6 })),
   }));
-  fc.assert(fc.property(fc.dictionary(key, tree, { maxKeys: 8 }), (d) => assert.equal(canonicalJson(d), referenceCanonical(d))), { numRuns: 3000 });
+  fc.assert(
+    fc.property(fc.dictionary(key, tree, { maxKeys: 8 }), (d) => assert.equal(canonicalJson(d), referenceCanonical(d))),
+    { numRuns: 3000 },
+  );
 });
 
 /** An in-memory SQLite store, its connection (to tamper with), and verify on that connection (inside a tamperer's savepoint too). */
@@ -114,11 +155,19 @@ function memoryLog() {
 async function logWith(n: number, { perBatch = 100, stepMs = 37_117 } = {}) {
   const { store, db, log } = memoryLog();
   let at = Date.UTC(2026, 0, 1) - 5 * 60_000; // crosses midnight early on
-  for (let done = 0; done < n; ) {
+  for (let done = 0; done < n;) {
     const batch: AuditInput[] = [];
     for (let i = 0; i < perBatch && done < n; i++, done++) {
       at += stepMs;
-      batch.push({ at, actorId: `user${done % 13}`, action: done % 3 ? 'access.checked' : 'request.created', resourceId: done % 5 ? `res${done % 7}` : undefined, requestId: done % 2 ? `req_${done}` : undefined, subjectId: done % 4 ? `user${done % 5}` : undefined, details: { n: done, note: done % 11 ? 'ok' : 'quote " é' } });
+      batch.push({
+        at,
+        actorId: `user${done % 13}`,
+        action: done % 3 ? 'access.checked' : 'request.created',
+        resourceId: done % 5 ? `res${done % 7}` : undefined,
+        requestId: done % 2 ? `req_${done}` : undefined,
+        subjectId: done % 4 ? `user${done % 5}` : undefined,
+        details: { n: done, note: done % 11 ? 'ok' : 'quote " é' },
+      });
     }
     await log.append(batch);
   }
@@ -135,7 +184,15 @@ function referenceHashV2(prev: string, e: Parameters<typeof referenceHash>[1] & 
 function referenceVerify(db: Database): string {
   let prev = GENESIS;
   for (const r of db.prepare('SELECT * FROM audit ORDER BY seq').all() as Array<Record<string, any>>) {
-    const fields = { seq: r.seq, at: new Date(r.at).toISOString(), actorId: r.actor_id, action: r.action, resourceId: r.resource_id, requestId: r.request_id, grantId: r.grant_id };
+    const fields = {
+      seq: r.seq,
+      at: new Date(r.at).toISOString(),
+      actorId: r.actor_id,
+      action: r.action,
+      resourceId: r.resource_id,
+      requestId: r.request_id,
+      grantId: r.grant_id,
+    };
     const h = r.v === 2 ? referenceHashV2(prev, { ...fields, subjectId: r.subject_id }, r.details) : referenceHash(prev, fields, r.details);
     assert.equal(r.prev_hash, prev);
     assert.equal(r.hash, h, `seq ${r.seq}`);
@@ -173,12 +230,28 @@ test('verify_findsTheFirstBadRow_atAndAroundPageBoundaries', async () => {
     }
   };
   for (const seq of [1, 999, 1000, 1001, 2000, 2345]) {
-    assert.deepEqual(pick(attack(`UPDATE audit SET details = '{"n":-1}' WHERE seq = ?`, seq)), { ok: false, count: seq - 1, firstBadSeq: seq, problem: 'hash mismatch' }, `details @${seq}`);
-    assert.deepEqual(pick(attack('UPDATE audit SET at = at + 1 WHERE seq = ?', seq)), { ok: false, count: seq - 1, firstBadSeq: seq, problem: 'hash mismatch' }, `at @${seq}`);
-    assert.deepEqual(pick(attack(`UPDATE audit SET prev_hash = ? WHERE seq = ?`, 'e'.repeat(64), seq)), { ok: false, count: seq - 1, firstBadSeq: seq, problem: 'hash mismatch' }, `prev_hash @${seq}`);
+    assert.deepEqual(
+      pick(attack(`UPDATE audit SET details = '{"n":-1}' WHERE seq = ?`, seq)),
+      { ok: false, count: seq - 1, firstBadSeq: seq, problem: 'hash mismatch' },
+      `details @${seq}`,
+    );
+    assert.deepEqual(
+      pick(attack('UPDATE audit SET at = at + 1 WHERE seq = ?', seq)),
+      { ok: false, count: seq - 1, firstBadSeq: seq, problem: 'hash mismatch' },
+      `at @${seq}`,
+    );
+    assert.deepEqual(
+      pick(attack(`UPDATE audit SET prev_hash = ? WHERE seq = ?`, 'e'.repeat(64), seq)),
+      { ok: false, count: seq - 1, firstBadSeq: seq, problem: 'hash mismatch' },
+      `prev_hash @${seq}`,
+    );
   }
   for (const seq of [1, 1000, 1001, 2000]) {
-    assert.deepEqual(pick(attack('DELETE FROM audit WHERE seq = ?', seq)), { ok: false, count: seq - 1, firstBadSeq: seq, problem: `sequence gap: expected ${seq}, found ${seq + 1}` }, `delete @${seq}`);
+    assert.deepEqual(
+      pick(attack('DELETE FROM audit WHERE seq = ?', seq)),
+      { ok: false, count: seq - 1, firstBadSeq: seq, problem: `sequence gap: expected ${seq}, found ${seq + 1}` },
+      `delete @${seq}`,
+    );
   }
   // a row below the first sequence number is read too
   for (const seq of [0, -5]) {
@@ -200,7 +273,11 @@ const E1 = { seq: 1, at: '2026-01-02T03:04:05.006Z', actorId: 'alice', action: '
 test('hashFormats_arePinned_format1WithoutSubject_format2WithSubjectAndV', () => {
   // format 1: the first link of a chain as every database written before format 2 holds it
   assert.equal(hashEvent(GENESIS, E1, '{"role":"read"}'), referenceHash(GENESIS, E1, '{"role":"read"}'));
-  assert.equal(hashEvent(GENESIS, { ...E1, v: 1, subjectId: 'alice' }, '{"role":"read"}'), referenceHash(GENESIS, E1, '{"role":"read"}'), 'format 1 ignores subjectId');
+  assert.equal(
+    hashEvent(GENESIS, { ...E1, v: 1, subjectId: 'alice' }, '{"role":"read"}'),
+    referenceHash(GENESIS, E1, '{"role":"read"}'),
+    'format 1 ignores subjectId',
+  );
   // format 2: subjectId and v are hashed, in the canonical key order
   const v2 = hashEvent(GENESIS, { ...E1, v: 2, subjectId: 'alice' }, '{"role":"read"}');
   assert.equal(v2, referenceHashV2(GENESIS, { ...E1, subjectId: 'alice' }, '{"role":"read"}'));
@@ -211,29 +288,41 @@ test('hashFormats_arePinned_format1WithoutSubject_format2WithSubjectAndV', () =>
 });
 const PINNED_V2 = createHash('sha256')
   .update(GENESIS)
-  .update('{"action":"request.created","actorId":"alice","at":"2026-01-02T03:04:05.006Z","details":{"role":"read"},"grantId":null,"requestId":"req_1","resourceId":"db","seq":1,"subjectId":"alice","v":2}')
+  .update(
+    '{"action":"request.created","actorId":"alice","at":"2026-01-02T03:04:05.006Z","details":{"role":"read"},"grantId":null,"requestId":"req_1","resourceId":"db","seq":1,"subjectId":"alice","v":2}',
+  )
   .digest('hex');
 
 /** A chain an older server wrote (format 1, v column at its default), then `m` events appended now. */
 async function mixedChain(n: number, m: number) {
   const { store, db, log } = memoryLog();
-  const ins = db.prepare('INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)');
+  const ins = db.prepare(
+    'INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)',
+  );
   let prev = GENESIS;
   for (let seq = 1; seq <= n; seq++) {
     const at = Date.UTC(2025, 11, 1) + seq * 1000;
     const details = canonicalJson({ n: seq });
-    const h = referenceHash(prev, { seq, at: new Date(at).toISOString(), actorId: 'alice', action: 'request.created', resourceId: 'db', requestId: `req_${seq}`, grantId: null }, details);
+    const h = referenceHash(
+      prev,
+      { seq, at: new Date(at).toISOString(), actorId: 'alice', action: 'request.created', resourceId: 'db', requestId: `req_${seq}`, grantId: null },
+      details,
+    );
     ins.run(seq, at, 'alice', 'request.created', 'db', `req_${seq}`, 'alice', details, prev, h);
     prev = h;
   }
-  for (let i = 0; i < m; i++) await log.append([{ at: Date.UTC(2026, 0, 1) + i, actorId: 'bob', action: 'request.created', resourceId: 'db', subjectId: 'bob', details: { i } }]);
+  for (let i = 0; i < m; i++)
+    await log.append([{ at: Date.UTC(2026, 0, 1) + i, actorId: 'bob', action: 'request.created', resourceId: 'db', subjectId: 'bob', details: { i } }]);
   return { store, db, log };
 }
 
 test('verify_aChainStartedInFormat1_andContinuedInFormat2_isIntact', async () => {
   const { store, db, log } = await mixedChain(1500, 1500);
   const formats = db.prepare('SELECT v, COUNT(*) AS n FROM audit GROUP BY v ORDER BY v').all();
-  assert.deepEqual(formats, [{ v: 1, n: 1500 }, { v: 2, n: 1500 }]);
+  assert.deepEqual(formats, [
+    { v: 1, n: 1500 },
+    { v: 2, n: 1500 },
+  ]);
   assert.equal(log.verify().ok, true);
   assert.equal(referenceVerify(db), (await log.head()).hash);
   await store.close();
@@ -266,7 +355,21 @@ test('verify_anEventPassedOffAsAnOlderOrUnknownFormat_fails', async () => {
   let prev = (db.prepare('SELECT hash FROM audit WHERE seq = 14').get() as { hash: string }).hash;
   for (const r of rows) {
     const v = r.seq === 15 ? 1 : 2;
-    const h = hashEvent(prev, { seq: r.seq, at: new Date(r.at).toISOString(), actorId: r.actor_id, action: r.action, resourceId: r.resource_id, requestId: r.request_id, grantId: r.grant_id, subjectId: r.subject_id, v }, r.details);
+    const h = hashEvent(
+      prev,
+      {
+        seq: r.seq,
+        at: new Date(r.at).toISOString(),
+        actorId: r.actor_id,
+        action: r.action,
+        resourceId: r.resource_id,
+        requestId: r.request_id,
+        grantId: r.grant_id,
+        subjectId: r.subject_id,
+        v,
+      },
+      r.details,
+    );
     db.prepare('UPDATE audit SET v = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(v, prev, h, r.seq);
     prev = h;
   }

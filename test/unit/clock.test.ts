@@ -4,7 +4,14 @@ import { FakeClock, GuardedClock } from '../../server/domain/clock.js';
 
 function sources() {
   const s = { wall: 1_000_000, mono: 0 };
-  return { s, clock: new GuardedClock(() => s.wall, () => s.mono, new FakeClock()) };
+  return {
+    s,
+    clock: new GuardedClock(
+      () => s.wall,
+      () => s.mono,
+      new FakeClock(),
+    ),
+  };
 }
 
 test('guardedClock_followsWallTime_whenClocksAgree', () => {

@@ -16,7 +16,11 @@ const HOSTILE = [
   'a & b < c > d',
   'line1\r\nline2\rline3\u2028line4\u2029line5\u0085line6\u000bline7',
   '=HYPERLINK("https://evil.example","click")',
-  '+1', '-2+3', '@SUM(A1:A2)', '\t=1', '\r=1',
+  '+1',
+  '-2+3',
+  '@SUM(A1:A2)',
+  '\t=1',
+  '\r=1',
   'bidi \u202eevil\u202c text',
   '`code` _it_ ~strike~',
 ];
@@ -56,12 +60,12 @@ test('csvCell_formulaStartsBecomeText_andQuotingFollowsRfc4180', () => {
   assert.equal(csvCell({ justification: '=cmd' }), '"{""justification"":""=cmd""}"');
   assert.equal(csvCell(42), '42');
   assert.equal(csvCell(null), '');
-  assert.equal(csvRow(['a', '=b', 'c,d']), "a,'=b,\"c,d\"");
+  assert.equal(csvRow(['a', '=b', 'c,d']), 'a,\'=b,"c,d"');
 });
 
 test('escapeHtml_noTagAttributeOrEntityOfTheUserSurvives', () => {
   assert.equal(escapeHtml('<img src=x onerror="alert(1)">'), '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;');
-  assert.equal(escapeHtml("' & \""), '&#39; &amp; &quot;');
+  assert.equal(escapeHtml('\' & "'), '&#39; &amp; &quot;');
   assert.equal(escapeHtml('&lt;'), '&amp;lt;');
   for (const s of HOSTILE) assert.doesNotMatch(escapeHtml(s), /[<>"']|&(?!amp;|lt;|gt;|quot;|#39;)/);
 });

@@ -208,7 +208,10 @@ test('evaluate_autoApproveWindow_followsBerlinSummerTime', () => {
   // the previous Monday (CET, UTC+1) the same UTC time is 07:30: outside
   const before = evaluateRequest(policy, input, user('alice'), Date.parse('2026-03-23T06:30:00Z'));
   assert.equal(before.autoApproved, false);
-  assert.ok(before.reasons.some((r) => r.endsWith('it is outside Mon-Fri 08:00-18:00 Europe/Berlin now')), before.reasons.join('\n'));
+  assert.ok(
+    before.reasons.some((r) => r.endsWith('it is outside Mon-Fri 08:00-18:00 Europe/Berlin now')),
+    before.reasons.join('\n'),
+  );
   // Monday 2026-10-26, first working day of CET again: 16:30 UTC is 17:30 (inside), 17:00 UTC is 18:00 (outside)
   assert.equal(evaluateRequest(policy, input, user('alice'), Date.parse('2026-10-26T16:30:00Z')).autoApproveRule, 1);
   assert.equal(evaluateRequest(policy, input, user('alice'), Date.parse('2026-10-26T17:00:00Z')).autoApproved, false);
@@ -267,7 +270,10 @@ test('extend_withoutApprovalIsABudgetPerGrant_whatWasAddedAtOnceBeforeCounts', (
   const over = evaluateExtension(res('prod-db'), used(1200), 900, START + 3 * HOUR);
   assert.equal(over.allowed, true);
   assert.equal(over.atOnce, false);
-  assert.deepEqual(over.reasons.slice(1), ['20m already added without approval; 15m more exceeds extension.withoutApproval 30m per grant (10m left)', 'needs 1 approval from dba or carol']);
+  assert.deepEqual(over.reasons.slice(1), [
+    '20m already added without approval; 15m more exceeds extension.withoutApproval 30m per grant (10m left)',
+    'needs 1 approval from dba or carol',
+  ]);
   const spent = evaluateExtension(res('prod-db'), used(1800), 60, START + 3 * HOUR);
   assert.equal(spent.atOnce, false);
   assert.match(spent.reasons[1], /^30m already added without approval; 1m more exceeds extension\.withoutApproval 30m per grant$/);
@@ -308,8 +314,17 @@ test('extendedExpiry_isCappedByMaxTotal', () => {
 
 // the extend picker's choices (server/protocol/rules.ts, shared with the editor) against the server's evaluation
 const choicesFor = (grant: { startsAt: number; expiresAt: number; addedWithoutApprovalSeconds?: number }, now: number, presets?: number[]) =>
-  extendChoices({ status: 'active', expiresAt: grant.expiresAt, maxExpiresAt: maxExpiresAt(res('prod-db'), grant), addedWithoutApprovalSeconds: grant.addedWithoutApprovalSeconds }, res('prod-db').extension.withoutApprovalSeconds, now, presets)
-    .choices.map((c) => ({ seconds: c.seconds, atOnce: c.atOnce }));
+  extendChoices(
+    {
+      status: 'active',
+      expiresAt: grant.expiresAt,
+      maxExpiresAt: maxExpiresAt(res('prod-db'), grant),
+      addedWithoutApprovalSeconds: grant.addedWithoutApprovalSeconds,
+    },
+    res('prod-db').extension.withoutApprovalSeconds,
+    now,
+    presets,
+  ).choices.map((c) => ({ seconds: c.seconds, atOnce: c.atOnce }));
 
 test('extendChoices_offersWhatStillFits_withTheAtOnceFlag', () => {
   assert.deepEqual(choicesFor(grantOf(5), START + 4 * HOUR), [
@@ -346,13 +361,18 @@ test('extendChoices_whenGrantEndedOrAtMaxTotal_isEmpty', () => {
 
 test('extendChoices_everyChoiceEvaluatesAsOffered', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 8 * 3600 }), fc.integer({ min: 0, max: 8 * 3600 }), fc.integer({ min: 0, max: 3600 }), (lengthSeconds, elapsed, added) => {
-      const grant = { startsAt: START, expiresAt: START + lengthSeconds * 1000, addedWithoutApprovalSeconds: added };
-      const now = START + elapsed * 1000;
-      return choicesFor(grant, now).every((c) => {
-        const e = evaluateExtension(res('prod-db'), grant, c.seconds, now);
-        return e.allowed && e.atOnce === c.atOnce;
-      });
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 8 * 3600 }),
+      fc.integer({ min: 0, max: 8 * 3600 }),
+      fc.integer({ min: 0, max: 3600 }),
+      (lengthSeconds, elapsed, added) => {
+        const grant = { startsAt: START, expiresAt: START + lengthSeconds * 1000, addedWithoutApprovalSeconds: added };
+        const now = START + elapsed * 1000;
+        return choicesFor(grant, now).every((c) => {
+          const e = evaluateExtension(res('prod-db'), grant, c.seconds, now);
+          return e.allowed && e.atOnce === c.atOnce;
+        });
+      },
+    ),
   );
 });

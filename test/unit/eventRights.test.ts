@@ -22,17 +22,28 @@ const u = (id: string) => policy.users.get(id)!;
 const about = (action: string) => ({ action, actorId: 'system', resourceId: 'prod-db', subjectId: 'alice' });
 
 test('grantFailed_reachesTheOwnerAndTheResourcesApprovers_andNobodyElse', () => {
-  assert.deepEqual(['alice', 'bob', 'erin'].map((id) => receivesEvent(policy, u(id), about('grant.failed'))), [true, true, false]);
+  assert.deepEqual(
+    ['alice', 'bob', 'erin'].map((id) => receivesEvent(policy, u(id), about('grant.failed'))),
+    [true, true, false],
+  );
 });
 
 test('grantLife_reachesTheOwnerAndThoseWhoMayRevokeIt_soTheirListOfRevocableAccessFollowsIt', () => {
   for (const action of ['grant.activated', 'grant.extended', 'grant.expired', 'grant.revoked', 'grant.relinquished']) {
-    assert.deepEqual(['alice', 'bob', 'erin'].map((id) => receivesEvent(policy, u(id), about(action))), [true, true, false], action);
+    assert.deepEqual(
+      ['alice', 'bob', 'erin'].map((id) => receivesEvent(policy, u(id), about(action))),
+      [true, true, false],
+      action,
+    );
   }
 });
 
 test('grantProvisioned_andExpiring_reachOnlyTheOwner', () => {
   for (const action of ['grant.provisioned', 'grant.expiring']) {
-    assert.deepEqual(['alice', 'bob', 'erin'].map((id) => receivesEvent(policy, u(id), about(action))), [true, false, false], action);
+    assert.deepEqual(
+      ['alice', 'bob', 'erin'].map((id) => receivesEvent(policy, u(id), about(action))),
+      [true, false, false],
+      action,
+    );
   }
 });

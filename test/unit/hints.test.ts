@@ -20,12 +20,16 @@ function errorsOf(result: PolicyResult): string[] {
 }
 
 test('hints_everyKind_isKeptAsWritten_andServedInTheResourceView', () => {
-  const policy = ok(parsePolicy(withHints(`      hosts: [db.prod.internal, "*.prod.internal", 10.0.0.5]
+  const policy = ok(
+    parsePolicy(
+      withHints(`      hosts: [db.prod.internal, "*.prod.internal", 10.0.0.5]
       databases: [orders]
       kubeContexts: [prod-eu]
       awsAccounts: ["123456789012"]
       urls: ["https://admin.example.com/*", "http://grafana.internal/d/orders"]
-`)));
+`),
+    ),
+  );
   const hints = {
     hosts: ['db.prod.internal', '*.prod.internal', '10.0.0.5'],
     databases: ['orders'],

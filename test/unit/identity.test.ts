@@ -43,7 +43,14 @@ function errors(text: string): string[] {
   return r.errors;
 }
 
-const claims = (o: Record<string, unknown> = {}) => ({ iss: 'https://login.example.com/realms/eng', sub: 'sub-1', preferred_username: 'alice', name: 'Alice', groups: ['engineering'], ...o });
+const claims = (o: Record<string, unknown> = {}) => ({
+  iss: 'https://login.example.com/realms/eng',
+  sub: 'sub-1',
+  preferred_username: 'alice',
+  name: 'Alice',
+  groups: ['engineering'],
+  ...o,
+});
 const oidcOf = (p: Policy) => p.identity.oidc ?? assert.fail('no identity.oidc');
 
 test('identity_absent_meansTokensOnly_withTheDefaultSessionTtl', () => {
@@ -73,8 +80,14 @@ test('identity_withAnInlineSecret_httpIssuer_unknownKey_orNoOpenidScope_isRefuse
   sessionTtl: 90d
 `),
   );
-  assert.ok(e.some((x) => x.startsWith('identity.oidc.issuer: expected an https:// URL')), e.join('\n'));
-  assert.ok(e.some((x) => x.startsWith('identity.oidc.clientSecret: expected {env: VARIABLE} or {file: PATH}')), e.join('\n'));
+  assert.ok(
+    e.some((x) => x.startsWith('identity.oidc.issuer: expected an https:// URL')),
+    e.join('\n'),
+  );
+  assert.ok(
+    e.some((x) => x.startsWith('identity.oidc.clientSecret: expected {env: VARIABLE} or {file: PATH}')),
+    e.join('\n'),
+  );
   assert.ok(e.includes('identity.oidc.scopes: must include "openid"'), e.join('\n'));
   assert.ok(e.includes('identity.oidc.usernameClam: unknown key (check the spelling)'), e.join('\n'));
   assert.ok(e.includes('identity.sessionTtl: must be at most 30d'), e.join('\n'));
@@ -89,7 +102,15 @@ test('claims_giveTheUserIdGroupsAndMappedRoles', () => {
   const p = policy(withIdentity(OIDC));
   const r = userFromClaims(claims({ groups: ['engineering', 'elevate-admins'] }), oidcOf(p), p);
   assert.ok(r.ok);
-  assert.deepEqual(r.user, { id: 'alice', name: 'Alice', email: null, issuer: 'https://login.example.com/realms/eng', subject: 'sub-1', groups: ['engineering', 'elevate-admins'], roles: ['admin'] });
+  assert.deepEqual(r.user, {
+    id: 'alice',
+    name: 'Alice',
+    email: null,
+    issuer: 'https://login.example.com/realms/eng',
+    subject: 'sub-1',
+    groups: ['engineering', 'elevate-admins'],
+    roles: ['admin'],
+  });
 });
 
 test('roles_mapByGroupOrByUser', () => {
@@ -122,7 +143,17 @@ test('aUsernameElevateCannotUse_isRefusedWithTheReason', () => {
   assert.match((userFromClaims(claims({ preferred_username: 'system' }), o, p) as { reason: string }).reason, /reserved/);
 });
 
-const idp = (o: Partial<IdpUser> & { id: string }): IdpUser => ({ issuer: 'i', subject: o.id, name: o.id, email: null, groups: [], roles: [], lastSignInAt: 1, disabledAt: null, ...o });
+const idp = (o: Partial<IdpUser> & { id: string }): IdpUser => ({
+  issuer: 'i',
+  subject: o.id,
+  name: o.id,
+  email: null,
+  groups: [],
+  roles: [],
+  lastSignInAt: 1,
+  disabledAt: null,
+  ...o,
+});
 
 test('effectivePolicy_addsIdpUsers_asApproversOfTheirGroups', () => {
   const p = policy(withIdentity(OIDC));

@@ -36,7 +36,16 @@ test('policy_serverSection_validatesPublicUrlAndTrustedProxies_namingEachProblem
   assert.deepEqual(none.policy.server, { trustedProxies: [] });
   const bad = parsePolicy(`${base}server: {publicUrl: "ftp://x", trustedProxies: ["10.0.0.0/99"], listen: 1}\n`);
   assert.ok(!bad.ok);
-  assert.ok(bad.errors.some((e) => e.startsWith('server.publicUrl: expected an http:// or https:// URL')), bad.errors.join('\n'));
-  assert.ok(bad.errors.some((e) => e.startsWith('server.trustedProxies[0]: expected an IP address or a CIDR')), bad.errors.join('\n'));
-  assert.ok(bad.errors.some((e) => e.startsWith('server.listen: unknown key')), bad.errors.join('\n'));
+  assert.ok(
+    bad.errors.some((e) => e.startsWith('server.publicUrl: expected an http:// or https:// URL')),
+    bad.errors.join('\n'),
+  );
+  assert.ok(
+    bad.errors.some((e) => e.startsWith('server.trustedProxies[0]: expected an IP address or a CIDR')),
+    bad.errors.join('\n'),
+  );
+  assert.ok(
+    bad.errors.some((e) => e.startsWith('server.listen: unknown key')),
+    bad.errors.join('\n'),
+  );
 });

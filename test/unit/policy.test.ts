@@ -117,7 +117,12 @@ test('parsePolicy_providerAndNotify_areKeptAsWritten', () => {
         'notify:\n  slack: [{ url: "https://example.invalid/hook", events: [break_glass] }]\n',
     ),
   );
-  assert.deepEqual(policy.resources.get('r')!.provider, { type: 'postgres', connection: { env: 'PG_ADMIN' }, roles: { read: 'app_ro', write: 'app_rw' }, owner: 'app_owner' });
+  assert.deepEqual(policy.resources.get('r')!.provider, {
+    type: 'postgres',
+    connection: { env: 'PG_ADMIN' },
+    roles: { read: 'app_ro', write: 'app_rw' },
+    owner: 'app_owner',
+  });
   assert.deepEqual(policy.notify, { slack: [{ url: 'https://example.invalid/hook', events: ['break_glass'] }] });
 });
 
@@ -131,7 +136,9 @@ test('parsePolicy_whenProviderHasInlineSecretOrUnknownKey_isRefused', () => {
 
 test('parsePolicy_whenAResourceRoleHasNoPostgresRole_isRefused', () => {
   const errors = errorsOf(
-    parsePolicy('users: []\nresources:\n  - id: r\n    roles: [read, write]\n    maxDuration: 1h\n    provider: { type: postgres, connection: { file: /k }, roles: { read: ro }, owner: o }\n'),
+    parsePolicy(
+      'users: []\nresources:\n  - id: r\n    roles: [read, write]\n    maxDuration: 1h\n    provider: { type: postgres, connection: { file: /k }, roles: { read: ro }, owner: o }\n',
+    ),
   );
   assert.deepEqual(errors, ['resources[0].provider.roles: no PostgreSQL role for the resource\'s role "write"']);
 });
@@ -223,7 +230,9 @@ test('parsePolicy_whenRolesListIsEmpty_isRefused', () => {
 });
 
 test('parsePolicy_whenAnAutoApproveRuleHasNoRolesOrEmptyGroups_isRefused', () => {
-  const errors = errorsOf(parsePolicy(withResource('    approval:\n      autoApprove:\n        - roles: []\n          maxDuration: 1h\n          groups: []\n')));
+  const errors = errorsOf(
+    parsePolicy(withResource('    approval:\n      autoApprove:\n        - roles: []\n          maxDuration: 1h\n          groups: []\n')),
+  );
   assert.deepEqual(errors, [
     'resources[0].approval.autoApprove[0].roles: must list at least one role',
     'resources[0].approval.autoApprove[0].groups: must list at least one group',
@@ -247,7 +256,11 @@ test('parsePolicy_whenAWindowIsInvalid_reportsWhy', () => {
 
 test('parsePolicy_aWindowWithSeveralProblems_listsEveryOne', () => {
   const errors = errorsOf(
-    parsePolicy(withResource('    approval:\n      autoApprove:\n        - roles: [read]\n          maxDuration: 1h\n          window: "Mon-Fro,Sun-Xyz 25:00-18:99 Europe/Berln"\n')),
+    parsePolicy(
+      withResource(
+        '    approval:\n      autoApprove:\n        - roles: [read]\n          maxDuration: 1h\n          window: "Mon-Fro,Sun-Xyz 25:00-18:99 Europe/Berln"\n',
+      ),
+    ),
   );
   const at = 'resources[0].approval.autoApprove[0].window: ';
   assert.deepEqual(errors, [
@@ -309,7 +322,10 @@ test('parsePolicy_withoutApprovalZero_isAllowed', () => {
 test('parsePolicy_whenAnApproverEntryIsMalformed_isRefused', () => {
   const errors = errorsOf(parsePolicy(withResource('    approval:\n      approvers: [dba, "group:", "role:root", "team:x", "group:ok"]\n')));
   const hint = 'expected "group:NAME", "user:ID" or "role:admin|auditor|service"';
-  assert.deepEqual(errors, [0, 1, 2, 3].map((i) => `resources[0].approval.approvers[${i}]: ${hint}`));
+  assert.deepEqual(
+    errors,
+    [0, 1, 2, 3].map((i) => `resources[0].approval.approvers[${i}]: ${hint}`),
+  );
 });
 
 test('parsePolicy_whenAnApproverNamesAnUnknownUser_isRefused', () => {
@@ -319,9 +335,7 @@ test('parsePolicy_whenAnApproverNamesAnUnknownUser_isRefused', () => {
 
 test('parsePolicy_whenRequiredIsBelowOneOrFractional_isRefused', () => {
   assert.deepEqual(errorsOf(parsePolicy(withResource('    approval: { required: 0 }\n'))), ['resources[0].approval.required: must be at least 1']);
-  assert.deepEqual(errorsOf(parsePolicy(withResource('    approval: { required: 1.5 }\n'))), [
-    'resources[0].approval.required: expected an integer, got 1.5',
-  ]);
+  assert.deepEqual(errorsOf(parsePolicy(withResource('    approval: { required: 1.5 }\n'))), ['resources[0].approval.required: expected an integer, got 1.5']);
 });
 
 test('parsePolicy_whenAResourceRepeatsARole_isRefused', () => {
@@ -352,10 +366,7 @@ resources:
 
 test('parsePolicy_crossFieldChecksStillRun_whenAnotherFieldOfTheResourceIsBroken', () => {
   const errors = errorsOf(parsePolicy(withResource('    defaultDuration: 5h\n    requireTicket: maybe\n')));
-  assert.deepEqual(errors, [
-    'resources[0].requireTicket: expected true or false, got "maybe"',
-    'resources[0].defaultDuration: 5h exceeds maxDuration 4h',
-  ]);
+  assert.deepEqual(errors, ['resources[0].requireTicket: expected true or false, got "maybe"', 'resources[0].defaultDuration: 5h exceeds maxDuration 4h']);
 });
 
 // ---------- YAML and robustness ----------
@@ -378,17 +389,29 @@ test('parsePolicy_whenEmptyOrNotAMapping_isRefused', () => {
 
 test('parsePolicy_neverThrows_onArbitraryTextOrStructures', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.string(), fc.jsonValue().map((v) => JSON.stringify(v))), (text) => {
-      const r = parsePolicy(text);
-      return r.ok || (r.errors.length > 0 && r.errors.every((e) => typeof e === 'string'));
-    }),
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+      ),
+      (text) => {
+        const r = parsePolicy(text);
+        return r.ok || (r.errors.length > 0 && r.errors.every((e) => typeof e === 'string'));
+      },
+    ),
     { numRuns: 500 },
   );
   // structures shaped like a policy, with values of the wrong kinds
   const anything = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string()));
   fc.assert(
     fc.property(
-      fc.record({ id: anything, roles: anything, maxDuration: anything, approval: fc.record({ approvers: anything, required: anything, autoApprove: anything }), extension: fc.record({ maxTotal: anything, withoutApproval: anything }) }),
+      fc.record({
+        id: anything,
+        roles: anything,
+        maxDuration: anything,
+        approval: fc.record({ approvers: anything, required: anything, autoApprove: anything }),
+        extension: fc.record({ maxTotal: anything, withoutApproval: anything }),
+      }),
       (resource) => {
         const r = parsePolicy(JSON.stringify({ users: [{ id: 'a' }], resources: [resource] }));
         return r.ok || r.errors.length > 0;
@@ -483,7 +506,10 @@ test('describeApprovers_namesGroupsUsersAndRoles', () => {
   assert.equal(describeApprovers(res('two-keys')), 'dba');
   assert.equal(describeApprovers(res('prod-db')), 'dba or carol');
   assert.equal(describeApprovers(res('default')), 'admin');
-  assert.equal(describeApprovers({ ...res('prod-db'), approval: { ...res('prod-db').approval, approvers: ['group:a', 'user:b', 'role:admin'] } }), 'a, b or admin');
+  assert.equal(
+    describeApprovers({ ...res('prod-db'), approval: { ...res('prod-db').approval, approvers: ['group:a', 'user:b', 'role:admin'] } }),
+    'a, b or admin',
+  );
 });
 
 test('parsePolicy_commandProviderEnv_acceptsVariableNames_refusesOthersAndElevateVariables', () => {

@@ -38,8 +38,14 @@ const grantOnDb = { userId: 'alice', resourceId: 'db' };
 
 test('view_isForTheOwner_theResourcesApprovers_adminsAndAuditors', () => {
   const who = (f: (id: string) => boolean) => ['alice', 'bob', 'carol', 'audrey', 'svc', 'erin'].filter(f);
-  assert.deepEqual(who((id) => canViewRequest(policy, u(id), onDb)), ['alice', 'bob', 'carol', 'audrey']);
-  assert.deepEqual(who((id) => canViewGrant(policy, u(id), grantOnDb)), ['alice', 'bob', 'carol', 'audrey']);
+  assert.deepEqual(
+    who((id) => canViewRequest(policy, u(id), onDb)),
+    ['alice', 'bob', 'carol', 'audrey'],
+  );
+  assert.deepEqual(
+    who((id) => canViewGrant(policy, u(id), grantOnDb)),
+    ['alice', 'bob', 'carol', 'audrey'],
+  );
 });
 
 test('decide_isForOtherApprovers_theRequesterIsTold_self', () => {
@@ -52,10 +58,23 @@ test('decide_isForOtherApprovers_theRequesterIsTold_self', () => {
 test('ownerRights_revoke_check_audit_andScopeAll', () => {
   assert.deepEqual([isOwner(u('alice'), grantOnDb), isOwner(u('bob'), grantOnDb)], [true, false]);
   // extend, relinquish and readCredentials are the owner's alone: not the approver's, not even an admin's
-  for (const right of [canExtend, canRelinquish, canReadCredentials]) assert.deepEqual(['alice', 'bob', 'carol'].map((id) => right(u(id), grantOnDb)), [true, false, false]);
-  assert.deepEqual(['alice', 'bob', 'carol', 'audrey'].map((id) => canRevoke(policy, u(id), grantOnDb)), [false, true, true, false]);
-  assert.deepEqual(['svc', 'carol', 'audrey', 'alice'].map((id) => canCheck(u(id))), [true, true, false, false]);
-  assert.deepEqual(['audrey', 'carol', 'bob'].map((id) => canSeeAllAudit(u(id))), [true, true, false]);
+  for (const right of [canExtend, canRelinquish, canReadCredentials])
+    assert.deepEqual(
+      ['alice', 'bob', 'carol'].map((id) => right(u(id), grantOnDb)),
+      [true, false, false],
+    );
+  assert.deepEqual(
+    ['alice', 'bob', 'carol', 'audrey'].map((id) => canRevoke(policy, u(id), grantOnDb)),
+    [false, true, true, false],
+  );
+  assert.deepEqual(
+    ['svc', 'carol', 'audrey', 'alice'].map((id) => canCheck(u(id))),
+    [true, true, false, false],
+  );
+  assert.deepEqual(
+    ['audrey', 'carol', 'bob'].map((id) => canSeeAllAudit(u(id))),
+    [true, true, false],
+  );
   assert.deepEqual(allGrantsScope(policy, u('carol')), {});
   assert.deepEqual(allGrantsScope(policy, u('bob')), { resourceIds: ['db'] });
   assert.equal(allGrantsScope(policy, u('alice')), null);
@@ -63,15 +82,27 @@ test('ownerRights_revoke_check_audit_andScopeAll', () => {
 
 test('receivesEvent_owner_approversOfRequests_admins', () => {
   const created = { action: 'request.created', actorId: 'alice', resourceId: 'db', subjectId: 'alice' };
-  assert.deepEqual(['alice', 'bob', 'carol', 'audrey', 'erin'].map((id) => receivesEvent(policy, u(id), created)), [true, true, true, false, false]);
+  assert.deepEqual(
+    ['alice', 'bob', 'carol', 'audrey', 'erin'].map((id) => receivesEvent(policy, u(id), created)),
+    [true, true, true, false, false],
+  );
   const activated = { action: 'grant.activated', actorId: 'bob', resourceId: 'db', subjectId: 'alice' };
-  assert.deepEqual(['alice', 'bob', 'carol', 'audrey', 'erin'].map((id) => receivesEvent(policy, u(id), activated)), [true, true, true, false, false]);
+  assert.deepEqual(
+    ['alice', 'bob', 'carol', 'audrey', 'erin'].map((id) => receivesEvent(policy, u(id), activated)),
+    [true, true, true, false, false],
+  );
   const failed = { action: 'grant.revoke_failed', actorId: 'system', resourceId: 'db', subjectId: 'alice' };
-  assert.deepEqual(['alice', 'carol'].map((id) => receivesEvent(policy, u(id), failed)), [false, true]);
+  assert.deepEqual(
+    ['alice', 'carol'].map((id) => receivesEvent(policy, u(id), failed)),
+    [false, true],
+  );
 });
 
 test('seesClientOf_ownActionsOrAuditors', () => {
-  assert.deepEqual(['bob', 'alice', 'audrey'].map((id) => seesClientOf(u(id), { actorId: 'bob' })), [true, false, true]);
+  assert.deepEqual(
+    ['bob', 'alice', 'audrey'].map((id) => seesClientOf(u(id), { actorId: 'bob' })),
+    [true, false, true],
+  );
 });
 
 test('tallyApprovals_countsOnlyCurrentApprovers_withTheCurrentRequired', () => {

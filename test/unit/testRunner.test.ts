@@ -16,7 +16,11 @@ function runFiles(files: Record<string, string>): { out: string; result: { passe
     // without NODE_TEST_CONTEXT: inherited from this test's own runner, it would make the child
     // report to it in TAP instead of running as the top-level runner test/run.mjs starts
     const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-    const r = spawnSync(process.execPath, ['--test', ...(reporterArgs as string[]), ...Object.keys(files).map((f) => join(dir, f))], { cwd: dir, encoding: 'utf8', env: { ...env, FORCE_COLOR: '0' } });
+    const r = spawnSync(process.execPath, ['--test', ...(reporterArgs as string[]), ...Object.keys(files).map((f) => join(dir, f))], {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...env, FORCE_COLOR: '0' },
+    });
     const out = r.stdout + r.stderr;
     return { out, result: counts(out) };
   } finally {
@@ -27,7 +31,10 @@ function runFiles(files: Record<string, string>): { out: string; result: { passe
 const RUNS_ONE = "import { test } from 'node:test';\ntest('runs', () => {});\n";
 
 test('runner_aFileThatRegisteredNoTest_failsTheSuite_andIsNamed', () => {
-  const { out, result } = runFiles({ 'good.test.mjs': RUNS_ONE, 'empty.test.mjs': "import { describe } from 'node:test';\ndescribe('nothing inside', () => {});\n" });
+  const { out, result } = runFiles({
+    'good.test.mjs': RUNS_ONE,
+    'empty.test.mjs': "import { describe } from 'node:test';\ndescribe('nothing inside', () => {});\n",
+  });
   assert.deepEqual(result, { passed: 1, failed: 1 });
   assert.match(out, /^✖ no test ran in empty\.test\.mjs$/m);
   assert.doesNotMatch(out, /no test ran in good/);

@@ -151,7 +151,11 @@ function referenceInside(days: number[], start: number, end: number, offsetMinut
 
 test('isWithinWindow_matchesABruteForceReference_forAnyWindowAndInstant', () => {
   // Etc/GMT-5 is UTC+5 (POSIX signs are inverted)
-  const zones: [string, number][] = [['UTC', 0], ['Etc/GMT-5', 300], ['Etc/GMT+10', -600]];
+  const zones: [string, number][] = [
+    ['UTC', 0],
+    ['Etc/GMT-5', 300],
+    ['Etc/GMT+10', -600],
+  ];
   fc.assert(
     fc.property(
       fc.uniqueArray(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 7 }),

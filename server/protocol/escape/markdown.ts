@@ -12,9 +12,11 @@ export function escapeMarkdown(text: unknown): string {
 
 /** User text as a block quote: every line starts with "> ". */
 export function markdownQuote(text: unknown): string {
-  return String(text ?? '')
-    // eslint-disable-next-line no-control-regex -- every kind of line break splits the quote
-    .split(/\r\n|[\n\r\u2028\u2029\u000b\u000c\u0085]/)
-    .map((line) => `> ${escapeLine(line)}`)
-    .join('\n');
+  return (
+    String(text ?? '')
+      // eslint-disable-next-line no-control-regex -- every kind of line break splits the quote
+      .split(/\r\n|[\n\r\u2028\u2029\u000b\u000c\u0085]/)
+      .map((line) => `> ${escapeLine(line)}`)
+      .join('\n')
+  );
 }

@@ -21,9 +21,11 @@ export function mrkdwnText(text: unknown): string {
 
 /** User text as a block quote: every line of it starts with "> ", so none can leave the quote. */
 export function mrkdwnQuote(text: unknown): string {
-  return String(text ?? '')
-    // eslint-disable-next-line no-control-regex -- every kind of line break splits the quote
-    .split(/\r\n|[\n\r\u2028\u2029\u000b\u000c\u0085]/)
-    .map((line) => `> ${mrkdwnText(line)}`)
-    .join('\n');
+  return (
+    String(text ?? '')
+      // eslint-disable-next-line no-control-regex -- every kind of line break splits the quote
+      .split(/\r\n|[\n\r\u2028\u2029\u000b\u000c\u0085]/)
+      .map((line) => `> ${mrkdwnText(line)}`)
+      .join('\n')
+  );
 }

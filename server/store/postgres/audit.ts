@@ -108,7 +108,15 @@ export class PgAudit implements AuditRepo {
   }
 
   async followAfter(seq: number, limit: number): Promise<FollowedEvent[]> {
-    type Row = { seq: number; action: string; actor_id: string; resource_id: string | null; subject_id: string | null; live: string | null; details: string | null };
+    type Row = {
+      seq: number;
+      action: string;
+      actor_id: string;
+      resource_id: string | null;
+      subject_id: string | null;
+      live: string | null;
+      details: string | null;
+    };
     const rows = await this.c.rows<Row>(S.follow, [seq, CONTROLS, limit]);
     return rows.map((r) => ({
       seq: r.seq,
@@ -160,7 +168,7 @@ export class PgAudit implements AuditRepo {
     const after = args.length;
     const text = `SELECT * FROM audit WHERE seq > $${after + 1}${where.length ? ` AND ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ${PAGE_ROWS}`;
     // a page at a time, each after the last seq read: memory stays flat however long the log
-    for (let last = opts.afterSeq ?? -1; ; ) {
+    for (let last = opts.afterSeq ?? -1; ;) {
       const rows = await this.c.rows<AuditRow>(text, [...args, last]);
       for (const r of rows) yield toStoredEvent(sealed(r));
       if (rows.length < PAGE_ROWS) return;
@@ -180,7 +188,8 @@ export async function verifyChain(c: Ctx, expectHead?: { seq?: number; hash: str
   for (let after = Number.MIN_SAFE_INTEGER; ; after = check.nextSeq - 1) {
     const rows = await c.rows<AuditRow>(S.page, [after, PAGE_ROWS]);
     for (const r of rows) {
-      if (!check.add(r.seq, r.at, r.actor_id, r.action, r.resource_id, r.request_id, r.grant_id, r.subject_id, r.v, r.details, r.prev_hash, r.hash)) return check.result();
+      if (!check.add(r.seq, r.at, r.actor_id, r.action, r.resource_id, r.request_id, r.grant_id, r.subject_id, r.v, r.details, r.prev_hash, r.hash))
+        return check.result();
     }
     if (rows.length < PAGE_ROWS) return check.result();
   }

@@ -31,7 +31,10 @@ const CONFLICTS = new Set(['23505', '40001', '40P01']);
 export function translate(e: unknown, password: string | undefined): unknown {
   const code = (e as { code?: unknown } | undefined)?.code;
   if (e instanceof Error && typeof code === 'string' && CONFLICTS.has(code)) {
-    return Object.assign(new Error(`the change collided with a concurrent one and was not made: ${scrub(e.message, password)}`), { code: STORE_CONFLICT, cause: e });
+    return Object.assign(new Error(`the change collided with a concurrent one and was not made: ${scrub(e.message, password)}`), {
+      code: STORE_CONFLICT,
+      cause: e,
+    });
   }
   if (!isUnavailable(e) || code === STORE_UNAVAILABLE) return e;
   const reason = scrub(e instanceof Error ? e.message : String(e), password);

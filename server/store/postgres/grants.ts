@@ -30,8 +30,12 @@ const S = {
     RETURNING g.*`),
   nextExpiry: sql(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active'`),
   // literal bits match the partial indexes of migration 3
-  dueWarnings1: sql(`SELECT * FROM grants WHERE status = 'active' AND (warned & 1) = 0 AND expires_at > $1 AND expires_at <= $2 ORDER BY expires_at LIMIT 1000`),
-  dueWarnings2: sql(`SELECT * FROM grants WHERE status = 'active' AND (warned & 2) = 0 AND expires_at > $1 AND expires_at <= $2 ORDER BY expires_at LIMIT 1000`),
+  dueWarnings1: sql(
+    `SELECT * FROM grants WHERE status = 'active' AND (warned & 1) = 0 AND expires_at > $1 AND expires_at <= $2 ORDER BY expires_at LIMIT 1000`,
+  ),
+  dueWarnings2: sql(
+    `SELECT * FROM grants WHERE status = 'active' AND (warned & 2) = 0 AND expires_at > $1 AND expires_at <= $2 ORDER BY expires_at LIMIT 1000`,
+  ),
   // in a transaction (which then sets the bit): one replica raises each warning
   dueWarnings1Locked: sql(`SELECT * FROM grants WHERE status = 'active' AND (warned & 1) = 0 AND expires_at > $1 AND expires_at <= $2
     ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED`),

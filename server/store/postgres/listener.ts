@@ -44,7 +44,8 @@ export class CommitListener {
       void client.end().catch(() => {});
       if (this.closed) return;
       // told once per outage (when a working connection is lost), not at every retry
-      if (this.up) this.logger.log('warn', 'lost the connection that follows commits; reconnecting', e === undefined ? {} : { error: this.scrub(errorFields(e).error) });
+      if (this.up)
+        this.logger.log('warn', 'lost the connection that follows commits; reconnecting', e === undefined ? {} : { error: this.scrub(errorFields(e).error) });
       this.up = false;
       this.schedule();
     };

@@ -263,6 +263,8 @@ export async function requireCurrent(db: Pick<pg.ClientBase, 'query'>): Promise<
   }
   if (version > migrations.length) throw new Error(`database schema version ${version} is newer than this server (${migrations.length}); upgrade Elevate`);
   if (version < migrations.length) {
-    throw new Error(`database schema version ${version} is older than this command expects (${migrations.length}): start the server of this version once to migrate it`);
+    throw new Error(
+      `database schema version ${version} is older than this command expects (${migrations.length}): start the server of this version once to migrate it`,
+    );
   }
 }

@@ -14,7 +14,19 @@ import type {
   UserRecord,
   UserRepo,
 } from '../types.js';
-import { type DeviceRow, type IdpUserRow, type LoginRow, type OutboxRow, type TokenRow, toDevice, toIdpUser, toLogin, toOutbox, toToken, toUser } from './rows.js';
+import {
+  type DeviceRow,
+  type IdpUserRow,
+  type LoginRow,
+  type OutboxRow,
+  type TokenRow,
+  toDevice,
+  toIdpUser,
+  toLogin,
+  toOutbox,
+  toToken,
+  toUser,
+} from './rows.js';
 import { type Ctx, minOf, sql } from './sql.js';
 
 const S = {

@@ -69,7 +69,9 @@ export class PgRequests implements RequestRepo {
     return (await this.c.run(S.decide, [status, at, grantId, id, from])) === 1;
   }
   async byRequester(requesterId: string, limit: number, status?: RequestStatus): Promise<RequestRecord[]> {
-    const rows = status ? await this.c.rows<RequestRow>(S.byRequesterStatus, [requesterId, status, limit]) : await this.c.rows<RequestRow>(S.byRequester, [requesterId, limit]);
+    const rows = status
+      ? await this.c.rows<RequestRow>(S.byRequesterStatus, [requesterId, status, limit])
+      : await this.c.rows<RequestRow>(S.byRequester, [requesterId, limit]);
     return rows.map(toRequest);
   }
   async forResources(resourceIds: string[], status: RequestStatus | undefined, limit: number): Promise<RequestRecord[]> {

@@ -152,7 +152,13 @@ export const toRequest = (r: RequestRow): RequestRecord => ({
   pendingUntil: r.pending_until,
 });
 
-export const toApproval = (r: { request_id: string; approver_id: string; decision: ApprovalRecord['decision']; comment: string | null; at: number }): ApprovalRecord => ({
+export const toApproval = (r: {
+  request_id: string;
+  approver_id: string;
+  decision: ApprovalRecord['decision'];
+  comment: string | null;
+  at: number;
+}): ApprovalRecord => ({
   requestId: r.request_id,
   approverId: r.approver_id,
   decision: r.decision,

@@ -4,7 +4,16 @@
 // over in the SQLite shape the replay speaks (0/1 flags, JSON text, token hashes as SHA-256).
 import { sha256Hex } from '../../crypto/sha256.js';
 import { STATE_ACTIONS } from '../auditChain.js';
-import { type ApprovalState, type GrantState, type IdpUserState, type RequestState, type StateProblem, type TokenState, StateReplay, compareState } from '../../domain/stateReplay.js';
+import {
+  type ApprovalState,
+  type GrantState,
+  type IdpUserState,
+  type RequestState,
+  type StateProblem,
+  type TokenState,
+  StateReplay,
+  compareState,
+} from '../../domain/stateReplay.js';
 import type { StateCheck } from '../types.js';
 import { PAGE_ROWS } from './audit.js';
 import { type Ctx, sql } from './sql.js';
@@ -36,12 +45,17 @@ type EventRow = {
 export async function checkState(c: Ctx): Promise<StateCheck> {
   const replay = new StateReplay();
   const problems: StateProblem[] = [];
-  for (let after = Number.MIN_SAFE_INTEGER; ; ) {
+  for (let after = Number.MIN_SAFE_INTEGER; ;) {
     const rows = await c.rows<EventRow>(S.events, [after, [...STATE_ACTIONS], PAGE_ROWS]);
     for (const r of rows) {
       const details = parseDetails(r.details);
       if (details === undefined) {
-        problems.push({ table: 'audit', id: String(r.seq), kind: 'differs', columns: [{ column: 'details', expected: 'a JSON object', actual: r.details.slice(0, 200) }] });
+        problems.push({
+          table: 'audit',
+          id: String(r.seq),
+          kind: 'differs',
+          columns: [{ column: 'details', expected: 'a JSON object', actual: r.details.slice(0, 200) }],
+        });
         continue;
       }
       replay.apply({

@@ -89,7 +89,14 @@ export class PgStore implements Store {
     this.config = parts.config;
     this.password = parts.password;
     this.logger = parts.logger ?? silentLogger;
-    this.listener = new CommitListener(parts.config, COMMIT_CHANNEL, this.mark, () => this.wake(), this.logger, (t) => scrub(t, this.password));
+    this.listener = new CommitListener(
+      parts.config,
+      COMMIT_CHANNEL,
+      this.mark,
+      () => this.wake(),
+      this.logger,
+      (t) => scrub(t, this.password),
+    );
   }
 
   /** Starts following commits (after migrations: the schema is there). */

@@ -40,7 +40,7 @@ export interface Resolved {
  */
 export function resolvePassword(url: string, password?: string, env: NodeJS.ProcessEnv = process.env): Resolved {
   const u = new URL(url);
-  const inUrl = u.password !== '' ? decodeURIComponent(u.password) : u.searchParams.get('password') ?? undefined;
+  const inUrl = u.password !== '' ? decodeURIComponent(u.password) : (u.searchParams.get('password') ?? undefined);
   if (inUrl !== undefined) return { url, password: inUrl };
   // pg's own default user when the URL names none
   const user = decodeURIComponent(u.username) || env.PGUSER || env.USER || 'postgres';

@@ -46,7 +46,15 @@ const sealed = (r: AuditRow): SealedEvent => ({
   live: r.live,
 });
 
-type FollowedRow = { seq: number; action: string; actor_id: string; resource_id: string | null; subject_id: string | null; live: string | null; details: string | null };
+type FollowedRow = {
+  seq: number;
+  action: string;
+  actor_id: string;
+  resource_id: string | null;
+  subject_id: string | null;
+  live: string | null;
+  details: string | null;
+};
 
 export class SqliteAudit implements AuditRepo {
   private readonly insertStmt: Statement;
@@ -68,7 +76,9 @@ export class SqliteAudit implements AuditRepo {
     );
     // rows as arrays: verify's loop is `audit verify` of a big log (1M events in ≤ 5 s, issue 6)
     this.verifyPage = db
-      .prepare('SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, v, details, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?')
+      .prepare(
+        'SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, v, details, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?',
+      )
       .raw(true);
   }
 
@@ -129,7 +139,8 @@ export class SqliteAudit implements AuditRepo {
         args.push(f.from, lo.seq);
       }
       if (f.to !== undefined) {
-        const hi = this.c.get('SELECT seq FROM audit WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1').get(f.to + SEQ_TIME_SKEW_MS) as { seq: number } | undefined;
+        const hi = this.c.get('SELECT seq FROM audit WHERE at < ? ORDER BY at DESC, seq DESC LIMIT 1').get(f.to + SEQ_TIME_SKEW_MS) as
+          { seq: number } | undefined;
         if (!hi) return { events: [], nextCursor: null };
         where.push('+at < ?', 'seq <= ?');
         args.push(f.to, hi.seq);
@@ -183,7 +194,7 @@ export class SqliteAudit implements AuditRepo {
     // a page at a time, each read after the last seq seen: a statement left open across the
     // consumer's awaits would hold the connection busy for everyone else
     const page = this.c.get(`SELECT * FROM audit WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ${ITERATE_PAGE_ROWS}`);
-    for (let after = opts.afterSeq ?? -Infinity; ; ) {
+    for (let after = opts.afterSeq ?? -Infinity; ;) {
       const rows = page.all(after, ...args) as AuditRow[];
       for (const r of rows) yield toStoredEvent(sealed(r));
       if (rows.length < ITERATE_PAGE_ROWS) return;
@@ -206,7 +217,7 @@ type VerifyRow = [number, number, string, string, string | null, string | null, 
 export function verifyChain(db: Database, page: Statement, expectHead?: { seq?: number; hash: string }): ChainVerification {
   return db.transaction(() => {
     const chain = new ChainVerifier(expectHead);
-    for (let after = -Infinity; ; ) {
+    for (let after = -Infinity; ;) {
       const rows = page.all(after, VERIFY_PAGE_ROWS) as VerifyRow[];
       for (const r of rows) if (!chain.add(...r)) return chain.result();
       if (rows.length < VERIFY_PAGE_ROWS) return chain.result();

@@ -77,8 +77,24 @@ const toLogin = (r: LoginRow): OidcLogin => ({
 
 export class SqliteIdentity implements IdentityRepo {
   private readonly s: Record<
-    | 'users' | 'user' | 'upsertUser' | 'disable' | 'enable' | 'insertDevice' | 'deviceByHash' | 'deviceByUserCode' | 'deviceById'
-    | 'polled' | 'approve' | 'deny' | 'consume' | 'insertLogin' | 'login' | 'useLogin' | 'purgeDevices' | 'purgeLogins',
+    | 'users'
+    | 'user'
+    | 'upsertUser'
+    | 'disable'
+    | 'enable'
+    | 'insertDevice'
+    | 'deviceByHash'
+    | 'deviceByUserCode'
+    | 'deviceById'
+    | 'polled'
+    | 'approve'
+    | 'deny'
+    | 'consume'
+    | 'insertLogin'
+    | 'login'
+    | 'useLogin'
+    | 'purgeDevices'
+    | 'purgeLogins',
     Statement
   >;
 

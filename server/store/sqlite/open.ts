@@ -80,7 +80,9 @@ export function takeServerLock(dbPath: string): ServerLock {
     lock.close();
     if ((e as { code?: string }).code === 'SQLITE_BUSY') {
       throw Object.assign(
-        new Error(`another elevate-server is already running on ${dbPath} (it holds ${file}); a SQLite database serves one server process. For several replicas, use PostgreSQL.`),
+        new Error(
+          `another elevate-server is already running on ${dbPath} (it holds ${file}); a SQLite database serves one server process. For several replicas, use PostgreSQL.`,
+        ),
         { code: 'ELEVATE_DB_IN_USE' },
       );
     }

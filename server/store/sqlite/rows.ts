@@ -1,14 +1,6 @@
 // The SQLite tables' row shapes (snake_case, 0/1 flags, JSON as text) and their mapping to the
 // domain records of server/store/types.ts. Nothing outside server/store/sqlite/ sees a row.
-import type {
-  GrantRecord,
-  OutboxRecord,
-  RequestRecord,
-  StoredEvaluation,
-  TokenRecord,
-  UserRecord,
-  NewRequest,
-} from '../types.js';
+import type { GrantRecord, OutboxRecord, RequestRecord, StoredEvaluation, TokenRecord, UserRecord, NewRequest } from '../types.js';
 
 export interface RequestRow {
   seq: number;

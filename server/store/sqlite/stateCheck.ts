@@ -25,7 +25,9 @@ type EventTuple = [number, number, string, string, string | null, string | null,
 /** Verifies the chain (against `head` when given) and with `state` checks the state, in one read transaction. */
 export function verifyAudit(db: Database, opts: { state?: boolean; head?: { seq?: number; hash: string } } = {}): AuditVerification {
   const page = db
-    .prepare('SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, v, details, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?')
+    .prepare(
+      'SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, v, details, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?',
+    )
     .raw(true);
   return db.transaction((): AuditVerification => {
     const chain = verifyChain(db, page, opts.head);
@@ -43,10 +45,17 @@ function checkState(db: Database): StateCheck {
        WHERE action IN (SELECT value FROM json_each(?)) OR v = 1 ORDER BY seq`,
     )
     .raw(true);
-  for (const [seq, at, actorId, action, resourceId, requestId, grantId, subjectId, text] of events.iterate(JSON.stringify(STATE_ACTIONS)) as IterableIterator<EventTuple>) {
+  for (const [seq, at, actorId, action, resourceId, requestId, grantId, subjectId, text] of events.iterate(
+    JSON.stringify(STATE_ACTIONS),
+  ) as IterableIterator<EventTuple>) {
     const details = parseDetails(text);
     if (details === undefined) {
-      problems.push({ table: 'audit', id: String(seq), kind: 'differs', columns: [{ column: 'details', expected: 'a JSON object', actual: text.slice(0, 200) }] });
+      problems.push({
+        table: 'audit',
+        id: String(seq),
+        kind: 'differs',
+        columns: [{ column: 'details', expected: 'a JSON object', actual: text.slice(0, 200) }],
+      });
       continue;
     }
     const e: LogEvent = { seq, at, actorId, action, resourceId, requestId, grantId, subjectId, details };
@@ -56,9 +65,10 @@ function checkState(db: Database): StateCheck {
   const approvals = db.prepare('SELECT * FROM approvals ORDER BY request_id, approver_id').all() as ApprovalState[];
   const grants = db.prepare('SELECT * FROM grants ORDER BY seq').all() as GrantState[];
   // the stored hash is compared by its SHA-256, the fingerprint token.issued records
-  const tokens = (db.prepare('SELECT * FROM tokens ORDER BY created_at, id').all() as (Omit<TokenState, 'hash'> & { hash: Buffer })[]).map(
-    (t): TokenState => ({ ...t, hash: sha256Hex(Buffer.isBuffer(t.hash) ? t.hash : String(t.hash)) }),
-  );
+  const tokens = (db.prepare('SELECT * FROM tokens ORDER BY created_at, id').all() as (Omit<TokenState, 'hash'> & { hash: Buffer })[]).map((t): TokenState => ({
+    ...t,
+    hash: sha256Hex(Buffer.isBuffer(t.hash) ? t.hash : String(t.hash)),
+  }));
   const idpUsers = db.prepare('SELECT * FROM idp_users ORDER BY id').all() as IdpUserState[];
   problems.push(...compareState(replay.result(), { requests, approvals, grants, tokens, idpUsers }));
   return {

@@ -419,7 +419,8 @@ export class SqliteStore implements Store {
 
   async verifyAudit(opts: { state?: boolean; head?: { seq?: number; hash: string } } = {}): Promise<AuditVerification> {
     if (this.opts.verify === 'worker' && this.reader) {
-      if (!this.workerEntry) throw new Error('no worker entry for the audit verification: pass workerEntry to openStore (the server bundle passes its own file)');
+      if (!this.workerEntry)
+        throw new Error('no worker entry for the audit verification: pass workerEntry to openStore (the server bundle passes its own file)');
       return verifyInWorker(this.path, this.workerEntry, opts);
     }
     return verifyAudit(this.reader ?? this.db, opts);

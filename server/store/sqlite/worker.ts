@@ -29,7 +29,9 @@ interface StoreWorkerData {
 }
 
 const isStoreWorkerData = (d: unknown): d is StoreWorkerData =>
-  typeof d === 'object' && d !== null && (typeof (d as StoreWorkerData).elevateCheckpointer === 'string' || typeof (d as StoreWorkerData).elevateVerify === 'string');
+  typeof d === 'object' &&
+  d !== null &&
+  (typeof (d as StoreWorkerData).elevateCheckpointer === 'string' || typeof (d as StoreWorkerData).elevateVerify === 'string');
 
 /**
  * Runs the store worker `workerData` asks for; false when it is not a store worker's data (the
@@ -60,7 +62,11 @@ function startWorker(entry: string, workerData: StoreWorkerData): Worker {
 }
 
 /** Verifies the chain (and with `state` the state against it) of the database at `dbPath`, in a worker. */
-export function verifyInWorker(dbPath: string, entry: string, opts: { state?: boolean; head?: { seq?: number; hash: string } } = {}): Promise<AuditVerification> {
+export function verifyInWorker(
+  dbPath: string,
+  entry: string,
+  opts: { state?: boolean; head?: { seq?: number; hash: string } } = {},
+): Promise<AuditVerification> {
   return new Promise((resolve, reject) => {
     const worker = startWorker(entry, { elevateVerify: dbPath, elevateVerifyState: opts.state === true, ...(opts.head && { elevateVerifyHead: opts.head }) });
     worker.unref(); // a verification under way does not hold up the server's shutdown

@@ -19,7 +19,13 @@ describe('Extension activation', () => {
 
   it('extension_isInstalledUnderPublisherDotName', () => {
     const ext = findSelf();
-    assert.ok(ext, `extension ${EXTENSION_ID} not found; have: ${vscode.extensions.all.map((e) => e.id).filter((id) => !id.startsWith('vscode.')).join(', ')}`);
+    assert.ok(
+      ext,
+      `extension ${EXTENSION_ID} not found; have: ${vscode.extensions.all
+        .map((e) => e.id)
+        .filter((id) => !id.startsWith('vscode.'))
+        .join(', ')}`,
+    );
     const m = manifestOf(ext);
     assert.equal(`${m.publisher}.${m.name}`.toLowerCase(), EXTENSION_ID.toLowerCase());
   });

@@ -48,11 +48,21 @@ describe('Agent tools', function () {
     const shown = message.value.replace(/\\(.)/g, '$1');
     assert.match(shown, /Justification: Agent: check why orders are slow\n/);
     assert.match(shown, /It needs approval by group dba\./);
-    assert.equal((await http<{ requests: AccessRequest[] }>('alice', 'GET', '/v1/requests?scope=mine&status=pending')).requests.length, 0, 'preparing sends nothing');
+    assert.equal(
+      (await http<{ requests: AccessRequest[] }>('alice', 'GET', '/v1/requests?scope=mine&status=pending')).requests.length,
+      0,
+      'preparing sends nothing',
+    );
 
     const result = textOf(await lm.lm.invokeTool('elevate_requestAccess', { input, toolInvocationToken: undefined }, token));
-    const request = await waitFor('the request', async () => (await http<{ requests: AccessRequest[] }>('alice', 'GET', '/v1/requests?scope=mine&status=pending')).requests[0]);
-    assert.equal(result, `Request ${request.id} for read access to Team database is pending, waiting for approval by group dba (1 needed). Ask the user to check back; do not request it again.`);
+    const request = await waitFor(
+      'the request',
+      async () => (await http<{ requests: AccessRequest[] }>('alice', 'GET', '/v1/requests?scope=mine&status=pending')).requests[0],
+    );
+    assert.equal(
+      result,
+      `Request ${request.id} for read access to Team database is pending, waiting for approval by group dba (1 needed). Ask the user to check back; do not request it again.`,
+    );
     assert.deepEqual([request.resourceId, request.role, request.durationSeconds, request.justification], ['pg-db', 'read', 600, input.justification]);
     const created = await auditOf('request.created', request.id);
     assert.equal(created.length, 1);
@@ -61,7 +71,9 @@ describe('Agent tools', function () {
     // approved: the grant issues a login; listing access names it but never its credentials
     const { grant } = await http<{ grant: Grant }>('bob', 'POST', `/v1/requests/${request.id}/approve`, {});
     await waitFor('the grant in the editor', () => api.model.grant(grant.id));
-    const creds = await waitFor('the credentials', () => http<CredentialsResponse>('alice', 'GET', `/v1/grants/${grant.id}/credentials`).catch(() => undefined));
+    const creds = await waitFor('the credentials', () =>
+      http<CredentialsResponse>('alice', 'GET', `/v1/grants/${grant.id}/credentials`).catch(() => undefined),
+    );
     const listed = textOf(await lm.lm.invokeTool('elevate_listAccess', { input: {}, toolInvocationToken: undefined }, token));
     assert.match(listed, new RegExp(`- read on pg-db \\(Team database\\) until \\S+ .*grant ${grant.id}`));
     assert.match(listed, /- auto-db \(Auto database\): read, write; at most 2h; at once: read up to 30m/);
@@ -69,13 +81,28 @@ describe('Agent tools', function () {
   });
 
   it('requestAccess_approvedAtOnce_saysSo_andGivesNoCredentials', async () => {
-    const result = textOf(await lm.lm.invokeTool('elevate_requestAccess', { input: { resource: 'auto-db', role: 'read', justification: 'Agent: nightly report' }, toolInvocationToken: undefined }, token));
+    const result = textOf(
+      await lm.lm.invokeTool(
+        'elevate_requestAccess',
+        { input: { resource: 'auto-db', role: 'read', justification: 'Agent: nightly report' }, toolInvocationToken: undefined },
+        token,
+      ),
+    );
     assert.match(result, /^Granted: read access to Auto database until \S+ \(request req_\S+, grant grt_\S+\)\. Credentials are not given to agents;/);
   });
 
   it('requestAccess_withAnUnknownRole_isExplainedToTheAgent_andNothingIsRequested', async () => {
-    const result = textOf(await lm.lm.invokeTool('elevate_requestAccess', { input: { resource: 'auto-db', role: 'owner', justification: 'x' }, toolInvocationToken: undefined }, token));
+    const result = textOf(
+      await lm.lm.invokeTool(
+        'elevate_requestAccess',
+        { input: { resource: 'auto-db', role: 'owner', justification: 'x' }, toolInvocationToken: undefined },
+        token,
+      ),
+    );
     assert.equal(result, 'Auto database has no role "owner"; its roles: read, write.');
-    assert.equal((await http<{ requests: AccessRequest[] }>('alice', 'GET', '/v1/requests?scope=mine')).requests.filter((r) => r.justification === 'x').length, 0);
+    assert.equal(
+      (await http<{ requests: AccessRequest[] }>('alice', 'GET', '/v1/requests?scope=mine')).requests.filter((r) => r.justification === 'x').length,
+      0,
+    );
   });
 });

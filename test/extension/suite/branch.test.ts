@@ -18,7 +18,8 @@ describe('Branch → ticket', function () {
     if (!SERVER || !TOKENS.alice) this.skip();
     api = await signedIn('alice');
     dir = workspaceFolder().fsPath;
-    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=Alice', '-c', 'user.email=alice@example.com', ...args], { cwd: dir, encoding: 'utf8' });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=Alice', '-c', 'user.email=alice@example.com', ...args], { cwd: dir, encoding: 'utf8' });
     git('init', '-q', '-b', 'main');
     git('commit', '-q', '--allow-empty', '-m', 'start');
     git('checkout', '-q', '-b', 'fix/INC-4711-slow-orders');
@@ -44,8 +45,15 @@ describe('Branch → ticket', function () {
   it('requestAccess_opensWithTicketAndJustificationPrefilled_acceptingEachStepSubmitsThem', async () => {
     // ticket-db requires a ticket: every step shows (duration, justification, ticket, confirm)
     let done = false;
-    const flow = Promise.resolve(vscode.commands.executeCommand<{ request: AccessRequest } | undefined>('elevate.requestAccess', { resourceId: 'ticket-db', role: 'read', durationSeconds: 900 }))
-      .finally(() => { done = true; });
+    const flow = Promise.resolve(
+      vscode.commands.executeCommand<{ request: AccessRequest } | undefined>('elevate.requestAccess', {
+        resourceId: 'ticket-db',
+        role: 'read',
+        durationSeconds: 900,
+      }),
+    ).finally(() => {
+      done = true;
+    });
     // press Enter on whatever step is showing, as a user who changes nothing would
     for (let i = 0; !done && i < 150; i++) {
       await new Promise((r) => setTimeout(r, 300));

@@ -33,7 +33,9 @@ function execute(terminal: vscode.Terminal, command: string): Promise<{ exitCode
     const started = vscode.window.onDidStartTerminalShellExecution((e) => {
       if (e.terminal !== terminal) return;
       started.dispose();
-      reading = (async () => { for await (const d of e.execution.read()) output += d; })();
+      reading = (async () => {
+        for await (const d of e.execution.read()) output += d;
+      })();
     });
     const ended = vscode.window.onDidEndTerminalShellExecution(async (e) => {
       if (e.terminal !== terminal) return;
@@ -92,7 +94,9 @@ describe('Permission denied → request', function () {
       await new Promise<void>((r) => consoleServer.listen(0, '127.0.0.1', r));
       url = `http://localhost:${(consoleServer.address() as AddressInfo).port}/orders`;
     });
-    after(() => { consoleServer?.close(); });
+    after(() => {
+      consoleServer?.close();
+    });
 
     it('refusedCurl_oneNotice_oneClickIsAccessAtOnce_reRunSucceedsInTheSameTerminal_withoutAskingForCredentials', async () => {
       const terminal = await shellTerminal('refusals');
@@ -102,7 +106,10 @@ describe('Permission denied → request', function () {
       assert.equal(refused.exitCode, 22, refused.output);
       const notice = await within('the refusal notice', offered, 15_000);
       assert.equal(notice.message, 'curl was refused with 403 Forbidden — Request read on Auto database?');
-      assert.deepEqual(notice.actions?.map((a) => a.title), ['Request']);
+      assert.deepEqual(
+        notice.actions?.map((a) => a.title),
+        ['Request'],
+      );
 
       // one click: the request is made and approved at once by policy
       const rerunOffered = nextNotice(api, /^Access to Auto database \(read\) granted until .* — re-run `curl -fsS /);
@@ -111,7 +118,10 @@ describe('Permission denied → request', function () {
       assert.equal(request.durationSeconds, 15 * 60);
       assert.equal(request.justification, `Refused in my terminal: \`curl -fsS ${url}\` (curl: (22) The requested URL returned error: 403)`);
       const rerun = await within('the re-run notice', rerunOffered, 15_000);
-      assert.deepEqual(rerun.actions?.map((a) => a.title), ['Re-run']);
+      assert.deepEqual(
+        rerun.actions?.map((a) => a.title),
+        ['Re-run'],
+      );
 
       const again = new Promise<{ exitCode: number | undefined; output: string }>((resolve) => {
         let output = '';
@@ -119,7 +129,9 @@ describe('Permission denied → request', function () {
         const s = vscode.window.onDidStartTerminalShellExecution((e) => {
           if (e.terminal !== terminal) return;
           s.dispose();
-          reading = (async () => { for await (const d of e.execution.read()) output += d; })();
+          reading = (async () => {
+            for await (const d of e.execution.read()) output += d;
+          })();
         });
         const d = vscode.window.onDidEndTerminalShellExecution(async (e) => {
           if (e.terminal !== terminal) return;
@@ -130,7 +142,11 @@ describe('Permission denied → request', function () {
       });
       const { result: target, urls } = await watchingRequests(() => rerun.actions![0].run());
       assert.equal(target, terminal, 'auto-db issues no credentials: the command runs again where it failed');
-      assert.deepEqual(urls.filter((u) => u.endsWith('/credentials')), [], 'auto-db has no provider: Re-run does not wait on asking for credentials');
+      assert.deepEqual(
+        urls.filter((u) => u.endsWith('/credentials')),
+        [],
+        'auto-db has no provider: Re-run does not wait on asking for credentials',
+      );
       const result = await within('the re-run to finish', again, 20_000);
       assert.equal(result.exitCode, 0, result.output);
       assert.match(result.output, /orders: 42/);
@@ -191,7 +207,10 @@ describe('Permission denied → request', function () {
       const rerunOffered = nextNotice(api, /^Access to Team database \(read\) granted until/);
       await http('bob', 'POST', `/v1/requests/${request.id}/approve`, {});
       const rerun = await within('the re-run notice after the approval', rerunOffered, 20_000);
-      assert.deepEqual(rerun.actions?.map((a) => a.title), ['Re-run']);
+      assert.deepEqual(
+        rerun.actions?.map((a) => a.title),
+        ['Re-run'],
+      );
 
       const ran = new Promise<{ terminal: vscode.Terminal; exitCode: number | undefined; output: string }>((resolve) => {
         let output = '';
@@ -199,7 +218,9 @@ describe('Permission denied → request', function () {
         const s = vscode.window.onDidStartTerminalShellExecution((e) => {
           if (!/^Team database \(read\) — until /.test(e.terminal.name)) return;
           s.dispose();
-          reading = (async () => { for await (const d of e.execution.read()) output += d; })();
+          reading = (async () => {
+            for await (const d of e.execution.read()) output += d;
+          })();
         });
         const d = vscode.window.onDidEndTerminalShellExecution(async (e) => {
           if (!/^Team database \(read\) — until /.test(e.terminal.name)) return;

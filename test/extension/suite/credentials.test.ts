@@ -45,7 +45,13 @@ async function processesOf(terminal: vscode.Terminal, secret: string): Promise<{
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
       if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]) !== sid) continue;
       const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      out.push({ pid: Number(d), cmd, holdsSecret: readFileSync(`/proc/${d}/environ`, 'utf8').split('\0').some((kv) => kv.includes(secret)) });
+      out.push({
+        pid: Number(d),
+        cmd,
+        holdsSecret: readFileSync(`/proc/${d}/environ`, 'utf8')
+          .split('\0')
+          .some((kv) => kv.includes(secret)),
+      });
     } catch {
       // gone meanwhile
     }
@@ -80,7 +86,12 @@ describe('Credentials in the editor', function () {
 
   /** alice asks for pg-db, bob approves: the grant, once the editor shows it. */
   async function pgGrant(role: 'read' | 'write', durationSeconds: number): Promise<Grant> {
-    const { request } = await http<{ request: AccessRequest }>('alice', 'POST', '/v1/requests', { resourceId: 'pg-db', role, durationSeconds, justification: 'credentials test' });
+    const { request } = await http<{ request: AccessRequest }>('alice', 'POST', '/v1/requests', {
+      resourceId: 'pg-db',
+      role,
+      durationSeconds,
+      justification: 'credentials test',
+    });
     const { grant } = await http<{ grant: Grant }>('bob', 'POST', `/v1/requests/${request.id}/approve`, {});
     await waitFor('the grant in the editor', () => api.model.grant(grant.id));
     return grant;
@@ -92,13 +103,14 @@ describe('Credentials in the editor', function () {
     return { messages, dispose: () => sub.dispose() };
   }
   /** Resolves once everything that held the grant's credentials has let go of them. */
-  const releaseOf = (grantId: string) => new Promise<Omit<Released, 'grant'>>((resolveReleased) => {
-    const sub = api.credentials.onDidRelease(({ grant, ...r }) => {
-      if (grant.id !== grantId) return;
-      sub.dispose();
-      resolveReleased(r);
+  const releaseOf = (grantId: string) =>
+    new Promise<Omit<Released, 'grant'>>((resolveReleased) => {
+      const sub = api.credentials.onDidRelease(({ grant, ...r }) => {
+        if (grant.id !== grantId) return;
+        sub.dispose();
+        resolveReleased(r);
+      });
     });
-  });
   const credentialsOf = async (grantId: string) =>
     waitFor('credentials', () => http<CredentialsResponse>('alice', 'GET', `/v1/grants/${grantId}/credentials`).catch(() => undefined));
 
@@ -159,11 +171,18 @@ describe('Credentials in the editor', function () {
     waitFor('the shell in the terminal', async () => (await processesOf(terminal, password)).some((p) => p.holdsSecret), 20_000);
   /** Waits until no process in the terminal holds the password, and checks the terminal is still open and idle. */
   async function credentialsEnded(terminal: vscode.Terminal, password: string, timeoutMs = 15_000): Promise<void> {
-    await waitFor('no process in the terminal holding the credentials', async () => !(await processesOf(terminal, password)).some((p) => p.holdsSecret), timeoutMs);
+    await waitFor(
+      'no process in the terminal holding the credentials',
+      async () => !(await processesOf(terminal, password)).some((p) => p.holdsSecret),
+      timeoutMs,
+    );
     assert.ok(vscode.window.terminals.includes(terminal), 'the terminal stays open');
     assert.equal(terminal.exitStatus, undefined);
     // what is left is the idle stand-in, started with an empty environment
-    assert.deepEqual((await processesOf(terminal, password)).map((p) => p.cmd.split(' ')[0]), ['sleep']);
+    assert.deepEqual(
+      (await processesOf(terminal, password)).map((p) => p.cmd.split(' ')[0]),
+      ['sleep'],
+    );
   }
 
   it('openTerminal_carriesTheCredentialsInItsEnvironment_andWhenTheGrantIsRelinquished_endsThemButKeepsTheOutput', async () => {
@@ -185,8 +204,13 @@ describe('Credentials in the editor', function () {
     assert.deepEqual(await within('the credentials let go of after relinquish', released, 10_000), { reason: 'relinquished', terminals: 1, clipboard: false });
     await credentialsEnded(terminal, c.PGPASSWORD);
     let text = '';
-    await waitFor('the end line', async () => /Access ended at \d.* — credentials removed\. This terminal is read-only now/.test(text = await terminalText(terminal)), 10_000)
-      .catch((err: Error) => { throw new Error(`${err.message}; the terminal shows: ${JSON.stringify(text.slice(-400))}`); });
+    await waitFor(
+      'the end line',
+      async () => /Access ended at \d.* — credentials removed\. This terminal is read-only now/.test((text = await terminalText(terminal))),
+      10_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; the terminal shows: ${JSON.stringify(text.slice(-400))}`);
+    });
     assert.ok(text.indexOf('the output of my work') < text.indexOf('Access ended at'), 'the earlier output is kept above the end line');
     terminal.dispose();
   });
@@ -250,7 +274,9 @@ describe('Credentials in the editor', function () {
       admin = new pg.Client({ connectionString: PG_URL });
       await admin.connect();
     });
-    after(async () => { await admin?.end().catch(() => undefined); });
+    after(async () => {
+      await admin?.end().catch(() => undefined);
+    });
 
     it('writeGrant_psqlInTheTerminalWritesARow_andAtExpiryTheTerminalsCredentialsEndTheLoginIsRefusedAndTheRoleIsGone', async () => {
       const grant = await pgGrant('write', 25);
@@ -261,17 +287,33 @@ describe('Credentials in the editor', function () {
       // what a developer types: psql reads PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE from the terminal
       const marker = `written from the editor terminal ${Date.now()}`;
       const sql = `INSERT INTO notes (body) VALUES ('${marker}')`;
-      terminal.sendText(onPath('psql')
-        ? `psql -v ON_ERROR_STOP=1 -c "${sql}"`
-        : `node ${JSON.stringify(join(ROOT, 'test/extension/fixtures/pg-exec.cjs'))} "${sql}"`);
-      await waitFor('the row written from the terminal', async () =>
-        (await admin.query('SELECT 1 FROM notes WHERE body = $1', [marker])).rowCount === 1, 20_000);
+      terminal.sendText(
+        onPath('psql') ? `psql -v ON_ERROR_STOP=1 -c "${sql}"` : `node ${JSON.stringify(join(ROOT, 'test/extension/fixtures/pg-exec.cjs'))} "${sql}"`,
+      );
+      await waitFor(
+        'the row written from the terminal',
+        async () => (await admin.query('SELECT 1 FROM notes WHERE body = $1', [marker])).rowCount === 1,
+        20_000,
+      );
 
-      await waitFor('the terminal\'s credentials ended at expiry', async () => !(await processesOf(terminal, creds.PGPASSWORD)).some((p) => p.holdsSecret), 40_000);
+      await waitFor(
+        "the terminal's credentials ended at expiry",
+        async () => !(await processesOf(terminal, creds.PGPASSWORD)).some((p) => p.holdsSecret),
+        40_000,
+      );
       assert.ok(vscode.window.terminals.includes(terminal), 'the terminal stays open to be read');
-      await waitFor('the login role dropped', async () =>
-        (await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [creds.PGUSER])).rowCount === 0, 20_000);
-      const login = new pg.Client({ host: creds.PGHOST, port: Number(creds.PGPORT), user: creds.PGUSER, password: creds.PGPASSWORD, database: creds.PGDATABASE });
+      await waitFor(
+        'the login role dropped',
+        async () => (await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [creds.PGUSER])).rowCount === 0,
+        20_000,
+      );
+      const login = new pg.Client({
+        host: creds.PGHOST,
+        port: Number(creds.PGPORT),
+        user: creds.PGUSER,
+        password: creds.PGPASSWORD,
+        database: creds.PGDATABASE,
+      });
       login.on('error', () => undefined);
       await assert.rejects(login.connect(), /password authentication failed|does not exist/);
       // what was written during the grant stays

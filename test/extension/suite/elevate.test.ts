@@ -50,7 +50,10 @@ describe('Elevate against a live server', function () {
 
     it('requestAccess_autoApproved_showsTheGrantInMyAccessAndTheStatusBar', async () => {
       const result = (await vscode.commands.executeCommand('elevate.requestAccess', {
-        resourceId: 'auto-db', role: 'read', durationSeconds: 900, justification: 'integration test: auto-approval',
+        resourceId: 'auto-db',
+        role: 'read',
+        durationSeconds: 900,
+        justification: 'integration test: auto-approval',
       })) as { request: AccessRequest; grant?: Grant } | undefined;
       assert.ok(result?.grant, 'expected a grant at once');
       assert.equal(result.request.autoApproved, true);
@@ -67,7 +70,10 @@ describe('Elevate against a live server', function () {
 
     it('extendGrant_withinTheNoApprovalLimit_appliesAtOnce', async () => {
       const created = (await vscode.commands.executeCommand('elevate.requestAccess', {
-        resourceId: 'auto-db', role: 'read', durationSeconds: 600, justification: 'integration test: extend',
+        resourceId: 'auto-db',
+        role: 'read',
+        durationSeconds: 600,
+        justification: 'integration test: extend',
       })) as { grant?: Grant };
       const grant = created.grant!;
       const result = (await vscode.commands.executeCommand('elevate.extendGrant', grant.id, { durationSeconds: 600 })) as { kind: string; grant?: Grant };
@@ -82,7 +88,10 @@ describe('Elevate against a live server', function () {
 
     it('relinquishGrant_endsTheGrantAndHidesTheStatusBar', async () => {
       const created = (await vscode.commands.executeCommand('elevate.requestAccess', {
-        resourceId: 'auto-db', role: 'read', durationSeconds: 600, justification: 'integration test: relinquish',
+        resourceId: 'auto-db',
+        role: 'read',
+        durationSeconds: 600,
+        justification: 'integration test: relinquish',
       })) as { grant?: Grant };
       await waitFor('status bar visible', () => api.statusBar.state?.visible);
       await vscode.commands.executeCommand('elevate.relinquishGrant', created.grant!.id, { confirm: false });
@@ -94,12 +103,18 @@ describe('Elevate against a live server', function () {
 
     it('approvalByBob_reachesAlicesEditorLiveThroughTheEventStream', async () => {
       const created = (await vscode.commands.executeCommand('elevate.requestAccess', {
-        resourceId: 'prod-db', role: 'read', durationSeconds: 3600, justification: 'integration test: approval',
+        resourceId: 'prod-db',
+        role: 'read',
+        durationSeconds: 3600,
+        justification: 'integration test: approval',
       })) as { request: AccessRequest; grant?: Grant };
       assert.equal(created.request.status, 'pending');
       assert.equal(created.grant, undefined);
       await waitFor('the pending request in My Access', () => api.model.myRequests.some((r) => r.id === created.request.id));
-      const pendingItem = api.trees.myAccess.getChildren().map((n) => api.trees.myAccess.getTreeItem(n)).find((i) => i.contextValue === 'request.mine');
+      const pendingItem = api.trees.myAccess
+        .getChildren()
+        .map((n) => api.trees.myAccess.getTreeItem(n))
+        .find((i) => i.contextValue === 'request.mine');
       assert.ok(pendingItem, 'pending request item');
       assert.match(String(pendingItem.description), /0 of 1/);
 
@@ -113,7 +128,10 @@ describe('Elevate against a live server', function () {
 
     it('denialByBob_removesThePendingRequestLive', async () => {
       const created = (await vscode.commands.executeCommand('elevate.requestAccess', {
-        resourceId: 'prod-db', role: 'write', durationSeconds: 1800, justification: 'integration test: denial',
+        resourceId: 'prod-db',
+        role: 'write',
+        durationSeconds: 1800,
+        justification: 'integration test: denial',
       })) as { request: AccessRequest };
       await waitFor('pending', () => api.model.myRequests.some((r) => r.id === created.request.id));
       await http('bob', 'POST', `/v1/requests/${created.request.id}/deny`, { reason: 'not today' });
@@ -123,7 +141,10 @@ describe('Elevate against a live server', function () {
 
     it('requestAccess_overMaxDuration_isRefusedWithoutCreatingAnything', async () => {
       const result = await vscode.commands.executeCommand('elevate.requestAccess', {
-        resourceId: 'auto-db', role: 'read', durationSeconds: 3 * 3600, justification: 'too long',
+        resourceId: 'auto-db',
+        role: 'read',
+        durationSeconds: 3 * 3600,
+        justification: 'too long',
       });
       assert.equal(result, undefined, 'the command reports the error instead of returning a result');
       const { requests } = await http<{ requests: AccessRequest[] }>('alice', 'GET', '/v1/requests?scope=mine&status=pending');
@@ -143,7 +164,11 @@ describe('Elevate against a live server', function () {
 
     it('breakGlass_grantsAtOnceAndIsFlagged', async () => {
       const result = (await vscode.commands.executeCommand('elevate.requestAccess', {
-        resourceId: 'glass-db', role: 'admin', durationSeconds: 900, justification: 'integration test: outage', breakGlass: true,
+        resourceId: 'glass-db',
+        role: 'admin',
+        durationSeconds: 900,
+        justification: 'integration test: outage',
+        breakGlass: true,
       })) as { request: AccessRequest; grant?: Grant };
       assert.ok(result?.grant, 'break-glass grants at once');
       assert.equal(result.request.breakGlass, true);
@@ -154,11 +179,18 @@ describe('Elevate against a live server', function () {
 
     it('ticketRequired_withoutTicket_isRefused_withTicket_isGranted', async () => {
       const refused = await vscode.commands.executeCommand('elevate.requestAccess', {
-        resourceId: 'ticket-db', role: 'read', durationSeconds: 900, justification: 'integration test: no ticket',
+        resourceId: 'ticket-db',
+        role: 'read',
+        durationSeconds: 900,
+        justification: 'integration test: no ticket',
       });
       assert.equal(refused, undefined);
       const granted = (await vscode.commands.executeCommand('elevate.requestAccess', {
-        resourceId: 'ticket-db', role: 'read', durationSeconds: 900, justification: 'integration test: ticket', ticket: 'OPS-1',
+        resourceId: 'ticket-db',
+        role: 'read',
+        durationSeconds: 900,
+        justification: 'integration test: ticket',
+        ticket: 'OPS-1',
       })) as { request: AccessRequest; grant?: Grant };
       assert.equal(granted?.request.ticket, 'OPS-1');
       assert.ok(granted.grant);
@@ -166,12 +198,21 @@ describe('Elevate against a live server', function () {
 
     it('extendGrant_pastTheNoApprovalLimit_becomesARequestShownAsPending', async () => {
       const created = (await vscode.commands.executeCommand('elevate.requestAccess', {
-        resourceId: 'auto-db', role: 'read', durationSeconds: 600, justification: 'integration test: long extension',
+        resourceId: 'auto-db',
+        role: 'read',
+        durationSeconds: 600,
+        justification: 'integration test: long extension',
       })) as { grant?: Grant };
-      const result = (await vscode.commands.executeCommand('elevate.extendGrant', created.grant!.id, { durationSeconds: 3600, justification: 'need an hour more' })) as { kind: string; request?: AccessRequest };
+      const result = (await vscode.commands.executeCommand('elevate.extendGrant', created.grant!.id, {
+        durationSeconds: 3600,
+        justification: 'need an hour more',
+      })) as { kind: string; request?: AccessRequest };
       assert.equal(result?.kind, 'pending');
       await waitFor('the pending extension in the model', () => api.model.pendingExtensionOf(created.grant!.id));
-      const item = api.trees.myAccess.getChildren().map((n) => api.trees.myAccess.getTreeItem(n)).find((i) => i.contextValue === 'grant.active');
+      const item = api.trees.myAccess
+        .getChildren()
+        .map((n) => api.trees.myAccess.getTreeItem(n))
+        .find((i) => i.contextValue === 'grant.active');
       assert.match(String(item?.description), /extension pending/);
     });
   });
@@ -188,7 +229,10 @@ describe('Elevate against a live server', function () {
     it('approver_seesAlicesNewRequestInApprovalsLive_andApprovesItFromTheEditor', async () => {
       assert.equal(api.model.isApprover, true);
       const { request } = await http<{ request: AccessRequest }>('alice', 'POST', '/v1/requests', {
-        resourceId: 'prod-db', role: 'read', durationSeconds: 1800, justification: 'please review: integration test',
+        resourceId: 'prod-db',
+        role: 'read',
+        durationSeconds: 1800,
+        justification: 'please review: integration test',
       });
       await waitFor('the request in Approvals', () => api.model.reviewable.some((r) => r.id === request.id));
       const items = api.trees.approvals.getChildren().map((n) => api.trees.approvals.getTreeItem(n));
@@ -205,7 +249,10 @@ describe('Elevate against a live server', function () {
 
     it('selfApproval_isNotPossible_becauseOwnRequestsNeverAppearInApprovals', async () => {
       const { request } = await http<{ request: AccessRequest }>('bob', 'POST', '/v1/requests', {
-        resourceId: 'prod-db', role: 'read', durationSeconds: 600, justification: 'my own',
+        resourceId: 'prod-db',
+        role: 'read',
+        durationSeconds: 600,
+        justification: 'my own',
       }).catch(() => ({ request: undefined as unknown as AccessRequest }));
       if (!request) return; // the server refused outright (no other approver): nothing to review either
       await waitFor('bob sees his own request as his', () => api.model.myRequests.some((r) => r.id === request.id));

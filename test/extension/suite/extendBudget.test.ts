@@ -10,7 +10,7 @@ import type { ExtendResult } from '../../../extension/api/client';
 import { extendPickerOptions } from '../../../extension/commands/extendGrant';
 import { SERVER, TOKENS, cleanUp, http, signedIn, waitFor } from './lib';
 
-describe('Extend picker: at once only within the grant\'s withoutApproval budget', function () {
+describe("Extend picker: at once only within the grant's withoutApproval budget", function () {
   this.timeout(60_000);
   let api: ElevateApi;
 
@@ -30,31 +30,59 @@ describe('Extend picker: at once only within the grant\'s withoutApproval budget
   };
 
   it('afterTheBudgetIsSpent_thePickerNoLongerSaysAtOnce_andTheServerAgrees', async () => {
-    const { grant } = await http<{ grant: Grant }>('alice', 'POST', '/v1/requests', { resourceId: 'auto-db', role: 'read', durationSeconds: 900, justification: 'extend budget test' });
+    const { grant } = await http<{ grant: Grant }>('alice', 'POST', '/v1/requests', {
+      resourceId: 'auto-db',
+      role: 'read',
+      durationSeconds: 900,
+      justification: 'extend budget test',
+    });
     await waitFor('the grant in the editor', () => api.model.grant(grant.id));
     const before = optionsFor(grant.id);
-    assert.deepEqual(before.filter((o) => o.detail === 'Applies at once').map((o) => o.seconds), [900, 1800]);
+    assert.deepEqual(
+      before.filter((o) => o.detail === 'Applies at once').map((o) => o.seconds),
+      [900, 1800],
+    );
 
     const applied = await vscode.commands.executeCommand<ExtendResult>('elevate.extendGrant', grant.id, { durationSeconds: 1800 });
     assert.equal(applied?.kind, 'applied');
     await waitFor('the spent budget in the editor', () => api.model.grant(grant.id)?.addedWithoutApprovalSeconds === 1800);
     const after = optionsFor(grant.id);
     assert.ok(after.length > 0);
-    assert.deepEqual(after.filter((o) => o.detail === 'Applies at once'), [], JSON.stringify(after));
-    assert.ok(after.every((o) => o.detail === 'Needs approval by group dba'), JSON.stringify(after));
+    assert.deepEqual(
+      after.filter((o) => o.detail === 'Applies at once'),
+      [],
+      JSON.stringify(after),
+    );
+    assert.ok(
+      after.every((o) => o.detail === 'Needs approval by group dba'),
+      JSON.stringify(after),
+    );
 
     // what the label now says is what the server does: the smallest length waits for an approver
-    const asked = await vscode.commands.executeCommand<ExtendResult>('elevate.extendGrant', grant.id, { durationSeconds: after[0].seconds, justification: 'more' });
+    const asked = await vscode.commands.executeCommand<ExtendResult>('elevate.extendGrant', grant.id, {
+      durationSeconds: after[0].seconds,
+      justification: 'more',
+    });
     assert.equal(asked?.kind, 'pending');
   });
 
   it('partlySpent_offersWhatIsLeftAtOnce', async () => {
-    const { grant } = await http<{ grant: Grant }>('alice', 'POST', '/v1/requests', { resourceId: 'auto-db', role: 'read', durationSeconds: 900, justification: 'extend budget test' });
+    const { grant } = await http<{ grant: Grant }>('alice', 'POST', '/v1/requests', {
+      resourceId: 'auto-db',
+      role: 'read',
+      durationSeconds: 900,
+      justification: 'extend budget test',
+    });
     await waitFor('the grant in the editor', () => api.model.grant(grant.id));
     // spent elsewhere (another window, the CLI): the event stream brings the new figure
     await http('alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 1200 });
     await waitFor('the spent budget in the editor', () => api.model.grant(grant.id)?.addedWithoutApprovalSeconds === 1200);
-    assert.deepEqual(optionsFor(grant.id).filter((o) => o.detail === 'Applies at once').map((o) => o.seconds), [600]);
+    assert.deepEqual(
+      optionsFor(grant.id)
+        .filter((o) => o.detail === 'Applies at once')
+        .map((o) => o.seconds),
+      [600],
+    );
     const applied = await vscode.commands.executeCommand<ExtendResult>('elevate.extendGrant', grant.id, { durationSeconds: 600 });
     assert.equal(applied?.kind, 'applied');
   });

@@ -13,7 +13,10 @@ export function run(): Promise<void> {
     timeout: Number(process.env.ELEVATE_TEST_TIMEOUT_MS ?? 20_000),
     grep: process.env.ELEVATE_TEST_GREP || undefined,
   });
-  const files = fs.readdirSync(__dirname).filter((f) => f.endsWith('.test.js')).sort();
+  const files = fs
+    .readdirSync(__dirname)
+    .filter((f) => f.endsWith('.test.js'))
+    .sort();
   for (const f of files) mocha.addFile(path.join(__dirname, f));
 
   return new Promise((resolve, reject) => {

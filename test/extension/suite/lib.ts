@@ -20,7 +20,9 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
 
 export function within<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout>;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 export async function http<T = unknown>(user: string, method: string, path: string, body?: unknown): Promise<T> {
@@ -62,7 +64,11 @@ export function workspaceFolder(): vscode.Uri {
 
 /** The audit events of `action` about `requestId` (carol is admin and auditor). */
 export async function auditOf(action: string, requestId: string): Promise<{ details: Record<string, unknown> }[]> {
-  const { events } = await http<{ events: { action: string; requestId?: string; details: Record<string, unknown> }[] }>('carol', 'GET', `/v1/audit?action=${encodeURIComponent(action)}&limit=1000`);
+  const { events } = await http<{ events: { action: string; requestId?: string; details: Record<string, unknown> }[] }>(
+    'carol',
+    'GET',
+    `/v1/audit?action=${encodeURIComponent(action)}&limit=1000`,
+  );
   return events.filter((e) => e.requestId === requestId);
 }
 

@@ -51,10 +51,15 @@ describe("Others' Access: the grants an approver may revoke", function () {
 
     it('approvedElsewhere_appearsLive_withWhoWhatAndTimeLeft_thenRevoke_endsItInTheRequestersMyAccess', async () => {
       assert.equal(api.model.mayRevokeOthers, true);
-      const { request } = await http<{ request: AccessRequest }>('alice', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'read', durationSeconds: 3600, justification: 'others access test' });
+      const { request } = await http<{ request: AccessRequest }>('alice', 'POST', '/v1/requests', {
+        resourceId: 'prod-db',
+        role: 'read',
+        durationSeconds: 3600,
+        justification: 'others access test',
+      });
       // approved outside this editor (as by another approver): only the event stream tells it
       const { grant } = await http<{ grant: Grant }>('bob', 'POST', `/v1/requests/${request.id}/approve`, {});
-      const node = await waitFor('the grant in Others\' Access', () => listed(grant.id), 10_000);
+      const node = await waitFor("the grant in Others' Access", () => listed(grant.id), 10_000);
       const item = api.trees.othersAccess.getTreeItem(node);
       assert.match(String(item.label), /^alice · (59|60) min left · read$/);
       assert.match(String(item.description), /^Production database · until \d/);
@@ -64,14 +69,23 @@ describe("Others' Access: the grants an approver may revoke", function () {
       const revoked = await vscode.commands.executeCommand<Grant>('elevate.revokeGrant', grant.id, { reason: 'incident over', confirm: false });
       assert.equal(revoked?.status, 'revoked');
       assert.equal(listed(grant.id), undefined);
-      await waitFor("the grant gone from alice's My Access", () => !requesterView.getChildren().some((n) => n.kind === 'grant' && n.grant.id === grant.id), 10_000);
+      await waitFor(
+        "the grant gone from alice's My Access",
+        () => !requesterView.getChildren().some((n) => n.kind === 'grant' && n.grant.id === grant.id),
+        10_000,
+      );
       const ended = requester.endedGrant(grant.id);
       assert.deepEqual([ended?.status, ended?.endedBy, ended?.endReason], ['revoked', 'bob', 'incident over']);
     });
 
     it('followsTheGrantsLife_fromTheEventStream_created_extended_relinquished', async () => {
       // auto-db read up to 30m is approved at once: nobody here decided anything
-      const { grant } = await http<{ grant: Grant }>('alice', 'POST', '/v1/requests', { resourceId: 'auto-db', role: 'read', durationSeconds: 900, justification: 'others access test' });
+      const { grant } = await http<{ grant: Grant }>('alice', 'POST', '/v1/requests', {
+        resourceId: 'auto-db',
+        role: 'read',
+        durationSeconds: 900,
+        justification: 'others access test',
+      });
       assert.ok(grant, 'auto-db read 15m is approved at once');
       await waitFor('the auto-approved grant listed', () => listed(grant.id), 10_000);
       const extended = await http<{ grant: Grant }>('alice', 'POST', `/v1/grants/${grant.id}/extend`, { durationSeconds: 600 });
@@ -82,7 +96,12 @@ describe("Others' Access: the grants an approver may revoke", function () {
     });
 
     it('expiredGrant_leavesTheList_atItsEnd', async () => {
-      const { grant } = await http<{ grant: Grant }>('alice', 'POST', '/v1/requests', { resourceId: 'auto-db', role: 'read', durationSeconds: 4, justification: 'others access test' });
+      const { grant } = await http<{ grant: Grant }>('alice', 'POST', '/v1/requests', {
+        resourceId: 'auto-db',
+        role: 'read',
+        durationSeconds: 4,
+        justification: 'others access test',
+      });
       await waitFor('the short grant listed', () => listed(grant.id), 10_000);
       await waitFor('the expired grant gone', () => !listed(grant.id), 15_000);
       assert.ok(Date.now() >= Date.parse(grant.expiresAt) - 1000, 'left the list before it ended');
@@ -95,7 +114,12 @@ describe("Others' Access: the grants an approver may revoke", function () {
     });
 
     it('nonApprover_hasNoOthersAccess_evenWhileSomeoneElseHoldsAGrant', async () => {
-      const { request } = await http<{ request: AccessRequest }>('dave', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'read', durationSeconds: 600, justification: 'others access test' });
+      const { request } = await http<{ request: AccessRequest }>('dave', 'POST', '/v1/requests', {
+        resourceId: 'prod-db',
+        role: 'read',
+        durationSeconds: 600,
+        justification: 'others access test',
+      });
       const { grant } = await http<{ grant: Grant }>('bob', 'POST', `/v1/requests/${request.id}/approve`, {});
       try {
         await api.model.refresh();
@@ -108,4 +132,3 @@ describe("Others' Access: the grants an approver may revoke", function () {
     });
   });
 });
-

@@ -15,10 +15,15 @@ async function completeInBrowser(url: string, user: string, password: string): P
   const b = new Browser();
   const page = await b.browse(url);
   assert.equal(page.status, 200, page.text);
-  const confirm = await b.request('POST', new URL('/auth/device', url).href, { user_code: field(page.text, 'user_code'), csrf: field(page.text, 'csrf') }, {
-    origin: new URL(url).origin,
-    'sec-fetch-site': 'same-origin',
-  });
+  const confirm = await b.request(
+    'POST',
+    new URL('/auth/device', url).href,
+    { user_code: field(page.text, 'user_code'), csrf: field(page.text, 'csrf') },
+    {
+      origin: new URL(url).origin,
+      'sec-fetch-site': 'same-origin',
+    },
+  );
   const login = await b.browse(new URL(confirm.headers.get('location') ?? '', url).href);
   const done = await b.submit(formAction(login.text, login.url), { username: user, password });
   return done.text;
@@ -65,7 +70,10 @@ describe('Sign in through the identity provider', function () {
     const token = s.accessToken;
 
     const created = (await vscode.commands.executeCommand('elevate.requestAccess', {
-      resourceId: 'auto-db', role: 'read', durationSeconds: 600, justification: 'integration test: signed in through the IdP',
+      resourceId: 'auto-db',
+      role: 'read',
+      durationSeconds: 600,
+      justification: 'integration test: signed in through the IdP',
     })) as { request: AccessRequest; grant?: Grant } | undefined;
     assert.ok(created?.grant, 'auto-approved at once');
     await waitFor('the grant in My Access', () => api.model.grant(created.grant!.id));

@@ -38,24 +38,35 @@ describe('Workspace access manifest', function () {
 
   it('unknownResources_andSchemaErrors_areInTheProblemsView', async () => {
     await vscode.window.showTextDocument(uri);
-    const diagnostics = await waitFor('Elevate\'s and the schema\'s problems', () => {
-      const d = vscode.languages.getDiagnostics(uri);
-      return d.some((x) => x.source === 'Elevate') && d.some((x) => x.source !== 'Elevate') && d;
-    }, 30_000);
+    const diagnostics = await waitFor(
+      "Elevate's and the schema's problems",
+      () => {
+        const d = vscode.languages.getDiagnostics(uri);
+        return d.some((x) => x.source === 'Elevate') && d.some((x) => x.source !== 'Elevate') && d;
+      },
+      30_000,
+    );
     const ours = diagnostics.filter((d) => d.source === 'Elevate');
-    assert.deepEqual(ours.map((d) => d.severity), [vscode.DiagnosticSeverity.Error]);
+    assert.deepEqual(
+      ours.map((d) => d.severity),
+      [vscode.DiagnosticSeverity.Error],
+    );
     assert.match(ours[0].message, /^The Elevate server offers no resource "billing-dbx" \(it offers: [\w, -]*\bpg-db\b[\w, -]*\)\.$/);
     const doc = await vscode.workspace.openTextDocument(uri);
     assert.equal(doc.getText(ours[0].range), '"billing-dbx"');
     const schema = diagnostics.filter((d) => d.source !== 'Elevate');
-    assert.ok(schema.some((d) => /durration/.test(d.message) && doc.getText(d.range).includes('durration')), JSON.stringify(schema.map((d) => d.message)));
+    assert.ok(
+      schema.some((d) => /durration/.test(d.message) && doc.getText(d.range).includes('durration')),
+      JSON.stringify(schema.map((d) => d.message)),
+    );
   });
 
   it('thisWorkspace_showsEachNeedsState_andRequestAllRequestsTheOpenOnesWithOneJustification', async () => {
-    const describe = () => api.context.needs.getChildren().map((n) => {
-      const item = api.context.needs.getTreeItem(n);
-      return `${String(item.label)}: ${String(item.description)}`;
-    });
+    const describe = () =>
+      api.context.needs.getChildren().map((n) => {
+        const item = api.context.needs.getTreeItem(n);
+        return `${String(item.label)}: ${String(item.description)}`;
+      });
     assert.deepEqual(describe(), [
       'Auto database · read: not requested',
       'Production database · read: not requested',
@@ -64,17 +75,24 @@ describe('Workspace access manifest', function () {
     ]);
 
     const outcomes = await api.context.needs.requestAll({ justification: 'Release 4.2: reports and checks' });
-    assert.deepEqual(outcomes.map((o) => [o.need.resource, o.request?.status, o.request?.durationSeconds, o.request?.justification, !!o.grant, o.error]), [
-      ['auto-db', 'approved', 900, 'Release 4.2: reports and checks', true, undefined],
-      ['prod-db', 'pending', 3600, 'Release 4.2: reports and checks', false, undefined],
-      ['glass-db', 'pending', 3600, 'Release 4.2: reports and checks', false, undefined],
-    ]);
+    assert.deepEqual(
+      outcomes.map((o) => [o.need.resource, o.request?.status, o.request?.durationSeconds, o.request?.justification, !!o.grant, o.error]),
+      [
+        ['auto-db', 'approved', 900, 'Release 4.2: reports and checks', true, undefined],
+        ['prod-db', 'pending', 3600, 'Release 4.2: reports and checks', false, undefined],
+        ['glass-db', 'pending', 3600, 'Release 4.2: reports and checks', false, undefined],
+      ],
+    );
     const states = await waitFor('the states updated', () => {
       const s = describe();
       return /held until/.test(s[0]) && s;
     });
     assert.match(states[0], /^Auto database · read: held until \d{1,2}:\d\d/);
-    assert.deepEqual(states.slice(1), ['Production database · read: pending', 'billing-dbx · read: not offered by the server', 'Incident database · admin: pending']);
+    assert.deepEqual(states.slice(1), [
+      'Production database · read: pending',
+      'billing-dbx · read: not offered by the server',
+      'Incident database · admin: pending',
+    ]);
 
     // nothing left to ask for: Request All asks nothing and requests nothing
     assert.deepEqual(await api.context.needs.requestAll({ justification: 'again' }), []);

@@ -6,8 +6,15 @@ import type { ResourceView } from '../../../server/protocol';
 import { escapeMarkdown, planRequest } from '../../../extension/agent/plan';
 
 const db: ResourceView = {
-  id: 'prod-db', name: 'Production database', description: '', roles: ['read', 'write'], maxDurationSeconds: 4 * 3600, defaultDurationSeconds: 3600,
-  requireTicket: false, breakGlass: false, pendingTtlSeconds: 3600,
+  id: 'prod-db',
+  name: 'Production database',
+  description: '',
+  roles: ['read', 'write'],
+  maxDurationSeconds: 4 * 3600,
+  defaultDurationSeconds: 3600,
+  requireTicket: false,
+  breakGlass: false,
+  pendingTtlSeconds: 3600,
   approval: { required: 1, approvers: ['group:dba'], autoApprove: [{ roles: ['read'], maxDurationSeconds: 1800 }] },
   extension: { maxTotalSeconds: 8 * 3600, withoutApprovalSeconds: 0 },
 };

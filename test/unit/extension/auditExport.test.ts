@@ -4,8 +4,15 @@ import type { AuditEvent } from '../../../server/protocol';
 import { detailFields, exportFileName, toCsv, toJsonl } from '../../../extension/model/auditExport';
 
 const event = (over: Partial<AuditEvent> = {}): AuditEvent => ({
-  seq: 1, at: '2026-11-23T12:00:00.000Z', actorId: 'alice', action: 'request.created', resourceId: 'prod-db',
-  details: { justification: 'a "quoted", multi\nline text' }, prevHash: '0'.repeat(64), hash: 'ab'.repeat(32), ...over,
+  seq: 1,
+  at: '2026-11-23T12:00:00.000Z',
+  actorId: 'alice',
+  action: 'request.created',
+  resourceId: 'prod-db',
+  details: { justification: 'a "quoted", multi\nline text' },
+  prevHash: '0'.repeat(64),
+  hash: 'ab'.repeat(32),
+  ...over,
 });
 
 describe('audit export', () => {

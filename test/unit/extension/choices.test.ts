@@ -16,7 +16,10 @@ describe('extend choices', () => {
     const { choices, roomSeconds } = extendChoices(g, resource(), T0);
     assert.equal(roomSeconds, 3000);
     assert.ok(choices.every((c) => c.newExpiresAt <= Date.parse(g.maxExpiresAt)));
-    assert.deepEqual(choices.map((c) => c.seconds), [900, 1800, 3000]);
+    assert.deepEqual(
+      choices.map((c) => c.seconds),
+      [900, 1800, 3000],
+    );
     assert.equal(choices.at(-1)!.toLimit, true);
   });
   it('extendChoices_atTheLimit_offerNothingAndSayWhy', () => {
@@ -36,9 +39,15 @@ describe('extend choices', () => {
   });
   it('extendChoices_afterTheBudgetIsSpent_noLongerSayAtOnce', () => {
     // resource(): withoutApproval 30m per grant
-    assert.deepEqual(extendChoices(grant({ addedWithoutApprovalSeconds: 1800 }), resource(), T0).choices.filter((c) => c.atOnce), []);
+    assert.deepEqual(
+      extendChoices(grant({ addedWithoutApprovalSeconds: 1800 }), resource(), T0).choices.filter((c) => c.atOnce),
+      [],
+    );
     const partly = extendChoices(grant({ addedWithoutApprovalSeconds: 1500 }), resource(), T0);
-    assert.deepEqual(partly.choices.filter((c) => c.atOnce).map((c) => c.seconds), [300]);
+    assert.deepEqual(
+      partly.choices.filter((c) => c.atOnce).map((c) => c.seconds),
+      [300],
+    );
     assert.equal(partly.atOnceLeftSeconds, 300);
     assert.equal(extendAppliesAtOnce(grant({ addedWithoutApprovalSeconds: 1500 }), resource(), 300), true);
     assert.equal(extendAppliesAtOnce(grant({ addedWithoutApprovalSeconds: 1500 }), resource(), 301), false);
@@ -60,7 +69,10 @@ describe('request choices: the same matching as the dry run, for this person, no
     assert.ok(choices.every((c) => c.seconds <= 5400));
     assert.ok(choices.some((c) => c.seconds === 2700 && c.isDefault));
     assert.ok(choices.some((c) => c.seconds === 5400 && c.isMax));
-    assert.deepEqual(choices.map((c) => c.seconds), [...choices.map((c) => c.seconds)].sort((a, b) => a - b));
+    assert.deepEqual(
+      choices.map((c) => c.seconds),
+      [...choices.map((c) => c.seconds)].sort((a, b) => a - b),
+    );
   });
   it('durationChoices_markWhatARuleApprovesAtOnce', () => {
     const choices = durationChoices(resource(), 'read', alice, T0);
@@ -68,14 +80,27 @@ describe('request choices: the same matching as the dry run, for this person, no
     assert.equal(choices.find((c) => c.seconds === 3600)?.atOnce, false);
   });
   it('roleChoices_ruleForAnotherGroup_needsApprovalForOutsiders_andNotForMembers', () => {
-    const r = resource({ approval: { required: 1, approvers: ['group:dba'], autoApprove: [{ roles: ['read'], maxDurationSeconds: 1800, groups: ['oncall'] }] } });
-    assert.deepEqual(roleChoices(r, alice, T0), [{ role: 'read', atOnceUpToSeconds: 0 }, { role: 'write', atOnceUpToSeconds: 0 }]);
-    assert.deepEqual(roleChoices(r, dave, T0), [{ role: 'read', atOnceUpToSeconds: 1800 }, { role: 'write', atOnceUpToSeconds: 0 }]);
+    const r = resource({
+      approval: { required: 1, approvers: ['group:dba'], autoApprove: [{ roles: ['read'], maxDurationSeconds: 1800, groups: ['oncall'] }] },
+    });
+    assert.deepEqual(roleChoices(r, alice, T0), [
+      { role: 'read', atOnceUpToSeconds: 0 },
+      { role: 'write', atOnceUpToSeconds: 0 },
+    ]);
+    assert.deepEqual(roleChoices(r, dave, T0), [
+      { role: 'read', atOnceUpToSeconds: 1800 },
+      { role: 'write', atOnceUpToSeconds: 0 },
+    ]);
   });
   it('roleChoices_ruleWithAWindow_isAtOnceOnlyInsideIt', () => {
-    const r = resource({ approval: { required: 1, approvers: [], autoApprove: [{ roles: ['read'], maxDurationSeconds: 1800, window: 'Mon-Fri 08:00-18:00 UTC' }] } });
+    const r = resource({
+      approval: { required: 1, approvers: [], autoApprove: [{ roles: ['read'], maxDurationSeconds: 1800, window: 'Mon-Fri 08:00-18:00 UTC' }] },
+    });
     assert.equal(roleChoices(r, alice, MONDAY_NOON_UTC)[0].atOnceUpToSeconds, 1800);
     assert.equal(roleChoices(r, alice, SATURDAY_NOON_UTC)[0].atOnceUpToSeconds, 0);
-    assert.equal(durationChoices(r, 'read', alice, SATURDAY_NOON_UTC).some((c) => c.atOnce), false);
+    assert.equal(
+      durationChoices(r, 'read', alice, SATURDAY_NOON_UTC).some((c) => c.atOnce),
+      false,
+    );
   });
 });

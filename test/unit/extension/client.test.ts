@@ -26,7 +26,10 @@ describe('ElevateClient', () => {
   });
   it('url_pointingToAnotherOrigin_isRefused', () => {
     const c = new ElevateClient({ serverUrl: 'http://127.0.0.1:7410', token: 't' });
-    assert.throws(() => c.url('//evil.example/v1/me'), (e: unknown) => e instanceof ApiError && e.code === 'bad_url');
+    assert.throws(
+      () => c.url('//evil.example/v1/me'),
+      (e: unknown) => e instanceof ApiError && e.code === 'bad_url',
+    );
     assert.throws(() => c.url('https://evil.example/v1/me'), ApiError);
   });
   it('originOf_rejectsNonHttpUrls', () => {
@@ -39,7 +42,8 @@ describe('ElevateClient', () => {
     const c = new ElevateClient({ serverUrl: 'http://x.test', token: 't', fetch: f.fn });
     await assert.rejects(
       c.createRequest({ resourceId: 'prod-db', role: 'read', durationSeconds: 99999, justification: 'x' }),
-      (e: unknown) => e instanceof ApiError && e.status === 422 && e.code === 'policy_violation' && e.message === 'over max duration (4h)' && e.details.length === 1,
+      (e: unknown) =>
+        e instanceof ApiError && e.status === 422 && e.code === 'policy_violation' && e.message === 'over max duration (4h)' && e.details.length === 1,
     );
   });
   it('responseNotMatchingTheSchema_isInvalidResponse', async () => {
@@ -48,7 +52,13 @@ describe('ElevateClient', () => {
     await assert.rejects(c.me(), (e: unknown) => e instanceof ApiError && e.code === 'invalid_response');
   });
   it('networkFailure_isUnreachable', async () => {
-    const c = new ElevateClient({ serverUrl: 'http://x.test', token: 't', fetch: (async () => { throw new TypeError('fetch failed'); }) as typeof fetch });
+    const c = new ElevateClient({
+      serverUrl: 'http://x.test',
+      token: 't',
+      fetch: (async () => {
+        throw new TypeError('fetch failed');
+      }) as typeof fetch,
+    });
     await assert.rejects(c.me(), (e: unknown) => e instanceof ApiError && e.isUnreachable && e.status === 0);
   });
   it('unauthenticated_isRecognised', async () => {
@@ -78,7 +88,9 @@ describe('ElevateClient', () => {
     let t = 1000;
     const c = new ElevateClient({ serverUrl: 'http://x.test', token: 't', fetch: f.fn, now: () => (t += 100) });
     let sample: unknown;
-    await c.listGrants({ status: 'active' }, (s) => { sample = s; });
+    await c.listGrants({ status: 'active' }, (s) => {
+      sample = s;
+    });
     assert.deepEqual(sample, { serverTime: iso(T0), localMidpoint: 1150, roundTripMs: 100 });
     assert.match(f.calls[0].url, /scope=mine&status=active/);
   });
@@ -102,7 +114,9 @@ describe('probeServer (the sign-in URL step)', () => {
     assert.match((await probeServer('http://x.test', fakeFetch(() => json(200, { status: 'up' })).fn))!, /is not an Elevate server/);
   });
   it('probeServer_nothingListening_saysItCannotBeReached', async () => {
-    const down = (async () => { throw new TypeError('fetch failed'); }) as typeof fetch;
+    const down = (async () => {
+      throw new TypeError('fetch failed');
+    }) as typeof fetch;
     assert.match((await probeServer('http://x.test', down))!, /^Cannot reach http:\/\/x\.test/);
   });
   it('anAnswerWithoutAnElevateErrorBody_404_isNotAnElevateServer_notAnHttpCode', async () => {

@@ -78,9 +78,10 @@ describe('CredentialHolders', () => {
     model.end({ ...g1, status: 'relinquished', endedBy: 'alice' });
     await settled();
     assert.deepEqual([t1.released, t2.released, clip.released, other.released], [1, 1, 1, 0]);
-    assert.deepEqual(released.map(({ grant: g, ...rest }) => [g.id, g.status, rest]), [
-      ['g1', 'relinquished', { reason: 'relinquished', terminals: 2, clipboard: true }],
-    ]);
+    assert.deepEqual(
+      released.map(({ grant: g, ...rest }) => [g.id, g.status, rest]),
+      [['g1', 'relinquished', { reason: 'relinquished', terminals: 2, clipboard: true }]],
+    );
     assert.deepEqual(holders.holdersOf('g1'), []);
     assert.equal(holders.holdersOf('g2').length, 1);
   });
@@ -88,7 +89,11 @@ describe('CredentialHolders', () => {
   it('clipboardChangedSince_isLeftAlone_andTheReleaseSaysSo', async () => {
     const { model, holders, released } = setup();
     const g1 = model.grants[0];
-    holders.hold(g1, expiresAt(g1), holder('clipboard', async () => false));
+    holders.hold(
+      g1,
+      expiresAt(g1),
+      holder('clipboard', async () => false),
+    );
     model.end({ ...g1, status: 'revoked', endedBy: 'bob', endReason: 'incident over' });
     await settled();
     assert.equal(released.length, 1);
@@ -102,7 +107,11 @@ describe('CredentialHolders', () => {
     const { model, holders, released } = setup();
     const g1 = model.grants[0];
     let answer!: (v: boolean) => void;
-    holders.hold(g1, expiresAt(g1), holder('clipboard', () => new Promise<boolean>((r) => (answer = r))));
+    holders.hold(
+      g1,
+      expiresAt(g1),
+      holder('clipboard', () => new Promise<boolean>((r) => (answer = r))),
+    );
     assert.equal(holders.announcesEndOf('g1'), false);
     model.end({ ...g1, status: 'expired' });
     // the grant's event is handled right after the change, while the clipboard is still being read
@@ -125,7 +134,10 @@ describe('CredentialHolders', () => {
     timers.advance(1000);
     await settled();
     assert.equal(t.released, 1);
-    assert.deepEqual(released.map((r) => r.reason), ['expired']);
+    assert.deepEqual(
+      released.map((r) => r.reason),
+      ['expired'],
+    );
     assert.equal(timers.count, 0, 'no timer left once nothing is held');
   });
 
@@ -144,7 +156,10 @@ describe('CredentialHolders', () => {
     timers.advance(2000);
     await settled();
     assert.equal(clip.released, 1);
-    assert.deepEqual(released.map((r) => r.reason), ['expired']);
+    assert.deepEqual(
+      released.map((r) => r.reason),
+      ['expired'],
+    );
   });
 
   it('hold_ofAGrantThatEndedWhileItsCredentialsWereOnTheirWay_letsGoAtOnce', async () => {
@@ -155,7 +170,10 @@ describe('CredentialHolders', () => {
     holders.hold(g1, expiresAt(g1), t);
     await settled();
     assert.equal(t.released, 1);
-    assert.deepEqual(released.map((r) => [r.reason, r.terminals]), [['revoked', 1]]);
+    assert.deepEqual(
+      released.map((r) => [r.reason, r.terminals]),
+      [['revoked', 1]],
+    );
   });
 
   it('aHolderThatWentAwayByItself_isNotLetGoOfOrCounted', async () => {
@@ -186,12 +204,19 @@ describe('CredentialHolders', () => {
     const { model, holders, released } = setup();
     const g1 = model.grants[0];
     const t = holder('terminal');
-    holders.hold(g1, expiresAt(g1), holder('clipboard', () => Promise.reject(new Error('clipboard unavailable'))));
+    holders.hold(
+      g1,
+      expiresAt(g1),
+      holder('clipboard', () => Promise.reject(new Error('clipboard unavailable'))),
+    );
     holders.hold(g1, expiresAt(g1), t);
     model.end({ ...g1, status: 'expired' });
     await settled();
     assert.equal(t.released, 1);
-    assert.deepEqual(released.map((r) => [r.terminals, r.clipboard]), [[1, false]]);
+    assert.deepEqual(
+      released.map((r) => [r.terminals, r.clipboard]),
+      [[1, false]],
+    );
   });
 
   it('signedOutOrUnreachable_keepsHoldersUntilTheEnd_andDisposeLeavesNoTimer', async () => {
@@ -255,7 +280,10 @@ describe('ClipboardHold', () => {
     await settled();
     assert.equal(clipboard.text, '');
     assert.equal(secrets.map.size, 0);
-    assert.deepEqual(w.released.map((r) => [r.reason, r.clipboard]), [['relinquished', true]]);
+    assert.deepEqual(
+      w.released.map((r) => [r.reason, r.clipboard]),
+      [['relinquished', true]],
+    );
   });
 
   it('restore_afterAReload_grantEndedMeanwhile_clearsTheClipboardAtOnce', async () => {
@@ -269,7 +297,10 @@ describe('ClipboardHold', () => {
     await settled();
     assert.equal(clipboard.text, '');
     assert.equal(secrets.map.size, 0);
-    assert.deepEqual(next.released.map((r) => [r.grant.id, r.reason, r.clipboard]), [['g1', 'expired', true]]);
+    assert.deepEqual(
+      next.released.map((r) => [r.grant.id, r.reason, r.clipboard]),
+      [['g1', 'expired', true]],
+    );
   });
 
   it('restore_grantStillActive_holdsUntilItEnds_thenClears', async () => {
@@ -308,7 +339,10 @@ describe('ClipboardHold', () => {
     await settled();
     assert.equal(clipboard.text, 'the user copied this since');
     assert.equal(secrets.map.size, 0);
-    assert.deepEqual(next.released.map((r) => r.clipboard), [false]);
+    assert.deepEqual(
+      next.released.map((r) => r.clipboard),
+      [false],
+    );
   });
 
   it('restore_nothingOrGarbageRemembered_holdsNothing_andForgetsTheGarbage', async () => {
@@ -316,7 +350,15 @@ describe('ClipboardHold', () => {
     const w = windowOn(clipboard, secrets, []);
     assert.equal(await w.hold.restore(), false);
     const bad = (over: object) => JSON.stringify({ grant: { id: 'g1', expiresAt: iso(T0) }, expiresAt: iso(T0), fingerprint: 'x', ...over });
-    for (const garbage of ['{not json', 'null', '[]', bad({ expiresAt: 'soon' }), bad({ grant: { id: 'g1' } }), bad({ grant: null }), bad({ fingerprint: 1 })]) {
+    for (const garbage of [
+      '{not json',
+      'null',
+      '[]',
+      bad({ expiresAt: 'soon' }),
+      bad({ grant: { id: 'g1' } }),
+      bad({ grant: null }),
+      bad({ fingerprint: 1 }),
+    ]) {
       secrets.map.set(SAVED_COPY_KEY, garbage);
       assert.equal(await w.hold.restore(), false, garbage);
       assert.equal(secrets.map.size, 0, garbage);
@@ -345,7 +387,10 @@ describe('ClipboardHold', () => {
     w.model.end({ ...w.model.grants[0], status: 'relinquished' });
     await settled();
     assert.equal(clipboard.text, '');
-    assert.ok(w.logged.some((m) => /could not remember the copy in the secret storage: no keyring/.test(m)), w.logged.join('\n'));
+    assert.ok(
+      w.logged.some((m) => /could not remember the copy in the secret storage: no keyring/.test(m)),
+      w.logged.join('\n'),
+    );
   });
 
   it('restore_afterACopyInThisWindow_keepsTheNewerCopy', async () => {

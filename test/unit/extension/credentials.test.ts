@@ -72,30 +72,57 @@ describe('fetchCredentials', () => {
 
   it('fetchCredentials_whileProvisioning_asksAgainUntilTheyArrive', async () => {
     let calls = 0;
-    const got = await fetchCredentials(async () => {
-      if (++calls < 3) throw conflict('no credentials were issued for this grant (yet)');
-      return response;
-    }, 'x', { sleep: noSleep });
+    const got = await fetchCredentials(
+      async () => {
+        if (++calls < 3) throw conflict('no credentials were issued for this grant (yet)');
+        return response;
+      },
+      'x',
+      { sleep: noSleep },
+    );
     assert.equal(calls, 3);
     assert.equal(got, response);
   });
   it('fetchCredentials_conflictThatLasts_givesUpWithAMessageSayingWhy', async () => {
     let calls = 0;
     await assert.rejects(
-      fetchCredentials(async () => { calls++; throw conflict('no credentials were issued for this grant (yet)'); }, 'your write access to DB', { attempts: 4, sleep: noSleep }),
+      fetchCredentials(
+        async () => {
+          calls++;
+          throw conflict('no credentials were issued for this grant (yet)');
+        },
+        'your write access to DB',
+        { attempts: 4, sleep: noSleep },
+      ),
       (e: ApiError) => e.status === 409 && /No credentials for your write access to DB yet/.test(e.message),
     );
     assert.equal(calls, 4);
   });
   it('fetchCredentials_grantEnded_saysSo', async () => {
     await assert.rejects(
-      fetchCredentials(async () => { throw conflict('grant is revoked'); }, 'your access', { attempts: 1, sleep: noSleep }),
+      fetchCredentials(
+        async () => {
+          throw conflict('grant is revoked');
+        },
+        'your access',
+        { attempts: 1, sleep: noSleep },
+      ),
       (e: ApiError) => /has ended/.test(e.message),
     );
   });
   it('fetchCredentials_otherErrors_failAtOnce', async () => {
     let calls = 0;
-    await assert.rejects(fetchCredentials(async () => { calls++; throw new ApiError(403, 'forbidden', 'only the owner'); }, 'x', { sleep: noSleep }), /only the owner/);
+    await assert.rejects(
+      fetchCredentials(
+        async () => {
+          calls++;
+          throw new ApiError(403, 'forbidden', 'only the owner');
+        },
+        'x',
+        { sleep: noSleep },
+      ),
+      /only the owner/,
+    );
     assert.equal(calls, 1);
   });
 });
@@ -122,7 +149,9 @@ describe('decideReleases', () => {
     });
   }
   it('decideReleases_pastTheEndWithoutAnyEvent_releasesAsExpired_evenWhenTheServerIsUnreachable', () => {
-    assert.deepEqual(decideReleases([tracked], snap({ now: tracked.expiresAt, authoritative: false })), [{ grantId: 'g1', action: 'release', reason: 'expired' }]);
+    assert.deepEqual(decideReleases([tracked], snap({ now: tracked.expiresAt, authoritative: false })), [
+      { grantId: 'g1', action: 'release', reason: 'expired' },
+    ]);
   });
   it('decideReleases_extended_movesTheEndInsteadOfReleasing', () => {
     const later = tracked.expiresAt + 1800_000;
@@ -138,10 +167,13 @@ describe('decideReleases', () => {
   });
   it('decideReleases_onlyTheEndedGrantIsReleased', () => {
     const other = { grantId: 'g2', expiresAt: T0 + 900_000 };
-    const d = decideReleases([tracked, other], snap({
-      active: [{ id: 'g2', expiresAt: iso(other.expiresAt) }],
-      ended: (id) => (id === 'g1' ? { status: 'revoked' } : undefined),
-    }));
+    const d = decideReleases(
+      [tracked, other],
+      snap({
+        active: [{ id: 'g2', expiresAt: iso(other.expiresAt) }],
+        ended: (id) => (id === 'g1' ? { status: 'revoked' } : undefined),
+      }),
+    );
     assert.deepEqual(d, [{ grantId: 'g1', action: 'release', reason: 'revoked' }]);
   });
 });

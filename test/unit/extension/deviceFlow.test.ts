@@ -7,7 +7,14 @@ import { ApiError } from '../../../extension/api/errors';
 
 const ORIGIN = 'http://127.0.0.1:7410';
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-const device = { device_code: 'dc', user_code: 'BCDF-GHJK', verification_uri: `${ORIGIN}/auth/device`, verification_uri_complete: `${ORIGIN}/auth/device?user_code=BCDF-GHJK`, expires_in: 600, interval: 5 };
+const device = {
+  device_code: 'dc',
+  user_code: 'BCDF-GHJK',
+  verification_uri: `${ORIGIN}/auth/device`,
+  verification_uri_complete: `${ORIGIN}/auth/device?user_code=BCDF-GHJK`,
+  expires_in: 600,
+  interval: 5,
+};
 
 /** A server answering the token endpoint from a script; records the waits and the requests. */
 function scripted(answers: Response[]) {
@@ -40,7 +47,10 @@ describe('DeviceFlow', () => {
 
   it('poll_accessDenied_stopsWithTheServersReason', async () => {
     const s = scripted([json(400, { error: 'access_denied', error_description: 'mallory is in none of the groups allowed to sign in (engineering)' })]);
-    await assert.rejects(s.flow.poll(device, new AbortController().signal), (e: unknown) => e instanceof ApiError && /refused: mallory is in none of the groups/.test(e.message));
+    await assert.rejects(
+      s.flow.poll(device, new AbortController().signal),
+      (e: unknown) => e instanceof ApiError && /refused: mallory is in none of the groups/.test(e.message),
+    );
   });
 
   it('poll_expiredToken_saysToSignInAgain', async () => {

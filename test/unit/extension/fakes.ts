@@ -40,7 +40,10 @@ export class FakeTimers implements Timers {
 
   /** Delays of the pending one-shot timers, soonest first. */
   delays(): number[] {
-    return [...this.pending.values()].filter((p) => !p.every).map((p) => p.at - this.time).sort((a, b) => a - b);
+    return [...this.pending.values()]
+      .filter((p) => !p.every)
+      .map((p) => p.at - this.time)
+      .sort((a, b) => a - b);
   }
 
   advance(ms: number): void {

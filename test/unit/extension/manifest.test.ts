@@ -18,8 +18,21 @@ describe('manifest', () => {
     }
   });
   it('contractCommands_existWithTheirTitles', () => {
-    for (const id of ['elevate.signIn', 'elevate.signOut', 'elevate.requestAccess', 'elevate.extendGrant', 'elevate.relinquishGrant', 'elevate.approveRequest', 'elevate.denyRequest', 'elevate.refresh', 'elevate.showAuditLog']) {
-      assert.ok(c.commands.some((x: { command: string }) => x.command === id), id);
+    for (const id of [
+      'elevate.signIn',
+      'elevate.signOut',
+      'elevate.requestAccess',
+      'elevate.extendGrant',
+      'elevate.relinquishGrant',
+      'elevate.approveRequest',
+      'elevate.denyRequest',
+      'elevate.refresh',
+      'elevate.showAuditLog',
+    ]) {
+      assert.ok(
+        c.commands.some((x: { command: string }) => x.command === id),
+        id,
+      );
     }
     assert.equal(c.commands.find((x: { command: string }) => x.command === 'elevate.extendGrant').title, 'Extend Grant');
   });
@@ -30,7 +43,17 @@ describe('manifest', () => {
   });
   it('paletteActions_havePreconditions', () => {
     const palette = new Map(c.menus.commandPalette.map((x: { command: string; when: string }) => [x.command, x.when]));
-    for (const id of [Commands.requestAccess, Commands.extendGrant, Commands.relinquishGrant, Commands.approveRequest, Commands.denyRequest, Commands.signOut, Commands.showAuditLog, Commands.copyCredentials, Commands.openTerminal]) {
+    for (const id of [
+      Commands.requestAccess,
+      Commands.extendGrant,
+      Commands.relinquishGrant,
+      Commands.approveRequest,
+      Commands.denyRequest,
+      Commands.signOut,
+      Commands.showAuditLog,
+      Commands.copyCredentials,
+      Commands.openTerminal,
+    ]) {
       assert.ok(palette.get(id), id);
     }
   });
@@ -43,7 +66,10 @@ describe('manifest', () => {
   it('everyView_hasWelcomeContentForSignedOutUnreachableAndError', () => {
     for (const view of [Views.resources, Views.myAccess, Views.approvals]) {
       for (const state of ['signedOut', 'unreachable', 'error']) {
-        assert.ok(c.viewsWelcome.some((w: { view: string; when: string }) => w.view === view && w.when === `elevate.state == ${state}`), `${view} ${state}`);
+        assert.ok(
+          c.viewsWelcome.some((w: { view: string; when: string }) => w.view === view && w.when === `elevate.state == ${state}`),
+          `${view} ${state}`,
+        );
       }
     }
   });

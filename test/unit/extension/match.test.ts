@@ -3,15 +3,39 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ResourceView } from '../../../server/protocol';
-import { candidatesFor, hintScore, oneClickDuration, hostMatches, refusalJustification, refusalSentence, suggestRole, urlMatches } from '../../../extension/context/match';
+import {
+  candidatesFor,
+  hintScore,
+  oneClickDuration,
+  hostMatches,
+  refusalJustification,
+  refusalSentence,
+  suggestRole,
+  urlMatches,
+} from '../../../extension/context/match';
 import type { Refusal } from '../../../extension/context/refusals';
 
 const res = (id: string, hints?: ResourceView['hints'], roles = ['read', 'write']): ResourceView => ({
-  id, name: id, description: '', roles, maxDurationSeconds: 3600, defaultDurationSeconds: 900, requireTicket: false, breakGlass: false,
-  pendingTtlSeconds: 3600, approval: { required: 1, approvers: [], autoApprove: [] }, extension: { maxTotalSeconds: 7200, withoutApprovalSeconds: 0 },
+  id,
+  name: id,
+  description: '',
+  roles,
+  maxDurationSeconds: 3600,
+  defaultDurationSeconds: 900,
+  requireTicket: false,
+  breakGlass: false,
+  pendingTtlSeconds: 3600,
+  approval: { required: 1, approvers: [], autoApprove: [] },
+  extension: { maxTotalSeconds: 7200, withoutApprovalSeconds: 0 },
   ...(hints && { hints }),
 });
-const refusal = (where: Refusal['where'], writes = false): Refusal => ({ tool: 'psql', what: 'on table orders', where, writes, line: 'ERROR:  permission denied for table orders' });
+const refusal = (where: Refusal['where'], writes = false): Refusal => ({
+  tool: 'psql',
+  what: 'on table orders',
+  where,
+  writes,
+  line: 'ERROR:  permission denied for table orders',
+});
 
 const prod = res('prod-db', { hosts: ['db.prod.internal'], databases: ['orders'] });
 const prodReplica = res('prod-replica', { hosts: ['*.prod.internal'] });
@@ -39,17 +63,40 @@ describe('matching a refusal to resources', () => {
   });
   it('candidatesFor_keepsOnlyTheBestFits', () => {
     const c = candidatesFor(refusal({ host: 'db.prod.internal', database: 'orders' }), [prod, prodReplica, staging]);
-    assert.deepEqual(c.map((x) => x.resource.id), ['prod-db']);
+    assert.deepEqual(
+      c.map((x) => x.resource.id),
+      ['prod-db'],
+    );
     const tie = candidatesFor(refusal({ host: 'db.prod.internal' }), [prod, prodReplica, staging]);
-    assert.deepEqual(tie.map((x) => x.resource.id), ['prod-db', 'prod-replica']);
+    assert.deepEqual(
+      tie.map((x) => x.resource.id),
+      ['prod-db', 'prod-replica'],
+    );
   });
   it('candidatesFor_kubeContextAndUrl', () => {
-    assert.deepEqual(candidatesFor({ ...refusal({ kubeContext: 'prod-eu' }), tool: 'kubectl' }, [prod, k8s]).map((x) => [x.resource.id, x.role]), [['prod-k8s', 'view']]);
-    assert.deepEqual(candidatesFor({ ...refusal({ url: 'https://admin.example.com/x', host: 'admin.example.com' }), tool: 'curl' }, [prod, admin]).map((x) => x.resource.id), ['admin-ui']);
+    assert.deepEqual(
+      candidatesFor({ ...refusal({ kubeContext: 'prod-eu' }), tool: 'kubectl' }, [prod, k8s]).map((x) => [x.resource.id, x.role]),
+      [['prod-k8s', 'view']],
+    );
+    assert.deepEqual(
+      candidatesFor({ ...refusal({ url: 'https://admin.example.com/x', host: 'admin.example.com' }), tool: 'curl' }, [prod, admin]).map((x) => x.resource.id),
+      ['admin-ui'],
+    );
   });
   it('candidatesFor_withNoHintMatch_offersTheManifestsNeeds_withTheirRoles', () => {
-    const c = candidatesFor(refusal({}), [prod, staging, k8s], [{ resource: 'staging-db', role: 'write' }, { resource: 'gone', role: 'read' }, { resource: 'staging-db', role: 'read' }]);
-    assert.deepEqual(c.map((x) => [x.resource.id, x.role, x.why]), [['staging-db', 'write', 'manifest']]);
+    const c = candidatesFor(
+      refusal({}),
+      [prod, staging, k8s],
+      [
+        { resource: 'staging-db', role: 'write' },
+        { resource: 'gone', role: 'read' },
+        { resource: 'staging-db', role: 'read' },
+      ],
+    );
+    assert.deepEqual(
+      c.map((x) => [x.resource.id, x.role, x.why]),
+      [['staging-db', 'write', 'manifest']],
+    );
   });
   it('candidatesFor_withNothingToGoOn_isEmpty', () => {
     assert.deepEqual(candidatesFor(refusal({ host: 'elsewhere' }), [prod, staging]), []);
@@ -69,7 +116,11 @@ describe('matching a refusal to resources', () => {
 });
 
 describe('one-click duration', () => {
-  const auto = { ...res('auto-db'), defaultDurationSeconds: 3600, approval: { required: 1, approvers: [], autoApprove: [{ roles: ['read'], maxDurationSeconds: 1800 }] } };
+  const auto = {
+    ...res('auto-db'),
+    defaultDurationSeconds: 3600,
+    approval: { required: 1, approvers: [], autoApprove: [{ roles: ['read'], maxDurationSeconds: 1800 }] },
+  };
   it('shortensTheDefault_toWhatIsApprovedAtOnce', () => {
     assert.equal(oneClickDuration(auto, 'read', { id: 'alice', groups: [] }, Date.now()), 1800);
   });

@@ -28,7 +28,9 @@ class FakeApi implements ModelApi {
     return { grants: this.grantsList, nextCursor: null, serverTime: this.serverTime() };
   };
   listRequests = async (scope: 'mine' | 'reviewable') => (this.check(), scope === 'mine' ? this.mine : this.reviewableList);
-  openEvents = async (_lastId: string | undefined, _signal: AbortSignal): Promise<Response> => { throw new Error('not used'); };
+  openEvents = async (_lastId: string | undefined, _signal: AbortSignal): Promise<Response> => {
+    throw new Error('not used');
+  };
 }
 
 function setup(opts: { api?: FakeApi } = {}) {
@@ -51,8 +53,14 @@ describe('ElevateModel loading', () => {
     await model.connect(api);
     assert.equal(model.state, 'ready');
     assert.equal(model.me?.id, 'alice');
-    assert.deepEqual(model.grants.map((g) => g.id), ['g1']);
-    assert.deepEqual(model.myRequests.map((r) => r.id), ['r2']);
+    assert.deepEqual(
+      model.grants.map((g) => g.id),
+      ['g1'],
+    );
+    assert.deepEqual(
+      model.myRequests.map((r) => r.id),
+      ['r2'],
+    );
     assert.equal(model.resourceName('prod-db'), 'Production database');
     model.dispose();
   });
@@ -107,7 +115,10 @@ describe('ElevateModel loading', () => {
       request({ id: 'c', requesterId: 'carol', approvals: [{ approverId: 'bob', decision: 'approve', comment: null, at: iso(T0) }], requiredApprovals: 2 }),
     ];
     await model.connect(api);
-    assert.deepEqual(model.reviewable.map((r) => r.id), ['a']);
+    assert.deepEqual(
+      model.reviewable.map((r) => r.id),
+      ['a'],
+    );
     assert.equal(model.isApprover, true);
     model.dispose();
   });
@@ -165,7 +176,10 @@ describe('ElevateModel live events', () => {
     await model.connect(api);
     changes.length = 0;
     model.applyEvent(ev('grant.activated', { grant: grant() }), 10);
-    assert.deepEqual(model.grants.map((g) => g.id), ['g1']);
+    assert.deepEqual(
+      model.grants.map((g) => g.id),
+      ['g1'],
+    );
     assert.deepEqual(changes, [['grants']]);
     model.applyEvent(ev('grant.expired', { grant: grant({ status: 'expired' }) }), 11);
     assert.equal(model.grants.length, 0);
@@ -185,7 +199,11 @@ describe('ElevateModel live events', () => {
     changes.length = 0;
     model.applyEvent(ev('grant.activated', { grant: grant() }), 1);
     model.applyEvent(ev('grant.activated', { grant: grant({ id: 'g2', resourceId: 'other-db' }) }), 2);
-    assert.deepEqual(model.revocable.map((g) => g.id), ['g1'], 'only grants on resources bob approves');
+    assert.deepEqual(
+      model.revocable.map((g) => g.id),
+      ['g1'],
+      'only grants on resources bob approves',
+    );
     assert.deepEqual(model.grants, [], 'not in my own grants');
     model.applyEvent(ev('grant.extended', { grant: grant({ expiresAt: iso(T0 + 30 * 60_000), extensions: 1 }) }), 3);
     assert.equal(model.revocable[0]?.expiresAt, iso(T0 + 30 * 60_000));
@@ -199,7 +217,10 @@ describe('ElevateModel live events', () => {
     api.user = me({ id: 'bob', approverOf: ['prod-db'] });
     api.grantsList = [grant()];
     await model.connect(api);
-    assert.deepEqual(model.revocable.map((g) => g.id), ['g1']);
+    assert.deepEqual(
+      model.revocable.map((g) => g.id),
+      ['g1'],
+    );
     timers.advance(15 * 60_000 + 100);
     assert.deepEqual(model.revocable, []);
     model.dispose();
@@ -252,7 +273,10 @@ describe('ElevateModel live events', () => {
     api.user = me({ id: 'bob', approverOf: ['prod-db'] });
     await model.connect(api);
     model.applyEvent(ev('request.created', { request: request({ id: 'r9' }) }), 1);
-    assert.deepEqual(model.reviewable.map((r) => r.id), ['r9']);
+    assert.deepEqual(
+      model.reviewable.map((r) => r.id),
+      ['r9'],
+    );
     model.applyEvent(ev('request.cancelled', { request: request({ id: 'r9', status: 'cancelled' }) }), 2);
     assert.equal(model.reviewable.length, 0);
     model.dispose();
@@ -269,7 +293,9 @@ describe('ElevateModel live events', () => {
     const { model, api } = setup();
     await model.connect(api);
     let seen = -1;
-    model.onDidReceiveEvent(() => { seen = model.grants.length; });
+    model.onDidReceiveEvent(() => {
+      seen = model.grants.length;
+    });
     model.applyEvent(ev('grant.activated', { grant: grant() }), 1);
     assert.equal(seen, 1);
     model.dispose();
@@ -302,7 +328,10 @@ describe('ElevateModel time', () => {
     const { model, api } = setup();
     api.grantsList = [grant({ id: 'old', expiresAt: iso(T0 - 1) }), grant({ id: 'new' })];
     await model.connect(api);
-    assert.deepEqual(model.grants.map((g) => g.id), ['new']);
+    assert.deepEqual(
+      model.grants.map((g) => g.id),
+      ['new'],
+    );
     model.dispose();
   });
   it('dispose_leavesNoTimerBehind', async () => {
@@ -323,15 +352,28 @@ describe('ElevateModel with the event stream', () => {
     streamStatus = 200;
     override openEvents = async (lastId: string | undefined, signal: AbortSignal): Promise<Response> => {
       this.lastIds.push(lastId);
-      if (this.streamStatus !== 200) return new Response(JSON.stringify({ error: { code: 'unauthenticated', message: 'token revoked' } }), { status: this.streamStatus });
+      if (this.streamStatus !== 200)
+        return new Response(JSON.stringify({ error: { code: 'unauthenticated', message: 'token revoked' } }), { status: this.streamStatus });
       let c!: ReadableStreamDefaultController<Uint8Array>;
-      const body = new ReadableStream<Uint8Array>({ start: (ctrl) => { c = ctrl; } });
-      signal.addEventListener('abort', () => { try { c.error(new Error('aborted')); } catch { /* closed */ } });
+      const body = new ReadableStream<Uint8Array>({
+        start: (ctrl) => {
+          c = ctrl;
+        },
+      });
+      signal.addEventListener('abort', () => {
+        try {
+          c.error(new Error('aborted'));
+        } catch {
+          /* closed */
+        }
+      });
       this.writers.push((s) => c.enqueue(new TextEncoder().encode(s)));
       return new Response(body, { status: 200 });
     };
   }
-  const flush = async () => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+  const flush = async () => {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  };
   const streaming = () => {
     const timers = new FakeTimers();
     const model = new ElevateModel({ clock: new ServerClock(timers.now), timers });
@@ -347,7 +389,10 @@ describe('ElevateModel with the event stream', () => {
     api.writers[0](`id: 12\nevent: grant.activated\ndata: ${JSON.stringify(event)}\n\n`);
     api.writers[0](`id: 13\ndata: {"type":"nonsense"}\n\n`);
     await flush();
-    assert.deepEqual(model.grants.map((g) => g.id), ['g1']);
+    assert.deepEqual(
+      model.grants.map((g) => g.id),
+      ['g1'],
+    );
     assert.equal(model.lastEventId, 12);
     model.dispose();
   });

@@ -6,12 +6,18 @@ import { NoticeGate, type GateNotice, type SharedStore } from '../../../extensio
 class Store implements SharedStore {
   data = new Map<string, Record<string, number>>();
   get = (k: string) => this.data.get(k);
-  update = (k: string, v: Record<string, number>) => { this.data.set(k, v); };
+  update = (k: string, v: Record<string, number>) => {
+    this.data.set(k, v);
+  };
 }
 
 const windowOn = (store: Store, focused: { value: boolean }) => {
   const shown: string[] = [];
-  const gate = new NoticeGate<GateNotice>(store, () => focused.value, (n) => shown.push(n.key));
+  const gate = new NoticeGate<GateNotice>(
+    store,
+    () => focused.value,
+    (n) => shown.push(n.key),
+  );
   return { gate, shown, focused };
 };
 
@@ -57,7 +63,12 @@ describe('NoticeGate', () => {
   it('sharedStore_forgetsKeysAfterADay', () => {
     const store = new Store();
     let now = 0;
-    const gate = new NoticeGate<GateNotice>(store, () => true, () => {}, () => now);
+    const gate = new NoticeGate<GateNotice>(
+      store,
+      () => true,
+      () => {},
+      () => now,
+    );
     gate.markShown('old');
     now = 25 * 3600_000;
     gate.markShown('new');

@@ -26,7 +26,10 @@ describe('notices', () => {
   });
   it('approvedAndDenied_shareTheDecisionKeySoTheCommandThatCausedItCanSilenceIt', () => {
     assert.equal(noticeFor(ev('request.approved', { request: request({ status: 'approved' }), grant: grant() }), alice)?.key, 'decided:r1');
-    const denied = noticeFor(ev('request.denied', { request: request({ status: 'denied', approvals: [{ approverId: 'bob', decision: 'deny', comment: 'not now', at: iso(T0) }] }) }), alice);
+    const denied = noticeFor(
+      ev('request.denied', { request: request({ status: 'denied', approvals: [{ approverId: 'bob', decision: 'deny', comment: 'not now', at: iso(T0) }] }) }),
+      alice,
+    );
     assert.deepEqual(denied?.notice.kind === 'denied' && [denied.notice.by, denied.notice.reason], ['bob', 'not now']);
   });
   it('newRequest_forMyResource_notifiesTheApprover_andTellsTheRequesterItWaits', () => {
@@ -51,7 +54,12 @@ describe('noticeForRelease', () => {
     const fromEvent = noticeFor(ev('grant.expired', { grant: grant({ status: 'expired' }) }), alice);
     const fromRelease = released('expired', 1, false);
     assert.equal(fromRelease?.key, fromEvent?.key);
-    assert.deepEqual(fromRelease?.notice, { kind: 'grantEnded', grant: grant({ status: 'expired' }), how: 'expired', released: { terminals: 1, clipboard: false } });
+    assert.deepEqual(fromRelease?.notice, {
+      kind: 'grantEnded',
+      grant: grant({ status: 'expired' }),
+      how: 'expired',
+      released: { terminals: 1, clipboard: false },
+    });
   });
   it('noticeForRelease_relinquishedWithNothingLeftToLetGoOf_isSilent_becauseTheUserDidIt', () => {
     assert.equal(released('relinquished', 0, false), undefined);
@@ -97,7 +105,19 @@ describe('notices: one event, one notification', () => {
     assert.equal(noticeFor(ev('grant.failed', { grant: g }), { id: 'carol', approverOf: [] }), undefined);
   });
   it('everyNoticeKind_canBeMuted_underAKindTheSettingLists', () => {
-    for (const k of ['expiring', 'waiting', 'gettingReady', 'approved', 'extensionApproved', 'denied', 'requestExpired', 'grantEnded', 'newRequest', 'approvedFailed', 'signedOut'] as const) {
+    for (const k of [
+      'expiring',
+      'waiting',
+      'gettingReady',
+      'approved',
+      'extensionApproved',
+      'denied',
+      'requestExpired',
+      'grantEnded',
+      'newRequest',
+      'approvedFailed',
+      'signedOut',
+    ] as const) {
       assert.ok(muteKindOf(k) in MUTABLE_KINDS, k);
     }
   });

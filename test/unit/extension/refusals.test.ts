@@ -8,7 +8,13 @@ import { describe, it } from 'node:test';
 import { matchRefusal, plainText, programOf, redactCommand, shellWords, writesSomething, type Refusal } from '../../../extension/context/refusals';
 
 const DIR = join(__dirname, 'fixtures/refusals');
-interface Sample { tool: string; source: string; command: string; exitCode: number; output: string }
+interface Sample {
+  tool: string;
+  source: string;
+  command: string;
+  exitCode: number;
+  output: string;
+}
 const sample = (name: string): Sample => JSON.parse(readFileSync(join(DIR, `${name}.json`), 'utf8'));
 const refusalOf = (name: string): Refusal => {
   const s = sample(name);
@@ -31,7 +37,10 @@ describe('refusal matchers on captured output', () => {
 
   it('psql_selectDenied_namesTheTable_andTheHostAndDatabaseFromTheCommandLine', () => {
     assert.deepEqual(refusalOf('psql-select-denied'), {
-      tool: 'psql', what: 'on table notes', where: { host: '127.0.0.1', database: 'app' }, writes: false,
+      tool: 'psql',
+      what: 'on table notes',
+      where: { host: '127.0.0.1', database: 'app' },
+      writes: false,
       line: 'ERROR:  permission denied for table notes',
     });
   });
@@ -107,7 +116,7 @@ describe('refusal matchers on captured output', () => {
   it('aScriptPrintingPsqlsRefusal_isRecognisedAsPsql', () => {
     const r = matchRefusal('npm run report', `> report\n> node report.js\n\n${sample('psql-select-denied').output}`, 1);
     assert.equal(r?.tool, 'psql');
-    assert.deepEqual(r?.where, {}, 'nothing is read from a command line that is not psql\'s');
+    assert.deepEqual(r?.where, {}, "nothing is read from a command line that is not psql's");
   });
 
   it('colouredOutputWithShellIntegrationSequences_isReadAsPlainText', () => {

@@ -7,7 +7,12 @@ import { FakeTimers } from './fakes';
 const parse = (chunks: string[], lastId?: string) => {
   const out: SseMessage[] = [];
   const retries: number[] = [];
-  const p = new SseParser((m) => out.push(m), (ms) => retries.push(ms), () => {}, lastId);
+  const p = new SseParser(
+    (m) => out.push(m),
+    (ms) => retries.push(ms),
+    () => {},
+    lastId,
+  );
   for (const c of chunks) p.push(c);
   return { out, retries, parser: p };
 };
@@ -21,17 +26,26 @@ describe('SseParser', () => {
     const text = 'id: 1\ndata: one\n\n: ping\n\nid: 2\ndata: two\ndata: lines\n\n';
     const whole = parse([text]).out;
     for (let i = 1; i < text.length; i++) assert.deepEqual(parse([text.slice(0, i), text.slice(i)]).out, whole, `split at ${i}`);
-    assert.deepEqual(whole.map((m) => m.data), ['one', 'two\nlines']);
+    assert.deepEqual(
+      whole.map((m) => m.data),
+      ['one', 'two\nlines'],
+    );
   });
   it('parse_crlfAndCrLineEnds_areAccepted_evenWhenSplitBetweenCrAndLf', () => {
-    assert.deepEqual(parse(['data: a\r\n\r\ndata: b\r\rdata: c\r', '\n\r', '\n']).out.map((m) => m.data), ['a', 'b', 'c']);
+    assert.deepEqual(
+      parse(['data: a\r\n\r\ndata: b\r\rdata: c\r', '\n\r', '\n']).out.map((m) => m.data),
+      ['a', 'b', 'c'],
+    );
   });
   it('parse_commentsOnly_yieldNothing', () => {
     assert.deepEqual(parse([': ping\n\n: ping\n\n']).out, []);
   });
   it('parse_idPersistsAcrossEventsAndStartsFromTheResumeId', () => {
     const { out } = parse(['data: x\n\nid: 9\ndata: y\n\ndata: z\n\n'], '4');
-    assert.deepEqual(out.map((m) => m.id), ['4', '9', '9']);
+    assert.deepEqual(
+      out.map((m) => m.id),
+      ['4', '9', '9'],
+    );
   });
   it('parse_eventWithoutData_isNotDispatched', () => {
     assert.deepEqual(parse(['event: foo\n\ndata: x\n\n']).out, [{ id: undefined, event: 'message', data: 'x' }]);
@@ -42,7 +56,10 @@ describe('SseParser', () => {
   it('parse_idOfAnIncompleteEvent_isNotTheResumePoint_untilTheEventEnds', () => {
     // a connection dropped between "id: 8" and the blank line must resume before event 8
     const { out, parser } = parse(['id: 7\ndata: a\n\nid: 8\nevent: grant.revoked\ndata: {"half"'], '3');
-    assert.deepEqual(out.map((m) => m.id), ['7']);
+    assert.deepEqual(
+      out.map((m) => m.id),
+      ['7'],
+    );
     assert.equal(parser.lastEventId, '7');
     parser.push('}\n\n');
     assert.equal(parser.lastEventId, '8');
@@ -61,7 +78,10 @@ describe('SseParser', () => {
 describe('backoff', () => {
   const fixed = (r: number) => ({ initialMs: 1000, maxMs: 30_000, factor: 2, random: () => r });
   it('backoffDelay_growsExponentially', () => {
-    assert.deepEqual([0, 1, 2, 3].map((a) => backoffDelay(a, fixed(1))), [1000, 2000, 4000, 8000]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((a) => backoffDelay(a, fixed(1))),
+      [1000, 2000, 4000, 8000],
+    );
   });
   it('backoffDelay_isCappedAtMax', () => {
     assert.equal(backoffDelay(20, fixed(1)), 30_000);
@@ -85,8 +105,18 @@ class FakeEndpoint {
       return new Response(JSON.stringify({ error: { code: 'unauthenticated', message: 'token revoked' } }), { status: this.status });
     }
     let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const body = new ReadableStream<Uint8Array>({ start: (c) => { controller = c; } });
-    signal.addEventListener('abort', () => { try { controller.error(new Error('aborted')); } catch { /* closed */ } });
+    const body = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        controller = c;
+      },
+    });
+    signal.addEventListener('abort', () => {
+      try {
+        controller.error(new Error('aborted'));
+      } catch {
+        /* closed */
+      }
+    });
     this.opens.push({ lastId, signal, write: (s) => controller.enqueue(new TextEncoder().encode(s)), close: () => controller.close() });
     return new Response(body, { status: 200, headers: { 'content-type': 'text/event-stream' } });
   };
@@ -120,7 +150,14 @@ describe('LiveEventSource', () => {
   it('stream_failingRepeatedly_waitsLongerEachTime', async () => {
     const timers = new FakeTimers();
     let calls = 0;
-    const src = new LiveEventSource({ open: async () => { calls++; throw new Error('ECONNREFUSED'); }, timers, backoff: { random: () => 1 } });
+    const src = new LiveEventSource({
+      open: async () => {
+        calls++;
+        throw new Error('ECONNREFUSED');
+      },
+      timers,
+      backoff: { random: () => 1 },
+    });
     src.start();
     const delays: number[] = [];
     for (let i = 0; i < 4; i++) {
@@ -168,7 +205,12 @@ describe('LiveEventSource', () => {
   });
   it('dispose_cancelsThePendingReconnect', async () => {
     const timers = new FakeTimers();
-    const src = new LiveEventSource({ open: async () => { throw new Error('down'); }, timers });
+    const src = new LiveEventSource({
+      open: async () => {
+        throw new Error('down');
+      },
+      timers,
+    });
     src.start();
     await flush();
     assert.equal(timers.count, 1);

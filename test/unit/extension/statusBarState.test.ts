@@ -16,7 +16,12 @@ describe('status bar state', () => {
     assert.equal(s.visible, true);
     assert.equal(s.text, '$(shield) prod-db write 14:59');
     // with names (as the extension passes them): the name people read in notifications too
-    const named = computeStatusBar([grant({ resourceId: 'prod-db', role: 'write', expiresAt: iso(T0 + 14 * 60_000 + 59_000) })], T0, defaults, () => 'Production database');
+    const named = computeStatusBar(
+      [grant({ resourceId: 'prod-db', role: 'write', expiresAt: iso(T0 + 14 * 60_000 + 59_000) })],
+      T0,
+      defaults,
+      () => 'Production database',
+    );
     assert.equal(named.text, '$(shield) Production database write 14:59');
     assert.equal(s.severity, 'normal');
   });
@@ -31,12 +36,18 @@ describe('status bar state', () => {
       defaults,
     );
     assert.equal(s.text, '$(shield) b-db read 10:00 +2');
-    assert.deepEqual(s.lines.map((l) => l.grant.id), ['b', 'c', 'a']);
+    assert.deepEqual(
+      s.lines.map((l) => l.grant.id),
+      ['b', 'c', 'a'],
+    );
     assert.equal(s.lines[1].timeLeft, '1h 05m');
   });
   it('computeStatusBar_endedOrInactiveGrants_areLeftOut', () => {
     const s = computeStatusBar([grant({ id: 'x', expiresAt: iso(T0) }), grant({ id: 'y', status: 'revoked' }), grant({ id: 'z' })], T0, defaults);
-    assert.deepEqual(s.lines.map((l) => l.grant.id), ['z']);
+    assert.deepEqual(
+      s.lines.map((l) => l.grant.id),
+      ['z'],
+    );
     assert.ok(!s.text.includes('+'));
   });
   it('severity_betweenFirstAndLastValue_isWarning', () => {

@@ -8,7 +8,8 @@ describe('Ticker', () => {
     const timers = new FakeTimers();
     const ticker = new Ticker(1000, timers);
     assert.equal(timers.count, 0);
-    let a = 0, b = 0;
+    let a = 0,
+      b = 0;
     const subA = ticker.subscribe(() => a++);
     const subB = ticker.subscribe(() => b++);
     assert.equal(timers.count, 1, 'one interval for both');
