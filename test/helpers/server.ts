@@ -18,7 +18,7 @@ import { FakeClock } from '../../server/domain/clock.js';
 import { parsePolicy } from '../../server/domain/policy.js';
 import type { Policy } from '../../server/domain/types.js';
 import { openStore } from '../../server/store/open.js';
-import type { Store } from '../../server/store/types.js';
+import type { Store, StoredAuditEvent } from '../../server/store/types.js';
 import { silentLogger } from '../../server/logger.js';
 import { createServices, type Services, type ServicesOptions } from '../../server/services.js';
 import { TEST_POLICY } from './policy.js';
@@ -239,6 +239,28 @@ export async function advanceClock(clock: FakeClock, settle: () => Promise<void>
   while (clock.fireNext(target)) await settle();
   clock.advance(target - clock.now());
   await settle();
+}
+
+/**
+ * The audit log as the store reads it (the same on both backends), oldest first, after flushing
+ * the events the server batches; `where` keeps the events matching every field given.
+ */
+export async function loggedEvents(
+  s: Pick<TestServer, 'store' | 'services'>,
+  where: { action?: string; requestId?: string; grantId?: string } = {},
+): Promise<StoredAuditEvent[]> {
+  await s.services.batcher.flush();
+  const all = await s.store.read(async (tx) => {
+    const events: StoredAuditEvent[] = [];
+    for await (const e of tx.audit.iterate()) events.push(e);
+    return events;
+  });
+  return all.filter(
+    (e) =>
+      (where.action === undefined || e.action === where.action) &&
+      (where.requestId === undefined || e.requestId === where.requestId) &&
+      (where.grantId === undefined || e.grantId === where.grantId),
+  );
 }
 
 /** SQLite only: the store's write connection (tests that inspect rows with SQL or inject faults). */
