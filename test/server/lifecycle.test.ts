@@ -4,7 +4,7 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../server/domain/clock.js';
-import { access, errorCode, HOUR, makeServer, MIN, policyOf, type TestServer } from '../helpers/server.js';
+import { access, errorCode, HOUR, loggedEvents, makeServer, MIN, policyOf, type TestServer } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
 import { parsePolicy } from '../../server/domain/policy.js';
 import type { StoredAuditEvent } from '../../server/store/types.js';
@@ -21,22 +21,9 @@ afterEach(async () => {
 
 /** A logged event as the store reads it (the same on both backends), `at` in epoch ms, `d` its details. */
 type Logged = Omit<StoredAuditEvent, 'at'> & { at: number; d: any };
-/** The whole log, oldest first, from the store (batched events flushed first). */
-async function audit(s: TestServer, where: { action?: string; requestId?: string; grantId?: string } = {}): Promise<Logged[]> {
-  await s.services.batcher.flush();
-  const events = await s.store.read(async (tx) => {
-    const all: StoredAuditEvent[] = [];
-    for await (const e of tx.audit.iterate()) all.push(e);
-    return all;
-  });
-  return events
-    .filter(
-      (e) =>
-        (where.action === undefined || e.action === where.action) &&
-        (where.requestId === undefined || e.requestId === where.requestId) &&
-        (where.grantId === undefined || e.grantId === where.grantId),
-    )
-    .map((e) => ({ ...e, at: Date.parse(e.at), d: e.details }));
+/** The log, oldest first, from the store (batched events flushed first). */
+async function audit(s: TestServer, where: Parameters<typeof loggedEvents>[1] = {}): Promise<Logged[]> {
+  return (await loggedEvents(s, where)).map((e) => ({ ...e, at: Date.parse(e.at), d: e.details }));
 }
 
 async function request(s: TestServer, user: string, body: Record<string, unknown>) {
