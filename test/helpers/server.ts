@@ -290,6 +290,8 @@ export interface TestSql {
    * row first and the conditional update no longer matches; resolves to the undo.
    */
   ignoreUpdates(table: string, when: string): Promise<() => Promise<void>>;
+  /** Makes the database say its schema is at `version` (an older or newer server's database). */
+  setSchemaVersion(version: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -318,6 +320,7 @@ function sqliteTestSql(conn: Database, owned: boolean): TestSql {
       conn.exec(`CREATE TRIGGER ${name} BEFORE UPDATE ON ${table} WHEN ${when} BEGIN SELECT RAISE(IGNORE); END`);
       return async () => void conn.exec(`DROP TRIGGER ${name}`);
     },
+    setSchemaVersion: async (version) => void conn.pragma(`user_version = ${Math.trunc(version)}`),
     close: async () => void (owned && conn.close()),
   };
 }
@@ -365,6 +368,11 @@ function pgTestSql(db: Pick<TestDatabase, 'spec'>): TestSql {
         await rows(`DROP TRIGGER ${name} ON ${table}`, []);
         await rows(`DROP FUNCTION ${name}()`, []);
       };
+    },
+    async setSchemaVersion(version) {
+      // the version is the newest row of schema_migrations (server/store/postgres/migrations.ts)
+      await rows('DELETE FROM schema_migrations WHERE version > ?', [version]);
+      await rows('INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0) ON CONFLICT DO NOTHING', [version]);
     },
     async close() {
       await connected.catch(() => {});
