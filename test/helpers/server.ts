@@ -17,7 +17,7 @@ import pg from 'pg';
 import { FakeClock } from '../../server/domain/clock.js';
 import { parsePolicy } from '../../server/domain/policy.js';
 import type { Policy } from '../../server/domain/types.js';
-import { openStore } from '../../server/store/open.js';
+import { type OpenedStore, type OpenStoreOptions, openStore } from '../../server/store/open.js';
 import type { Store, StoredAuditEvent } from '../../server/store/types.js';
 import { silentLogger } from '../../server/logger.js';
 import { createServices, type Services, type ServicesOptions } from '../../server/services.js';
@@ -106,6 +106,11 @@ export interface TestServer {
   /** Serves the app on a loopback port (for SSE over real HTTP). */
   listen(): Promise<{ url: string; close(): Promise<void> }>;
   close(): Promise<void>;
+}
+
+/** Opens a store on a test database (either backend), as a server or a CLI command would. */
+export function openTestStore(db: Pick<TestDatabase, 'spec' | 'password'>, o: Omit<OpenStoreOptions, 'password'> = { role: 'server' }): Promise<OpenedStore> {
+  return openStore(db.spec, { ...o, ...(db.password !== undefined && { password: db.password }) });
 }
 
 export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer> {
