@@ -5,9 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { access, buildServer, cli, http, issueToken, makeServer, policyOf, spawnServer, tempDir, writePolicy } from '../helpers/server.js';
+import { access, buildServer, cli, http, issueToken, makeServer, openTestStore, policyOf, spawnServer, tempDir, writePolicy } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
-import { openStore } from '../../server/store/open.js';
 import { createServices } from '../../server/services.js';
 import { FakeClock } from '../../server/domain/clock.js';
 import { silentLogger } from '../../server/logger.js';
@@ -78,7 +77,7 @@ test('healthz_readyz_andMetrics_overHttp', { timeout: 60_000 }, async (t) => {
 
 test('readyz_is503WhileTheCatchUpHasNotRun_orTheSchemaIsNotThisServers', async () => {
   const db = await testDatabase(mkdtempSync(join(dir, 'ready-')));
-  const store = await openStore(db.spec, { role: 'server', ...(db.password !== undefined && { password: db.password }) });
+  const store = await openTestStore(db);
   const services = await createServices({ store, policy: policyOf(TEST_POLICY), clock: new FakeClock(), logger: silentLogger });
   const early = await services.app.request('/readyz');
   assert.equal(early.status, 503);
