@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildServer, cli, http, issueToken, spawnServer, tempDir, writePolicy } from '../helpers/server.js';
+import { buildServer, cli, http, issueToken, spawnServer, tempDir, type TestDatabase, writePolicy } from '../helpers/server.js';
+import { testDatabase } from '../helpers/backend.js';
 import { TEST_POLICY } from '../helpers/policy.js';
 
 // runs on the real clock, so nothing here may depend on a time window (reports has one)
@@ -28,9 +29,12 @@ const POLICY = `${TEST_POLICY}
 `;
 
 let dir: string;
-before(() => {
+/** the database both tests use (the second restarts on what the first left): SQLite or PostgreSQL */
+let db: TestDatabase;
+before(async () => {
   buildServer();
   dir = tempDir('elevate-crash-');
+  db = await testDatabase(dir);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -38,10 +42,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('crash_grantsThatEndWhileTheServerIsDown_areExpiredAtOnceOnRestart_auditedAsRecovered', { timeout: 60_000 }, async (t) => {
   const policyPath = writePolicy(dir, POLICY);
-  const dbPath = join(dir, 'elevate.db');
-  const tok = Object.fromEntries(['alice', 'dave', 'carol', 'svc'].map((u) => [u, issueToken(policyPath, dbPath, u)]));
+  const tok = Object.fromEntries(['alice', 'dave', 'carol', 'svc'].map((u) => [u, issueToken(policyPath, db, u)]));
 
-  const first = await spawnServer({ policyPath, dbPath, t });
+  const first = await spawnServer({ policyPath, db, t });
   const mk = async (user: string, seconds: number, resourceId = 'staging-db') => {
     const r = await http(first.url, tok[user], 'POST', '/v1/requests', { resourceId, role: 'read', durationSeconds: seconds, justification: 'crash test' });
     assert.equal(r.status, 201, JSON.stringify(r.body));
@@ -59,7 +62,7 @@ test('crash_grantsThatEndWhileTheServerIsDown_areExpiredAtOnceOnRestart_auditedA
   // let them end, and stay down more than 5 s past the end so the catch-up counts as a recovery
   await sleep(Math.max(0, Date.parse(b.expiresAt) + 5500 - Date.now()));
 
-  const second = await spawnServer({ policyPath, dbPath, t });
+  const second = await spawnServer({ policyPath, db, t });
   const startedAt = Date.now();
   // before anything else: the catch-up already happened at start
   const expired = await http(second.url, tok.carol, 'GET', '/v1/audit?action=grant.expired');
@@ -122,22 +125,21 @@ test('crash_grantsThatEndWhileTheServerIsDown_areExpiredAtOnceOnRestart_auditedA
 
   await second.stop(); // SIGTERM: graceful
   assert.equal(second.proc.exitCode, 0, second.output().slice(-2000));
-  const v = cli(['audit', 'verify', '--db', dbPath, '--config', policyPath]);
+  const v = cli(['audit', 'verify', ...db.args, '--config', policyPath]);
   assert.equal(v.code, 0, v.stdout + v.stderr);
   assert.match(v.stdout, /^ok: \d+ events, head [0-9a-f]{64}\n$/);
 });
 
 test('crash_aSecondRestart_doesNotExpireAnythingTwice', { timeout: 30_000 }, async (t) => {
   const policyPath = join(dir, 'elevate.yaml');
-  const dbPath = join(dir, 'elevate.db');
-  const carol = issueToken(policyPath, dbPath, 'carol');
-  const before = cli(['audit', 'export', '--format', 'jsonl', '--db', dbPath, '--config', policyPath]);
+  const carol = issueToken(policyPath, db, 'carol');
+  const before = cli(['audit', 'export', '--format', 'jsonl', ...db.args, '--config', policyPath]);
   assert.equal(before.code, 0, before.stderr);
   const expiredBefore = before.stdout.split('\n').filter((l) => l.includes('"grant.expired"')).length;
-  const s = await spawnServer({ policyPath, dbPath, t });
+  const s = await spawnServer({ policyPath, db, t });
   const r = await http(s.url, carol, 'GET', '/v1/audit?action=grant.expired&limit=1000');
   assert.equal(r.body.events.length, expiredBefore);
   await s.kill('SIGKILL');
-  const v = cli(['audit', 'verify', '--db', dbPath]);
+  const v = cli(['audit', 'verify', ...db.args]);
   assert.equal(v.code, 0, v.stdout + v.stderr);
 });

@@ -4,10 +4,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildServer, issueToken, spawnServer, tempDir, writePolicy, type SpawnedServer } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
+import { testDatabase } from '../helpers/backend.js';
 import { hostName, isAllowedHost } from '../../server/http/host.js';
 
 let dir: string;
@@ -48,9 +49,9 @@ const safeJson = (t: string) => {
 
 test('host_loopbackNamesAddressesAndThePublicUrlHost_areServed_anyOtherNameIs421WithAClearError', { timeout: 60_000 }, async (t) => {
   const policyPath = writePolicy(dir, withPublicUrl('https://elevate.example.com'));
-  const dbPath = join(dir, 'host.db');
-  const alice = issueToken(policyPath, dbPath, 'alice');
-  const server = await spawnServer({ policyPath, dbPath, t });
+  const db = await testDatabase(mkdtempSync(join(dir, 'host-')));
+  const alice = issueToken(policyPath, db, 'alice');
+  const server = await spawnServer({ policyPath, db, t });
   const p = server.port;
 
   for (const host of [
@@ -82,8 +83,7 @@ test('host_loopbackNamesAddressesAndThePublicUrlHost_areServed_anyOtherNameIs421
 
 test('host_followsThePolicy_aReloadedPublicUrlIsServed_andTheOldOneNoLonger', { timeout: 60_000 }, async (t) => {
   const policyPath = writePolicy(dir, withPublicUrl('https://old.example.com'), 'reload.yaml');
-  const dbPath = join(dir, 'reload.db');
-  const server = await spawnServer({ policyPath, dbPath, t });
+  const server = await spawnServer({ policyPath, db: await testDatabase(mkdtempSync(join(dir, 'reload-'))), t });
   assert.equal((await get(server, '/healthz', 'old.example.com')).status, 200);
   assert.equal((await get(server, '/healthz', 'new.example.com')).status, 421);
   writeFileSync(policyPath, withPublicUrl('https://new.example.com'));

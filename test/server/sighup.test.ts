@@ -4,10 +4,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { access, buildServer, http, issueToken, spawnServer, tempDir, writePolicy } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
 import { openEvents } from '../helpers/sse.js';
+import { testDatabase } from '../helpers/backend.js';
 
 let dir: string;
 before(() => {
@@ -26,9 +26,9 @@ const waitUntil = async (what: string, ok: () => boolean | Promise<boolean>, ms 
 
 test('sighup_reloadsThePolicyInPlace_keepingStreamsOpen_andRevokingWhatLeftThePolicy', { timeout: 60_000 }, async (t) => {
   const policyPath = writePolicy(dir, TEST_POLICY);
-  const dbPath = join(dir, 'elevate.db');
-  const tok = Object.fromEntries(['alice', 'dave', 'carol'].map((u) => [u, issueToken(policyPath, dbPath, u)]));
-  const server = await spawnServer({ policyPath, dbPath, t });
+  const db = await testDatabase(dir);
+  const tok = Object.fromEntries(['alice', 'dave', 'carol'].map((u) => [u, issueToken(policyPath, db, u)]));
+  const server = await spawnServer({ policyPath, db, t });
 
   const granted = await http(server.url, tok.dave, 'POST', '/v1/requests', access('staging-db', 'read', 1800));
   assert.equal(granted.status, 201, JSON.stringify(granted.body));
