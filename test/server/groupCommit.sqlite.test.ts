@@ -1,3 +1,4 @@
+// SQLite only (*.sqlite.test.ts: group commit is how the SQLite store batches its writes).
 // Group commit through the HTTP API of an in-process server: the writes of one event-loop turn
 // share one SQLite transaction, and nothing is answered about a change before its commit, as a
 // second connection (what another process, or the file after a crash, would see) shows. The
