@@ -19,6 +19,9 @@ import type { Logger } from './logger.js';
 import { errorFields } from './logger.js';
 import { type ProviderRegistry, defaultProviders } from './providers/index.js';
 
+/** How soon another replica's commits are looked at for due instants and provider work (see start()). */
+const REMOTE_LOOK_MS = 100;
+
 export interface ServicesOptions {
   store: Store;
   policy: Policy;
@@ -142,6 +145,7 @@ export async function createServices(o: ServicesOptions) {
   };
   const app = createApp(deps);
   let unfollow: (() => void) | undefined;
+  let remoteLook: NodeJS.Timeout | undefined;
 
   /** Policy reconcile: once, not once per replica (the others find nothing left to do). */
   const reconcile = (policy: Policy, opts: { reloaded: boolean; summary?: Record<string, unknown> }) =>
@@ -172,14 +176,22 @@ export async function createServices(o: ServicesOptions) {
       // streams as soon as the store hears of their commit.
       // Other replicas (PostgreSQL) also create grants and queue provider work: their commits
       // move this replica's next due instant too, and work a replica that died had claimed is
-      // due here once its lease ends. (On SQLite the only other writer is the CLI, which
-      // neither grants nor queues, and this process's own commits poke both already.)
+      // due here once its lease ends. The replica that committed arms its own timer and does
+      // its own provider work at once, so the others need only know within a moment: one look
+      // per REMOTE_LOOK_MS covers every commit of that span, instead of each replica querying
+      // after every commit of every other (which cost more CPU than the commits themselves).
+      // (On SQLite the only other writer is the CLI, which neither grants nor queues, and this
+      // process's own commits poke both already.)
       const replicated = store.kind === 'postgres';
-      unfollow ??= store.onCommitted(() => {
+      unfollow ??= store.onCommitted(({ elsewhere }) => {
         hub.wake();
-        if (replicated) {
-          scheduler.poke();
-          outbox.poke();
+        if (replicated && elsewhere && !remoteLook) {
+          remoteLook = setTimeout(() => {
+            remoteLook = undefined;
+            scheduler.poke();
+            outbox.poke();
+          }, REMOTE_LOOK_MS);
+          remoteLook.unref();
         }
       });
       scheduler.start();
@@ -208,6 +220,7 @@ export async function createServices(o: ServicesOptions) {
     },
     async stop() {
       unfollow?.();
+      clearTimeout(remoteLook);
       unfollow = undefined;
       scheduler.stop();
       hub.closeAll();

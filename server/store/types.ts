@@ -413,8 +413,10 @@ export interface Store {
    * Calls `listener` soon after a change commits, in this process or in another (SQLite: a poll
    * of data_version; PostgreSQL: LISTEN/NOTIFY, sent only by commits that log a stream event or
    * a stream control, what followers act on). Only a wake-up: the log is the truth.
+   * `elsewhere`: among the commits this call stands for is one by another process or replica
+   * (so what this process's own commits already told it may not be all).
    */
-  onCommitted(listener: () => void): () => void;
+  onCommitted(listener: (o: { elsewhere: boolean }) => void): () => void;
   /**
    * A mark that changes whenever another process may have committed since: a row cached while
    * the mark stayed the same is still what the database holds, so a cache checked against it is
