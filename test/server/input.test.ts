@@ -2,7 +2,7 @@
 // the server keeps serving (rule 5). Also the command line's handling of bad configuration.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import {
@@ -22,6 +22,7 @@ import {
   type TestServer,
 } from '../helpers/server.js';
 import { spawn } from 'node:child_process';
+import { testDatabase } from '../helpers/backend.js';
 
 let s: TestServer;
 let requestId: string;
@@ -37,10 +38,7 @@ after(async () => {
   await s?.close();
 });
 
-const counts = () =>
-  s.sqlite
-    .prepare('SELECT (SELECT COUNT(*) FROM requests) AS requests, (SELECT COUNT(*) FROM grants) AS grants, (SELECT COUNT(*) FROM approvals) AS approvals')
-    .get();
+const counts = async () => ({ requests: await s.sql.count('requests'), grants: await s.sql.count('grants'), approvals: await s.sql.count('approvals') });
 
 function assertClientError(r: Reply, what: string, status?: number, code?: string) {
   assert.ok(r.status >= 400 && r.status < 500, `${what}: expected 4xx, got ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
@@ -77,11 +75,11 @@ const json = { 'content-type': 'application/json' };
 
 describe('bad input over HTTP', () => {
   test('malformedJson_is400', async () => {
-    const before = counts();
+    const before = await counts();
     for (const body of ['{"resourceId":', '{', 'nope', '{"a":1,}', "{'a':1}", '\u0000', '{"resourceId":"prod-db"} trailing']) {
       assertClientError(await raw('POST', '/v1/requests', body, json), `body ${JSON.stringify(body)}`, 400, 'invalid_request');
     }
-    assert.deepEqual(counts(), before);
+    assert.deepEqual(await counts(), before);
   });
 
   test('jsonThatIsNotAnObject_is400', async () => {
@@ -92,7 +90,7 @@ describe('bad input over HTTP', () => {
   });
 
   test('wrongTypesMissingAndUnknownFields_are400_namingEachField', async () => {
-    const before = counts();
+    const before = await counts();
     const good = access('prod-db', 'read', 600);
     const cases: [Record<string, unknown>, string[]][] = [
       [{ ...good, durationSeconds: '600' }, ['body.durationSeconds']],
@@ -125,7 +123,7 @@ describe('bad input over HTTP', () => {
     assertClientError(await s.call('bob', 'POST', `/v1/requests/${requestId}/approve`, { comment: 5 }), 'approve comment type', 400);
     assertClientError(await s.call('bob', 'POST', `/v1/requests/${requestId}/deny`, { reason: ['x'] }), 'deny reason type', 400);
     assertClientError(await s.call('bob', 'POST', `/v1/grants/${grantId}/revoke`, {}), 'revoke without reason', 400);
-    assert.deepEqual(counts(), before);
+    assert.deepEqual(await counts(), before);
   });
 
   test('hugeNumbers_are400', async () => {
@@ -143,7 +141,7 @@ describe('bad input over HTTP', () => {
   });
 
   test('nulBytes_areRefusedWith4xx_inBodiesPathsAndQueries', async () => {
-    const before = counts();
+    const before = await counts();
     for (const field of ['resourceId', 'role', 'justification', 'ticket']) {
       const body = { ...access('payments', 'read', 600, { ticket: 'T-1' }), [field]: 'a\u0000b' };
       assertClientError(await s.call('alice', 'POST', '/v1/requests', body), `NUL in ${field}`, 400);
@@ -153,7 +151,7 @@ describe('bad input over HTTP', () => {
     assertClientError(await s.call('alice', 'POST', '/v1/grants/grt%00x/relinquish'), 'NUL in path id (POST)');
     assertClientError(await s.call('svc', 'GET', '/v1/check?userId=alice%00&resourceId=prod-db&role=read'), 'NUL in query', 400);
     assertClientError(await s.call('carol', 'GET', '/v1/audit?actorId=%00'), 'NUL in audit filter', 400);
-    assert.deepEqual(counts(), before);
+    assert.deepEqual(await counts(), before);
   });
 
   test('unknownIds_are404_andOverlongOrOddIds_are4xx', async () => {
@@ -180,7 +178,7 @@ describe('bad input over HTTP', () => {
   });
 
   test('wrongContentType_is400_andNothingIsCreated', async () => {
-    const before = counts();
+    const before = await counts();
     const body = JSON.stringify(access('prod-db', 'read', 600));
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx', '']) {
       const r = await raw('POST', '/v1/requests', body, type ? { 'content-type': type } : {});
@@ -191,7 +189,7 @@ describe('bad input over HTTP', () => {
       'form body',
       400,
     );
-    assert.deepEqual(counts(), before);
+    assert.deepEqual(await counts(), before);
   });
 
   test('invalidUtf8_is4xx', async () => {
@@ -208,7 +206,7 @@ describe('bad input over HTTP', () => {
   });
 
   test('hugeBodies_are413_withOrWithoutContentLength', async () => {
-    const before = counts();
+    const before = await counts();
     const big = JSON.stringify(access('prod-db', 'read', 600, { justification: 'x'.repeat(1024 * 1024) }));
     assertClientError(await raw('POST', '/v1/requests', big, json), '1 MiB', 413, 'payload_too_large');
     // streamed without a length
@@ -224,7 +222,7 @@ describe('bad input over HTTP', () => {
     assertClientError(await raw('POST', '/v1/requests', stream, { ...json, 'transfer-encoding': 'chunked' }), 'chunked 160 KiB', 413, 'payload_too_large');
     assertClientError(await raw('POST', `/v1/grants/${grantId}/extend`, big, json), 'extend 1 MiB', 413);
     assertClientError(await raw('POST', `/v1/requests/${requestId}/approve`, big, json, 'bob'), 'approve 1 MiB', 413);
-    assert.deepEqual(counts(), before);
+    assert.deepEqual(await counts(), before);
   });
 
   test('deepNesting_is400_notAStackOverflow', async () => {
@@ -245,7 +243,7 @@ describe('bad input over HTTP', () => {
   });
 
   test('prototypePollutionKeys_areRefused_andPolluteNothing', async () => {
-    const before = counts();
+    const before = await counts();
     for (const body of [
       '{"__proto__":{"admin":true},"resourceId":"prod-db","role":"read","durationSeconds":60,"justification":"x"}',
       '{"constructor":{"prototype":{"admin":true}},"resourceId":"prod-db","role":"read","durationSeconds":60,"justification":"x"}',
@@ -256,7 +254,7 @@ describe('bad input over HTTP', () => {
     }
     assert.equal(({} as Record<string, unknown>).admin, undefined);
     assert.equal(({} as Record<string, unknown>).breakGlass, undefined);
-    assert.deepEqual(counts(), before);
+    assert.deepEqual(await counts(), before);
     const q = await s.call('carol', 'GET', '/v1/grants?scope=all&__proto__[admin]=1&constructor=x');
     assert.ok(q.status < 500);
   });
@@ -340,8 +338,9 @@ describe('bad input over a real socket', () => {
     buildServer();
     const dir = tempDir('elevate-input-');
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const srv = await spawnServer({ policyPath: writePolicy(dir), dbPath: join(dir, 'elevate.db'), t });
-    const token = cli(['token', 'issue', 'alice', '--config', join(dir, 'elevate.yaml'), '--db', join(dir, 'elevate.db')]).stdout.trim();
+    const db = await testDatabase(dir);
+    const srv = await spawnServer({ policyPath: writePolicy(dir), db, t });
+    const token = cli(['token', 'issue', 'alice', '--config', join(dir, 'elevate.yaml'), ...db.args]).stdout.trim();
     const { connect } = await import('node:net');
     const send = (payload: string) =>
       new Promise<string>((ok) => {
@@ -380,6 +379,8 @@ describe('command line', () => {
     dir = tempDir('elevate-cli-');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+  /** a database of its own for each command-line test, on the suite's backend */
+  const freshDb = () => testDatabase(mkdtempSync(join(dir, 'db-')));
 
   const INVALID = `
 users:
@@ -431,7 +432,7 @@ resources:
   test('start_withAnInvalidFile_refusesToStart_listingTheProblems', async () => {
     const p = writePolicy(dir, INVALID, 'bad-start.yaml');
     const port = await freePort();
-    const r = cli(['start', '--config', p, '--db', join(dir, 'refused.db'), '--port', String(port)], { timeoutMs: 20_000 });
+    const r = cli(['start', '--config', p, ...(await freshDb()).args, '--port', String(port)], { timeoutMs: 20_000 });
     assert.equal(r.signal, null, 'it exits by itself rather than starting');
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /requireTicekt: unknown key/);
@@ -439,20 +440,20 @@ resources:
     await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
   });
 
-  test('tokenIssue_printsTheTokenAloneOnStdout', () => {
+  test('tokenIssue_printsTheTokenAloneOnStdout', async () => {
     const p = writePolicy(dir);
-    const db = join(dir, 'tokens.db');
-    const r = cli(['token', 'issue', 'alice', '--config', p, '--db', db, '--ttl', '1h']);
+    const db = (await freshDb()).args;
+    const r = cli(['token', 'issue', 'alice', '--config', p, ...db, '--ttl', '1h']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^elv_[A-Za-z0-9_-]{43}\n$/);
     assert.match(r.stderr, /tok_\S+/);
     assert.match(r.stderr, /expires \d{4}-\d\d-\d\dT/);
-    const list = cli(['token', 'list', '--db', db]);
+    const list = cli(['token', 'list', ...db]);
     assert.ok(!list.stdout.includes(r.stdout.trim()), 'the token itself is never listed');
-    const unknown = cli(['token', 'issue', 'mallory', '--config', p, '--db', db]);
+    const unknown = cli(['token', 'issue', 'mallory', '--config', p, ...db]);
     assert.notEqual(unknown.code, 0);
     assert.equal(unknown.stdout, '');
-    const badTtl = cli(['token', 'issue', 'alice', '--config', p, '--db', db, '--ttl', 'soon']);
+    const badTtl = cli(['token', 'issue', 'alice', '--config', p, ...db, '--ttl', 'soon']);
     assert.notEqual(badTtl.code, 0);
     assert.equal(badTtl.stdout, '');
   });
@@ -460,20 +461,21 @@ resources:
   test('start_onANonLoopbackHostWithoutTls_isRefused', async () => {
     const p = writePolicy(dir);
     const port = await freePort();
-    const r = cli(['start', '--config', p, '--db', join(dir, 'host.db'), '--port', String(port), '--host', '0.0.0.0'], { timeoutMs: 20_000 });
+    const db = (await freshDb()).args;
+    const r = cli(['start', '--config', p, ...db, '--port', String(port), '--host', '0.0.0.0'], { timeoutMs: 20_000 });
     assert.equal(r.signal, null, 'it exits by itself rather than starting');
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /refusing to listen on 0\.0\.0\.0/);
     await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
     // ELEVATE_HOST is refused the same way
-    const viaEnv = cli(['start', '--config', p, '--db', join(dir, 'host.db'), '--port', String(port)], { env: { ELEVATE_HOST: '0.0.0.0' }, timeoutMs: 20_000 });
+    const viaEnv = cli(['start', '--config', p, ...db, '--port', String(port)], { env: { ELEVATE_HOST: '0.0.0.0' }, timeoutMs: 20_000 });
     assert.notEqual(viaEnv.code, 0);
     assert.match(viaEnv.stderr, /refusing to listen/);
   });
 
   test('start_onANonLoopbackHostWithInsecureListen_starts', async (t) => {
     const p = writePolicy(dir);
-    const srv = await spawnServer({ policyPath: p, dbPath: join(dir, 'insecure.db'), args: ['--host', '0.0.0.0', '--insecure-listen'], t });
+    const srv = await spawnServer({ policyPath: p, db: await freshDb(), args: ['--host', '0.0.0.0', '--insecure-listen'], t });
     assert.equal((await http(srv.url, null, 'GET', '/healthz')).status, 200);
     await srv.stop();
   });
@@ -481,7 +483,7 @@ resources:
   test('emptyElevateEnvironmentVariables_fallBackToTheDefaults', async () => {
     const p = writePolicy(dir);
     const port = await freePort();
-    const child = spawn(process.execPath, [SERVER_JS, 'start', '--config', p, '--db', join(dir, 'env.db'), '--port', String(port)], {
+    const child = spawn(process.execPath, [SERVER_JS, 'start', '--config', p, ...(await freshDb()).args, '--port', String(port)], {
       cwd: ROOT,
       env: cleanEnv({ ELEVATE_HOST: '' }),
       stdio: 'ignore',

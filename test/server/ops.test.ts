@@ -3,15 +3,15 @@
 // the built server, and in-process where readiness has to be broken on purpose.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { access, buildServer, cli, http, issueToken, makeServer, policyOf, spawnServer, tempDir, writePolicy } from '../helpers/server.js';
+import { access, buildServer, cli, http, issueToken, makeServer, openTestStore, policyOf, spawnServer, tempDir, writePolicy } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
-import { openStore } from '../../server/store/open.js';
 import { createServices } from '../../server/services.js';
 import { FakeClock } from '../../server/domain/clock.js';
 import { silentLogger } from '../../server/logger.js';
 import { openEvents } from '../helpers/sse.js';
+import { testDatabase } from '../helpers/backend.js';
 
 let dir: string;
 before(() => {
@@ -28,9 +28,9 @@ const metricValue = (text: string, name: string, labels = ''): number => {
 
 test('healthz_readyz_andMetrics_overHttp', { timeout: 60_000 }, async (t) => {
   const policyPath = writePolicy(dir);
-  const dbPath = join(dir, 'ops.db');
-  const tok = Object.fromEntries(['alice', 'svc', 'carol', 'audrey'].map((u) => [u, issueToken(policyPath, dbPath, u)]));
-  const server = await spawnServer({ policyPath, dbPath, t });
+  const db = await testDatabase(dir);
+  const tok = Object.fromEntries(['alice', 'svc', 'carol', 'audrey'].map((u) => [u, issueToken(policyPath, db, u)]));
+  const server = await spawnServer({ policyPath, db, t });
 
   // healthz: alive, with the hash check-config computes for the same file
   const health = await http(server.url, null, 'GET', '/healthz');
@@ -76,7 +76,8 @@ test('healthz_readyz_andMetrics_overHttp', { timeout: 60_000 }, async (t) => {
 });
 
 test('readyz_is503WhileTheCatchUpHasNotRun_orTheSchemaIsNotThisServers', async () => {
-  const store = await openStore(join(dir, 'not-started.db'), { role: 'server' });
+  const db = await testDatabase(mkdtempSync(join(dir, 'ready-')));
+  const store = await openTestStore(db);
   const services = await createServices({ store, policy: policyOf(TEST_POLICY), clock: new FakeClock(), logger: silentLogger });
   const early = await services.app.request('/readyz');
   assert.equal(early.status, 503);
@@ -90,7 +91,7 @@ test('readyz_is503WhileTheCatchUpHasNotRun_orTheSchemaIsNotThisServers', async (
   try {
     const ok = await s.call(null, 'GET', '/readyz');
     assert.equal(ok.status, 200);
-    s.sqlite.pragma('user_version = 2');
+    await s.sql.setSchemaVersion(2);
     const stale = await s.call(null, 'GET', '/readyz');
     assert.equal(stale.status, 503);
     assert.deepEqual(stale.body.checks, { database: true, migrations: false, caughtUp: true });

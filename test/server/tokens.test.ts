@@ -4,9 +4,8 @@
 // replica) and read its `token.revoked` event from the log.
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore } from '../../server/store/open.js';
 import { Tokens } from '../../server/engine/tokens.js';
-import { makeServer, type TestServer } from '../helpers/server.js';
+import { makeServer, openTestStore, type TestServer } from '../helpers/server.js';
 
 let s: TestServer;
 afterEach(async () => s && (await s.close()));
@@ -23,7 +22,7 @@ test('aRevocationByAnotherProcess_appliesOnceTheServerHasHeardOfIt_evenWithTheTo
   // what `elevate-server token revoke` does: its own store (connection), its own commit; the
   // server's group commit goes first (in one process, the CLI's wait for the lock would block it)
   await s.store.transaction(async () => {});
-  const cli = await openStore(s.dbPath, { role: 'cli' });
+  const cli = await openTestStore(s.db, { role: 'cli' });
   try {
     assert.deepEqual(await new Tokens(cli, s.clock).revoke([s.tokenIds.alice], 'cli', 'lost laptop'), [s.tokenIds.alice]);
   } finally {
