@@ -537,7 +537,7 @@ describe('the audit chain on PostgreSQL', () => {
   });
 
   // these inputs' chain as SQLite writes it: computed by the storage code before the Store
-  // interface (server/db/audit.ts), so files written by earlier releases keep verifying
+  // interface (server/db/audit.ts, deleted since 9305afc), so files written by earlier releases keep verifying
   const SQLITE_HASHES = [
     '17905967eaa52b827080e645264cfc0cdb6a2da5774684387b62a6c7dd1d8a75',
     'f71d083897a2545d6e40267a2a604359e7c7322fc0c9b1758bd6139a13b377b8',

@@ -426,9 +426,9 @@ describe('sqlite: audit verification', () => {
 
 describe('sqlite: files written before the Store interface', () => {
   // test/store/fixtures/migration6.db was written once by server/db, the storage code of the last
-  // release before the Store interface (test/store/fixtures/writeMigration6.ts, in git history
-  // before server/db was deleted): what a server upgraded in place finds on its disk. The values
-  // below are what that code was given; the hashes are what it computed.
+  // release before the Store interface (since deleted; the script that wrote the file is
+  // test/store/fixtures/writeMigration6.ts at commit 9305afc): what a server upgraded in place
+  // finds on its disk. The values below are what that code was given; the hashes what it computed.
   const FIXTURE = join(ROOT, 'test', 'store', 'fixtures', 'migration6.db');
   const FIXTURE_SHA256 = '49201ef452b8517c0db4ba758bc52150bc6e5034d633055640c8c11d5e0a23be';
   const OLD_HEAD = { seq: 3, hash: '485f5a0161e044666744537dac3a9b207f039decfecac6d283d22c432e680e13' };
