@@ -54,7 +54,13 @@ export async function createServices(o: ServicesOptions) {
   await identity.load();
   const policyRef: { current: Policy } = { current: identity.effective(o.policy) };
   const engine = new Engine(store, o.clock, policyRef);
-  const tokens = new Tokens(store, o.clock);
+  const tokens = new Tokens(store, o.clock, {
+    differs: (userId, record) => identity.differs(userId, record),
+    refresh: async () => {
+      await identity.refreshUsers();
+      return policyRef.current;
+    },
+  });
   // the log follower: live events for the streams, and revocations for the token cache, written
   // by this process or any other (the CLI, another replica)
   const hub = new EventHub(
@@ -63,8 +69,9 @@ export async function createServices(o: ServicesOptions) {
     (e) => onError(e, { op: 'follow' }),
     (e) => {
       tokens.onControl(e);
-      // a user disabled elsewhere: the IdP users this process knows may have changed
-      if (e.action === 'user.disabled') identity.refreshUsers().catch((err: unknown) => onError(err, { op: 'identity.refresh' }));
+      // a user disabled or signed in elsewhere: the IdP users this process knows have changed
+      if (e.action === 'user.disabled' || e.action === 'auth.device_approved')
+        identity.refreshUsers().catch((err: unknown) => onError(err, { op: 'identity.refresh' }));
     },
   );
   const batcher = new AuditBatcher(store, (e) => onError(e, { op: 'audit.batch' }));

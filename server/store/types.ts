@@ -415,6 +415,14 @@ export interface Store {
    * a stream control, what followers act on). Only a wake-up: the log is the truth.
    */
   onCommitted(listener: () => void): () => void;
+  /**
+   * A mark that changes whenever another process may have committed since: a row cached while
+   * the mark stayed the same is still what the database holds, so a cache checked against it is
+   * never stale for the very next request. SQLite: PRAGMA data_version on the write connection
+   * (microseconds, no disk I/O). PostgreSQL: null, since other replicas commit at any moment and
+   * nothing cheap tells: what another writer can change is read afresh for each request.
+   */
+  externalMark(): number | null;
   /** Counts for the metrics gauges. */
   opsCounts(now: number): Promise<OpsCounts>;
   /** The database's schema version and the version this code expects. */

@@ -167,6 +167,10 @@ export class PgStore implements Store {
     }
   }
 
+  externalMark(): null {
+    return null; // any replica may have written since: see the interface
+  }
+
   onCommitted(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

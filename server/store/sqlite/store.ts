@@ -359,6 +359,14 @@ export class SqliteStore implements Store {
     };
   }
 
+  externalMark(): number | null {
+    try {
+      return this.dataVersion.get() as number;
+    } catch {
+      return null; // closed: nothing may be trusted from a cache
+    }
+  }
+
   private pollDataVersion(): void {
     let v: number;
     try {
