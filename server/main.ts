@@ -26,7 +26,7 @@ import { loadOrCreateServerKey, serverKeyPath } from './crypto/serverKey.js';
 import demoPolicyText from './demo/policy.yaml';
 import { postgresDemoPolicy, postgresHint, startDemoPostgres, type DemoPostgres } from './demo/postgres.js';
 import { oidcDemoPolicy, startDemoOidc, type DemoOidc } from './demo/idp.js';
-import { startReplicaDemo } from './demo/replicas.js';
+import { checkReplicaDemo, startReplicaDemo } from './demo/replicas.js';
 import { disableUser } from './identity/service.js';
 
 const USAGE = `elevate-server ${VERSION} — just-in-time privileged access
@@ -34,7 +34,7 @@ const USAGE = `elevate-server ${VERSION} — just-in-time privileged access
 Usage:
   elevate-server start [--config F] [--db F] [--port N] [--host H] [--tls-cert F --tls-key F] [--insecure-listen]
   elevate-server demo [--with-postgres] [--with-oidc] [--port N] [--host H]
-  elevate-server demo --replicas N [--port N]   N servers on an embedded PostgreSQL behind one URL
+  elevate-server demo --replicas N [--port N]   N servers (1 to 9) on an embedded PostgreSQL behind one URL (loopback)
   elevate-server token issue <userId> [--ttl 90d] [--label L]
   elevate-server token list [--user userId] [--format text|json]
   elevate-server token revoke <tokenId> | --user <userId>
@@ -285,9 +285,13 @@ async function serveCommand(f: Flags, policyPath: string, policy: Policy, onList
 }
 
 async function demo(f: Flags) {
+  // bad input to the replica demo is refused before anything is created or started
+  const replicas =
+    f.replicas === undefined ? undefined : checkReplicaDemo({ replicas: f.replicas, flags: f, host: host(f), loopback: isLoopback(host(f)), port: port(f) });
+  if (replicas && 'problem' in replicas) throw new UsageError(replicas.problem);
   const dir = resolve('.elevate');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if (f.replicas !== undefined) return replicaDemo(f, dir);
+  if (replicas) return replicaDemo(f, dir, replicas.count);
   // --with-postgres: a real PostgreSQL (server/demo/postgres.ts) behind prod-db and staging-db
   const pgsrv: DemoPostgres | undefined = f['with-postgres'] ? await startDemoPostgres(dir) : undefined;
   // --with-oidc: a demo identity provider (server/demo/idp.ts) on the next port
@@ -360,10 +364,7 @@ async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined,
  * `demo --replicas N`: N `start` processes on an embedded PostgreSQL behind a loopback balancer
  * (server/demo/replicas.ts), with fresh demo tokens; what README "Several replicas" walks through.
  */
-async function replicaDemo(f: Flags, dir: string) {
-  const count = Number(f.replicas);
-  if (!Number.isInteger(count) || count < 1 || count > 9) throw new UsageError(`--replicas: expected a number of replicas from 1 to 9, got "${f.replicas}"`);
-  if (f['with-postgres'] || f['with-oidc']) throw new UsageError('--replicas runs on its own: without --with-postgres and --with-oidc');
+async function replicaDemo(f: Flags, dir: string, count: number) {
   const policyPath = resolve(f.config ?? (env.ELEVATE_CONFIG || `${dir}/demo-policy.yaml`));
   if (!existsSync(policyPath)) writeFileSync(policyPath, demoPolicyText);
   const parsed = parsePolicy(readFileSync(policyPath, 'utf8'));
@@ -414,6 +415,7 @@ async function main(argv: string[]) {
   const [cmd, sub, arg] = positionals;
   if (f.version) return void process.stdout.write(`${VERSION}\n`);
   if (f.help || !cmd) return void process.stdout.write(`${USAGE}\n`);
+  if (f.replicas !== undefined && cmd !== 'demo') throw new UsageError(`--replicas goes with demo (elevate-server demo --replicas N), not with ${cmd}`);
 
   switch (cmd) {
     case 'start': {
@@ -559,7 +561,9 @@ if (isMainThread || !runStoreWorker(workerData))
   main(process.argv.slice(2)).catch((e: unknown) => {
     if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
       // one line and where to look, not the whole usage text
-      process.stderr.write(`elevate-server: ${(e as Error).message.split('\n')[0]}\nRun "elevate-server --help" for usage.\n`);
+      // (parseArgs explains itself over several lines: those are joined into one)
+      const message = e instanceof UsageError ? e.message.split('\n')[0] : (e as Error).message.replace(/\n/g, ' ');
+      process.stderr.write(`elevate-server: ${message}\nRun "elevate-server --help" for usage.\n`);
       process.exit(2);
     }
     if (e instanceof CliError) {

@@ -13,6 +13,42 @@ import { type DemoPostgres, startDemoPostgres } from './postgres.js';
 
 const RESTART_MS = 3000;
 const DATABASE = 'elevate';
+/** Each replica is a Node process with its own connection pool, all on this machine. */
+export const MAX_REPLICAS = 9;
+/**
+ * Flags the replica demo cannot honour: it runs its own PostgreSQL (so no database of the
+ * caller's), no identity provider, and plain HTTP on loopback (the replicas have no TLS).
+ */
+const NOT_WITH_REPLICAS = ['with-postgres', 'with-oidc', 'db', 'db-password-file', 'tls-cert', 'tls-key', 'insecure-listen'] as const;
+
+/**
+ * Checks what `demo --replicas N` was given before anything is created or started: N a whole
+ * number from 1 to MAX_REPLICAS, no flag it would ignore, a loopback host, and room for the
+ * balancer on `port` and the replicas on the N ports after it. Returns N, or the problem in
+ * one line naming the flag.
+ */
+export function checkReplicaDemo(o: {
+  replicas: string;
+  /** the flags given on the command line */
+  flags: Readonly<Record<string, unknown>>;
+  host: string;
+  loopback: boolean;
+  port: number;
+}): { count: number } | { problem: string } {
+  // digits only: Number() would also take "3.0", "0x3", "1e0", "+3" and " 3"
+  const count = /^\d+$/.test(o.replicas) ? Number(o.replicas) : NaN;
+  if (!(count >= 1 && count <= MAX_REPLICAS)) return { problem: `--replicas: expected a number of replicas from 1 to ${MAX_REPLICAS}, got "${o.replicas}"` };
+  const clash = NOT_WITH_REPLICAS.filter((k) => o.flags[k] !== undefined);
+  if (clash.length)
+    return {
+      problem: `--replicas cannot go with ${clash.map((k) => `--${k}`).join(', ')}: the replica demo runs its own PostgreSQL, on loopback, without TLS`,
+    };
+  if (!o.loopback)
+    return { problem: `--replicas: the demo listens on loopback only (plain HTTP), not on ${o.host}: leave --host and ELEVATE_HOST out, or give 127.0.0.1` };
+  if (o.port === 0) return { problem: '--port 0: the replica demo needs a fixed port (its replicas take the ports after it)' };
+  if (o.port + count > 65535) return { problem: `--port ${o.port}: no room for ${count} replicas on the ports after it (at most --port ${65535 - count})` };
+  return { count };
+}
 
 export interface ReplicaDemo {
   /** the database's URL, without its password */

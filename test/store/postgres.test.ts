@@ -7,10 +7,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { AuditLog } from '../../server/db/audit.js';
-import { openDatabase } from '../../server/db/open.js';
 import { openPostgresStore } from '../../server/store/postgres/index.js';
 import { migrations } from '../../server/store/postgres/migrations.js';
+import { SqliteStore } from '../../server/store/sqlite/store.js';
 import { type AuditInput, type NewGrant, type NewRequest, STORE_CONFLICT, STORE_UNAVAILABLE, type Store } from '../../server/store/types.js';
 import { storeContract } from './contract.js';
 import { type EmbeddedPg, startEmbeddedPg } from './embeddedPg.js';
@@ -537,6 +536,14 @@ describe('the audit chain on PostgreSQL', () => {
     s = await storeOn(db);
   });
 
+  // these inputs' chain as SQLite writes it: computed by the storage code before the Store
+  // interface (server/db/audit.ts, deleted since 9305afc), so files written by earlier releases keep verifying
+  const SQLITE_HASHES = [
+    '17905967eaa52b827080e645264cfc0cdb6a2da5774684387b62a6c7dd1d8a75',
+    'f71d083897a2545d6e40267a2a604359e7c7322fc0c9b1758bd6139a13b377b8',
+    'a45fe756f1546c0ff11bcdf2f5971defb1d4ab38d9bb4b0b2e91fb3510003c8c',
+  ];
+
   test('append_hashesExactlyAsSQLiteDoes_andVerifies', LIMIT, async () => {
     const inputs = [
       event(1),
@@ -544,19 +551,30 @@ describe('the audit chain on PostgreSQL', () => {
       event(3, { actorId: 'system', subjectId: undefined, resourceId: undefined, details: {} }),
     ];
     const onPg = [...(await s.transaction((tx) => tx.audit.append(inputs.slice(0, 2)))), ...(await s.transaction((tx) => tx.audit.append(inputs.slice(2))))];
-    const sqlite = openDatabase(':memory:');
-    const onSqlite = new AuditLog(sqlite).append(inputs);
-    sqlite.close();
+    // and today's SQLite store still writes that chain
+    const dir = mkdtempSync(join(tmpdir(), 'elevate-sqlite-'));
+    const sqlite = new SqliteStore(join(dir, 'elevate.db'), { groupCommit: false, serverLock: false, checkpointer: false, verify: 'inline' });
+    let onSqlite;
+    try {
+      onSqlite = await sqlite.transaction((tx) => tx.audit.append(inputs));
+    } finally {
+      await sqlite.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
     assert.deepEqual(
       onPg.map((e) => e.hash),
-      onSqlite.map((e) => e.hash),
+      SQLITE_HASHES,
     );
-    assert.deepEqual(await s.read((tx) => tx.audit.head()), { seq: 3, hash: onSqlite[2].hash });
+    assert.deepEqual(
+      onSqlite.map((e) => e.hash),
+      SQLITE_HASHES,
+    );
+    assert.deepEqual(await s.read((tx) => tx.audit.head()), { seq: 3, hash: SQLITE_HASHES[2] });
     const stored = await pg.admin<{ details: string }>(db, 'SELECT details FROM audit WHERE seq = 1');
     assert.equal(stored[0].details, '{"a":[1,{"b":"ü\u2028\\"","c":null}],"m":{"x":1.5,"y":true},"z":1}');
     const v = await s.verifyAudit();
-    assert.deepEqual(v, { ok: true, count: 3, headHash: onSqlite[2].hash });
-    assert.equal((await s.verifyAudit({ head: { seq: 2, hash: onSqlite[1].hash } })).ok, true);
+    assert.deepEqual(v, { ok: true, count: 3, headHash: SQLITE_HASHES[2] });
+    assert.equal((await s.verifyAudit({ head: { seq: 2, hash: SQLITE_HASHES[1] } })).ok, true);
     assert.equal((await s.verifyAudit({ head: { seq: 2, hash: 'f'.repeat(64) } })).ok, false);
   });
 

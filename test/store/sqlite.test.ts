@@ -4,7 +4,8 @@
 // the data_version poll, the verification worker, and files written by the previous storage code.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { accessSync, constants, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
@@ -424,92 +425,136 @@ describe('sqlite: audit verification', () => {
 });
 
 describe('sqlite: files written before the Store interface', () => {
-  test('aDatabaseOfMigration6_writtenByTheOldStorageCode_opensAndReadsBackTheSameRecords', async () => {
-    const path = tempFile();
-    // written with server/db (the code this store replaces), as a server of the last release did
-    const { openDatabase } = await import('../../server/db/open.js');
-    const { Store: OldStore } = await import('../../server/db/store.js');
-    const { IdentityStore } = await import('../../server/db/identity.js');
-    const { CredentialStore } = await import('../../server/db/credentials.js');
-    const db = openDatabase(path);
-    const old = new OldStore(db);
-    const ids = new IdentityStore(db);
-    const creds = new CredentialStore(db);
-    const T = Date.UTC(2026, 0, 1);
-    let head = '';
-    old.tx(() => {
-      old.insertRequest({
-        id: 'r1',
-        kind: 'access',
-        requester_id: 'alice',
-        resource_id: 'prod-db',
-        role: 'read',
-        duration_s: 1800,
-        justification: 'old',
-        ticket: 'INC-1',
-        status: 'pending',
-        grant_id: null,
-        required: 2,
-        auto_approved: 0,
-        break_glass: 1,
-        evaluation: JSON.stringify({ autoApproveRule: 1, reasons: ['r'] }),
-        created_at: T,
-        decided_at: null,
-        pending_until: T + 3600_000,
-      });
-      old.addApproval({ request_id: 'r1', approver_id: 'bob', decision: 'approve', comment: 'fine', at: T + 1 });
-      old.insertGrant({
-        id: 'g1',
-        request_id: 'r1',
-        user_id: 'alice',
-        resource_id: 'prod-db',
-        role: 'read',
-        starts_at: T,
-        expires_at: T + 1800_000,
-        max_expires_at: T + 7200_000,
-      });
-      old.setWarned('g1', 1);
-      old.insertToken({ id: 't1', user_id: 'alice', hash: Buffer.alloc(32, 7), label: 'old laptop', created_at: T, expires_at: null });
-      old.upsertUser({ id: 'alice', name: 'Alice', groups: ['dev'], roles: [] });
-      old.enqueue('provision', 'g1', { grantId: 'g1' }, T);
-      ids.recordSignIn({ id: 'alice', issuer: 'https://idp', subject: 's1', name: 'Alice', email: null, groups: ['dev'], roles: [] }, T);
-      creds.store('g1', Buffer.from('sealed'), T);
-      head = old.audit.append([
-        { at: T, actorId: 'alice', action: 'test.old', subjectId: 'alice', details: { b: 1, a: 'x' } },
-        { at: T + 5, actorId: 'cli', action: 'token.revoked', details: { tokenId: 'none' }, live: undefined },
-      ])[1].hash;
-    });
-    db.close();
+  // test/store/fixtures/migration6.db was written once by server/db, the storage code of the last
+  // release before the Store interface (since deleted; the script that wrote the file is
+  // test/store/fixtures/writeMigration6.ts at commit 9305afc): what a server upgraded in place
+  // finds on its disk. The values below are what that code was given; the hashes what it computed.
+  const FIXTURE = join(ROOT, 'test', 'store', 'fixtures', 'migration6.db');
+  const FIXTURE_SHA256 = '49201ef452b8517c0db4ba758bc52150bc6e5034d633055640c8c11d5e0a23be';
+  const OLD_HEAD = { seq: 3, hash: '485f5a0161e044666744537dac3a9b207f039decfecac6d283d22c432e680e13' };
+  const T = Date.UTC(2026, 0, 1);
 
-    const store = open(path);
+  /** A copy of the fixture (opening migrates and writes): the committed file stays as the old code left it. */
+  function oldDatabase(): string {
+    assert.equal(
+      createHash('sha256').update(readFileSync(FIXTURE)).digest('hex'),
+      FIXTURE_SHA256,
+      'the fixture was changed: regenerate nothing, it stands for old files',
+    );
+    const path = tempFile();
+    copyFileSync(FIXTURE, path);
+    return path;
+  }
+
+  test('aDatabaseOfMigration6_writtenByTheOldStorageCode_opensAndReadsBackTheSameRecords', async () => {
+    const store = open(oldDatabase());
     assert.deepEqual(await store.schema(), { version: 6, expected: 6 });
     await store.read(async (tx) => {
-      const r = await tx.requests.get('r1');
-      assert.equal(r?.requesterId, 'alice');
-      assert.equal(r?.breakGlass, true);
-      assert.equal(r?.autoApproved, false);
-      assert.deepEqual(r?.evaluation, { autoApproveRule: 1, reasons: ['r'] });
-      assert.deepEqual(await tx.approvals.of('r1'), [{ requestId: 'r1', approverId: 'bob', decision: 'approve', comment: 'fine', at: T + 1 }]);
-      const g = await tx.grants.get('g1');
-      assert.equal(g?.warned, 1);
-      assert.equal(g?.maxExpiresAt, T + 7200_000);
-      assert.equal(g?.revokePending, false);
-      assert.equal((await tx.tokens.byHash(Buffer.alloc(32, 7)))?.label, 'old laptop');
-      assert.deepEqual(await tx.users.list(), [{ id: 'alice', name: 'Alice', groups: ['dev'], roles: [], active: true }]);
+      assert.deepEqual(await tx.requests.get('r1'), {
+        seq: 1,
+        id: 'r1',
+        kind: 'access',
+        requesterId: 'alice',
+        resourceId: 'prod-db',
+        role: 'read',
+        durationS: 1800,
+        justification: 'old',
+        ticket: 'INC-1',
+        status: 'approved',
+        grantId: 'g1',
+        required: 2,
+        autoApproved: false,
+        breakGlass: true,
+        evaluation: { autoApproveRule: 1, reasons: ['r'] },
+        createdAt: T,
+        decidedAt: T + 1,
+        pendingUntil: T + 3600_000,
+      });
+      const r2 = await tx.requests.get('r2');
+      assert.deepEqual([r2?.autoApproved, r2?.breakGlass, r2?.ticket, r2?.justification, r2?.evaluation], [true, false, null, 'deploy ü', { reasons: [] }]);
       assert.deepEqual(
-        (await tx.outbox.openForGrant('g1')).map((o) => o.payload),
-        [{ grantId: 'g1' }],
+        (await tx.requests.allPending()).map((r) => [r.id, r.requesterId, r.pendingUntil]),
+        [['r3', 'carol', T + 64 * 60_000]],
       );
-      assert.equal((await tx.identity.user('alice'))?.subject, 's1');
+      assert.deepEqual(await tx.approvals.of('r1'), [{ requestId: 'r1', approverId: 'bob', decision: 'approve', comment: 'fine', at: T + 1 }]);
+      assert.deepEqual(await tx.grants.get('g1'), {
+        seq: 1,
+        id: 'g1',
+        requestId: 'r1',
+        userId: 'alice',
+        resourceId: 'prod-db',
+        role: 'read',
+        startsAt: T,
+        expiresAt: T + 1800_000,
+        maxExpiresAt: T + 7200_000,
+        status: 'active',
+        extensions: 0,
+        revokePending: false,
+        endedAt: null,
+        endedBy: null,
+        endReason: null,
+        warned: 1,
+      });
+      const g2 = await tx.grants.get('g2');
+      assert.deepEqual([g2?.status, g2?.revokePending, g2?.endedAt, g2?.endedBy, g2?.endReason], ['revoked', true, T + 3, 'bob', 'done']);
+      assert.deepEqual(await tx.tokens.list(), [
+        { id: 't1', userId: 'alice', hash: Buffer.alloc(32, 7), label: 'old laptop', createdAt: T, expiresAt: null, revokedAt: null, lastUsedAt: T + 5 },
+        { id: 't2', userId: 'bob', hash: Buffer.alloc(32, 8), label: null, createdAt: T + 1, expiresAt: T + 86_400_000, revokedAt: T + 6, lastUsedAt: null },
+      ]);
+      assert.equal((await tx.tokens.byHash(Buffer.alloc(32, 7)))?.id, 't1');
+      assert.deepEqual(await tx.users.list(), [
+        { id: 'alice', name: 'Alice', groups: ['dev'], roles: [], active: true },
+        { id: 'bob', name: 'Bob', groups: ['sre'], roles: ['approver'], active: true },
+        { id: 'carol', name: 'Carol', groups: ['dev'], roles: [], active: false },
+      ]);
+      assert.deepEqual(
+        (await tx.outbox.openForGrant('g1')).map((o) => [o.kind, o.payload, o.attempts]),
+        [['provision', { grantId: 'g1' }, 0]],
+      );
+      assert.deepEqual(await tx.identity.user('bob'), {
+        id: 'bob',
+        issuer: 'https://idp',
+        subject: 's2',
+        name: 'Bob',
+        email: 'bob@example.com',
+        groups: ['sre'],
+        roles: ['approver'],
+        lastSignInAt: T + 1,
+        disabledAt: null,
+      });
       assert.deepEqual(await tx.credentials.sealed('g1'), Buffer.from('sealed'));
-      assert.deepEqual(await tx.audit.head(), { seq: 2, hash: head });
+      const { events } = await tx.audit.query({ limit: 10 });
+      assert.deepEqual(
+        events.map((e) => [e.seq, e.action, e.subjectId, e.details, e.hash]),
+        [
+          [3, 'token.revoked', undefined, { tokenId: 'none' }, OLD_HEAD.hash],
+          [2, 'request.approved', 'alice', { comment: 'fine ü\u2028' }, '05b06ee21b4054b30df6fbece12d0df68c9e2aa2ccb80d23ed5591e17c11e2f3'],
+          [1, 'test.old', 'alice', { a: 'x', b: 1 }, 'cd46bc7b5b2b6588e9de70ed9e6065beb64a9b2d9419bf8de8a937e9f1adc728'],
+        ],
+      );
+      assert.deepEqual(await tx.audit.head(), OLD_HEAD);
     });
-    // the chain goes on from the old head and verifies as one
-    const [next] = await store.transaction((tx) => tx.audit.append([{ at: T + 10, actorId: 'alice', action: 'test.new', details: {} }]));
-    assert.equal(next.seq, 3);
-    assert.equal(next.prevHash, head);
-    const v = await store.verifyAudit();
-    assert.deepEqual(v, { ok: true, count: 3, headHash: next.hash });
+    assert.deepEqual(await store.verifyAudit(), { ok: true, count: 3, headHash: OLD_HEAD.hash });
+  });
+
+  test('aDatabaseOfMigration6_goesOnWithTheOldChain_andTheOldRows', async () => {
+    const store = open(oldDatabase());
+    const [next] = await store.transaction(async (tx) => {
+      // the old rows take part in today's rules: r3 decided, g1 ended, t1 revoked
+      assert.equal(await tx.requests.decide('r3', 'denied', T + 10, null), true);
+      assert.equal(await tx.grants.end('g1', 'relinquished', T + 10, 'alice', null, false), true);
+      assert.equal(await tx.tokens.revoke('t1', T + 10), true);
+      return tx.audit.append([{ at: T + 10, actorId: 'alice', action: 'test.new', details: {} }]);
+    });
+    assert.equal(next.seq, 4);
+    assert.equal(next.prevHash, OLD_HEAD.hash);
+    assert.deepEqual(await store.verifyAudit(), { ok: true, count: 4, headHash: next.hash });
+    assert.deepEqual(await store.verifyAudit({ head: OLD_HEAD }), { ok: true, count: 4, headHash: next.hash });
+    await store.read(async (tx) => {
+      assert.equal((await tx.requests.get('r3'))?.status, 'denied');
+      assert.equal((await tx.grants.get('g1'))?.status, 'relinquished');
+      assert.equal((await tx.tokens.byHash(Buffer.alloc(32, 7)))?.revokedAt, T + 10);
+    });
   });
 
   test('aDatabaseNewerThanThisServer_isRefusedWithAClearMessage', () => {

@@ -1,6 +1,6 @@
 // Versioned schema migrations for PostgreSQL, applied in order, each in its own transaction,
 // recorded in schema_migrations. The same tables and columns as the SQLite schema
-// (server/db/migrations.ts) version for version, in PostgreSQL types: epoch milliseconds as
+// (server/store/sqlite/migrations.ts) version for version, in PostgreSQL types: epoch milliseconds as
 // bigint, hashes as bytea, flags as boolean, JSON as text (the audit details must stay the
 // canonical text byte for byte, the hash covers it). Never edit a released migration: add one.
 //
