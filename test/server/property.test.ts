@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { canEverBeApproved, isApprover } from '../../server/domain/policy.js';
-import type { GrantRecord, RequestRecord } from '../../server/store/types.js';
+import type { ApprovalRecord, GrantRecord, RequestRecord } from '../../server/store/types.js';
 import { loggedEvents, makeServer, type Reply, type TestServer } from '../helpers/server.js';
 
 const RUNS = Number(process.env.ELEVATE_PROPERTY_RUNS ?? 200);
@@ -90,6 +90,15 @@ const EVERY = 1_000_000;
 const requests = (s: TestServer) => s.store.read(async (tx) => bySeq(await tx.requests.forResources([...s.policy.resources.keys()], undefined, EVERY)));
 const grants = (s: TestServer) => s.store.read(async (tx) => bySeq(await tx.grants.list({ limit: EVERY })));
 const approvals = (s: TestServer, id: string) => s.store.read((tx) => tx.approvals.of(id));
+/** requests, grants and every request's approvals in one read (one snapshot, few round trips) */
+const stored = (s: TestServer) =>
+  s.store.read(async (tx) => {
+    const rs = bySeq(await tx.requests.forResources([...s.policy.resources.keys()], undefined, EVERY));
+    const gs = bySeq(await tx.grants.list({ limit: EVERY }));
+    const approvalsOf = new Map<string, ApprovalRecord[]>();
+    for (const r of rs) approvalsOf.set(r.id, await tx.approvals.of(r.id));
+    return { rs, gs, approvalsOf: (id: string) => approvalsOf.get(id) ?? [] };
+  });
 const auditRows = (s: TestServer) => loggedEvents(s);
 /** the acting user for an op on something owned by `owner` on `resourceId` */
 function actor(s: TestServer, op: { who: Who; user: string; idx: number }, owner: string, resourceId: string): string {
@@ -173,8 +182,7 @@ function assertAnswer(r: Reply, want: [number, string?], what: string) {
 
 async function checkRules(s: TestServer, afterTimers: boolean, log: string[]): Promise<void> {
   const now = s.clock.now();
-  const rs = await requests(s);
-  const gs = await grants(s);
+  const { rs, gs, approvalsOf } = await stored(s);
   const ctx = () => `\n  steps:\n    ${log.join('\n    ')}`;
 
   // Rule 1: no active grant at or after expiresAt, by the API and /v1/check
@@ -211,7 +219,7 @@ async function checkRules(s: TestServer, afterTimers: boolean, log: string[]): P
 
   // Rule 2: nobody approves their own request; only approvers; `required` distinct approvals
   for (const r of rs) {
-    const as = await approvals(s, r.id);
+    const as = approvalsOf(r.id);
     const res = s.policy.resources.get(r.resourceId)!;
     for (const a of as) {
       assert.notEqual(a.approverId, r.requesterId, `rule 2: self-approval of ${r.id}${ctx()}`);
@@ -234,7 +242,7 @@ async function checkRules(s: TestServer, afterTimers: boolean, log: string[]): P
     }
     if (r.status === 'pending') {
       const recorded = count('request.approval_recorded', 'requestId', r.id);
-      assert.equal(recorded, (await approvals(s, r.id)).filter((a) => a.decision === 'approve').length, `rule 3: approvals of ${r.id}${ctx()}`);
+      assert.equal(recorded, approvalsOf(r.id).filter((a) => a.decision === 'approve').length, `rule 3: approvals of ${r.id}${ctx()}`);
     }
   }
   for (const g of gs) {
