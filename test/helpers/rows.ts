@@ -8,6 +8,7 @@ import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { type OpenStoreOptions, openStore } from '../../server/store/open.js';
 import type { Store, StoredAuditEvent } from '../../server/store/types.js';
 import { onPostgres, type testDatabase, testPgPassword } from './backend.js';
 
@@ -143,4 +144,9 @@ export async function auditEvents(store: Store, where: (e: StoredAuditEvent) => 
     for await (const e of r.audit.iterate()) if (where(e)) out.push(e);
     return out;
   });
+}
+
+/** Another store on a test server's database: what a CLI command (or another process) opens. */
+export function openStoreOn(spec: string, opts: OpenStoreOptions = { role: 'cli' }) {
+  return openStore(spec, onPostgres ? { ...opts, password: testPgPassword() } : opts);
 }
