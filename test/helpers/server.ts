@@ -3,22 +3,29 @@
 //    through openStore, as the CLI does), driven through services.app.request() (no port), with a
 //    FakeClock that tests move instead of sleeping.
 //  - spawnServer(): the bundled CLI (dist/server.js) as a child process on a free loopback port.
+//  - openTestSql() / srv.sql: raw SQL on a test database, on either backend, for the few tests
+//    that inject storage faults or tamper with rows (everything else reads through the Store API).
+// Each runs on SQLite or, under test/helpers/withPostgres.ts, on PostgreSQL (test/helpers/backend.ts).
 import { serve } from '@hono/node-server';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Database } from 'better-sqlite3';
+import Sqlite, { type Database } from 'better-sqlite3';
+import pg from 'pg';
 import { FakeClock } from '../../server/domain/clock.js';
 import { parsePolicy } from '../../server/domain/policy.js';
 import type { Policy } from '../../server/domain/types.js';
 import { openStore } from '../../server/store/open.js';
-import type { Store } from '../../server/store/types.js';
+import type { Store, StoredAuditEvent } from '../../server/store/types.js';
 import { silentLogger } from '../../server/logger.js';
 import { createServices, type Services, type ServicesOptions } from '../../server/services.js';
 import { TEST_POLICY } from './policy.js';
-import { testDatabase } from './backend.js';
+import { testDatabase, testPgPassword } from './backend.js';
+
+/** Where a test server's data lives: a SQLite file or a PostgreSQL database (backend.ts testDatabase). */
+export type TestDatabase = Awaited<ReturnType<typeof testDatabase>>;
 
 export const ROOT = resolve(__dirname, '..', '..');
 export const SERVER_JS = join(ROOT, 'dist', 'server.js');
@@ -54,7 +61,7 @@ export interface MakeServerOptions {
   /** reuse an existing directory (its elevate.db), e.g. to reopen after a test closed it */
   dir?: string;
   /** reuse a database (the `db` of an earlier server), e.g. to reopen after a test closed it */
-  dbSpec?: { spec: string; password?: string; args: string[] };
+  dbSpec?: TestDatabase;
 }
 
 export interface TestServer {
@@ -67,7 +74,14 @@ export interface TestServer {
    * storage faults (triggers, pragmas). Everything else goes through `store`.
    */
   readonly sqlite: Database;
+  /**
+   * Raw SQL on this server's database, on either backend (opened on first use, closed with the
+   * server): for fault injection and tampering. Reads of state belong to `store`.
+   */
+  readonly sql: TestSql;
   readonly dir: string;
+  /** this server's database (for spawned servers, CLI commands and openTestSql on it) */
+  readonly db: TestDatabase;
   readonly dbPath: string;
   /** the CLI flags that reach this server's database (--db, and on PostgreSQL --db-password-file) */
   readonly dbArgs: string[];
@@ -115,6 +129,7 @@ export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer>
   }
   const listeners: { close(): Promise<void> }[] = [];
   let closed = false;
+  let sql: TestSql | undefined;
 
   const srv: TestServer = {
     get services() {
@@ -126,8 +141,15 @@ export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer>
     get sqlite() {
       return sqliteConnection(store);
     },
+    get sql() {
+      // SQLite: the store's own connection (a second one could meet the open group-commit
+      // transaction); PostgreSQL: a client of its own as the cluster's superuser
+      sql ??= store.kind === 'sqlite' ? sqliteTestSql(sqliteConnection(store), false) : pgTestSql(db);
+      return sql;
+    },
     clock,
     dir,
+    db,
     dbPath,
     dbArgs: db.args,
     tokens,
@@ -167,6 +189,7 @@ export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer>
     async restart() {
       await services.stop();
       await store.close();
+      if (store.kind === 'sqlite') sql = undefined; // it borrowed the closed connection
       store = await openStore(dbPath, storeOptions);
       services = await createServices({ store, policy, clock, logger: silentLogger, options: { authFailuresPerMinute: 1_000_000, ...o.options } });
       const caughtUp = await services.start();
@@ -197,6 +220,7 @@ export async function makeServer(o: MakeServerOptions = {}): Promise<TestServer>
       if (closed) return;
       closed = true;
       for (const l of listeners) await l.close();
+      await sql?.close();
       await services.stop();
       await store.close();
       if (!o.dir) rmSync(dir, { recursive: true, force: true });
@@ -217,11 +241,136 @@ export async function advanceClock(clock: FakeClock, settle: () => Promise<void>
   await settle();
 }
 
+/**
+ * The audit log as the store reads it (the same on both backends), oldest first, after flushing
+ * the events the server batches; `where` keeps the events matching every field given.
+ */
+export async function loggedEvents(
+  s: Pick<TestServer, 'store' | 'services'>,
+  where: { action?: string; requestId?: string; grantId?: string } = {},
+): Promise<StoredAuditEvent[]> {
+  await s.services.batcher.flush();
+  const all = await s.store.read(async (tx) => {
+    const events: StoredAuditEvent[] = [];
+    for await (const e of tx.audit.iterate()) events.push(e);
+    return events;
+  });
+  return all.filter(
+    (e) =>
+      (where.action === undefined || e.action === where.action) &&
+      (where.requestId === undefined || e.requestId === where.requestId) &&
+      (where.grantId === undefined || e.grantId === where.grantId),
+  );
+}
+
 /** SQLite only: the store's write connection (tests that inspect rows with SQL or inject faults). */
 export function sqliteConnection(store: Store): Database {
   const db = (store as { db?: unknown }).db;
   if (store.kind !== 'sqlite' || typeof db !== 'object' || db === null) throw new Error('this test needs SQL on a SQLite store');
   return db as Database;
+}
+
+/**
+ * Raw SQL on a test database, the same lines on SQLite and PostgreSQL: `?` placeholders, counts
+ * and other bigint values as numbers. Only for what the Store API cannot do (injecting faults,
+ * tampering, counting rows no API lists); dialect differences stay in here.
+ */
+export interface TestSql {
+  readonly dialect: 'sqlite' | 'postgres';
+  all<T = Record<string, unknown>>(query: string, ...params: unknown[]): Promise<T[]>;
+  /** The first row, or undefined. */
+  get<T = Record<string, unknown>>(query: string, ...params: unknown[]): Promise<T | undefined>;
+  /** `SELECT count(*) FROM <from>`: e.g. count('audit WHERE action = ?', 'auth.failed'). */
+  count(from: string, ...params: unknown[]): Promise<number>;
+  /** One statement that returns no rows. */
+  run(query: string, ...params: unknown[]): Promise<void>;
+  /**
+   * From now on, UPDATEs of `table` whose new row matches `when` (SQL over NEW and OLD, the same
+   * in both dialects for simple comparisons) change nothing, as when another writer changed the
+   * row first and the conditional update no longer matches; resolves to the undo.
+   */
+  ignoreUpdates(table: string, when: string): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens raw SQL on a database a test made (testDatabase(dir), srv.db): a second connection
+ * beside the server's (SQLite: `readonly` opens it read-only; PostgreSQL: the cluster's
+ * superuser, who may also do what the application cannot, e.g. disable the audit triggers).
+ */
+export async function openTestSql(db: Pick<TestDatabase, 'spec'>, o: { readonly?: boolean } = {}): Promise<TestSql> {
+  if (!/^postgres(ql)?:\/\//.test(db.spec)) return sqliteTestSql(new Sqlite(db.spec, { readonly: o.readonly ?? false, fileMustExist: true }), true);
+  const s = pgTestSql(db);
+  if (o.readonly) await s.run('SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY');
+  return s;
+}
+
+function sqliteTestSql(conn: Database, owned: boolean): TestSql {
+  let triggers = 0;
+  return {
+    dialect: 'sqlite',
+    all: async <T>(query: string, ...params: unknown[]) => conn.prepare(query).all(...params) as T[],
+    get: async <T>(query: string, ...params: unknown[]) => conn.prepare(query).get(...params) as T | undefined,
+    count: async (from, ...params) => (conn.prepare(`SELECT count(*) AS n FROM ${from}`).get(...params) as { n: number }).n,
+    run: async (query, ...params) => void conn.prepare(query).run(...params),
+    async ignoreUpdates(table, when) {
+      const name = `test_ignore_updates_${++triggers}`;
+      conn.exec(`CREATE TRIGGER ${name} BEFORE UPDATE ON ${table} WHEN ${when} BEGIN SELECT RAISE(IGNORE); END`);
+      return async () => void conn.exec(`DROP TRIGGER ${name}`);
+    },
+    close: async () => void (owned && conn.close()),
+  };
+}
+
+/** bigint as numbers, as the PostgreSQL store reads them (every value Elevate stores is below 2^53) */
+const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === 20 && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+function pgTestSql(db: Pick<TestDatabase, 'spec'>): TestSql {
+  const u = new URL(db.spec);
+  // fields, not a connectionString: the password comes from its file, never from a URL
+  const client = new pg.Client({
+    host: u.hostname,
+    port: Number(u.port),
+    user: decodeURIComponent(u.username),
+    database: decodeURIComponent(u.pathname.slice(1)),
+    password: testPgPassword(),
+    types: pgTypes,
+  });
+  const connected = client.connect();
+  // the dialects' one difference that matters here: `?` becomes $1, $2, … (outside quotes)
+  const numbered = (query: string) => {
+    let n = 0;
+    return query.replace(/'(?:[^']|'')*'|\?/g, (m) => (m === '?' ? `$${++n}` : m));
+  };
+  const rows = async <T>(query: string, params: unknown[]) => {
+    await connected;
+    return (await client.query(numbered(query), params)).rows as T[];
+  };
+  let triggers = 0;
+  return {
+    dialect: 'postgres',
+    all: <T>(query: string, ...params: unknown[]) => rows<T>(query, params),
+    get: async <T>(query: string, ...params: unknown[]) => (await rows<T>(query, params))[0],
+    count: async (from, ...params) => (await rows<{ n: number }>(`SELECT count(*) AS n FROM ${from}`, params))[0]!.n,
+    run: async (query, ...params) => void (await rows(query, params)),
+    async ignoreUpdates(table, when) {
+      const name = `test_ignore_updates_${++triggers}`;
+      // a BEFORE ROW trigger returning NULL skips the row's update, as RAISE(IGNORE) does in SQLite
+      await rows(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`, []);
+      await rows(`CREATE TRIGGER ${name} BEFORE UPDATE ON ${table} FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION ${name}()`, []);
+      return async () => {
+        await rows(`DROP TRIGGER ${name} ON ${table}`, []);
+        await rows(`DROP FUNCTION ${name}()`, []);
+      };
+    },
+    async close() {
+      await connected.catch(() => {});
+      await client.end().catch(() => {});
+    },
+  };
 }
 
 /** Asserts the contract's error shape and returns the code. */
@@ -290,9 +439,17 @@ export interface SpawnedServer {
   stop(): Promise<void>;
 }
 
+/** The CLI flags that reach a database: a SQLite path, or a test database on either backend. */
+export function dbFlags(db: string | Pick<TestDatabase, 'args'>): string[] {
+  return typeof db === 'string' ? ['--db', db] : db.args;
+}
+
 export async function spawnServer(o: {
   policyPath: string;
-  dbPath: string;
+  /** where its data lives: testDatabase(dir) / srv.db (either backend), or a SQLite path */
+  db?: string | Pick<TestDatabase, 'args'>;
+  /** a SQLite file (the older spelling of `db` for a path) */
+  dbPath?: string;
   port?: number;
   args?: string[];
   /** registers cleanup on this test context (the process-exit hook is the last resort) */
@@ -300,8 +457,10 @@ export async function spawnServer(o: {
   timeoutMs?: number;
   env?: Record<string, string>;
 }): Promise<SpawnedServer> {
+  const db = o.db ?? o.dbPath;
+  if (db === undefined) throw new Error('spawnServer needs db (or dbPath)');
   const port = o.port ?? (await freePort());
-  const proc = spawn(process.execPath, [SERVER_JS, 'start', '--config', o.policyPath, '--db', o.dbPath, '--port', String(port), ...(o.args ?? [])], {
+  const proc = spawn(process.execPath, [SERVER_JS, 'start', '--config', o.policyPath, ...dbFlags(db), '--port', String(port), ...(o.args ?? [])], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: cleanEnv(o.env),
@@ -357,8 +516,8 @@ export function writePolicy(dir: string, yaml: string = TEST_POLICY, name = 'ele
 }
 
 /** Issues a token through the CLI (the real path an operator uses). */
-export function issueToken(policyPath: string, dbPath: string, user: string): string {
-  const r = cli(['token', 'issue', user, '--config', policyPath, '--db', dbPath]);
+export function issueToken(policyPath: string, db: string | Pick<TestDatabase, 'args'>, user: string): string {
+  const r = cli(['token', 'issue', user, '--config', policyPath, ...dbFlags(db)]);
   if (r.code !== 0) throw new Error(`token issue ${user} failed: ${r.stderr}`);
   return r.stdout.trim();
 }

@@ -2,7 +2,7 @@
 // agent's tool made says so in the audit log (details.via: "agent").
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { access, makeServer, type TestServer } from '../helpers/server.js';
+import { access, loggedEvents, makeServer, type TestServer } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
 
 const HINTED = TEST_POLICY.replace(
@@ -18,8 +18,11 @@ after(async () => {
   await s?.close();
 });
 
-const createdDetails = (requestId: string): Record<string, unknown> =>
-  JSON.parse((s.sqlite.prepare(`SELECT details FROM audit WHERE action = 'request.created' AND request_id = ?`).get(requestId) as { details: string }).details);
+const createdDetails = async (requestId: string): Promise<Record<string, unknown>> => {
+  const [created] = await loggedEvents(s, { action: 'request.created', requestId });
+  assert.ok(created, 'request.created is logged');
+  return created.details;
+};
 
 describe('resource hints', () => {
   test('getResources_servesEachResourcesHints_andNoneWhereThePolicyGivesNone', async () => {
@@ -41,13 +44,13 @@ describe('requests made by an agent', () => {
       access('prod-db', 'read', 600, { via: 'agent', justification: 'agent: investigating slow orders' }),
     );
     assert.equal(r.status, 201, JSON.stringify(r.body));
-    assert.equal(createdDetails(r.body.request.id).via, 'agent');
+    assert.equal((await createdDetails(r.body.request.id)).via, 'agent');
   });
 
   test('createRequest_fromThePeople_hasNoViaInTheAuditLog', async () => {
     const r = await s.call('alice', 'POST', '/v1/requests', access('staging-db', 'read', 600));
     assert.equal(r.status, 201, JSON.stringify(r.body));
-    assert.equal('via' in createdDetails(r.body.request.id), false);
+    assert.equal('via' in (await createdDetails(r.body.request.id)), false);
   });
 
   test('createRequest_withAnUnknownVia_is400NamingTheField', async () => {

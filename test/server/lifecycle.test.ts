@@ -1,12 +1,13 @@
 // The access lifecycle as a specification: requests, decisions, grants, extensions, endings,
 // expiry, reload and audit, each through the HTTP API of an in-process server on a real SQLite
-// file. Time is a FakeClock: tests move it, and the scheduler fires through its timers.
+// file (or PostgreSQL database). Time is a FakeClock: tests move it, and the scheduler fires through its timers.
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../server/domain/clock.js';
-import { access, errorCode, HOUR, makeServer, MIN, policyOf, type TestServer } from '../helpers/server.js';
+import { access, errorCode, HOUR, loggedEvents, makeServer, MIN, policyOf, type TestServer } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
 import { parsePolicy } from '../../server/domain/policy.js';
+import type { StoredAuditEvent } from '../../server/store/types.js';
 
 const open: TestServer[] = [];
 async function server(o: Parameters<typeof makeServer>[0] = {}): Promise<TestServer> {
@@ -18,32 +19,11 @@ afterEach(async () => {
   while (open.length) await open.pop()!.close();
 });
 
-/** An audit row as SQLite stores it (this suite reads them with SQL). */
-interface Row {
-  seq: number;
-  at: number;
-  actor_id: string;
-  action: string;
-  resource_id: string | null;
-  request_id: string | null;
-  grant_id: string | null;
-  subject_id: string | null;
-  details: string;
-  prev_hash: string;
-  hash: string;
-}
-/** Audit rows straight from the database (batched ones flushed first). */
-async function audit(s: TestServer, where: { action?: string; requestId?: string; grantId?: string } = {}): Promise<(Row & { d: any })[]> {
-  await s.services.batcher.flush();
-  const rows = s.sqlite.prepare('SELECT * FROM audit ORDER BY seq').all() as Row[];
-  return rows
-    .filter(
-      (r) =>
-        (where.action === undefined || r.action === where.action) &&
-        (where.requestId === undefined || r.request_id === where.requestId) &&
-        (where.grantId === undefined || r.grant_id === where.grantId),
-    )
-    .map((r) => ({ ...r, d: JSON.parse(r.details) }));
+/** A logged event as the store reads it (the same on both backends), `at` in epoch ms, `d` its details. */
+type Logged = Omit<StoredAuditEvent, 'at'> & { at: number; d: any };
+/** The log, oldest first, from the store (batched events flushed first). */
+async function audit(s: TestServer, where: Parameters<typeof loggedEvents>[1] = {}): Promise<Logged[]> {
+  return (await loggedEvents(s, where)).map((e) => ({ ...e, at: Date.parse(e.at), d: e.details }));
 }
 
 async function request(s: TestServer, user: string, body: Record<string, unknown>) {
@@ -88,7 +68,7 @@ describe('requests', () => {
       ['request.created', 'request.approved', 'grant.activated'],
     );
     const approved = (await audit(s, { action: 'request.approved', requestId: r.request.id }))[0];
-    assert.equal(approved.actor_id, 'system');
+    assert.equal(approved.actorId, 'system');
     assert.equal(approved.d.how, 'auto');
     assert.equal(approved.d.autoApproveRule, 0);
     assert.deepEqual(await check(s, 'alice', 'staging-db', 'read'), { allowed: true, grantId: r.grant.id, expiresAt: r.grant.expiresAt });
@@ -125,7 +105,7 @@ describe('requests', () => {
 
   test('request_overMaxDuration_orWithoutRequiredTicket_orWrongRole_isRefusedWith422AndCreatesNothing', async () => {
     const s = await server();
-    const before = (s.sqlite.prepare('SELECT COUNT(*) AS n FROM requests').get() as { n: number }).n;
+    const before = await s.sql.count('requests');
     const over = await fails(s, 'alice', 'POST', '/v1/requests', access('prod-db', 'read', 4 * 3600 + 1), 422, 'policy_violation');
     assert.match(over.error.message, /maxDuration/);
     const noTicket = await fails(s, 'alice', 'POST', '/v1/requests', access('payments', 'read', 600), 422, 'policy_violation');
@@ -133,7 +113,7 @@ describe('requests', () => {
     await fails(s, 'alice', 'POST', '/v1/requests', access('payments', 'read', 600, { ticket: '   ' }), 422, 'policy_violation');
     await fails(s, 'alice', 'POST', '/v1/requests', access('prod-db', 'superuser', 600), 422, 'policy_violation');
     await fails(s, 'alice', 'POST', '/v1/requests', access('prod-db', 'read', 600, { breakGlass: true }), 422, 'policy_violation');
-    assert.equal((s.sqlite.prepare('SELECT COUNT(*) AS n FROM requests').get() as { n: number }).n, before);
+    assert.equal(await s.sql.count('requests'), before);
     const withTicket = await request(s, 'alice', access('payments', 'read', 600, { ticket: 'OPS-1' }));
     assert.equal(withTicket.request.ticket, 'OPS-1');
     assert.equal((await audit(s, { action: 'request.created', requestId: withTicket.request.id }))[0].d.ticket, 'OPS-1');
@@ -166,10 +146,9 @@ resources:
 
   test('dryRun_createsNothing_andAnswers200AlsoWhenRefused', async () => {
     const s = await server();
-    const count = () =>
-      (s.sqlite.prepare('SELECT (SELECT COUNT(*) FROM requests) + (SELECT COUNT(*) FROM grants) + (SELECT COUNT(*) FROM audit) AS n').get() as { n: number }).n;
+    const count = async () => (await s.sql.count('requests')) + (await s.sql.count('grants')) + (await s.sql.count('audit'));
     await s.services.batcher.flush();
-    const before = count();
+    const before = await count();
     const auto = await ok(s, 'alice', 'POST', '/v1/requests?dryRun=true', access('staging-db', 'read', 600));
     assert.deepEqual({ ...auto.evaluation, reasons: undefined }, { allowed: true, autoApproved: true, autoApproveRule: 0, reasons: undefined });
     const pending = await ok(s, 'alice', 'POST', '/v1/requests?dryRun=true', access('prod-db', 'read', 600));
@@ -191,7 +170,7 @@ resources:
     const glass = await ok(s, 'dave', 'POST', '/v1/requests?dryRun=true', access('incident', 'admin', 600, { breakGlass: true }));
     assert.equal(glass.evaluation.autoApproved, true);
     await s.services.batcher.flush();
-    assert.equal(count(), before);
+    assert.equal(await count(), before);
   });
 });
 
@@ -210,7 +189,7 @@ describe('decisions', () => {
       [['bob', 'approve', 'looks fine']],
     );
     const e = (await audit(s, { action: 'request.approved', requestId: req.id }))[0];
-    assert.equal(e.actor_id, 'bob');
+    assert.equal(e.actorId, 'bob');
     assert.equal(e.d.comment, 'looks fine');
   });
 
@@ -248,7 +227,7 @@ describe('decisions', () => {
     assert.equal((await audit(s, { action: 'request.denied', requestId: req.id }))[0].d.reason, 'not today');
     await fails(s, 'bob', 'POST', `/v1/requests/${req.id}/approve`, {}, 409, 'conflict');
     await fails(s, 'alice', 'POST', `/v1/requests/${req.id}/cancel`, undefined, 409, 'conflict');
-    assert.equal((s.sqlite.prepare('SELECT COUNT(*) AS n FROM grants').get() as { n: number }).n, 0);
+    assert.equal(await s.sql.count('grants'), 0);
   });
 
   test('deny_byOneOfTwoRequiredApprovers_endsTheRequest', async () => {
@@ -268,7 +247,7 @@ describe('decisions', () => {
     await fails(s, 'bob', 'POST', `/v1/requests/${req.id}/approve`, {}, 409, 'conflict');
     const e = await audit(s, { action: 'request.cancelled', requestId: req.id });
     assert.equal(e.length, 1);
-    assert.equal(e[0].actor_id, 'alice');
+    assert.equal(e[0].actorId, 'alice');
   });
 
   test('pendingTtl_aRequestNobodyDecided_expiresOnTime_viaTheScheduler', async () => {
@@ -294,7 +273,7 @@ describe('decisions', () => {
     assert.equal((await ok(s, 'bob', 'GET', `/v1/requests/${req.id}`)).request.status, 'expired');
     await fails(s, 'bob', 'POST', `/v1/requests/${req.id}/approve`, {}, 409, 'conflict');
     assert.equal((await audit(s, { action: 'request.expired', requestId: req.id })).length, 1);
-    assert.equal((s.sqlite.prepare('SELECT COUNT(*) AS n FROM grants').get() as { n: number }).n, 0);
+    assert.equal(await s.sql.count('grants'), 0);
   });
 });
 
@@ -309,7 +288,7 @@ describe('break glass', () => {
     assert.equal(created.d.breakGlass, true);
     assert.equal(created.d.justification, 'prod is down');
     const approved = (await audit(s, { action: 'request.approved', requestId: r.request.id }))[0];
-    assert.equal(approved.actor_id, 'dave');
+    assert.equal(approved.actorId, 'dave');
     assert.equal(approved.d.how, 'break-glass');
     assert.equal(approved.d.breakGlass, true);
     assert.equal((await audit(s, { action: 'grant.activated', requestId: r.request.id }))[0].d.breakGlass, true);
@@ -451,7 +430,7 @@ resources:
       assert.equal(req.status, 'cancelled');
       const e = await audit(s, { action: 'request.cancelled', requestId: req.id });
       assert.equal(e.length, 1);
-      assert.equal(e[0].actor_id, 'system');
+      assert.equal(e[0].actorId, 'system');
       assert.equal((await audit(s, { action: 'request.expired', requestId: req.id })).length, 0);
       await fails(s, 'bob', 'POST', `/v1/requests/${req.id}/approve`, {}, 409, 'conflict');
     });
@@ -532,8 +511,8 @@ describe('exact expiry (rule 1)', () => {
     assert.equal(e.length, 1);
     assert.equal(e[0].at, Date.parse(grant.expiresAt), 'swept at the due instant, not on a poll');
     assert.equal(e[0].d.lateMs, 0);
-    assert.equal(e[0].actor_id, 'system');
-    assert.equal((s.sqlite.prepare('SELECT status FROM grants WHERE id = ?').get(grant.id) as { status: string }).status, 'expired');
+    assert.equal(e[0].actorId, 'system');
+    assert.equal((await s.store.read((tx) => tx.grants.get(grant.id)))?.status, 'expired');
   });
 
   test('afterARestart_grantsThatEndedWhileDown_areExpiredAtOnceAndMarkedRecovered', async () => {
@@ -624,7 +603,7 @@ describe('validation', () => {
     const big = JSON.stringify(access('prod-db', 'read', 600, { justification: 'x'.repeat(65 * 1024) }));
     const r = await s.call('alice', 'POST', '/v1/requests', big);
     assert.deepEqual([r.status, errorCode(r)], [413, 'payload_too_large']);
-    assert.equal((s.sqlite.prepare('SELECT COUNT(*) AS n FROM requests').get() as { n: number }).n, 0);
+    assert.equal(await s.sql.count('requests'), 0);
   });
 });
 
@@ -662,10 +641,7 @@ describe('policy reload', () => {
     const who = await s.call('alice', 'GET', '/v1/me');
     assert.deepEqual([who.status, errorCode(who)], [401, 'unauthenticated']);
     assert.equal((await audit(s, { action: 'token.revoked' })).filter((e) => e.d.userId === 'alice' && e.d.reason === 'policy').length, 1);
-    assert.equal(
-      (s.sqlite.prepare('SELECT revoked_at FROM tokens WHERE id = ?').get(s.tokenIds.alice) as { revoked_at: number | null }).revoked_at,
-      s.clock.now(),
-    );
+    assert.equal((await s.store.read((tx) => tx.tokens.get(s.tokenIds.alice)))?.revokedAt, s.clock.now());
     assert.equal((await audit(s, { action: 'policy.reloaded' })).length, 1);
     assert.equal((await audit(s, { action: 'grant.revoked' })).filter((e) => e.d.reason === 'policy').length, 2);
     assert.deepEqual(await check(s, 'alice', 'prod-db', 'read'), { allowed: false });
@@ -684,7 +660,7 @@ describe('policy changes and pending work (rule 4)', () => {
     assert.deepEqual([r.status, errorCode(r)], [409, 'conflict']);
     const after = await s.call('alice', 'GET', `/v1/requests/${req.id}`);
     assert.equal(after.body.request.status, 'cancelled');
-    assert.ok((await audit(s)).some((e) => e.action === 'request.cancelled' && e.request_id === req.id && JSON.parse(e.details).reason === 'policy'));
+    assert.ok((await audit(s)).some((e) => e.action === 'request.cancelled' && e.requestId === req.id && e.d.reason === 'policy'));
   });
 
   test('reload_thatCutsMaxTotal_capsAnExtensionApprovedAfterwards', async () => {
@@ -761,7 +737,7 @@ describe('audit', () => {
     assert.deepEqual(
       byActor.events.map((e: any) => e.seq),
       all
-        .filter((r) => r.actor_id === 'bob')
+        .filter((r) => r.actorId === 'bob')
         .map((r) => r.seq)
         .reverse(),
     );
@@ -769,7 +745,7 @@ describe('audit', () => {
     assert.deepEqual(
       byResource.events.map((e: any) => e.seq),
       all
-        .filter((r) => r.resource_id === 'staging-db')
+        .filter((r) => r.resourceId === 'staging-db')
         .map((r) => r.seq)
         .reverse(),
     );
@@ -814,7 +790,7 @@ describe('audit', () => {
     for (const user of ['alice', 'dave', 'bob', 'erin']) {
       const mine = await ok(s, user, 'GET', '/v1/audit?limit=1000');
       const expected = all
-        .filter((r) => r.actor_id === user || r.subject_id === user)
+        .filter((r) => r.actorId === user || r.storedSubjectId === user)
         .map((r) => r.seq)
         .reverse();
       assert.deepEqual(
@@ -825,7 +801,7 @@ describe('audit', () => {
       // a filter cannot widen the view
       const others = await ok(s, user, 'GET', '/v1/audit?actorId=system&limit=1000');
       assert.ok(
-        others.events.every((e: any) => all.find((r) => r.seq === e.seq)!.subject_id === user),
+        others.events.every((e: any) => all.find((r) => r.seq === e.seq)!.storedSubjectId === user),
         `${user} sees system events about others`,
       );
     }
@@ -851,7 +827,7 @@ describe('audit', () => {
     assert.deepEqual(r, {
       ok: true,
       count: rows.length,
-      headHash: (s.sqlite.prepare('SELECT hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { hash: string }).hash,
+      headHash: rows.at(-1)!.hash,
     });
     assert.equal((await s.store.read((tx) => tx.audit.verify())).ok, true);
   });

@@ -1,7 +1,8 @@
 // Model-based property test: random sequences of request / approve / deny / cancel / extend /
 // revoke / relinquish / clock moves (with the sweep running, or stalled) / restarts against the
-// real server on a real SQLite file. After every step the contract's six rules are checked
-// against the API and the database, and each response is compared with what a small model of
+// real server on a real SQLite file or PostgreSQL database. After every step the contract's six
+// rules are checked against the API and the stored records (read through the store, the same
+// on both backends), and each response is compared with what a small model of
 // the lifecycle says it must be.
 //
 // ELEVATE_PROPERTY_RUNS=2000 for a deeper run (default 200 runs of up to 30 steps).
@@ -9,14 +10,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { canEverBeApproved, isApprover } from '../../server/domain/policy.js';
-import type { GrantRow, RequestRow } from '../../server/store/sqlite/rows.js';
-
-interface ApprovalRow {
-  request_id: string;
-  approver_id: string;
-  decision: 'approve' | 'deny';
-}
-import { makeServer, type Reply, type TestServer } from '../helpers/server.js';
+import type { GrantRecord, RequestRecord } from '../../server/store/types.js';
+import { loggedEvents, makeServer, type Reply, type TestServer } from '../helpers/server.js';
 
 const RUNS = Number(process.env.ELEVATE_PROPERTY_RUNS ?? 200);
 const MAX_STEPS = 30;
@@ -88,23 +83,14 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('restart' as const) }) },
 );
 
-// ---------- reading the database ----------
+// ---------- reading the stored state (through the store: the same records on both backends) ----------
 
-const requests = (s: TestServer) => s.sqlite.prepare('SELECT * FROM requests ORDER BY seq').all() as RequestRow[];
-const grants = (s: TestServer) => s.sqlite.prepare('SELECT * FROM grants ORDER BY seq').all() as GrantRow[];
-const approvals = (s: TestServer, id: string) => s.sqlite.prepare('SELECT * FROM approvals WHERE request_id = ?').all(id) as ApprovalRow[];
-interface AuditRow {
-  seq: number;
-  action: string;
-  actor_id: string;
-  request_id: string | null;
-  grant_id: string | null;
-  details: string;
-}
-const auditRows = async (s: TestServer) => {
-  await s.services.batcher.flush();
-  return s.sqlite.prepare('SELECT seq, action, actor_id, request_id, grant_id, details FROM audit ORDER BY seq').all() as AuditRow[];
-};
+const bySeq = <T extends { seq: number }>(list: T[]) => list.sort((a, b) => a.seq - b.seq);
+const EVERY = 1_000_000;
+const requests = (s: TestServer) => s.store.read(async (tx) => bySeq(await tx.requests.forResources([...s.policy.resources.keys()], undefined, EVERY)));
+const grants = (s: TestServer) => s.store.read(async (tx) => bySeq(await tx.grants.list({ limit: EVERY })));
+const approvals = (s: TestServer, id: string) => s.store.read((tx) => tx.approvals.of(id));
+const auditRows = (s: TestServer) => loggedEvents(s);
 /** the acting user for an op on something owned by `owner` on `resourceId` */
 function actor(s: TestServer, op: { who: Who; user: string; idx: number }, owner: string, resourceId: string): string {
   if (op.who === 'owner') return owner;
@@ -128,54 +114,49 @@ function can(s: TestServer, userId: string) {
   };
 }
 
-function expectDecision(s: TestServer, op: { t: 'approve' | 'deny' | 'cancel'; user: string }, r: RequestRow): [number, string?] {
+async function expectDecision(s: TestServer, op: { t: 'approve' | 'deny' | 'cancel'; user: string }, r: RequestRecord): Promise<[number, string?]> {
   const c = can(s, op.user);
-  const mine = r.requester_id === op.user;
-  const sees = mine || c.admin || c.auditor || c.approves(r.resource_id);
+  const mine = r.requesterId === op.user;
+  const sees = mine || c.admin || c.auditor || c.approves(r.resourceId);
   if (!sees) return [404, 'not_found'];
-  const pendingNow = r.status === 'pending' && s.clock.now() < r.pending_until;
+  const pendingNow = r.status === 'pending' && s.clock.now() < r.pendingUntil;
   if (op.t === 'cancel') {
     if (!mine) return [403, 'forbidden'];
     return pendingNow ? [200] : [409, 'conflict'];
   }
   if (mine) return [403, 'self_approval'];
-  if (!c.approves(r.resource_id)) return [403, 'forbidden'];
+  if (!c.approves(r.resourceId)) return [403, 'forbidden'];
   if (!pendingNow) return [409, 'conflict'];
-  if (approvals(s, r.id).some((a) => a.approver_id === op.user)) return [409, 'conflict'];
+  if ((await approvals(s, r.id)).some((a) => a.approverId === op.user)) return [409, 'conflict'];
   return [200];
 }
 
-function expectGrantOp(s: TestServer, op: Extract<Op, { t: 'extend' | 'revoke' | 'relinquish' }>, g: GrantRow): [number, string?] {
+async function expectGrantOp(s: TestServer, op: Extract<Op, { t: 'extend' | 'revoke' | 'relinquish' }>, g: GrantRecord): Promise<[number, string?]> {
   const c = can(s, op.user);
-  const owner = g.user_id === op.user;
-  const sees = owner || c.admin || c.auditor || c.approves(g.resource_id);
+  const owner = g.userId === op.user;
+  const sees = owner || c.admin || c.auditor || c.approves(g.resourceId);
   if (!sees) return [404, 'not_found'];
-  const activeNow = g.status === 'active' && s.clock.now() < g.expires_at;
+  const activeNow = g.status === 'active' && s.clock.now() < g.expiresAt;
   if (op.t === 'revoke') {
-    if (!c.admin && !c.approves(g.resource_id)) return [403, 'forbidden'];
+    if (!c.admin && !c.approves(g.resourceId)) return [403, 'forbidden'];
     return activeNow ? [200] : [409, 'conflict'];
   }
   if (!owner) return [403, 'forbidden'];
   if (op.t !== 'extend') return activeNow ? [200] : [409, 'conflict'];
-  const res = s.policy.resources.get(g.resource_id)!;
+  const res = s.policy.resources.get(g.resourceId)!;
   // policy first: 422 before 409
-  if (g.expires_at + op.seconds * 1000 > g.starts_at + res.extension.maxTotalSeconds * 1000) return [422, 'policy_violation'];
+  if (g.expiresAt + op.seconds * 1000 > g.startsAt + res.extension.maxTotalSeconds * 1000) return [422, 'policy_violation'];
   // extension.withoutApproval is a budget per grant: what at-once extensions (those audited under
   // the grant's own request, not an extension request) added so far counts against it
-  const addedAtOnce = (
-    s.sqlite.prepare(`SELECT request_id, details FROM audit WHERE action = 'grant.extended' AND grant_id = ?`).all(g.id) as {
-      request_id: string;
-      details: string;
-    }[]
-  )
-    .filter((e) => e.request_id === g.request_id)
-    .map((e) => JSON.parse(e.details) as { expiresAt: string; previousExpiresAt: string })
+  const addedAtOnce = (await loggedEvents(s, { action: 'grant.extended', grantId: g.id }))
+    .filter((e) => e.requestId === g.requestId)
+    .map((e) => e.details as { expiresAt: string; previousExpiresAt: string })
     .reduce((sum, d) => sum + (Date.parse(d.expiresAt) - Date.parse(d.previousExpiresAt)) / 1000, 0);
   const atOnce = op.seconds <= res.extension.withoutApprovalSeconds - addedAtOnce;
   if (!atOnce && !canEverBeApproved(s.policy, res, op.user)) return [422, 'policy_violation'];
   if (!activeNow) return [409, 'conflict'];
   if (atOnce) return [200];
-  const pendingExt = requests(s).some((r) => r.kind === 'extension' && r.grant_id === g.id && r.status === 'pending');
+  const pendingExt = (await requests(s)).some((r) => r.kind === 'extension' && r.grantId === g.id && r.status === 'pending');
   return pendingExt ? [409, 'conflict'] : [202];
 }
 
@@ -192,8 +173,8 @@ function assertAnswer(r: Reply, want: [number, string?], what: string) {
 
 async function checkRules(s: TestServer, afterTimers: boolean, log: string[]): Promise<void> {
   const now = s.clock.now();
-  const rs = requests(s);
-  const gs = grants(s);
+  const rs = await requests(s);
+  const gs = await grants(s);
   const events = await auditRows(s);
   const ctx = () => `\n  steps:\n    ${log.join('\n    ')}`;
 
@@ -204,13 +185,11 @@ async function checkRules(s: TestServer, afterTimers: boolean, log: string[]): P
   for (const g of listed.body.grants) {
     if (g.status === 'active') assert.ok(now < Date.parse(g.expiresAt), `rule 1: grant ${g.id} active at/after expiresAt${ctx()}`);
   }
-  const triples = new Set(gs.map((g) => `${g.user_id}|${g.resource_id}|${g.role}`));
+  const triples = new Set(gs.map((g) => `${g.userId}|${g.resourceId}|${g.role}`));
   // over HTTP (audited) for grants at or near their end, the most interesting instants; the
   // engine's check (the same query, unaudited) for the rest keeps the audit log small
   const near = new Set(
-    gs
-      .filter((g) => Math.abs(g.expires_at - now) <= 1000 || (g.status === 'active' && g.expires_at <= now))
-      .map((g) => `${g.user_id}|${g.resource_id}|${g.role}`),
+    gs.filter((g) => Math.abs(g.expiresAt - now) <= 1000 || (g.status === 'active' && g.expiresAt <= now)).map((g) => `${g.userId}|${g.resourceId}|${g.role}`),
   );
   for (const t of triples) {
     const [u, res, role] = t.split('|');
@@ -224,48 +203,48 @@ async function checkRules(s: TestServer, afterTimers: boolean, log: string[]): P
   }
   if (afterTimers) {
     // the sweep ran at every due instant: nothing due is left behind (rules 1 and 6)
-    assert.ok(!gs.some((g) => g.status === 'active' && g.expires_at <= now), `sweep left a due grant active${ctx()}`);
-    assert.ok(!rs.some((r) => r.status === 'pending' && r.pending_until <= now), `sweep left a due request pending${ctx()}`);
+    assert.ok(!gs.some((g) => g.status === 'active' && g.expiresAt <= now), `sweep left a due grant active${ctx()}`);
+    assert.ok(!rs.some((r) => r.status === 'pending' && r.pendingUntil <= now), `sweep left a due request pending${ctx()}`);
   }
 
   // Rule 2: nobody approves their own request; only approvers; `required` distinct approvals
   for (const r of rs) {
-    const as = approvals(s, r.id);
-    const res = s.policy.resources.get(r.resource_id)!;
+    const as = await approvals(s, r.id);
+    const res = s.policy.resources.get(r.resourceId)!;
     for (const a of as) {
-      assert.notEqual(a.approver_id, r.requester_id, `rule 2: self-approval of ${r.id}${ctx()}`);
-      assert.ok(isApprover(s.policy, a.approver_id, res), `rule 2: ${a.approver_id} is no approver of ${r.resource_id}${ctx()}`);
+      assert.notEqual(a.approverId, r.requesterId, `rule 2: self-approval of ${r.id}${ctx()}`);
+      assert.ok(isApprover(s.policy, a.approverId, res), `rule 2: ${a.approverId} is no approver of ${r.resourceId}${ctx()}`);
     }
-    if (r.status === 'approved' && !r.auto_approved && !r.break_glass) {
-      const n = new Set(as.filter((a) => a.decision === 'approve').map((a) => a.approver_id)).size;
+    if (r.status === 'approved' && !r.autoApproved && !r.breakGlass) {
+      const n = new Set(as.filter((a) => a.decision === 'approve').map((a) => a.approverId)).size;
       assert.ok(n >= r.required && r.required === res.approval.required, `rule 2: ${r.id} approved with ${n}/${r.required}${ctx()}`);
     }
-    if (r.break_glass) assert.ok(res.breakGlass && r.kind === 'access', `rule 2: break glass on ${r.resource_id}${ctx()}`);
-    if (r.auto_approved) assert.equal(r.kind, 'access');
+    if (r.breakGlass) assert.ok(res.breakGlass && r.kind === 'access', `rule 2: break glass on ${r.resourceId}${ctx()}`);
+    if (r.autoApproved) assert.equal(r.kind, 'access');
   }
 
   // Rule 3: every state change has its event; the chain verifies
-  const count = (action: string, key: 'request_id' | 'grant_id', id: string) => events.filter((e) => e.action === action && e[key] === id).length;
+  const count = (action: string, key: 'requestId' | 'grantId', id: string) => events.filter((e) => e.action === action && e[key] === id).length;
   for (const r of rs) {
-    assert.equal(count('request.created', 'request_id', r.id), 1, `rule 3: request.created for ${r.id}${ctx()}`);
+    assert.equal(count('request.created', 'requestId', r.id), 1, `rule 3: request.created for ${r.id}${ctx()}`);
     for (const st of ['approved', 'denied', 'cancelled', 'expired']) {
-      assert.equal(count(`request.${st}`, 'request_id', r.id), r.status === st ? 1 : 0, `rule 3: request.${st} for ${r.id} (status ${r.status})${ctx()}`);
+      assert.equal(count(`request.${st}`, 'requestId', r.id), r.status === st ? 1 : 0, `rule 3: request.${st} for ${r.id} (status ${r.status})${ctx()}`);
     }
     if (r.status === 'pending') {
-      const recorded = count('request.approval_recorded', 'request_id', r.id);
-      assert.equal(recorded, approvals(s, r.id).filter((a) => a.decision === 'approve').length, `rule 3: approvals of ${r.id}${ctx()}`);
+      const recorded = count('request.approval_recorded', 'requestId', r.id);
+      assert.equal(recorded, (await approvals(s, r.id)).filter((a) => a.decision === 'approve').length, `rule 3: approvals of ${r.id}${ctx()}`);
     }
   }
   for (const g of gs) {
-    assert.equal(count('grant.activated', 'grant_id', g.id), 1, `rule 3: grant.activated ${g.id}${ctx()}`);
+    assert.equal(count('grant.activated', 'grantId', g.id), 1, `rule 3: grant.activated ${g.id}${ctx()}`);
     for (const st of ['expired', 'revoked', 'relinquished', 'failed']) {
-      assert.equal(count(`grant.${st}`, 'grant_id', g.id), g.status === st ? 1 : 0, `rule 3: grant.${st} for ${g.id} (status ${g.status})${ctx()}`);
+      assert.equal(count(`grant.${st}`, 'grantId', g.id), g.status === st ? 1 : 0, `rule 3: grant.${st} for ${g.id} (status ${g.status})${ctx()}`);
     }
-    const ext = rs.filter((r) => r.kind === 'extension' && r.grant_id === g.id && r.status === 'approved').length;
-    assert.equal(count('grant.extended', 'grant_id', g.id), g.extensions, `rule 3: grant.extended count for ${g.id}${ctx()}`);
+    const ext = rs.filter((r) => r.kind === 'extension' && r.grantId === g.id && r.status === 'approved').length;
+    assert.equal(count('grant.extended', 'grantId', g.id), g.extensions, `rule 3: grant.extended count for ${g.id}${ctx()}`);
     assert.ok(g.extensions >= ext);
     if (g.status !== 'active') {
-      assert.ok(!rs.some((r) => r.kind === 'extension' && r.grant_id === g.id && r.status === 'pending'), `pending extension outlived ${g.id}${ctx()}`);
+      assert.ok(!rs.some((r) => r.kind === 'extension' && r.grantId === g.id && r.status === 'pending'), `pending extension outlived ${g.id}${ctx()}`);
     }
   }
   const v = await s.store.read((tx) => tx.audit.verify());
@@ -274,14 +253,14 @@ async function checkRules(s: TestServer, afterTimers: boolean, log: string[]): P
 
   // Rule 4: durations and extensions never exceed the policy
   for (const r of rs) {
-    if (r.kind === 'access') assert.ok(r.duration_s <= s.policy.resources.get(r.resource_id)!.maxDurationSeconds, `rule 4: ${r.id} over maxDuration${ctx()}`);
+    if (r.kind === 'access') assert.ok(r.durationS <= s.policy.resources.get(r.resourceId)!.maxDurationSeconds, `rule 4: ${r.id} over maxDuration${ctx()}`);
   }
   for (const g of gs) {
-    const res = s.policy.resources.get(g.resource_id)!;
-    const req = rs.find((r) => r.id === g.request_id)!;
-    assert.ok(g.expires_at <= g.starts_at + res.extension.maxTotalSeconds * 1000, `rule 4: ${g.id} past maxTotal${ctx()}`);
-    assert.ok(g.expires_at >= g.starts_at + req.duration_s * 1000, `grant ${g.id} shorter than requested${ctx()}`);
-    if (g.extensions === 0) assert.equal(g.expires_at, g.starts_at + req.duration_s * 1000);
+    const res = s.policy.resources.get(g.resourceId)!;
+    const req = rs.find((r) => r.id === g.requestId)!;
+    assert.ok(g.expiresAt <= g.startsAt + res.extension.maxTotalSeconds * 1000, `rule 4: ${g.id} past maxTotal${ctx()}`);
+    assert.ok(g.expiresAt >= g.startsAt + req.durationS * 1000, `grant ${g.id} shorter than requested${ctx()}`);
+    if (g.extensions === 0) assert.equal(g.expiresAt, g.startsAt + req.durationS * 1000);
   }
 }
 
@@ -331,11 +310,11 @@ async function run(ops: Op[]): Promise<void> {
         case 'approve':
         case 'deny':
         case 'cancel': {
-          const r0 = pick(requests(s), op.idx);
+          const r0 = pick(await requests(s), op.idx);
           if (!r0) break;
-          const u = actor(s, op, r0.requester_id, r0.resource_id);
+          const u = actor(s, op, r0.requesterId, r0.resourceId);
           log[log.length - 1] += ` as ${u} on ${r0.id}`;
-          const want = expectDecision(s, { ...op, user: u }, r0);
+          const want = await expectDecision(s, { ...op, user: u }, r0);
           const body = op.t === 'deny' ? { reason: 'no' } : op.t === 'approve' ? { comment: 'ok' } : undefined;
           const r = await s.call(u, 'POST', `/v1/requests/${r0.id}/${op.t}`, body);
           assertAnswer(r, want, what);
@@ -344,11 +323,11 @@ async function run(ops: Op[]): Promise<void> {
         case 'extend':
         case 'revoke':
         case 'relinquish': {
-          const g0 = pick(grants(s), op.idx);
+          const g0 = pick(await grants(s), op.idx);
           if (!g0) break;
-          const u = actor(s, op, g0.user_id, g0.resource_id);
+          const u = actor(s, op, g0.userId, g0.resourceId);
           log[log.length - 1] += ` as ${u} on ${g0.id}`;
-          const want = expectGrantOp(s, { ...op, user: u }, g0);
+          const want = await expectGrantOp(s, { ...op, user: u }, g0);
           const body = op.t === 'extend' ? { durationSeconds: op.seconds } : op.t === 'revoke' ? { reason: 'done' } : undefined;
           const r = await s.call(u, 'POST', `/v1/grants/${g0.id}/${op.t}`, body);
           assertAnswer(r, want, what);
@@ -359,10 +338,10 @@ async function run(ops: Op[]): Promise<void> {
           afterTimers = true;
           break;
         case 'toExpiry': {
-          const active = grants(s).filter((g) => g.status === 'active' && g.expires_at + op.offset >= s.clock.now());
+          const active = (await grants(s)).filter((g) => g.status === 'active' && g.expiresAt + op.offset >= s.clock.now());
           const g = pick(active, op.idx);
           if (!g) break;
-          const target = g.expires_at + op.offset;
+          const target = g.expiresAt + op.offset;
           if (op.stall)
             s.clock.set(target); // the sweep has not run: rule 1 must hold anyway
           else {
