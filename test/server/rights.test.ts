@@ -3,10 +3,9 @@
 // server/domain/rights.ts with the current policy, never with what held at connect or request time.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { makeServer, policyOf, type TestServer } from '../helpers/server.js';
+import { loggedEvents, makeServer, policyOf, type TestServer } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
 import { openEvents } from '../helpers/sse.js';
-import { auditEvents } from '../helpers/rows.js';
 
 const access = (resourceId: string, role: string, durationSeconds = 600) => ({ resourceId, role, durationSeconds, justification: 'rights test' });
 
@@ -23,7 +22,7 @@ async function reload(s: TestServer, yaml: string): Promise<void> {
 }
 
 async function auditDetails(s: TestServer, action: string, requestId: string): Promise<Record<string, unknown>[]> {
-  return (await auditEvents(s.store, (e) => e.action === action && e.requestId === requestId)).map((e) => e.details);
+  return (await loggedEvents(s, { action, requestId })).map((e) => e.details);
 }
 
 describe('open event streams follow current rights', () => {

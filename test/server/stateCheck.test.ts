@@ -10,16 +10,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { canonicalJson, hashEvent } from '../../server/store/auditChain.js';
-import { openStore } from '../../server/store/open.js';
 import { hashToken } from '../../server/engine/tokens.js';
 import { TEST_POLICY } from '../helpers/policy.js';
-import { HOUR, MIN, access, buildServer, cli, makeServer, policyOf, tempDir } from '../helpers/server.js';
+import { HOUR, MIN, type TestDatabase, type TestSql, access, buildServer, cli, loggedEvents, makeServer, policyOf, tempDir } from '../helpers/server.js';
 import { api, signIn, startOidcWorld } from '../helpers/oidc.js';
 import { disableUser } from '../../server/identity/service.js';
-import { type RawDb, type TestDb, auditEvents, copyDatabase, databaseOf, withRaw } from '../helpers/rows.js';
+import { copyDatabase, dropAuditGuard, openStoreOn, withSql } from '../helpers/rows.js';
 
 let dir: string;
-let pristine: TestDb;
+let pristine: TestDatabase;
 let aliceGrant: string;
 let approved: { requestId: string; approver: string };
 let n = 0;
@@ -80,20 +79,20 @@ before(async () => {
   await s.advance(10 * MIN);
   await s.services.engine.sweep();
   await s.close();
-  pristine = databaseOf(s);
+  pristine = s.db;
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A copy of the pristine database, changed by `attack` behind the server's back. */
-async function tampered(attack: (db: RawDb) => Promise<unknown>): Promise<TestDb> {
+async function tampered(attack: (db: TestSql) => Promise<unknown>): Promise<TestDatabase> {
   const copy = await copyDatabase(pristine, dir, `tampered-${++n}.db`);
-  await withRaw(copy.spec, attack);
+  await withSql(copy, attack);
   return copy;
 }
 
-const verifyState = (db: TestDb, ...args: string[]) => cli(['audit', 'verify', '--state', ...db.args, ...args]);
+const verifyState = (db: TestDatabase, ...args: string[]) => cli(['audit', 'verify', '--state', ...db.args, ...args]);
 
-function assertReported(file: TestDb, lines: RegExp[]) {
+function assertReported(file: TestDatabase, lines: RegExp[]) {
   const r = verifyState(file);
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /^ok: \d+ events, head [0-9a-f]{64}\n/, 'the chain itself is intact');
@@ -104,7 +103,7 @@ function assertReported(file: TestDb, lines: RegExp[]) {
 
 describe('audit verify --state', () => {
   test('stateCheck_aRealisticLifecycle_isExplainedRowByRow', async () => {
-    const store = await openStore(pristine.spec, { role: 'cli', migrate: false, ...(pristine.password !== undefined && { password: pristine.password }) });
+    const store = await openStoreOn(pristine, { role: 'cli', migrate: false });
     try {
       const r = await store.verifyAudit({ state: true });
       assert.equal(r.ok, true);
@@ -115,7 +114,7 @@ describe('audit verify --state', () => {
       await store.close();
     }
     // every ending and decision is there to be explained
-    await withRaw(pristine.spec, async (db) => {
+    await withSql(pristine, async (db) => {
       const statuses = async (t: string) => (await db.all<{ status: string }>(`SELECT DISTINCT status FROM ${t} ORDER BY status`)).map((x) => x.status);
       assert.deepEqual(await statuses('requests'), ['approved', 'cancelled', 'denied', 'expired']);
       assert.deepEqual(await statuses('grants'), ['expired', 'failed', 'relinquished', 'revoked']);
@@ -252,8 +251,8 @@ describe('audit verify --state', () => {
  * The pristine database as a server from before format 2 would have written it: every event in
  * hash format 1, without the details added for the state check.
  */
-async function asOlderServerWroteIt(d: RawDb): Promise<void> {
-  await d.dropAuditGuard();
+async function asOlderServerWroteIt(d: TestSql): Promise<void> {
+  await dropAuditGuard(d);
   const added: Record<string, string[]> = {
     'request.created': ['required', 'autoApproved', 'autoApproveRule', 'pendingUntil'],
     'token.issued': ['fingerprint'],
@@ -299,7 +298,7 @@ describe('audit verify --state on a log written before hash format 2', () => {
       assert.equal(created.status, 201);
       const v = await s.call('audrey', 'GET', '/v1/audit/verify?state=true');
       assert.equal(v.body.ok, true, JSON.stringify(v.body.state?.problems));
-      const formats = new Set((await auditEvents(s.store)).map((e) => e.v ?? 1));
+      const formats = new Set((await loggedEvents(s)).map((e) => e.v ?? 1));
       assert.deepEqual([...formats], [1, 2]);
     } finally {
       await s.close();
@@ -310,7 +309,7 @@ describe('audit verify --state on a log written before hash format 2', () => {
   test('stateCheck_anOlderEventsSubjectChanged_passesTheChain_butIsReported', async () => {
     // format 1 leaves subject_id (who may read the event) outside the hash: the state check
     // compares it with whom the log says the event is about
-    const subjectChanged = async (d: RawDb) => {
+    const subjectChanged = async (d: TestSql) => {
       await asOlderServerWroteIt(d);
       await d.run(`UPDATE audit SET subject_id = 'erin' WHERE seq = (SELECT MIN(seq) FROM audit WHERE action = 'grant.activated')`);
     };
@@ -335,11 +334,9 @@ describe('audit verify --state with sign-in sessions', () => {
       assert.equal(tokens.filter((t) => t.label === 'sso' && t.revokedAt !== null).length, 2);
       assert.equal(clean.state?.rows.idpUsers, 3);
       // behind the server's back: carol's session handed to erin, alice made admin, dave enabled again
-      await withRaw(w.s.dbPath, async (raw) => {
-        await raw.run(`UPDATE tokens SET user_id = 'erin' WHERE label = 'sso' AND user_id = 'carol'`);
-        await raw.run(`UPDATE idp_users SET roles = '["admin"]' WHERE id = 'alice'`);
-        await raw.run(`UPDATE idp_users SET disabled_at = NULL WHERE id = 'dave'`);
-      });
+      await w.s.sql.run(`UPDATE tokens SET user_id = 'erin' WHERE label = 'sso' AND user_id = 'carol'`);
+      await w.s.sql.run(`UPDATE idp_users SET roles = '["admin"]' WHERE id = 'alice'`);
+      await w.s.sql.run(`UPDATE idp_users SET disabled_at = NULL WHERE id = 'dave'`);
       const tampered = await w.s.store.verifyAudit({ state: true });
       assert.deepEqual(
         tampered.state?.problems.map(
