@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type OpenStoreOptions, openStore } from '../../server/store/open.js';
+import { type OpenStoreOptions, isPostgresUrl, openStore } from '../../server/store/open.js';
 import { openTestSql, type TestDatabase, type TestSql } from './server.js';
 
 /**
@@ -14,7 +14,7 @@ import { openTestSql, type TestDatabase, type TestSql } from './server.js';
  * database in the same cluster, made from it as a template).
  */
 export async function copyDatabase(from: TestDatabase, dir: string, name: string): Promise<TestDatabase> {
-  if (from.password === undefined) {
+  if (!isPostgresUrl(from.spec)) {
     const spec = join(dir, name);
     copyFileSync(from.spec, spec);
     return { spec, args: ['--db', spec] };
