@@ -1,8 +1,8 @@
 // What tests that play the attacker need beside raw SQL (openTestSql / srv.sql in
 // test/helpers/server.ts, where the dialects' differences live): a copy of a closed test
-// database to tamper with while the original stays pristine, the audit table's append-only guard
-// removed as the database's owner can, and a second store on a server's database (what a CLI
-// command opens while the server runs).
+// database to tamper with while the original stays pristine, the audit table's append-only
+// guard removed as the database's owner can, whether a database has any table, and a second
+// store on a server's database (what a CLI command opens while the server runs).
 import { randomBytes } from 'node:crypto';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,6 +55,11 @@ export async function dropAuditGuard(sql: TestSql): Promise<void> {
     await sql.run('ALTER TABLE audit DISABLE TRIGGER audit_no_update');
     await sql.run('ALTER TABLE audit DISABLE TRIGGER audit_no_truncate');
   }
+}
+
+/** How many tables the database has (whoever made them): none, for a database nothing created. */
+export function tableCount(sql: TestSql): Promise<number> {
+  return sql.count(sql.dialect === 'postgres' ? `information_schema.tables WHERE table_schema = 'public'` : `sqlite_master WHERE type = 'table'`);
 }
 
 /** Runs fn on raw SQL of a test database (its own connection), then closes it. */

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { SERVER_JS, buildServer, cleanEnv, cli, freePort, issueToken, openTestSql, tempDir, writePolicy } from '../helpers/server.js';
 import { onPostgres, testDatabase } from '../helpers/backend.js';
-import { openStoreOn } from '../helpers/rows.js';
+import { openStoreOn, tableCount } from '../helpers/rows.js';
 import { Tokens } from '../../server/engine/tokens.js';
 import { systemClock } from '../../server/domain/clock.js';
 
@@ -95,8 +95,7 @@ test('readCommands_onADatabaseWithoutElevatesTables_exit2_andCreateNoTable', asy
   }
   const sql = await openTestSql(db);
   try {
-    const tables = sql.dialect === 'postgres' ? `information_schema.tables WHERE table_schema = 'public'` : `sqlite_master WHERE type = 'table'`;
-    assert.equal(await sql.count(tables), 0, 'a read command created tables');
+    assert.equal(await tableCount(sql), 0, 'a read command created tables');
   } finally {
     await sql.close();
   }
