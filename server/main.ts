@@ -141,10 +141,20 @@ function dbPassword(f: Flags): string | undefined {
     throw new CliError(`--db-password-file: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
 }
-/** Opens the store of a command (each commits its writes at once), runs fn and closes it. */
-async function withStore<T>(f: Flags, spec: string, fn: (store: OpenedStore) => Promise<T>): Promise<T> {
+/**
+ * Opens the store of a command (each commits its writes at once), runs fn and closes it. A
+ * command on an `existing` database creates nothing: PostgreSQL has no file to check for, so a
+ * database without Elevate's tables is refused here, not given an empty schema.
+ */
+async function withStore<T>(f: Flags, spec: string, existing: boolean, fn: (store: OpenedStore) => Promise<T>): Promise<T> {
   const password = dbPassword(f);
-  const store = await openStore(spec, { role: 'cli', verifyInline: true, ...(password !== undefined && { password }) });
+  let store: OpenedStore;
+  try {
+    store = await openStore(spec, { role: 'cli', verifyInline: true, ...(existing && { migrate: false }), ...(password !== undefined && { password }) });
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'NO_DATABASE') throw e;
+    throw new CliError(`no Elevate tables in the database at ${dbForLog(spec)}: give --db or ELEVATE_DB (the server creates them on its first start)`, 2);
+  }
   try {
     return await fn(store);
   } finally {
@@ -318,7 +328,7 @@ async function demoServe(f: Flags, dir: string, pgsrv: DemoPostgres | undefined,
 
   // fresh tokens for the demo users; the previous demo tokens stop working
   const minted: Record<string, string> = {};
-  await withStore(f, resolve(dbFile), async (store) => {
+  await withStore(f, resolve(dbFile), false, async (store) => {
     const tokens = new Tokens(store, systemClock);
     const old = (await tokens.list()).filter((t) => t.label === 'demo' && t.revokedAt === null).map((t) => t.id);
     await tokens.revoke(old, 'cli', 'replaced by a new demo run');
@@ -382,7 +392,7 @@ async function replicaDemo(f: Flags, dir: string, count: number) {
     log: (line) => process.stderr.write(`${line}\n`),
     // the database's tables and fresh tokens for the demo users, before any replica starts
     prepare: (dbUrl, passwordFile) =>
-      withStore({ ...f, 'db-password-file': passwordFile }, dbUrl, async (store) => {
+      withStore({ ...f, 'db-password-file': passwordFile }, dbUrl, false, async (store) => {
         const tokens = new Tokens(store, systemClock);
         const old = (await tokens.list()).filter((t) => t.label === 'demo' && t.revokedAt === null).map((t) => t.id);
         await tokens.revoke(old, 'cli', 'replaced by a new demo run');
@@ -453,7 +463,7 @@ async function main(argv: string[]) {
       if (isPostgres(spec)) {
         throw new CliError('backup copies a SQLite database; for PostgreSQL use its own tools, e.g. pg_dump --format=custom --file=elevate.dump <database>');
       }
-      await withStore(f, spec, async (store) => {
+      await withStore(f, spec, true, async (store) => {
         if (store.kind !== 'sqlite') throw new CliError('backup copies a SQLite database; for PostgreSQL use pg_dump');
         mkdirSync(dirname(resolve(sub)), { recursive: true });
         // the copy holds token hashes, sealed credentials and every justification: like the database
@@ -475,7 +485,7 @@ async function tokenCommand(f: Flags, sub: string | undefined, arg: string | und
   if (sub !== 'issue' && sub !== 'list' && sub !== 'revoke') throw new UsageError('token: expected issue, list or revoke');
   const format = sub === 'list' ? textOrJson(f) : 'text';
   // only issuing may start a database; listing and revoking need the one that holds the tokens
-  await withStore(f, sub === 'issue' ? dbSpec(f) : existingDbSpec(f), async (store) => {
+  await withStore(f, sub === 'issue' ? dbSpec(f) : existingDbSpec(f), sub !== 'issue', async (store) => {
     const tokens = new Tokens(store, systemClock);
     if (sub === 'issue') {
       if (!arg) throw new UsageError('token issue: give the user id, e.g. elevate-server token issue alice');
@@ -515,7 +525,9 @@ async function tokenCommand(f: Flags, sub: string | undefined, arg: string | und
 async function userCommand(f: Flags, sub: string | undefined, arg: string | undefined) {
   if (sub !== 'disable') throw new UsageError('user: expected disable');
   if (!arg) throw new UsageError('user disable: give the user id, e.g. elevate-server user disable alice');
-  const r = await withStore(f, existingDbSpec(f), (store) => disableUser(store, systemClock.now(), arg, 'cli', f.reason ?? 'disabled from the command line'));
+  const r = await withStore(f, existingDbSpec(f), true, (store) =>
+    disableUser(store, systemClock.now(), arg, 'cli', f.reason ?? 'disabled from the command line'),
+  );
   process.stderr.write(
     `${r.changed ? `disabled ${arg}` : `${arg} was already disabled`}; revoked ${r.tokensRevoked.length} token(s)${r.tokensRevoked.length ? `: ${r.tokensRevoked.join(', ')}` : ''}\n`,
   );
@@ -524,7 +536,7 @@ async function userCommand(f: Flags, sub: string | undefined, arg: string | unde
 async function auditCommand(f: Flags, sub: string | undefined) {
   if (sub !== 'verify' && sub !== 'head' && sub !== 'export') throw new UsageError('audit: expected verify, head or export');
   const format = sub === 'export' ? undefined : textOrJson(f);
-  await withStore(f, existingDbSpec(f), async (store) => {
+  await withStore(f, existingDbSpec(f), true, async (store) => {
     if (sub === 'verify') {
       let head: { seq?: number; hash: string } | undefined;
       if (f.head) {

@@ -1,12 +1,12 @@
-// GET /v1/audit/verify on the real server (dist/server.js): the chain is recomputed in a worker
-// thread, so a long verification neither stalls other requests nor misses tampering.
+// GET /v1/audit/verify on the real server (dist/server.js): the chain is recomputed off the
+// request path (SQLite: in a worker thread; PostgreSQL: page by page in its own snapshot), so a
+// long verification neither stalls other requests nor misses tampering.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { openStore } from '../../server/store/open.js';
-import { buildServer, http, issueToken, spawnServer, tempDir, writePolicy } from '../helpers/server.js';
+import { testDatabase } from '../helpers/backend.js';
+import { dropAuditGuard, openStoreOn, withSql } from '../helpers/rows.js';
+import { buildServer, http, issueToken, spawnServer, tempDir, type TestDatabase, writePolicy } from '../helpers/server.js';
 
 // enough events that recomputing them takes a good part of a second, even on a fast machine
 const EVENTS = 150_000;
@@ -19,8 +19,8 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Appends `n` access-check events to the chain, as the server would have written them. */
-async function fillChain(dbPath: string, n: number): Promise<void> {
-  const store = await openStore(dbPath, { role: 'cli' });
+async function fillChain(db: TestDatabase, n: number): Promise<void> {
+  const store = await openStoreOn(db);
   try {
     const t0 = Date.parse('2026-01-01T00:00:00Z');
     await store.transaction(async (tx) => {
@@ -44,12 +44,12 @@ async function fillChain(dbPath: string, n: number): Promise<void> {
 
 test('auditVerify_overHttp_servesOtherRequestsMeanwhile_answersTwoCallsAtOnceAlike_andFindsTampering', { timeout: 120_000 }, async (t) => {
   const policyPath = writePolicy(dir);
-  const dbPath = join(dir, 'elevate.db');
-  const auditor = issueToken(policyPath, dbPath, 'audrey'); // creates the database (and audits the issue)
-  const alice = issueToken(policyPath, dbPath, 'alice');
-  const svc = issueToken(policyPath, dbPath, 'svc');
-  await fillChain(dbPath, EVENTS);
-  const server = await spawnServer({ policyPath, dbPath, t });
+  const db = await testDatabase(dir);
+  const auditor = issueToken(policyPath, db, 'audrey'); // creates the database (and audits the issue)
+  const alice = issueToken(policyPath, db, 'alice');
+  const svc = issueToken(policyPath, db, 'svc');
+  await fillChain(db, EVENTS);
+  const server = await spawnServer({ policyPath, db, t });
 
   // while the chain is recomputed, the server keeps answering (on its own thread it could not)
   let verified = false;
@@ -79,21 +79,19 @@ test('auditVerify_overHttp_servesOtherRequestsMeanwhile_answersTwoCallsAtOnceAli
   const head = await http(server.url, auditor, 'GET', '/v1/audit?limit=1');
   assert.equal(again.body.count, head.body.events[0].seq, 'the verified count reaches the newest event');
 
-  // the state check runs in the worker too: the three tokens are explained by their events
+  // the state check runs off the request path too: the three tokens are explained by their events
   const state = await http(server.url, auditor, 'GET', '/v1/audit/verify?state=true');
   assert.equal(state.status, 200);
   assert.equal(state.body.ok, true, JSON.stringify(state.body.state));
   assert.deepEqual(state.body.state, { ok: true, rows: { requests: 0, approvals: 0, grants: 0, tokens: 3, idpUsers: 0 }, problemCount: 0, problems: [] });
 
-  // an edit behind the server's back (triggers dropped) is found by the worker, at its seq
+  // an edit behind the server's back (the append-only triggers removed by the database's owner)
+  // is found, at its seq
   const k = 77_777;
-  const raw = new Database(dbPath);
-  try {
-    raw.exec('DROP TRIGGER audit_no_update');
-    raw.prepare(`UPDATE audit SET actor_id = 'mallory' WHERE seq = ?`).run(k);
-  } finally {
-    raw.close();
-  }
+  await withSql(db, async (raw) => {
+    await dropAuditGuard(raw);
+    await raw.run(`UPDATE audit SET actor_id = 'mallory' WHERE seq = ?`, k);
+  });
   const tampered = await http(server.url, auditor, 'GET', '/v1/audit/verify');
   assert.equal(tampered.status, 200);
   assert.equal(tampered.body.ok, false);

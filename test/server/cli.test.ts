@@ -1,13 +1,15 @@
 // The real built CLI (dist/server.js) as a process: what an operator sees on its output, exit
-// codes, and the files it leaves behind.
+// codes, and the files it leaves behind. Each command runs on the suite's backend (a SQLite
+// file, or a PostgreSQL database in server-pg); the demo keeps its own SQLite files on both.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { SERVER_JS, buildServer, cleanEnv, cli, freePort, issueToken, tempDir, writePolicy } from '../helpers/server.js';
-import { openStore } from '../../server/store/open.js';
+import { SERVER_JS, buildServer, cleanEnv, cli, freePort, issueToken, openTestSql, tempDir, writePolicy } from '../helpers/server.js';
+import { onPostgres, testDatabase } from '../helpers/backend.js';
+import { openStoreOn, tableCount } from '../helpers/rows.js';
 import { Tokens } from '../../server/engine/tokens.js';
 import { systemClock } from '../../server/domain/clock.js';
 
@@ -18,7 +20,14 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('backup_writesTheCopyMode0600_likeTheDatabase', () => {
+/** A new test database of its own (SQLite: elevate.db in a folder `name` of dir). */
+function freshDatabase(name: string) {
+  const folder = join(dir, name);
+  mkdirSync(folder);
+  return testDatabase(folder);
+}
+
+test('backup_writesTheCopyMode0600_likeTheDatabase', { skip: onPostgres ? 'SQLite only: backup copies the database file' : false }, () => {
   const policyPath = writePolicy(dir);
   const dbPath = join(dir, 'backup-src.db');
   issueToken(policyPath, dbPath, 'alice');
@@ -27,6 +36,16 @@ test('backup_writesTheCopyMode0600_likeTheDatabase', () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(statSync(copy).mode & 0o777, 0o600, 'the copy holds token hashes and justifications');
   assert.equal(statSync(dbPath).mode & 0o777, 0o600);
+});
+
+test('backup_ofAPostgresDatabase_pointsToPgDump_andWritesNothing', { skip: onPostgres ? false : 'PostgreSQL only' }, async () => {
+  const db = await freshDatabase('backup-pg');
+  issueToken(writePolicy(dir, undefined, 'backup-pg.yaml'), db, 'alice');
+  const copy = join(dir, 'copies', 'elevate-pg-copy.db');
+  const r = cli(['backup', copy, ...db.args]);
+  assert.equal(r.code, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, /^elevate-server: backup copies a SQLite database; for PostgreSQL use its own tools, e\.g\. pg_dump /);
+  assert.equal(existsSync(copy), false);
 });
 
 test('readCommands_onAMissingDatabase_exit2WithThePath_andCreateNothing', () => {
@@ -54,12 +73,40 @@ test('readCommands_onAMissingDatabase_exit2WithThePath_andCreateNothing', () => 
   assert.equal(existsSync(join(where, '.elevate')), false);
 });
 
-test('listingAndVerifyCommands_speakJsonWithFormatJson', () => {
+test('readCommands_onADatabaseWithoutElevatesTables_exit2_andCreateNoTable', async () => {
+  // PostgreSQL: a database that exists but was never served; SQLite: an empty file
+  const db = await freshDatabase('no-tables');
+  if (!onPostgres) writeFileSync(db.spec, '');
+  for (const args of [
+    ['audit', 'verify'],
+    ['audit', 'head'],
+    ['audit', 'export'],
+    ['token', 'list'],
+    ['token', 'revoke', '--user', 'alice'],
+  ]) {
+    const r = cli([...args, ...db.args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.equal(
+      r.stderr,
+      `elevate-server: no Elevate tables in the database at ${db.spec}: give --db or ELEVATE_DB (the server creates them on its first start)\n`,
+      args.join(' '),
+    );
+    assert.equal(r.stdout, '');
+  }
+  const sql = await openTestSql(db);
+  try {
+    assert.equal(await tableCount(sql), 0, 'a read command created tables');
+  } finally {
+    await sql.close();
+  }
+});
+
+test('listingAndVerifyCommands_speakJsonWithFormatJson', async () => {
   const policyPath = writePolicy(dir, undefined, 'json.yaml');
-  const dbPath = join(dir, 'json.db');
-  issueToken(policyPath, dbPath, 'alice');
+  const db = await freshDatabase('json');
+  issueToken(policyPath, db, 'alice');
   const json = (args: string[]) => {
-    const r = cli([...args, '--format', 'json', '--db', dbPath, '--config', policyPath]);
+    const r = cli([...args, '--format', 'json', ...db.args, '--config', policyPath]);
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout);
   };
@@ -78,7 +125,7 @@ test('listingAndVerifyCommands_speakJsonWithFormatJson', () => {
   assert.equal(bad.code, 1);
   assert.equal(JSON.parse(bad.stdout).ok, false);
   assert.ok(JSON.parse(bad.stdout).errors.length >= 2);
-  const wrong = cli(['token', 'list', '--format', 'xml', '--db', dbPath]);
+  const wrong = cli(['token', 'list', '--format', 'xml', ...db.args]);
   assert.equal(wrong.code, 2);
   assert.equal(wrong.stderr, 'elevate-server: --format: expected text or json, got "xml"\nRun "elevate-server --help" for usage.\n');
 });
@@ -96,8 +143,8 @@ test('usageErrors_areOneLineAndAHint_notTheWholeUsage', () => {
 });
 
 test('auditExport_intoAReaderThatStopsEarly_endsQuietly', async () => {
-  const dbPath = join(dir, 'big.db');
-  const store = await openStore(dbPath, { role: 'cli' });
+  const db = await freshDatabase('big');
+  const store = await openStoreOn(db);
   const tokens = new Tokens(store, systemClock);
   // enough events that the export outruns the pipe's buffer after the reader has gone
   for (let i = 0; i < 2000; i++) await tokens.issue('alice', { actorId: 'test', label: `bulk-${i}-${'x'.repeat(60)}` });
@@ -105,7 +152,7 @@ test('auditExport_intoAReaderThatStopsEarly_endsQuietly', async () => {
   for (const format of ['jsonl', 'csv']) {
     const r = spawnSync(
       '/bin/bash',
-      ['-c', `set -o pipefail; "${process.execPath}" "${SERVER_JS}" audit export --format ${format} --db "${dbPath}" | head -1`],
+      ['-c', `set -o pipefail; "${process.execPath}" "${SERVER_JS}" audit export --format ${format} ${db.args.map((a) => `"${a}"`).join(' ')} | head -1`],
       { encoding: 'utf8', env: cleanEnv() },
     );
     assert.equal(r.stderr, '', `no stack trace (${format})`);
@@ -120,12 +167,11 @@ test('start_onABusyPort_saysSoInOneLine', async () => {
   await new Promise<void>((ok) => blocker.listen(port, '127.0.0.1', ok));
   try {
     const policyPath = writePolicy(dir, undefined, 'busy.yaml');
+    const db = await freshDatabase('busy');
     const r = await new Promise<{ code: number | null; stderr: string }>((ok) => {
-      const c = spawn(
-        process.execPath,
-        [SERVER_JS, 'start', '--config', policyPath, '--db', join(dir, 'busy.db'), '--port', String(port), '--host', '127.0.0.1'],
-        { env: cleanEnv() },
-      );
+      const c = spawn(process.execPath, [SERVER_JS, 'start', '--config', policyPath, ...db.args, '--port', String(port), '--host', '127.0.0.1'], {
+        env: cleanEnv(),
+      });
       let stderr = '';
       c.stderr.on('data', (d) => (stderr += d));
       c.on('close', (code) => ok({ code, stderr }));

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Browser, field } from '../helpers/browser.js';
 import { api, confirmCode, logInAtIdp, poll, post, signIn, signInInBrowser, startDevice, startOidcWorld, type OidcWorld } from '../helpers/oidc.js';
-import { openStore } from '../../server/store/open.js';
+import { openStoreOn } from '../helpers/rows.js';
 import { disableUser } from '../../server/identity/service.js';
 import { openEvents } from '../helpers/sse.js';
 import { AuthConfigResponse } from '../../server/protocol/auth.js';
@@ -40,10 +40,9 @@ describe('the device flow, end to end', () => {
     assert.equal(d.verification_uri_complete, `${w.url}/auth/device?user_code=${d.user_code}`);
     assert.equal(d.expires_in, 600);
     assert.equal(d.interval, 5);
-    const row = w.s.sqlite.prepare('SELECT device_hash, user_code_hash FROM device_codes ORDER BY created_at DESC LIMIT 1').get() as {
-      device_hash: Buffer;
-      user_code_hash: Buffer;
-    };
+    const row = (await w.s.sql.get<{ device_hash: Buffer; user_code_hash: Buffer }>(
+      'SELECT device_hash, user_code_hash FROM device_codes ORDER BY created_at DESC LIMIT 1',
+    ))!;
     assert.ok(!row.device_hash.toString('latin1').includes(d.device_code), 'only a hash of the device code is stored');
     assert.equal(row.user_code_hash.length, 32);
   });
@@ -67,7 +66,7 @@ describe('the device flow, end to end', () => {
     assert.equal(signedIn.details.issuer, w.idp.issuer);
     assert.equal(signedIn.details.subject, 'carol');
     assert.deepEqual(signedIn.details.groups, ['engineering', 'elevate-admins']);
-    const stored = w.s.sqlite.prepare('SELECT hash, label FROM tokens WHERE id = ?').get(signedIn.details.tokenId) as { hash: Buffer; label: string };
+    const stored = (await w.s.sql.get<{ hash: Buffer; label: string }>('SELECT hash, label FROM tokens WHERE id = ?', signedIn.details.tokenId))!;
     assert.equal(stored.label, 'sso');
     assert.ok(!stored.hash.toString('latin1').includes(r.body.access_token), 'the session token is stored as a hash');
   });
@@ -150,7 +149,7 @@ describe('who may sign in', () => {
     // what `elevate-server user disable dave` does: its own store (connection) and commit; the
     // server's group commit goes first (in one process, the CLI's wait for the lock would block it)
     await w.s.store.transaction(async () => {});
-    const cli = await openStore(w.s.dbPath, { role: 'cli' });
+    const cli = await openStoreOn(w.s.db);
     try {
       const r = await disableUser(cli, Date.now(), 'dave', 'cli', 'left the company');
       assert.equal(r.tokensRevoked.length, 1);

@@ -18,16 +18,28 @@ let port: number;
 
 before(async () => {
   buildServer();
-  dir = tempDir('elevate-oidc-demo-');
-  port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  proc = spawn(process.execPath, [SERVER_JS, 'demo', '--with-oidc', '--port', String(port)], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  for (let i = 0; !out.includes('Stop with Ctrl+C'); i++) {
-    if (proc.exitCode !== null) throw new Error(`demo exited:\n${out}`);
-    if (i > 300) throw new Error(`demo did not start:\n${out}`);
-    await new Promise((r) => setTimeout(r, 100));
+  // the demo listens on --port and its IdP on the next port: another process on this shared
+  // machine may take either after freePort() looked, so a start that finds one taken is retried
+  for (let attempt = 1; ; attempt++) {
+    dir = tempDir('elevate-oidc-demo-');
+    port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    out = '';
+    proc = spawn(process.execPath, [SERVER_JS, 'demo', '--with-oidc', '--port', String(port)], {
+      cwd: dir,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise((r) => proc.once('exit', r));
+    let i = 0;
+    while (!out.includes('Stop with Ctrl+C') && proc.exitCode === null && i++ < 300) await new Promise((r) => setTimeout(r, 100));
+    if (out.includes('Stop with Ctrl+C')) return;
+    if (proc.exitCode === null) throw new Error(`demo did not start:\n${out}`);
+    await exited;
+    if (!out.includes('EADDRINUSE') || attempt === 3) throw new Error(`demo exited:\n${out}`);
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -3,7 +3,7 @@
 // server/domain/rights.ts with the current policy, never with what held at connect or request time.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { makeServer, policyOf, type TestServer } from '../helpers/server.js';
+import { loggedEvents, makeServer, policyOf, type TestServer } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
 import { openEvents } from '../helpers/sse.js';
 
@@ -21,10 +21,8 @@ async function reload(s: TestServer, yaml: string): Promise<void> {
   await s.services.reload(policy, {});
 }
 
-function auditDetails(s: TestServer, action: string, requestId: string): Record<string, unknown>[] {
-  return (s.sqlite.prepare('SELECT details FROM audit WHERE action = ? AND request_id = ? ORDER BY seq').all(action, requestId) as { details: string }[]).map(
-    (r) => JSON.parse(r.details) as Record<string, unknown>,
-  );
+async function auditDetails(s: TestServer, action: string, requestId: string): Promise<Record<string, unknown>[]> {
+  return (await loggedEvents(s, { action, requestId })).map((e) => e.details);
 }
 
 describe('open event streams follow current rights', () => {
@@ -88,7 +86,7 @@ describe('decisions apply the policy in force when they are made', () => {
     assert.equal(afterBob.status, 200);
     assert.equal(afterBob.body.request.status, 'pending', 'one approval is no longer enough');
     assert.equal(afterBob.body.grant, undefined);
-    assert.equal(auditDetails(s, 'request.approval_recorded', id)[0]?.required, 2);
+    assert.equal((await auditDetails(s, 'request.approval_recorded', id))[0]?.required, 2);
     const tokenHal = (await s.services.tokens.issue('hal', { actorId: 'test' })).token;
     const afterHal = await s.call(null, 'POST', `/v1/requests/${id}/approve`, {}, { authorization: `Bearer ${tokenHal}` });
     assert.equal(afterHal.body.request.status, 'approved');
@@ -102,11 +100,11 @@ describe('decisions apply the policy in force when they are made', () => {
     await reload(s, TEST_POLICY.replace('  - id: erin\n    groups: [sre]\n', '  - id: erin\n    groups: [ops]\n  - id: gina\n    groups: [sre]\n'));
     const afterFrank = await s.call('frank', 'POST', `/v1/requests/${id}/approve`, {});
     assert.equal(afterFrank.body.request.status, 'pending', "erin's approval no longer counts");
-    assert.deepEqual(auditDetails(s, 'request.approval_recorded', id).at(-1)?.notCounted, ['erin']);
+    assert.deepEqual((await auditDetails(s, 'request.approval_recorded', id)).at(-1)?.notCounted, ['erin']);
     const tokenGina = (await s.services.tokens.issue('gina', { actorId: 'test' })).token;
     const afterGina = await s.call(null, 'POST', `/v1/requests/${id}/approve`, {}, { authorization: `Bearer ${tokenGina}` });
     assert.equal(afterGina.body.request.status, 'approved');
-    const approved = auditDetails(s, 'request.approved', id)[0];
+    const approved = (await auditDetails(s, 'request.approved', id))[0];
     assert.deepEqual([approved?.approvers, approved?.notCounted], [['frank', 'gina'], ['erin']]);
   });
 });

@@ -1,24 +1,24 @@
 // State the log does not explain (issue 14.3). The audit chain only proves the log is intact;
 // the state check re-derives requests, approvals, grants and tokens from it and reports every
-// row it does not explain. A realistic lifecycle on a real SQLite file must check clean; then an
-// attacker with the file (the append-only triggers do not even matter here: they only guard the
-// audit table) inserts and edits rows, and `audit verify --state` (the bundled CLI) and
-// `GET /v1/audit/verify?state=true` must report each, with its table, id and column.
+// row it does not explain. A realistic lifecycle on a real database (a SQLite file, or a
+// PostgreSQL database in server-pg) must check clean; then an attacker who owns the database (the
+// append-only triggers do not even matter here: they only guard the audit table) inserts and
+// edits rows with SQL (test/helpers/rows.ts speaks the backend's dialect), and
+// `audit verify --state` (the bundled CLI) and `GET /v1/audit/verify?state=true` must report
+// each, with its table, id and column.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { rmSync } from 'node:fs';
 import { canonicalJson, hashEvent } from '../../server/store/auditChain.js';
-import { verifyAudit } from '../../server/store/sqlite/stateCheck.js';
 import { hashToken } from '../../server/engine/tokens.js';
 import { TEST_POLICY } from '../helpers/policy.js';
-import { HOUR, MIN, access, buildServer, cli, makeServer, policyOf, tempDir } from '../helpers/server.js';
+import { HOUR, MIN, type TestDatabase, type TestSql, access, buildServer, cli, loggedEvents, makeServer, policyOf, tempDir } from '../helpers/server.js';
 import { api, signIn, startOidcWorld } from '../helpers/oidc.js';
 import { disableUser } from '../../server/identity/service.js';
+import { copyDatabase, dropAuditGuard, openStoreOn, withSql } from '../helpers/rows.js';
 
 let dir: string;
-let pristine: string;
+let pristine: TestDatabase;
 let aliceGrant: string;
 let approved: { requestId: string; approver: string };
 let n = 0;
@@ -79,23 +79,20 @@ before(async () => {
   await s.advance(10 * MIN);
   await s.services.engine.sweep();
   await s.close();
-  pristine = join(dir, 'elevate.db');
+  pristine = s.db;
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A copy of the pristine database file, changed by `attack` behind the server's back. */
-function tampered(attack: (db: Database.Database) => void): string {
-  const file = join(dir, `tampered-${++n}.db`);
-  copyFileSync(pristine, file);
-  const db = new Database(file);
-  attack(db);
-  db.close();
-  return file;
+/** A copy of the pristine database, changed by `attack` behind the server's back. */
+async function tampered(attack: (db: TestSql) => Promise<unknown>): Promise<TestDatabase> {
+  const copy = await copyDatabase(pristine, dir, `tampered-${++n}.db`);
+  await withSql(copy, attack);
+  return copy;
 }
 
-const verifyState = (db: string, ...args: string[]) => cli(['audit', 'verify', '--state', '--db', db, ...args]);
+const verifyState = (db: TestDatabase, ...args: string[]) => cli(['audit', 'verify', '--state', ...db.args, ...args]);
 
-function assertReported(file: string, lines: RegExp[]) {
+function assertReported(file: TestDatabase, lines: RegExp[]) {
   const r = verifyState(file);
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stdout, /^ok: \d+ events, head [0-9a-f]{64}\n/, 'the chain itself is intact');
@@ -105,22 +102,24 @@ function assertReported(file: string, lines: RegExp[]) {
 }
 
 describe('audit verify --state', () => {
-  test('stateCheck_aRealisticLifecycle_isExplainedRowByRow', () => {
-    const db = new Database(pristine, { readonly: true });
+  test('stateCheck_aRealisticLifecycle_isExplainedRowByRow', async () => {
+    const store = await openStoreOn(pristine, { role: 'cli', migrate: false });
     try {
-      const r = verifyAudit(db, { state: true });
+      const r = await store.verifyAudit({ state: true });
       assert.equal(r.ok, true);
       assert.deepEqual(r.state?.problems, []);
       const counts = r.state!.rows;
       assert.ok(counts.requests === 13 && counts.approvals === 5 && counts.grants === 6 && counts.tokens === 9, JSON.stringify(counts));
-      // every ending and decision is there to be explained
-      const statuses = (t: string) => (db.prepare(`SELECT DISTINCT status FROM ${t} ORDER BY status`).all() as { status: string }[]).map((x) => x.status);
-      assert.deepEqual(statuses('requests'), ['approved', 'cancelled', 'denied', 'expired']);
-      assert.deepEqual(statuses('grants'), ['expired', 'failed', 'relinquished', 'revoked']);
-      assert.equal((db.prepare('SELECT COUNT(*) AS n FROM tokens WHERE revoked_at IS NOT NULL').get() as { n: number }).n >= 2, true);
     } finally {
-      db.close();
+      await store.close();
     }
+    // every ending and decision is there to be explained
+    await withSql(pristine, async (db) => {
+      const statuses = async (t: string) => (await db.all<{ status: string }>(`SELECT DISTINCT status FROM ${t} ORDER BY status`)).map((x) => x.status);
+      assert.deepEqual(await statuses('requests'), ['approved', 'cancelled', 'denied', 'expired']);
+      assert.deepEqual(await statuses('grants'), ['expired', 'failed', 'relinquished', 'revoked']);
+      assert.equal((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM tokens WHERE revoked_at IS NOT NULL'))!.n >= 2, true);
+    });
     const r = verifyState(pristine);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(
@@ -129,66 +128,72 @@ describe('audit verify --state', () => {
     );
   });
 
-  test('stateCheck_aGrantRowInsertedBehindTheServersBack_isReported', () => {
-    const file = tampered((d) =>
-      d
-        .prepare(
+  test('stateCheck_aGrantRowInsertedBehindTheServersBack_isReported', async () => {
+    assertReported(
+      await tampered((d) =>
+        d.run(
           `INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status) VALUES ('grt_forged', ?, 'alice', 'prod-db', 'write', 0, 9e12, 9e12, 'active')`,
-        )
-        .run(approved.requestId),
-    );
-    assertReported(file, [/^ {2}grants grt_forged: no audit event accounts for this row$/m]);
-  });
-
-  test('stateCheck_aTokenRowInsertedBehindTheServersBack_isReported', () => {
-    const file = tampered((d) =>
-      d.prepare(`INSERT INTO tokens (id, user_id, hash, created_at) VALUES ('tok_forged', 'carol', ?, 0)`).run(hashToken(`elv_${'A'.repeat(43)}`)),
-    );
-    assertReported(file, [/^ {2}tokens tok_forged: no audit event accounts for this row$/m]);
-  });
-
-  test('stateCheck_aTokensHashSwapped_isReported', () => {
-    const file = tampered((d) => d.prepare(`UPDATE tokens SET hash = ? WHERE user_id = 'carol'`).run(hashToken(`elv_${'B'.repeat(43)}`)));
-    assertReported(file, [/^ {2}tokens tok_\S+: hash is "[0-9a-f]{64}", the log says "[0-9a-f]{64}"$/m]);
-  });
-
-  test('stateCheck_aGrantsOwnerChanged_isReportedWithTheColumn', () => {
-    const file = tampered((d) => d.prepare(`UPDATE grants SET user_id = 'mallory' WHERE id = ?`).run(aliceGrant));
-    assertReported(file, [new RegExp(`^ {2}grants ${aliceGrant}: user_id is "mallory", the log says "alice"$`, 'm')]);
-  });
-
-  test('stateCheck_aGrantsEndMoved_isReportedWithTheColumn', () => {
-    const file = tampered((d) =>
-      d
-        .prepare(
-          `UPDATE grants SET max_expires_at = max_expires_at + 86400000, expires_at = expires_at + 86400000, status = 'active', ended_at = NULL WHERE id = ?`,
-        )
-        .run(aliceGrant),
-    );
-    const out = assertReported(file, [
-      new RegExp(
-        `^ {2}grants ${aliceGrant}: expires_at is \\S+Z, the log says \\S+Z; status is "active", the log says "expired"; ended_at is null, the log says \\S+Z$`,
-        'm',
+          approved.requestId,
+        ),
       ),
+      [/^ {2}grants grt_forged: no audit event accounts for this row$/m],
+    );
+  });
+
+  test('stateCheck_aTokenRowInsertedBehindTheServersBack_isReported', async () => {
+    assertReported(
+      await tampered((d) =>
+        d.run(`INSERT INTO tokens (id, user_id, hash, created_at) VALUES ('tok_forged', 'carol', ?, 0)`, hashToken(`elv_${'A'.repeat(43)}`)),
+      ),
+      [/^ {2}tokens tok_forged: no audit event accounts for this row$/m],
+    );
+  });
+
+  test('stateCheck_aTokensHashSwapped_isReported', async () => {
+    assertReported(await tampered((d) => d.run(`UPDATE tokens SET hash = ? WHERE user_id = 'carol'`, hashToken(`elv_${'B'.repeat(43)}`))), [
+      /^ {2}tokens tok_\S+: hash is "[0-9a-f]{64}", the log says "[0-9a-f]{64}"$/m,
     ]);
+  });
+
+  test('stateCheck_aGrantsOwnerChanged_isReportedWithTheColumn', async () => {
+    assertReported(await tampered((d) => d.run(`UPDATE grants SET user_id = 'mallory' WHERE id = ?`, aliceGrant)), [
+      new RegExp(`^ {2}grants ${aliceGrant}: user_id is "mallory", the log says "alice"$`, 'm'),
+    ]);
+  });
+
+  test('stateCheck_aGrantsEndMoved_isReportedWithTheColumn', async () => {
+    const out = assertReported(
+      await tampered((d) =>
+        d.run(
+          `UPDATE grants SET max_expires_at = max_expires_at + 86400000, expires_at = expires_at + 86400000, status = 'active', ended_at = NULL WHERE id = ?`,
+          aliceGrant,
+        ),
+      ),
+      [
+        new RegExp(
+          `^ {2}grants ${aliceGrant}: expires_at is \\S+Z, the log says \\S+Z; status is "active", the log says "expired"; ended_at is null, the log says \\S+Z$`,
+          'm',
+        ),
+      ],
+    );
     assert.equal(out.split('\n').filter((l) => l.startsWith('  ')).length, 1, 'one line per row');
   });
 
-  test('stateCheck_anApprovalsApproverChanged_isReportedAsTwoRows', () => {
-    const file = tampered((d) =>
-      d.prepare(`UPDATE approvals SET approver_id = 'erin' WHERE request_id = ? AND approver_id = ?`).run(approved.requestId, approved.approver),
+  test('stateCheck_anApprovalsApproverChanged_isReportedAsTwoRows', async () => {
+    assertReported(
+      await tampered((d) => d.run(`UPDATE approvals SET approver_id = 'erin' WHERE request_id = ? AND approver_id = ?`, approved.requestId, approved.approver)),
+      [
+        new RegExp(`^ {2}approvals ${approved.requestId}/erin: no audit event accounts for this row$`, 'm'),
+        new RegExp(`^ {2}approvals ${approved.requestId}/bob: the log says this row exists, but it does not$`, 'm'),
+      ],
     );
-    assertReported(file, [
-      new RegExp(`^ {2}approvals ${approved.requestId}/erin: no audit event accounts for this row$`, 'm'),
-      new RegExp(`^ {2}approvals ${approved.requestId}/bob: the log says this row exists, but it does not$`, 'm'),
-    ]);
   });
 
-  test('stateCheck_everyTamperingAtOnce_isListedInJson', () => {
-    const file = tampered((d) => {
-      d.prepare(`INSERT INTO tokens (id, user_id, hash, created_at) VALUES ('tok_forged', 'carol', ?, 0)`).run(hashToken(`elv_${'C'.repeat(43)}`));
-      d.prepare(`UPDATE grants SET user_id = 'mallory' WHERE id = ?`).run(aliceGrant);
-      d.prepare(`DELETE FROM requests WHERE id = ?`).run(approved.requestId);
+  test('stateCheck_everyTamperingAtOnce_isListedInJson', async () => {
+    const file = await tampered(async (d) => {
+      await d.run(`INSERT INTO tokens (id, user_id, hash, created_at) VALUES ('tok_forged', 'carol', ?, 0)`, hashToken(`elv_${'C'.repeat(43)}`));
+      await d.run(`UPDATE grants SET user_id = 'mallory' WHERE id = ?`, aliceGrant);
+      await d.run(`DELETE FROM requests WHERE id = ?`, approved.requestId);
     });
     const r = verifyState(file, '--format', 'json');
     assert.equal(r.code, 1, r.stderr);
@@ -203,10 +208,9 @@ describe('audit verify --state', () => {
   });
 
   test('stateCheck_overHttp_reportsTheRows_andAPlainVerifyAnswersAsBefore', async () => {
-    const file = tampered((d) => d.prepare(`UPDATE grants SET user_id = 'mallory' WHERE id = ?`).run(aliceGrant));
+    const file = await tampered((d) => d.run(`UPDATE grants SET user_id = 'mallory' WHERE id = ?`, aliceGrant));
     const sub = tempDir('elevate-state-api-');
-    copyFileSync(file, join(sub, 'elevate.db'));
-    const s = await makeServer({ dir: sub });
+    const s = await makeServer({ dir: sub, dbSpec: await copyDatabase(file, sub, 'elevate.db') });
     try {
       const plain = await s.call('audrey', 'GET', '/v1/audit/verify');
       assert.equal(plain.status, 200);
@@ -230,8 +234,7 @@ describe('audit verify --state', () => {
 
   test('stateCheck_overHttp_onAnUntouchedDatabase_isOk', async () => {
     const sub = tempDir('elevate-state-api-');
-    copyFileSync(pristine, join(sub, 'elevate.db'));
-    const s = await makeServer({ dir: sub });
+    const s = await makeServer({ dir: sub, dbSpec: await copyDatabase(pristine, sub, 'elevate.db') });
     try {
       const r = await s.call('carol', 'GET', '/v1/audit/verify?state=true');
       assert.equal(r.status, 200);
@@ -245,11 +248,11 @@ describe('audit verify --state', () => {
 });
 
 /**
- * The pristine file as a server from before format 2 would have written it: every event in hash
- * format 1, without the details added for the state check.
+ * The pristine database as a server from before format 2 would have written it: every event in
+ * hash format 1, without the details added for the state check.
  */
-function asOlderServerWroteIt(d: Database.Database): void {
-  d.exec('DROP TRIGGER audit_no_update');
+async function asOlderServerWroteIt(d: TestSql): Promise<void> {
+  await dropAuditGuard(d);
   const added: Record<string, string[]> = {
     'request.created': ['required', 'autoApproved', 'autoApproveRule', 'pendingUntil'],
     'token.issued': ['fingerprint'],
@@ -259,7 +262,7 @@ function asOlderServerWroteIt(d: Database.Database): void {
     'grant.failed': ['endReason'],
   };
   let prev = '0'.repeat(64);
-  for (const r of d.prepare('SELECT * FROM audit ORDER BY seq').all() as any[]) {
+  for (const r of await d.all<any>('SELECT * FROM audit ORDER BY seq')) {
     const details = JSON.parse(r.details);
     for (const k of added[r.action] ?? []) delete details[k];
     const text = canonicalJson(details);
@@ -276,45 +279,42 @@ function asOlderServerWroteIt(d: Database.Database): void {
       },
       text,
     );
-    d.prepare('UPDATE audit SET v = 1, details = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(text, prev, h, r.seq);
+    await d.run('UPDATE audit SET v = 1, details = ?, prev_hash = ?, hash = ? WHERE seq = ?', text, prev, h, r.seq);
     prev = h;
   }
 }
 
 describe('audit verify --state on a log written before hash format 2', () => {
   test('stateCheck_anOlderLog_verifiesAndIsExplained_andNewEventsFollowInFormat2', async () => {
-    const file = tampered(asOlderServerWroteIt);
+    const file = await tampered(asOlderServerWroteIt);
     const r = verifyState(file);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /state ok/);
     // a server started on it goes on in format 2; the mixed chain verifies and is explained
     const sub = tempDir('elevate-state-old-');
-    copyFileSync(file, join(sub, 'elevate.db'));
-    const s = await makeServer({ dir: sub });
+    const s = await makeServer({ dir: sub, dbSpec: await copyDatabase(file, sub, 'elevate.db') });
     try {
       const created = await s.call('alice', 'POST', '/v1/requests', access('staging-db', 'read', 600));
       assert.equal(created.status, 201);
       const v = await s.call('audrey', 'GET', '/v1/audit/verify?state=true');
       assert.equal(v.body.ok, true, JSON.stringify(v.body.state?.problems));
-      const formats = s.sqlite.prepare('SELECT v, COUNT(*) AS n FROM audit GROUP BY v ORDER BY v').all() as { v: number; n: number }[];
-      assert.deepEqual(
-        formats.map((f) => f.v),
-        [1, 2],
-      );
+      const formats = new Set((await loggedEvents(s)).map((e) => e.v ?? 1));
+      assert.deepEqual([...formats], [1, 2]);
     } finally {
       await s.close();
       rmSync(sub, { recursive: true, force: true });
     }
   });
 
-  test('stateCheck_anOlderEventsSubjectChanged_passesTheChain_butIsReported', () => {
+  test('stateCheck_anOlderEventsSubjectChanged_passesTheChain_butIsReported', async () => {
     // format 1 leaves subject_id (who may read the event) outside the hash: the state check
     // compares it with whom the log says the event is about
-    const file = tampered((d) => {
-      asOlderServerWroteIt(d);
-      d.prepare(`UPDATE audit SET subject_id = 'erin' WHERE seq = (SELECT MIN(seq) FROM audit WHERE action = 'grant.activated')`).run();
-    });
-    assert.equal(cli(['audit', 'verify', '--db', file]).code, 0, 'the format-1 chain does not cover it');
+    const subjectChanged = async (d: TestSql) => {
+      await asOlderServerWroteIt(d);
+      await d.run(`UPDATE audit SET subject_id = 'erin' WHERE seq = (SELECT MIN(seq) FROM audit WHERE action = 'grant.activated')`);
+    };
+    const file = await tampered(subjectChanged);
+    assert.equal(cli(['audit', 'verify', ...file.args]).code, 0, 'the format-1 chain does not cover it');
     assertReported(file, [/^ {2}audit \d+: subject_id is "erin", the log says "alice"$/m]);
   });
 });
@@ -330,17 +330,13 @@ describe('audit verify --state with sign-in sessions', () => {
       await disableUser(w.s.store, w.clock.now(), 'dave', 'cli', 'left the company');
       const clean = await w.s.store.verifyAudit({ state: true });
       assert.deepEqual(clean.state?.problems, []);
-      assert.equal((w.s.sqlite.prepare(`SELECT COUNT(*) AS n FROM tokens WHERE label = 'sso' AND revoked_at IS NOT NULL`).get() as { n: number }).n, 2);
+      const tokens = await w.s.store.read((r) => r.tokens.list());
+      assert.equal(tokens.filter((t) => t.label === 'sso' && t.revokedAt !== null).length, 2);
       assert.equal(clean.state?.rows.idpUsers, 3);
       // behind the server's back: carol's session handed to erin, alice made admin, dave enabled again
-      const raw = new Database(w.s.dbPath);
-      try {
-        raw.prepare(`UPDATE tokens SET user_id = 'erin' WHERE label = 'sso' AND user_id = 'carol'`).run();
-        raw.prepare(`UPDATE idp_users SET roles = '["admin"]' WHERE id = 'alice'`).run();
-        raw.prepare(`UPDATE idp_users SET disabled_at = NULL WHERE id = 'dave'`).run();
-      } finally {
-        raw.close();
-      }
+      await w.s.sql.run(`UPDATE tokens SET user_id = 'erin' WHERE label = 'sso' AND user_id = 'carol'`);
+      await w.s.sql.run(`UPDATE idp_users SET roles = '["admin"]' WHERE id = 'alice'`);
+      await w.s.sql.run(`UPDATE idp_users SET disabled_at = NULL WHERE id = 'dave'`);
       const tampered = await w.s.store.verifyAudit({ state: true });
       assert.deepEqual(
         tampered.state?.problems.map(

@@ -1,17 +1,18 @@
-// Tampering with the audit log is detected. The attacker has the database file: they drop the
-// append-only triggers and edit, delete or insert rows with SQL. `audit verify` (the bundled CLI)
+// Tampering with the audit log is detected. The attacker owns the database (SQLite: the file;
+// PostgreSQL: the tables): they drop or disable the append-only triggers and edit, delete or
+// insert rows with SQL (test/helpers/rows.ts speaks the backend's dialect). `audit verify` (the bundled CLI)
 // must exit 1 and name the first bad sequence number; truncation and wholesale rewrites, which
 // leave a self-consistent chain, are caught with `--head` (a head kept elsewhere).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { rmSync } from 'node:fs';
 import { canonicalJson, hashEvent } from '../../server/store/auditChain.js';
-import { access, buildServer, cli, makeServer, MIN, tempDir } from '../helpers/server.js';
+import { access, buildServer, cli, makeServer, MIN, openTestSql, tempDir, type TestDatabase, type TestSql } from '../helpers/server.js';
+import { onPostgres } from '../helpers/backend.js';
+import { copyDatabase, dropAuditGuard, withSql } from '../helpers/rows.js';
 
 let dir: string;
-let pristine: string;
+let pristine: TestDatabase;
 let rows: number;
 let head: { seq: number; hash: string };
 let n = 0;
@@ -29,31 +30,30 @@ before(async () => {
   await s.call('svc', 'GET', '/v1/check?userId=alice&resourceId=prod-db&role=write');
   await s.advance(40 * MIN);
   await s.close();
-  pristine = join(dir, 'elevate.db');
-  const db = new Database(pristine, { readonly: true });
-  rows = (db.prepare('SELECT COUNT(*) AS n FROM audit').get() as { n: number }).n;
-  head = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string };
-  db.close();
+  pristine = s.db;
+  await withSql(pristine, async (db) => {
+    rows = (await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit'))!.n;
+    head = (await db.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'))!;
+  });
   assert.ok(rows >= 20, `enough activity (${rows} events)`);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A copy of the pristine database, tampered with by `attack` after dropping the triggers. */
-function tampered(attack: (db: Database.Database) => void): string {
-  const file = join(dir, `tampered-${++n}.db`);
-  copyFileSync(pristine, file);
-  const db = new Database(file);
-  db.exec('DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;');
-  attack(db);
-  db.close();
-  return file;
+/** A copy of the pristine database, tampered with by `attack` after removing the triggers. */
+async function tampered(attack: (db: TestSql) => Promise<unknown>): Promise<TestDatabase> {
+  const copy = await copyDatabase(pristine, dir, `tampered-${++n}.db`);
+  await withSql(copy, async (db) => {
+    await dropAuditGuard(db);
+    await attack(db);
+  });
+  return copy;
 }
 
-function verify(db: string, ...args: string[]) {
-  return cli(['audit', 'verify', '--db', db, ...args]);
+function verify(db: TestDatabase, ...args: string[]) {
+  return cli(['audit', 'verify', ...db.args, ...args]);
 }
 
-function assertDetected(db: string, seq: number, ...args: string[]) {
+function assertDetected(db: TestDatabase, seq: number, ...args: string[]) {
   const r = verify(db, ...args);
   assert.equal(r.code, 1, `verify should fail: ${r.stdout}${r.stderr}`);
   assert.match(r.stdout, new RegExp(`FAILED at seq ${seq}\\b`), r.stdout);
@@ -66,7 +66,7 @@ describe('audit verify', () => {
     const r = verify(pristine);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(r.stdout, `ok: ${rows} events, head ${head.hash}\n`);
-    const h = cli(['audit', 'head', '--db', pristine]);
+    const h = cli(['audit', 'head', ...pristine.args]);
     assert.equal(h.stdout, `${head.seq} ${head.hash}\n`);
     assert.equal(verify(pristine, '--head', `${head.seq} ${head.hash}`).code, 0);
     assert.equal(verify(pristine, '--head', head.hash).code, 0);
@@ -88,54 +88,61 @@ describe('audit verify', () => {
     ['prev_hash', `UPDATE audit SET prev_hash = '${'0'.repeat(64)}' WHERE seq = ?`],
   ];
   for (const [field, sql] of edits) {
-    test(`tamper_modifying_${field}_isDetectedAtThatSeq`, () => {
+    test(`tamper_modifying_${field}_isDetectedAtThatSeq`, async () => {
       // the justification lives in the first request.created; other edits hit the middle row
       let target = mid();
-      const db = tampered((d) => {
+      const db = await tampered(async (d) => {
         if (field.startsWith('details') && !field.includes('canonical')) {
-          target = (d.prepare(`SELECT seq FROM audit WHERE details LIKE '%debug the nightly job%' ORDER BY seq LIMIT 1`).get() as { seq: number }).seq;
+          target = (await d.get<{ seq: number }>(`SELECT seq FROM audit WHERE details LIKE '%debug the nightly job%' ORDER BY seq LIMIT 1`))!.seq;
         }
         if (field === 'request_id' || field === 'grant_id') {
-          target = (d.prepare(`SELECT seq FROM audit WHERE ${field} IS NOT NULL ORDER BY seq DESC LIMIT 1`).get() as { seq: number }).seq;
+          target = (await d.get<{ seq: number }>(`SELECT seq FROM audit WHERE ${field} IS NOT NULL ORDER BY seq DESC LIMIT 1`))!.seq;
         }
-        assert.equal(d.prepare(sql).run(target).changes, 1);
+        const row = () => d.get('SELECT * FROM audit WHERE seq = ?', target);
+        const before = await row();
+        await d.run(sql, target);
+        assert.notDeepEqual(await row(), before, 'the edit changed the row');
       });
       assertDetected(db, target);
     });
   }
 
-  test('tamper_modifyingTheLastRow_isDetected', () => {
-    const db = tampered((d) => d.prepare(`UPDATE audit SET actor_id = 'mallory' WHERE seq = ?`).run(head.seq));
+  test('tamper_modifyingTheLastRow_isDetected', async () => {
+    const db = await tampered((d) => d.run(`UPDATE audit SET actor_id = 'mallory' WHERE seq = ?`, head.seq));
     assertDetected(db, head.seq);
   });
 
-  test('tamper_deletingARow_isDetectedAsAGap', () => {
-    const db = tampered((d) => d.prepare('DELETE FROM audit WHERE seq = ?').run(mid()));
+  test('tamper_deletingARow_isDetectedAsAGap', async () => {
+    const db = await tampered((d) => d.run('DELETE FROM audit WHERE seq = ?', mid()));
     assertDetected(db, mid());
   });
 
-  test('tamper_deletingTheFirstRow_isDetected', () => {
-    const db = tampered((d) => d.prepare('DELETE FROM audit WHERE seq = 1').run());
+  test('tamper_deletingTheFirstRow_isDetected', async () => {
+    const db = await tampered((d) => d.run('DELETE FROM audit WHERE seq = 1'));
     assertDetected(db, 1);
   });
 
-  test('tamper_insertingARowAtTheEnd_isDetected', () => {
-    const db = tampered((d) =>
-      d
-        .prepare(`INSERT INTO audit (seq, at, actor_id, action, details, prev_hash, hash) VALUES (?, ?, 'mallory', 'grant.activated', '{}', ?, ?)`)
-        .run(head.seq + 1, Date.now(), head.hash, 'a'.repeat(64)),
+  test('tamper_insertingARowAtTheEnd_isDetected', async () => {
+    const db = await tampered((d) =>
+      d.run(
+        `INSERT INTO audit (seq, at, actor_id, action, details, prev_hash, hash) VALUES (?, ?, 'mallory', 'grant.activated', '{}', ?, ?)`,
+        head.seq + 1,
+        Date.now(),
+        head.hash,
+        'a'.repeat(64),
+      ),
     );
     assertDetected(db, head.seq + 1);
   });
 
-  test('tamper_insertingAWellFormedRowInTheMiddle_isDetectedAtTheNextRow', () => {
+  test('tamper_insertingAWellFormedRowInTheMiddle_isDetectedAtTheNextRow', async () => {
     // the forger shifts every later row up by one and computes a correct hash for their row;
     // the row after it still points at the old predecessor
     const k = mid();
-    const db = tampered((d) => {
-      const rowsAfter = d.prepare('SELECT seq FROM audit WHERE seq >= ? ORDER BY seq DESC').all(k) as { seq: number }[];
-      for (const r of rowsAfter) d.prepare('UPDATE audit SET seq = seq + 1 WHERE seq = ?').run(r.seq);
-      const prev = (d.prepare('SELECT hash FROM audit WHERE seq = ?').get(k - 1) as { hash: string }).hash;
+    const db = await tampered(async (d) => {
+      const rowsAfter = await d.all<{ seq: number }>('SELECT seq FROM audit WHERE seq >= ? ORDER BY seq DESC', k);
+      for (const r of rowsAfter) await d.run('UPDATE audit SET seq = seq + 1 WHERE seq = ?', r.seq);
+      const prev = (await d.get<{ hash: string }>('SELECT hash FROM audit WHERE seq = ?', k - 1))!.hash;
       const at = Date.UTC(2026, 0, 5, 9, 0);
       const details = canonicalJson({ userId: 'mallory', role: 'admin' });
       // in the format the server writes now (2: the subject is hashed too)
@@ -150,15 +157,20 @@ describe('audit verify', () => {
         subjectId: null,
         v: 2,
       };
-      d.prepare(
+      await d.run(
         `INSERT INTO audit (seq, at, actor_id, action, resource_id, details, prev_hash, hash, v) VALUES (?, ?, 'mallory', 'grant.activated', 'prod-db', ?, ?, ?, 2)`,
-      ).run(k, at, details, prev, hashEvent(prev, fields, details));
+        k,
+        at,
+        details,
+        prev,
+        hashEvent(prev, fields, details),
+      );
     });
     assertDetected(db, k + 1);
   });
 
-  test('tamper_truncatingTheTail_passesAPlainVerify_butIsDetectedWithHead', () => {
-    const db = tampered((d) => d.prepare('DELETE FROM audit WHERE seq > ?').run(head.seq - 3));
+  test('tamper_truncatingTheTail_passesAPlainVerify_butIsDetectedWithHead', async () => {
+    const db = await tampered((d) => d.run('DELETE FROM audit WHERE seq > ?', head.seq - 3));
     const plain = verify(db);
     assert.equal(plain.code, 0, 'a shorter chain is self-consistent: only a kept head can tell');
     assertDetected(db, head.seq, '--head', `${head.seq} ${head.hash}`);
@@ -167,13 +179,13 @@ describe('audit verify', () => {
     assert.match(hashOnly.stdout, /FAILED at seq \d+/);
   });
 
-  test('tamper_rewritingTheChainFromARow_isDetectedWithHead', () => {
+  test('tamper_rewritingTheChainFromARow_isDetectedWithHead', async () => {
     const k = mid();
-    const db = tampered((d) => {
-      d.prepare(`UPDATE audit SET actor_id = 'mallory' WHERE seq = ?`).run(k);
+    const db = await tampered(async (d) => {
+      await d.run(`UPDATE audit SET actor_id = 'mallory' WHERE seq = ?`, k);
       // recompute every hash from k on, as a careful attacker would
-      const all = d.prepare('SELECT * FROM audit WHERE seq >= ? ORDER BY seq').all(k) as any[];
-      let prev = (d.prepare('SELECT hash FROM audit WHERE seq = ?').get(k - 1) as { hash: string }).hash;
+      const all = await d.all<any>('SELECT * FROM audit WHERE seq >= ? ORDER BY seq', k);
+      let prev = (await d.get<{ hash: string }>('SELECT hash FROM audit WHERE seq = ?', k - 1))!.hash;
       for (const r of all) {
         const h = hashEvent(
           prev,
@@ -190,7 +202,7 @@ describe('audit verify', () => {
           },
           r.details,
         );
-        d.prepare('UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?').run(prev, h, r.seq);
+        await d.run('UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?', prev, h, r.seq);
         prev = h;
       }
     });
@@ -202,10 +214,9 @@ describe('audit verify', () => {
 
   test('tamper_isAlsoReportedByTheApi', async () => {
     const k = mid();
-    const file = tampered((d) => d.prepare(`UPDATE audit SET actor_id = 'mallory' WHERE seq = ?`).run(k));
+    const file = await tampered((d) => d.run(`UPDATE audit SET actor_id = 'mallory' WHERE seq = ?`, k));
     const sub = tempDir('elevate-tamper-api-');
-    copyFileSync(file, join(sub, 'elevate.db'));
-    const s = await makeServer({ dir: sub });
+    const s = await makeServer({ dir: sub, dbSpec: await copyDatabase(file, sub, 'elevate.db') });
     try {
       const r = await s.call('audrey', 'GET', '/v1/audit/verify');
       assert.equal(r.status, 200);
@@ -217,15 +228,16 @@ describe('audit verify', () => {
     }
   });
 
-  test('theAppendOnlyTriggers_stopUpdatesAndDeletesWhileInPlace', () => {
-    const file = join(dir, 'triggers.db');
-    copyFileSync(pristine, file);
-    const d = new Database(file);
+  test('theAppendOnlyTriggers_stopUpdatesAndDeletesWhileInPlace', async () => {
+    const copy = await copyDatabase(pristine, dir, 'triggers.db');
+    const d = await openTestSql(copy);
     try {
-      assert.throws(() => d.prepare(`UPDATE audit SET actor_id = 'x' WHERE seq = 1`).run(), /append-only/);
-      assert.throws(() => d.prepare('DELETE FROM audit WHERE seq = 1').run(), /append-only/);
+      await assert.rejects(d.run(`UPDATE audit SET actor_id = 'x' WHERE seq = 1`), /append-only/);
+      await assert.rejects(d.run('DELETE FROM audit WHERE seq = 1'), /append-only/);
+      // PostgreSQL has TRUNCATE too, which no row trigger sees: a statement trigger refuses it
+      if (onPostgres) await assert.rejects(d.run('TRUNCATE audit'), /append-only/);
     } finally {
-      d.close();
+      await d.close();
     }
   });
 });
