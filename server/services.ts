@@ -19,6 +19,9 @@ import type { Logger } from './logger.js';
 import { errorFields } from './logger.js';
 import { type ProviderRegistry, defaultProviders } from './providers/index.js';
 
+/** How soon another replica's commits are looked at for due instants and provider work (see start()). */
+const REMOTE_LOOK_MS = 100;
+
 export interface ServicesOptions {
   store: Store;
   policy: Policy;
@@ -54,7 +57,13 @@ export async function createServices(o: ServicesOptions) {
   await identity.load();
   const policyRef: { current: Policy } = { current: identity.effective(o.policy) };
   const engine = new Engine(store, o.clock, policyRef);
-  const tokens = new Tokens(store, o.clock);
+  const tokens = new Tokens(store, o.clock, {
+    differs: (userId, record) => identity.differs(userId, record),
+    refresh: async () => {
+      await identity.refreshUsers();
+      return policyRef.current;
+    },
+  });
   // the log follower: live events for the streams, and revocations for the token cache, written
   // by this process or any other (the CLI, another replica)
   const hub = new EventHub(
@@ -63,8 +72,9 @@ export async function createServices(o: ServicesOptions) {
     (e) => onError(e, { op: 'follow' }),
     (e) => {
       tokens.onControl(e);
-      // a user disabled elsewhere: the IdP users this process knows may have changed
-      if (e.action === 'user.disabled') identity.refreshUsers().catch((err: unknown) => onError(err, { op: 'identity.refresh' }));
+      // a user disabled or signed in elsewhere: the IdP users this process knows have changed
+      if (e.action === 'user.disabled' || e.action === 'auth.device_approved')
+        identity.refreshUsers().catch((err: unknown) => onError(err, { op: 'identity.refresh' }));
     },
   );
   const batcher = new AuditBatcher(store, (e) => onError(e, { op: 'audit.batch' }));
@@ -135,6 +145,7 @@ export async function createServices(o: ServicesOptions) {
   };
   const app = createApp(deps);
   let unfollow: (() => void) | undefined;
+  let remoteLook: NodeJS.Timeout | undefined;
 
   /** Policy reconcile: once, not once per replica (the others find nothing left to do). */
   const reconcile = (policy: Policy, opts: { reloaded: boolean; summary?: Record<string, unknown> }) =>
@@ -165,14 +176,22 @@ export async function createServices(o: ServicesOptions) {
       // streams as soon as the store hears of their commit.
       // Other replicas (PostgreSQL) also create grants and queue provider work: their commits
       // move this replica's next due instant too, and work a replica that died had claimed is
-      // due here once its lease ends. (On SQLite the only other writer is the CLI, which
-      // neither grants nor queues, and this process's own commits poke both already.)
+      // due here once its lease ends. The replica that committed arms its own timer and does
+      // its own provider work at once, so the others need only know within a moment: one look
+      // per REMOTE_LOOK_MS covers every commit of that span, instead of each replica querying
+      // after every commit of every other (which cost more CPU than the commits themselves).
+      // (On SQLite the only other writer is the CLI, which neither grants nor queues, and this
+      // process's own commits poke both already.)
       const replicated = store.kind === 'postgres';
-      unfollow ??= store.onCommitted(() => {
+      unfollow ??= store.onCommitted(({ elsewhere }) => {
         hub.wake();
-        if (replicated) {
-          scheduler.poke();
-          outbox.poke();
+        if (replicated && elsewhere && !remoteLook) {
+          remoteLook = setTimeout(() => {
+            remoteLook = undefined;
+            scheduler.poke();
+            outbox.poke();
+          }, REMOTE_LOOK_MS);
+          remoteLook.unref();
         }
       });
       scheduler.start();
@@ -201,6 +220,7 @@ export async function createServices(o: ServicesOptions) {
     },
     async stop() {
       unfollow?.();
+      clearTimeout(remoteLook);
       unfollow = undefined;
       scheduler.stop();
       hub.closeAll();

@@ -6,7 +6,7 @@ import type { Clock } from '../domain/clock.js';
 import { iso } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
 import type { Policy, PolicyUser } from '../domain/types.js';
-import type { FollowedEvent, Store, TokenRecord, Tx } from '../store/types.js';
+import type { FollowedEvent, IdpUser, Store, TokenRecord, Tx } from '../store/types.js';
 
 export const TOKEN_PATTERN = /^elv_[A-Za-z0-9_-]{43}$/;
 const TOUCH_EVERY_MS = 60_000;
@@ -53,22 +53,36 @@ export async function revokeTokens(tx: Tx, ids: string[], now: number, actorId: 
 /** Cached token rows at most; past this the cache starts over (it only saves a lookup). */
 const CACHE_MAX = 10_000;
 
+/**
+ * The users the identity provider vouched for, as this process knows them (server/identity/).
+ * Another replica may have signed someone in, or signed them in again with other groups, since.
+ */
+export interface IdpUsersView {
+  /** whether this record of the user (null: none) differs from what the policy in force was built from */
+  differs(userId: string, record: IdpUser | null): boolean;
+  /** reads the users again and returns the policy rebuilt from them */
+  refresh(): Promise<Policy>;
+}
+
 export class Tokens {
   /** last time last_used_at was written per token: at most once a minute, not on every request */
   private touched = new Map<string, number>();
   /**
    * Token records by hash (hex), so a request costs no lookup. Emptied whenever a token may have
-   * changed: a revocation through this process (revoke(), forget()) at once, and one written by
-   * any other process (`elevate-server token revoke`, `user disable`, another replica) as soon as
-   * the log follower reads its `token.revoked` or `user.disabled` event (onControl), which it does
-   * on the store's notice of that commit. Expiry and the user's presence in the policy are
+   * changed: a revocation through this process (revoke(), forget()) at once, and a commit by any
+   * other process (`elevate-server token revoke`, `user disable`) before the very next request,
+   * since every request first compares the store's external mark (SQLite: data_version). Where
+   * the store has no such mark (PostgreSQL: another replica may write at any moment) nothing is
+   * cached and each request reads its token. Expiry and the user's presence in the policy are
    * checked on every request.
    */
   private cache = new Map<string, TokenRecord>();
+  private mark: number | null = null;
 
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    private readonly idp?: IdpUsersView,
   ) {}
 
   async issue(userId: string, opts: { ttlSeconds?: number; label?: string; actorId: string }): Promise<{ token: string; info: TokenInfo }> {
@@ -111,21 +125,40 @@ export class Tokens {
     if (!TOKEN_PATTERN.test(presented)) return null;
     const hash = hashToken(presented);
     const key = hash.toString('hex');
-    let t = this.cache.get(key);
+    const mark = this.store.externalMark();
+    if (mark !== this.mark) {
+      this.forget();
+      this.mark = mark;
+    }
+    // with no mark, another replica may have signed this user in (again) a moment ago: their
+    // IdP record is read with the token, so new groups and roles apply to this very request
+    const withIdpRecord = mark === null && this.idp !== undefined && policy.identity.oidc !== undefined;
+    let t = mark === null ? undefined : this.cache.get(key);
+    let record: IdpUser | null | undefined;
     if (!t) {
       const generation = this.generation;
-      t = await this.store.read((tx) => tx.tokens.byHash(hash));
+      const found = await this.store.read(async (tx) => {
+        const token = await tx.tokens.byHash(hash);
+        return { token, record: token && withIdpRecord ? ((await tx.identity.user(token.userId)) ?? null) : undefined };
+      });
+      t = found.token;
+      record = found.record;
       // the index found it by equality; compare again in constant time before trusting it
       if (!t || !timingSafeEqual(t.hash, hash)) return null;
       // a revocation heard while we read may be newer than what we read: then do not keep it
-      if (generation === this.generation) {
+      if (mark !== null && generation === this.generation) {
         if (this.cache.size >= CACHE_MAX) this.cache.clear();
         this.cache.set(key, t);
       }
     }
     const now = this.clock.now();
     if (t.revokedAt !== null || (t.expiresAt !== null && now >= t.expiresAt)) return null;
-    const user = policy.users.get(t.userId);
+    let user = policy.users.get(t.userId);
+    // someone the IdP vouched for after this process last read its users (a sign-in on another
+    // replica), or whose record changed since: read the users again, once, then decide
+    if (this.idp && policy.identity.oidc && (!user || (record !== undefined && this.idp.differs(t.userId, record)))) {
+      user = (await this.idp.refresh()).users.get(t.userId);
+    }
     if (!user) return null;
     const last = this.touched.get(t.id) ?? t.lastUsedAt ?? 0;
     if (now - last >= TOUCH_EVERY_MS) {

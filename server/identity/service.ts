@@ -72,12 +72,30 @@ export interface IdentityDeps {
 export class Identity {
   private rp: { key: unknown; url: string; party: OidcRelyingParty } | undefined;
   private idpUsers: IdpUser[] = [];
+  private byId = new Map<string, IdpUser>();
+  private refreshing: Promise<void> | null = null;
+  private queued: Promise<void> | null = null;
 
   constructor(private readonly d: IdentityDeps) {}
 
   /** Reads the IdP's users (before the effective policy is first asked for). */
   async load(): Promise<void> {
-    this.idpUsers = await this.d.store.read((tx) => tx.identity.users());
+    this.setUsers(await this.d.store.read((tx) => tx.identity.users()));
+  }
+
+  private setUsers(users: IdpUser[]): void {
+    this.idpUsers = users;
+    this.byId = new Map(users.map((u) => [u.id, u]));
+  }
+
+  /**
+   * Whether the store's record of this user (null: none) differs from what the effective policy
+   * was built from: a sign-in or a disable written by another replica since this one last read.
+   */
+  differs(userId: string, record: IdpUser | null): boolean {
+    const known = this.byId.get(userId);
+    if (!record || !known) return !record !== !known; // one of the two knows the user
+    return known.lastSignInAt !== record.lastSignInAt || known.disabledAt !== record.disabledAt;
   }
 
   /** The policy the engine works with: the file's plus the users the IdP vouched for. */
@@ -362,10 +380,28 @@ export class Identity {
     if (done) this.d.onTokenRevoked(actor.tokenId);
   }
 
-  /** Reloads the IdP's users from the store and rebuilds the effective policy. */
-  async refreshUsers(): Promise<void> {
-    this.idpUsers = await this.d.store.read((tx) => tx.identity.users());
-    this.d.onUsersChanged();
+  /**
+   * Reloads the IdP's users from the store and rebuilds the effective policy. Callers at the same
+   * moment (a burst of requests from a user another replica just signed in) share one read; a
+   * read already under way may predate what the caller saw, so they share the next one instead.
+   */
+  refreshUsers(): Promise<void> {
+    if (this.refreshing) {
+      return (this.queued ??= this.refreshing
+        .catch(() => {})
+        .then(() => {
+          this.queued = null;
+          return this.refreshUsers();
+        }));
+    }
+    this.refreshing = this.d.store
+      .read((tx) => tx.identity.users())
+      .then((users) => {
+        this.setUsers(users);
+        this.d.onUsersChanged();
+      })
+      .finally(() => (this.refreshing = null));
+    return this.refreshing;
   }
 }
 

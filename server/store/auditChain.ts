@@ -20,8 +20,12 @@ export const GENESIS = '0'.repeat(64);
 /** The hash format of events written now (see the top of this file). */
 export const HASH_FORMAT = 2;
 
-/** Events that end streams wherever they were written (the CLI too): a token revoked, a user disabled. */
-export const STREAM_CONTROL_ACTIONS = ['token.revoked', 'user.disabled'] as const;
+/**
+ * Events every follower acts on wherever they were written (the CLI, another replica), though no
+ * stream carries them: a token revoked or a user disabled ends streams and empties token caches;
+ * an IdP sign-in changes who the user is (groups, roles), so every replica rebuilds its users.
+ */
+export const STREAM_CONTROL_ACTIONS = ['token.revoked', 'user.disabled', 'auth.device_approved'] as const;
 
 /**
  * The actions that change requests, approvals, grants, tokens or IdP users: what the state

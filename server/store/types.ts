@@ -413,8 +413,18 @@ export interface Store {
    * Calls `listener` soon after a change commits, in this process or in another (SQLite: a poll
    * of data_version; PostgreSQL: LISTEN/NOTIFY, sent only by commits that log a stream event or
    * a stream control, what followers act on). Only a wake-up: the log is the truth.
+   * `elsewhere`: among the commits this call stands for is one by another process or replica
+   * (so what this process's own commits already told it may not be all).
    */
-  onCommitted(listener: () => void): () => void;
+  onCommitted(listener: (o: { elsewhere: boolean }) => void): () => void;
+  /**
+   * A mark that changes whenever another process may have committed since: a row cached while
+   * the mark stayed the same is still what the database holds, so a cache checked against it is
+   * never stale for the very next request. SQLite: PRAGMA data_version on the write connection
+   * (microseconds, no disk I/O). PostgreSQL: null, since other replicas commit at any moment and
+   * nothing cheap tells: what another writer can change is read afresh for each request.
+   */
+  externalMark(): number | null;
   /** Counts for the metrics gauges. */
   opsCounts(now: number): Promise<OpsCounts>;
   /** The database's schema version and the version this code expects. */

@@ -77,11 +77,13 @@ export class PgStore implements Store {
   private readonly config: pg.ClientConfig;
   private readonly password: string | undefined;
   private readonly logger: Logger;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(o: { elsewhere: boolean }) => void>();
   private readonly listener: CommitListener;
   /** marks this process's notifications (it has woken its own listeners already) */
   private readonly mark = `${randomUUID().slice(0, 8)}:`;
   private wakePending = false;
+  /** a commit of another replica is among those the pending wake-up stands for */
+  private elsewhere = false;
   private closed = false;
 
   constructor(parts: PgStoreParts) {
@@ -93,7 +95,7 @@ export class PgStore implements Store {
       parts.config,
       COMMIT_CHANNEL,
       this.mark,
-      () => this.wake(),
+      () => this.wake(true),
       this.logger,
       (t) => scrub(t, this.password),
     );
@@ -125,7 +127,7 @@ export class PgStore implements Store {
     // this process's listeners hear of the same commits the other replicas do: a commit nobody
     // follows (an empty sweep's UPDATE, access checks) wakes no one, else a woken scheduler's
     // own empty sweep would wake it again, forever
-    if (c.notify) this.wake();
+    if (c.notify) this.wake(false);
     return result;
   }
 
@@ -167,7 +169,11 @@ export class PgStore implements Store {
     }
   }
 
-  onCommitted(listener: () => void): () => void {
+  externalMark(): null {
+    return null; // any replica may have written since: see the interface
+  }
+
+  onCommitted(listener: (o: { elsewhere: boolean }) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -258,14 +264,17 @@ export class PgStore implements Store {
   }
 
   /** Calls the listeners once on the next turn, however many commits arrive until then. */
-  private wake(): void {
+  private wake(elsewhere: boolean): void {
+    this.elsewhere ||= elsewhere;
     if (this.wakePending || this.closed) return;
     this.wakePending = true;
     setImmediate(() => {
       this.wakePending = false;
+      const o = { elsewhere: this.elsewhere };
+      this.elsewhere = false;
       for (const l of [...this.listeners]) {
         try {
-          l();
+          l(o);
         } catch (e) {
           this.logger.log('error', 'commit listener failed', errorFields(e));
         }

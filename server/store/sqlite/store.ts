@@ -121,7 +121,8 @@ export class SqliteStore implements Store {
   private closed = false;
   private idleWaiters: (() => void)[] = [];
 
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(o: { elsewhere: boolean }) => void>();
+  private elsewhere = false;
   private poll: NodeJS.Timeout | undefined;
   private lastDataVersion = 0;
 
@@ -344,7 +345,7 @@ export class SqliteStore implements Store {
 
   // ------------------------------------------------------------ commits seen
 
-  onCommitted(listener: () => void): () => void {
+  onCommitted(listener: (o: { elsewhere: boolean }) => void): () => void {
     this.listeners.add(listener);
     if (!this.poll && !this.closed) {
       // data_version changes when another connection (another process: the CLI revoking a
@@ -359,6 +360,14 @@ export class SqliteStore implements Store {
     };
   }
 
+  externalMark(): number | null {
+    try {
+      return this.dataVersion.get() as number;
+    } catch {
+      return null; // closed: nothing may be trusted from a cache
+    }
+  }
+
   private pollDataVersion(): void {
     let v: number;
     try {
@@ -368,6 +377,7 @@ export class SqliteStore implements Store {
     }
     if (v === this.lastDataVersion) return;
     this.lastDataVersion = v;
+    this.elsewhere = true;
     this.wake();
   }
 
@@ -383,9 +393,11 @@ export class SqliteStore implements Store {
     this.notifyQueued = true;
     queueMicrotask(() => {
       this.notifyQueued = false;
+      const o = { elsewhere: this.elsewhere };
+      this.elsewhere = false;
       for (const l of this.listeners) {
         try {
-          l();
+          l(o);
         } catch (e) {
           // a wake-up that fails must not undo or hide the commit that triggered it
           process.emitWarning(`an onCommitted listener threw: ${String(e)}`);
