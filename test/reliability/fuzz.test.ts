@@ -18,7 +18,7 @@ import { errorShapeProblem, openSql, rawRequest, report, startServer, stateAudit
 
 // fewer on PostgreSQL: the generated requests are the same and meet the same HTTP layer; each
 // one there costs a few round trips to the database, and the suite's time is bounded
-const TOTAL = Number(process.env.ELEVATE_FUZZ_REQUESTS ?? (onPostgres ? 20_000 : 100_000));
+const TOTAL = Number(process.env.ELEVATE_FUZZ_REQUESTS ?? (onPostgres ? 10_000 : 100_000));
 const OVER_HTTP = Math.min(3000, Math.floor(TOTAL * 0.03));
 const IN_PROCESS = TOTAL - OVER_HTTP;
 const USERS = ['alice', 'dave', 'bob', 'erin', 'carol', 'audrey', 'svc'];
