@@ -30,14 +30,18 @@ export async function decide(
       await expireRequest(c, r);
       return 'late';
     }
-    const approvals = await tx.approvals.of(id);
-    if (approvals.some((a) => a.approverId === u.id)) throw conflict('you have already decided this request');
+    if ((await tx.approvals.of(id)).some((a) => a.approverId === u.id)) throw conflict('you have already decided this request');
     // the policy may have changed since the request was made (rule 4 holds at approval too)
     const res = policy.resources.get(r.resourceId);
     if (decision === 'approve' && r.kind === 'access' && res && r.durationS > res.maxDurationSeconds) {
       throw policyViolation([`durationSeconds ${r.durationS} exceeds the current maxDuration ${res.maxDurationSeconds}s for ${res.id}; ask for a new request`]);
     }
     applied(await tx.approvals.add({ requestId: id, approverId: u.id, decision, comment: text ?? null, at: now }), 'you have already decided this request');
+    // the others' approvals are read after add(), which on PostgreSQL first locks the request:
+    // so they include every one a concurrent approver committed meanwhile. Read before it, two
+    // approvers each completing the other's count would each see only their own (write skew)
+    // and neither would approve.
+    const approvals = (await tx.approvals.of(id)).filter((a) => a.approverId !== u.id);
     if (decision === 'deny') {
       applied(await tx.requests.decide(id, 'denied', now, null, 'pending'), 'request was decided meanwhile');
       c.emit(events.requestDenied(now, u.id, r, text ?? null, clientOf(actor)));

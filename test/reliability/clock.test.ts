@@ -5,14 +5,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { GuardedClock } from '../../server/domain/clock.js';
 import { openStore } from '../../server/store/open.js';
 import { silentLogger } from '../../server/logger.js';
 import { createServices } from '../../server/services.js';
-import { policyOf, sqliteConnection, tempDir } from '../helpers/server.js';
+import { testDatabase } from '../helpers/backend.js';
+import { policyOf, tempDir } from '../helpers/server.js';
 import { TEST_POLICY } from '../helpers/policy.js';
-import { report, sleep } from './lib.js';
+import { openSql, report, sleep } from './lib.js';
 
 async function clockServer(t: { after(fn: () => unknown): void }) {
   const dir = tempDir('elevate-clock-');
@@ -21,12 +21,15 @@ async function clockServer(t: { after(fn: () => unknown): void }) {
     () => Date.now() + offsets.wall,
     () => performance.now() + offsets.mono,
   );
-  const store = await openStore(join(dir, 'elevate.db'), { role: 'server' });
+  const db = await testDatabase(dir);
+  const store = await openStore(db.spec, { role: 'server', ...(db.password !== undefined && { password: db.password }) });
   const services = await createServices({ store, policy: policyOf(TEST_POLICY), clock, logger: silentLogger });
   await services.start();
   const tokens: Record<string, string> = {};
   for (const u of ['alice', 'bob', 'svc']) tokens[u] = (await services.tokens.issue(u, { actorId: 'test' })).token;
+  const sql = await openSql(db);
   t.after(async () => {
+    await sql.close();
     await services.stop();
     await store.close();
     rmSync(dir, { recursive: true, force: true });
@@ -46,11 +49,10 @@ async function clockServer(t: { after(fn: () => unknown): void }) {
   };
   const allowed = async (resourceId = 'staging-db') =>
     (await call('svc', 'GET', `/v1/check?userId=alice&resourceId=${resourceId}&role=read`)).body.allowed as boolean;
-  const db = sqliteConnection(store);
-  const row = (id: string) =>
-    db.prepare('SELECT status, ended_at, expires_at FROM grants WHERE id = ?').get(id) as { status: string; ended_at: number | null; expires_at: number };
-  const expiredEvent = (id: string) => {
-    const e = db.prepare(`SELECT details FROM audit WHERE grant_id = ? AND action = 'grant.expired'`).get(id) as { details: string } | undefined;
+  const row = async (id: string) =>
+    (await sql.get<{ status: string; ended_at: number | null; expires_at: number }>('SELECT status, ended_at, expires_at FROM grants WHERE id = ?', id))!;
+  const expiredEvent = async (id: string) => {
+    const e = await sql.get<{ details: string }>(`SELECT details FROM audit WHERE grant_id = ? AND action = 'grant.expired'`, id);
     return e && (JSON.parse(e.details) as Record<string, unknown>);
   };
   const approvedProdGrant = async (seconds: number) => {
@@ -71,15 +73,15 @@ test('clock_wallJumpsBackward_grantStillEndsAfterItsDurationOnTheMonotonicClock'
   await sleep(2000);
   assert.equal(await s.allowed(), true, 'still inside its 3 s');
   // the real scheduler must end it on time although the wall clock now reads an hour earlier
-  while (s.row(g.id).status === 'active' && performance.now() - t0 < 10_000) await sleep(50);
+  while ((await s.row(g.id)).status === 'active' && performance.now() - t0 < 10_000) await sleep(50);
   const endedAfterMs = Math.round(performance.now() - t0);
-  assert.equal(s.row(g.id).status, 'expired');
+  assert.equal((await s.row(g.id)).status, 'expired');
   assert.equal(await s.allowed(), false);
   assert.ok(endedAfterMs < 3000 + 1000, `ended ${endedAfterMs} ms after a 3 s grant started (rule 1: within a second)`);
   const gv = (await s.call('alice', 'GET', `/v1/grants/${g.id}`)).body.grant;
   assert.equal(gv.expiresAt, g.expiresAt, 'the backward step did not move expiresAt');
   assert.equal(gv.status, 'expired');
-  assert.equal(s.expiredEvent(g.id)?.clockJumpMs, undefined);
+  assert.equal((await s.expiredEvent(g.id))?.clockJumpMs, undefined);
   report('clock', { case: 'backward 1h', grantSeconds: 3, endedAfterMs });
 });
 
@@ -95,9 +97,9 @@ test('clock_wallJumpsForward_grantEndsEarlyAndItsExpiryCarriesClockJumpMs', asyn
   const gv = (await s.call('alice', 'GET', `/v1/grants/${g.id}`)).body.grant;
   assert.equal(gv.status, 'expired', 'the 1 h grant reads as expired right after a 2 h forward step');
   await s.services.engine.sweep();
-  assert.equal(s.row(g.id).status, 'expired');
-  assert.equal(s.row(other.id).status, 'active');
-  const d = s.expiredEvent(g.id)!;
+  assert.equal((await s.row(g.id)).status, 'expired');
+  assert.equal((await s.row(other.id)).status, 'active');
+  const d = (await s.expiredEvent(g.id))!;
   assert.ok(d, 'grant.expired was audited');
   assert.ok(typeof d.clockJumpMs === 'number' && d.clockJumpMs >= 2 * 3600_000 - 1000, `clockJumpMs=${String(d.clockJumpMs)}`);
   assert.ok(Number.isInteger(d.clockJumpMs), `clockJumpMs=${String(d.clockJumpMs)} is whole milliseconds`);
@@ -111,7 +113,7 @@ test('clock_wallJumpsForward_sweepEndsTheGrantWithinOneSecondWithoutOtherActivit
   const g = await s.grantFor(3600);
   s.offsets.wall += 2 * 3600_000;
   await sleep(1500);
-  assert.equal(s.row(g.id).status, 'expired', 'the sweep has not run 1.5 s after the grant ended by the (stepped) clock');
+  assert.equal((await s.row(g.id)).status, 'expired', 'the sweep has not run 1.5 s after the grant ended by the (stepped) clock');
 });
 
 // found by this suite (fixed in b51d78c): after a backward step the guarded clock returned fractions of a millisecond
@@ -120,6 +122,6 @@ test('clock_afterABackwardStep_timesStoredAreWholeMilliseconds', async (t) => {
   s.offsets.wall -= 60_000;
   await sleep(5);
   const g = await s.grantFor(60);
-  const r = s.row(g.id);
+  const r = await s.row(g.id);
   assert.ok(Number.isInteger(r.expires_at), `expires_at = ${r.expires_at}`);
 });

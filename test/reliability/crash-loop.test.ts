@@ -1,13 +1,26 @@
 // Crash loop: mixed load against the real server, SIGKILL at a random moment, restart on the same
 // database, 20 times. Whatever a client saw committed must be in the database with its audit
-// event; no grant outlives its end; state and audit agree row by row; the chain and the file are
-// intact after every crash.
+// event; no grant outlives its end; state and audit agree row by row; the chain (and, on SQLite,
+// the file) is intact after every crash. Runs on SQLite and (reliability-pg) on PostgreSQL.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
-import { buildServer, spawnServer, type SpawnedServer } from '../helpers/server.js';
-import { auditVerify, call, integrityCheck, overdueActiveGrants, pick, report, rnd, sleep, stateAuditProblems, workspace, HOST } from './lib.js';
+import { onPostgres } from '../helpers/backend.js';
+import { buildServer, type SpawnedServer } from '../helpers/server.js';
+import {
+  auditVerify,
+  call,
+  integrityCheck,
+  overdueActiveGrants,
+  pick,
+  report,
+  rnd,
+  sleep,
+  startServer,
+  stateAuditProblems,
+  withSql,
+  workspace,
+} from './lib.js';
 
 const ROUNDS = Number(process.env.ELEVATE_CRASH_ROUNDS ?? 20);
 const WORKERS = 6;
@@ -23,7 +36,7 @@ interface Promise_ {
 
 test('crashLoop_sigkillUnderMixedLoad_losesNothingThatWasCommitted', async (t) => {
   buildServer();
-  const ws = workspace('crash');
+  const ws = await workspace('crash');
   t.after(() => rmSync(ws.dir, { recursive: true, force: true }));
   const tok = ws.tokens;
 
@@ -123,10 +136,9 @@ test('crashLoop_sigkillUnderMixedLoad_losesNothingThatWasCommitted', async (t) =
     assert.ok(r.status === 0 || r.status < 500, `${r.status} ${r.text.slice(0, 300)}`);
   }
 
-  function checkDatabase(round: number, afterRestart: boolean) {
-    const db = new Database(ws.dbPath, { fileMustExist: true });
-    try {
-      const seen = db.prepare('SELECT action, request_id AS requestId, grant_id AS grantId, details FROM audit').all() as any[];
+  async function checkDatabase(round: number, afterRestart: boolean) {
+    await withSql(ws.db, async (db) => {
+      const seen = await db.all('SELECT action, request_id AS "requestId", grant_id AS "grantId", details FROM audit');
       const key = (a: string, id: string | undefined) => `${a}|${id}`;
       const have = new Set<string>();
       const extendedEnds = new Set<string>();
@@ -142,25 +154,21 @@ test('crashLoop_sigkillUnderMixedLoad_losesNothingThatWasCommitted', async (t) =
       );
       lost = missing.length;
       assert.deepEqual(missing, [], `round ${round}: committed operations missing after SIGKILL`);
-      const rows = {
-        requests: (db.prepare('SELECT count(*) AS n FROM requests').get() as { n: number }).n,
-        grants: (db.prepare('SELECT count(*) AS n FROM grants').get() as { n: number }).n,
-      };
-      assert.ok(rows.requests >= new Set(ledger.filter((p) => p.action === 'request.created').map((p) => p.requestId)).size);
-      assert.deepEqual(stateAuditProblems(db), [], `round ${round}: state and audit disagree`);
+      const requests = (await db.get<{ n: number }>('SELECT count(*) AS n FROM requests'))!.n;
+      assert.ok(requests >= new Set(ledger.filter((p) => p.action === 'request.created').map((p) => p.requestId)).size);
+      assert.deepEqual(await stateAuditProblems(db), [], `round ${round}: state and audit disagree`);
       if (afterRestart) {
         // start() catches up before it listens (rule 6); the sweep then keeps up within a second (rule 1)
-        assert.deepEqual(overdueActiveGrants(db, Date.now(), 1500), [], `round ${round}: grants still active after their end`);
+        assert.deepEqual(await overdueActiveGrants(db, Date.now(), 1500), [], `round ${round}: grants still active after their end`);
       }
-    } finally {
-      db.close();
-    }
-    assert.equal(integrityCheck(ws.dbPath), 'ok', `round ${round}: integrity_check`);
-    const v = auditVerify(ws.dbPath);
+    });
+    // PostgreSQL recovers its own files after a crash of its client; the file is ours on SQLite
+    if (!onPostgres) assert.equal(integrityCheck(ws.db.spec), 'ok', `round ${round}: integrity_check`);
+    const v = auditVerify(ws.db);
     assert.equal(v.code, 0, `round ${round}: audit verify: ${v.out}`);
   }
 
-  let server: SpawnedServer = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
+  let server: SpawnedServer = await startServer(ws, { t });
   let recovered = 0;
   for (let round = 1; round <= ROUNDS; round++) {
     const url = server.url;
@@ -172,24 +180,23 @@ test('crashLoop_sigkillUnderMixedLoad_losesNothingThatWasCommitted', async (t) =
     await server.kill('SIGKILL');
     stop = true;
     await Promise.all(workers);
-    checkDatabase(round, false);
-    server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
+    await checkDatabase(round, false);
+    server = await startServer(ws, { t });
     recovered += (server.output().match(/caught up after downtime/g) ?? []).length;
-    checkDatabase(round, true);
+    await checkDatabase(round, true);
   }
 
   // after the last restart: a moment of quiet, then every grant that ended is marked so (rule 1)
   await sleep(3000);
-  const db = new Database(ws.dbPath, { readonly: true });
-  const overdue = overdueActiveGrants(db, Date.now(), 1000);
-  const counts = db
-    .prepare(
+  const { overdue, counts } = await withSql(ws.db, async (db) => ({
+    overdue: await overdueActiveGrants(db, Date.now(), 1000),
+    counts: (await db.get<Record<string, number>>(
       'SELECT (SELECT count(*) FROM requests) AS requests, (SELECT count(*) FROM grants) AS grants, (SELECT count(*) FROM audit) AS events, (SELECT count(*) FROM audit WHERE action = ?) AS checks',
-    )
-    .get('access.checked') as Record<string, number>;
-  db.close();
+      'access.checked',
+    ))!,
+  }));
   await server.stop();
-  checkDatabase(ROUNDS + 1, false);
+  await checkDatabase(ROUNDS + 1, false);
   assert.deepEqual(overdue, [], 'grants active past their end after the sweep had time');
 
   const figures = {
@@ -205,15 +212,15 @@ test('crashLoop_sigkillUnderMixedLoad_losesNothingThatWasCommitted', async (t) =
     restartsThatCaughtUp: recovered,
     seconds: Math.round((Date.now() - started) / 1000),
   };
-  report('crash-loop', figures);
+  report('crash-loop', { backend: onPostgres ? 'postgres' : 'sqlite', ...figures });
   assert.equal(lost, 0);
 });
 
 test('crash_grantEndsWhileTheServerIsDown_restartExpiresItAtOnce_auditedAsRecovered', async (t) => {
   buildServer();
-  const ws = workspace('crash-down', undefined, ['alice', 'svc']);
+  const ws = await workspace('crash-down', undefined, ['alice', 'svc']);
   t.after(() => rmSync(ws.dir, { recursive: true, force: true }));
-  let server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
+  let server = await startServer(ws, { t });
   const r = await call(server.url, ws.tokens.alice, 'POST', '/v1/requests', {
     resourceId: 'staging-db',
     role: 'read',
@@ -225,14 +232,14 @@ test('crash_grantEndsWhileTheServerIsDown_restartExpiresItAtOnce_auditedAsRecove
   await server.kill('SIGKILL');
   await sleep(7500); // the grant ends 2 s in; the server stays down more than 5 s past that
   const t0 = Date.now();
-  server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
+  server = await startServer(ws, { t });
   const restartToHealthyMs = Date.now() - t0;
   const check = await call(server.url, ws.tokens.svc, 'GET', '/v1/check?userId=alice&resourceId=staging-db&role=read');
   assert.equal(check.body.allowed, false);
-  const db = new Database(ws.dbPath, { readonly: true });
-  const row = db.prepare('SELECT status FROM grants WHERE id = ?').get(grantId) as { status: string };
-  const ev = db.prepare(`SELECT details FROM audit WHERE grant_id = ? AND action = 'grant.expired'`).get(grantId) as { details: string } | undefined;
-  db.close();
+  const { row, ev } = await withSql(ws.db, async (db) => ({
+    row: (await db.get<{ status: string }>('SELECT status FROM grants WHERE id = ?', grantId))!,
+    ev: await db.get<{ details: string }>(`SELECT details FROM audit WHERE grant_id = ? AND action = 'grant.expired'`, grantId),
+  }));
   await server.stop();
   assert.equal(row.status, 'expired', 'expired by the catch-up before the port opened');
   assert.ok(ev, 'grant.expired audited');
@@ -240,5 +247,5 @@ test('crash_grantEndsWhileTheServerIsDown_restartExpiresItAtOnce_auditedAsRecove
   assert.equal(d.recovered, true);
   assert.ok((d.lateMs ?? 0) >= 5000, `lateMs ${d.lateMs}`);
   assert.match(server.output(), /caught up after downtime/);
-  report('crash-loop', { downtimeRecovery: { lateMs: d.lateMs, restartToHealthyMs } });
+  report('crash-loop', { backend: onPostgres ? 'postgres' : 'sqlite', downtimeRecovery: { lateMs: d.lateMs, restartToHealthyMs } });
 });

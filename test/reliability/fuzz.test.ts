@@ -5,7 +5,6 @@
 // loader gets the same treatment: refused with messages, never a throw.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -13,10 +12,13 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parsePolicy } from '../../server/domain/policy.js';
-import { buildServer, cli, makeServer, spawnServer } from '../helpers/server.js';
-import { errorShapeProblem, HOST, rawRequest, report, stateAuditProblems, TEST_POLICY, workspace } from './lib.js';
+import { onPostgres } from '../helpers/backend.js';
+import { buildServer, cli, makeServer, tempDir, type TestServer } from '../helpers/server.js';
+import { errorShapeProblem, openSql, rawRequest, report, startServer, stateAuditProblems, TEST_POLICY, workspace, type Sql } from './lib.js';
 
-const TOTAL = Number(process.env.ELEVATE_FUZZ_REQUESTS ?? 100_000);
+// fewer on PostgreSQL: the generated requests are the same and meet the same HTTP layer; each
+// one there costs a few round trips to the database, and the suite's time is bounded
+const TOTAL = Number(process.env.ELEVATE_FUZZ_REQUESTS ?? (onPostgres ? 10_000 : 100_000));
 const OVER_HTTP = Math.min(3000, Math.floor(TOTAL * 0.03));
 const IN_PROCESS = TOTAL - OVER_HTTP;
 const USERS = ['alice', 'dave', 'bob', 'erin', 'carol', 'audrey', 'svc'];
@@ -298,9 +300,51 @@ function verdict(g: Generated, status: number, contentType: string, text: string
   return null;
 }
 
+/**
+ * Counts the rows written to the server's database since a mark, except the batched audit rows
+ * (auth.failed, access.checked) that rejected requests may add. SQLite: total_changes() of the
+ * store's own connection, less the batched rows appended since. PostgreSQL: a sequence every
+ * table's row trigger advances, except for batched rows (non-transactional like total_changes(),
+ * so a write rolled back counts too).
+ */
+async function rowsWrittenCounter(s: TestServer, sql: Sql): Promise<{ mark(): Promise<number[]>; since(mark: number[]): Promise<number> }> {
+  if (sql.kind === 'sqlite') {
+    const total = s.sqlite.prepare('SELECT total_changes() AS n, (SELECT max(seq) FROM audit) AS seq');
+    const batchedSince = s.sqlite.prepare(`SELECT count(*) AS n FROM audit WHERE seq > ? AND action IN ('auth.failed', 'access.checked')`);
+    const mark = async () => {
+      const { n, seq } = total.get() as { n: number; seq: number };
+      return [n, seq];
+    };
+    return { mark, since: async ([n, seq]) => (await mark())[0] - n - (batchedSince.get(seq) as { n: number }).n };
+  }
+  await sql.exec(`CREATE SEQUENCE test_rows_written;
+    CREATE FUNCTION test_row_written() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF TG_TABLE_NAME = 'audit' AND TG_OP = 'INSERT' THEN
+          IF NEW.action IN ('auth.failed', 'access.checked') THEN RETURN NULL; END IF;
+        END IF;
+        PERFORM nextval('test_rows_written');
+        RETURN NULL;
+      END $$;
+    DO $$ DECLARE t text; BEGIN
+      FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'schema_migrations' LOOP
+        EXECUTE format('CREATE TRIGGER test_row_written AFTER INSERT OR UPDATE OR DELETE ON %I FOR EACH ROW EXECUTE FUNCTION test_row_written()', t);
+      END LOOP;
+    END $$`);
+  const mark = async () => {
+    const r = (await sql.get<{ last_value: number; is_called: boolean }>('SELECT last_value, is_called FROM test_rows_written'))!;
+    return [r.is_called ? r.last_value : 0];
+  };
+  return { mark, since: async ([n]) => (await mark())[0] - n };
+}
+
 test('fuzz_inProcess_generatedRequests_never5xx_alwaysErrorShape_rejectedChangeNothing', async (t) => {
   const s = await makeServer();
-  t.after(() => s.close());
+  const sql = await openSql({ spec: s.dbPath });
+  t.after(async () => {
+    await sql.close();
+    await s.close();
+  });
   const started = Date.now();
   // objects to aim at: a pending request and an active grant (ids also appear in paths)
   const ids = { req: [] as string[], grt: [] as string[] };
@@ -312,14 +356,11 @@ test('fuzz_inProcess_generatedRequests_never5xx_alwaysErrorShape_rejectedChangeN
   }
   // every token used once, so no later request writes its first last_used_at
   for (const u of USERS) assert.equal((await s.call(u, 'GET', '/v1/me')).status, 200);
-  const totalChanges = s.sqlite.prepare('SELECT total_changes() AS n, (SELECT max(seq) FROM audit) AS seq');
-  const batchedSince = s.sqlite.prepare(`SELECT count(*) AS n FROM audit WHERE seq > ? AND action IN ('auth.failed', 'access.checked')`);
+  const rowsWritten = await rowsWrittenCounter(s, sql);
   /** rows written since `since`, not counting the batched audit rows that rejected requests may add */
-  const changes = async (since?: { n: number; seq: number }) => {
+  const changes = async (since?: number[]) => {
     await s.services.batcher.flush();
-    const now = totalChanges.get() as { n: number; seq: number };
-    if (!since) return { ...now, changed: 0 };
-    return { ...now, changed: now.n - since.n - (batchedSince.get(since.seq) as { n: number }).n };
+    return { mark: await rowsWritten.mark(), changed: since === undefined ? 0 : await rowsWritten.since(since) };
   };
   // the detector itself: a request that does change something is seen to
   const probe = await changes();
@@ -327,7 +368,7 @@ test('fuzz_inProcess_generatedRequests_never5xx_alwaysErrorShape_rejectedChangeN
     (await s.call('dave', 'POST', '/v1/requests', { resourceId: 'prod-db', role: 'write', durationSeconds: 60, justification: 'probe' })).status,
     201,
   );
-  assert.ok((await changes(probe)).changed > 0, 'the change detector sees a committed request');
+  assert.ok((await changes(probe.mark)).changed > 0, 'the change detector sees a committed request');
   const statuses = new Map<number, number>();
   let rejected = 0;
   let streams = 0;
@@ -360,7 +401,7 @@ test('fuzz_inProcess_generatedRequests_never5xx_alwaysErrorShape_rejectedChangeN
         if (v) problems.push(v);
         if (res.status >= 400) {
           rejected++;
-          const { changed } = await changes(before);
+          const { changed } = await changes(before.mark);
           if (changed !== 0) problems.push(`${res.status} for ${g.method} ${g.path.slice(0, 120)} changed ${changed} rows`);
         }
         return problems.length === 0;
@@ -374,11 +415,12 @@ test('fuzz_inProcess_generatedRequests_never5xx_alwaysErrorShape_rejectedChangeN
   // nothing reached Object.prototype
   assert.deepEqual(Object.keys(Object.prototype), []);
   assert.equal(({} as Record<string, unknown>).isAdmin, undefined);
-  assert.deepEqual(stateAuditProblems(s.sqlite), []);
+  assert.deepEqual(await stateAuditProblems(sql), []);
   await s.services.batcher.flush();
   assert.equal((await s.store.read((tx) => tx.audit.verify())).ok, true);
   const seconds = Math.round((Date.now() - started) / 100) / 10;
   report('fuzz', {
+    backend: sql.kind,
     inProcess: IN_PROCESS,
     rejected,
     streams,
@@ -390,9 +432,9 @@ test('fuzz_inProcess_generatedRequests_never5xx_alwaysErrorShape_rejectedChangeN
 
 test('fuzz_overRealHttp_sample_never5xx_serverStaysUp_rejectedChangeNothing', async (t) => {
   buildServer();
-  const ws = workspace('fuzz', TEST_POLICY, USERS);
+  const ws = await workspace('fuzz', TEST_POLICY, USERS);
   t.after(() => rmSync(ws.dir, { recursive: true, force: true }));
-  const server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
+  const server = await startServer(ws, { t });
   const started = Date.now();
   const mk = async (u: string, body: unknown) => {
     const r = await fetch(`${server.url}/v1/requests`, {
@@ -406,14 +448,16 @@ test('fuzz_overRealHttp_sample_never5xx_serverStaysUp_rejectedChangeNothing', as
     req: [(await mk('alice', { resourceId: 'prod-db', role: 'read', durationSeconds: 600, justification: 'fuzz' })).request.id],
     grt: [(await mk('alice', { resourceId: 'staging-db', role: 'read', durationSeconds: 3600, justification: 'fuzz' })).grant.id],
   };
-  const db = new Database(ws.dbPath, { readonly: true });
+  const db = await openSql(ws.db, { readonly: true });
   t.after(() => db.close());
-  const fingerprint = db.prepare(
-    // the sweep (actor "system") keeps expiring the short grants fuzzed bodies create: not the request's doing
-    `SELECT (SELECT count(*) || '/' || max(seq) FROM audit WHERE action NOT IN ('auth.failed', 'access.checked') AND actor_id <> 'system') AS audit,
+  const fp = async () =>
+    JSON.stringify(
+      await db.get(
+        // the sweep (actor "system") keeps expiring the short grants fuzzed bodies create: not the request's doing
+        `SELECT (SELECT count(*) || '/' || max(seq) FROM audit WHERE action NOT IN ('auth.failed', 'access.checked') AND actor_id <> 'system') AS audit,
             (SELECT count(*) FROM requests) || '/' || (SELECT count(*) FROM grants) || '/' || (SELECT count(*) FROM approvals) AS rows`,
-  );
-  const fp = () => JSON.stringify(fingerprint.get());
+      ),
+    );
   const problems: string[] = [];
   const statuses = new Map<number, number>();
   let source = 2;
@@ -423,7 +467,7 @@ test('fuzz_overRealHttp_sample_never5xx_serverStaysUp_rejectedChangeNothing', as
     .assert(
       fc.asyncProperty(requestArb(ids), async (g) => {
         if (g.path.startsWith('/v1/events')) return true;
-        const before = fp();
+        const before = await fp();
         const headers = headersFor(g, ws.tokens);
         // unauthenticated attempts come from many loopback addresses: the per-client limiter is tested elsewhere
         const localAddress = g.auth === 'valid' ? '127.0.0.1' : `127.0.1.${(source = (source % 250) + 2)}`;
@@ -441,12 +485,12 @@ test('fuzz_overRealHttp_sample_never5xx_serverStaysUp_rejectedChangeNothing', as
           // connection; a client still sending a large body sees a reset. Not the app's answer.
           if (!STANDARD.test(g.method)) {
             parserRejected++;
-            return fp() === before;
+            return (await fp()) === before;
           }
           // a HEAD refused by the parser gets a body it must not have (see the todo test below)
           if (g.method === 'HEAD' && /Data after `Connection: close`/.test((e as Error).message)) {
             headWithBody++;
-            return fp() === before;
+            return (await fp()) === before;
           }
           problems.push(`no answer for ${g.method} ${g.path.slice(0, 120)}: ${(e as Error).message}`);
           return false;
@@ -456,7 +500,7 @@ test('fuzz_overRealHttp_sample_never5xx_serverStaysUp_rejectedChangeNothing', as
         // 16 KiB — gets the error shape too since f8b1aaf; before, a bare 400/431 with no body)
         const v = verdict(g, r.status, String(r.headers['content-type']), r.text);
         if (v) problems.push(v);
-        if (r.status >= 400 && fp() !== before) problems.push(`${r.status} for ${g.method} ${g.path.slice(0, 120)} changed the database`);
+        if (r.status >= 400 && (await fp()) !== before) problems.push(`${r.status} for ${g.method} ${g.path.slice(0, 120)} changed the database`);
         return problems.length === 0;
       }),
       { numRuns: OVER_HTTP, endOnFailure: true },
@@ -487,6 +531,7 @@ test('fuzz_overRealHttp_sample_never5xx_serverStaysUp_rejectedChangeNothing', as
   assert.equal(server.proc.exitCode, null);
   const seconds = Math.round((Date.now() - started) / 100) / 10;
   report('fuzz', {
+    backend: onPostgres ? 'postgres' : 'sqlite',
     overHttp: OVER_HTTP,
     parserRejected,
     headWithBody,
@@ -498,9 +543,9 @@ test('fuzz_overRealHttp_sample_never5xx_serverStaysUp_rejectedChangeNothing', as
 
 test('wire_headRefusedByTheParser_getsNoBody', async (t) => {
   buildServer();
-  const ws = workspace('fuzz-head', TEST_POLICY, ['alice']);
+  const ws = await workspace('fuzz-head', TEST_POLICY, ['alice']);
   t.after(() => rmSync(ws.dir, { recursive: true, force: true }));
-  const server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
+  const server = await startServer(ws, { t });
   const r = await rawRequest(server.url, { method: 'HEAD', path: `/v1/grants/${'x'.repeat(20_000)}`, headers: { authorization: `Bearer ${ws.tokens.alice}` } });
   assert.equal(r.status, 431);
   assert.equal(r.text, '');
@@ -542,7 +587,8 @@ function checkPolicyResult(text: string): void {
   }
 }
 
-test('fuzz_policyLoader_invalidFilesRefusedWithMessages_neverAThrow', () => {
+// no database involved: once, in the SQLite suite
+test('fuzz_policyLoader_invalidFilesRefusedWithMessages_neverAThrow', { skip: onPostgres ? 'no database: the same on both backends' : false }, () => {
   const started = Date.now();
   const base = parseYaml(TEST_POLICY) as unknown;
   const paths = pathsOf(base);
@@ -607,17 +653,17 @@ test('fuzz_policyLoader_invalidFilesRefusedWithMessages_neverAThrow', () => {
   for (const s of specials) tally(s);
   assert.deepEqual(Object.keys(Object.prototype), []);
   // and through the real CLI: exit 1 with the messages, no stack trace
-  const ws = workspace('fuzz-policy', TEST_POLICY, []);
+  const dir = tempDir('elevate-fuzz-policy-');
   try {
     for (const [i, text] of [aliasBomb, specials[2], '{"users": 1}', 'resources:\n  - id: r\n    roles: []\n    maxDuration: soon'].entries()) {
-      const f = join(ws.dir, `bad-${i}.yaml`);
+      const f = join(dir, `bad-${i}.yaml`);
       writeFileSync(f, text);
       const r = cli(['check-config', '--config', f]);
       assert.equal(r.code, 1, `check-config ${i}: ${r.stdout}${r.stderr}`);
       assert.ok(r.stderr.trim().length > 0 && !/\n\s+at /.test(r.stderr), `check-config ${i}: ${r.stderr}`);
     }
   } finally {
-    rmSync(ws.dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
   report('fuzz', { policyFiles: runs, refused, seconds: Math.round((Date.now() - started) / 100) / 10 });
 });

@@ -2,13 +2,16 @@
 // a tolerant HTTP client (a killed server is an expected outcome, not a test error), the
 // database-level invariants every suite checks, and a line of figures per suite for docs/SECURITY.md.
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { cli, issueToken, ROOT, SERVER_JS, tempDir, writePolicy } from '../helpers/server.js';
+import { cli, ROOT, SERVER_JS, spawnServer, tempDir, writePolicy, type SpawnedServer } from '../helpers/server.js';
+import { testDatabase, testPgPassword } from '../helpers/backend.js';
 import { TEST_POLICY, USERS } from '../helpers/policy.js';
 import { describeProblem } from '../../server/cli/verify.js';
+import { isPostgresUrl, openStore } from '../../server/store/open.js';
 import { verifyAudit } from '../../server/store/sqlite/stateCheck.js';
 
 export { TEST_POLICY, USERS };
@@ -22,19 +25,32 @@ export const HOST = ['--host', '127.0.0.1'];
 export interface Workspace {
   dir: string;
   policyPath: string;
-  dbPath: string;
+  /** the suite's database: a SQLite file in dir, or (reliability-pg) a fresh PostgreSQL database */
+  db: TestDb;
   tokens: Record<string, string>;
 }
 
 /** A fresh directory with the policy, a database and one CLI-issued token per user. */
-export function workspace(prefix: string, policy = TEST_POLICY, users: readonly string[] = USERS): Workspace {
+export async function workspace(prefix: string, policy = TEST_POLICY, users: readonly string[] = USERS): Promise<Workspace> {
   const dir = tempDir(`elevate-${prefix}-`);
   const policyPath = writePolicy(dir, policy);
-  const dbPath = join(dir, 'elevate.db');
+  const db = await testDatabase(dir);
   const tokens: Record<string, string> = {};
-  for (const u of users) tokens[u] = issueToken(policyPath, dbPath, u);
-  return { dir, policyPath, dbPath, tokens };
+  for (const u of users) {
+    const r = cli(['token', 'issue', u, '--config', policyPath, ...db.args]);
+    if (r.code !== 0) throw new Error(`token issue ${u} failed: ${r.stderr}`);
+    tokens[u] = r.stdout.trim();
+  }
+  return { dir, policyPath, db, tokens };
 }
+
+/** `elevate-server start` on the workspace's database (the password by file, never in argv). */
+export function startServer(ws: Workspace, o: { t?: { after(fn: () => unknown): void }; args?: string[] } = {}): Promise<SpawnedServer> {
+  return spawnServer({ policyPath: ws.policyPath, dbPath: ws.db.spec, t: o.t, args: [...HOST, ...beyondDb(ws.db), ...(o.args ?? [])] });
+}
+
+/** A database's CLI flags other than `--db <spec>` (spawnServer passes that itself): --db-password-file. */
+export const beyondDb = (db: TestDb) => db.args.filter((a, i, all) => a !== '--db' && all[i - 1] !== '--db');
 
 export interface Res<T = any> {
   status: number;
@@ -129,8 +145,114 @@ export function cliAsync(args: string[], timeoutMs = 60_000): Promise<{ code: nu
   });
 }
 
-// ---------- database checks ----------
+// ---------- the database, on either backend ----------
 
+/** Where a suite's server keeps its data (test/helpers/backend.ts): a SQLite file or a fresh PostgreSQL database. */
+export type TestDb = Awaited<ReturnType<typeof testDatabase>>;
+
+/**
+ * Raw SQL on the test database, for what the API does not show (rows, the audit table) and for
+ * injecting faults. The one place that knows both dialects: statements are written with `?`
+ * placeholders and the SQL both engines accept; bigint columns come back as numbers on both.
+ */
+export interface Sql {
+  readonly kind: 'sqlite' | 'postgres';
+  all<T = Record<string, any>>(sql: string, ...params: unknown[]): Promise<T[]>;
+  get<T = Record<string, any>>(sql: string, ...params: unknown[]): Promise<T | undefined>;
+  /** statements without parameters (DDL, fault injection) */
+  exec(sql: string): Promise<void>;
+  /** runs fn's reads in one snapshot, even while a running server commits */
+  snapshot<T>(fn: () => Promise<T>): Promise<T>;
+  /** every row of every table, as text (for scans that no secret is stored in plaintext) */
+  allRowsText(): Promise<string>;
+  /** the product's own state check (`audit verify --state`), as problem lines */
+  productStateProblems(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** A database given by spec; on PostgreSQL the password is the suite cluster's unless given. */
+export async function openSql(db: { spec: string; password?: string }, o: { readonly?: boolean } = {}): Promise<Sql> {
+  if (!isPostgresUrl(db.spec)) {
+    const sqlite = new Database(db.spec, { readonly: o.readonly ?? false, fileMustExist: true });
+    const allRowsText = async (tables: string[]) => tables.map((t) => JSON.stringify(sqlite.prepare(`SELECT * FROM "${t}"`).all())).join('\n');
+    return {
+      kind: 'sqlite',
+      all: async <T>(sql: string, ...params: unknown[]) => sqlite.prepare(sql).all(...params) as T[],
+      get: async <T>(sql: string, ...params: unknown[]) => sqlite.prepare(sql).get(...params) as T | undefined,
+      exec: async (sql) => void sqlite.exec(sql),
+      async snapshot(fn) {
+        sqlite.exec('BEGIN');
+        try {
+          return await fn();
+        } finally {
+          sqlite.exec('COMMIT');
+        }
+      },
+      allRowsText: () => allRowsText(sqlite.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[]),
+      productStateProblems: async () => (verifyAudit(sqlite, { state: true }).state?.problems ?? []).map(describeProblem),
+      close: async () => void sqlite.close(),
+    };
+  }
+  const password = db.password ?? testPgPassword();
+  const u = new URL(db.spec);
+  // fields, not a connectionString: pg lets the URL's (absent) password override `password`
+  const client = new pg.Client({
+    host: u.hostname,
+    port: Number(u.port),
+    user: decodeURIComponent(u.username),
+    database: u.pathname.slice(1),
+    password,
+    types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) },
+  });
+  await client.connect();
+  const numbered = (sql: string) => {
+    let n = 0;
+    return sql.replace(/\?/g, () => `$${++n}`);
+  };
+  const all = async <T>(sql: string, ...params: unknown[]) => (await client.query(numbered(sql), params)).rows as T[];
+  const allRowsText = async (tables: string[]) => {
+    const texts: string[] = [];
+    for (const t of tables) texts.push(JSON.stringify(await all(`SELECT * FROM "${t}"`)));
+    return texts.join('\n');
+  };
+  return {
+    kind: 'postgres',
+    all,
+    get: async <T>(sql: string, ...params: unknown[]) => (await all<T>(sql, ...params))[0],
+    exec: async (sql) => void (await client.query(sql)),
+    async snapshot(fn) {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        return await fn();
+      } finally {
+        await client.query('COMMIT');
+      }
+    },
+    allRowsText: async () =>
+      allRowsText((await all<{ t: string }>('SELECT tablename AS t FROM pg_tables WHERE schemaname = current_schema()')).map((r) => r.t)),
+    async productStateProblems() {
+      const store = await openStore(db.spec, { role: 'cli', password, migrate: false });
+      try {
+        return ((await store.verifyAudit({ state: true })).state?.problems ?? []).map(describeProblem);
+      } finally {
+        await store.close();
+      }
+    },
+    close: () => client.end(),
+  };
+}
+
+/** Opens the database, runs fn, closes it. */
+export async function withSql<T>(db: { spec: string; password?: string }, fn: (sql: Sql) => Promise<T>, o: { readonly?: boolean } = {}): Promise<T> {
+  const sql = await openSql(db, o);
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.close();
+  }
+}
+
+/** SQLite's integrity_check of the file (PostgreSQL has no file of ours to check). */
 export function integrityCheck(dbPath: string): string {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
@@ -140,9 +262,9 @@ export function integrityCheck(dbPath: string): string {
   }
 }
 
-/** `audit verify` through the real CLI: exit code and output. */
-export function auditVerify(dbPath: string, extra: string[] = []) {
-  const r = cli(['audit', 'verify', '--db', dbPath, ...extra]);
+/** `audit verify` through the real CLI: exit code and output. `db` is a SQLite path or a test database. */
+export function auditVerify(db: string | TestDb, extra: string[] = []) {
+  const r = cli(['audit', 'verify', ...(typeof db === 'string' ? ['--db', db] : db.args), ...extra]);
   return { code: r.code, out: `${r.stdout}${r.stderr}`.trim() };
 }
 
@@ -161,23 +283,26 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * Rule 3 read back from the database: every row's state is told by its audit events, and every
  * event names a row that exists. Returns one line per disagreement.
  */
-export function stateAuditProblems(db: Database.Database): string[] {
-  // one read transaction: one snapshot, even while a running server's sweep commits
-  return db.transaction(() => stateAuditProblemsIn(db))();
+export async function stateAuditProblems(db: Sql): Promise<string[]> {
+  // one snapshot, even while a running server's sweep commits
+  const problems = await db.snapshot(() => stateAuditProblemsIn(db));
+  // the product's own state check must agree under every load these suites make
+  for (const p of await db.productStateProblems()) problems.push(`state check: ${p}`);
+  return problems;
 }
 
-function stateAuditProblemsIn(db: Database.Database): string[] {
+async function stateAuditProblemsIn(db: Sql): Promise<string[]> {
   const problems: string[] = [];
-  const events = db.prepare('SELECT seq, action, actor_id, request_id, grant_id, details FROM audit ORDER BY seq').all() as EventRow[];
+  const events = await db.all<EventRow>('SELECT seq, action, actor_id, request_id, grant_id, details FROM audit ORDER BY seq');
   const byRequest = new Map<string, EventRow[]>();
   const byGrant = new Map<string, EventRow[]>();
   for (const e of events) {
     if (e.request_id) (byRequest.get(e.request_id) ?? byRequest.set(e.request_id, []).get(e.request_id)!).push(e);
     if (e.grant_id) (byGrant.get(e.grant_id) ?? byGrant.set(e.grant_id, []).get(e.grant_id)!).push(e);
   }
-  const requests = db.prepare('SELECT * FROM requests').all() as any[];
-  const grants = db.prepare('SELECT * FROM grants').all() as any[];
-  const approvals = db.prepare('SELECT * FROM approvals').all() as any[];
+  const requests = await db.all('SELECT * FROM requests');
+  const grants = await db.all('SELECT * FROM grants');
+  const approvals = await db.all('SELECT * FROM approvals');
   const requestIds = new Set(requests.map((r) => r.id));
   const grantIds = new Set(grants.map((g) => g.id));
   const approvalsBy = new Map<string, string[]>();
@@ -229,7 +354,7 @@ function stateAuditProblemsIn(db: Database.Database): string[] {
     if (e.request_id && !requestIds.has(e.request_id)) problems.push(`event ${e.seq} ${e.action}: request ${e.request_id} does not exist`);
     if (e.grant_id && !grantIds.has(e.grant_id)) problems.push(`event ${e.seq} ${e.action}: grant ${e.grant_id} does not exist`);
   }
-  const tokens = db.prepare('SELECT id, revoked_at FROM tokens').all() as { id: string; revoked_at: number | null }[];
+  const tokens = await db.all<{ id: string; revoked_at: number | null }>('SELECT id, revoked_at FROM tokens');
   const issued = new Set(events.filter((e) => e.action === 'token.issued').map((e) => JSON.parse(e.details).tokenId));
   const revoked = new Set(events.filter((e) => e.action === 'token.revoked').map((e) => JSON.parse(e.details).tokenId));
   for (const t of tokens) {
@@ -238,14 +363,12 @@ function stateAuditProblemsIn(db: Database.Database): string[] {
       problems.push(`token ${t.id}: revoked_at=${t.revoked_at} but token.revoked event ${revoked.has(t.id) ? 'present' : 'absent'}`);
   }
   if (issued.size !== tokens.length) problems.push(`${issued.size} token.issued events for ${tokens.length} tokens`);
-  // the product's own state check (audit verify --state) must agree under every load these suites make
-  for (const p of verifyAudit(db, { state: true }).state?.problems ?? []) problems.push(`state check: ${describeProblem(p)}`);
   return problems;
 }
 
 /** Grants still marked active although they ended more than `graceMs` ago. */
-export function overdueActiveGrants(db: Database.Database, now: number, graceMs: number): { id: string; expires_at: number }[] {
-  return db.prepare(`SELECT id, expires_at FROM grants WHERE status = 'active' AND expires_at <= ?`).all(now - graceMs) as { id: string; expires_at: number }[];
+export function overdueActiveGrants(db: Sql, now: number, graceMs: number): Promise<{ id: string; expires_at: number }[]> {
+  return db.all(`SELECT id, expires_at FROM grants WHERE status = 'active' AND expires_at <= ?`, now - graceMs);
 }
 
 // ---------- process probes ----------

@@ -3,28 +3,29 @@
 // who may not act), and the audit log tells the same story as the responses.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
-import { buildServer, spawnServer, type SpawnedServer } from '../helpers/server.js';
-import { auditVerify, call, HOST, report, sleep, stateAuditProblems, workspace, type Res, type Workspace } from './lib.js';
+import { buildServer, type SpawnedServer } from '../helpers/server.js';
+import { auditVerify, call, openSql, report, sleep, startServer, stateAuditProblems, withSql, workspace, type Res, type Sql, type Workspace } from './lib.js';
 
 const ROUNDS = 10;
 let ws: Workspace;
 let server: SpawnedServer;
+/** the suite's database, read while the server runs */
+let db: Sql;
 const tally: Record<string, Record<string, number>> = {};
 
 before(async () => {
   buildServer();
-  ws = workspace('races');
-  server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, args: HOST });
+  ws = await workspace('races');
+  server = await startServer(ws);
+  db = await openSql(ws.db, { readonly: true });
 });
 
 after(async () => {
   await server?.stop();
-  const db = new Database(ws.dbPath, { readonly: true });
-  const problems = stateAuditProblems(db);
-  db.close();
-  const v = auditVerify(ws.dbPath);
+  await db.close();
+  const problems = await withSql(ws.db, stateAuditProblems, { readonly: true });
+  const v = auditVerify(ws.db);
   rmSync(ws.dir, { recursive: true, force: true });
   report('races', { rounds: ROUNDS, outcomes: tally, stateAuditProblems: problems.length, auditVerify: v.code });
   assert.deepEqual(problems, []);
@@ -54,16 +55,10 @@ function count(scenario: string, out: { op: Op; r: Res }[]) {
   for (const { op, r } of out) t[`${op.label} ${r.status}`] = (t[`${op.label} ${r.status}`] ?? 0) + 1;
 }
 
-function events(filter: { requestId?: string; grantId?: string }) {
-  const db = new Database(ws.dbPath, { readonly: true });
-  try {
-    const rows = filter.requestId
-      ? db.prepare('SELECT action, actor_id FROM audit WHERE request_id = ? ORDER BY seq').all(filter.requestId)
-      : db.prepare('SELECT action, actor_id FROM audit WHERE grant_id = ? ORDER BY seq').all(filter.grantId);
-    return rows as { action: string; actor_id: string }[];
-  } finally {
-    db.close();
-  }
+async function events(filter: { requestId?: string; grantId?: string }) {
+  return filter.requestId
+    ? db.all<{ action: string; actor_id: string }>('SELECT action, actor_id FROM audit WHERE request_id = ? ORDER BY seq', filter.requestId)
+    : db.all<{ action: string; actor_id: string }>('SELECT action, actor_id FROM audit WHERE grant_id = ? ORDER BY seq', filter.grantId);
 }
 
 const n = (xs: { action: string }[], ...actions: string[]) => xs.filter((e) => actions.includes(e.action)).length;
@@ -88,7 +83,7 @@ test('race_approveDenyCancelOnOnePendingRequest_exactlyOneWins', async () => {
     const wins = out.filter((o) => o.r.status === 200);
     assert.equal(wins.length, 1, `one winner, got ${wins.map((w) => w.op.label)}`);
     for (const o of out) if (o.r.status !== 200) assert.equal(o.r.status, o.op.label === 'approve-not-approver' ? 403 : 409, `${o.op.label}: ${o.r.text}`);
-    const ev = events({ requestId: id });
+    const ev = await events({ requestId: id });
     assert.equal(n(ev, 'request.approved', 'request.denied', 'request.cancelled'), 1, JSON.stringify(ev));
     const expected = { approve: 'request.approved', deny: 'request.denied', cancel: 'request.cancelled' }[wins[0].op.label as 'approve'];
     assert.equal(n(ev, expected), 1, `the winner (${wins[0].op.label}) is the one audited`);
@@ -109,7 +104,7 @@ test('race_twoRequiredApprovers_eachCountsOnce_andOneDecisionIsRecorded', async 
     const erin = out.filter((o) => o.op.who === 'erin' && o.r.status === 200).length;
     const frank = out.filter((o) => o.op.who === 'frank' && o.r.status === 200).length;
     assert.ok(erin <= 1 && frank <= 1, `each approver decides once (erin ${erin}, frank ${frank})`);
-    const ev = events({ requestId: id });
+    const ev = await events({ requestId: id });
     assert.equal(n(ev, 'request.approved', 'request.denied', 'request.cancelled'), 1, `one decision: ${JSON.stringify(ev)}`);
     assert.equal(n(ev, 'request.approval_recorded', 'request.approved', 'request.denied'), erin + frank, 'one event per successful decision');
     if (n(ev, 'request.approved')) {
@@ -144,7 +139,7 @@ test('race_revokeRelinquishExtendOnOneGrant_exactlyOneEndWins_extensionsMatchThe
       else assert.ok(o.r.status === 200 || o.r.status === 409, `${o.op.label}: ${o.r.status} ${o.r.text}`);
     }
     const extended = out.filter((o) => o.op.label === 'extend' && o.r.status === 200).length;
-    const ev = events({ grantId: g });
+    const ev = await events({ grantId: g });
     assert.equal(n(ev, 'grant.revoked', 'grant.relinquished', 'grant.expired'), 1);
     assert.equal(n(ev, ends[0].op.label === 'revoke' ? 'grant.revoked' : 'grant.relinquished'), 1, 'the winner is the one audited');
     assert.equal(n(ev, 'grant.extended'), extended, 'every 200 extension is audited, and only those');
@@ -177,10 +172,10 @@ test('race_extensionNeedingApproval_onePendingAtATime_thenOneDecision', async ()
     const revoked = out.filter((o) => o.op.label === 'revoke-grant' && o.r.status === 200);
     assert.equal(revoked.length, 1, 'the grant is revoked exactly once');
     assert.ok(decided.length <= 1, `at most one decision on the extension, got ${decided.length}`);
-    const ev = events({ requestId: ext });
+    const ev = await events({ requestId: ext });
     // the revocation cancels a still-pending extension itself (actor system)
     assert.equal(n(ev, 'request.approved', 'request.denied', 'request.cancelled'), 1, JSON.stringify(ev));
     if (decided.length === 0) assert.equal(ev.find((e) => e.action === 'request.cancelled')?.actor_id, 'system');
-    assert.equal(n(events({ grantId: g }), 'grant.extended'), decided[0]?.op.label === 'approve' ? 1 : 0);
+    assert.equal(n(await events({ grantId: g }), 'grant.extended'), decided[0]?.op.label === 'approve' ? 1 : 0);
   }
 });

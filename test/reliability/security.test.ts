@@ -4,13 +4,13 @@
 // finally a scan of everything the run left behind for any token in plaintext.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { buildServer, cli, freePort, makeServer, SERVER_JS, spawnServer, tempDir, type SpawnedServer } from '../helpers/server.js';
-import { call, errorShapeProblem, HOST, rawRequest, report, sleep, workspace, type Workspace } from './lib.js';
+import { testDatabase } from '../helpers/backend.js';
+import { beyondDb, call, errorShapeProblem, rawRequest, report, sleep, startServer, withSql, workspace, type Workspace } from './lib.js';
 
 type Role = 'requester' | 'stranger' | 'approver' | 'admin' | 'auditor' | 'service' | 'none' | 'bad';
 const ROLES: Role[] = ['requester', 'stranger', 'approver', 'admin', 'auditor', 'service', 'none', 'bad'];
@@ -78,7 +78,7 @@ let sourceAddress = 10; // unauthenticated calls rotate loopback source addresse
 let calls = 0;
 
 function issue(user: string, label: string): { token: string; id: string } {
-  const r = cli(['token', 'issue', user, '--label', label, '--config', ws.policyPath, '--db', ws.dbPath]);
+  const r = cli(['token', 'issue', user, '--label', label, '--config', ws.policyPath, ...ws.db.args]);
   assert.equal(r.code, 0, r.stderr);
   const id = /token (tok_\S+)/.exec(r.stderr)?.[1];
   assert.ok(id, r.stderr);
@@ -103,16 +103,16 @@ function checkHeaders(where: string, h: Headers) {
 
 before(async () => {
   buildServer();
-  ws = workspace('security');
+  ws = await workspace('security');
   for (const t of Object.values(ws.tokens)) secrets.add(t);
-  server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, args: HOST });
+  server = await startServer(ws);
   // an event stream whose token is revoked from the CLI; it runs while the walk does
   sseToken = issue('dave', 'sse');
   const res = await fetch(`${server.url}/v1/events`, { headers: { authorization: `Bearer ${sseToken.token}` } });
   assert.equal(res.status, 200);
   const reader = res.body!.getReader();
   await reader.read(); // ": connected"
-  const revoked = cli(['token', 'revoke', sseToken.id, '--db', ws.dbPath]);
+  const revoked = cli(['token', 'revoke', sseToken.id, ...ws.db.args]);
   assert.equal(revoked.code, 0, revoked.stderr);
   const t0 = Date.now();
   sseClosed = (async () => {
@@ -346,28 +346,30 @@ test('bruteForce_tokenGuessing_gets429_isAudited_andOnlyItsWrongTokensAreBlocked
   const other = await call(server.url, ws.tokens.alice, 'GET', '/v1/me');
   assert.equal(other.status, 200, 'other clients are unaffected');
   await sleep(300); // failed sign-ins are audited in batches at most 100 ms apart
-  const db = new Database(ws.dbPath, { readonly: true });
-  const audited = (db.prepare(`SELECT details FROM audit WHERE action = 'auth.failed'`).all() as { details: string }[])
+  const audited = (await withSql(ws.db, (db) => db.all<{ details: string }>(`SELECT details FROM audit WHERE action = 'auth.failed'`)))
     .map((r) => JSON.parse(r.details) as { ip: string })
     .filter((d) => d.ip.endsWith(attacker)).length;
-  db.close();
   assert.equal(audited, first429, 'every failed attempt before the block is audited as auth.failed');
   report('security', { bruteForce: { attempts: statuses.length, first429At: first429 + 1, authFailedAudited: audited } });
 });
 
 test('listen_nonLoopbackWithoutTls_isRefused_unlessInsecureListenIsExplicit', async () => {
   const port = await freePort();
+  // a database of its own, not the suite's (removed with ws.dir on SQLite)
+  const listenDir = join(ws.dir, 'listen');
+  mkdirSync(listenDir);
+  const db = await testDatabase(listenDir);
   for (const host of ['0.0.0.0', '::', '192.0.2.1']) {
-    const r = cli(['start', '--config', ws.policyPath, '--db', `${ws.dir}/listen.db`, '--port', String(port), '--host', host], { timeoutMs: 10_000 });
+    const r = cli(['start', '--config', ws.policyPath, ...db.args, '--port', String(port), '--host', host], { timeoutMs: 10_000 });
     assert.equal(r.code, 2, `--host ${host}: ${r.stdout}${r.stderr}`);
     assert.match(r.stderr, /refusing to listen/);
   }
-  const env = cli(['start', '--config', ws.policyPath, '--db', `${ws.dir}/listen.db`, '--port', String(port)], {
+  const env = cli(['start', '--config', ws.policyPath, ...db.args, '--port', String(port)], {
     env: { ELEVATE_HOST: '0.0.0.0' },
     timeoutMs: 10_000,
   });
   assert.equal(env.code, 2, 'ELEVATE_HOST=0.0.0.0 is refused too');
-  const open = await spawnServer({ policyPath: ws.policyPath, dbPath: `${ws.dir}/listen.db`, args: ['--host', '0.0.0.0', '--insecure-listen'] });
+  const open = await spawnServer({ policyPath: ws.policyPath, dbPath: db.spec, args: [...beyondDb(db), '--host', '0.0.0.0', '--insecure-listen'] });
   assert.equal((await call(open.url, null, 'GET', '/healthz')).status, 200);
   await open.stop();
 });
@@ -410,12 +412,10 @@ test('files_holdingSecrets_areOwnerOnly_serverKeyAndDemoTokens', async (t) => {
 
 test('secrets_afterTheRun_noTokenInLogsAuditErrorsOrDatabaseFiles', async () => {
   await server.stop(); // graceful: flushes batched audits
-  const db = new Database(ws.dbPath, { readonly: true });
-  const details = (db.prepare('SELECT details FROM audit').all() as { details: string }[]).map((r) => r.details).join('\n');
-  db.close();
   const places: Record<string, string> = {
     'server output': server.output(),
-    'audit details': details,
+    // every table, audit details included (on PostgreSQL there are no files of ours to read)
+    'database rows': await withSql(ws.db, (db) => db.allRowsText(), { readonly: true }),
     'response bodies': bodies.join('\n'),
   };
   for (const name of ['elevate.db', 'elevate.db-wal', 'elevate.db-shm', 'server.key']) {

@@ -3,10 +3,10 @@
 // responses, memory flat (RSS at start, middle, end), no file-descriptor growth.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
-import { buildServer, spawnServer } from '../helpers/server.js';
-import { auditVerify, call, fdCount, HOST, pick, report, rnd, rssBytes, sleep, stateAuditProblems, workspace } from './lib.js';
+import { onPostgres } from '../helpers/backend.js';
+import { buildServer } from '../helpers/server.js';
+import { auditVerify, call, fdCount, pick, report, rnd, rssBytes, sleep, startServer, stateAuditProblems, withSql, workspace } from './lib.js';
 
 const SECONDS = Number(process.env.ELEVATE_SOAK_SECONDS ?? 60);
 const STREAMS = 200;
@@ -15,9 +15,9 @@ const MB = 1024 * 1024;
 
 test(`soak_${SECONDS}s_loadAnd${STREAMS}EventStreams_noErrors_flatMemory_noFdGrowth`, async (t) => {
   buildServer();
-  const ws = workspace('soak');
+  const ws = await workspace('soak');
   t.after(() => rmSync(ws.dir, { recursive: true, force: true }));
-  const server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
+  const server = await startServer(ws, { t });
   const pid = server.proc.pid!;
   await sleep(500);
   const idleFds = fdCount(pid);
@@ -112,12 +112,13 @@ test(`soak_${SECONDS}s_loadAnd${STREAMS}EventStreams_noErrors_flatMemory_noFdGro
   const first = samples[0];
   const middle = samples[Math.floor(samples.length / 2)];
   const last = samples[samples.length - 1];
-  const db = new Database(ws.dbPath, { readonly: true });
-  const problems = stateAuditProblems(db);
-  const grants = (db.prepare('SELECT count(*) AS n FROM grants').get() as { n: number }).n;
-  db.close();
-  const verify = auditVerify(ws.dbPath);
+  const { problems, grants } = await withSql(ws.db, async (db) => ({
+    problems: await stateAuditProblems(db),
+    grants: (await db.get<{ n: number }>('SELECT count(*) AS n FROM grants'))!.n,
+  }));
+  const verify = auditVerify(ws.db);
   const figures = {
+    backend: onPostgres ? 'postgres' : 'sqlite',
     seconds: SECONDS,
     requests,
     requestsPerSecond: Math.round(requests / SECONDS),

@@ -1,7 +1,8 @@
 // Which PostgreSQL failures are not bugs, and what the caller sees of them:
 //  - the database is unavailable right now (503): the connection refused, lost or reset, the
-//    server shutting down or not yet accepting connections, too many connections. Rethrown as
-//    STORE_UNAVAILABLE, the message scrubbed of the password.
+//    server shutting down or not yet accepting connections, too many connections, a database
+//    that refuses writes (a hot standby after a failover, default_transaction_read_only).
+//    Rethrown as STORE_UNAVAILABLE, the message scrubbed of the password.
 //  - the change collided with a concurrent writer's (409): a unique key taken meanwhile, a
 //    deadlock (PostgreSQL ended one of the two), a serialization failure. Rethrown as
 //    STORE_CONFLICT; the whole transaction was rolled back.
@@ -10,8 +11,12 @@ import { scrub } from './url.js';
 
 const NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
-/** SQLSTATE classes and codes: 08 connection exception, 57P01-03 shutdown / cannot connect now, 53300 too many connections. */
-const unavailableState = (code: string) => code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300';
+/**
+ * SQLSTATE classes and codes: 08 connection exception, 57P01-03 shutdown / cannot connect now,
+ * 53300 too many connections, 25006 read-only transaction (SQLite's SQLITE_READONLY is 503 too).
+ */
+const unavailableState = (code: string) =>
+  code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300' || code === '25006';
 
 /** pg's own messages when the socket went away (they carry no code). */
 const LOST = /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Client was closed/i;

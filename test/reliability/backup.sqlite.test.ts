@@ -1,19 +1,19 @@
 // Backup under load: `elevate-server backup <file>` (SQLite's online backup API) while clients
 // keep writing gives a copy that opens, passes integrity_check, whose audit chain verifies, and
-// that a server can start from.
+// that a server can start from. SQLite only (the reliability-pg suite leaves *.sqlite.test.ts out):
+// on PostgreSQL the command refuses and names pg_dump, tested at the end.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildServer, cli, spawnServer } from '../helpers/server.js';
-import { auditVerify, call, cliAsync, HOST, integrityCheck, pick, report, rnd, sleep, stateAuditProblems, workspace } from './lib.js';
+import { buildServer, cli, spawnServer, tempDir } from '../helpers/server.js';
+import { auditVerify, call, cliAsync, HOST, integrityCheck, openSql, pick, report, rnd, sleep, startServer, stateAuditProblems, workspace } from './lib.js';
 
 test('backup_whileUnderLoad_copyOpensVerifiesAndServes', async (t) => {
   buildServer();
-  const ws = workspace('backup');
+  const ws = await workspace('backup');
   t.after(() => rmSync(ws.dir, { recursive: true, force: true }));
-  const server = await spawnServer({ policyPath: ws.policyPath, dbPath: ws.dbPath, t, args: HOST });
+  const server = await startServer(ws, { t });
   let stop = false;
   let ops = 0;
   let opsWhileCopying = 0;
@@ -39,19 +39,19 @@ test('backup_whileUnderLoad_copyOpensVerifiesAndServes', async (t) => {
     const file = join(ws.dir, `backup-${i}.db`);
     const t0 = Date.now();
     const during = ops;
-    const r = await cliAsync(['backup', file, '--db', ws.dbPath]);
+    const r = await cliAsync(['backup', file, '--db', ws.db.spec]);
     const ms = Date.now() - t0;
     assert.equal(r.code, 0, r.stderr);
     opsWhileCopying += ops - during;
-    const refused = cli(['backup', file, '--db', ws.dbPath]);
+    const refused = cli(['backup', file, '--db', ws.db.spec]);
     assert.equal(refused.code, 2, 'an existing file is never overwritten');
     assert.equal(integrityCheck(file), 'ok');
     const v = auditVerify(file);
     assert.equal(v.code, 0, v.out);
-    const db = new Database(file, { readonly: true });
-    assert.deepEqual(stateAuditProblems(db), [], 'the copy is a consistent snapshot: every row with its events');
-    const events = (db.prepare('SELECT count(*) AS n FROM audit').get() as { n: number }).n;
-    db.close();
+    const db = await openSql({ spec: file }, { readonly: true });
+    assert.deepEqual(await stateAuditProblems(db), [], 'the copy is a consistent snapshot: every row with its events');
+    const events = (await db.get<{ n: number }>('SELECT count(*) AS n FROM audit'))!.n;
+    await db.close();
     copies.push({ file, ms, events });
     await sleep(500);
   }
@@ -69,4 +69,16 @@ test('backup_whileUnderLoad_copyOpensVerifiesAndServes', async (t) => {
   assert.equal(final.code, 0, final.out);
   assert.ok(opsWhileCopying > 0, 'clients were writing while the copies were made');
   report('backup', { copies: copies.length, ops, opsWhileCopying, eventsInCopies: copies.map((c) => c.events), backupMs: copies.map((c) => c.ms) });
+});
+
+test('backup_ofAPostgresDatabase_exits1AndNamesPgDump_writesNothing', (t) => {
+  buildServer();
+  const dir = tempDir('elevate-backup-pg-');
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'copy.db');
+  // refused from the URL alone, before any connection: no cluster is needed to test it
+  const r = cli(['backup', file, '--db', 'postgres://elevate@127.0.0.1:1/elevate']);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /for PostgreSQL use its own tools, e\.g\. pg_dump/);
+  assert.equal(existsSync(file), false);
 });
