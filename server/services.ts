@@ -63,6 +63,7 @@ export async function createServices(o: ServicesOptions) {
       await identity.refreshUsers();
       return policyRef.current;
     },
+    current: () => policyRef.current,
   });
   // the log follower: live events for the streams, and revocations for the token cache, written
   // by this process or any other (the CLI, another replica)

@@ -17,6 +17,8 @@ export interface PgClusterOptions {
   /** password of the "postgres" superuser (scram-sha-256) */
   password: string;
   onLog?: (text: string) => void;
+  /** server settings (`-c name=value`), e.g. what a throwaway test cluster may give up */
+  settings?: Record<string, string>;
 }
 
 export interface PgCluster {
@@ -175,7 +177,9 @@ export function pgCluster(opts: PgClusterOptions): PgCluster {
     async start() {
       if (child) return;
       const bin = await binaries(user);
-      const c = spawn(bin.postgres, ['-D', opts.dataDir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], {
+      const settings = Object.entries(opts.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+      const args = ['-D', opts.dataDir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...settings];
+      const c = spawn(bin.postgres, args, {
         ...ids,
         env: childEnv(),
         stdio: ['ignore', 'pipe', 'pipe'],

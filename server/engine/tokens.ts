@@ -62,6 +62,8 @@ export interface IdpUsersView {
   differs(userId: string, record: IdpUser | null): boolean;
   /** reads the users again and returns the policy rebuilt from them */
   refresh(): Promise<Policy>;
+  /** the policy in force now (the users may have been read again while a token was read) */
+  current(): Policy;
 }
 
 export class Tokens {
@@ -143,6 +145,8 @@ export class Tokens {
       });
       t = found.token;
       record = found.record;
+      // the log follower may have read the users again meanwhile: compare with what it read
+      if (this.idp) policy = this.idp.current();
       // the index found it by equality; compare again in constant time before trusting it
       if (!t || !timingSafeEqual(t.hash, hash)) return null;
       // a revocation heard while we read may be newer than what we read: then do not keep it

@@ -95,7 +95,16 @@ export class Identity {
   differs(userId: string, record: IdpUser | null): boolean {
     const known = this.byId.get(userId);
     if (!record || !known) return !record !== !known; // one of the two knows the user
-    return known.lastSignInAt !== record.lastSignInAt || known.disabledAt !== record.disabledAt;
+    // what the effective policy takes from the record, not only when it was written: two
+    // sign-ins may share a millisecond (and do under a test's fake clock)
+    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+    return (
+      known.lastSignInAt !== record.lastSignInAt ||
+      known.disabledAt !== record.disabledAt ||
+      known.name !== record.name ||
+      !same(known.groups, record.groups) ||
+      !same(known.roles, record.roles)
+    );
   }
 
   /** The policy the engine works with: the file's plus the users the IdP vouched for. */

@@ -18,7 +18,10 @@ if (!cmd) {
   process.exit(2);
 }
 void (async () => {
-  const pg = await startPostgres();
+  // A throwaway cluster: what these suites test is Elevate on PostgreSQL, not PostgreSQL's
+  // durability, so commits need not wait for the disk (a clean stop still writes everything).
+  // The store suite and the three-replica suite keep PostgreSQL's defaults.
+  const pg = await startPostgres({ settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } });
   const admin = new URL(pg.adminUrl());
   const passwordFile = join(pg.dir, 'password');
   writeFileSync(passwordFile, `${decodeURIComponent(admin.password)}\n`, { mode: 0o600 });

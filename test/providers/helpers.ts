@@ -42,7 +42,7 @@ export interface TestPostgres {
 }
 
 /** A fresh PostgreSQL cluster on a free loopback port, its data in a temp dir. */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(o: { settings?: Record<string, string> } = {}): Promise<TestPostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'elevate-pg-'));
   // as root the server runs as the "postgres" user, which must reach its data directory
   chmodSync(dir, 0o755);
@@ -53,6 +53,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     dataDir: join(dir, 'data'),
     port,
     password,
+    settings: o.settings,
     onLog: (m) => {
       log += m;
     },
