@@ -4,7 +4,7 @@
 import { conflict } from '../errors.js';
 import type { Clock } from '../domain/clock.js';
 import type { Policy, PolicyUser } from '../domain/types.js';
-import type { AuditInput, GrantRecord, Store, Tx } from '../store/types.js';
+import { type AuditInput, type GrantRecord, STORE_CONFLICT, type Store, type Tx } from '../store/types.js';
 import type { AccessRequest, AuditEvent, Grant, SseEventType } from '../protocol/index.js';
 import type { Emitted } from './events.js';
 import { isSseType, liveEventJson } from './live.js';
@@ -78,6 +78,9 @@ export async function requestNow(tx: Tx, id: string, now: number): Promise<Acces
   return requestView((await tx.requests.get(id))!, await tx.approvals.of(id), now);
 }
 
+/** How many times a change refused as colliding with a concurrent one is run in all. */
+const CONFLICT_ATTEMPTS = 3;
+
 /** Runs changes: one transaction each, events appended with their live payloads, listeners after commit. */
 export class ChangeRunner {
   private listeners: CommitListener[] = [];
@@ -96,7 +99,25 @@ export class ChangeRunner {
     this.appendHooks.push(h);
   }
 
+  /**
+   * A change the database refused whole because it collided with a concurrent one (PostgreSQL:
+   * a deadlock, a serialization failure, a unique key taken meanwhile; STORE_CONFLICT) is run
+   * again from its first read, a few times: the next run sees what the other committed and
+   * decides on that. (A revocation that deadlocked with the approval of the grant's extension
+   * then revokes the extended grant, instead of answering 409 and leaving it active.) Safe: fn
+   * only reads and writes through the transaction, and nothing of a refused run was kept.
+   */
   async run<T>(fn: (c: Change) => Promise<T>, now = this.clock.now()): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.runOnce(fn, now);
+      } catch (e) {
+        if (attempt >= CONFLICT_ATTEMPTS || (e as { code?: unknown } | undefined)?.code !== STORE_CONFLICT) throw e;
+      }
+    }
+  }
+
+  private async runOnce<T>(fn: (c: Change) => Promise<T>, now: number): Promise<T> {
     let committed: Committed[] = [];
     let outbox = false;
     const result = await this.store.transaction(async (tx) => {

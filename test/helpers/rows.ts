@@ -1,12 +1,11 @@
 // What tests that play the attacker need beside raw SQL (openTestSql / srv.sql in
 // test/helpers/server.ts, where the dialects' differences live): a copy of a closed test
 // database to tamper with while the original stays pristine, the audit table's append-only
-// guard removed as the database's owner can, whether a database has any table, and a second
-// store on a server's database (what a CLI command opens while the server runs).
+// guard removed as the database's owner can, and whether a database has any table.
 import { randomBytes } from 'node:crypto';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type OpenStoreOptions, isPostgresUrl, openStore } from '../../server/store/open.js';
+import { isPostgresUrl } from '../../server/store/open.js';
 import { openTestSql, type TestDatabase, type TestSql } from './server.js';
 
 /**
@@ -70,9 +69,4 @@ export async function withSql<T>(db: TestDatabase, fn: (sql: TestSql) => Promise
   } finally {
     await sql.close();
   }
-}
-
-/** Another store on a test server's database: what a CLI command (another process) opens. */
-export function openStoreOn(db: TestDatabase, opts: OpenStoreOptions = { role: 'cli' }) {
-  return openStore(db.spec, db.password === undefined ? opts : { ...opts, password: db.password });
 }

@@ -5,8 +5,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { testDatabase } from '../helpers/backend.js';
-import { dropAuditGuard, openStoreOn, withSql } from '../helpers/rows.js';
-import { buildServer, http, issueToken, spawnServer, tempDir, type TestDatabase, writePolicy } from '../helpers/server.js';
+import { dropAuditGuard, withSql } from '../helpers/rows.js';
+import { buildServer, http, issueToken, spawnServer, tempDir, type TestDatabase, writePolicy, openTestStore } from '../helpers/server.js';
 
 // enough events that recomputing them takes a good part of a second, even on a fast machine
 const EVENTS = 150_000;
@@ -20,7 +20,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Appends `n` access-check events to the chain, as the server would have written them. */
 async function fillChain(db: TestDatabase, n: number): Promise<void> {
-  const store = await openStoreOn(db);
+  const store = await openTestStore(db, { role: 'cli' });
   try {
     const t0 = Date.parse('2026-01-01T00:00:00Z');
     await store.transaction(async (tx) => {

@@ -7,9 +7,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { SERVER_JS, buildServer, cleanEnv, cli, freePort, issueToken, openTestSql, tempDir, writePolicy } from '../helpers/server.js';
+import { SERVER_JS, buildServer, cleanEnv, cli, freePort, issueToken, openTestSql, tempDir, writePolicy, openTestStore } from '../helpers/server.js';
 import { onPostgres, testDatabase } from '../helpers/backend.js';
-import { openStoreOn, tableCount } from '../helpers/rows.js';
+import { tableCount } from '../helpers/rows.js';
 import { Tokens } from '../../server/engine/tokens.js';
 import { systemClock } from '../../server/domain/clock.js';
 
@@ -144,7 +144,7 @@ test('usageErrors_areOneLineAndAHint_notTheWholeUsage', () => {
 
 test('auditExport_intoAReaderThatStopsEarly_endsQuietly', async () => {
   const db = await freshDatabase('big');
-  const store = await openStoreOn(db);
+  const store = await openTestStore(db, { role: 'cli' });
   const tokens = new Tokens(store, systemClock);
   // enough events that the export outruns the pipe's buffer after the reader has gone
   for (let i = 0; i < 2000; i++) await tokens.issue('alice', { actorId: 'test', label: `bulk-${i}-${'x'.repeat(60)}` });

@@ -4,9 +4,9 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Browser, field } from '../helpers/browser.js';
 import { api, confirmCode, logInAtIdp, poll, post, signIn, signInInBrowser, startDevice, startOidcWorld, type OidcWorld } from '../helpers/oidc.js';
-import { openStoreOn } from '../helpers/rows.js';
 import { disableUser } from '../../server/identity/service.js';
 import { openEvents } from '../helpers/sse.js';
+import { openTestStore } from '../helpers/server.js';
 import { AuthConfigResponse } from '../../server/protocol/auth.js';
 
 // A fresh IdP and server per test: the server's fake clock starts at the real time, which the
@@ -149,7 +149,7 @@ describe('who may sign in', () => {
     // what `elevate-server user disable dave` does: its own store (connection) and commit; the
     // server's group commit goes first (in one process, the CLI's wait for the lock would block it)
     await w.s.store.transaction(async () => {});
-    const cli = await openStoreOn(w.s.db);
+    const cli = await openTestStore(w.s.db, { role: 'cli' });
     try {
       const r = await disableUser(cli, Date.now(), 'dave', 'cli', 'left the company');
       assert.equal(r.tokensRevoked.length, 1);

@@ -4,11 +4,10 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
-import { access, loggedEvents, makeServer, MIN, type TestServer } from '../helpers/server.js';
+import { access, loggedEvents, makeServer, MIN, type TestServer, openTestStore } from '../helpers/server.js';
 import { openEvents, type SseEvent, type SseStream } from '../helpers/sse.js';
 import { Tokens } from '../../server/engine/tokens.js';
 import type { AccessRequest } from '../../server/protocol/index.js';
-import { openStoreOn } from '../helpers/rows.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -228,7 +227,7 @@ describe('live events', () => {
     t.after(() => (doomed.close(), other.close()));
     // the server's group commit goes first (in one process, the CLI's wait for the lock would block it)
     await s.store.transaction(async () => {});
-    const cli = await openStoreOn(s.db);
+    const cli = await openTestStore(s.db, { role: 'cli' });
     t.after(() => cli.close());
     await new Tokens(cli, s.clock).revoke([info.id], 'cli', 'test');
     await Promise.race([doomed.ended, new Promise((_, fail) => setTimeout(() => fail(new Error("the revoked token's stream is still open")), 10_000))]);

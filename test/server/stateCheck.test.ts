@@ -12,10 +12,23 @@ import { rmSync } from 'node:fs';
 import { canonicalJson, hashEvent } from '../../server/store/auditChain.js';
 import { hashToken } from '../../server/engine/tokens.js';
 import { TEST_POLICY } from '../helpers/policy.js';
-import { HOUR, MIN, type TestDatabase, type TestSql, access, buildServer, cli, loggedEvents, makeServer, policyOf, tempDir } from '../helpers/server.js';
+import {
+  HOUR,
+  MIN,
+  type TestDatabase,
+  type TestSql,
+  access,
+  buildServer,
+  cli,
+  loggedEvents,
+  makeServer,
+  policyOf,
+  tempDir,
+  openTestStore,
+} from '../helpers/server.js';
 import { api, signIn, startOidcWorld } from '../helpers/oidc.js';
 import { disableUser } from '../../server/identity/service.js';
-import { copyDatabase, dropAuditGuard, openStoreOn, withSql } from '../helpers/rows.js';
+import { copyDatabase, dropAuditGuard, withSql } from '../helpers/rows.js';
 
 let dir: string;
 let pristine: TestDatabase;
@@ -103,7 +116,7 @@ function assertReported(file: TestDatabase, lines: RegExp[]) {
 
 describe('audit verify --state', () => {
   test('stateCheck_aRealisticLifecycle_isExplainedRowByRow', async () => {
-    const store = await openStoreOn(pristine, { role: 'cli', migrate: false });
+    const store = await openTestStore(pristine, { role: 'cli', migrate: false });
     try {
       const r = await store.verifyAudit({ state: true });
       assert.equal(r.ok, true);
