@@ -1,12 +1,10 @@
-// Runs a command with an embedded PostgreSQL cluster started for it, so server test files run on
-// the PostgreSQL store with one cluster (each test server makes its own database in it: see
-// test/helpers/backend.ts). Not yet part of `npm test`: many server tests still read rows or inject
-// faults through SQLite SQL (`srv.sqlite`) or spawn servers on a SQLite file (docs/ARCHITECTURE.md,
-// "Status"); the store contract, the PostgreSQL store tests and the three-replica suite are what
-// run on PostgreSQL today. By hand:
-//   node --import tsx test/helpers/withPostgres.ts node --import tsx --test test/server/lifecycle.test.ts The command gets ELEVATE_TEST_STORE=postgres, the cluster's URL
-// without its password in ELEVATE_TEST_PG_URL, and the password in a 0600 file named by
-// ELEVATE_TEST_PG_PASSWORD_FILE. Usage: node --import tsx test/helpers/withPostgres.ts cmd args…
+// Runs a command with an embedded PostgreSQL cluster started for it, so test files run on the
+// PostgreSQL store with one cluster (each test server makes its own database in it: see
+// test/helpers/backend.ts). `npm test` runs test/server and test/reliability this way (suites
+// server-pg and reliability-pg, test/run.mjs). By hand:
+//   node --import tsx test/helpers/withPostgres.ts node --import tsx --test test/server/lifecycle.test.ts
+// The command gets ELEVATE_TEST_STORE=postgres, the cluster's URL without its password in
+// ELEVATE_TEST_PG_URL, and the password in a 0600 file named by ELEVATE_TEST_PG_PASSWORD_FILE.
 import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
