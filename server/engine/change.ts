@@ -63,6 +63,9 @@ export function applied(ok: boolean, what: string): void {
  * approved extension request accounts for (at-once extensions create no request).
  */
 export async function addedWithoutApproval(tx: Tx, g: GrantRecord): Promise<number> {
+  // never extended (every extension counts): nothing added, and no reads. This runs for every
+  // grant an event carries, and the sum below scans the requester's requests
+  if (g.extensions === 0) return 0;
   const first = await tx.requests.get(g.requestId);
   if (!first) return 0;
   const approved = await tx.requests.approvedExtensionSeconds(g.userId, g.id);

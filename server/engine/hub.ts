@@ -87,9 +87,19 @@ export class EventHub {
     try {
       for (;;) {
         const from = this.cursor;
-        const rows = await this.store.read((tx) => tx.audit.followAfter(from, FOLLOW_BATCH));
+        // The head first: every event up to it has committed (seq is gapless in commit order),
+        // so once the read after it returns less than a batch, nothing up to the head is left to
+        // hand on, and the cursor moves past the events no stream carries (access checks). Else
+        // each read would scan them all again from the last stream event.
+        const { head, rows } = await this.store.read(async (tx) => {
+          const head = (await tx.audit.head()).seq;
+          return { head, rows: await tx.audit.followAfter(from, FOLLOW_BATCH) };
+        });
         this.publish(rows);
-        if (rows.length < FOLLOW_BATCH) break;
+        if (rows.length < FOLLOW_BATCH) {
+          this.cursor = Math.max(this.cursor ?? 0, head);
+          break;
+        }
       }
     } catch (e) {
       // the database is unavailable: the next commit wakes the hub again, from the same cursor
