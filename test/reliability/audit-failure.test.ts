@@ -112,6 +112,21 @@ const reads = (f: Awaited<ReturnType<typeof fixtures>>) =>
     ['audrey', '/v1/audit/verify'],
   ] as const;
 
+/** After the fault: a new request is made again, and the chain (batched rows included) verifies. */
+async function writesWorkAgain(s: TestServer): Promise<{ count: number }> {
+  const fresh = await s.call('alice', 'POST', '/v1/requests', {
+    resourceId: 'staging-db',
+    role: 'read',
+    durationSeconds: 60,
+    justification: 'after the fault',
+  });
+  assert.equal(fresh.status, 201);
+  await s.services.batcher.flush();
+  const v = await s.store.read((tx) => tx.audit.verify());
+  assert.equal(v.ok, true, JSON.stringify(v));
+  return v;
+}
+
 for (const name of onPostgres ? ['read_only', 'audit_disk_full'] : ['query_only']) {
   test(`auditWriteImpossible_${name}_stateChangesGet503AndChangeNothing_readsKeepWorking`, async (t) => {
     const { s, sql } = await serverWithSql(t);
@@ -143,16 +158,7 @@ for (const name of onPostgres ? ['read_only', 'audit_disk_full'] : ['query_only'
     await fault.lift();
     const after = await s.call('bob', 'POST', `/v1/requests/${f.requestId}/approve`, { comment: 'after the fault' });
     assert.equal(after.status, 409, 'the request lapsed while the server could not write; now it is expired');
-    const fresh = await s.call('alice', 'POST', '/v1/requests', {
-      resourceId: 'staging-db',
-      role: 'read',
-      durationSeconds: 60,
-      justification: 'after the fault',
-    });
-    assert.equal(fresh.status, 201);
-    await s.services.batcher.flush();
-    const v = await s.store.read((tx) => tx.audit.verify());
-    assert.equal(v.ok, true, JSON.stringify(v));
+    const v = await writesWorkAgain(s);
     report('audit-failure', { backend: sql.kind, fault: name, writesRefused: writes(f).length * 2, readsServed: reads(f).length, chainAfter: v.count });
   });
 }
@@ -227,16 +233,7 @@ test(
     }
     s.sqlite.pragma('max_page_count = 1073741823');
     s.sqlite.exec('DROP TABLE ballast');
-    const fresh = await s.call('alice', 'POST', '/v1/requests', {
-      resourceId: 'staging-db',
-      role: 'read',
-      durationSeconds: 60,
-      justification: 'after the fault',
-    });
-    assert.equal(fresh.status, 201);
-    await s.services.batcher.flush();
-    const v = await s.store.read((tx) => tx.audit.verify());
-    assert.equal(v.ok, true, JSON.stringify(v));
+    const v = await writesWorkAgain(s);
     report('audit-failure', { backend: 'sqlite', fault: 'disk full (max_page_count)', refused, committedWhileFull: committed, chainAfter: v.count });
   },
 );
