@@ -139,9 +139,10 @@ export class ChangeRunner {
       // stream events carry their payload into the log, with the request and grant as they are
       // at the end of this transaction: exactly the state that commits with the event
       const inputs: AuditInput[] = [];
+      const views = new EndViews(tx, now);
       for (const e of emitted) {
         const action = e.audit.action;
-        inputs.push(isSseType(action) ? { ...e.audit, live: await live(tx, e, action, now) } : e.audit);
+        inputs.push(isSseType(action) ? { ...e.audit, live: await live(views, e, action) } : e.audit);
       }
       const events = await tx.audit.append(inputs);
       for (const h of this.appendHooks) await h(c, events);
@@ -153,10 +154,37 @@ export class ChangeRunner {
   }
 }
 
-async function live(tx: Tx, e: Emitted, action: SseEventType, now: number): Promise<string> {
-  const request = e.request === undefined ? undefined : await requestNow(tx, e.request, now);
+/**
+ * Requests and grants as they are at the end of a change, each read once: a change's events
+ * often carry the same ones (an auto-approved request: created, approved, its grant activated),
+ * and nothing changes them while the payloads are built.
+ */
+class EndViews {
+  private requests = new Map<string, Promise<AccessRequest>>();
+  private grants = new Map<string, Promise<Grant>>();
+
+  constructor(
+    private readonly tx: Tx,
+    readonly now: number,
+  ) {}
+
+  request(id: string): Promise<AccessRequest> {
+    let v = this.requests.get(id);
+    if (!v) this.requests.set(id, (v = requestNow(this.tx, id, this.now)));
+    return v;
+  }
+
+  grant(id: string): Promise<Grant> {
+    let v = this.grants.get(id);
+    if (!v) this.grants.set(id, (v = this.tx.grants.get(id).then((g) => grantNow(this.tx, g!, this.now))));
+    return v;
+  }
+}
+
+async function live(views: EndViews, e: Emitted, action: SseEventType): Promise<string> {
+  const request = e.request === undefined ? undefined : await views.request(e.request);
   let grant: Grant | undefined;
-  if (typeof e.grant === 'string') grant = await grantNow(tx, (await tx.grants.get(e.grant))!, now);
-  else if (e.grant) grant = grantView(e.grant, now);
+  if (typeof e.grant === 'string') grant = await views.grant(e.grant);
+  else if (e.grant) grant = grantView(e.grant, views.now);
   return liveEventJson({ action, at: e.audit.at, details: e.audit.details }, request, grant);
 }

@@ -91,10 +91,15 @@ export class EventHub {
         // so once the read after it returns less than a batch, nothing up to the head is left to
         // hand on, and the cursor moves past the events no stream carries (access checks). Else
         // each read would scan them all again from the last stream event.
+        // With no stream open, only the controls are read, not the payloads. A stream opened
+        // while that read was under way is handed this range again, payloads and all: it read
+        // its starting point (the head) after subscribing, so what it must get is all here.
+        const streams = this.subs.size > 0;
         const { head, rows } = await this.store.read(async (tx) => {
           const head = (await tx.audit.head()).seq;
-          return { head, rows: await tx.audit.followAfter(from, FOLLOW_BATCH) };
+          return { head, rows: await tx.audit.followAfter(from, FOLLOW_BATCH, { streams }) };
         });
+        if (!streams && this.subs.size > 0) continue;
         this.publish(rows);
         if (rows.length < FOLLOW_BATCH) {
           this.cursor = Math.max(this.cursor ?? 0, head);

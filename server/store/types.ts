@@ -323,8 +323,11 @@ export interface AuditRepo {
   head(): Promise<{ seq: number; hash: string }>;
   /** Appends events to the chain (serialised with every other writer: gapless seq in commit order). */
   append(inputs: AuditInput[]): Promise<AuditEvent[]>;
-  /** Stream events and stream controls after `seq`, oldest first. */
-  followAfter(seq: number, limit: number): Promise<FollowedEvent[]>;
+  /**
+   * Stream events and stream controls after `seq`, oldest first; with `streams: false` only the
+   * controls (a follower with no open stream has no use for the payloads).
+   */
+  followAfter(seq: number, limit: number, opts?: { streams?: boolean }): Promise<FollowedEvent[]>;
   query(f: AuditFilter): Promise<{ events: AuditEvent[]; nextCursor: string | null }>;
   /** Oldest first, read a page at a time. */
   iterate(opts?: { from?: number; to?: number; afterSeq?: number }): AsyncIterable<StoredAuditEvent>;

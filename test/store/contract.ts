@@ -759,6 +759,8 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           (await store.read((tx) => tx.audit.followAfter(1, 1))).map((f) => f.seq),
           [3],
         );
+        // a follower with no open stream: the controls only
+        assert.deepEqual(await store.read((tx) => tx.audit.followAfter(0, 10, { streams: false })), followed.slice(1));
       });
 
       it('iterate_readsOldestFirst_withTimeAndSeqBounds_keepingTheStoredExtras', async (store) => {

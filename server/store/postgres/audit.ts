@@ -24,6 +24,8 @@ const S = {
       $9::text[], $10::text[], $11::text[], $12::text[], $13::integer[])`),
   follow: sql(`SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
     WHERE seq > $1 AND (${FOLLOWED_SQL}) ORDER BY seq LIMIT $2`),
+  followControls: sql(`SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
+    WHERE seq > $1 AND (${FOLLOWED_SQL}) AND live IS NULL ORDER BY seq LIMIT $2`),
   page: sql(`SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, v, details, prev_hash, hash, NULL AS live FROM audit
     WHERE seq > $1 ORDER BY seq LIMIT $2`),
 };
@@ -105,7 +107,7 @@ export class PgAudit implements AuditRepo {
     return events;
   }
 
-  async followAfter(seq: number, limit: number): Promise<FollowedEvent[]> {
+  async followAfter(seq: number, limit: number, opts: { streams?: boolean } = {}): Promise<FollowedEvent[]> {
     type Row = {
       seq: number;
       action: string;
@@ -115,7 +117,7 @@ export class PgAudit implements AuditRepo {
       live: string | null;
       details: string | null;
     };
-    const rows = await this.c.rows<Row>(S.follow, [seq, limit]);
+    const rows = await this.c.rows<Row>(opts.streams === false ? S.followControls : S.follow, [seq, limit]);
     return rows.map((r) => ({
       seq: r.seq,
       action: r.action,

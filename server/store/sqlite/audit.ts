@@ -60,6 +60,7 @@ export class SqliteAudit implements AuditRepo {
   private readonly insertStmt: Statement;
   private readonly lastStmt: Statement;
   private readonly followStmt: Statement;
+  private readonly followControlsStmt: Statement;
   private readonly verifyPage: Statement;
   private readonly db: Database;
   /** an event followers act on was appended since takeFollowed() (rolled back or not: a wake-up too many is harmless) */
@@ -72,10 +73,13 @@ export class SqliteAudit implements AuditRepo {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${HASH_FORMAT})`,
     );
     this.lastStmt = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
-    this.followStmt = db.prepare(
-      `SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
-       WHERE seq > ? AND (${FOLLOWED_SQL}) ORDER BY seq LIMIT ?`,
-    );
+    const follow = (streams: boolean) =>
+      db.prepare(
+        `SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
+         WHERE seq > ? AND (${FOLLOWED_SQL})${streams ? '' : ' AND live IS NULL'} ORDER BY seq LIMIT ?`,
+      );
+    this.followStmt = follow(true);
+    this.followControlsStmt = follow(false);
     // rows as arrays: verify's loop is `audit verify` of a big log (1M events in ≤ 5 s, issue 6)
     this.verifyPage = db
       .prepare(
@@ -108,8 +112,8 @@ export class SqliteAudit implements AuditRepo {
     return f;
   }
 
-  async followAfter(seq: number, limit: number): Promise<FollowedEvent[]> {
-    const rows = this.followStmt.all(seq, limit) as FollowedRow[];
+  async followAfter(seq: number, limit: number, opts: { streams?: boolean } = {}): Promise<FollowedEvent[]> {
+    const rows = (opts.streams === false ? this.followControlsStmt : this.followStmt).all(seq, limit) as FollowedRow[];
     return rows.map((r) => ({
       seq: r.seq,
       action: r.action,
