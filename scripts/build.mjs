@@ -37,6 +37,8 @@ if ((which === 'all' || which === 'extension') && existsSync('extension/extensio
       // jsonc-parser's "main" is a UMD build whose inner requires esbuild cannot follow; its ES module build bundles
       mainFields: ['module', 'main'],
       minify: true,
+      // "…", "—", "✔" as UTF-8 (3 bytes), not \uXXXX escapes (6): Node reads the file as UTF-8
+      charset: 'utf8',
       // the extension only parses with zod: its JSON-Schema generator stays out (see the plugin)
       plugins: [zodParseOnly],
       metafile: false,

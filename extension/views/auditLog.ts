@@ -28,8 +28,8 @@ export class AuditLogPanel extends Disposable {
     private readonly model: ElevateModel,
     private readonly session: Session,
     private readonly log: vscode.LogOutputChannel,
-    /** the editor tab's icon: a file, since a ThemeIcon there needs a newer VS Code than engines.vscode */
-    private readonly icon?: vscode.Uri,
+    /** the extension's media folder: the stylesheet, and the tab's icon (a ThemeIcon there needs a newer VS Code than engines.vscode) */
+    private readonly media: vscode.Uri,
   ) {
     super();
     this.register({ dispose: () => this.panel?.dispose() });
@@ -56,10 +56,10 @@ export class AuditLogPanel extends Disposable {
     const panel = vscode.window.createWebviewPanel('elevate.auditLog', vscode.l10n.t('Elevate Audit Log'), vscode.ViewColumn.Active, {
       enableScripts: true,
       retainContextWhenHidden: true,
-      localResourceRoots: [],
+      localResourceRoots: [this.media],
     });
     this.panel = panel;
-    if (this.icon) panel.iconPath = this.icon;
+    panel.iconPath = vscode.Uri.joinPath(this.media, 'elevate.svg');
     panel.onDidDispose(() => {
       this.panel = undefined;
     });
@@ -191,7 +191,7 @@ export class AuditLogPanel extends Disposable {
         more.hidden = !data.more; more.disabled = false;
       });
       query();`;
-    return page(webview, n, vscode.l10n.t('Elevate Audit Log'), body, script);
+    return page(webview, this.media, n, vscode.l10n.t('Elevate Audit Log'), body, script);
   }
 }
 
