@@ -12,6 +12,7 @@ import * as esbuild from 'esbuild';
 import { zodParseOnly } from '../../scripts/zodParseOnly.mjs';
 import * as protocol from '../../server/protocol/index.js';
 import * as auth from '../../server/protocol/auth.js';
+import * as inputs from '../../server/protocol/inputs.js';
 import { grant, iso, request, resource, me, T0 } from './extension/fakes.js';
 
 // tests compile to CommonJS, so __dirname rather than import.meta
@@ -23,11 +24,16 @@ interface Parser {
 const isParser = (v: unknown): v is Parser => typeof v === 'object' && v !== null && typeof (v as Partial<Parser>).safeParse === 'function';
 const parsers = (mod: Record<string, unknown>) => Object.entries(mod).filter((e): e is [string, Parser] => isParser(e[1]));
 
-/** server/protocol and its auth schemas, bundled with the extension's build options, and loaded. */
+/** server/protocol's schemas, bundled with the extension's build options, and loaded. */
 async function bundledProtocol() {
   const result = await esbuild.build({
     stdin: {
-      contents: `export * from './server/protocol/index.ts'; export * as auth from './server/protocol/auth.ts';`,
+      contents: [
+        `export * from './server/protocol/index.ts';`,
+        `export * as auth from './server/protocol/auth.ts';`,
+        // not in the extension (what only the server parses) but zod's too: coerced numbers, ISO date-times
+        `export * as inputs from './server/protocol/inputs.ts';`,
+      ].join('\n'),
       resolveDir: ROOT,
       loader: 'ts',
     },
@@ -87,19 +93,20 @@ const invalid = [
   { ...valid.query, from: 'yesterday', limit: '0' },
   { type: 'grant.melted', at: 1 },
 ];
-const inputs: unknown[] = [...Object.values(valid), ...invalid];
+const samples: unknown[] = [...Object.values(valid), ...invalid];
 
 test('bundledSchemas_parseEveryInputExactlyAsZodDoes', async () => {
   const { mod } = await bundled;
   const pairs = [
     ...parsers(protocol).map(([name, schema]) => [name, schema, mod[name]] as const),
     ...parsers(auth).map(([name, schema]) => [`auth.${name}`, schema, (mod.auth as Record<string, unknown>)[name]] as const),
+    ...parsers(inputs).map(([name, schema]) => [`inputs.${name}`, schema, (mod.inputs as Record<string, unknown>)[name]] as const),
   ];
   assert.ok(pairs.length > 40, `every schema of the protocol is compared (${pairs.length})`);
   let accepted = 0;
   for (const [name, source, built] of pairs) {
     assert.ok(isParser(built), `${name} is in the bundle`);
-    for (const input of inputs) {
+    for (const input of samples) {
       const want = source.safeParse(input);
       const got = built.safeParse(input);
       assert.deepEqual(got.success, want.success, `${name} on ${JSON.stringify(input)}`);
