@@ -7,23 +7,25 @@ export { esc };
 
 export const nonce = (): string => randomBytes(16).toString('base64');
 
-/** The webviews' theme-following stylesheet, a file in media/ (.vscodeignore packages it). */
-export const STYLESHEET = 'webview.css';
+/**
+ * What the webviews load from media/ (.vscodeignore packages each): the theme-following stylesheet
+ * and each panel's script. They run in the webview, so the extension host's bundle does not carry them.
+ */
+export const MEDIA = { stylesheet: 'webview.css', auditLog: 'auditLog.js', requestDetail: 'requestDetail.js' } as const;
 
 /**
- * A webview page: strict CSP (scripts only with this render's nonce, styles only from the
- * extension's media folder). The stylesheet is a file the webview loads, not a string the
- * extension host carries in its bundle.
+ * A webview page with a strict CSP: styles and scripts only from the extension's media folder, and
+ * the script only with this render's nonce. `script` is a file in media/ (one of MEDIA).
  */
-export function page(webview: vscode.Webview, media: vscode.Uri, n: string, title: string, body: string, script = ''): string {
+export function page(webview: vscode.Webview, media: vscode.Uri, n: string, title: string, body: string, script?: string): string {
   // Uri.with, not Uri.joinPath: this module stays free of the vscode runtime (unit tests import it)
-  const css = webview.asWebviewUri(media.with({ path: `${media.path}/${STYLESHEET}` }));
+  const src = (file: string) => esc(webview.asWebviewUri(media.with({ path: `${media.path}/${file}` })).toString());
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src ${webview.cspSource}; script-src 'nonce-${n}'; img-src ${webview.cspSource};">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>${esc(title)}</title>
-<link rel="stylesheet" href="${esc(css.toString())}">
+<link rel="stylesheet" href="${src(MEDIA.stylesheet)}">
 </head>
-<body>${body}${script ? `<script nonce="${n}">${script}</script>` : ''}</body></html>`;
+<body>${body}${script ? `<script nonce="${n}" src="${src(script)}"></script>` : ''}</body></html>`;
 }

@@ -10,7 +10,7 @@ import { formatClockTime, formatDuration } from '../model/format';
 import type { ElevateModel } from '../model/model';
 import { Disposable } from '../util/lifecycle';
 import { approversText, approvalProgress } from './describe';
-import { esc, nonce, page } from './html';
+import { MEDIA, esc, nonce, page } from './html';
 import { logText } from '../../server/protocol/escape/logLine';
 
 export class RequestDetailPanel extends Disposable {
@@ -161,8 +161,6 @@ export class RequestDetailPanel extends Disposable {
       <h2>${esc(vscode.l10n.t('Decisions'))}</h2>${approvals}
       <h2>${esc(vscode.l10n.t('Why it was not approved automatically'))}</h2>${reasons}
       <h2>${esc(vscode.l10n.t('Recent requests by {0}', r.requesterId))}</h2>${history}`;
-    const script = `const vscode = acquireVsCodeApi();
-      document.querySelectorAll('button[data-action]').forEach((b) => b.addEventListener('click', () => vscode.postMessage({ type: b.dataset.action })));`;
-    webview.html = page(webview, this.media, n, this.panel.title, body, script);
+    webview.html = page(webview, this.media, n, this.panel.title, body, MEDIA.requestDetail);
   }
 }

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Commands, Views } from '../../../extension/constants';
-import { STYLESHEET } from '../../../extension/views/html';
+import { MEDIA } from '../../../extension/views/html';
 
 const pkg = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8'));
 const c = pkg.contributes;
@@ -111,10 +111,12 @@ describe('marketplace package', () => {
     assert.ok(pkg.keywords.length >= 5 && pkg.keywords.length <= 30, 'the marketplace takes up to 30 keywords');
     assert.doesNotMatch(pkg.scripts.package, /--skip-license/);
   });
-  it('webviewStylesheet_isPackaged', () => {
-    // the webviews load it from media/ (extension/views/html.ts); without it they render unstyled
-    assert.ok(existsSync(join(root, 'media', STYLESHEET)), STYLESHEET);
-    assert.ok(packaged(`media/${STYLESHEET}`), `media/${STYLESHEET} goes into the .vsix`);
+  it('webviewStylesheetAndScripts_arePackaged', () => {
+    // the webviews load them from media/ (extension/views/html.ts); without them they are unstyled and inert
+    for (const file of Object.values(MEDIA)) {
+      assert.ok(existsSync(join(root, 'media', file)), file);
+      assert.ok(packaged(`media/${file}`), `media/${file} goes into the .vsix`);
+    }
   });
   it('readme_showsScreenshotsThatArePackaged', () => {
     const images = [...readme.matchAll(/!\[[^\]]+\]\(([^)]+)\)/g)].map((m) => m[1]);
