@@ -39,7 +39,8 @@ try {
   writePolicy(policy);
   mkdirSync(join(tmp, 'db'));
   const db = join(tmp, 'db', 'elevate.db');
-  const SERVER = join(ROOT, 'dist/server.js');
+  // BENCH_SERVER: another build's server.js (an older commit's, to compare in the same minute)
+  const SERVER = process.env.BENCH_SERVER ?? join(ROOT, 'dist/server.js');
   await run(process.execPath, [SERVER, 'token', 'issue', 'admin', '--config', policy, '--db', db], { env: { ELEVATE_LOG_LEVEL: 'warn' } });
   const [svc] = addTokens(db, 'svc', 1);
   const [approver] = addTokens(db, 'approver', 1);

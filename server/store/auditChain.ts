@@ -26,6 +26,22 @@ export const HASH_FORMAT = 2;
  * an IdP sign-in changes who the user is (groups, roles), so every replica rebuilds its users.
  */
 export const STREAM_CONTROL_ACTIONS = ['token.revoked', 'user.disabled', 'auth.device_approved'] as const;
+const CONTROLS: ReadonlySet<string> = new Set(STREAM_CONTROL_ACTIONS);
+
+/**
+ * Whether log followers act on this event (server/engine/hub.ts): one that streams carry (it
+ * has a live payload) or a stream control. Only commits that log one wake a store's listeners.
+ */
+export const isFollowed = (e: Pick<AuditInput, 'action' | 'live'>): boolean => e.live !== undefined || CONTROLS.has(e.action);
+
+/**
+ * The same test in SQL, for both backends' follow query. The partial index audit_followed
+ * (migration 7 on each backend) has this very WHERE, so the query seeks the few followed rows
+ * instead of scanning every access check since the cursor; both planners use a partial index
+ * only when the query repeats its condition. Changing the controls therefore needs a migration
+ * that recreates the index (the store tests check that the follow query uses it).
+ */
+export const FOLLOWED_SQL = `live IS NOT NULL OR action IN (${STREAM_CONTROL_ACTIONS.map((a) => `'${a}'`).join(', ')})`;
 
 /**
  * The actions that change requests, approvals, grants, tokens or IdP users: what the state

@@ -410,9 +410,10 @@ export interface Store {
    */
   once<T>(name: string, fn: () => Promise<T>): Promise<T | undefined>;
   /**
-   * Calls `listener` soon after a change commits, in this process or in another (SQLite: a poll
-   * of data_version; PostgreSQL: LISTEN/NOTIFY, sent only by commits that log a stream event or
-   * a stream control, what followers act on). Only a wake-up: the log is the truth.
+   * Calls `listener` soon after a change that logs an event followers act on (a stream event or
+   * a stream control: auditChain.isFollowed) commits, in this process or in another (SQLite: a
+   * poll of data_version, which sees any commit; PostgreSQL: LISTEN/NOTIFY, sent only by such
+   * commits). Only a wake-up: the log is the truth.
    * `elsewhere`: among the commits this call stands for is one by another process or replica
    * (so what this process's own commits already told it may not be all).
    */

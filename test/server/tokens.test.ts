@@ -28,8 +28,10 @@ test('aRevocationByAnotherProcess_appliesOnceTheServerHasHeardOfIt_evenWithTheTo
   } finally {
     await cli.close();
   }
-  // the store's notice of another process's commit (SQLite: its data_version poll), then the log
-  await heard;
+  // the store's notice of another process's commit (SQLite: its data_version poll, an unref'd
+  // timer, so the test keeps the process alive meanwhile), then the log
+  const alive = setInterval(() => {}, 50);
+  await heard.finally(() => clearInterval(alive));
   await s.services.follow();
   assert.equal(await me(), 401);
   assert.equal(await me('dave'), 200, 'other tokens still work');

@@ -191,6 +191,28 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         assert.equal(calls, before);
       });
 
+      it('onCommitted_isNotCalledForAnOwnCommitThatLogsNothingFollowersActOn', async (store) => {
+        let calls = 0;
+        const off = store.onCommitted(() => calls++);
+        try {
+          // access checks are logged in batches every few milliseconds under load: waking the
+          // log follower for each would be a read of the log for nothing
+          await store.transaction((tx) =>
+            tx.audit.append([{ at: T0, actorId: 'svc', action: 'access.checked', subjectId: 'alice', details: { allowed: true } }]),
+          );
+          // an absence: give a wake-up (a microtask, or a NOTIFY on loopback) ample time to arrive
+          await new Promise((r) => setTimeout(r, 200));
+          assert.equal(calls, 0, 'woken by a commit that logged only an access check');
+          await store.transaction(async (tx) => {
+            await tx.requests.insert(newRequest());
+            await tx.audit.append([{ at: T0, actorId: 'alice', action: 'request.created', requestId: 'req-1', subjectId: 'alice', details: {}, live: '{}' }]);
+          });
+          await waitFor(() => calls > 0, 'onCommitted after the stream event');
+        } finally {
+          off();
+        }
+      });
+
       it('once_runsFn_andResolvesToItsValue', async (store) => {
         assert.equal(await store.once('reconcile', async () => 7), 7);
       });

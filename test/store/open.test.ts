@@ -39,7 +39,7 @@ test('readOnlyCommands_migrateFalse_refuseAMissingOrForeignSqliteFile_andCreateN
     const real = join(dir, 'elevate.db');
     await (await openStore(real, { role: 'cli' })).close();
     const reopened = await openStore(real, { role: 'cli', migrate: false, verifyInline: true });
-    assert.deepEqual(await reopened.schema(), { version: 6, expected: 6 });
+    assert.deepEqual(await reopened.schema(), { version: 7, expected: 7 });
     await reopened.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });

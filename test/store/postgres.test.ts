@@ -7,6 +7,8 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
+import pgClient from 'pg';
+import { FOLLOWED_SQL } from '../../server/store/auditChain.js';
 import { openPostgresStore } from '../../server/store/postgres/index.js';
 import { migrations } from '../../server/store/postgres/migrations.js';
 import { SqliteStore } from '../../server/store/sqlite/store.js';
@@ -543,6 +545,22 @@ describe('the audit chain on PostgreSQL', () => {
     'f71d083897a2545d6e40267a2a604359e7c7322fc0c9b1758bd6139a13b377b8',
     'a45fe756f1546c0ff11bcdf2f5971defb1d4ab38d9bb4b0b2e91fb3510003c8c',
   ];
+
+  test('theFollowQuery_seeksTheFollowedRowsIndex_notEveryAccessCheck', LIMIT, async () => {
+    // the planner uses the partial index only while the query repeats its WHERE (migration 7)
+    const c = new pgClient.Client({ connectionString: pg.url(db) });
+    await c.connect();
+    try {
+      await c.query('SET enable_seqscan = off'); // a tiny table would be scanned anyway
+      const plan = await c.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN SELECT seq FROM audit WHERE seq > $1 AND (${FOLLOWED_SQL}) ORDER BY seq LIMIT $2`,
+        [0, 500],
+      );
+      assert.match(plan.rows.map((r) => r['QUERY PLAN']).join('\n'), /audit_followed/);
+    } finally {
+      await c.end();
+    }
+  });
 
   test('append_hashesExactlyAsSQLiteDoes_andVerifies', LIMIT, async () => {
     const inputs = [

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
+import { FOLLOWED_SQL } from '../../server/store/auditChain.js';
 import { openStore } from '../../server/store/open.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../server/store/sqlite/store.js';
 import type { Store } from '../../server/store/types.js';
@@ -356,7 +357,8 @@ describe('sqlite: listeners and background work', () => {
       Array.from({ length: 10 }, (_, i) =>
         store.transaction(async (tx) => {
           await tx.requests.insert(newRequest({ id: `r${i}` }));
-          await tx.audit.append([{ at: 1, actorId: 'alice', action: 'test.write', details: { i } }]);
+          // a stream event (live payload): only commits that log one wake the listeners
+          await tx.audit.append([{ at: 1, actorId: 'alice', action: 'test.write', details: { i }, live: '{}' }]);
         }),
       ),
     );
@@ -424,6 +426,17 @@ describe('sqlite: audit verification', () => {
   });
 });
 
+describe('sqlite: following the log', () => {
+  test('theFollowQuery_seeksTheFollowedRowsIndex_notEveryAccessCheck', () => {
+    // SQLite uses the partial index only while the query repeats its WHERE word for word (migration 7)
+    const store = open(tempFile());
+    const plan = store.db.prepare(`EXPLAIN QUERY PLAN SELECT seq FROM audit WHERE seq > ? AND (${FOLLOWED_SQL}) ORDER BY seq LIMIT ?`).all(0, 500) as {
+      detail: string;
+    }[];
+    assert.match(plan.map((r) => r.detail).join('\n'), /USING (COVERING )?INDEX audit_followed/);
+  });
+});
+
 describe('sqlite: files written before the Store interface', () => {
   // test/store/fixtures/migration6.db was written once by server/db, the storage code of the last
   // release before the Store interface (since deleted; the script that wrote the file is
@@ -448,7 +461,7 @@ describe('sqlite: files written before the Store interface', () => {
 
   test('aDatabaseOfMigration6_writtenByTheOldStorageCode_opensAndReadsBackTheSameRecords', async () => {
     const store = open(oldDatabase());
-    assert.deepEqual(await store.schema(), { version: 6, expected: 6 });
+    assert.deepEqual(await store.schema(), { version: 7, expected: 7 });
     await store.read(async (tx) => {
       assert.deepEqual(await tx.requests.get('r1'), {
         seq: 1,

@@ -6,7 +6,7 @@
 // head it left. So seq is gapless and in commit order, and a reader that sees seq n has seen
 // every event before it (the lock is released only after the commit is visible).
 import type { AuditEvent } from '../../protocol/index.js';
-import { ChainVerifier, GENESIS, STREAM_CONTROL_ACTIONS, type SealedEvent, sealEvents, toAuditEvent, toStoredEvent } from '../auditChain.js';
+import { ChainVerifier, FOLLOWED_SQL, GENESIS, type SealedEvent, isFollowed, sealEvents, toAuditEvent, toStoredEvent } from '../auditChain.js';
 import type { AuditFilter, AuditInput, AuditRepo, ChainVerification, FollowedEvent, StoredAuditEvent } from '../types.js';
 import { LOCK_AUDIT, LOCK_CLASS } from './locks.js';
 import { type Ctx, sql } from './sql.js';
@@ -23,12 +23,10 @@ const S = {
     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
       $9::text[], $10::text[], $11::text[], $12::text[], $13::integer[])`),
   follow: sql(`SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
-    WHERE seq > $1 AND (live IS NOT NULL OR action = ANY($2::text[])) ORDER BY seq LIMIT $3`),
+    WHERE seq > $1 AND (${FOLLOWED_SQL}) ORDER BY seq LIMIT $2`),
   page: sql(`SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, v, details, prev_hash, hash, NULL AS live FROM audit
     WHERE seq > $1 ORDER BY seq LIMIT $2`),
 };
-
-const CONTROLS: string[] = [...STREAM_CONTROL_ACTIONS];
 
 /** An audit row as PostgreSQL returns it. */
 interface AuditRow {
@@ -103,7 +101,7 @@ export class PgAudit implements AuditRepo {
     const last = rows[rows.length - 1];
     this.c.head = { seq: last.seq, hash: last.hash };
     this.c.appended = last.seq;
-    if (inputs.some((e) => e.live !== undefined || (STREAM_CONTROL_ACTIONS as readonly string[]).includes(e.action))) this.c.notify = true;
+    if (inputs.some(isFollowed)) this.c.notify = true;
     return events;
   }
 
@@ -117,7 +115,7 @@ export class PgAudit implements AuditRepo {
       live: string | null;
       details: string | null;
     };
-    const rows = await this.c.rows<Row>(S.follow, [seq, CONTROLS, limit]);
+    const rows = await this.c.rows<Row>(S.follow, [seq, limit]);
     return rows.map((r) => ({
       seq: r.seq,
       action: r.action,

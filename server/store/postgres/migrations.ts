@@ -213,6 +213,12 @@ export const migrations: string[] = [
   );
   CREATE INDEX oidc_logins_expiry ON oidc_logins(expires_at);
   `,
+  // 7: the rows log followers read (FOLLOWED_SQL in server/store/auditChain.ts), so following the
+  // log seeks them instead of scanning every access check since the cursor. The WHERE must stay
+  // the follow query's (constants, not a parameter: the planner must prove the predicate).
+  `
+  CREATE INDEX audit_followed ON audit(seq) WHERE live IS NOT NULL OR action IN ('token.revoked', 'user.disabled', 'auth.device_approved');
+  `,
 ];
 
 const CREATE_VERSIONS = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -3,7 +3,7 @@
 // transaction, and SQLite has one writer at a time, so `seq` is gapless and in commit order.
 import type { Database, Statement } from 'better-sqlite3';
 import type { AuditEvent } from '../../protocol/index.js';
-import { ChainVerifier, GENESIS, HASH_FORMAT, STREAM_CONTROL_ACTIONS, type SealedEvent, sealEvents, toAuditEvent, toStoredEvent } from '../auditChain.js';
+import { ChainVerifier, FOLLOWED_SQL, GENESIS, HASH_FORMAT, type SealedEvent, isFollowed, sealEvents, toAuditEvent, toStoredEvent } from '../auditChain.js';
 import type { AuditFilter, AuditInput, AuditRepo, ChainVerification, FollowedEvent, StoredAuditEvent } from '../types.js';
 import type { StatementCache } from './repos.js';
 
@@ -62,6 +62,8 @@ export class SqliteAudit implements AuditRepo {
   private readonly followStmt: Statement;
   private readonly verifyPage: Statement;
   private readonly db: Database;
+  /** an event followers act on was appended since takeFollowed() (rolled back or not: a wake-up too many is harmless) */
+  private followed = false;
 
   constructor(private readonly c: StatementCache) {
     const db = (this.db = c.db);
@@ -72,7 +74,7 @@ export class SqliteAudit implements AuditRepo {
     this.lastStmt = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
     this.followStmt = db.prepare(
       `SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
-       WHERE seq > ? AND (live IS NOT NULL OR action IN (${STREAM_CONTROL_ACTIONS.map((a) => `'${a}'`).join(', ')})) ORDER BY seq LIMIT ?`,
+       WHERE seq > ? AND (${FOLLOWED_SQL}) ORDER BY seq LIMIT ?`,
     );
     // rows as arrays: verify's loop is `audit verify` of a big log (1M events in ≤ 5 s, issue 6)
     this.verifyPage = db
@@ -95,7 +97,15 @@ export class SqliteAudit implements AuditRepo {
     for (const r of rows) {
       this.insertStmt.run(r.seq, r.at, r.actorId, r.action, r.resourceId, r.requestId, r.grantId, r.subjectId, r.details, r.prevHash, r.hash, r.live);
     }
+    if (!this.followed && inputs.some(isFollowed)) this.followed = true;
     return events;
+  }
+
+  /** Whether an event followers act on was appended since the last call (the store asks at each commit). */
+  takeFollowed(): boolean {
+    const f = this.followed;
+    this.followed = false;
+    return f;
   }
 
   async followAfter(seq: number, limit: number): Promise<FollowedEvent[]> {

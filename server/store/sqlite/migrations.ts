@@ -207,6 +207,12 @@ export const migrations: string[] = [
   );
   CREATE INDEX oidc_logins_expiry ON oidc_logins(expires_at);
   `,
+  // 7: the rows log followers read (FOLLOWED_SQL in server/store/auditChain.ts: stream events and
+  // stream controls), so following the log seeks them instead of scanning every access check
+  // logged since the last read. The WHERE must stay the follow query's, word for word.
+  `
+  CREATE INDEX audit_followed ON audit(seq) WHERE live IS NOT NULL OR action IN ('token.revoked', 'user.disabled', 'auth.device_approved');
+  `,
 ];
 
 export function migrate(db: Database): number {
