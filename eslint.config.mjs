@@ -32,6 +32,16 @@ export default tseslint.config(
     },
   },
   {
+    // the webviews' scripts (media/*.js) run in the webview's browser, outside the TypeScript project
+    files: ['media/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'script',
+      globals: { acquireVsCodeApi: 'readonly', document: 'readonly', window: 'readonly', FormData: 'readonly' },
+    },
+  },
+  {
     // tests may assert on loosely typed JSON bodies and use non-null assertions on fixtures
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },

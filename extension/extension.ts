@@ -116,9 +116,9 @@ export function activate(context: vscode.ExtensionContext): ElevateApi | undefin
       (e) => e.affectsConfiguration(`${CONFIG_SECTION}.${Settings.expiryWarningMinutes}`) && (statusBar.update(true), myAccess.refresh()),
     ),
   );
-  const panelIcon = vscode.Uri.joinPath(context.extensionUri, 'media', 'elevate.svg');
-  const details = push(new RequestDetailPanel(model, session, log, panelIcon));
-  const audit = push(new AuditLogPanel(model, session, log, panelIcon));
+  const media = vscode.Uri.joinPath(context.extensionUri, 'media');
+  const details = push(new RequestDetailPanel(model, session, log, media));
+  const audit = push(new AuditLogPanel(model, session, log, media));
   // before LiveNotifications: it must notice a grant's end before that grant's event is announced
   const credentials = push(new GrantCredentials(model, log, context.secrets));
   // credentials copied before a reload or restart are still cleared when their grant ends

@@ -2,6 +2,7 @@
 // Usage: node scripts/build.mjs [server|extension] [--watch]
 import * as esbuild from 'esbuild';
 import { chmodSync, existsSync } from 'node:fs';
+import { zodParseOnly } from './zodParseOnly.mjs';
 
 const which = process.argv[2] && !process.argv[2].startsWith('-') ? process.argv[2] : 'all';
 const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', logLevel: 'warning' };
@@ -36,6 +37,10 @@ if ((which === 'all' || which === 'extension') && existsSync('extension/extensio
       // jsonc-parser's "main" is a UMD build whose inner requires esbuild cannot follow; its ES module build bundles
       mainFields: ['module', 'main'],
       minify: true,
+      // "…", "—", "✔" as UTF-8 (3 bytes), not \uXXXX escapes (6): Node reads the file as UTF-8
+      charset: 'utf8',
+      // the extension only parses with zod: its JSON-Schema generator stays out (see the plugin)
+      plugins: [zodParseOnly],
       metafile: false,
     }),
   );

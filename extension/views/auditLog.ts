@@ -10,7 +10,7 @@ import { sseEventTypes } from '../../server/protocol';
 import { detailFields, exportFileName, toCsv, toJsonl } from '../model/auditExport';
 import type { ElevateModel } from '../model/model';
 import { Disposable } from '../util/lifecycle';
-import { esc, nonce, page } from './html';
+import { MEDIA, esc, nonce, page } from './html';
 import { logText } from '../../server/protocol/escape/logLine';
 
 const PAGE = 200;
@@ -28,8 +28,8 @@ export class AuditLogPanel extends Disposable {
     private readonly model: ElevateModel,
     private readonly session: Session,
     private readonly log: vscode.LogOutputChannel,
-    /** the editor tab's icon: a file, since a ThemeIcon there needs a newer VS Code than engines.vscode */
-    private readonly icon?: vscode.Uri,
+    /** the extension's media folder: the stylesheet, and the tab's icon (a ThemeIcon there needs a newer VS Code than engines.vscode) */
+    private readonly media: vscode.Uri,
   ) {
     super();
     this.register({ dispose: () => this.panel?.dispose() });
@@ -56,10 +56,10 @@ export class AuditLogPanel extends Disposable {
     const panel = vscode.window.createWebviewPanel('elevate.auditLog', vscode.l10n.t('Elevate Audit Log'), vscode.ViewColumn.Active, {
       enableScripts: true,
       retainContextWhenHidden: true,
-      localResourceRoots: [],
+      localResourceRoots: [this.media],
     });
     this.panel = panel;
-    if (this.icon) panel.iconPath = this.icon;
+    panel.iconPath = vscode.Uri.joinPath(this.media, 'elevate.svg');
     panel.onDidDispose(() => {
       this.panel = undefined;
     });
@@ -155,43 +155,12 @@ export class AuditLogPanel extends Disposable {
         <button type="button" class="secondary" data-export="jsonl">${t('Export JSONL…')}</button>
         <button type="button" class="secondary" data-export="csv">${t('Export CSV…')}</button>
       </form>
-      <p id="status" class="muted" role="status" aria-live="polite"></p>
+      <p id="status" class="muted" role="status" aria-live="polite" data-loading="${t('Loading…')}" data-one="${t('1 event')}" data-many="${t('{0} events')}" data-none="${t('No events match.')}"></p>
       <table aria-label="${t('Audit events')}"><thead><tr>
         <th>#</th><th>${esc(vscode.l10n.t('Time ({0})', zone))}</th><th>${t('Actor')}</th><th>${t('Action')}</th><th>${t('Resource')}</th><th>${t('Details')}</th>
       </tr></thead><tbody id="rows"></tbody></table>
       <div class="actions"><button id="more" class="secondary" hidden>${t('Load more')}</button></div>`;
-    const script = `
-      const vscode = acquireVsCodeApi();
-      const form = document.getElementById('filters');
-      const rows = document.getElementById('rows');
-      const status = document.getElementById('status');
-      const more = document.getElementById('more');
-      const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'})[c]);
-      let count = 0;
-      function filter() {
-        const f = Object.fromEntries(new FormData(form).entries());
-        for (const k of ['from', 'to']) if (f[k]) f[k] = new Date(f[k]).toISOString();
-        return f;
-      }
-      function query() { status.textContent = ${JSON.stringify(vscode.l10n.t('Loading…'))}; vscode.postMessage({ type: 'query', filter: filter() }); }
-      form.addEventListener('submit', (e) => { e.preventDefault(); query(); });
-      form.querySelectorAll('[data-export]').forEach((b) => b.addEventListener('click', () => vscode.postMessage({ type: 'export', format: b.dataset.export })));
-      more.addEventListener('click', () => { more.disabled = true; vscode.postMessage({ type: 'more' }); });
-      window.addEventListener('message', ({ data }) => {
-        if (data.type === 'error') { status.textContent = data.message; status.className = 'error'; return; }
-        if (data.type !== 'rows') return;
-        if (data.replace) { rows.innerHTML = ''; count = 0; }
-        rows.insertAdjacentHTML('beforeend', data.rows.map((r) =>
-          '<tr><td class="mono">' + esc(r.seq) + '</td><td class="mono" title="' + esc(r.at) + '">' + esc(r.time) + '</td><td>' + esc(r.actorId) +
-          '</td><td><code>' + esc(r.action) + '</code></td><td>' + esc(r.resourceId) + '</td><td class="details" title="' + esc(r.ids) + '">' +
-          r.fields.map(([k, v]) => '<div><span class="muted">' + esc(k) + ':</span> ' + esc(v) + '</div>').join('') + '</td></tr>').join(''));
-        count += data.rows.length;
-        status.className = 'muted';
-        status.textContent = count ? (count === 1 ? ${JSON.stringify(vscode.l10n.t('1 event'))} : ${JSON.stringify(vscode.l10n.t('{0} events'))}.replace('{0}', count)) + (data.more ? ' +' : '') : ${JSON.stringify(vscode.l10n.t('No events match.'))};
-        more.hidden = !data.more; more.disabled = false;
-      });
-      query();`;
-    return page(webview, n, vscode.l10n.t('Elevate Audit Log'), body, script);
+    return page(webview, this.media, n, vscode.l10n.t('Elevate Audit Log'), body, MEDIA.auditLog);
   }
 }
 

@@ -10,7 +10,7 @@ import { formatClockTime, formatDuration } from '../model/format';
 import type { ElevateModel } from '../model/model';
 import { Disposable } from '../util/lifecycle';
 import { approversText, approvalProgress } from './describe';
-import { esc, nonce, page } from './html';
+import { MEDIA, esc, nonce, page } from './html';
 import { logText } from '../../server/protocol/escape/logLine';
 
 export class RequestDetailPanel extends Disposable {
@@ -23,8 +23,8 @@ export class RequestDetailPanel extends Disposable {
     private readonly model: ElevateModel,
     private readonly session: Session,
     private readonly log: vscode.LogOutputChannel,
-    /** the editor tab's icon: a file, since a ThemeIcon there needs a newer VS Code than engines.vscode */
-    private readonly icon?: vscode.Uri,
+    /** the extension's media folder: the stylesheet, and the tab's icon (a ThemeIcon there needs a newer VS Code than engines.vscode) */
+    private readonly media: vscode.Uri,
   ) {
     super();
     this.register(
@@ -47,9 +47,9 @@ export class RequestDetailPanel extends Disposable {
     if (!this.panel) {
       this.panel = vscode.window.createWebviewPanel('elevate.requestDetail', vscode.l10n.t('Request'), vscode.ViewColumn.Active, {
         enableScripts: true,
-        localResourceRoots: [],
+        localResourceRoots: [this.media],
       });
-      if (this.icon) this.panel.iconPath = this.icon;
+      this.panel.iconPath = vscode.Uri.joinPath(this.media, 'elevate.svg');
       this.panel.onDidDispose(() => {
         this.panel = undefined;
       });
@@ -100,6 +100,7 @@ export class RequestDetailPanel extends Disposable {
       this.panel.title = vscode.l10n.t('Request');
       webview.html = page(
         webview,
+        this.media,
         n,
         'Request',
         this.loadError
@@ -160,8 +161,6 @@ export class RequestDetailPanel extends Disposable {
       <h2>${esc(vscode.l10n.t('Decisions'))}</h2>${approvals}
       <h2>${esc(vscode.l10n.t('Why it was not approved automatically'))}</h2>${reasons}
       <h2>${esc(vscode.l10n.t('Recent requests by {0}', r.requesterId))}</h2>${history}`;
-    const script = `const vscode = acquireVsCodeApi();
-      document.querySelectorAll('button[data-action]').forEach((b) => b.addEventListener('click', () => vscode.postMessage({ type: b.dataset.action })));`;
-    webview.html = page(webview, n, this.panel.title, body, script);
+    webview.html = page(webview, this.media, n, this.panel.title, body, MEDIA.requestDetail);
   }
 }

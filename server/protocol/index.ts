@@ -6,13 +6,15 @@ import * as z from 'zod';
 export const MAX_TEXT = 2000;
 export const MAX_BODY_BYTES = 64 * 1024;
 
-const text = (name: string) =>
+/** Free text from a client (shared with ./inputs.ts). */
+export const text = (name: string) =>
   z
     .string()
     .max(MAX_TEXT, `${name} must be at most ${MAX_TEXT} characters`)
     .refine((s) => !s.includes('\u0000'), `${name} must not contain NUL characters`);
 
-const id = z
+/** An id from a client (shared with ./inputs.ts). */
+export const id = z
   .string()
   .min(1)
   .max(200)
@@ -47,48 +49,9 @@ export const CreateRequestBody = z.strictObject({
 });
 export type CreateRequestBody = z.infer<typeof CreateRequestBody>;
 
-export const DryRunQuery = z.object({ dryRun: z.enum(['true', 'false']).optional() });
-
-export const ApproveBody = z.strictObject({ comment: text('comment').optional() });
-export const DenyBody = z.strictObject({
-  reason: text('reason').refine((s) => s.trim().length > 0, 'reason is required'),
-});
-export const RevokeBody = DenyBody;
-export const ExtendBody = z.strictObject({
-  durationSeconds: z
-    .number()
-    .int()
-    .positive()
-    .max(10 * 365 * 24 * 3600),
-  justification: text('justification').optional(),
-});
-export type ExtendBody = z.infer<typeof ExtendBody>;
-
-export const ListRequestsQuery = z.object({
-  scope: z.enum(['mine', 'reviewable']).default('mine'),
-  status: RequestStatus.optional(),
-});
-
-export const ListGrantsQuery = z.object({
-  scope: z.enum(['mine', 'all']).default('mine'),
-  status: GrantStatus.optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  cursor: z.string().max(200).optional(),
-});
-
-export const CheckQuery = z.object({ userId: id, resourceId: id, role: id });
-
-export const AuditQuery = z.object({
-  actorId: id.optional(),
-  resourceId: id.optional(),
-  action: z.string().max(100).optional(),
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-  cursor: z.string().max(200).optional(),
-});
-
-export const IdParam = z.object({ id });
+// What only the server parses (queries, path parameters, decision and extension bodies) is in
+// ./inputs.ts: the extension imports this module and need not build those schemas.
+export type { ExtendBody } from './inputs.js';
 
 // ---------- entities ----------
 
@@ -277,10 +240,6 @@ export const CheckResponse = z.object({
   expiresAt: isoTime.optional(),
 });
 export const AuditResponse = z.object({ events: z.array(AuditEvent), nextCursor: z.string().nullable() });
-export const AuditVerifyQuery = z.object({
-  /** also re-derive requests, approvals, grants and tokens from the log and compare */
-  state: z.enum(['true', 'false']).optional(),
-});
 export const StateProblem = z.object({
   table: z.enum(['requests', 'approvals', 'grants', 'tokens', 'idp_users', 'audit']),
   /** the row's id; approvals "requestId/approverId"; audit the event's seq */

@@ -17,7 +17,8 @@ function readableBy(u: PolicyUser, e: AuditEvent): AuditEvent {
   const kept = Object.fromEntries(Object.entries(details).filter(([k]) => !(CLIENT_DETAIL_KEYS as readonly string[]).includes(k)));
   return { ...e, details: kept };
 }
-import { AuditQuery, AuditResponse, AuditVerifyQuery, AuditVerifyResponse } from '../protocol/index.js';
+import { AuditResponse, AuditVerifyResponse } from '../protocol/index.js';
+import { AuditQuery, AuditVerifyQuery } from '../protocol/inputs.js';
 import { errors, json, security } from './openapi.js';
 
 /** State problems in one answer at most; the CLI on the host lists them all. */

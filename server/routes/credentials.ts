@@ -4,7 +4,8 @@ import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import { conflict, forbidden } from '../errors.js';
 import { canReadCredentials } from '../domain/rights.js';
 import type { AppDeps, Env } from '../http/context.js';
-import { CredentialsResponse, IdParam } from '../protocol/index.js';
+import { CredentialsResponse } from '../protocol/index.js';
+import { IdParam } from '../protocol/inputs.js';
 
 import { errors, json, security } from './openapi.js';
 

@@ -1,6 +1,7 @@
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppDeps, Env } from '../http/context.js';
-import { ExtendBody, GrantResponse, GrantsResponse, IdParam, ListGrantsQuery, RequestResponse, RevokeBody } from '../protocol/index.js';
+import { GrantResponse, GrantsResponse, RequestResponse } from '../protocol/index.js';
+import { ExtendBody, IdParam, ListGrantsQuery, RevokeBody } from '../protocol/inputs.js';
 import { serverTime } from './meta.js';
 import { body, errors, json, security } from './openapi.js';
 

@@ -5,7 +5,8 @@ import { iso } from '../domain/clock.js';
 import type { AppDeps, Env } from '../http/context.js';
 import { forbidden } from '../errors.js';
 import { canCheck } from '../domain/rights.js';
-import { CheckQuery, CheckResponse, Me, ResourcesResponse } from '../protocol/index.js';
+import { CheckResponse, Me, ResourcesResponse } from '../protocol/index.js';
+import { CheckQuery } from '../protocol/inputs.js';
 import { errors, json, security } from './openapi.js';
 
 export function metaRoutes(deps: AppDeps) {

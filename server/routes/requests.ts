@@ -1,17 +1,7 @@
 import { OpenAPIHono, createRoute } from '@hono/zod-openapi';
 import type { AppDeps, Env } from '../http/context.js';
-import {
-  ApproveBody,
-  CreateRequestBody,
-  DenyBody,
-  DryRunQuery,
-  DryRunResponse,
-  IdParam,
-  ListRequestsQuery,
-  RequestDetailResponse,
-  RequestResponse,
-  RequestsResponse,
-} from '../protocol/index.js';
+import { CreateRequestBody, DryRunResponse, RequestDetailResponse, RequestResponse, RequestsResponse } from '../protocol/index.js';
+import { ApproveBody, DenyBody, DryRunQuery, IdParam, ListRequestsQuery } from '../protocol/inputs.js';
 import { body, errors, json, security } from './openapi.js';
 
 export function requestRoutes(deps: AppDeps) {

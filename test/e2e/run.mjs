@@ -569,6 +569,21 @@ async function step2() {
   const after = await webviewFrame(page, /bob approved[\s\S]*OK for INC-4711, read only please/, 20000);
   await after.locator('.badge.ok', { hasText: 'approved' }).waitFor({ timeout: 10000 });
   await shot(page, '2-approver-approved');
+  // the webviews' stylesheet and scripts are files in media/, the only sources their CSP allows: styled…
+  const radius = await after.locator('.badge.ok').evaluate((el) => getComputedStyle(el).borderRadius);
+  if (radius !== '10px') throw new Error(`the request detail is not styled by media/webview.css (badge border-radius: ${radius})`);
+  // …and the audit log's script runs: it asks for the events and renders what the extension sends back
+  // (each palette command after a click on the status bar: keyboard focus in a webview keeps the palette's keys)
+  const focusWorkbench = () => page.locator('#workbench\\.parts\\.statusbar').click({ position: { x: 2, y: 2 } });
+  await focusWorkbench();
+  await runCommand(page, 'Elevate: Show Audit Log', { timeoutMs: 60000 });
+  const audit = await webviewFrame(page, /Audit Log[\s\S]*Details/, 30000);
+  await audit.locator('#rows tr', { hasText: 'request.approved' }).first().waitFor({ timeout: 20000 });
+  const status = await audit.locator('#status').innerText();
+  if (!/^\d+ events?/.test(status)) throw new Error(`the audit log's status line says "${status}"`);
+  await shot(page, '2-approver-audit-log');
+  await focusWorkbench();
+  await runCommand(page, 'View: Close Editor', { timeoutMs: 30000 });
   // decided: nothing on either side still offers an action about the pending request
   await assertNoNotice(page, /New request from alice: Production database \(read\)/, 'approved, yet the approver');
 }

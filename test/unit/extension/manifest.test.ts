@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Commands, Views } from '../../../extension/constants';
+import { MEDIA } from '../../../extension/views/html';
 
 const pkg = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8'));
 const c = pkg.contributes;
@@ -109,6 +110,13 @@ describe('marketplace package', () => {
     assert.match(readFileSync(join(root, 'LICENSE'), 'utf8'), new RegExp(`^${pkg.license} License`));
     assert.ok(pkg.keywords.length >= 5 && pkg.keywords.length <= 30, 'the marketplace takes up to 30 keywords');
     assert.doesNotMatch(pkg.scripts.package, /--skip-license/);
+  });
+  it('webviewStylesheetAndScripts_arePackaged', () => {
+    // the webviews load them from media/ (extension/views/html.ts); without them they are unstyled and inert
+    for (const file of Object.values(MEDIA)) {
+      assert.ok(existsSync(join(root, 'media', file)), file);
+      assert.ok(packaged(`media/${file}`), `media/${file} goes into the .vsix`);
+    }
   });
   it('readme_showsScreenshotsThatArePackaged', () => {
     const images = [...readme.matchAll(/!\[[^\]]+\]\(([^)]+)\)/g)].map((m) => m[1]);
