@@ -1,13 +1,16 @@
 // Wakes exactly when the next grant ends, request lapses or expiry warning is due (not a fixed
-// poll), runs the sweep, and re-arms. Any committed change may move the next due instant, so
-// the engine pokes it after every commit.
+// poll), runs the sweep, and re-arms; with nothing due it sleeps with no timer. Any committed
+// change may move the next due instant, so the engine pokes it after every commit (and another
+// replica's commits poke it too, services.ts).
 import type { Clock } from '../domain/clock.js';
 import type { Engine } from './engine.js';
 
 /**
- * Re-check at least this often: timers run on the monotonic clock, so after a forward step of
- * the wall clock this bounds how late the sweep notices grants that are now due (rule 1: within
- * a second). Four indexed MIN() lookups a second cost nothing.
+ * Sleep at most this long at a time while something is due: timers run on the monotonic clock,
+ * so after a forward step of the wall clock this bounds how late the sweep notices grants that
+ * are now due (rule 1: within a second). Such a wake-up only compares the wall clock with the
+ * instant it waits for; it reads nothing. With nothing due there is no timer at all: a commit
+ * that schedules something pokes the scheduler.
  */
 const MAX_SLEEP_MS = 1000;
 
@@ -22,7 +25,7 @@ export class Scheduler {
   private pokedMeanwhile = false;
 
   constructor(
-    private readonly engine: Engine,
+    private readonly engine: Pick<Engine, 'nextDue' | 'sweep'>,
     private readonly clock: Clock,
     private readonly onError: (e: unknown) => void,
   ) {}
@@ -73,9 +76,14 @@ export class Scheduler {
 
   private arm(at: number): void {
     this.cancel?.();
-    const now = this.clock.now();
     this.armedFor = at;
-    this.cancel = this.clock.setTimer(Math.min(Math.max(0, at - now), MAX_SLEEP_MS), () => this.run());
+    this.sleep(at);
+  }
+
+  /** Runs the sweep at `at` by the wall clock, looking at the clock at least every MAX_SLEEP_MS. */
+  private sleep(at: number): void {
+    const left = Math.max(0, at - this.clock.now());
+    this.cancel = this.clock.setTimer(Math.min(left, MAX_SLEEP_MS), () => (this.clock.now() >= at ? this.run() : this.sleep(at)));
   }
 
   private run(): void {
@@ -92,9 +100,9 @@ export class Scheduler {
   private async pass(): Promise<void> {
     let failed = false;
     try {
-      // A wake-up before anything is due (the timer is capped at a second, to notice a step of
-      // the wall clock) only looks, one read; the sweep's claiming transactions run only when
-      // something is due. A clock step that made nothing due ended nothing: forget it.
+      // The instant it woke for may have moved meanwhile (a grant revoked, another replica's
+      // sweep): the sweep's claiming transactions run only when something is due now. A clock
+      // step that made nothing due ended nothing: forget it.
       const due = await this.engine.nextDue();
       if (due !== null && due <= this.clock.now()) await this.engine.sweep();
       else this.clock.takeForwardJump?.();
@@ -111,8 +119,8 @@ export class Scheduler {
       this.onError(e);
     }
     if (this.stopped) return;
-    const now = this.clock.now();
     // after a failure (e.g. the database is unavailable) retry in a second, not in a tight loop
-    this.arm(failed ? now + 1000 : (next ?? now + MAX_SLEEP_MS));
+    if (failed) this.arm(this.clock.now() + 1000);
+    else if (next !== null) this.arm(next);
   }
 }
