@@ -9,6 +9,7 @@ import { canReadMetrics } from './domain/rights.js';
 import { policyHash } from './domain/policyHash.js';
 import { authenticate } from './http/auth.js';
 import { isAllowedHost, publicHostNames } from './http/host.js';
+import { endOfTurn } from './http/turn.js';
 import type { AppDeps, Env } from './http/context.js';
 import { errorResponse, handleError, zodDetails } from './http/errors.js';
 import { MAX_BODY_BYTES } from './protocol/index.js';
@@ -113,7 +114,8 @@ export function createApp(deps: AppDeps) {
   // a chunked body is counted as it streams; over the limit, the 413 becomes the answer
   const limitStream = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => (c.res = tooLarge(c)) });
   // One middleware for what every request gets (fewer promise hops than one per concern): a
-  // request id, the security headers, the body checks, waiting for the commit, the log line.
+  // request id, the security headers, the body checks, the answers of a turn sent together
+  // (http/turn.ts), the log line.
   app.use('*', async (c, next) => {
     const started = performance.now();
     c.set('requestId', `${idPrefix}${(++requestCount).toString(36)}`);
@@ -130,6 +132,9 @@ export function createApp(deps: AppDeps) {
     if (refused) c.res = refused;
     else if (!bodyless && c.req.header('content-length') === undefined) await limitStream(c, next);
     else await next();
+    // reads (GET, HEAD) answer at the end of the turn, together (http/turn.ts); a write answers once
+    // it has committed, which on SQLite is already the end of the turn (group commit)
+    if (bodyless) await endOfTurn();
     // Every answer was made after the commit of what it wrote (Store.transaction resolves only
     // then; a failed commit rejects, and the error handler makes that a 503)
     // no headers, no query values, no bodies: tokens and justifications stay out of the log.
