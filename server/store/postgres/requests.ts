@@ -2,7 +2,8 @@
 // re-checks the WHERE clause against the row a concurrent writer committed, so of two racing
 // decisions exactly one applies).
 import type { ApprovalRecord, ApprovalRepo, NewRequest, RequestRecord, RequestRepo, RequestStatus } from '../types.js';
-import { type RequestRow, evaluationText, toApproval, toRequest } from './rows.js';
+import { evaluationText } from '../columns.js';
+import { type RequestRow, toApproval, toRequest } from './rows.js';
 import { type Ctx, minOf, sql } from './sql.js';
 
 const S = {

@@ -1,17 +1,7 @@
 // Rows as PostgreSQL returns them (bigint already parsed to number by the pool's type parser,
 // booleans as booleans) into domain records, and back where JSON text is involved.
-import type {
-  ApprovalRecord,
-  DeviceCode,
-  GrantRecord,
-  IdpUser,
-  OidcLogin,
-  OutboxRecord,
-  RequestRecord,
-  StoredEvaluation,
-  TokenRecord,
-  UserRecord,
-} from '../types.js';
+import { evaluation, strings } from '../columns.js';
+import type { ApprovalRecord, DeviceCode, GrantRecord, IdpUser, OidcLogin, OutboxRecord, RequestRecord, TokenRecord, UserRecord } from '../types.js';
 
 export interface RequestRow {
   seq: number;
@@ -110,26 +100,6 @@ export interface LoginRow {
   expires_at: number;
   used_at: number | null;
 }
-
-/** A JSON array of strings as stored (groups, roles); anything else reads as none. */
-export function strings(json: string): string[] {
-  const v: unknown = JSON.parse(json);
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-}
-
-function evaluation(json: string): StoredEvaluation {
-  const v: unknown = JSON.parse(json);
-  if (v === null || typeof v !== 'object') return { reasons: [] };
-  const o = v as { autoApproveRule?: unknown; reasons?: unknown };
-  return {
-    ...(typeof o.autoApproveRule === 'number' && { autoApproveRule: o.autoApproveRule }),
-    reasons: Array.isArray(o.reasons) ? o.reasons.filter((x): x is string => typeof x === 'string') : [],
-  };
-}
-
-/** The evaluation as stored: autoApproveRule (when one applied) before reasons, the engine's text. */
-export const evaluationText = (e: StoredEvaluation): string =>
-  JSON.stringify({ ...(e.autoApproveRule !== undefined && { autoApproveRule: e.autoApproveRule }), reasons: e.reasons });
 
 export const toRequest = (r: RequestRow): RequestRecord => ({
   seq: r.seq,

@@ -3,7 +3,7 @@
 // update: one that did not apply returns false, so a code or an attempt is used once only.
 import type { Database, Statement } from 'better-sqlite3';
 import type { DeviceCode, DeviceStatus, IdentityRepo, IdpUser, NewDeviceCode, OidcLogin } from '../types.js';
-import { strings } from './rows.js';
+import { strings } from '../columns.js';
 
 interface IdpUserRow {
   id: string;

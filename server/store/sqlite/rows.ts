@@ -1,6 +1,7 @@
 // The SQLite tables' row shapes (snake_case, 0/1 flags, JSON as text) and their mapping to the
 // domain records of server/store/types.ts. Nothing outside server/store/sqlite/ sees a row.
-import type { GrantRecord, OutboxRecord, RequestRecord, StoredEvaluation, TokenRecord, UserRecord, NewRequest } from '../types.js';
+import { evaluation, evaluationText, strings } from '../columns.js';
+import type { GrantRecord, OutboxRecord, RequestRecord, TokenRecord, UserRecord, NewRequest } from '../types.js';
 
 export interface RequestRow {
   seq: number;
@@ -72,29 +73,6 @@ export interface UserRow {
   roles: string;
   active: number;
 }
-
-/** A JSON array of strings as stored; anything else reads as empty (never trusted blindly). */
-export function strings(json: string): string[] {
-  const v: unknown = JSON.parse(json);
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-}
-
-function evaluation(json: string): StoredEvaluation {
-  const v: unknown = JSON.parse(json);
-  if (v === null || typeof v !== 'object') return { reasons: [] };
-  const o = v as { autoApproveRule?: unknown; reasons?: unknown };
-  return {
-    ...(typeof o.autoApproveRule === 'number' && { autoApproveRule: o.autoApproveRule }),
-    reasons: Array.isArray(o.reasons) ? o.reasons.filter((x): x is string => typeof x === 'string') : [],
-  };
-}
-
-/**
- * The stored text of an evaluation, in the exact form the server always wrote (the state check
- * compares it with what the log says, domain/stateReplay.ts).
- */
-export const evaluationText = (e: StoredEvaluation): string =>
-  JSON.stringify({ ...(e.autoApproveRule !== undefined && { autoApproveRule: e.autoApproveRule }), reasons: e.reasons });
 
 export const toRequest = (r: RequestRow): RequestRecord => ({
   seq: r.seq,
