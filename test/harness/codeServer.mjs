@@ -383,12 +383,17 @@ export async function runCommand(page, title, { timeoutMs = 20000 } = {}) {
         () => false,
       )
     ) {
-      await input.fill(`>${title}`);
+      // the palette can close again at once (a webview taking the focus back): then open it again
+      const typed = await input.fill(`>${title}`, { timeout: 3000 }).then(
+        () => true,
+        () => false,
+      );
       if (
-        await row.waitFor({ timeout: 3000 }).then(
+        typed &&
+        (await row.waitFor({ timeout: 3000 }).then(
           () => true,
           () => false,
-        )
+        ))
       )
         break;
     } else {
