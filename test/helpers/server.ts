@@ -420,6 +420,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const portFree = (port: number) =>
+  new Promise<boolean>((ok) => {
+    const s = createServer();
+    s.once('error', () => ok(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => ok(true)));
+  });
+
+/** A free port whose next `count - 1` ports are free too (the replica demo listens on port+1 … port+N). */
+export async function freePortRun(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const base = await freePort();
+    const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => portFree(base + 1 + i)));
+    if (rest.every(Boolean)) return base;
+  }
+  throw new Error(`no run of ${count} free ports found`);
+}
+
 /** Builds dist/server.js once per test process. */
 let built = false;
 export function buildServer(): void {

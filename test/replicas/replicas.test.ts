@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { type SpawnedServer, SERVER_JS, buildServer, cleanEnv, cli, freePort, http, spawnServer, tempDir, writePolicy } from '../helpers/server.js';
+import { type SpawnedServer, SERVER_JS, buildServer, cleanEnv, cli, freePortRun, http, spawnServer, tempDir, writePolicy } from '../helpers/server.js';
 import { openEvents, type SseStream } from '../helpers/sse.js';
 import { isSseType } from '../../server/engine/live.js';
 import { startPostgres, type TestPostgres } from '../providers/helpers.js';
@@ -380,7 +380,9 @@ test('afterEverything_theChainVerifies_seqIsGapless_andTheStateMatchesTheLog', a
 
 test('demoWithThreeReplicas_servesOneUrl_andKillingAnyReplicaGoesUnnoticed', async () => {
   const folder = tempDir('elevate-replica-demo-');
-  const port = await freePort();
+  // the balancer on port, the replicas on the three after it: a replica whose port is taken
+  // exits at once and is restarted every 3 s, never ready (CI once lost a replica this way, it seems)
+  const port = await freePortRun(4);
   const demo = spawn(process.execPath, [SERVER_JS, 'demo', '--replicas', '3', '--port', String(port)], {
     cwd: folder,
     env: cleanEnv(),
