@@ -26,7 +26,7 @@ import { loadOrCreateServerKey, serverKeyPath } from './crypto/serverKey.js';
 import demoPolicyText from './demo/policy.yaml';
 import { postgresDemoPolicy, postgresHint, startDemoPostgres, type DemoPostgres } from './demo/postgres.js';
 import { oidcDemoPolicy, startDemoOidc, type DemoOidc } from './demo/idp.js';
-import { checkReplicaDemo, startReplicaDemo } from './demo/replicas.js';
+import { checkReplicaDemo, startReplicaDemo, takenPorts } from './demo/replicas.js';
 import { disableUser } from './identity/service.js';
 
 const USAGE = `elevate-server ${VERSION} — just-in-time privileged access
@@ -299,6 +299,14 @@ async function demo(f: Flags) {
   const replicas =
     f.replicas === undefined ? undefined : checkReplicaDemo({ replicas: f.replicas, flags: f, host: host(f), loopback: isLoopback(host(f)), port: port(f) });
   if (replicas && 'problem' in replicas) throw new UsageError(replicas.problem);
+  if (replicas) {
+    const ports = Array.from({ length: replicas.count + 1 }, (_, i) => port(f) + i);
+    const taken = await takenPorts(host(f), ports);
+    if (taken.length)
+      throw new UsageError(
+        `--port ${port(f)}: port ${taken.join(', ')} already in use (the replica demo takes ${port(f)} for its balancer and ${port(f) + 1}-${port(f) + replicas.count} for its replicas); choose another --port`,
+      );
+  }
   const dir = resolve('.elevate');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (replicas) return replicaDemo(f, dir, replicas.count);

@@ -6,6 +6,7 @@
 // not notice, and the replica is started again a few seconds later.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { type Balancer, startBalancer } from './balancer.js';
@@ -48,6 +49,21 @@ export function checkReplicaDemo(o: {
   if (o.port === 0) return { problem: '--port 0: the replica demo needs a fixed port (its replicas take the ports after it)' };
   if (o.port + count > 65535) return { problem: `--port ${o.port}: no room for ${count} replicas on the ports after it (at most --port ${65535 - count})` };
   return { count };
+}
+
+/**
+ * The ports among these that another process holds on `host`. A replica whose port is taken
+ * would exit at once and be restarted every few seconds, never serving: the demo refuses instead.
+ */
+export async function takenPorts(host: string, ports: readonly number[]): Promise<number[]> {
+  const free = (port: number) =>
+    new Promise<boolean>((ok) => {
+      const s = createServer();
+      s.once('error', () => ok(false));
+      s.listen(port, host, () => s.close(() => ok(true)));
+    });
+  const results = await Promise.all(ports.map(free));
+  return ports.filter((_, i) => !results[i]);
 }
 
 export interface ReplicaDemo {

@@ -4,9 +4,10 @@
 // The store is not involved: the same on the SQLite and the PostgreSQL runs.
 import assert from 'node:assert/strict';
 import { readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { before, test } from 'node:test';
 import { checkReplicaDemo, MAX_REPLICAS } from '../../server/demo/replicas.js';
-import { buildServer, cli, tempDir } from '../helpers/server.js';
+import { buildServer, cli, freePortRun, tempDir } from '../helpers/server.js';
 
 before(() => buildServer());
 
@@ -74,6 +75,21 @@ test('replicas_withPortsItCannotUse_isRefused', () => {
   assertRefused(['demo', '--replicas', '3', '--port', '65533'], '--port 65533: no room for 3 replicas on the ports after it (at most --port 65532)');
   assertRefused(['demo', '--replicas', '3'], '--port 65535: no room for 3 replicas on the ports after it (at most --port 65532)', { ELEVATE_PORT: '65535' });
   assertRefused(['demo', '--replicas', '3', '--port', '70000'], '--port: expected a port number, got "70000"');
+});
+
+test('replicas_onAPortAnotherProcessHolds_isRefusedNamingIt_beforeStartingAnything', async () => {
+  // a replica whose port is taken would exit at once and be restarted every 3 s, never serving
+  const base = await freePortRun(4);
+  const holder = createServer();
+  await new Promise<void>((ok) => holder.listen(base + 2, '127.0.0.1', ok));
+  try {
+    assertRefused(
+      ['demo', '--replicas', '3', '--port', String(base)],
+      `--port ${base}: port ${base + 2} already in use (the replica demo takes ${base} for its balancer and ${base + 1}-${base + 3} for its replicas); choose another --port`,
+    );
+  } finally {
+    await new Promise((ok) => holder.close(ok));
+  }
 });
 
 test('replicas_onAnotherCommand_isRefused_insteadOfIgnored', () => {
