@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Sqlite, { type Database } from 'better-sqlite3';
 import pg from 'pg';
+import { takenPorts } from '../../server/demo/replicas.js';
 import { FakeClock } from '../../server/domain/clock.js';
 import { parsePolicy } from '../../server/domain/policy.js';
 import type { Policy } from '../../server/domain/types.js';
@@ -420,19 +421,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const portFree = (port: number) =>
-  new Promise<boolean>((ok) => {
-    const s = createServer();
-    s.once('error', () => ok(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => ok(true)));
-  });
-
 /** A free port whose next `count - 1` ports are free too (the replica demo listens on port+1 … port+N). */
 export async function freePortRun(count: number): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const base = await freePort();
-    const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => portFree(base + 1 + i)));
-    if (rest.every(Boolean)) return base;
+    if (
+      (
+        await takenPorts(
+          '127.0.0.1',
+          Array.from({ length: count - 1 }, (_, i) => base + 1 + i),
+        )
+      ).length === 0
+    )
+      return base;
   }
   throw new Error(`no run of ${count} free ports found`);
 }
