@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import pgClient from 'pg';
 import { FOLLOWED_SQL } from '../../server/store/auditChain.js';
-import { openPostgresStore } from '../../server/store/postgres/index.js';
+import { openPostgresStore, types } from '../../server/store/postgres/index.js';
 import { migrations } from '../../server/store/postgres/migrations.js';
+import { PgStore } from '../../server/store/postgres/store.js';
 import { SqliteStore } from '../../server/store/sqlite/store.js';
 import { type AuditInput, type NewGrant, type NewRequest, STORE_CONFLICT, STORE_UNAVAILABLE, type Store } from '../../server/store/types.js';
 import { storeContract } from './contract.js';
@@ -696,6 +697,108 @@ describe('the audit chain on PostgreSQL', () => {
     const found = await t.verifyAudit({ state: true });
     assert.equal(found.ok, true, 'the chain itself is intact');
     assert.deepEqual(found.state?.problems, [{ table: 'grants', id: 'smuggled', kind: 'unexplained' }]);
+  });
+});
+
+describe('round trips of a transaction on PostgreSQL', () => {
+  after(closeAll);
+  const ends: (() => Promise<void>)[] = [];
+  after(async () => {
+    for (const end of ends) await end();
+  });
+
+  /**
+   * A store on a migrated database whose every message to PostgreSQL is counted (one query()
+   * call is one round trip), with `options` for its sessions.
+   */
+  async function countedStore(options = '') {
+    const db = await pg.freshDatabase();
+    await storeOn(db); // migrates
+    const config: pgClient.ClientConfig = { connectionString: pg.url(db), types };
+    const pool = new pgClient.Pool({ ...config, max: 2, ...(options && { options }) });
+    const sent: string[] = [];
+    // as openPostgresStore does: a connection the server ends while idle is dropped, not thrown
+    pool.on('error', () => {});
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+      const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+      Object.assign(client, {
+        query: (...a: unknown[]) => {
+          const q = a[0];
+          sent.push(typeof q === 'string' ? q : String((q as { text?: unknown }).text));
+          return query(...a);
+        },
+      });
+    });
+    const s = new PgStore({ pool, config, password: undefined });
+    await s.start();
+    ends.push(() => s.close());
+    return { s, sent, db };
+  }
+
+  test('anAccessCheckBatch_isTwoRoundTrips_BEGINWithTheLockAndHead_theRowsWithTheCOMMIT', LIMIT, async () => {
+    const { s, sent } = await countedStore();
+    await s.transaction((tx) => tx.audit.append([event(1, { action: 'access.checked' }), event(2, { action: 'access.checked' })]));
+    assert.equal(sent.length, 2, sent.join('\n---\n'));
+    assert.match(sent[0], /^BEGIN; SELECT pg_advisory_xact_lock\(.*; SELECT seq, hash FROM audit/);
+    assert.match(sent[1], /^INSERT INTO audit .*; COMMIT$/s);
+    assert.deepEqual(await s.verifyAudit(), { ok: true, count: 2, headHash: (await s.read((tx) => tx.audit.head())).hash });
+  });
+
+  test('aChangeWithParameters_sendsBEGINAhead_andItsEventsWithTheCOMMITAndTheNotification', LIMIT, async () => {
+    const { s, sent } = await countedStore();
+    await s.transaction(async (tx) => {
+      await tx.requests.insert(request('rt-1'));
+      await tx.audit.append([event(1, { action: 'request.created', live: '{}' })]);
+    });
+    assert.deepEqual(
+      sent.map((q) => q.slice(0, 20)),
+      ['BEGIN', 'INSERT INTO requests', 'SELECT pg_advisory_x', 'INSERT INTO audit (s'],
+    );
+    assert.match(sent[3], /; SELECT pg_notify\('elevate_commits', '[^']*:1'\); COMMIT$/);
+    assert.ok(await s.read((tx) => tx.requests.get('rt-1')));
+  });
+
+  test('aStatementAfterAnAppend_inTheSameTransaction_seesTheAppendedEvents', LIMIT, async () => {
+    const { s } = await countedStore();
+    const seen = await s.transaction(async (tx) => {
+      await tx.audit.append([event(1), event(2)]);
+      return (await tx.audit.query({ limit: 10 })).events.map((e) => e.seq);
+    });
+    assert.deepEqual(seen, [2, 1]);
+  });
+
+  test('aTransactionThatSendsNothing_costsNoRoundTrip', LIMIT, async () => {
+    const { s, sent } = await countedStore();
+    assert.equal(await s.transaction(() => Promise.resolve(7)), 7);
+    assert.equal(sent.length, 0);
+  });
+
+  test('auditText_quotesBackslashesAndSQL_isStoredExactly_evenWithoutStandardConformingStrings', LIMIT, async () => {
+    // the INSERT writes its values as literals: nothing in them may end a literal or start a statement
+    for (const options of ['', '-c standard_conforming_strings=off']) {
+      const { s, db } = await countedStore(options);
+      const hostile = `o'brien\\'); DELETE FROM audit; -- $$ \\x41 \u2028 ü 🙂`;
+      const [e] = await s.transaction((tx) =>
+        tx.audit.append([event(1, { actorId: hostile, resourceId: `\\'`, subjectId: undefined, details: { note: hostile, q: "'" }, live: hostile })]),
+      );
+      const rows = await pg.admin<{ actor_id: string; resource_id: string; subject_id: string | null; details: string; live: string }>(
+        db,
+        'SELECT actor_id, resource_id, subject_id, details, live FROM audit',
+      );
+      assert.deepEqual(rows, [{ actor_id: hostile, resource_id: `\\'`, subject_id: null, details: JSON.stringify({ note: hostile, q: "'" }), live: hostile }]);
+      assert.deepEqual(await s.verifyAudit(), { ok: true, count: 1, headHash: e.hash });
+    }
+  });
+
+  test('aPooledConnectionTheServerEnded_isReplaced_whenTheFirstStatementIsTheAppend', LIMIT, async () => {
+    const { s, db } = await countedStore();
+    await s.transaction((tx) => tx.audit.append([event(1)]));
+    await pg.admin('postgres', `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND state = 'idle' AND query NOT LIKE 'LISTEN %'`, [
+      db,
+    ]);
+    await s.transaction((tx) => tx.audit.append([event(2)]));
+    assert.equal((await s.verifyAudit()).count, 2);
   });
 });
 
