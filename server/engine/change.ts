@@ -35,6 +35,11 @@ export type CommitListener = (items: Committed[], info: CommitInfo) => void;
 export interface Change {
   readonly tx: Tx;
   readonly now: number;
+  /**
+   * Requests and grants as this change leaves them, each read once and shared with the live
+   * payloads of its events. For the change's answer: ask only once it has written everything.
+   */
+  readonly final: EndViews;
   emit(e: Emitted): void;
   enqueue(kind: string, grantId: string | null, payload: unknown): Promise<void>;
 }
@@ -126,9 +131,11 @@ export class ChangeRunner {
     const result = await this.store.transaction(async (tx) => {
       const emitted: Emitted[] = [];
       outbox = false;
+      const views = new EndViews(tx, now);
       const c: Change = {
         tx,
         now,
+        final: views,
         emit: (e) => void emitted.push(e),
         enqueue: async (kind, grantId, payload) => {
           outbox = true;
@@ -139,7 +146,6 @@ export class ChangeRunner {
       // stream events carry their payload into the log, with the request and grant as they are
       // at the end of this transaction: exactly the state that commits with the event
       const inputs: AuditInput[] = [];
-      const views = new EndViews(tx, now);
       for (const e of emitted) {
         const action = e.audit.action;
         inputs.push(isSseType(action) ? { ...e.audit, live: await live(views, e, action) } : e.audit);
@@ -157,9 +163,9 @@ export class ChangeRunner {
 /**
  * Requests and grants as they are at the end of a change, each read once: a change's events
  * often carry the same ones (an auto-approved request: created, approved, its grant activated),
- * and nothing changes them while the payloads are built.
+ * its answer shows them too, and nothing changes them while the answer and payloads are built.
  */
-class EndViews {
+export class EndViews {
   private requests = new Map<string, Promise<AccessRequest>>();
   private grants = new Map<string, Promise<Grant>>();
 
