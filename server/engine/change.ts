@@ -7,7 +7,7 @@ import type { Policy, PolicyUser } from '../domain/types.js';
 import { type AuditInput, type GrantRecord, STORE_CONFLICT, type Store, type Tx } from '../store/types.js';
 import type { AccessRequest, AuditEvent, Grant, SseEventType } from '../protocol/index.js';
 import type { Emitted } from './events.js';
-import { isSseType, liveEventJson } from './live.js';
+import { isSseType, liveEventText } from './live.js';
 import { grantView, requestView } from './views.js';
 
 /** Who is calling, as established by authentication. */
@@ -168,6 +168,7 @@ export class ChangeRunner {
 export class EndViews {
   private requests = new Map<string, Promise<AccessRequest>>();
   private grants = new Map<string, Promise<Grant>>();
+  private json = new Map<object, string>();
 
   constructor(
     private readonly tx: Tx,
@@ -185,12 +186,19 @@ export class EndViews {
     if (!v) this.grants.set(id, (v = this.tx.grants.get(id).then((g) => grantNow(this.tx, g!, this.now))));
     return v;
   }
+
+  /** A view's JSON, serialised once however many events carry it. */
+  jsonOf(view: AccessRequest | Grant): string {
+    let j = this.json.get(view);
+    if (j === undefined) this.json.set(view, (j = JSON.stringify(view)));
+    return j;
+  }
 }
 
 async function live(views: EndViews, e: Emitted, action: SseEventType): Promise<string> {
-  const request = e.request === undefined ? undefined : await views.request(e.request);
-  let grant: Grant | undefined;
-  if (typeof e.grant === 'string') grant = await views.grant(e.grant);
-  else if (e.grant) grant = grantView(e.grant, views.now);
-  return liveEventJson({ action, at: e.audit.at, details: e.audit.details }, request, grant);
+  const request = e.request === undefined ? undefined : views.jsonOf(await views.request(e.request));
+  let grant: string | undefined;
+  if (typeof e.grant === 'string') grant = views.jsonOf(await views.grant(e.grant));
+  else if (e.grant) grant = JSON.stringify(grantView(e.grant, views.now));
+  return liveEventText({ action, at: e.audit.at, details: e.audit.details }, request, grant);
 }
