@@ -14,13 +14,19 @@ export function liveEventJson(
   request: AccessRequest | undefined,
   grant: Grant | undefined,
 ): string {
+  return liveEventText(e, request && JSON.stringify(request), grant && JSON.stringify(grant));
+}
+
+/**
+ * The same from the request's and grant's JSON: a change's events mostly carry the same request
+ * and grant (an auto-approved request's three events), serialised once for all of them. Written
+ * out in LiveEvent's key order, so it is byte for byte what JSON.stringify of the event gives.
+ */
+export function liveEventText(e: { action: SseEventType; at: number; details: Record<string, unknown> }, request?: string, grant?: string): string {
   const secondsLeft = e.details.secondsLeft;
-  const event: LiveEvent = {
-    type: e.action,
-    at: iso(e.at),
-    ...(request && { request }),
-    ...(grant && { grant }),
-    ...(e.action === 'grant.expiring' && typeof secondsLeft === 'number' && { secondsLeft }),
-  };
-  return JSON.stringify(event);
+  let out = `{"type":${JSON.stringify(e.action)},"at":"${iso(e.at)}"`;
+  if (request !== undefined) out += `,"request":${request}`;
+  if (grant !== undefined) out += `,"grant":${grant}`;
+  if (e.action === 'grant.expiring' && typeof secondsLeft === 'number') out += `,"secondsLeft":${JSON.stringify(secondsLeft)}`;
+  return `${out}}`;
 }

@@ -78,7 +78,9 @@ export interface GrantRecord {
   /** bit mask of the expiry warnings already raised */
   warned: number;
 }
-export type NewGrant = Pick<GrantRecord, 'id' | 'requestId' | 'userId' | 'resourceId' | 'role' | 'startsAt' | 'expiresAt' | 'maxExpiresAt'>;
+export type NewGrant = Pick<GrantRecord, 'id' | 'requestId' | 'userId' | 'resourceId' | 'role' | 'startsAt' | 'expiresAt' | 'maxExpiresAt'> &
+  /** the warning bits already spent at its start (a grant shorter than a warning's lead gets none); default 0 */
+  Partial<Pick<GrantRecord, 'warned'>>;
 
 export interface TokenRecord {
   id: string;

@@ -7,8 +7,8 @@ import { type Ctx, minOf, sql } from './sql.js';
 
 const S = {
   get: sql('SELECT * FROM grants WHERE id = $1'),
-  insert: sql(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active')`),
+  insert: sql(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, warned, status)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active')`),
   end: sql(`UPDATE grants SET status = $1, ended_at = $2, ended_by = $3, end_reason = $4, revoke_pending = $5 WHERE id = $6 AND status = 'active'`),
   extend: sql(`UPDATE grants SET expires_at = $3, max_expires_at = $4, extensions = extensions + 1, warned = 0
     WHERE id = $1 AND status = 'active' AND expires_at = $2`),
@@ -70,7 +70,7 @@ export class PgGrants implements GrantRepo {
     return r && toGrant(r);
   }
   async insert(g: NewGrant): Promise<void> {
-    await this.c.run(S.insert, [g.id, g.requestId, g.userId, g.resourceId, g.role, g.startsAt, g.expiresAt, g.maxExpiresAt]);
+    await this.c.run(S.insert, [g.id, g.requestId, g.userId, g.resourceId, g.role, g.startsAt, g.expiresAt, g.maxExpiresAt, g.warned ?? 0]);
   }
   async end(id: string, status: Exclude<GrantStatus, 'active'>, at: number, by: string, reason: string | null, revokePending: boolean): Promise<boolean> {
     return (await this.c.run(S.end, [status, at, by, reason, revokePending, id])) === 1;

@@ -179,8 +179,8 @@ export class SqliteGrants implements GrantRepo {
   constructor(private readonly c: StatementCache) {
     const p = (sql: string) => c.db.prepare(sql);
     this.byId = p('SELECT * FROM grants WHERE id = ?');
-    this.insertStmt = p(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active')`);
+    this.insertStmt = p(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, warned, status)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active')`);
     this.endStmt = p(`UPDATE grants SET status = ?, ended_at = ?, ended_by = ?, end_reason = ?, revoke_pending = ? WHERE id = ? AND status = 'active'`);
     // conditional on the end the decision read: two extensions racing cannot both apply
     this.extendStmt = p(`UPDATE grants SET expires_at = ?, max_expires_at = ?, extensions = extensions + 1, warned = 0
@@ -219,7 +219,7 @@ export class SqliteGrants implements GrantRepo {
     return r && toGrant(r);
   }
   async insert(g: NewGrant): Promise<void> {
-    this.insertStmt.run(g.id, g.requestId, g.userId, g.resourceId, g.role, g.startsAt, g.expiresAt, g.maxExpiresAt);
+    this.insertStmt.run(g.id, g.requestId, g.userId, g.resourceId, g.role, g.startsAt, g.expiresAt, g.maxExpiresAt, g.warned ?? 0);
   }
   async end(id: string, status: Exclude<GrantStatus, 'active'>, at: number, by: string, reason: string | null, revokePending: boolean): Promise<boolean> {
     return this.endStmt.run(status, at, by, reason, revokePending ? 1 : 0, id).changes === 1;
