@@ -1,6 +1,7 @@
 // High-volume audit events that change no state (access checks, failed sign-ins) are written in
-// small batches, one transaction per batch, at most FLUSH_MS apart. A crash can lose the
-// events of the last unflushed batch (up to FLUSH_MS of them); state changes never go here.
+// small batches, one transaction per batch, at most FLUSH_MS apart, one batch at a time. A crash
+// can lose the events not yet committed (those of the last FLUSH_MS, and those that arrived while
+// the batch before them was committing); state changes never go here.
 // While the database cannot be written they wait in memory and are retried every second.
 // 2 ms, not more: at 10,000 checks a second a 50 ms batch stalled the event loop for ~4 ms at
 // each flush (p99 of /v1/check 8 ms) and held its events long enough to reach the old
@@ -35,9 +36,9 @@ export class AuditBatcher {
    * Writes what is queued; resolves once it has committed (or failed and been queued again).
    * One batch is written at a time: what arrives meanwhile waits for it, then goes as one batch.
    * It would otherwise wait anyway, in a transaction of its own, for the append lock the batch
-   * holds (PostgreSQL: one appender at a time, across replicas), so a crash loses no more; and
-   * when writing is slow (several replicas on a few cores) batches grow instead of each
-   * transaction's fixed cost being paid ever more often.
+   * holds (one appender at a time; on PostgreSQL across replicas), so what a crash can lose grows
+   * by at most the time one batch takes to commit; and when writing is slow (several replicas on
+   * a few cores) batches grow instead of each transaction's fixed cost being paid more often.
    */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
