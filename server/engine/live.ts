@@ -3,7 +3,7 @@
 // and stored with the event in the log; live delivery and Last-Event-ID replay then both send
 // those same bytes, read from the log by seq (the log is the event bus).
 import { iso } from '../domain/clock.js';
-import type { AccessRequest, Grant, LiveEvent, SseEventType } from '../protocol/index.js';
+import type { AccessRequest, Grant, SseEventType } from '../protocol/index.js';
 import { sseEventTypes } from '../protocol/index.js';
 
 export const isSseType = (action: string): action is SseEventType => (sseEventTypes as readonly string[]).includes(action);

@@ -284,6 +284,13 @@ export interface GrantRepo {
   /** Active grants whose warning `bit` is due (within beforeMs of their end) and not yet raised. */
   dueWarnings(now: number, beforeMs: number, bit: number): Promise<GrantRecord[]>;
   nextWarning(beforeMs: number, bit: number): Promise<number | null>;
+  /**
+   * The next instant the expiry sweep has work, in one query: the soonest of an active grant's
+   * end, each warning's instant (`leadMs[bit]` before the end of a grant not yet warned for
+   * that bit) and a pending request's deadline; null when nothing is due ever. (Every commit
+   * asks this; four queries were four round trips on PostgreSQL.)
+   */
+  nextDue(leadMs: Readonly<Record<1 | 2, number>>): Promise<number | null>;
   active(): Promise<GrantRecord[]>;
   activeFor(by: { userId: string } | { resourceId: string }): Promise<GrantRecord[]>;
   /** The active grant ending last for (user, resource, role) that is still valid at `now`. */

@@ -450,6 +450,28 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         });
       });
 
+      it('nextDue_isTheSoonestOfEndsWarningsAndPendingDeadlines_inOneQuery', async (store) => {
+        const leads = { 1: 5 * MIN, 2: MIN } as const;
+        assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), null, 'nothing active, nothing pending');
+        await store.transaction(async (tx) => {
+          await tx.grants.insert(newGrant({ id: 'g1', expiresAt: T0 + 30 * MIN }));
+          await tx.grants.insert(newGrant({ id: 'g2', expiresAt: T0 + 40 * MIN, warned: 1 }));
+        });
+        assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), T0 + 25 * MIN, "g1's 5-minute warning");
+        await store.transaction((tx) => tx.grants.setWarned('g1', 1));
+        assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), T0 + 29 * MIN, "g1's 1-minute warning");
+        await store.transaction((tx) => tx.grants.setWarned('g1', 3));
+        assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), T0 + 30 * MIN, "g1's end");
+        await store.transaction((tx) => tx.requests.insert(newRequest({ id: 'r1', pendingUntil: T0 + 2 * MIN })));
+        assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), T0 + 2 * MIN, "r1's deadline");
+        await store.transaction(async (tx) => {
+          await tx.requests.decide('r1', 'denied', T0, null);
+          await tx.grants.end('g1', 'revoked', T0, 'bob', 'done', false);
+          await tx.grants.end('g2', 'revoked', T0, 'bob', 'done', false);
+        });
+        assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), null, 'ended grants and decided requests are not due');
+      });
+
       it('warnings_dueOncePerBit_nextWarningIsTheEndMinusTheLead', async (store) => {
         await store.transaction(async (tx) => {
           await tx.grants.insert(newGrant({ id: 'g1', expiresAt: T0 + 4 * MIN }));

@@ -41,6 +41,12 @@ const S = {
     ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED`),
   dueWarnings2Locked: sql(`SELECT * FROM grants WHERE status = 'active' AND (warned & 2) = 0 AND expires_at > $1 AND expires_at <= $2
     ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED`),
+  // each branch repeats its partial index's WHERE, so each is one index seek
+  nextDue: sql(`SELECT MIN(t) AS t FROM (
+      SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active'
+      UNION ALL SELECT MIN(expires_at) - $1 FROM grants WHERE status = 'active' AND (warned & 1) = 0
+      UNION ALL SELECT MIN(expires_at) - $2 FROM grants WHERE status = 'active' AND (warned & 2) = 0
+      UNION ALL SELECT MIN(pending_until) FROM requests WHERE status = 'pending') due`),
   nextWarning1: sql(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 1) = 0`),
   nextWarning2: sql(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 2) = 0`),
   active: sql(`SELECT * FROM grants WHERE status = 'active' ORDER BY expires_at`),
@@ -109,6 +115,9 @@ export class PgGrants implements GrantRepo {
   async nextWarning(beforeMs: number, bit: number): Promise<number | null> {
     const t = await minOf(this.c, warnBit(bit) === 1 ? S.nextWarning1 : S.nextWarning2);
     return t === null ? null : t - beforeMs;
+  }
+  nextDue(leadMs: Readonly<Record<1 | 2, number>>): Promise<number | null> {
+    return minOf(this.c, S.nextDue, [leadMs[1], leadMs[2]]);
   }
   async active(): Promise<GrantRecord[]> {
     return (await this.c.rows<GrantRow>(S.active)).map(toGrant);

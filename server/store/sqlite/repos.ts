@@ -171,6 +171,7 @@ export class SqliteGrants implements GrantRepo {
   private readonly nextExpiryStmt: Statement;
   private readonly dueWarningsStmt: Record<number, Statement>;
   private readonly nextWarningStmt: Record<number, Statement>;
+  private readonly nextDueStmt: Statement;
   private readonly activeStmt: Statement;
   private readonly activeForUser: Statement;
   private readonly activeForResource: Statement;
@@ -207,6 +208,12 @@ export class SqliteGrants implements GrantRepo {
       1: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 1) = 0`),
       2: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 2) = 0`),
     };
+    // each branch repeats its partial index's WHERE (migration 3), so each is one index seek
+    this.nextDueStmt = p(`SELECT MIN(t) AS t FROM (
+        SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active'
+        UNION ALL SELECT MIN(expires_at) - @lead1 FROM grants WHERE status = 'active' AND (warned & 1) = 0
+        UNION ALL SELECT MIN(expires_at) - @lead2 FROM grants WHERE status = 'active' AND (warned & 2) = 0
+        UNION ALL SELECT MIN(pending_until) FROM requests WHERE status = 'pending')`);
     this.activeStmt = p(`SELECT * FROM grants WHERE status = 'active' ORDER BY expires_at`);
     this.activeForUser = p(`SELECT * FROM grants WHERE status = 'active' AND user_id = ?`);
     this.activeForResource = p(`SELECT * FROM grants WHERE status = 'active' AND resource_id = ?`);
@@ -256,6 +263,9 @@ export class SqliteGrants implements GrantRepo {
   async nextWarning(beforeMs: number, bit: number): Promise<number | null> {
     const t = minOf(this.warningStmt(this.nextWarningStmt, bit));
     return t === null ? null : t - beforeMs;
+  }
+  async nextDue(leadMs: Readonly<Record<1 | 2, number>>): Promise<number | null> {
+    return (this.nextDueStmt.get({ lead1: leadMs[1], lead2: leadMs[2] }) as { t: number | null }).t;
   }
   private warningStmt(by: Record<number, Statement>, bit: number): Statement {
     const s = by[bit];
