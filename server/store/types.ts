@@ -333,10 +333,12 @@ export interface AuditRepo {
   /** Appends events to the chain (serialised with every other writer: gapless seq in commit order). */
   append(inputs: AuditInput[]): Promise<AuditEvent[]>;
   /**
-   * Stream events and stream controls after `seq`, oldest first; with `streams: false` only the
-   * controls (a follower with no open stream has no use for the payloads).
+   * The log's head, and the stream events and stream controls after `seq` (oldest first, at most
+   * `limit`); with `streams: false` only the controls (a follower with no open stream has no
+   * use for the payloads). Every event up to `head` has committed; `events` may go past it (on
+   * PostgreSQL both come from one statement, one round trip for each replica at each commit).
    */
-  followAfter(seq: number, limit: number, opts?: { streams?: boolean }): Promise<FollowedEvent[]>;
+  follow(seq: number, limit: number, opts?: { streams?: boolean }): Promise<{ head: number; events: FollowedEvent[] }>;
   query(f: AuditFilter): Promise<{ events: AuditEvent[]; nextCursor: string | null }>;
   /** Oldest first, read a page at a time. */
   iterate(opts?: { from?: number; to?: number; afterSeq?: number }): AsyncIterable<StoredAuditEvent>;

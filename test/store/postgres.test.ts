@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import pgClient from 'pg';
-import { FOLLOWED_SQL } from '../../server/store/auditChain.js';
+import { followSql } from '../../server/store/postgres/audit.js';
 import { openPostgresStore, types } from '../../server/store/postgres/index.js';
 import { migrations } from '../../server/store/postgres/migrations.js';
 import { PgStore } from '../../server/store/postgres/store.js';
@@ -554,7 +554,8 @@ describe('the audit chain on PostgreSQL', () => {
     try {
       await c.query('SET enable_seqscan = off'); // a tiny table would be scanned anyway
       for (const controlsOnly of ['', ' AND live IS NULL']) {
-        const sql = `EXPLAIN SELECT seq FROM audit WHERE seq > $1 AND (${FOLLOWED_SQL})${controlsOnly} ORDER BY seq LIMIT $2`;
+        // the store's own statement, the head beside the rows
+        const sql = `EXPLAIN ${followSql(controlsOnly)}`;
         const plan = await c.query<{ 'QUERY PLAN': string }>(sql, [0, 500]);
         assert.match(plan.rows.map((r) => r['QUERY PLAN']).join('\n'), /audit_followed/, controlsOnly);
       }
@@ -597,7 +598,7 @@ describe('the audit chain on PostgreSQL', () => {
     assert.equal((await s.verifyAudit({ head: { seq: 2, hash: 'f'.repeat(64) } })).ok, false);
   });
 
-  test('readBack_query_iterate_followAfter', LIMIT, async () => {
+  test('readBack_query_iterate_follow', LIMIT, async () => {
     const q = await s.read((tx) => tx.audit.query({ limit: 2 }));
     assert.deepEqual(
       q.events.map((e) => e.seq),
@@ -620,7 +621,7 @@ describe('the audit chain on PostgreSQL', () => {
     });
     assert.deepEqual(all, [2, 3]);
     assert.deepEqual(lives, ['{"type":"grant.ended"}', null]);
-    const followed = await s.read((tx) => tx.audit.followAfter(0, 10));
+    const { events: followed } = await s.read((tx) => tx.audit.follow(0, 10));
     assert.deepEqual(
       followed.map((f) => [f.seq, f.live]),
       [[2, '{"type":"grant.ended"}']],
@@ -999,8 +1000,8 @@ describe('several Store instances on one database (replicas)', () => {
     // a stream event: what the other replicas act on (only such commits notify them)
     await a.transaction((tx) => tx.audit.append([event(1, { live: '{"type":"x"}' })]));
     await woken;
-    const seen = await b.read((tx) => tx.audit.followAfter(0, 10).then(() => tx.audit.head()));
-    assert.equal(seen.seq, 1);
+    const seen = await b.read((tx) => tx.audit.follow(0, 10));
+    assert.equal(seen.head, 1);
   });
 
   test('onCommitted_aCommitNobodyFollows_wakesNoOtherInstance', LIMIT, async () => {

@@ -15,15 +15,22 @@ import { type Ctx, sql } from './sql.js';
 /** Rows per page when reading the log oldest first (iterate, verify). */
 export const PAGE_ROWS = 1000;
 
+/**
+ * The head and the followed events after $1 in one statement (one snapshot, one round trip):
+ * every replica runs it at every commit that logs one. A row with a NULL seq carries only the
+ * head (nothing followed past $1).
+ */
+export const followSql = (andControls: string) => `SELECT h.head, f.* FROM (SELECT COALESCE(MAX(seq), 0) AS head FROM audit) h
+  LEFT JOIN LATERAL (SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
+    WHERE seq > $1 AND (${FOLLOWED_SQL})${andControls} ORDER BY seq LIMIT $2) f ON true ORDER BY f.seq`;
+
 const S = {
   // two statements in one round trip (simple protocol): under READ COMMITTED the second gets
   // a snapshot taken after the lock was granted, so it sees the previous appender's commit
   lockAndHead: `SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_AUDIT}); SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`,
   head: sql('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
-  follow: sql(`SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
-    WHERE seq > $1 AND (${FOLLOWED_SQL}) ORDER BY seq LIMIT $2`),
-  followControls: sql(`SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
-    WHERE seq > $1 AND (${FOLLOWED_SQL}) AND live IS NULL ORDER BY seq LIMIT $2`),
+  follow: sql(followSql('')),
+  followControls: sql(followSql(' AND live IS NULL')),
   page: sql(`SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, v, details, prev_hash, hash, NULL AS live FROM audit
     WHERE seq > $1 ORDER BY seq LIMIT $2`),
 };
@@ -123,9 +130,10 @@ export class PgAudit implements AuditRepo {
     return events;
   }
 
-  async followAfter(seq: number, limit: number, opts: { streams?: boolean } = {}): Promise<FollowedEvent[]> {
+  async follow(seq: number, limit: number, opts: { streams?: boolean } = {}): Promise<{ head: number; events: FollowedEvent[] }> {
     type Row = {
-      seq: number;
+      head: number;
+      seq: number | null;
       action: string;
       actor_id: string;
       resource_id: string | null;
@@ -134,15 +142,20 @@ export class PgAudit implements AuditRepo {
       details: string | null;
     };
     const rows = await this.c.rows<Row>(opts.streams === false ? S.followControls : S.follow, [seq, limit]);
-    return rows.map((r) => ({
-      seq: r.seq,
-      action: r.action,
-      actorId: r.actor_id,
-      resourceId: r.resource_id,
-      subjectId: r.subject_id,
-      live: r.live,
-      ...(r.live === null && r.details !== null && { details: parseObject(r.details) }),
-    }));
+    const events: FollowedEvent[] = [];
+    for (const r of rows) {
+      if (r.seq === null) continue;
+      events.push({
+        seq: r.seq,
+        action: r.action,
+        actorId: r.actor_id,
+        resourceId: r.resource_id,
+        subjectId: r.subject_id,
+        live: r.live,
+        ...(r.live === null && r.details !== null && { details: parseObject(r.details) }),
+      });
+    }
+    return { head: rows[0]?.head ?? 0, events };
   }
 
   async query(f: AuditFilter): Promise<{ events: AuditEvent[]; nextCursor: string | null }> {
