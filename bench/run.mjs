@@ -70,7 +70,8 @@ const P = QUICK
 // the test suite's run (--as-test) only proves the PostgreSQL phases still run: shorter loads
 if (AS_TEST) Object.assign(P, { pgLoadS: 1, pgSubscribers: 100 });
 
-const SERVER = join(ROOT, 'dist/server.js');
+// BENCH_SERVER: another build's server.js (an older commit's, to compare in the same minute)
+const SERVER = process.env.BENCH_SERVER ?? join(ROOT, 'dist/server.js');
 const NODE = process.execPath;
 const tmp = mkdtempSync(join(tmpdir(), 'elevate-bench-'));
 const started = Date.now();
