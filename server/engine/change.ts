@@ -8,7 +8,7 @@ import { type AuditInput, type GrantRecord, STORE_CONFLICT, type Store, type Tx 
 import type { AccessRequest, AuditEvent, Grant, SseEventType } from '../protocol/index.js';
 import type { Emitted } from './events.js';
 import { isSseType, liveEventJson } from './live.js';
-import { grantView, requestView } from './views.js';
+import { grantView, grantViewJson, requestView } from './views.js';
 
 /** Who is calling, as established by authentication. */
 export interface Actor {
@@ -183,8 +183,8 @@ class EndViews {
 
 async function live(views: EndViews, e: Emitted, action: SseEventType): Promise<string> {
   const request = e.request === undefined ? undefined : await views.request(e.request);
-  let grant: Grant | undefined;
+  let grant: Grant | string | undefined;
   if (typeof e.grant === 'string') grant = await views.grant(e.grant);
-  else if (e.grant) grant = grantView(e.grant, views.now);
+  else if (e.grant) grant = grantViewJson(e.grant, views.now);
   return liveEventJson({ action, at: e.audit.at, details: e.audit.details }, request, grant);
 }
