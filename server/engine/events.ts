@@ -182,14 +182,14 @@ export const events = {
    * audit chain then serialises in one JSON.stringify instead of re-sorting them: the catch-up
    * after downtime writes 100,000 of these.
    */
-  grantExpired(now: number, g: GrantRecord, late: { lateMs: number; recovered?: true; clockJumpMs?: number }): Emitted {
+  grantExpired(now: number, g: GrantRecord, late: { lateMs: number; recovered: boolean; clockJumpMs: number }): Emitted {
     const details: Record<string, unknown> = {};
-    if (late.clockJumpMs !== undefined) details.clockJumpMs = late.clockJumpMs;
+    if (late.clockJumpMs > 0) details.clockJumpMs = late.clockJumpMs;
     details.endReason = g.endReason;
     details.endedAt = iso(g.endedAt!);
     details.expiresAt = iso(g.expiresAt);
     details.lateMs = late.lateMs;
-    if (late.recovered !== undefined) details.recovered = late.recovered;
+    if (late.recovered) details.recovered = true;
     details.role = g.role;
     details.startsAt = iso(g.startsAt);
     details.userId = g.userId;

@@ -28,9 +28,15 @@ const expired: GrantRecord = {
   warned: 3,
 };
 
-for (const late of [{ lateMs: 12 }, { lateMs: 90_000, recovered: true as const }, { lateMs: 30_000, clockJumpMs: 29_000 }]) {
+// what the sweep passed as details before grantExpired (expiry.ts), and what it passes now
+const cases = [
+  { details: { lateMs: 12 }, late: { lateMs: 12, recovered: false, clockJumpMs: 0 } },
+  { details: { lateMs: 90_000, recovered: true }, late: { lateMs: 90_000, recovered: true, clockJumpMs: 0 } },
+  { details: { lateMs: 30_000, clockJumpMs: 29_000 }, late: { lateMs: 30_000, recovered: false, clockJumpMs: 29_000 } },
+];
+for (const { details: late, late: args } of cases) {
   test(`grantExpired_isGrantEndedsEvent_withItsDetailsInCanonicalOrder: ${Object.keys(late).join('+')}`, () => {
-    const fast = events.grantExpired(T0 + late.lateMs, expired, late);
+    const fast = events.grantExpired(T0 + late.lateMs, expired, args);
     const generic = events.grantEnded(T0 + late.lateMs, expired, late);
     assert.deepEqual(fast, generic);
     assert.equal(canonicalJson(fast.audit.details), canonicalJson(generic.audit.details));
