@@ -153,7 +153,9 @@ export class IsoTimes {
     }
     const milli = t % 1000;
     const s = (t - milli) / 1000;
-    return `${this.datePart}${pad2(Math.floor(s / 3600))}:${pad2(Math.floor(s / 60) % 60)}:${pad2(s % 60)}.${pad3(milli)}Z`;
+    // joined, not concatenated: one flat string instead of V8's lazy tree of the nine pieces,
+    // which events keep (their details) until they commit and every GC meanwhile copies
+    return [this.datePart, pad2(Math.floor(s / 3600)), ':', pad2(Math.floor(s / 60) % 60), ':', pad2(s % 60), '.', pad3(milli), 'Z'].join('');
   }
 
   private newDay(ms: number): string {
