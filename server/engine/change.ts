@@ -7,7 +7,7 @@ import type { Policy, PolicyUser } from '../domain/types.js';
 import { type AuditInput, type GrantRecord, STORE_CONFLICT, type Store, type Tx } from '../store/types.js';
 import type { AccessRequest, AuditEvent, Grant, SseEventType } from '../protocol/index.js';
 import type { Emitted } from './events.js';
-import { isSseType, liveEventJson } from './live.js';
+import { isSseType, liveEventText } from './live.js';
 import { grantView, grantViewJson, requestView } from './views.js';
 
 /** Who is calling, as established by authentication. */
@@ -35,6 +35,11 @@ export type CommitListener = (items: Committed[], info: CommitInfo) => void;
 export interface Change {
   readonly tx: Tx;
   readonly now: number;
+  /**
+   * Requests and grants as this change leaves them, each read once and shared with the live
+   * payloads of its events. For the change's answer: ask only once it has written everything.
+   */
+  readonly final: EndViews;
   emit(e: Emitted): void;
   enqueue(kind: string, grantId: string | null, payload: unknown): Promise<void>;
 }
@@ -126,9 +131,11 @@ export class ChangeRunner {
     const result = await this.store.transaction(async (tx) => {
       const emitted: Emitted[] = [];
       outbox = false;
+      const views = new EndViews(tx, now);
       const c: Change = {
         tx,
         now,
+        final: views,
         emit: (e) => void emitted.push(e),
         enqueue: async (kind, grantId, payload) => {
           outbox = true;
@@ -139,7 +146,6 @@ export class ChangeRunner {
       // stream events carry their payload into the log, with the request and grant as they are
       // at the end of this transaction: exactly the state that commits with the event
       const inputs: AuditInput[] = [];
-      const views = new EndViews(tx, now);
       for (const e of emitted) {
         const action = e.audit.action;
         inputs.push(isSseType(action) ? { ...e.audit, live: await live(views, e, action) } : e.audit);
@@ -157,11 +163,12 @@ export class ChangeRunner {
 /**
  * Requests and grants as they are at the end of a change, each read once: a change's events
  * often carry the same ones (an auto-approved request: created, approved, its grant activated),
- * and nothing changes them while the payloads are built.
+ * its answer shows them too, and nothing changes them while the answer and payloads are built.
  */
-class EndViews {
+export class EndViews {
   private requests = new Map<string, Promise<AccessRequest>>();
   private grants = new Map<string, Promise<Grant>>();
+  private json = new Map<object, string>();
 
   constructor(
     private readonly tx: Tx,
@@ -179,12 +186,20 @@ class EndViews {
     if (!v) this.grants.set(id, (v = this.tx.grants.get(id).then((g) => grantNow(this.tx, g!, this.now))));
     return v;
   }
+
+  /** A view's JSON, serialised once however many events carry it. */
+  jsonOf(view: AccessRequest | Grant): string {
+    let j = this.json.get(view);
+    if (j === undefined) this.json.set(view, (j = JSON.stringify(view)));
+    return j;
+  }
 }
 
 async function live(views: EndViews, e: Emitted, action: SseEventType): Promise<string> {
-  const request = e.request === undefined ? undefined : await views.request(e.request);
-  let grant: Grant | string | undefined;
-  if (typeof e.grant === 'string') grant = await views.grant(e.grant);
+  const request = e.request === undefined ? undefined : views.jsonOf(await views.request(e.request));
+  let grant: string | undefined;
+  if (typeof e.grant === 'string') grant = views.jsonOf(await views.grant(e.grant));
+  // (the record the change holds, e.g. the sweep's claim: its view's JSON written out directly)
   else if (e.grant) grant = grantViewJson(e.grant, views.now);
-  return liveEventJson({ action, at: e.audit.at, details: e.audit.details }, request, grant);
+  return liveEventText({ action, at: e.audit.at, details: e.audit.details }, request, grant);
 }

@@ -4,7 +4,7 @@
 import { ApiError, conflict, forbidden, policyViolation } from '../errors.js';
 import { decideRight, tallyApprovals } from '../domain/rights.js';
 import type { AccessRequest, Grant } from '../protocol/index.js';
-import { type Actor, type Core, applied, grantNow, requestNow } from './change.js';
+import { type Actor, type Core, applied } from './change.js';
 import { events } from './events.js';
 import { resourceOf, visibleRequest } from './reads.js';
 import { applyExtension, approveAndActivate, clientOf, expireRequest } from './steps.js';
@@ -30,13 +30,13 @@ export async function decide(
       await expireRequest(c, r);
       return 'late';
     }
-    if ((await tx.approvals.of(id)).some((a) => a.approverId === u.id)) throw conflict('you have already decided this request');
+    // (add() refuses a second decision by the same approver; a refused change writes nothing)
+    applied(await tx.approvals.add({ requestId: id, approverId: u.id, decision, comment: text ?? null, at: now }), 'you have already decided this request');
     // the policy may have changed since the request was made (rule 4 holds at approval too)
     const res = policy.resources.get(r.resourceId);
     if (decision === 'approve' && r.kind === 'access' && res && r.durationS > res.maxDurationSeconds) {
       throw policyViolation([`durationSeconds ${r.durationS} exceeds the current maxDuration ${res.maxDurationSeconds}s for ${res.id}; ask for a new request`]);
     }
-    applied(await tx.approvals.add({ requestId: id, approverId: u.id, decision, comment: text ?? null, at: now }), 'you have already decided this request');
     // the others' approvals are read after add(), which on PostgreSQL first locks the request:
     // so they include every one a concurrent approver committed meanwhile. Read before it, two
     // approvers each completing the other's count would each see only their own (write skew)
@@ -45,7 +45,7 @@ export async function decide(
     if (decision === 'deny') {
       applied(await tx.requests.decide(id, 'denied', now, null, 'pending'), 'request was decided meanwhile');
       c.emit(events.requestDenied(now, u.id, r, text ?? null, clientOf(actor)));
-      return { request: await requestNow(tx, id, now) };
+      return { request: await c.final.request(id) };
     }
     // the policy in force now decides (rule 2 under reloads): its `required`, and only the
     // approvals of people who still approve this resource; the others are named, not counted
@@ -54,7 +54,7 @@ export async function decide(
     const notCounted = tally.notCounted.length ? { notCounted: tally.notCounted } : {};
     if (count < tally.required) {
       c.emit(events.approvalRecorded(now, u.id, r, { comment: text ?? null, approvals: count, required: tally.required, ...notCounted, ...clientOf(actor) }));
-      return { request: await requestNow(tx, id, now) };
+      return { request: await c.final.request(id) };
     }
     const details = {
       how: 'approvers',
@@ -66,14 +66,14 @@ export async function decide(
     };
     if (r.kind === 'access') {
       const grantId = await approveAndActivate(c, resourceOf(core, r.resourceId), r, u.id, details);
-      return { request: await requestNow(tx, id, now), grant: await grantNow(tx, (await tx.grants.get(grantId))!, now) };
+      return { request: await c.final.request(id), grant: await c.final.grant(grantId) };
     }
     // extension: add the seconds to expiresAt as it is now, capped by maxTotal
     const g = (await tx.grants.get(r.grantId!))!;
     applied(await tx.requests.decide(id, 'approved', now, null, 'pending'), 'request was decided meanwhile');
     c.emit(events.requestApproved(now, u.id, r, g.id, { ...details, kind: 'extension' }));
     await applyExtension(c, policy, g, r.durationS, u.id, { requestId: id, justification: r.justification });
-    return { request: await requestNow(tx, id, now), grant: await grantNow(tx, (await tx.grants.get(g.id))!, now) };
+    return { request: await c.final.request(id), grant: await c.final.grant(g.id) };
   });
   if (out === 'late') throw conflict('request has expired');
   return out;

@@ -194,7 +194,16 @@ export const events = {
     details.startsAt = iso(g.startsAt);
     details.userId = g.userId;
     return {
-      audit: { at: now, actorId: g.endedBy!, action: 'grant.expired', resourceId: g.resourceId, requestId: g.requestId, grantId: g.id, subjectId: g.userId, details },
+      audit: {
+        at: now,
+        actorId: g.endedBy!,
+        action: 'grant.expired',
+        resourceId: g.resourceId,
+        requestId: g.requestId,
+        grantId: g.id,
+        subjectId: g.userId,
+        details,
+      },
       grant: g,
     };
   },

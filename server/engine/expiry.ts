@@ -61,12 +61,9 @@ export async function sweep(core: Core): Promise<{ grants: number; requests: num
   return { grants, requests, warnings };
 }
 
+const WARNING_LEADS_MS = Object.fromEntries(WARNINGS.map((w) => [w.bit, w.seconds * 1000])) as Record<1 | 2, number>;
+
 /** The next instant at which sweep() has work, or null. */
 export function nextDue(core: Core): Promise<number | null> {
-  return core.store.read(async (tx) => {
-    const candidates = [await tx.grants.nextExpiry(), await tx.requests.nextPendingDeadline()];
-    for (const w of WARNINGS) candidates.push(await tx.grants.nextWarning(w.seconds * 1000, w.bit));
-    const ts = candidates.filter((t): t is number => t !== null);
-    return ts.length ? Math.min(...ts) : null;
-  });
+  return core.store.read((tx) => tx.grants.nextDue(WARNING_LEADS_MS));
 }

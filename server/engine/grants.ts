@@ -7,7 +7,7 @@ import { canEverBeApproved } from '../domain/policy.js';
 import { canExtend, canRelinquish, canRevoke } from '../domain/rights.js';
 import type { RequestRecord } from '../store/types.js';
 import type { AccessRequest, ExtendBody, Grant } from '../protocol/index.js';
-import { type Actor, type Core, addedWithoutApproval, grantNow, requestNow } from './change.js';
+import { type Actor, type Core, addedWithoutApproval } from './change.js';
 import { events } from './events.js';
 import { resourceOf, visibleGrant } from './reads.js';
 import { applyExtension, clientOf, endGrant } from './steps.js';
@@ -38,7 +38,7 @@ export function extend(
     if (g.status !== 'active' || now >= g.expiresAt) throw conflict('grant is no longer active');
     if (ev.atOnce) {
       await applyExtension(c, policy, g, body.durationSeconds, actor.user.id, { justification: body.justification ?? null, ...clientOf(actor) });
-      return { status: 200 as const, grant: await grantNow(tx, (await tx.grants.get(grantId))!, now) };
+      return { status: 200 as const, grant: await c.final.grant(grantId) };
     }
     if (await tx.requests.pendingExtension(grantId)) throw conflict('an extension request for this grant is already pending');
     const r: RequestRecord = {
@@ -65,7 +65,7 @@ export function extend(
     const { seq: _, ...row } = r;
     await tx.requests.insert(row);
     c.emit(events.extensionRequested(now, r, body.justification ?? null, clientOf(actor)));
-    return { status: 202 as const, request: await requestNow(tx, r.id, now) };
+    return { status: 202 as const, request: await c.final.request(r.id) };
   });
 }
 
@@ -76,7 +76,7 @@ export function relinquish(core: Core, actor: Actor, grantId: string): Promise<{
     if (!canRelinquish(actor.user, g)) throw forbidden('only the grant owner can relinquish it');
     if (g.status !== 'active' || now >= g.expiresAt) throw conflict('grant is no longer active');
     await endGrant(c, core.policy(), g, 'relinquished', actor.user.id, 'relinquished by owner', { ...clientOf(actor) });
-    return { grant: await grantNow(tx, (await tx.grants.get(grantId))!, now) };
+    return { grant: await c.final.grant(grantId) };
   });
 }
 
@@ -87,6 +87,6 @@ export function revoke(core: Core, actor: Actor, grantId: string, reason: string
     if (!canRevoke(core.policy(), actor.user, g)) throw forbidden('only an approver of the resource or an admin can revoke a grant');
     if (g.status !== 'active' || now >= g.expiresAt) throw conflict('grant is no longer active');
     await endGrant(c, core.policy(), g, 'revoked', actor.user.id, reason, { reason, ...clientOf(actor) });
-    return { grant: await grantNow(tx, (await tx.grants.get(grantId))!, now) };
+    return { grant: await c.final.grant(grantId) };
   });
 }

@@ -95,10 +95,7 @@ export class EventHub {
         // while that read was under way is handed this range again, payloads and all: it read
         // its starting point (the head) after subscribing, so what it must get is all here.
         const streams = this.subs.size > 0;
-        const { head, rows } = await this.store.read(async (tx) => {
-          const head = (await tx.audit.head()).seq;
-          return { head, rows: await tx.audit.followAfter(from, FOLLOW_BATCH, { streams }) };
-        });
+        const { head, events: rows } = await this.store.read((tx) => tx.audit.follow(from, FOLLOW_BATCH, { streams }));
         if (!streams && this.subs.size > 0) continue;
         this.publish(rows);
         if (rows.length < FOLLOW_BATCH) {

@@ -6,10 +6,10 @@ import { dryRunReasons, evaluateRequest } from '../domain/evaluate.js';
 import { canCancel } from '../domain/rights.js';
 import type { RequestRecord } from '../store/types.js';
 import type { AccessRequest, CreateRequestBody, Grant } from '../protocol/index.js';
-import { type Actor, type Core, grantNow, requestNow } from './change.js';
+import { type Actor, type Core } from './change.js';
 import { resourceOf, visibleRequest } from './reads.js';
 import { SYSTEM, events } from './events.js';
-import { approveAndActivate, cancelRequest, clientOf } from './steps.js';
+import { approvedAndActive, cancelRequest, clientOf } from './steps.js';
 
 export function dryRun(core: Core, actor: Actor, body: CreateRequestBody) {
   const res = resourceOf(core, body.resourceId);
@@ -51,15 +51,22 @@ export async function createRequest(core: Core, actor: Actor, body: CreateReques
       pendingUntil: now + res.pendingTtlSeconds * 1000,
     };
     const { seq: _, ...row } = r;
-    await tx.requests.insert(row);
+    if (!ev.autoApproved && !ev.breakGlass) {
+      await tx.requests.insert(row);
+      c.emit(events.accessRequested(now, r, clientOf(actor), body.via));
+      return { request: await c.final.request(r.id) };
+    }
+    // approved at once: the request is written approved (one write, not an insert and a
+    // decision); its events are the same as for a request created pending, then approved
+    const grantId = newId('grt');
+    await tx.requests.insert({ ...row, status: 'approved', grantId, decidedAt: now });
     c.emit(events.accessRequested(now, r, clientOf(actor), body.via));
-    if (!ev.autoApproved && !ev.breakGlass) return { request: await requestNow(tx, r.id, now) };
-    const grantId = await approveAndActivate(c, res, r, ev.breakGlass ? actor.user.id : SYSTEM, {
+    await approvedAndActive(c, res, r, grantId, ev.breakGlass ? actor.user.id : SYSTEM, {
       how: ev.breakGlass ? 'break-glass' : 'auto',
       ...(ev.autoApproveRule !== undefined && { autoApproveRule: ev.autoApproveRule }),
       breakGlass: ev.breakGlass,
     });
-    return { request: await requestNow(tx, r.id, now), grant: await grantNow(tx, (await tx.grants.get(grantId))!, now) };
+    return { request: await c.final.request(r.id), grant: await c.final.grant(grantId) };
   });
 }
 
@@ -70,6 +77,6 @@ export function cancel(core: Core, actor: Actor, id: string): Promise<{ request:
     if (!canCancel(actor.user, r)) throw forbidden('only the requester can cancel a request');
     if (r.status !== 'pending' || now >= r.pendingUntil) throw conflict(`request is already ${r.status === 'pending' ? 'expired' : r.status}`);
     await cancelRequest(c, r, actor.user.id, 'cancelled by requester', { ...clientOf(actor) });
-    return { request: await requestNow(tx, id, now) };
+    return { request: await c.final.request(id) };
   });
 }

@@ -39,11 +39,27 @@ export async function expireRequest(c: Change, r: RequestRecord): Promise<void> 
   c.emit(events.requestExpired(c.now, r));
 }
 
-/** Marks an access request approved and starts its grant; the clock starts now. Returns the grant id. */
+/** Marks a pending access request approved and starts its grant; the clock starts now. Returns the grant id. */
 export async function approveAndActivate(c: Change, res: Resource, r: RequestRecord, actorId: string, details: Record<string, unknown>): Promise<string> {
-  const { tx, now } = c;
   const grantId = newId('grt');
-  applied(await tx.requests.decide(r.id, 'approved', now, grantId, 'pending'), 'request was decided meanwhile');
+  applied(await c.tx.requests.decide(r.id, 'approved', c.now, grantId, 'pending'), 'request was decided meanwhile');
+  await approvedAndActive(c, res, r, grantId, actorId, details);
+  return grantId;
+}
+
+/**
+ * What follows an access request's approval, once its record says so (decided above, or
+ * inserted approved at once by createRequest): the approval's event and the grant `grantId`.
+ */
+export async function approvedAndActive(
+  c: Change,
+  res: Resource,
+  r: RequestRecord,
+  grantId: string,
+  actorId: string,
+  details: Record<string, unknown>,
+): Promise<void> {
+  const { tx, now } = c;
   c.emit(events.requestApproved(now, actorId, r, grantId, details));
   const expiresAt = now + r.durationS * 1000;
   const g = {
@@ -55,12 +71,11 @@ export async function approveAndActivate(c: Change, res: Resource, r: RequestRec
     startsAt: now,
     expiresAt,
     maxExpiresAt: Math.max(expiresAt, now + res.extension.maxTotalSeconds * 1000),
+    warned: warnedMask(r.durationS * 1000),
   };
   await tx.grants.insert(g);
-  await tx.grants.setWarned(grantId, warnedMask(r.durationS * 1000));
   c.emit(events.grantActivated(now, actorId, g, r.breakGlass));
   await queueProviderWork(c, 'provision', grantId, res);
-  return grantId;
 }
 
 /** Adds `seconds` to the grant's end as it is now, capped by the current policy's maxTotal. */

@@ -78,7 +78,9 @@ export interface GrantRecord {
   /** bit mask of the expiry warnings already raised */
   warned: number;
 }
-export type NewGrant = Pick<GrantRecord, 'id' | 'requestId' | 'userId' | 'resourceId' | 'role' | 'startsAt' | 'expiresAt' | 'maxExpiresAt'>;
+export type NewGrant = Pick<GrantRecord, 'id' | 'requestId' | 'userId' | 'resourceId' | 'role' | 'startsAt' | 'expiresAt' | 'maxExpiresAt'> &
+  /** the warning bits already spent at its start (a grant shorter than a warning's lead gets none); default 0 */
+  Partial<Pick<GrantRecord, 'warned'>>;
 
 export interface TokenRecord {
   id: string;
@@ -282,6 +284,13 @@ export interface GrantRepo {
   /** Active grants whose warning `bit` is due (within beforeMs of their end) and not yet raised. */
   dueWarnings(now: number, beforeMs: number, bit: number): Promise<GrantRecord[]>;
   nextWarning(beforeMs: number, bit: number): Promise<number | null>;
+  /**
+   * The next instant the expiry sweep has work, in one query: the soonest of an active grant's
+   * end, each warning's instant (`leadMs[bit]` before the end of a grant not yet warned for
+   * that bit) and a pending request's deadline; null when nothing is due ever. (Every commit
+   * asks this; four queries were four round trips on PostgreSQL.)
+   */
+  nextDue(leadMs: Readonly<Record<1 | 2, number>>): Promise<number | null>;
   active(): Promise<GrantRecord[]>;
   activeFor(by: { userId: string } | { resourceId: string }): Promise<GrantRecord[]>;
   /** The active grant ending last for (user, resource, role) that is still valid at `now`. */
@@ -324,10 +333,12 @@ export interface AuditRepo {
   /** Appends events to the chain (serialised with every other writer: gapless seq in commit order). */
   append(inputs: AuditInput[]): Promise<AuditEvent[]>;
   /**
-   * Stream events and stream controls after `seq`, oldest first; with `streams: false` only the
-   * controls (a follower with no open stream has no use for the payloads).
+   * The log's head, and the stream events and stream controls after `seq` (oldest first, at most
+   * `limit`); with `streams: false` only the controls (a follower with no open stream has no
+   * use for the payloads). Every event up to `head` has committed; `events` may go past it (on
+   * PostgreSQL both come from one statement, one round trip for each replica at each commit).
    */
-  followAfter(seq: number, limit: number, opts?: { streams?: boolean }): Promise<FollowedEvent[]>;
+  follow(seq: number, limit: number, opts?: { streams?: boolean }): Promise<{ head: number; events: FollowedEvent[] }>;
   query(f: AuditFilter): Promise<{ events: AuditEvent[]; nextCursor: string | null }>;
   /** Oldest first, read a page at a time. */
   iterate(opts?: { from?: number; to?: number; afterSeq?: number }): AsyncIterable<StoredAuditEvent>;

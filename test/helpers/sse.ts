@@ -16,6 +16,13 @@ export interface SseStream {
   close(): void;
 }
 
+/**
+ * How long a test waits for an event it expects. Generous on purpose: it bounds only a positive
+ * wait (an event that never comes still fails), and under the full suite on PostgreSQL a
+ * delivery that takes milliseconds alone once took over 3 s.
+ */
+export const EVENT_WAIT_MS = 10_000;
+
 export async function openEvents(url: string, token: string | null, lastEventId?: number | string): Promise<SseStream> {
   const ac = new AbortController();
   const headers: Record<string, string> = { accept: 'text/event-stream' };
@@ -77,7 +84,7 @@ export async function openEvents(url: string, token: string | null, lastEventId?
     ended,
     isEnded: () => done,
     close: () => ac.abort(),
-    waitFor(pred, timeoutMs = 3000, what = 'event') {
+    waitFor(pred, timeoutMs = EVENT_WAIT_MS, what = 'event') {
       return new Promise((ok, fail) => {
         const look = () => {
           const hit = events.find(pred);

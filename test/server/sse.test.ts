@@ -5,7 +5,7 @@ import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { access, loggedEvents, makeServer, MIN, type TestServer, openTestStore } from '../helpers/server.js';
-import { openEvents, type SseEvent, type SseStream } from '../helpers/sse.js';
+import { EVENT_WAIT_MS, openEvents, type SseEvent, type SseStream } from '../helpers/sse.js';
 import { Tokens } from '../../server/engine/tokens.js';
 import type { AccessRequest } from '../../server/protocol/index.js';
 
@@ -37,7 +37,7 @@ async function post(s: TestServer, user: string, path: string, body?: unknown, s
 /** Every stream receives policy.reloaded; events arrive in order, so after it nothing earlier is still in flight. */
 async function barrier(s: TestServer, streams: SseStream[]): Promise<void> {
   await s.services.reload(s.policy, { barrier: true });
-  await Promise.all(streams.map((st) => st.waitFor((e) => e.event === 'policy.reloaded', 3000, 'policy.reloaded')));
+  await Promise.all(streams.map((st) => st.waitFor((e) => e.event === 'policy.reloaded', EVENT_WAIT_MS, 'policy.reloaded')));
 }
 
 const summary = (events: SseEvent[]) =>
@@ -188,7 +188,7 @@ describe('live events', () => {
     const ahead = await openEvents(url, s.tokens.alice, head + 1000);
     cleanup.push(() => ahead.close());
     await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 600), 201);
-    const created = await ahead.waitFor((e) => e.event === 'request.created', 3000, 'a live event after a future Last-Event-ID');
+    const created = await ahead.waitFor((e) => e.event === 'request.created', EVENT_WAIT_MS, 'a live event after a future Last-Event-ID');
     assert.ok(Number(created.id) > head && Number(created.id) < head + 1000);
   });
 
@@ -304,7 +304,7 @@ describe('live events', () => {
     const mine = await post(s, 'alice', '/v1/requests', access('prod-db', 'read', 60), 201);
     const read = async (lastId: number) => {
       const res = await fetch(`${url}/v1/events`, { headers: { authorization: `Bearer ${s.tokens.alice}`, 'last-event-id': String(lastId) } });
-      const text = await Promise.race([res.text(), new Promise<string>((r) => setTimeout(() => r('(still open)'), 3000))]);
+      const text = await Promise.race([res.text(), new Promise<string>((r) => setTimeout(() => r('(still open)'), EVENT_WAIT_MS))]);
       return text;
     };
     // the first slice reads at most 5,000 rows, sends nothing of bob's, and ends with an id-only frame
@@ -315,7 +315,7 @@ describe('live events', () => {
     // resuming from there reaches alice's own event
     const second = await openEvents(url, s.tokens.alice, Number(m[1]));
     cleanup.push(() => second.close());
-    await second.waitFor((e) => e.data?.request?.id === mine.request.id, 3000, "alice's request.created");
+    await second.waitFor((e) => e.data?.request?.id === mine.request.id, EVENT_WAIT_MS, "alice's request.created");
   });
 
   test('aRevokedToken_hasItsStreamClosed_andCannotOpenANewOne', async () => {
@@ -323,7 +323,10 @@ describe('live events', () => {
     const alice = await connect('alice');
     const dave = await connect('dave');
     await s.services.tokens.revoke([s.tokenIds.alice], 'test', 'lost laptop');
-    await Promise.race([alice.ended, new Promise((_, fail) => setTimeout(() => fail(new Error('stream still open 3 s after revocation')), 3000))]);
+    await Promise.race([
+      alice.ended,
+      new Promise((_, fail) => setTimeout(() => fail(new Error(`stream still open ${EVENT_WAIT_MS} ms after revocation`)), EVENT_WAIT_MS)),
+    ]);
     assert.equal(dave.isEnded(), false, 'other streams stay open');
     const again = await openEvents(url, s.tokens.alice);
     cleanup.push(() => again.close());
@@ -369,7 +372,7 @@ describe('live events', () => {
         new Promise<void>((done, fail) => {
           if (re.test(seen)) return done();
           waiters.push({ re, done });
-          setTimeout(() => fail(new Error(`HTTP/${version}: no ${re} in ${JSON.stringify(seen.slice(-300))}`)), 3000);
+          setTimeout(() => fail(new Error(`HTTP/${version}: no ${re} in ${JSON.stringify(seen.slice(-300))}`)), EVENT_WAIT_MS);
         });
       return { waitFor, ended };
     };

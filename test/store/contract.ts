@@ -450,6 +450,28 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         });
       });
 
+      it('nextDue_isTheSoonestOfEndsWarningsAndPendingDeadlines_inOneQuery', async (store) => {
+        const leads = { 1: 5 * MIN, 2: MIN } as const;
+        assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), null, 'nothing active, nothing pending');
+        await store.transaction(async (tx) => {
+          await tx.grants.insert(newGrant({ id: 'g1', expiresAt: T0 + 30 * MIN }));
+          await tx.grants.insert(newGrant({ id: 'g2', expiresAt: T0 + 40 * MIN, warned: 1 }));
+        });
+        assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), T0 + 25 * MIN, "g1's 5-minute warning");
+        await store.transaction((tx) => tx.grants.setWarned('g1', 1));
+        assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), T0 + 29 * MIN, "g1's 1-minute warning");
+        await store.transaction((tx) => tx.grants.setWarned('g1', 3));
+        assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), T0 + 30 * MIN, "g1's end");
+        await store.transaction((tx) => tx.requests.insert(newRequest({ id: 'r1', pendingUntil: T0 + 2 * MIN })));
+        assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), T0 + 2 * MIN, "r1's deadline");
+        await store.transaction(async (tx) => {
+          await tx.requests.decide('r1', 'denied', T0, null);
+          await tx.grants.end('g1', 'revoked', T0, 'bob', 'done', false);
+          await tx.grants.end('g2', 'revoked', T0, 'bob', 'done', false);
+        });
+        assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), null, 'ended grants and decided requests are not due');
+      });
+
       it('warnings_dueOncePerBit_nextWarningIsTheEndMinusTheLead', async (store) => {
         await store.transaction(async (tx) => {
           await tx.grants.insert(newGrant({ id: 'g1', expiresAt: T0 + 4 * MIN }));
@@ -740,7 +762,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         });
       });
 
-      it('followAfter_returnsStreamEventsAndStreamControlsInOrder', async (store) => {
+      it('follow_returnsTheHeadAndTheStreamEventsAndStreamControlsInOrder', async (store) => {
         await store.transaction((tx) =>
           tx.audit.append([
             { at: T0, actorId: 'alice', action: 'request.created', resourceId: 'prod-db', subjectId: 'alice', details: {}, live: '{"type":"request.created"}' },
@@ -749,18 +771,28 @@ export function storeContract(name: string, makeStore: MakeStore): void {
             { at: T0, actorId: 'cli', action: 'user.disabled', details: { userId: 'dave' } },
           ]),
         );
-        const followed = await store.read((tx) => tx.audit.followAfter(0, 10));
+        assert.deepEqual(
+          await store.read((tx) => tx.audit.follow(0, 10)).then((f) => f.head),
+          4,
+          'the head, an access check past the last followed event or not',
+        );
+        const followed = await store.read((tx) => tx.audit.follow(0, 10).then((f) => f.events));
         assert.deepEqual(followed, [
           { seq: 1, action: 'request.created', actorId: 'alice', resourceId: 'prod-db', subjectId: 'alice', live: '{"type":"request.created"}' },
           { seq: 3, action: 'token.revoked', actorId: 'cli', resourceId: null, subjectId: 'alice', live: null, details: { tokenId: 'tok-1', userId: 'alice' } },
           { seq: 4, action: 'user.disabled', actorId: 'cli', resourceId: null, subjectId: null, live: null, details: { userId: 'dave' } },
         ]);
         assert.deepEqual(
-          (await store.read((tx) => tx.audit.followAfter(1, 1))).map((f) => f.seq),
+          (await store.read((tx) => tx.audit.follow(1, 1))).events.map((f) => f.seq),
           [3],
         );
         // a follower with no open stream: the controls only
-        assert.deepEqual(await store.read((tx) => tx.audit.followAfter(0, 10, { streams: false })), followed.slice(1));
+        assert.deepEqual(await store.read((tx) => tx.audit.follow(0, 10, { streams: false })), { head: 4, events: followed.slice(1) });
+        assert.deepEqual(await store.read((tx) => tx.audit.follow(4, 10)), { head: 4, events: [] }, 'nothing past the head');
+      });
+
+      it('follow_onAnEmptyLog_isHeadZeroAndNoEvents', async (store) => {
+        assert.deepEqual(await store.read((tx) => tx.audit.follow(0, 10)), { head: 0, events: [] });
       });
 
       it('iterate_readsOldestFirst_withTimeAndSeqBounds_keepingTheStoredExtras', async (store) => {

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import pgClient from 'pg';
-import { FOLLOWED_SQL } from '../../server/store/auditChain.js';
-import { openPostgresStore } from '../../server/store/postgres/index.js';
+import { followSql } from '../../server/store/postgres/audit.js';
+import { openPostgresStore, types } from '../../server/store/postgres/index.js';
 import { migrations } from '../../server/store/postgres/migrations.js';
+import { PgStore } from '../../server/store/postgres/store.js';
 import { SqliteStore } from '../../server/store/sqlite/store.js';
 import { type AuditInput, type NewGrant, type NewRequest, STORE_CONFLICT, STORE_UNAVAILABLE, type Store } from '../../server/store/types.js';
 import { storeContract } from './contract.js';
@@ -553,7 +554,8 @@ describe('the audit chain on PostgreSQL', () => {
     try {
       await c.query('SET enable_seqscan = off'); // a tiny table would be scanned anyway
       for (const controlsOnly of ['', ' AND live IS NULL']) {
-        const sql = `EXPLAIN SELECT seq FROM audit WHERE seq > $1 AND (${FOLLOWED_SQL})${controlsOnly} ORDER BY seq LIMIT $2`;
+        // the store's own statement, the head beside the rows
+        const sql = `EXPLAIN ${followSql(controlsOnly)}`;
         const plan = await c.query<{ 'QUERY PLAN': string }>(sql, [0, 500]);
         assert.match(plan.rows.map((r) => r['QUERY PLAN']).join('\n'), /audit_followed/, controlsOnly);
       }
@@ -596,7 +598,7 @@ describe('the audit chain on PostgreSQL', () => {
     assert.equal((await s.verifyAudit({ head: { seq: 2, hash: 'f'.repeat(64) } })).ok, false);
   });
 
-  test('readBack_query_iterate_followAfter', LIMIT, async () => {
+  test('readBack_query_iterate_follow', LIMIT, async () => {
     const q = await s.read((tx) => tx.audit.query({ limit: 2 }));
     assert.deepEqual(
       q.events.map((e) => e.seq),
@@ -619,7 +621,7 @@ describe('the audit chain on PostgreSQL', () => {
     });
     assert.deepEqual(all, [2, 3]);
     assert.deepEqual(lives, ['{"type":"grant.ended"}', null]);
-    const followed = await s.read((tx) => tx.audit.followAfter(0, 10));
+    const { events: followed } = await s.read((tx) => tx.audit.follow(0, 10));
     assert.deepEqual(
       followed.map((f) => [f.seq, f.live]),
       [[2, '{"type":"grant.ended"}']],
@@ -696,6 +698,108 @@ describe('the audit chain on PostgreSQL', () => {
     const found = await t.verifyAudit({ state: true });
     assert.equal(found.ok, true, 'the chain itself is intact');
     assert.deepEqual(found.state?.problems, [{ table: 'grants', id: 'smuggled', kind: 'unexplained' }]);
+  });
+});
+
+describe('round trips of a transaction on PostgreSQL', () => {
+  after(closeAll);
+  const ends: (() => Promise<void>)[] = [];
+  after(async () => {
+    for (const end of ends) await end();
+  });
+
+  /**
+   * A store on a migrated database whose every message to PostgreSQL is counted (one query()
+   * call is one round trip), with `options` for its sessions.
+   */
+  async function countedStore(options = '') {
+    const db = await pg.freshDatabase();
+    await storeOn(db); // migrates
+    const config: pgClient.ClientConfig = { connectionString: pg.url(db), types };
+    const pool = new pgClient.Pool({ ...config, max: 2, ...(options && { options }) });
+    const sent: string[] = [];
+    // as openPostgresStore does: a connection the server ends while idle is dropped, not thrown
+    pool.on('error', () => {});
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+      const query = client.query.bind(client) as (...a: unknown[]) => unknown;
+      Object.assign(client, {
+        query: (...a: unknown[]) => {
+          const q = a[0];
+          sent.push(typeof q === 'string' ? q : String((q as { text?: unknown }).text));
+          return query(...a);
+        },
+      });
+    });
+    const s = new PgStore({ pool, config, password: undefined });
+    await s.start();
+    ends.push(() => s.close());
+    return { s, sent, db };
+  }
+
+  test('anAccessCheckBatch_isTwoRoundTrips_BEGINWithTheLockAndHead_theRowsWithTheCOMMIT', LIMIT, async () => {
+    const { s, sent } = await countedStore();
+    await s.transaction((tx) => tx.audit.append([event(1, { action: 'access.checked' }), event(2, { action: 'access.checked' })]));
+    assert.equal(sent.length, 2, sent.join('\n---\n'));
+    assert.match(sent[0], /^BEGIN; SELECT pg_advisory_xact_lock\(.*; SELECT seq, hash FROM audit/);
+    assert.match(sent[1], /^INSERT INTO audit .*; COMMIT$/s);
+    assert.deepEqual(await s.verifyAudit(), { ok: true, count: 2, headHash: (await s.read((tx) => tx.audit.head())).hash });
+  });
+
+  test('aChangeWithParameters_sendsBEGINAhead_andItsEventsWithTheCOMMITAndTheNotification', LIMIT, async () => {
+    const { s, sent } = await countedStore();
+    await s.transaction(async (tx) => {
+      await tx.requests.insert(request('rt-1'));
+      await tx.audit.append([event(1, { action: 'request.created', live: '{}' })]);
+    });
+    assert.deepEqual(
+      sent.map((q) => q.slice(0, 20)),
+      ['BEGIN', 'INSERT INTO requests', 'SELECT pg_advisory_x', 'INSERT INTO audit (s'],
+    );
+    assert.match(sent[3], /; SELECT pg_notify\('elevate_commits', '[^']*:1'\); COMMIT$/);
+    assert.ok(await s.read((tx) => tx.requests.get('rt-1')));
+  });
+
+  test('aStatementAfterAnAppend_inTheSameTransaction_seesTheAppendedEvents', LIMIT, async () => {
+    const { s } = await countedStore();
+    const seen = await s.transaction(async (tx) => {
+      await tx.audit.append([event(1), event(2)]);
+      return (await tx.audit.query({ limit: 10 })).events.map((e) => e.seq);
+    });
+    assert.deepEqual(seen, [2, 1]);
+  });
+
+  test('aTransactionThatSendsNothing_costsNoRoundTrip', LIMIT, async () => {
+    const { s, sent } = await countedStore();
+    assert.equal(await s.transaction(() => Promise.resolve(7)), 7);
+    assert.equal(sent.length, 0);
+  });
+
+  test('auditText_quotesBackslashesAndSQL_isStoredExactly_evenWithoutStandardConformingStrings', LIMIT, async () => {
+    // the INSERT writes its values as literals: nothing in them may end a literal or start a statement
+    for (const options of ['', '-c standard_conforming_strings=off']) {
+      const { s, db } = await countedStore(options);
+      const hostile = `o'brien\\'); DELETE FROM audit; -- $$ \\x41 \u2028 ü 🙂`;
+      const [e] = await s.transaction((tx) =>
+        tx.audit.append([event(1, { actorId: hostile, resourceId: `\\'`, subjectId: undefined, details: { note: hostile, q: "'" }, live: hostile })]),
+      );
+      const rows = await pg.admin<{ actor_id: string; resource_id: string; subject_id: string | null; details: string; live: string }>(
+        db,
+        'SELECT actor_id, resource_id, subject_id, details, live FROM audit',
+      );
+      assert.deepEqual(rows, [{ actor_id: hostile, resource_id: `\\'`, subject_id: null, details: JSON.stringify({ note: hostile, q: "'" }), live: hostile }]);
+      assert.deepEqual(await s.verifyAudit(), { ok: true, count: 1, headHash: e.hash });
+    }
+  });
+
+  test('aPooledConnectionTheServerEnded_isReplaced_whenTheFirstStatementIsTheAppend', LIMIT, async () => {
+    const { s, db } = await countedStore();
+    await s.transaction((tx) => tx.audit.append([event(1)]));
+    await pg.admin('postgres', `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND state = 'idle' AND query NOT LIKE 'LISTEN %'`, [
+      db,
+    ]);
+    await s.transaction((tx) => tx.audit.append([event(2)]));
+    assert.equal((await s.verifyAudit()).count, 2);
   });
 });
 
@@ -896,8 +1000,8 @@ describe('several Store instances on one database (replicas)', () => {
     // a stream event: what the other replicas act on (only such commits notify them)
     await a.transaction((tx) => tx.audit.append([event(1, { live: '{"type":"x"}' })]));
     await woken;
-    const seen = await b.read((tx) => tx.audit.followAfter(0, 10).then(() => tx.audit.head()));
-    assert.equal(seen.seq, 1);
+    const seen = await b.read((tx) => tx.audit.follow(0, 10));
+    assert.equal(seen.head, 1);
   });
 
   test('onCommitted_aCommitNobodyFollows_wakesNoOtherInstance', LIMIT, async () => {

@@ -58,7 +58,7 @@ test('withNoStreamOpen_theHubReadsOnlyTheControls_andMovesPastTheStreamEvents', 
         fn({
           ...tx,
           audit: Object.assign(Object.create(tx.audit) as typeof tx.audit, {
-            followAfter: (seq: number, limit: number, opts?: { streams?: boolean }) => (asked.push(opts?.streams), tx.audit.followAfter(seq, limit, opts)),
+            follow: (seq: number, limit: number, opts?: { streams?: boolean }) => (asked.push(opts?.streams), tx.audit.follow(seq, limit, opts)),
           }),
         }),
       ),

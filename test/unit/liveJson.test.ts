@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { iso } from '../../server/domain/clock.js';
-import { liveEventJson } from '../../server/engine/live.js';
+import { liveEventJson, liveEventText } from '../../server/engine/live.js';
 import { grantView, grantViewJson, requestView } from '../../server/engine/views.js';
 import { type LiveEvent, LiveEvent as LiveEventSchema, sseEventTypes } from '../../server/protocol/index.js';
 import type { GrantRecord, RequestRecord } from '../../server/store/types.js';
@@ -90,14 +90,25 @@ test('grantViewJson_ofAnEndedGrant_namesItsEnd_andOfALapsedOne_theSweepsEnd', ()
 test('liveEventJson_isJsonStringifyOfTheLiveEvent_forEveryTypeAndPart', () => {
   const types = fc.constantFrom(...sseEventTypes);
   fc.assert(
-    fc.property(types, time, fc.option(grantRecord, { nil: undefined }), fc.boolean(), fc.oneof(fc.integer(), fc.double(), fc.string()), (type, at, g, withRequest, secondsLeft) => {
-      const details = { secondsLeft, lateMs: 5 };
-      const r = withRequest ? requestView(request, [], at) : undefined;
-      const view = g && grantView(g, at, 3);
-      const expected = asObject(type, at, details, r, view);
-      assert.equal(liveEventJson({ action: type, at, details }, r, view), expected, 'with the grant as its view');
-      assert.equal(liveEventJson({ action: type, at, details }, r, g && grantViewJson(g, at, 3)), expected, 'with the grant as its JSON');
-    }),
+    fc.property(
+      types,
+      time,
+      fc.option(grantRecord, { nil: undefined }),
+      fc.boolean(),
+      fc.oneof(fc.integer(), fc.double(), fc.string()),
+      (type, at, g, withRequest, secondsLeft) => {
+        const details = { secondsLeft, lateMs: 5 };
+        const r = withRequest ? requestView(request, [], at) : undefined;
+        const view = g && grantView(g, at, 3);
+        const expected = asObject(type, at, details, r, view);
+        assert.equal(liveEventJson({ action: type, at, details }, r, view), expected, 'with the grant as its view');
+        assert.equal(
+          liveEventText({ action: type, at, details }, r && JSON.stringify(r), g && grantViewJson(g, at, 3)),
+          expected,
+          'with the grant as its JSON',
+        );
+      },
+    ),
     { numRuns: 2000 },
   );
 });
@@ -121,7 +132,7 @@ test('liveEventJson_ofAnExpiredGrant_parsesAsTheProtocolsLiveEvent', () => {
     endReason: 'expired',
     warned: 3,
   };
-  const parsed = LiveEventSchema.parse(JSON.parse(liveEventJson({ action: 'grant.expired', at: T0 + 5, details: {} }, undefined, grantViewJson(g, T0 + 5))));
+  const parsed = LiveEventSchema.parse(JSON.parse(liveEventText({ action: 'grant.expired', at: T0 + 5, details: {} }, undefined, grantViewJson(g, T0 + 5))));
   assert.equal(parsed.type, 'grant.expired');
   assert.equal(parsed.grant?.status, 'expired');
   assert.equal(parsed.grant?.endedAt, iso(T0));

@@ -5,6 +5,7 @@
 // next appender waits until this transaction has committed (or rolled back), then reads the
 // head it left. So seq is gapless and in commit order, and a reader that sees seq n has seen
 // every event before it (the lock is released only after the commit is visible).
+import pg from 'pg';
 import type { AuditEvent } from '../../protocol/index.js';
 import { ChainVerifier, FOLLOWED_SQL, GENESIS, type SealedEvent, isFollowed, sealEvents, toAuditEvent, toStoredEvent } from '../auditChain.js';
 import type { AuditFilter, AuditInput, AuditRepo, ChainVerification, FollowedEvent, StoredAuditEvent } from '../types.js';
@@ -14,18 +15,22 @@ import { type Ctx, sql } from './sql.js';
 /** Rows per page when reading the log oldest first (iterate, verify). */
 export const PAGE_ROWS = 1000;
 
+/**
+ * The head and the followed events after $1 in one statement (one snapshot, one round trip):
+ * every replica runs it at every commit that logs one. A row with a NULL seq carries only the
+ * head (nothing followed past $1).
+ */
+export const followSql = (andControls: string) => `SELECT h.head, f.* FROM (SELECT COALESCE(MAX(seq), 0) AS head FROM audit) h
+  LEFT JOIN LATERAL (SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
+    WHERE seq > $1 AND (${FOLLOWED_SQL})${andControls} ORDER BY seq LIMIT $2) f ON true ORDER BY f.seq`;
+
 const S = {
   // two statements in one round trip (simple protocol): under READ COMMITTED the second gets
   // a snapshot taken after the lock was granted, so it sees the previous appender's commit
   lockAndHead: `SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${LOCK_AUDIT}); SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`,
   head: sql('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1'),
-  insert: sql(`INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash, live, v)
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-      $9::text[], $10::text[], $11::text[], $12::text[], $13::integer[])`),
-  follow: sql(`SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
-    WHERE seq > $1 AND (${FOLLOWED_SQL}) ORDER BY seq LIMIT $2`),
-  followControls: sql(`SELECT seq, action, actor_id, resource_id, subject_id, live, CASE WHEN live IS NULL THEN details END AS details FROM audit
-    WHERE seq > $1 AND (${FOLLOWED_SQL}) AND live IS NULL ORDER BY seq LIMIT $2`),
+  follow: sql(followSql('')),
+  followControls: sql(followSql(' AND live IS NULL')),
   page: sql(`SELECT seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, v, details, prev_hash, hash, NULL AS live FROM audit
     WHERE seq > $1 ORDER BY seq LIMIT $2`),
 };
@@ -65,6 +70,28 @@ const sealed = (r: AuditRow): SealedEvent => ({
 
 type Head = { seq: number; hash: string };
 
+/**
+ * The INSERT of sealed rows as one statement without parameters, so that it shares the COMMIT's
+ * round trip (the simple protocol takes several statements; the extended one, with parameters,
+ * one). Every value is written as a literal by type: an integer checked to be one, text quoted
+ * by node-postgres's escapeLiteral (quotes doubled; with a backslash, an E'' literal with
+ * backslashes doubled: right whatever standard_conforming_strings says).
+ */
+export function insertStatement(rows: readonly SealedEvent[]): string {
+  const values = rows.map(
+    (r) =>
+      `(${int(r.seq)}, ${int(r.at)}, ${text(r.actorId)}, ${text(r.action)}, ${text(r.resourceId)}, ${text(r.requestId)}, ${text(r.grantId)}, ${text(r.subjectId)}, ${text(r.details)}, ${text(r.prevHash)}, ${text(r.hash)}, ${text(r.live)}, ${int(r.v)})`,
+  );
+  return `INSERT INTO audit (seq, at, actor_id, action, resource_id, request_id, grant_id, subject_id, details, prev_hash, hash, live, v) VALUES ${values.join(', ')}`;
+}
+
+function int(n: number): string {
+  if (!Number.isSafeInteger(n)) throw new Error(`not an integer: ${String(n)}`);
+  return String(n);
+}
+
+const text = (s: string | null): string => (s === null ? 'NULL' : pg.escapeLiteral(s));
+
 function parseObject(text: string): Record<string, unknown> {
   const v: unknown = JSON.parse(text);
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
@@ -85,8 +112,8 @@ export class PgAudit implements AuditRepo {
 
   private async lockedHead(): Promise<Head> {
     if (this.c.head) return this.c.head;
-    const results = (await this.c.db.query(S.lockAndHead)) as unknown as { rows: Head[] }[];
-    this.c.head = results[1].rows[0] ?? { seq: 0, hash: GENESIS };
+    const results = await this.c.simple(S.lockAndHead);
+    this.c.head = (results[1].rows[0] as Head | undefined) ?? { seq: 0, hash: GENESIS };
     return this.c.head;
   }
 
@@ -94,12 +121,8 @@ export class PgAudit implements AuditRepo {
     if (!this.c.inTx) throw new Error('read() is readonly: audit events are appended inside store.transaction()');
     if (inputs.length === 0) return [];
     const { rows, events } = sealEvents(await this.lockedHead(), inputs);
-    const cols: unknown[][] = Array.from({ length: 13 }, () => []);
-    for (const r of rows) {
-      const values = [r.seq, r.at, r.actorId, r.action, r.resourceId, r.requestId, r.grantId, r.subjectId, r.details, r.prevHash, r.hash, r.live, r.v];
-      for (let i = 0; i < values.length; i++) cols[i].push(values[i]);
-    }
-    await this.c.run(S.insert, cols);
+    // sent with the COMMIT, in its round trip (sql.ts: Ctx); nothing reads them back before
+    this.c.later(insertStatement(rows));
     const last = rows[rows.length - 1];
     this.c.head = { seq: last.seq, hash: last.hash };
     this.c.appended = last.seq;
@@ -107,9 +130,10 @@ export class PgAudit implements AuditRepo {
     return events;
   }
 
-  async followAfter(seq: number, limit: number, opts: { streams?: boolean } = {}): Promise<FollowedEvent[]> {
+  async follow(seq: number, limit: number, opts: { streams?: boolean } = {}): Promise<{ head: number; events: FollowedEvent[] }> {
     type Row = {
-      seq: number;
+      head: number;
+      seq: number | null;
       action: string;
       actor_id: string;
       resource_id: string | null;
@@ -118,15 +142,20 @@ export class PgAudit implements AuditRepo {
       details: string | null;
     };
     const rows = await this.c.rows<Row>(opts.streams === false ? S.followControls : S.follow, [seq, limit]);
-    return rows.map((r) => ({
-      seq: r.seq,
-      action: r.action,
-      actorId: r.actor_id,
-      resourceId: r.resource_id,
-      subjectId: r.subject_id,
-      live: r.live,
-      ...(r.live === null && r.details !== null && { details: parseObject(r.details) }),
-    }));
+    const events: FollowedEvent[] = [];
+    for (const r of rows) {
+      if (r.seq === null) continue;
+      events.push({
+        seq: r.seq,
+        action: r.action,
+        actorId: r.actor_id,
+        resourceId: r.resource_id,
+        subjectId: r.subject_id,
+        live: r.live,
+        ...(r.live === null && r.details !== null && { details: parseObject(r.details) }),
+      });
+    }
+    return { head: rows[0]?.head ?? 0, events };
   }
 
   async query(f: AuditFilter): Promise<{ events: AuditEvent[]; nextCursor: string | null }> {

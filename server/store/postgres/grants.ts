@@ -7,8 +7,8 @@ import { type Ctx, minOf, sql } from './sql.js';
 
 const S = {
   get: sql('SELECT * FROM grants WHERE id = $1'),
-  insert: sql(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active')`),
+  insert: sql(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, warned, status)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'active')`),
   end: sql(`UPDATE grants SET status = $1, ended_at = $2, ended_by = $3, end_reason = $4, revoke_pending = $5 WHERE id = $6 AND status = 'active'`),
   extend: sql(`UPDATE grants SET expires_at = $3, max_expires_at = $4, extensions = extensions + 1, warned = 0
     WHERE id = $1 AND status = 'active' AND expires_at = $2`),
@@ -41,6 +41,12 @@ const S = {
     ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED`),
   dueWarnings2Locked: sql(`SELECT * FROM grants WHERE status = 'active' AND (warned & 2) = 0 AND expires_at > $1 AND expires_at <= $2
     ORDER BY expires_at LIMIT 1000 FOR UPDATE SKIP LOCKED`),
+  // each branch repeats its partial index's WHERE, so each is one index seek
+  nextDue: sql(`SELECT MIN(t) AS t FROM (
+      SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active'
+      UNION ALL SELECT MIN(expires_at) - $1 FROM grants WHERE status = 'active' AND (warned & 1) = 0
+      UNION ALL SELECT MIN(expires_at) - $2 FROM grants WHERE status = 'active' AND (warned & 2) = 0
+      UNION ALL SELECT MIN(pending_until) FROM requests WHERE status = 'pending') due`),
   nextWarning1: sql(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 1) = 0`),
   nextWarning2: sql(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 2) = 0`),
   active: sql(`SELECT * FROM grants WHERE status = 'active' ORDER BY expires_at`),
@@ -70,7 +76,7 @@ export class PgGrants implements GrantRepo {
     return r && toGrant(r);
   }
   async insert(g: NewGrant): Promise<void> {
-    await this.c.run(S.insert, [g.id, g.requestId, g.userId, g.resourceId, g.role, g.startsAt, g.expiresAt, g.maxExpiresAt]);
+    await this.c.run(S.insert, [g.id, g.requestId, g.userId, g.resourceId, g.role, g.startsAt, g.expiresAt, g.maxExpiresAt, g.warned ?? 0]);
   }
   async end(id: string, status: Exclude<GrantStatus, 'active'>, at: number, by: string, reason: string | null, revokePending: boolean): Promise<boolean> {
     return (await this.c.run(S.end, [status, at, by, reason, revokePending, id])) === 1;
@@ -109,6 +115,9 @@ export class PgGrants implements GrantRepo {
   async nextWarning(beforeMs: number, bit: number): Promise<number | null> {
     const t = await minOf(this.c, warnBit(bit) === 1 ? S.nextWarning1 : S.nextWarning2);
     return t === null ? null : t - beforeMs;
+  }
+  nextDue(leadMs: Readonly<Record<1 | 2, number>>): Promise<number | null> {
+    return minOf(this.c, S.nextDue, [leadMs[1], leadMs[2]]);
   }
   async active(): Promise<GrantRecord[]> {
     return (await this.c.rows<GrantRow>(S.active)).map(toGrant);

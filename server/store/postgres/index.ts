@@ -35,7 +35,7 @@ const IDLE_IN_TRANSACTION_MS = 30_000;
 
 /** bigint columns (epoch ms, seq, counts) as numbers: every value Elevate stores is below 2^53. */
 const INT8 = 20;
-const types: pg.CustomTypesConfig = {
+export const types: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: string) =>
     oid === INT8 && format !== 'binary' ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as pg.CustomTypesConfig['getTypeParser'],
 };

@@ -107,20 +107,24 @@ export class PgStore implements Store {
   }
 
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const client = await this.begin();
-    const c = new Ctx(client, true);
+    let client: pg.PoolClient | undefined = await this.connect();
+    // BEGIN goes with the first statement, in its round trip (sql.ts: Ctx). A connection the
+    // database closed while it sat in the pool (a restart) fails on that first round trip;
+    // nothing of the transaction has been applied then: it is dropped, and the round trip sent
+    // once more on another.
+    const c = new Ctx(client, true, async (cause) => {
+      client?.release(cause instanceof Error ? cause : true);
+      client = undefined;
+      return (client = await this.connect());
+    });
     let result: T;
     try {
       result = await fn(new PgTx(c, (o) => this.verifyAudit(o)));
-      // The notification goes out with the commit and only if it commits; one round trip.
+      // The notification goes out with the commit and only if it commits, in its round trip.
       // The payload is our mark and the head seq (a constant we built: no injection).
-      const commit = c.notify ? `SELECT pg_notify('${COMMIT_CHANNEL}', '${this.mark}${c.appended ?? ''}'); COMMIT` : 'COMMIT';
-      const res = (await client.query(commit)) as pg.QueryResult | pg.QueryResult[];
-      const last = Array.isArray(res) ? res[res.length - 1] : res;
-      // COMMIT of a transaction an earlier error aborted answers ROLLBACK, not an error
-      if (last.command !== 'COMMIT') throw new Error('the transaction was rolled back (a statement in it had failed)');
+      await c.commit(c.notify ? [`SELECT pg_notify('${COMMIT_CHANNEL}', '${this.mark}${c.appended ?? ''}')`] : []);
     } catch (e) {
-      await this.rollback(client, e);
+      if (client) await this.rollback(client, e);
       throw translate(e, this.password);
     }
     client.release();
@@ -224,24 +228,6 @@ export class PgStore implements Store {
     this.closed = true;
     await this.listener.close();
     await this.pool.end();
-  }
-
-  /**
-   * A pooled client in BEGIN. A connection the database closed while it sat in the pool (a
-   * restart) fails on its first statement: nothing of the transaction has been sent yet, so it
-   * is dropped and BEGIN tried once more on another.
-   */
-  private async begin(): Promise<pg.PoolClient> {
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.connect();
-      try {
-        await client.query('BEGIN');
-        return client;
-      } catch (e) {
-        client.release(true);
-        if (attempt >= 2 || !isUnavailable(e)) throw translate(e, this.password);
-      }
-    }
   }
 
   private async connect(): Promise<pg.PoolClient> {

@@ -112,9 +112,10 @@ export class SqliteAudit implements AuditRepo {
     return f;
   }
 
-  async followAfter(seq: number, limit: number, opts: { streams?: boolean } = {}): Promise<FollowedEvent[]> {
+  async follow(seq: number, limit: number, opts: { streams?: boolean } = {}): Promise<{ head: number; events: FollowedEvent[] }> {
+    const head = this.headNow().seq;
     const rows = (opts.streams === false ? this.followControlsStmt : this.followStmt).all(seq, limit) as FollowedRow[];
-    return rows.map((r) => ({
+    const events = rows.map((r) => ({
       seq: r.seq,
       action: r.action,
       actorId: r.actor_id,
@@ -123,6 +124,7 @@ export class SqliteAudit implements AuditRepo {
       live: r.live,
       ...(r.live === null && r.details !== null && { details: JSON.parse(r.details) as Record<string, unknown> }),
     }));
+    return { head, events };
   }
 
   async query(f: AuditFilter): Promise<{ events: AuditEvent[]; nextCursor: string | null }> {

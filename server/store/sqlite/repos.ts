@@ -194,6 +194,7 @@ export class SqliteGrants implements GrantRepo {
   private readonly nextExpiryStmt: Statement;
   private readonly dueWarningsStmt: Record<number, Statement>;
   private readonly nextWarningStmt: Record<number, Statement>;
+  private readonly nextDueStmt: Statement;
   private readonly activeStmt: Statement;
   private readonly activeForUser: Statement;
   private readonly activeForResource: Statement;
@@ -202,8 +203,8 @@ export class SqliteGrants implements GrantRepo {
   constructor(private readonly c: StatementCache) {
     const p = (sql: string) => c.db.prepare(sql);
     this.byId = p('SELECT * FROM grants WHERE id = ?');
-    this.insertStmt = p(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, status)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active')`);
+    this.insertStmt = p(`INSERT INTO grants (id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, warned, status)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active')`);
     this.endStmt = p(`UPDATE grants SET status = ?, ended_at = ?, ended_by = ?, end_reason = ?, revoke_pending = ? WHERE id = ? AND status = 'active'`);
     // conditional on the end the decision read: two extensions racing cannot both apply
     this.extendStmt = p(`UPDATE grants SET expires_at = ?, max_expires_at = ?, extensions = extensions + 1, warned = 0
@@ -232,6 +233,12 @@ export class SqliteGrants implements GrantRepo {
       1: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 1) = 0`),
       2: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 2) = 0`),
     };
+    // each branch repeats its partial index's WHERE (migration 3), so each is one index seek
+    this.nextDueStmt = p(`SELECT MIN(t) AS t FROM (
+        SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active'
+        UNION ALL SELECT MIN(expires_at) - @lead1 FROM grants WHERE status = 'active' AND (warned & 1) = 0
+        UNION ALL SELECT MIN(expires_at) - @lead2 FROM grants WHERE status = 'active' AND (warned & 2) = 0
+        UNION ALL SELECT MIN(pending_until) FROM requests WHERE status = 'pending')`);
     this.activeStmt = p(`SELECT * FROM grants WHERE status = 'active' ORDER BY expires_at`);
     this.activeForUser = p(`SELECT * FROM grants WHERE status = 'active' AND user_id = ?`);
     this.activeForResource = p(`SELECT * FROM grants WHERE status = 'active' AND resource_id = ?`);
@@ -244,7 +251,7 @@ export class SqliteGrants implements GrantRepo {
     return r && toGrant(r);
   }
   async insert(g: NewGrant): Promise<void> {
-    this.insertStmt.run(g.id, g.requestId, g.userId, g.resourceId, g.role, g.startsAt, g.expiresAt, g.maxExpiresAt);
+    this.insertStmt.run(g.id, g.requestId, g.userId, g.resourceId, g.role, g.startsAt, g.expiresAt, g.maxExpiresAt, g.warned ?? 0);
   }
   async end(id: string, status: Exclude<GrantStatus, 'active'>, at: number, by: string, reason: string | null, revokePending: boolean): Promise<boolean> {
     return this.endStmt.run(status, at, by, reason, revokePending ? 1 : 0, id).changes === 1;
@@ -281,6 +288,9 @@ export class SqliteGrants implements GrantRepo {
   async nextWarning(beforeMs: number, bit: number): Promise<number | null> {
     const t = minOf(this.warningStmt(this.nextWarningStmt, bit));
     return t === null ? null : t - beforeMs;
+  }
+  async nextDue(leadMs: Readonly<Record<1 | 2, number>>): Promise<number | null> {
+    return (this.nextDueStmt.get({ lead1: leadMs[1], lead2: leadMs[2] }) as { t: number | null }).t;
   }
   private warningStmt(by: Record<number, Statement>, bit: number): Statement {
     const s = by[bit];
