@@ -141,7 +141,19 @@ export class IsoTimes {
   private otherDayStart = NaN;
   private otherDatePart = '';
 
+  /** the last time formatted: an event's times repeat (its instant for every event of a change, a grant's end as its expiry) */
+  private lastMs = NaN;
+  private lastIso = '';
+
   format(ms: number): string {
+    if (ms === this.lastMs) return this.lastIso;
+    const iso = this.formatNew(ms);
+    this.lastMs = ms;
+    this.lastIso = iso;
+    return iso;
+  }
+
+  private formatNew(ms: number): string {
     let t = ms - this.dayStart;
     if (!(Number.isInteger(ms) && t >= 0 && t < DAY_MS)) {
       const u = ms - this.otherDayStart;
