@@ -93,7 +93,7 @@ export async function createServices(o: ServicesOptions) {
 
   engine.onCommit((items, info) => {
     if (items.length) hub.wake();
-    scheduler.poke();
+    scheduler.pokeSoon();
     if (info.outbox) outbox.poke();
   });
 
@@ -177,8 +177,8 @@ export async function createServices(o: ServicesOptions) {
       // streams as soon as the store hears of their commit.
       // Other replicas (PostgreSQL) also create grants and queue provider work: their commits
       // move this replica's next due instant too, and work a replica that died had claimed is
-      // due here once its lease ends. The replica that committed arms its own timer and does
-      // its own provider work at once, so the others need only know within a moment: one look
+      // due here once its lease ends. The replica that committed arms its own timer (within the
+      // scheduler's SOON_MS) and does its own provider work at once, so the others need only know within a moment: one look
       // per REMOTE_LOOK_MS covers every commit of that span, instead of each replica querying
       // after every commit of every other (which cost more CPU than the commits themselves).
       // (On SQLite the only other writer is the CLI, which neither grants nor queues, and this

@@ -14,6 +14,15 @@ import type { Engine } from './engine.js';
  */
 const MAX_SLEEP_MS = 1000;
 
+/**
+ * This process's commits are looked at together, at most this often (pokeSoon). A commit can
+ * bring a due instant only seconds away at the earliest (a grant's end, a pending request's
+ * deadline; an extension's reset expiry warning may be due at once), and under load one look
+ * per commit cost a query each time, ~4 % of an auto-approved request's CPU on SQLite and a
+ * round trip on PostgreSQL.
+ */
+const SOON_MS = 20;
+
 export class Scheduler {
   private cancel: (() => void) | null = null;
   private armedFor: number | null = null;
@@ -23,6 +32,8 @@ export class Scheduler {
   /** a look at the next due instant after a poke */
   private peeking: Promise<void> | null = null;
   private pokedMeanwhile = false;
+  /** a poke waiting for SOON_MS (pokeSoon) */
+  private soon: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly engine: Pick<Engine, 'nextDue' | 'sweep'>,
@@ -37,19 +48,36 @@ export class Scheduler {
 
   stop(): void {
     this.stopped = true;
+    if (this.soon) clearTimeout(this.soon);
+    this.soon = null;
     this.cancel?.();
     this.cancel = null;
     this.armedFor = null;
   }
 
-  /** A sweep or a look at the next instant is under way. */
+  /** A sweep or a look at the next instant is under way or waiting. */
   get busy(): boolean {
-    return this.sweeping !== null || this.peeking !== null;
+    return this.sweeping !== null || this.peeking !== null || this.soon !== null;
   }
 
-  /** Resolves once no sweep and no look at the next instant is under way (tests, shutdown). */
+  /** Resolves once no sweep and no look at the next instant is under way or waiting (tests, shutdown). */
   async idle(): Promise<void> {
+    if (this.soon) {
+      clearTimeout(this.soon);
+      this.soon = null;
+      this.poke();
+    }
     while (this.sweeping || this.peeking) await (this.sweeping ?? this.peeking);
+  }
+
+  /** This process committed something: look at the next due instant within SOON_MS, once for every commit meanwhile. */
+  pokeSoon(): void {
+    if (this.stopped || this.soon) return;
+    this.soon = setTimeout(() => {
+      this.soon = null;
+      this.poke();
+    }, SOON_MS);
+    this.soon.unref();
   }
 
   /** Something changed: re-arm if the next due instant moved earlier. */

@@ -110,3 +110,32 @@ test('aStreamOpenedWhileTheHubReadsWithoutPayloads_isHandedThatRangeAgainWithThe
   await hub.follow();
   assert.deepEqual(sent, [1, 2]);
 });
+
+test('wakeUps_withNoStreamOpen_shareOneReadWithinMoments_withAStreamOpen_eachTurnReads', async () => {
+  const store = memoryStore();
+  let reads = 0;
+  const counted: Pick<Store, 'read'> = { read: (fn) => (reads++, store.read(fn)) };
+  const hub = new EventHub(() => policy, counted, fail);
+  await hub.start();
+  const turn = () => new Promise((r) => setImmediate(r));
+  reads = 0;
+  // a burst of commits with nobody listening: one read for all of them, a moment later
+  for (let i = 1; i <= 20; i++) {
+    await store.transaction((tx) => tx.audit.append([created(i)]));
+    hub.wake();
+  }
+  await turn();
+  assert.equal(reads, 0, 'read at once with no stream open');
+  await new Promise((r) => setTimeout(r, 60)); // past IDLE_FOLLOW_MS, on the real clock
+  await turn();
+  assert.equal(reads, 1);
+  // with a stream open, a commit is read in the next turn, and the stream gets only what follows
+  const sent: number[] = [];
+  hub.add(subscriber(sent));
+  await store.transaction((tx) => tx.audit.append([created(21)]));
+  hub.wake();
+  await turn();
+  await hub.follow();
+  assert.deepEqual(sent, [21]);
+  hub.closeAll();
+});

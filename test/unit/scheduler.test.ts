@@ -85,3 +85,25 @@ test('aForwardStepOfTheWallClock_isNoticedWithinASecond', async () => {
   assert.ok(engine.sweeps[sweeps] <= t0 + 61 * MIN + 1000);
   scheduler.stop();
 });
+
+test('thisProcesssCommits_areLookedAtOnceForMany_andIdleLooksAtOnce', async () => {
+  const { clock, engine, scheduler, settle } = setup(null);
+  scheduler.start();
+  await settle();
+  const looks = engine.looks;
+  // a burst of commits (each pokes soon): one look for all of them, not one each
+  engine.due = clock.now() + 10 * MIN;
+  for (let i = 0; i < 50; i++) scheduler.pokeSoon();
+  assert.equal(scheduler.busy, true, 'a look is waiting');
+  await new Promise((r) => setTimeout(r, 60)); // past SOON_MS, on the real clock
+  await settle();
+  assert.equal(engine.looks, looks + 1);
+  assert.equal(clock.pendingTimers, 1, 'armed for the new instant');
+  // idle() does not wait out SOON_MS: it looks at once (tests, shutdown)
+  engine.due = clock.now() + 5 * MIN;
+  scheduler.pokeSoon();
+  await scheduler.idle();
+  assert.equal(engine.looks, looks + 2);
+  assert.equal(scheduler.busy, false);
+  scheduler.stop();
+});
