@@ -8,7 +8,7 @@ import { type AuditInput, type GrantRecord, STORE_CONFLICT, type Store, type Tx 
 import type { AccessRequest, AuditEvent, Grant, SseEventType } from '../protocol/index.js';
 import type { Emitted } from './events.js';
 import { isSseType, liveEventText } from './live.js';
-import { grantView, requestView } from './views.js';
+import { grantView, grantViewJson, requestView } from './views.js';
 
 /** Who is calling, as established by authentication. */
 export interface Actor {
@@ -199,6 +199,7 @@ async function live(views: EndViews, e: Emitted, action: SseEventType): Promise<
   const request = e.request === undefined ? undefined : views.jsonOf(await views.request(e.request));
   let grant: string | undefined;
   if (typeof e.grant === 'string') grant = views.jsonOf(await views.grant(e.grant));
-  else if (e.grant) grant = JSON.stringify(grantView(e.grant, views.now));
+  // (the record the change holds, e.g. the sweep's claim: its view's JSON written out directly)
+  else if (e.grant) grant = grantViewJson(e.grant, views.now);
   return liveEventText({ action, at: e.audit.at, details: e.audit.details }, request, grant);
 }

@@ -27,12 +27,10 @@ export async function sweep(core: Core): Promise<{ grants: number; requests: num
       const extensions = ended.length ? await tx.requests.pendingExtensions(ended.map((g) => g.id)) : new Map<string, RequestRecord>();
       for (const g of ended) {
         const lateMs = now - g.expiresAt;
-        await grantEnded(c, policy, g, extensions.get(g.id), {
-          lateMs,
-          // more than a few seconds late means the server was down or stalled at expiry
-          ...(lateMs > 5000 && clockJumpMs === 0 && { recovered: true }),
-          ...(clockJumpMs > 0 && { clockJumpMs }),
-        });
+        // (details: lateMs; recovered when more than a few seconds late, which means the server
+        // was down or stalled at expiry; clockJumpMs when a forward step of the clock ended it)
+        const event = events.grantExpired(c.now, g, { lateMs, recovered: lateMs > 5000 && clockJumpMs === 0, clockJumpMs });
+        await grantEnded(c, policy, g, extensions.get(g.id), event);
       }
       return ended.length;
     }, at);

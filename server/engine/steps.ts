@@ -5,7 +5,7 @@ import { newId } from '../domain/ids.js';
 import type { Policy, Resource } from '../domain/types.js';
 import type { GrantRecord, RequestRecord } from '../store/types.js';
 import { type Change, applied } from './change.js';
-import { type Client, SYSTEM, events } from './events.js';
+import { type Client, type Emitted, SYSTEM, events } from './events.js';
 
 export type OutboxKind = 'provision' | 'extend' | 'deprovision';
 
@@ -112,19 +112,16 @@ export async function endGrant(
   const needsDeprovision = (policy.resources.get(g.resourceId)?.provider.type ?? 'none') !== 'none';
   applied(await c.tx.grants.end(g.id, status, c.now, by, reason, needsDeprovision), 'grant ended meanwhile');
   const ended: GrantRecord = { ...g, status, endedAt: c.now, endedBy: by, endReason: reason, revokePending: needsDeprovision };
-  await grantEnded(c, policy, ended, await c.tx.requests.pendingExtension(g.id), details);
+  await grantEnded(c, policy, ended, await c.tx.requests.pendingExtension(g.id), events.grantEnded(c.now, ended, details));
 }
 
-/** What follows a grant's end, once its record says so: its pending extension, the audit event, deprovisioning. */
-export async function grantEnded(
-  c: Change,
-  policy: Policy,
-  g: GrantRecord,
-  pendingExtension: RequestRecord | undefined,
-  details: Record<string, unknown>,
-): Promise<void> {
+/**
+ * What follows a grant's end, once its record says so: its pending extension, the audit event
+ * (`event`: events.grantEnded, or grantExpired from the sweep), deprovisioning.
+ */
+export async function grantEnded(c: Change, policy: Policy, g: GrantRecord, pendingExtension: RequestRecord | undefined, event: Emitted): Promise<void> {
   if (pendingExtension) await cancelRequest(c, pendingExtension, SYSTEM, `grant ${g.status}`);
-  c.emit(events.grantEnded(c.now, g, details));
+  c.emit(event);
   const res = policy.resources.get(g.resourceId);
   if (res) await queueProviderWork(c, 'deprovision', g.id, res);
 }

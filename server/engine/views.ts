@@ -29,6 +29,33 @@ export function grantView(g: GrantRecord, now: number, addedWithoutApprovalSecon
   };
 }
 
+const str = JSON.stringify as (s: string) => string;
+// JSON.stringify's number: non-finite ones are null
+const num = (n: number): string => (Number.isFinite(n) ? String(n) : 'null');
+
+/**
+ * grantView's JSON, written out: exactly the bytes of JSON.stringify(grantView(g, now, added))
+ * (test/unit/liveJson.test.ts holds them equal), without building the view first. Every grant
+ * event's live payload carries it: the catch-up sweep after downtime writes 100,000 of them.
+ */
+export function grantViewJson(g: GrantRecord, now: number, addedWithoutApprovalSeconds = 0): string {
+  const lapsed = g.status === 'active' && now >= g.expiresAt;
+  const ended = !lapsed && g.status !== 'active';
+  const expiresAt = iso(g.expiresAt);
+  let out =
+    `{"id":${str(g.id)},"requestId":${str(g.requestId)},"userId":${str(g.userId)},"resourceId":${str(g.resourceId)},"role":${str(g.role)},` +
+    `"startsAt":"${iso(g.startsAt)}","expiresAt":"${expiresAt}","maxExpiresAt":"${iso(g.maxExpiresAt)}",` +
+    `"status":${lapsed ? '"expired"' : str(g.status)},"extensions":${num(g.extensions)},"addedWithoutApprovalSeconds":${num(addedWithoutApprovalSeconds)},` +
+    `"revokePending":${g.revokePending}`;
+  if (lapsed) out += `,"endedAt":"${expiresAt}","endedBy":"system","endReason":"expired"`;
+  if (ended) {
+    if (g.endedAt !== null) out += `,"endedAt":"${g.endedAt === g.expiresAt ? expiresAt : iso(g.endedAt)}"`;
+    if (g.endedBy !== null) out += `,"endedBy":${str(g.endedBy)}`;
+    if (g.endReason !== null) out += `,"endReason":${str(g.endReason)}`;
+  }
+  return `${out}}`;
+}
+
 export function requestView(r: RequestRecord, approvals: ApprovalRecord[], now: number): AccessRequest {
   // a pending request past its deadline is expired whatever the sweep is doing
   const status = r.status === 'pending' && now >= r.pendingUntil ? 'expired' : r.status;

@@ -196,9 +196,12 @@ export function sealEvents(head: { seq: number; hash: string }, inputs: AuditInp
   let { seq, hash } = head;
   const rows: SealedEvent[] = [];
   const events: AuditEvent[] = [];
+  // a change's events share one instant (a sweep batch: 1,000 of them): formatted once
+  let atMs = NaN;
+  let at = '';
   for (const e of inputs) {
     seq += 1;
-    const at = iso(e.at);
+    if (e.at !== atMs) at = iso((atMs = e.at));
     const details = canonicalJson(e.details);
     const resourceId = e.resourceId ?? null;
     const requestId = e.requestId ?? null;

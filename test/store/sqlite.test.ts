@@ -376,6 +376,19 @@ describe('sqlite: listeners and background work', () => {
     for (let i = 0; i < 200; i++) await store.transaction((tx) => tx.tokens.touch('none', i));
     assert.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 10_000, 'only a safety net once the worker runs');
   });
+
+  test('theServersCheckpointer_takesOver_asSoonAsTheWalNearsSqlitesThreshold_afterFewBigCommits', async () => {
+    // the catch-up sweep after downtime: a few commits of ~1 MB each would otherwise each cross
+    // SQLite's own checkpoint (fsyncs inside a COMMIT on the event loop)
+    const store = open(tempFile(), { ...SERVER, checkpointer: true });
+    const big = 'x'.repeat(1000);
+    for (let b = 0; b < 3; b++) {
+      await store.transaction((tx) =>
+        tx.audit.append(Array.from({ length: 1000 }, (_, i) => ({ at: 1_790_000_000_000 + i, actorId: 'svc', action: 'test.big', details: { big, i } }))),
+      );
+    }
+    assert.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 10_000, 'the worker runs after 3 commits of ~1 MB');
+  });
 });
 
 describe('sqlite: audit verification', () => {

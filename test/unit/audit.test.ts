@@ -83,6 +83,8 @@ test('isoTimes_equalsToISOString_forAscendingJumpingAndEdgeTimes', () => {
   // every millisecond edge of a day, backwards jumps, and the ranges the cache does not cover
   for (const day of [0, 1, 19_000, 20_454, 2_932_896, 2_932_897]) for (const d of [-1, 0, 1, 999, 1000, 59_999, 3_599_999, DAY - 1]) times.push(day * DAY + d);
   times.push(-1, -DAY, -DAY - 1, -62_198_755_200_000, 253_402_300_799_999, 253_402_300_800_000, 8.64e15, -8.64e15, 0, 1.5, 1_700_000_000_000.7, -0.5, 5, 3);
+  // an event's times alternating between two and three days (a grant's start, end and maxExpiresAt), both kept days hit
+  for (let i = 0, x = 12_345; i < 3000; i++) times.push(20_454 * DAY + ((x = (x * 48_271) % 2_147_483_647) % (i < 1500 ? 2 : 3)) * DAY + (x % DAY));
   const iso = new IsoTimes();
   for (const t of times) assert.equal(iso.format(t), new Date(t).toISOString(), String(t));
   // what is not a time throws as toISOString does

@@ -157,6 +157,29 @@ export class SqliteApprovals implements ApprovalRepo {
   }
 }
 
+/** What expireDue's UPDATE returns, in this order; the rest it sets to constants. */
+const EXPIRED_COLUMNS = 'seq, id, request_id, user_id, resource_id, role, starts_at, expires_at, max_expires_at, extensions, revoke_pending, warned';
+type ExpiredRow = [number, string, string, string, string, string, number, number, number, number, number, number];
+
+const expiredGrant = (r: ExpiredRow): GrantRecord => ({
+  seq: r[0],
+  id: r[1],
+  requestId: r[2],
+  userId: r[3],
+  resourceId: r[4],
+  role: r[5],
+  startsAt: r[6],
+  expiresAt: r[7],
+  maxExpiresAt: r[8],
+  status: 'expired',
+  extensions: r[9],
+  revokePending: r[10] === 1,
+  endedAt: r[7],
+  endedBy: 'system',
+  endReason: 'expired',
+  warned: r[11],
+});
+
 export class SqliteGrants implements GrantRepo {
   private readonly byId: Statement;
   private readonly insertStmt: Statement;
@@ -194,10 +217,12 @@ export class SqliteGrants implements GrantRepo {
     this.setRevokePendingStmt = p('UPDATE grants SET revoke_pending = ? WHERE id = ?');
     // one UPDATE … RETURNING instead of a SELECT and an UPDATE per grant; the write lock makes
     // the claim exclusive (one writer at a time on SQLite)
+    // (the claim by seq, the rowid, seeks no second index; rows come back as arrays, without the
+    // columns this statement sets to constants: the catch-up sweep ends 100,000 grants this way)
     this.expireDueStmt = p(`UPDATE grants SET status = 'expired', ended_at = expires_at, ended_by = 'system', end_reason = 'expired',
         revoke_pending = resource_id IN (SELECT value FROM json_each(@deprovisioned))
-      WHERE id IN (SELECT id FROM grants WHERE status = 'active' AND expires_at <= @now ORDER BY expires_at LIMIT @limit)
-      RETURNING *`);
+      WHERE seq IN (SELECT seq FROM grants WHERE status = 'active' AND expires_at <= @now ORDER BY expires_at LIMIT @limit)
+      RETURNING ${EXPIRED_COLUMNS}`).raw(true);
     this.nextExpiryStmt = p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active'`);
     // literal bits match the partial indexes of migration 3
     this.dueWarningsStmt = {
@@ -251,8 +276,8 @@ export class SqliteGrants implements GrantRepo {
     this.setRevokePendingStmt.run(pending ? 1 : 0, id);
   }
   async expireDue(now: number, limit: number, deprovisioned: string[]): Promise<GrantRecord[]> {
-    const rows = this.expireDueStmt.all({ now, limit, deprovisioned: JSON.stringify(deprovisioned) }) as GrantRow[];
-    return rows.sort((a, b) => a.expires_at - b.expires_at || a.seq - b.seq).map(toGrant);
+    const rows = this.expireDueStmt.all({ now, limit, deprovisioned: JSON.stringify(deprovisioned) }) as ExpiredRow[];
+    return rows.sort((a, b) => a[7] - b[7] || a[0] - b[0]).map(expiredGrant);
   }
   async nextExpiry(): Promise<number | null> {
     return minOf(this.nextExpiryStmt);
