@@ -79,8 +79,9 @@ const FLAT_SHAPES_MAX = 1000;
 /**
  * JSON with keys sorted at every level and no whitespace; undefined object fields are dropped.
  * It runs for every audit event, so the common case is fast: an object of primitives (most
- * event details) is JSON.stringify's output if its keys are in order already, else written in
- * the order remembered for its shape of keys. Anything else is built in one recursive pass.
+ * event details) is JSON.stringify's output if its keys are in order already; any other plain
+ * object is written in the key order remembered for its shape of keys (nested values recurse),
+ * not sorted again each time. A class instance is built in one recursive pass.
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
@@ -95,17 +96,18 @@ export function canonicalJson(value: unknown): string {
   }
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj);
-  let sorted = true;
   // a Date (toJSON) or another class instance takes the long way
-  let flat = Object.getPrototypeOf(obj) === Object.prototype;
-  for (let i = 0; i < keys.length && flat; i++) {
-    if (i > 0 && keys[i - 1] > keys[i]) sorted = false;
-    const v = obj[keys[i]];
-    if (v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean' && v !== undefined) flat = false;
-  }
-  if (flat) {
+  if (Object.getPrototypeOf(obj) === Object.prototype) {
+    let sorted = true;
+    let flat = true;
+    for (let i = 0; i < keys.length && (sorted || flat); i++) {
+      if (i > 0 && keys[i - 1] > keys[i]) sorted = false;
+      const v = obj[keys[i]];
+      if (v !== null && typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean' && v !== undefined) flat = false;
+    }
     // JSON.stringify writes keys in Object.keys order, drops undefined fields, and non-finite numbers as null
-    if (sorted) return JSON.stringify(obj);
+    if (flat && sorted) return JSON.stringify(obj);
+    // keys in the order remembered for this shape; nested values (a request's reasons) recurse
     const shape = flatShape(keys);
     let out = '{';
     for (let i = 0; i < shape.keys.length; i++) {
