@@ -13,7 +13,7 @@
 import { sha256Hex } from '../crypto/sha256.js';
 import { IsoTimes, iso } from '../domain/clock.js';
 import type { AuditEvent } from '../protocol/index.js';
-import type { AuditInput, ChainVerification, StoredAuditEvent } from './types.js';
+import type { AuditInput, ChainVerification, FollowedEvent, StoredAuditEvent } from './types.js';
 
 export const GENESIS = '0'.repeat(64);
 
@@ -337,4 +337,26 @@ export class ChainVerifier {
     }
     return { ok: true, count: this.count, headHash: this.prev };
   }
+}
+
+/** A row of either backend's follow query (the columns it selects). */
+export interface FollowedRow {
+  seq: number;
+  action: string;
+  actor_id: string;
+  resource_id: string | null;
+  subject_id: string | null;
+  live: string | null;
+  /** selected for stream controls only (their details say whose token or user) */
+  details: string | null;
+}
+
+/** A followed row as the hub takes it: a stream control's details parsed, a stream event's payload as stored. */
+export function toFollowedEvent(r: FollowedRow): FollowedEvent {
+  const e: FollowedEvent = { seq: r.seq, action: r.action, actorId: r.actor_id, resourceId: r.resource_id, subjectId: r.subject_id, live: r.live };
+  if (r.live === null && r.details !== null) {
+    const v: unknown = JSON.parse(r.details);
+    e.details = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  }
+  return e;
 }

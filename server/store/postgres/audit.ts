@@ -7,7 +7,18 @@
 // every event before it (the lock is released only after the commit is visible).
 import pg from 'pg';
 import type { AuditEvent } from '../../protocol/index.js';
-import { ChainVerifier, FOLLOWED_SQL, GENESIS, type SealedEvent, isFollowed, sealEvents, toAuditEvent, toStoredEvent } from '../auditChain.js';
+import {
+  ChainVerifier,
+  FOLLOWED_SQL,
+  type FollowedRow,
+  GENESIS,
+  type SealedEvent,
+  isFollowed,
+  sealEvents,
+  toAuditEvent,
+  toFollowedEvent,
+  toStoredEvent,
+} from '../auditChain.js';
 import type { AuditFilter, AuditInput, AuditRepo, ChainVerification, FollowedEvent, StoredAuditEvent } from '../types.js';
 import { LOCK_AUDIT, LOCK_CLASS } from './locks.js';
 import { type Ctx, sql } from './sql.js';
@@ -92,11 +103,6 @@ function int(n: number): string {
 
 const text = (s: string | null): string => (s === null ? 'NULL' : pg.escapeLiteral(s));
 
-function parseObject(text: string): Record<string, unknown> {
-  const v: unknown = JSON.parse(text);
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
-
 export class PgAudit implements AuditRepo {
   constructor(
     private readonly c: Ctx,
@@ -131,30 +137,12 @@ export class PgAudit implements AuditRepo {
   }
 
   async follow(seq: number, limit: number, opts: { streams?: boolean } = {}): Promise<{ head: number; events: FollowedEvent[] }> {
-    type Row = {
-      head: number;
-      seq: number | null;
-      action: string;
-      actor_id: string;
-      resource_id: string | null;
-      subject_id: string | null;
-      live: string | null;
-      details: string | null;
-    };
-    const rows = await this.c.rows<Row>(opts.streams === false ? S.followControls : S.follow, [seq, limit]);
-    const events: FollowedEvent[] = [];
-    for (const r of rows) {
-      if (r.seq === null) continue;
-      events.push({
-        seq: r.seq,
-        action: r.action,
-        actorId: r.actor_id,
-        resourceId: r.resource_id,
-        subjectId: r.subject_id,
-        live: r.live,
-        ...(r.live === null && r.details !== null && { details: parseObject(r.details) }),
-      });
-    }
+    const rows = await this.c.rows<Omit<FollowedRow, 'seq'> & { head: number; seq: number | null }>(opts.streams === false ? S.followControls : S.follow, [
+      seq,
+      limit,
+    ]);
+    // (a row with no seq carries only the head: nothing followed past `seq`)
+    const events = rows.flatMap((r) => (r.seq === null ? [] : [toFollowedEvent({ ...r, seq: r.seq })]));
     return { head: rows[0]?.head ?? 0, events };
   }
 

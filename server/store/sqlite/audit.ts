@@ -3,7 +3,19 @@
 // transaction, and SQLite has one writer at a time, so `seq` is gapless and in commit order.
 import type { Database, Statement } from 'better-sqlite3';
 import type { AuditEvent } from '../../protocol/index.js';
-import { ChainVerifier, FOLLOWED_SQL, GENESIS, HASH_FORMAT, type SealedEvent, isFollowed, sealEvents, toAuditEvent, toStoredEvent } from '../auditChain.js';
+import {
+  ChainVerifier,
+  FOLLOWED_SQL,
+  type FollowedRow,
+  GENESIS,
+  HASH_FORMAT,
+  type SealedEvent,
+  isFollowed,
+  sealEvents,
+  toAuditEvent,
+  toFollowedEvent,
+  toStoredEvent,
+} from '../auditChain.js';
 import type { AuditFilter, AuditInput, AuditRepo, ChainVerification, FollowedEvent, StoredAuditEvent } from '../types.js';
 import type { StatementCache } from './repos.js';
 
@@ -45,16 +57,6 @@ const sealed = (r: AuditRow): SealedEvent => ({
   v: r.v,
   live: r.live,
 });
-
-type FollowedRow = {
-  seq: number;
-  action: string;
-  actor_id: string;
-  resource_id: string | null;
-  subject_id: string | null;
-  live: string | null;
-  details: string | null;
-};
 
 export class SqliteAudit implements AuditRepo {
   private readonly insertStmt: Statement;
@@ -115,15 +117,7 @@ export class SqliteAudit implements AuditRepo {
   async follow(seq: number, limit: number, opts: { streams?: boolean } = {}): Promise<{ head: number; events: FollowedEvent[] }> {
     const head = this.headNow().seq;
     const rows = (opts.streams === false ? this.followControlsStmt : this.followStmt).all(seq, limit) as FollowedRow[];
-    const events = rows.map((r) => ({
-      seq: r.seq,
-      action: r.action,
-      actorId: r.actor_id,
-      resourceId: r.resource_id,
-      subjectId: r.subject_id,
-      live: r.live,
-      ...(r.live === null && r.details !== null && { details: JSON.parse(r.details) as Record<string, unknown> }),
-    }));
+    const events = rows.map(toFollowedEvent);
     return { head, events };
   }
 
