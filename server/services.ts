@@ -178,9 +178,10 @@ export async function createServices(o: ServicesOptions) {
       // Other replicas (PostgreSQL) also create grants and queue provider work: their commits
       // move this replica's next due instant too, and work a replica that died had claimed is
       // due here once its lease ends. The replica that committed arms its own timer (within the
-      // scheduler's SOON_MS) and does its own provider work at once, so the others need only know within a moment: one look
-      // per REMOTE_LOOK_MS covers every commit of that span, instead of each replica querying
-      // after every commit of every other (which cost more CPU than the commits themselves).
+      // scheduler's SOON_MS) and does its own provider work at once, so the others need only
+      // know within a moment: one look per REMOTE_LOOK_MS covers every commit of that span,
+      // instead of each replica querying after every commit of every other (which cost more CPU
+      // than the commits themselves).
       // (On SQLite the only other writer is the CLI, which neither grants nor queues, and this
       // process's own commits poke both already.)
       const replicated = store.kind === 'postgres';
