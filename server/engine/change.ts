@@ -4,7 +4,7 @@
 import { conflict } from '../errors.js';
 import type { Clock } from '../domain/clock.js';
 import type { Policy, PolicyUser } from '../domain/types.js';
-import { type AuditInput, type GrantRecord, STORE_CONFLICT, type Store, type Tx } from '../store/types.js';
+import { type AuditInput, type GrantRecord, type RequestRecord, STORE_CONFLICT, type Store, type Tx } from '../store/types.js';
 import type { AccessRequest, AuditEvent, Grant, SseEventType } from '../protocol/index.js';
 import type { Emitted } from './events.js';
 import { isSseType, liveEventText } from './live.js';
@@ -185,6 +185,19 @@ export class EndViews {
     let v = this.grants.get(id);
     if (!v) this.grants.set(id, (v = this.tx.grants.get(id).then((g) => grantNow(this.tx, g!, this.now))));
     return v;
+  }
+
+  /**
+   * A request this change has just inserted, as written: its view needs no read back (a new
+   * request has no approvals). Only for a row nothing later in the change updates.
+   */
+  inserted(r: RequestRecord): void {
+    this.requests.set(r.id, Promise.resolve(requestView(r, [], this.now)));
+  }
+
+  /** A grant this change has just inserted, as written (not extended: nothing added without approval); as `inserted`. */
+  insertedGrant(g: GrantRecord): void {
+    this.grants.set(g.id, Promise.resolve(grantView(g, this.now, 0)));
   }
 
   /** A view's JSON, serialised once however many events carry it. */

@@ -53,13 +53,17 @@ export async function createRequest(core: Core, actor: Actor, body: CreateReques
     const { seq: _, ...row } = r;
     if (!ev.autoApproved && !ev.breakGlass) {
       await tx.requests.insert(row);
+      c.final.inserted(r);
       c.emit(events.accessRequested(now, r, clientOf(actor), body.via));
       return { request: await c.final.request(r.id) };
     }
     // approved at once: the request is written approved (one write, not an insert and a
     // decision); its events are the same as for a request created pending, then approved
     const grantId = newId('grt');
-    await tx.requests.insert({ ...row, status: 'approved', grantId, decidedAt: now });
+    const approved: RequestRecord = { ...r, status: 'approved', grantId, decidedAt: now };
+    const { seq: __, ...approvedRow } = approved;
+    await tx.requests.insert(approvedRow);
+    c.final.inserted(approved);
     c.emit(events.accessRequested(now, r, clientOf(actor), body.via));
     await approvedAndActive(c, res, r, grantId, ev.breakGlass ? actor.user.id : SYSTEM, {
       how: ev.breakGlass ? 'break-glass' : 'auto',

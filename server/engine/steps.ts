@@ -3,7 +3,7 @@
 // whose update does not apply (another writer got there first) throws a 409 (change.applied).
 import { newId } from '../domain/ids.js';
 import type { Policy, Resource } from '../domain/types.js';
-import type { GrantRecord, RequestRecord } from '../store/types.js';
+import { type GrantRecord, type RequestRecord, newGrantRecord } from '../store/types.js';
 import { type Change, applied } from './change.js';
 import { type Client, type Emitted, SYSTEM, events } from './events.js';
 
@@ -74,6 +74,7 @@ export async function approvedAndActive(
     warned: warnedMask(r.durationS * 1000),
   };
   await tx.grants.insert(g);
+  c.final.insertedGrant(newGrantRecord(g));
   c.emit(events.grantActivated(now, actorId, g, r.breakGlass));
   await queueProviderWork(c, 'provision', grantId, res);
 }

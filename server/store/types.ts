@@ -82,6 +82,21 @@ export type NewGrant = Pick<GrantRecord, 'id' | 'requestId' | 'userId' | 'resour
   /** the warning bits already spent at its start (a grant shorter than a warning's lead gets none); default 0 */
   Partial<Pick<GrantRecord, 'warned'>>;
 
+/** A grant as `GrantRepo.insert(g)` writes it: active, never extended, not ended. */
+export function newGrantRecord(g: NewGrant): GrantRecord {
+  return {
+    seq: 0,
+    ...g,
+    status: 'active',
+    extensions: 0,
+    revokePending: false,
+    endedAt: null,
+    endedBy: null,
+    endReason: null,
+    warned: g.warned ?? 0,
+  };
+}
+
 export interface TokenRecord {
   id: string;
   userId: string;

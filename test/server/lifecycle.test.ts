@@ -144,6 +144,26 @@ resources:
     assert.equal(r.grant.status, 'active');
   });
 
+  test('answers_ofRequestsAndApprovals_areTheRecordsAsReadBackAfterwards', async () => {
+    // a new request and grant are answered from the rows as written, not read back: the answer
+    // must be exactly what a read of the committed rows gives
+    const s = await server();
+    const readBack = async (user: string, answer: { request: any; grant?: any }) => {
+      assert.deepEqual((await ok(s, user, 'GET', `/v1/requests/${answer.request.id}`)).request, answer.request);
+      if (answer.grant) assert.deepEqual((await ok(s, user, 'GET', `/v1/grants/${answer.grant.id}`)).grant, answer.grant);
+    };
+    const auto = await request(s, 'alice', { ...access('staging-db', 'read', 1800), ticket: 'OPS-1' });
+    assert.equal(auto.grant.status, 'active');
+    await readBack('alice', auto);
+    const pending = await request(s, 'alice', access('prod-db', 'read', 600));
+    assert.equal(pending.request.status, 'pending');
+    await readBack('alice', pending);
+    await readBack('alice', await ok(s, 'bob', 'POST', `/v1/requests/${pending.request.id}/approve`, { comment: 'go' }));
+    const glass = await request(s, 'dave', access('incident', 'admin', 120, { breakGlass: true }));
+    assert.equal(glass.request.breakGlass, true);
+    await readBack('dave', glass);
+  });
+
   test('dryRun_createsNothing_andAnswers200AlsoWhenRefused', async () => {
     const s = await server();
     const count = async () => (await s.sql.count('requests')) + (await s.sql.count('grants')) + (await s.sql.count('audit'));
