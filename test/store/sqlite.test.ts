@@ -288,6 +288,73 @@ describe('sqlite: any mix of transactions', () => {
   }
 });
 
+describe('sqlite: the audit chain under any mix of transactions', () => {
+  // The write connection remembers the chain's head between appends of one open transaction.
+  // Whatever appends, fails after appending, waits, or lets another process (the CLI) append
+  // first: the chain verifies, seq is gapless, and exactly the resolved appends persisted.
+  type Step = { events: number; wait: number; fails: boolean; gap: boolean; outside: boolean };
+  const step = fc.record({
+    events: fc.integer({ min: 1, max: 3 }),
+    wait: fc.integer({ min: 0, max: 1 }),
+    fails: fc.boolean(),
+    gap: fc.boolean(),
+    outside: fc.boolean(),
+  });
+  const turn = () => new Promise((r) => setImmediate(r));
+  const event = (action: string) => ({ at: 1_790_000_000_000, actorId: 'svc', action, details: {} });
+
+  test('server_appendsFailingOrWaiting_orAnotherProcessAppendingBetween_leaveAChainThatVerifies', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 10 }), async (steps: Step[]) => {
+        const path = tempFile();
+        const store = new SqliteStore(path, SERVER);
+        const cli = new SqliteStore(path, CLI);
+        try {
+          const runs: Promise<string[] | null>[] = [];
+          const outside: string[] = [];
+          for (const [i, s] of steps.entries()) {
+            if (s.gap) await turn();
+            if (s.outside) {
+              // another process: it can write only between the server's transactions (a group
+              // commits at the end of its turn, after its members have settled)
+              await Promise.all(runs);
+              await turn();
+              await cli.transaction((tx) => tx.audit.append([event(`cli.${i}`)]));
+              outside.push(`cli.${i}`);
+            }
+            const actions = Array.from({ length: s.events }, (_, k) => `t${i}.${k}`);
+            runs.push(
+              store
+                .transaction(async (tx) => {
+                  for (const a of actions) {
+                    await tx.audit.append([event(a)]);
+                    for (let w = 0; w < s.wait; w++) await turn();
+                  }
+                  if (s.fails) throw new Error(`t${i} refused`);
+                  return actions;
+                })
+                .catch(() => null),
+            );
+          }
+          const resolved = (await Promise.all(runs)).flatMap((a) => a ?? []);
+          const v = await cli.verifyAudit();
+          assert.equal(v.ok, true, JSON.stringify(v));
+          const rows = (await cli.read((tx) => tx.audit.query({ limit: 1000 }))).events;
+          assert.deepEqual(
+            rows.map((e) => e.seq).sort((a, b) => a - b),
+            rows.map((_, i) => i + 1),
+          );
+          assert.deepEqual(rows.map((e) => e.action).sort(), [...resolved, ...outside].sort());
+        } finally {
+          await store.close();
+          await cli.close();
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
 describe('sqlite: cli mode', () => {
   test('eachTransactionCommitsOnItsOwn_aFailedCommitTakesNoOtherWithIt', async () => {
     const path = tempFile();

@@ -67,6 +67,13 @@ export class SqliteAudit implements AuditRepo {
   private readonly db: Database;
   /** an event followers act on was appended since takeFollowed() (rolled back or not: a wake-up too many is harmless) */
   private followed = false;
+  /**
+   * The chain's head as this connection's last append left it, so the next append in the same
+   * open transaction need not read it (a group commit holds ~10 requests' appends). Valid only
+   * until the transaction or savepoint it was written in ends: the store calls forgetHead() at
+   * every BEGIN and ROLLBACK TO, and another process may append between two transactions.
+   */
+  private knownHead: { seq: number; hash: string } | null = null;
 
   constructor(private readonly c: StatementCache) {
     const db = (this.db = c.db);
@@ -99,12 +106,22 @@ export class SqliteAudit implements AuditRepo {
   }
 
   async append(inputs: AuditInput[]): Promise<AuditEvent[]> {
-    const { rows, events } = sealEvents(this.headNow(), inputs);
+    const head = this.knownHead ?? this.headNow();
+    // unknown while rows go in: an INSERT that fails halfway must not leave a head behind
+    this.knownHead = null;
+    const { rows, events } = sealEvents(head, inputs);
     for (const r of rows) {
       this.insertStmt.run(r.seq, r.at, r.actorId, r.action, r.resourceId, r.requestId, r.grantId, r.subjectId, r.details, r.prevHash, r.hash, r.live);
     }
+    const last = rows.at(-1);
+    this.knownHead = last ? { seq: last.seq, hash: last.hash } : head;
     if (!this.followed && inputs.some(isFollowed)) this.followed = true;
     return events;
+  }
+
+  /** The transaction or savepoint the known head was written in has ended or begins anew (see knownHead). */
+  forgetHead(): void {
+    this.knownHead = null;
   }
 
   /** Whether an event followers act on was appended since the last call (the store asks at each commit). */

@@ -212,10 +212,10 @@ export class SqliteStore implements Store {
 
   /** Begins fn's transaction: its own, or a savepoint in the turn's group. */
   private open(): void {
-    if (!this.opts.groupCommit) return void this.begin.run();
+    if (!this.opts.groupCommit) return void this.beginTransaction();
     if (this.group && !this.db.inTransaction) this.loseGroup(lostTransaction());
     if (!this.group) {
-      this.begin.run();
+      this.beginTransaction();
       const g: Group = { members: [], turnEnded: false };
       this.group = g;
       setImmediate(() => {
@@ -226,6 +226,12 @@ export class SqliteStore implements Store {
     }
     this.savepoint.run();
     this.inSavepoint = true;
+  }
+
+  private beginTransaction(): void {
+    // another process may have appended since this connection's last transaction
+    this.writeTx.audit.forgetHead();
+    this.begin.run();
   }
 
   private finish(job: Job, failed: boolean, outcome: unknown): void {
@@ -267,7 +273,8 @@ export class SqliteStore implements Store {
     // (a full rollback by SQLite ends the transaction, and with it the savepoint)
     if (g && this.db.inTransaction && inSavepoint) {
       if (failed) {
-        // undo only this fn's writes
+        // undo only this fn's writes (its appends too: the head is read again)
+        this.writeTx.audit.forgetHead();
         this.rollbackTo.run();
         this.release.run();
         job.reject(outcome);
