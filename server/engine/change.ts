@@ -4,7 +4,7 @@
 import { conflict } from '../errors.js';
 import type { Clock } from '../domain/clock.js';
 import type { Policy, PolicyUser } from '../domain/types.js';
-import { type AuditInput, type GrantRecord, type RequestRecord, STORE_CONFLICT, type Store, type Tx } from '../store/types.js';
+import { type ApprovalRecord, type AuditInput, type GrantRecord, type RequestRecord, STORE_CONFLICT, type Store, type Tx } from '../store/types.js';
 import type { AccessRequest, AuditEvent, Grant, SseEventType } from '../protocol/index.js';
 import type { Emitted } from './events.js';
 import { isSseType, liveEventText } from './live.js';
@@ -188,11 +188,12 @@ export class EndViews {
   }
 
   /**
-   * A request this change has just inserted, as written: its view needs no read back (a new
-   * request has no approvals). Only for a row nothing later in the change updates.
+   * A request as this change has just written it, with its approvals as read after the change
+   * wrote its own (a new request has none): its view needs no read back. Only when nothing later
+   * in the change writes the request or its approvals.
    */
-  inserted(r: RequestRecord): void {
-    this.requests.set(r.id, Promise.resolve(requestView(r, [], this.now)));
+  written(r: RequestRecord, approvals: ApprovalRecord[]): void {
+    this.requests.set(r.id, Promise.resolve(requestView(r, approvals, this.now)));
   }
 
   /** A grant this change has just inserted, as written (not extended: nothing added without approval); as `inserted`. */

@@ -41,7 +41,8 @@ export async function decide(
     // so they include every one a concurrent approver committed meanwhile. Read before it, two
     // approvers each completing the other's count would each see only their own (write skew)
     // and neither would approve.
-    const approvals = (await tx.approvals.of(id)).filter((a) => a.approverId !== u.id);
+    const all = await tx.approvals.of(id);
+    const approvals = all.filter((a) => a.approverId !== u.id);
     if (decision === 'deny') {
       applied(await tx.requests.decide(id, 'denied', now, null, 'pending'), 'request was decided meanwhile');
       c.emit(events.requestDenied(now, u.id, r, text ?? null, clientOf(actor)));
@@ -66,6 +67,7 @@ export async function decide(
     };
     if (r.kind === 'access') {
       const grantId = await approveAndActivate(c, resourceOf(core, r.resourceId), r, u.id, details);
+      c.final.written({ ...r, status: 'approved', decidedAt: now, grantId }, all);
       return { request: await c.final.request(id), grant: await c.final.grant(grantId) };
     }
     // extension: add the seconds to expiresAt as it is now, capped by maxTotal

@@ -53,7 +53,7 @@ export async function createRequest(core: Core, actor: Actor, body: CreateReques
     const { seq: _, ...row } = r;
     if (!ev.autoApproved && !ev.breakGlass) {
       await tx.requests.insert(row);
-      c.final.inserted(r);
+      c.final.written(r, []);
       c.emit(events.accessRequested(now, r, clientOf(actor), body.via));
       return { request: await c.final.request(r.id) };
     }
@@ -63,7 +63,7 @@ export async function createRequest(core: Core, actor: Actor, body: CreateReques
     const approved: RequestRecord = { ...r, status: 'approved', grantId, decidedAt: now };
     const { seq: __, ...approvedRow } = approved;
     await tx.requests.insert(approvedRow);
-    c.final.inserted(approved);
+    c.final.written(approved, []);
     c.emit(events.accessRequested(now, r, clientOf(actor), body.via));
     await approvedAndActive(c, res, r, grantId, ev.breakGlass ? actor.user.id : SYSTEM, {
       how: ev.breakGlass ? 'break-glass' : 'auto',

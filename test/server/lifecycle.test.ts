@@ -159,6 +159,15 @@ resources:
     assert.equal(pending.request.status, 'pending');
     await readBack('alice', pending);
     await readBack('alice', await ok(s, 'bob', 'POST', `/v1/requests/${pending.request.id}/approve`, { comment: 'go' }));
+    // two approvals at one instant (the clock stands still): listed as a read orders them
+    const two = await request(s, 'alice', access('prod-k8s', 'view', 600));
+    await readBack('alice', await ok(s, 'frank', 'POST', `/v1/requests/${two.request.id}/approve`, {}));
+    const done = await ok(s, 'erin', 'POST', `/v1/requests/${two.request.id}/approve`, { comment: 'second' });
+    assert.deepEqual(
+      done.request.approvals.map((a: { approverId: string }) => a.approverId),
+      ['erin', 'frank'],
+    );
+    await readBack('alice', done);
     const glass = await request(s, 'dave', access('incident', 'admin', 120, { breakGlass: true }));
     assert.equal(glass.request.breakGlass, true);
     await readBack('dave', glass);
