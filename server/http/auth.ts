@@ -6,6 +6,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Policy } from '../domain/types.js';
 import { clientAddress, proxyMatcher } from '../domain/network.js';
+import type { Actor } from '../engine/change.js';
 import type { AppDeps, Env } from './context.js';
 import { errorResponse } from './errors.js';
 
@@ -88,7 +89,9 @@ export function authenticate(deps: AppDeps): MiddlewareHandler<Env> {
       });
       return errorResponse(c, 401, 'unauthenticated', m ? 'the token is invalid, expired or revoked' : 'expected "Authorization: Bearer <token>"');
     }
-    c.set('actor', { ...found, ip, ...(userAgent && { userAgent }) });
+    // (written out: spreads into a new object take V8's slow path, on every request)
+    const actor: Actor = { user: found.user, tokenId: found.tokenId, ip, userAgent: userAgent || undefined };
+    c.set('actor', actor);
     await next();
   };
 }

@@ -75,8 +75,7 @@ export class SqliteRequests implements RequestRepo {
     this.byId = p('SELECT * FROM requests WHERE id = ?');
     this.insertStmt = p(`INSERT INTO requests (id, kind, requester_id, resource_id, role, duration_s, justification, ticket, status,
         grant_id, required, auto_approved, break_glass, evaluation, created_at, decided_at, pending_until)
-      VALUES (@id, @kind, @requester_id, @resource_id, @role, @duration_s, @justification, @ticket, @status,
-        @grant_id, @required, @auto_approved, @break_glass, @evaluation, @created_at, @decided_at, @pending_until)`);
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.decideStmt = p('UPDATE requests SET status = ?, decided_at = ?, grant_id = COALESCE(?, grant_id) WHERE id = ? AND status = ?');
     this.byRequesterStmt = p('SELECT * FROM requests WHERE requester_id = ? ORDER BY seq DESC LIMIT ?');
     this.byRequesterStatus = p('SELECT * FROM requests WHERE requester_id = ? AND status = ? ORDER BY seq DESC LIMIT ?');
@@ -97,7 +96,7 @@ export class SqliteRequests implements RequestRepo {
     return r && toRequest(r);
   }
   async insert(r: NewRequest): Promise<void> {
-    this.insertStmt.run(requestParams(r));
+    this.insertStmt.run(...requestParams(r));
   }
   async decide(id: string, status: RequestStatus, at: number, grantId: string | null, from: RequestStatus = 'pending'): Promise<boolean> {
     return this.decideStmt.run(status, at, grantId, id, from).changes === 1;

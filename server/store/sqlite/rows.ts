@@ -95,25 +95,26 @@ export const toRequest = (r: RequestRow): RequestRecord => ({
   pendingUntil: r.pending_until,
 });
 
-export const requestParams = (r: NewRequest) => ({
-  id: r.id,
-  kind: r.kind,
-  requester_id: r.requesterId,
-  resource_id: r.resourceId,
-  role: r.role,
-  duration_s: r.durationS,
-  justification: r.justification,
-  ticket: r.ticket,
-  status: r.status,
-  grant_id: r.grantId,
-  required: r.required,
-  auto_approved: r.autoApproved ? 1 : 0,
-  break_glass: r.breakGlass ? 1 : 0,
-  evaluation: evaluationText(r.evaluation),
-  created_at: r.createdAt,
-  decided_at: r.decidedAt,
-  pending_until: r.pendingUntil,
-});
+/** A new request's columns in the order of the INSERT's placeholders (positional: binding by name looks each one up). */
+export const requestParams = (r: NewRequest): unknown[] => [
+  r.id,
+  r.kind,
+  r.requesterId,
+  r.resourceId,
+  r.role,
+  r.durationS,
+  r.justification,
+  r.ticket,
+  r.status,
+  r.grantId,
+  r.required,
+  r.autoApproved ? 1 : 0,
+  r.breakGlass ? 1 : 0,
+  evaluationText(r.evaluation),
+  r.createdAt,
+  r.decidedAt,
+  r.pendingUntil,
+];
 
 export const toGrant = (r: GrantRow): GrantRecord => ({
   seq: r.seq,
