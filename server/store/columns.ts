@@ -1,6 +1,6 @@
 // Values both stores keep as JSON text in one column, and how they are read back. Shared so the
 // two backends read and write them identically (the state check compares the exact text).
-import type { StoredEvaluation } from './types.js';
+import type { NewRequest, StoredEvaluation } from './types.js';
 
 /** A JSON array of strings as stored (groups, roles); anything else reads as none (never trusted blindly). */
 export function strings(json: string): string[] {
@@ -44,3 +44,31 @@ function parseEvaluation(json: string): StoredEvaluation {
  */
 export const evaluationText = (e: StoredEvaluation): string =>
   JSON.stringify({ ...(e.autoApproveRule !== undefined && { autoApproveRule: e.autoApproveRule }), reasons: e.reasons });
+
+/**
+ * A new request's column values, in the order both stores' INSERTs name the columns (id, kind,
+ * requester_id, resource_id, role, duration_s, justification, ticket, status, grant_id,
+ * required, auto_approved, break_glass, evaluation, created_at, decided_at, pending_until).
+ * `flag` writes a boolean as the backend stores it (SQLite: 0/1).
+ */
+export function requestValues(r: NewRequest, flag: (b: boolean) => unknown): unknown[] {
+  return [
+    r.id,
+    r.kind,
+    r.requesterId,
+    r.resourceId,
+    r.role,
+    r.durationS,
+    r.justification,
+    r.ticket,
+    r.status,
+    r.grantId,
+    r.required,
+    flag(r.autoApproved),
+    flag(r.breakGlass),
+    evaluationText(r.evaluation),
+    r.createdAt,
+    r.decidedAt,
+    r.pendingUntil,
+  ];
+}

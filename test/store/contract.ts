@@ -6,7 +6,17 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import type { AuditInput, GrantRecord, NewGrant, NewRequest, NewToken, RequestRecord, Store, StoredAuditEvent } from '../../server/store/types.js';
+import {
+  type AuditInput,
+  type GrantRecord,
+  type NewGrant,
+  type NewRequest,
+  type NewToken,
+  type RequestRecord,
+  type Store,
+  type StoredAuditEvent,
+  newGrantRecord,
+} from '../../server/store/types.js';
 
 export type MakeStore = () => Promise<{ store: Store; cleanup(): Promise<void> }>;
 
@@ -328,6 +338,13 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           endReason: null,
           warned: 0,
         });
+        // newGrantRecord (what the engine answers a new grant from, without reading it back) says
+        // what an insert writes, with and without warning bits
+        const bare = ({ seq: _, ...r }: GrantRecord) => r;
+        assert.deepEqual(rest, bare(newGrantRecord(newGrant())));
+        const warned = { ...newGrant(), id: 'grant-2', warned: 3 };
+        await store.transaction((tx) => tx.grants.insert(warned));
+        assert.deepEqual(bare((await store.read((tx) => tx.grants.get('grant-2')))!), bare(newGrantRecord(warned)));
       });
 
       it('end_appliesToAnActiveGrantOnce_thenReportsFalse', async (store) => {

@@ -2,7 +2,7 @@
 // re-checks the WHERE clause against the row a concurrent writer committed, so of two racing
 // decisions exactly one applies).
 import type { ApprovalRecord, ApprovalRepo, NewRequest, RequestRecord, RequestRepo, RequestStatus } from '../types.js';
-import { evaluationText } from '../columns.js';
+import { requestValues } from '../columns.js';
 import { type RequestRow, toApproval, toRequest } from './rows.js';
 import { type Ctx, minOf, sql } from './sql.js';
 
@@ -46,25 +46,10 @@ export class PgRequests implements RequestRepo {
     return r && toRequest(r);
   }
   async insert(r: NewRequest): Promise<void> {
-    await this.c.run(S.insert, [
-      r.id,
-      r.kind,
-      r.requesterId,
-      r.resourceId,
-      r.role,
-      r.durationS,
-      r.justification,
-      r.ticket,
-      r.status,
-      r.grantId,
-      r.required,
-      r.autoApproved,
-      r.breakGlass,
-      evaluationText(r.evaluation),
-      r.createdAt,
-      r.decidedAt,
-      r.pendingUntil,
-    ]);
+    await this.c.run(
+      S.insert,
+      requestValues(r, (b) => b),
+    );
   }
   async decide(id: string, status: RequestStatus, at: number, grantId: string | null, from: RequestStatus = 'pending'): Promise<boolean> {
     return (await this.c.run(S.decide, [status, at, grantId, id, from])) === 1;

@@ -1,6 +1,6 @@
 // The SQLite tables' row shapes (snake_case, 0/1 flags, JSON as text) and their mapping to the
 // domain records of server/store/types.ts. Nothing outside server/store/sqlite/ sees a row.
-import { evaluation, evaluationText, strings } from '../columns.js';
+import { evaluation, requestValues, strings } from '../columns.js';
 import type { GrantRecord, OutboxRecord, RequestRecord, TokenRecord, UserRecord, NewRequest } from '../types.js';
 
 export interface RequestRow {
@@ -95,26 +95,8 @@ export const toRequest = (r: RequestRow): RequestRecord => ({
   pendingUntil: r.pending_until,
 });
 
-/** A new request's columns in the order of the INSERT's placeholders (positional: binding by name looks each one up). */
-export const requestParams = (r: NewRequest): unknown[] => [
-  r.id,
-  r.kind,
-  r.requesterId,
-  r.resourceId,
-  r.role,
-  r.durationS,
-  r.justification,
-  r.ticket,
-  r.status,
-  r.grantId,
-  r.required,
-  r.autoApproved ? 1 : 0,
-  r.breakGlass ? 1 : 0,
-  evaluationText(r.evaluation),
-  r.createdAt,
-  r.decidedAt,
-  r.pendingUntil,
-];
+/** A new request's values for the INSERT's placeholders (by position: binding by name looks each one up). */
+export const requestParams = (r: NewRequest): unknown[] => requestValues(r, (b) => (b ? 1 : 0));
 
 export const toGrant = (r: GrantRow): GrantRecord => ({
   seq: r.seq,
