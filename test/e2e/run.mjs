@@ -1042,7 +1042,8 @@ async function step10() {
   if (!/reading the slow-query plans; INC-4711: checking the affected orders/.test(prefilled))
     throw new Error(`the justification is not prefilled from the manifest: "${prefilled}"`);
   await flow.press(page, 'Enter', 'Enter (the prefilled justification)');
-  await viewRow(page, 'This Workspace', /Production database · read\s*held until \d/).waitFor({ timeout: 20000 });
+  // (a grant ending tomorrow shows its date first)
+  await viewRow(page, 'This Workspace', /Production database · read\s*held until (\S+ \d{1,2} )?\d/).waitFor({ timeout: 20000 });
   await viewRow(page, 'This Workspace', /Orders console · read\s*pending/).waitFor({ timeout: 20000 });
   await toast(page, /Requested 2: 1 granted at once, 1 waiting for approval/).waitFor({ timeout: 20000 });
   flow.record('the justification is prefilled from the manifest');
