@@ -789,6 +789,18 @@ async function phasePgReplicas() {
       log(`postgres, ${on}: POST /v1/requests (auto-approved) @16`);
       const post = await measuredLoad(c, servers, postCfg);
       measured[n] = { chk, post, idleMs };
+      if (n === 1) {
+        // one replica with the connections one of three replicas gets (16 dealt round robin:
+        // 6, 5, 5): what a request costs at that share of the load, apart from any replica
+        // following another; the three-replica rows compare against it too
+        const share = Math.ceil(16 / 3);
+        log(`postgres, ${on}: the same at one replica's share of three (@${share})`);
+        measured[1].share = {
+          connections: share,
+          chk: await measuredLoad(c, servers, { ...chkCfg, connections: share }),
+          post: await measuredLoad(c, servers, { ...postCfg, connections: share }),
+        };
+      }
       const cpuNote = (r) =>
         `server CPU ${fmt(r.cpuUs, 'µs')}/request${r.dbCpuUs != null ? `, PostgreSQL CPU ${fmt(r.dbCpuUs, 'µs')}/request` : ''}; idle ${fmt(idleMs, 'ms')} CPU/s per replica`;
       const scale =
@@ -862,6 +874,10 @@ async function phasePgReplicas() {
         const v = measured[n][key].cpuUs;
         const b = one?.[key].cpuUs;
         const f = follow[key];
+        const sh = one?.share?.[key];
+        const atShare = sh
+          ? `; one replica @${one.share.connections} (a replica's share of this load): ${fmt(sh.cpuUs, 'µs')} at ${fmt(sh.rps, 'req/s')}, so ${(v / sh.cpuUs).toFixed(2)}× that`
+          : '';
         // the same ratio with PostgreSQL's CPU added on both sides (its backends work for the
         // replicas: leaving them out would flatter whichever configuration shifts work onto them)
         const db = measured[n][key].dbCpuUs;
@@ -879,7 +895,7 @@ async function phasePgReplicas() {
           ratio: b ? v / b : null,
           target: '≤ 1.2 × 1 replica',
           met: b ? v / b <= 1.2 : null,
-          note: `sum of the replicas' CPU time (/proc/<pid>/stat) over the measured load ÷ requests; idle ${fmt(idleMs, 'ms')} CPU/s per replica (1 replica: ${fmt(one?.idleMs, 'ms')}); following another replica's work: while A alone served ${fmt(f.rps, 'req/s')}, B and C together used ${fmt(f.us, 'µs')} CPU per A's request beyond their idle${withDb}`,
+          note: `sum of the replicas' CPU time (/proc/<pid>/stat) over the measured load ÷ requests; idle ${fmt(idleMs, 'ms')} CPU/s per replica (1 replica: ${fmt(one?.idleMs, 'ms')}); following another replica's work: while A alone served ${fmt(f.rps, 'req/s')}, B and C together used ${fmt(f.us, 'µs')} CPU per A's request beyond their idle${atShare}${withDb}`,
         });
       }
 
