@@ -264,7 +264,6 @@ export interface RequestRepo {
   /** Seconds of this grant's approved extension requests. */
   approvedExtensionSeconds(userId: string, grantId: string): Promise<number>;
   duePending(now: number, limit: number): Promise<RequestRecord[]>;
-  nextPendingDeadline(): Promise<number | null>;
   pendingForResource(resourceId: string): Promise<RequestRecord[]>;
   pendingByRequester(userId: string): Promise<RequestRecord[]>;
   allPending(): Promise<RequestRecord[]>;
@@ -295,10 +294,8 @@ export interface GrantRepo {
    * concurrent claims never return the same grant (PostgreSQL: FOR UPDATE SKIP LOCKED).
    */
   expireDue(now: number, limit: number, deprovisioned: string[]): Promise<GrantRecord[]>;
-  nextExpiry(): Promise<number | null>;
   /** Active grants whose warning `bit` is due (within beforeMs of their end) and not yet raised. */
   dueWarnings(now: number, beforeMs: number, bit: number): Promise<GrantRecord[]>;
-  nextWarning(beforeMs: number, bit: number): Promise<number | null>;
   /**
    * The next instant the expiry sweep has work, in one query: the soonest of an active grant's
    * end, each warning's instant (`leadMs[bit]` before the end of a grant not yet warned for

@@ -22,6 +22,8 @@ export type MakeStore = () => Promise<{ store: Store; cleanup(): Promise<void> }
 
 const T0 = Date.UTC(2026, 0, 15, 9, 0, 0);
 const MIN = 60_000;
+/** The scheduler's warning leads (bit 1: 5 minutes, bit 2: 1 minute), for GrantRepo.nextDue. */
+export const LEADS = { 1: 5 * MIN, 2: MIN } as const;
 
 /** A pending access request with every field set; `over` changes some. */
 export function newRequest(over: Partial<NewRequest> = {}): NewRequest {
@@ -298,16 +300,12 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           assert.equal(await tx.requests.approvedExtensionSeconds('dave', 'g-1'), 0);
           assert.deepEqual(ids(await tx.requests.duePending(T0 + 10, 10)), ['a2', 'a1'], 'soonest deadline first');
           assert.deepEqual(ids(await tx.requests.duePending(T0 + 7, 10)), ['a2']);
-          assert.equal(await tx.requests.nextPendingDeadline(), T0 + 5);
+          assert.equal(await tx.grants.nextDue(LEADS), T0 + 5, 'the soonest pending deadline (no grant is active)');
           assert.deepEqual(ids(await tx.requests.pendingForResource('prod-db')), ['a1', 'x1'], 'oldest first');
           assert.deepEqual(ids(await tx.requests.pendingByRequester('alice')), ['a1', 'a2', 'x1']);
           assert.deepEqual(ids(await tx.requests.allPending()), ['a1', 'a2', 'x1']);
         });
-        assert.equal(await store.read((tx) => tx.requests.nextPendingDeadline()).then((t) => typeof t), 'number');
-      });
-
-      it('nextPendingDeadline_isNullWithNothingPending', async (store) => {
-        assert.equal(await store.read((tx) => tx.requests.nextPendingDeadline()), null);
+        assert.equal(await store.read((tx) => tx.grants.nextDue(LEADS)).then((t) => typeof t), 'number');
       });
 
       it('approvals_addOncePerApprover_aSecondDecisionReportsFalse', async (store) => {
@@ -431,7 +429,6 @@ export function storeContract(name: string, makeStore: MakeStore): void {
           assert.deepEqual(ids(await tx.grants.activeOf('alice', 'prod-db', 'read')), ['g1', 'g2']);
           const combos = (await tx.grants.activeCombos()).map((c) => `${c.userId}/${c.resourceId}/${c.role}`).sort();
           assert.deepEqual(combos, ['alice/prod-db/read', 'dave/staging-db/admin']);
-          assert.equal(await tx.grants.nextExpiry(), T0 + 10 * MIN);
         });
       });
 
@@ -468,7 +465,7 @@ export function storeContract(name: string, makeStore: MakeStore): void {
       });
 
       it('nextDue_isTheSoonestOfEndsWarningsAndPendingDeadlines_inOneQuery', async (store) => {
-        const leads = { 1: 5 * MIN, 2: MIN } as const;
+        const leads = LEADS;
         assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), null, 'nothing active, nothing pending');
         await store.transaction(async (tx) => {
           await tx.grants.insert(newGrant({ id: 'g1', expiresAt: T0 + 30 * MIN }));
@@ -489,20 +486,20 @@ export function storeContract(name: string, makeStore: MakeStore): void {
         assert.equal(await store.read((tx) => tx.grants.nextDue(leads)), null, 'ended grants and decided requests are not due');
       });
 
-      it('warnings_dueOncePerBit_nextWarningIsTheEndMinusTheLead', async (store) => {
+      it('warnings_dueOncePerBit_nextDueIsTheEndMinusTheLead', async (store) => {
         await store.transaction(async (tx) => {
           await tx.grants.insert(newGrant({ id: 'g1', expiresAt: T0 + 4 * MIN }));
           await tx.grants.insert(newGrant({ id: 'g2', expiresAt: T0 + 30 * MIN }));
         });
         const five = 5 * MIN;
-        assert.equal(await store.read((tx) => tx.grants.nextWarning(five, 1)), T0 - MIN);
+        assert.equal(await store.read((tx) => tx.grants.nextDue(LEADS)), T0 - MIN, "g1's 5-minute warning, already due");
         assert.deepEqual(
           (await store.read((tx) => tx.grants.dueWarnings(T0, five, 1))).map((g) => g.id),
           ['g1'],
         );
         await store.transaction((tx) => tx.grants.setWarned('g1', 1));
         assert.deepEqual(await store.read((tx) => tx.grants.dueWarnings(T0, five, 1)), []);
-        assert.equal(await store.read((tx) => tx.grants.nextWarning(five, 1)), T0 + 25 * MIN);
+        assert.equal(await store.read((tx) => tx.grants.nextDue(LEADS)), T0 + 3 * MIN, "g1's 1-minute warning, the 5-minute one raised");
         assert.deepEqual(
           (await store.read((tx) => tx.grants.dueWarnings(T0 + 3 * MIN + 1, MIN, 2))).map((g) => g.id),
           ['g1'],

@@ -14,7 +14,7 @@ import { migrations } from '../../server/store/postgres/migrations.js';
 import { PgStore } from '../../server/store/postgres/store.js';
 import { SqliteStore } from '../../server/store/sqlite/store.js';
 import { type AuditInput, type NewGrant, type NewRequest, STORE_CONFLICT, STORE_UNAVAILABLE, type Store } from '../../server/store/types.js';
-import { storeContract } from './contract.js';
+import { LEADS, storeContract } from './contract.js';
 import { type EmbeddedPg, startEmbeddedPg } from './embeddedPg.js';
 
 // each test's own limit: a hang fails the test instead of the suite's time limit
@@ -254,7 +254,7 @@ describe('repositories on PostgreSQL', () => {
       assert.deepEqual([...(await tx.requests.pendingExtensions(['gq', 'none'])).keys()], ['gq']);
       assert.equal(await tx.requests.approvedExtensionSeconds('bob', 'gq'), 900);
       assert.deepEqual(ids(await tx.requests.duePending(T0 + 20, 10)), ['q1', 'q2']);
-      assert.equal(await tx.requests.nextPendingDeadline(), T0 + 10);
+      assert.ok((await tx.grants.nextDue(LEADS))! <= T0 + 10, 'no later than the soonest pending deadline');
       assert.deepEqual(ids(await tx.requests.pendingForResource('res-a')), ['q1', 'q3']);
       assert.deepEqual(ids(await tx.requests.pendingByRequester('bob')), ['q1', 'q2', 'q3']);
       assert.ok(ids(await tx.requests.allPending()).includes('q2'));
@@ -307,7 +307,7 @@ describe('repositories on PostgreSQL', () => {
     });
     assert.ok(due.includes('w2') && !due.includes('w1'));
     assert.deepEqual(await s.read((tx) => tx.grants.dueWarnings(T0, 5 * 60_000, 1)).then((d) => d.filter((g) => g.resourceId === 'res-w')), []);
-    assert.equal(await s.read((tx) => tx.grants.nextWarning(60_000, 2)).then((t) => t !== null && t <= T0 + 3 * 60_000 - 60_000), true);
+    assert.equal(await s.read((tx) => tx.grants.nextDue(LEADS)).then((t) => t !== null && t <= T0 + 3 * 60_000 - 60_000), true, "w2's 1-minute warning");
     const listed = await s.read((tx) => tx.grants.list({ userId: 'carol', limit: 1 }));
     assert.deepEqual(
       listed.map((g) => g.id),
@@ -338,7 +338,7 @@ describe('repositories on PostgreSQL', () => {
         ['e1', 'expired', T0 + 2000, 'system', 'expired', false],
       ],
     );
-    assert.equal(await s.read((tx) => tx.grants.nextExpiry()).then((t) => t !== null && t <= T0 + 9000), true);
+    assert.equal(await s.read((tx) => tx.grants.nextDue(LEADS)).then((t) => t !== null && t <= T0 + 9000), true, "no later than e3's end");
   });
 
   test('credentials_keptOnlyWhileTheGrantIsActive', LIMIT, async () => {
@@ -845,7 +845,7 @@ describe('several Store instances on one database (replicas)', () => {
     const all = claimed.flat();
     assert.equal(all.length, 300, 'no grant twice');
     assert.equal(new Set(all).size, 300, 'every grant once');
-    assert.equal(await stores[1].read((tx) => tx.grants.nextExpiry()), null);
+    assert.equal(await stores[1].read((tx) => tx.grants.nextDue(LEADS)), null, 'nothing left to expire');
   });
 
   test('decide_sameRequestOnThreeInstancesAtOnce_exactlyOneApplies', LIMIT, async () => {

@@ -28,7 +28,6 @@ const S = {
       revoke_pending = (g.resource_id = ANY($3::text[]))
     FROM due WHERE g.id = due.id AND g.status = 'active'
     RETURNING g.*`),
-  nextExpiry: sql(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active'`),
   // literal bits match the partial indexes of migration 3
   dueWarnings1: sql(
     `SELECT * FROM grants WHERE status = 'active' AND (warned & 1) = 0 AND expires_at > $1 AND expires_at <= $2 ORDER BY expires_at LIMIT 1000`,
@@ -47,8 +46,6 @@ const S = {
       UNION ALL SELECT MIN(expires_at) - $1 FROM grants WHERE status = 'active' AND (warned & 1) = 0
       UNION ALL SELECT MIN(expires_at) - $2 FROM grants WHERE status = 'active' AND (warned & 2) = 0
       UNION ALL SELECT MIN(pending_until) FROM requests WHERE status = 'pending') due`),
-  nextWarning1: sql(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 1) = 0`),
-  nextWarning2: sql(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 2) = 0`),
   active: sql(`SELECT * FROM grants WHERE status = 'active' ORDER BY expires_at`),
   activeForUser: sql(`SELECT * FROM grants WHERE status = 'active' AND user_id = $1`),
   activeForResource: sql(`SELECT * FROM grants WHERE status = 'active' AND resource_id = $1`),
@@ -104,17 +101,10 @@ export class PgGrants implements GrantRepo {
     const rows = await this.c.writeRows<GrantRow>(S.expireDue, [now, limit, deprovisioned]);
     return rows.sort((a, b) => a.expires_at - b.expires_at || a.seq - b.seq).map(toGrant);
   }
-  nextExpiry(): Promise<number | null> {
-    return minOf(this.c, S.nextExpiry);
-  }
   async dueWarnings(now: number, beforeMs: number, bit: number): Promise<GrantRecord[]> {
     const b = warnBit(bit);
     const s = this.c.inTx ? (b === 1 ? S.dueWarnings1Locked : S.dueWarnings2Locked) : b === 1 ? S.dueWarnings1 : S.dueWarnings2;
     return (await this.c.rows<GrantRow>(s, [now, now + beforeMs])).map(toGrant);
-  }
-  async nextWarning(beforeMs: number, bit: number): Promise<number | null> {
-    const t = await minOf(this.c, warnBit(bit) === 1 ? S.nextWarning1 : S.nextWarning2);
-    return t === null ? null : t - beforeMs;
   }
   nextDue(leadMs: Readonly<Record<1 | 2, number>>): Promise<number | null> {
     return minOf(this.c, S.nextDue, [leadMs[1], leadMs[2]]);

@@ -4,7 +4,7 @@
 import type { ApprovalRecord, ApprovalRepo, NewRequest, RequestRecord, RequestRepo, RequestStatus } from '../types.js';
 import { requestValues } from '../columns.js';
 import { type RequestRow, toApproval, toRequest } from './rows.js';
-import { type Ctx, minOf, sql } from './sql.js';
+import { type Ctx, sql } from './sql.js';
 
 const S = {
   get: sql('SELECT * FROM requests WHERE id = $1'),
@@ -23,7 +23,6 @@ const S = {
   // in a transaction: rows another replica is expiring right now are skipped, not waited for
   duePendingLocked: sql(`SELECT * FROM requests WHERE status = 'pending' AND pending_until <= $1 ORDER BY pending_until LIMIT $2
     FOR UPDATE SKIP LOCKED`),
-  nextPendingDeadline: sql(`SELECT MIN(pending_until) AS t FROM requests WHERE status = 'pending'`),
   pendingForResource: sql(`SELECT * FROM requests WHERE status = 'pending' AND resource_id = $1 ORDER BY seq`),
   pendingByRequester: sql(`SELECT * FROM requests WHERE status = 'pending' AND requester_id = $1 ORDER BY seq`),
   allPending: sql(`SELECT * FROM requests WHERE status = 'pending' ORDER BY seq`),
@@ -78,9 +77,6 @@ export class PgRequests implements RequestRepo {
   }
   async duePending(now: number, limit: number): Promise<RequestRecord[]> {
     return (await this.c.rows<RequestRow>(this.c.inTx ? S.duePendingLocked : S.duePending, [now, limit])).map(toRequest);
-  }
-  nextPendingDeadline(): Promise<number | null> {
-    return minOf(this.c, S.nextPendingDeadline);
   }
   async pendingForResource(resourceId: string): Promise<RequestRecord[]> {
     return (await this.c.rows<RequestRow>(S.pendingForResource, [resourceId])).map(toRequest);

@@ -65,7 +65,6 @@ export class SqliteRequests implements RequestRepo {
   private readonly pendingExtensionsStmt: Statement;
   private readonly approvedExtension: Statement;
   private readonly duePendingStmt: Statement;
-  private readonly nextPending: Statement;
   private readonly pendingForResourceStmt: Statement;
   private readonly pendingByRequesterStmt: Statement;
   private readonly allPendingStmt: Statement;
@@ -85,7 +84,6 @@ export class SqliteRequests implements RequestRepo {
     this.approvedExtension = p(`SELECT COALESCE(SUM(duration_s), 0) AS s FROM requests
       WHERE requester_id = ? AND grant_id = ? AND kind = 'extension' AND status = 'approved'`);
     this.duePendingStmt = p(`SELECT * FROM requests WHERE status = 'pending' AND pending_until <= ? ORDER BY pending_until LIMIT ?`);
-    this.nextPending = p(`SELECT MIN(pending_until) AS t FROM requests WHERE status = 'pending'`);
     this.pendingForResourceStmt = p(`SELECT * FROM requests WHERE status = 'pending' AND resource_id = ? ORDER BY seq`);
     this.pendingByRequesterStmt = p(`SELECT * FROM requests WHERE status = 'pending' AND requester_id = ? ORDER BY seq`);
     this.allPendingStmt = p(`SELECT * FROM requests WHERE status = 'pending' ORDER BY seq`);
@@ -124,9 +122,6 @@ export class SqliteRequests implements RequestRepo {
   }
   async duePending(now: number, limit: number): Promise<RequestRecord[]> {
     return (this.duePendingStmt.all(now, limit) as RequestRow[]).map(toRequest);
-  }
-  async nextPendingDeadline(): Promise<number | null> {
-    return minOf(this.nextPending);
   }
   async pendingForResource(resourceId: string): Promise<RequestRecord[]> {
     return (this.pendingForResourceStmt.all(resourceId) as RequestRow[]).map(toRequest);
@@ -190,9 +185,7 @@ export class SqliteGrants implements GrantRepo {
   private readonly setWarnedStmt: Statement;
   private readonly setRevokePendingStmt: Statement;
   private readonly expireDueStmt: Statement;
-  private readonly nextExpiryStmt: Statement;
   private readonly dueWarningsStmt: Record<number, Statement>;
-  private readonly nextWarningStmt: Record<number, Statement>;
   private readonly nextDueStmt: Statement;
   private readonly activeStmt: Statement;
   private readonly activeForUser: Statement;
@@ -222,15 +215,10 @@ export class SqliteGrants implements GrantRepo {
         revoke_pending = resource_id IN (SELECT value FROM json_each(@deprovisioned))
       WHERE seq IN (SELECT seq FROM grants WHERE status = 'active' AND expires_at <= @now ORDER BY expires_at LIMIT @limit)
       RETURNING ${EXPIRED_COLUMNS}`).raw(true);
-    this.nextExpiryStmt = p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active'`);
     // literal bits match the partial indexes of migration 3
     this.dueWarningsStmt = {
       1: p(`SELECT * FROM grants WHERE status = 'active' AND (warned & 1) = 0 AND expires_at > ? AND expires_at <= ? ORDER BY expires_at LIMIT 1000`),
       2: p(`SELECT * FROM grants WHERE status = 'active' AND (warned & 2) = 0 AND expires_at > ? AND expires_at <= ? ORDER BY expires_at LIMIT 1000`),
-    };
-    this.nextWarningStmt = {
-      1: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 1) = 0`),
-      2: p(`SELECT MIN(expires_at) AS t FROM grants WHERE status = 'active' AND (warned & 2) = 0`),
     };
     // each branch repeats its partial index's WHERE (migration 3), so each is one index seek
     this.nextDueStmt = p(`SELECT MIN(t) AS t FROM (
@@ -278,15 +266,8 @@ export class SqliteGrants implements GrantRepo {
     const rows = this.expireDueStmt.all({ now, limit, deprovisioned: JSON.stringify(deprovisioned) }) as ExpiredRow[];
     return rows.sort((a, b) => a[7] - b[7] || a[0] - b[0]).map(expiredGrant);
   }
-  async nextExpiry(): Promise<number | null> {
-    return minOf(this.nextExpiryStmt);
-  }
   async dueWarnings(now: number, beforeMs: number, bit: number): Promise<GrantRecord[]> {
     return (this.warningStmt(this.dueWarningsStmt, bit).all(now, now + beforeMs) as GrantRow[]).map(toGrant);
-  }
-  async nextWarning(beforeMs: number, bit: number): Promise<number | null> {
-    const t = minOf(this.warningStmt(this.nextWarningStmt, bit));
-    return t === null ? null : t - beforeMs;
   }
   async nextDue(leadMs: Readonly<Record<1 | 2, number>>): Promise<number | null> {
     return (this.nextDueStmt.get({ lead1: leadMs[1], lead2: leadMs[2] }) as { t: number | null }).t;
