@@ -196,7 +196,10 @@ export class EndViews {
     this.requests.set(r.id, Promise.resolve(requestView(r, approvals, this.now)));
   }
 
-  /** A grant this change has just inserted, as written (not extended: nothing added without approval); as `inserted`. */
+  /**
+   * A grant this change has just inserted, as written (never extended: nothing added without
+   * approval). As for `written`: only when nothing later in the change writes the grant.
+   */
   insertedGrant(g: GrantRecord): void {
     this.grants.set(g.id, Promise.resolve(grantView(g, this.now, 0)));
   }
